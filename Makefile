@@ -1,0 +1,143 @@
+# clipbook — one Makefile for the engine, the figures, the report and the study.
+#
+#   make            build build/bin/clipbook and the libraries
+#   make test       the whole suite (unit, integration, end to end)
+#   make bench      benchmarks against PyTorch / scikit-learn peers
+#   make report     render the study (PROFILE=mini by default)
+#   make clean
+#
+# Options: PROFILE=mini|smoke|paper  SANITIZE=1  CUDA=0|1  ARCH=native
+# Sources are found by wildcard: a new engine/, kernels/, figures/, report/
+# or lua/ file, or a new tests/<module>/test_*.c, needs no edit here.
+
+PROFILE  ?= mini
+SANITIZE ?= 0
+ARCH     ?= native
+CUDA     ?= $(shell command -v nvcc >/dev/null 2>&1 && test -e /usr/local/cuda/include/cublas_v2.h -o -e /usr/include/cublas_v2.h && echo 1 || echo 0)
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build/asan
+else
+BUILD ?= build
+endif
+
+# ---- dependencies ---------------------------------------------------------
+# pkg-config name  ->  Debian package that provides it
+DEP_PC  := lua5.4 openblas cairo pangocairo libpng zlib libjpeg libcjson libcmark-gfm
+DEP_PC_TEST := criterion
+DEP_APT := pkg-config liblua5.4-dev libopenblas-dev libcairo2-dev libpango1.0-dev \
+           libpng-dev zlib1g-dev libjpeg62-turbo-dev libcjson-dev libcmark-gfm-dev \
+           libcmark-gfm-extensions-dev libcriterion-dev \
+           fonts-texgyre fonts-dejavu-core poppler-utils qpdf
+
+DEPS_STAMP := build/.deps-ok
+
+# ---- flags ----------------------------------------------------------------
+PKG_CFLAGS = $(shell pkg-config --cflags $(DEP_PC) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(DEP_PC) 2>/dev/null) -lcmark-gfm-extensions
+
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g -march=$(ARCH) -fopenmp \
+               -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP \
+               -I. -Iengine -Ikernels -Ikernels/cpu -Ifigures -Ireport -Ilua
+LDFLAGS_BASE := -fopenmp -lm -lpthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS_BASE  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -O1
+LDFLAGS_BASE += -fsanitize=address,undefined
+endif
+
+CFLAGS  = $(CFLAGS_BASE) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  = $(PKG_LIBS) $(LDFLAGS_BASE)
+
+ENGINE_SRC := $(wildcard engine/*.c) $(wildcard kernels/cpu/*.c)
+FIG_SRC    := $(wildcard figures/*.c)
+REPORT_SRC := $(filter-out report/rp_main.c,$(wildcard report/*.c))
+LUA_SRC    := $(wildcard lua/*.c)
+
+CUDA_SRC   := $(if $(filter 1,$(CUDA)),$(wildcard kernels/cuda/*.cu))
+ifneq ($(CUDA_SRC),)
+CUDA_OBJ   := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
+CFLAGS     += -DCB_CUDA=1
+LDLIBS     += -L/usr/local/cuda/lib64 -lcudart -lcublas -lstdc++
+NVCCFLAGS  ?= -O2 -std=c++17 -Iengine -Ikernels -Xcompiler -fPIC
+endif
+
+obj = $(1:%.c=$(BUILD)/obj/%.o)
+
+LIB_ENGINE  := $(BUILD)/lib/libcbengine.a
+LIB_FIGURES := $(BUILD)/lib/libcbfigures.a
+LIB_REPORT  := $(BUILD)/lib/libcbreport.a
+LIB_LUA     := $(BUILD)/lib/libcblua.a
+LIBS_ALL    := $(LIB_LUA) $(LIB_REPORT) $(LIB_FIGURES) $(LIB_ENGINE)
+CLIPBOOK    := $(BUILD)/bin/clipbook
+
+TEST_MODS := $(sort $(patsubst tests/%/,%,$(dir $(wildcard tests/*/test_*.c))))
+TEST_BINS := $(TEST_MODS:%=$(BUILD)/tests/%)
+
+.PHONY: all deps test bench report clean fuzz
+.SECONDARY:
+.DEFAULT_GOAL := all
+
+all: $(DEPS_STAMP) $(CLIPBOOK)
+
+# make deps: find every library with pkg-config; as root on Debian install
+# what is missing, otherwise print the exact command and stop.
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): Makefile
+	@missing=""; for p in $(DEP_PC) $(DEP_PC_TEST); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	 fc-list : family 2>/dev/null | grep -q 'TeX Gyre Pagella' || missing="$$missing fonts-texgyre"; \
+	 fc-list : family 2>/dev/null | grep -q 'DejaVu Sans Mono' || missing="$$missing fonts-dejavu-core"; \
+	 command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	 command -v qpdf >/dev/null 2>&1 || missing="$$missing qpdf"; \
+	 if [ -n "$$missing" ]; then \
+	   echo "deps: missing:$$missing"; \
+	   if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	     echo "deps: installing with apt-get"; \
+	     export DEBIAN_FRONTEND=noninteractive; \
+	     apt-get update -q && apt-get install -y -q --no-install-recommends $(DEP_APT) || exit 1; \
+	   else \
+	     echo "deps: run:  sudo apt-get update && sudo apt-get install -y $(DEP_APT)"; exit 1; \
+	   fi; \
+	 fi
+	@mkdir -p $(dir $@) && touch $@
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	nvcc $(NVCCFLAGS) -c $< -o $@
+
+$(LIB_ENGINE): $(call obj,$(ENGINE_SRC)) $(CUDA_OBJ)
+$(LIB_FIGURES): $(call obj,$(FIG_SRC))
+$(LIB_REPORT): $(call obj,$(REPORT_SRC))
+$(LIB_LUA): $(call obj,$(LUA_SRC))
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLIPBOOK): $(call obj,report/rp_main.c) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# One Criterion binary per tests/<module>/ folder.
+.SECONDEXPANSION:
+$(BUILD)/tests/%: $$(call obj,$$(wildcard tests/%/*.c)) $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(DEP_PC_TEST) 2>/dev/null)
+
+test: $(DEPS_STAMP) $(CLIPBOOK) $(TEST_BINS)
+	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) SANITIZE=$(SANITIZE) sh tests/run.sh $(TEST_BINS)
+
+bench: $(DEPS_STAMP) $(CLIPBOOK)
+	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) sh tests/bench/run.sh
+
+report: $(DEPS_STAMP) $(CLIPBOOK)
+	@echo "report: the chapter runner and renderer land with issues #5 and #7"
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Runs every test binary given on the command line, then every end-to-end
+# script in tests/e2e/, and prints one closing line "N passed, N failed".
+# Exits non-zero when anything failed or crashed.
+set -u
+passed=0; failed=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+for bin in "$@"; do
+  echo "== $bin"
+  "$bin" --jobs "${TEST_JOBS:-2}" >"$log" 2>&1; rc=$?
+  cat "$log"
+  line=$(grep 'Synthesis:' "$log" | tail -n 1)
+  t=$(echo "$line" | sed -n 's/.*Tested: *\([0-9]*\).*/\1/p')
+  p=$(echo "$line" | sed -n 's/.*Passing: *\([0-9]*\).*/\1/p')
+  if [ -z "$t" ]; then failed=$((failed + 1)); echo "!! $bin printed no summary (rc=$rc)"; continue; fi
+  passed=$((passed + p)); failed=$((failed + t - p))
+  if [ "$rc" -ne 0 ] && [ "$t" = "$p" ]; then failed=$((failed + 1)); echo "!! $bin exited $rc"; fi
+done
+for sh in tests/e2e/*.sh; do
+  [ -e "$sh" ] || continue
+  echo "== $sh"
+  if sh "$sh"; then passed=$((passed + 1)); echo "ok   $sh"; else failed=$((failed + 1)); echo "FAIL $sh"; fi
+done
+echo
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
