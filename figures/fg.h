@@ -1,0 +1,43 @@
+/* fg — the figures library: draws every figure of the study from a spec.
+ *
+ * Contract (the renderer and the chapter runner rely on it):
+ *   - A spec is plain data (serialisable to JSON: see FORMAT below, kept
+ *     in this header) and knows nothing of the engine.
+ *   - fg_draw() draws into whatever surface the caller set up (PDF, SVG,
+ *     PNG) inside a box, in points; it never creates a surface.
+ *   - Image data in a spec is either a path to a PNG, relative to the
+ *     spec's base directory (fg_spec_parse's base_dir; build/doc for the
+ *     report) or inline pixels.
+ *   - The document's fonts are set once with fg_set_fonts() so figures
+ *     match the text around them.
+ */
+#ifndef FG_H
+#define FG_H
+
+#include <cairo.h>
+#include <stddef.h>
+
+typedef struct { double x, y, w, h; } fg_box;
+typedef struct fg_spec fg_spec;
+
+/* Parse a spec from JSON text. NULL on error, with a message in err. */
+fg_spec *fg_spec_parse(const char *json, const char *base_dir, char *err, size_t errlen);
+void     fg_spec_free(fg_spec *spec);
+
+/* Preferred height / width for a figure of this spec (e.g. 0.62 for a plot,
+ * rows/cols-dependent for an image grid); the typesetter sizes boxes by it. */
+double   fg_spec_aspect(const fg_spec *spec);
+
+/* Draw the figure into box on cr. Returns 0, or -1 with err filled when
+ * something in the spec cannot be drawn (a missing PNG): then a clear
+ * "cannot draw" mark is drawn in the box instead. */
+int      fg_draw(cairo_t *cr, fg_box box, const fg_spec *spec, char *err, size_t errlen);
+
+/* Render to a file chosen by extension: .pdf, .svg or .png. */
+int      fg_render_file(const fg_spec *spec, const char *path, double width_pt,
+                        double height_pt, char *err, size_t errlen);
+
+/* Fonts (pango family names) and base size in points for all figures. */
+void     fg_set_fonts(const char *text_family, const char *mono_family, double size_pt);
+
+#endif
