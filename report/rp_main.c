@@ -1,11 +1,19 @@
-/* clipbook — the command line: run, render, figure, embed, cache, ... */
+/* clipbook — the command line. Dispatches to the subcommands in rp_cmds[]. */
 #include <stdio.h>
 #include <string.h>
+
 #include "en_version.h"
+#include "rp_cmd.h"
+
+const rp_cmd rp_cmds[] = {
+    /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
+    { NULL, NULL, NULL },
+};
 
 static int usage(FILE *f) {
-    fprintf(f, "usage: clipbook <command> [args]\n"
-               "  --version        print the engine version\n");
+    fprintf(f, "usage: clipbook <command> [args]\n\ncommands:\n");
+    for (const rp_cmd *c = rp_cmds; c->name; c++) fprintf(f, "  %-14s %s\n", c->name, c->summary);
+    fprintf(f, "  %-14s %s\n", "--version", "print the engine version");
     return f == stderr ? 2 : 0;
 }
 
@@ -13,6 +21,8 @@ int main(int argc, char **argv) {
     if (argc < 2) return usage(stderr);
     if (!strcmp(argv[1], "--version")) { printf("clipbook %s\n", en_version()); return 0; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) return usage(stdout);
-    fprintf(stderr, "clipbook: unknown command '%s'\n", argv[1]);
-    return usage(stderr);
+    for (const rp_cmd *c = rp_cmds; c->name; c++)
+        if (!strcmp(argv[1], c->name)) return c->fn(argc - 1, argv + 1);
+    fprintf(stderr, "clipbook: unknown command '%s' (try 'clipbook help')\n", argv[1]);
+    return 2;
 }
