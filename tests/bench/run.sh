@@ -1,11 +1,26 @@
 #!/bin/sh
-# make bench: runs every benchmark script tests/bench/*.sh (each writes its
-# records to build/bench/<name>.json) and prints their tables.
+# make bench: runs every benchmark script tests/bench/bench_*.sh. Each writes
+# its records as a JSON array to $BUILD/bench/part-<name>.json, in the
+# record format {"name","value","unit","peer","peer_value","ratio"} (ratio:
+# how many times faster clipbook is than the peer; above 1 is faster), and
+# prints its own table. The parts are merged into $BUILD/bench/engine.json
+# (the CLIP model figures into clip.json, from parts named part-clip-*.json).
 set -u
-mkdir -p "${BUILD:-build}/bench"
+B="${BUILD:-build}/bench"
+mkdir -p "$B"; rm -f "$B"/part-*.json
 rc=0
 for b in tests/bench/bench_*.sh; do
   [ -e "$b" ] || continue
-  echo "== $b"; sh "$b" || rc=1
+  echo "== $b"; BENCH_DIR="$B" sh "$b" || rc=1
 done
+/usr/bin/python3 - "$B" <<'PY'
+import glob, json, os, sys
+d = sys.argv[1]
+for out, pat in (("engine.json", "part-[!c]*.json"), ("clip.json", "part-clip-*.json")):
+    recs = []
+    for f in sorted(glob.glob(os.path.join(d, pat))):
+        recs += json.load(open(f))
+    json.dump(recs, open(os.path.join(d, out), "w"), indent=1)
+    print(f"bench: {len(recs)} records -> {os.path.join(d, out)}")
+PY
 exit $rc

@@ -1,0 +1,37 @@
+/* rp_math — a TeX subset for the study's formulas: parsed once, then laid
+ * out and drawn with pango/cairo for the PDF, or written as MathML for the
+ * HTML page.
+ *
+ * Supported: letters (italic) and digits, + - = < > and relations, ^ and _,
+ * {groups}, \frac, \sqrt, Greek letters, \sum \prod \int with limits (above/
+ * below in display style, as scripts inline), \exp \log \max \min \arg ...,
+ * \operatorname{}, \mathrm{} \mathbf{} \mathcal{} \text{}, accents \hat
+ * \bar \tilde \vec \dot, \left( \right) delimiters, \cdot \times \le \ge
+ * \ne \approx \in \to \infty \partial \nabla \top \|, spacing \, \; \quad.
+ */
+#ifndef RP_MATH_H
+#define RP_MATH_H
+
+#include <cairo.h>
+#include <stddef.h>
+
+typedef struct rp_math rp_math;
+
+/* Parse tex; display selects display style (big operators with limits
+ * above and below). NULL on a syntax error, with a message in err. */
+rp_math *rp_math_parse(const char *tex, int display, char *err, size_t errlen);
+void     rp_math_free(rp_math *m);
+
+/* Lay out at size_pt with the text family (e.g. "TeX Gyre Pagella") for
+ * letters and digits; extents in points: width, ascent above the baseline
+ * and descent below it. Call before rp_math_draw; may be called again with
+ * another size. */
+void     rp_math_layout(rp_math *m, cairo_t *cr, const char *family, double size_pt,
+                        double *width, double *ascent, double *descent);
+/* Draw the laid-out formula with its baseline's left end at (x, y). */
+void     rp_math_draw(rp_math *m, cairo_t *cr, double x, double y);
+
+/* A malloc'd <math> element (display="block" in display style). */
+char    *rp_math_to_mathml(const rp_math *m);
+
+#endif
