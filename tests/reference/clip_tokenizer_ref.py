@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """A reference of openai/CLIP's SimpleTokenizer (our own code, written from
 its documented behaviour) without ftfy, used to generate the expected
-encodings in tests/tokenizer/encodings.tsv. Needs the `regex` module.
+encodings in tests/clip/encodings.tsv. Needs the `regex` module.
 
     python3 tests/reference/clip_tokenizer_ref.py ../shared/clip-bpe/bpe_simple_vocab_16e6.txt.gz \
-        > tests/tokenizer/encodings.tsv
+        > tests/clip/encodings.tsv
 """
 import gzip
 import html

@@ -24,11 +24,11 @@ static void expect_ids(en_bpe *b, const char *text, const int32_t *want, int nwa
         cr_assert_eq(got[i], want[i], "'%s' token %d: %d, want %d", text, i, got[i], want[i]);
 }
 
-/* tests/tokenizer/encodings.tsv: text (\\, \\t, \\n escaped) TAB expected ids,
+/* tests/clip/encodings.tsv: text (\\, \\t, \\n escaped) TAB expected ids,
  * written by tests/reference/clip_tokenizer_ref.py. */
 Test(bpe, reference_encodings) {
     en_bpe *b = openai();
-    FILE *f = fopen("tests/tokenizer/encodings.tsv", "r");
+    FILE *f = fopen("tests/clip/encodings.tsv", "r");
     cr_assert(f, "encodings.tsv missing");
     char line[4096];
     int cases = 0;
