@@ -66,25 +66,41 @@ static inline double exp_neg(double x) {
 
 /* ---- the objective ------------------------------------------------------ */
 
+/* Threading: one OpenMP team does everything, each thread owning a fixed
+ * block of rows and calling a single-threaded sgemm on it. Letting OpenBLAS
+ * thread the GEMMs between OpenMP loops made the two runtimes' idle workers
+ * spin against each other on a 2-core machine (38 % of the cycles went to
+ * libgomp's spin-wait; see engine/NOTES.md, "logreg"). */
+
+typedef struct {
+    float *Rc;      /* [GRAD_CHUNK, K] softmax − one-hot of a chunk of rows */
+    float *G;       /* [K, D] one chunk's Rᵀ X */
+    double *Gd;     /* [K, D] the thread's gradient, summed in double */
+    double *bg;     /* [K] the thread's intercept gradient */
+    double *e;      /* [K] exp scratch */
+    double loss;
+} lr_thread;
+
 typedef struct {
     const float *X;
     const int64_t *y;
     int64_t N, D, K;
     double C;
-    int nthreads;
+    int nthreads, blas_threads;
     double *Z;      /* [N, K] X Wᵀ at the current iterate (no intercept) */
     float *Zd;      /* [N, K] X dWᵀ for the current direction */
-    float *R;       /* [N, K] softmax − one-hot at the last evaluated point */
-    float *Wf;      /* [K, D] float staging for GEMM operands */
-    float *G;       /* [K, D] float GEMM output */
-    double *Gd;     /* [K, D] gradient accumulated over row chunks */
-    double *part;   /* [nthreads, K + 1] per-thread intercept gradient and loss */
-    double *ebuf;   /* [nthreads, K] per-thread exp scratch */
+    float *Wf;      /* [K, D] the direction's W part in float */
+    lr_thread *th;
 } lr_ctx;
 
 static void ctx_free(lr_ctx *c) {
-    free(c->Z); free(c->Zd); free(c->R); free(c->Wf); free(c->G); free(c->Gd);
-    free(c->part); free(c->ebuf);
+    if (c->th)
+        for (int t = 0; t < c->nthreads; t++) {
+            free(c->th[t].Rc); free(c->th[t].G); free(c->th[t].Gd); free(c->th[t].bg); free(c->th[t].e);
+        }
+    free(c->th); free(c->Z); free(c->Zd); free(c->Wf);
+    if (c->blas_threads > 0) openblas_set_num_threads(c->blas_threads);
+    c->th = NULL; c->Z = NULL; c->Zd = NULL; c->Wf = NULL; c->blas_threads = 0;
 }
 
 static int ctx_init(lr_ctx *c, const float *X, const int64_t *y, int64_t N, int64_t D,
@@ -92,25 +108,69 @@ static int ctx_init(lr_ctx *c, const float *X, const int64_t *y, int64_t N, int6
     memset(c, 0, sizeof *c);
     c->X = X; c->y = y; c->N = N; c->D = D; c->K = K; c->C = C;
     c->nthreads = omp_get_max_threads();
+    if (c->nthreads > N) c->nthreads = (int)N;
     size_t nk = (size_t)N * K, kd = (size_t)K * D;
     c->Z = calloc(nk, sizeof *c->Z);
     c->Zd = calloc(nk, sizeof *c->Zd);
-    c->R = malloc(nk * sizeof *c->R);
     c->Wf = malloc(kd * sizeof *c->Wf);
-    c->G = malloc(kd * sizeof *c->G);
-    c->Gd = malloc(kd * sizeof *c->Gd);
-    c->part = malloc((size_t)c->nthreads * (K + 1) * sizeof *c->part);
-    c->ebuf = malloc((size_t)c->nthreads * K * sizeof *c->ebuf);
-    if (!c->Z || !c->Zd || !c->R || !c->Wf || !c->G || !c->Gd || !c->part || !c->ebuf) {
+    c->th = calloc((size_t)c->nthreads, sizeof *c->th);
+    int ok = c->Z && c->Zd && c->Wf && c->th;
+    for (int t = 0; ok && t < c->nthreads; t++) {
+        lr_thread *h = &c->th[t];
+        h->Rc = malloc((size_t)GRAD_CHUNK * K * sizeof *h->Rc);
+        h->G = malloc(kd * sizeof *h->G);
+        h->Gd = malloc(kd * sizeof *h->Gd);
+        h->bg = malloc((size_t)K * sizeof *h->bg);
+        h->e = malloc((size_t)K * sizeof *h->e);
+        ok = h->Rc && h->G && h->Gd && h->bg && h->e;
+    }
+    if (!ok) {
         ctx_free(c);
         return en_error("logreg: out of memory for %lld x %lld logits", (long long)N, (long long)K);
     }
+    c->blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
     return 0;
 }
 
+/* Softmax, loss and intercept gradient of rows [r0, r0+rn), whose logits
+ * are Z + alpha·Zd + b; writes the residuals to h->Rc. */
+static void rows_softmax(const lr_ctx *c, lr_thread *h, int64_t r0, int64_t rn,
+                         const double *b, double alpha) {
+    const int64_t K = c->K;
+    double *e = h->e, loss = 0;
+    for (int64_t n = r0; n < r0 + rn; n++) {
+        const double *z = c->Z + n * K;
+        const float *zd = c->Zd + n * K;
+        float *r = h->Rc + (n - r0) * K;
+        double m = -INFINITY;
+        #pragma omp simd
+        for (int64_t k = 0; k < K; k++) e[k] = z[k] + alpha * (double)zd[k] + b[k];
+        for (int64_t k = 0; k < K; k++) m = e[k] > m ? e[k] : m;
+        int64_t yn = c->y[n];
+        double vy = e[yn], s = 0;
+        #pragma omp simd reduction(+:s)
+        for (int64_t k = 0; k < K; k++) { e[k] = exp_neg(e[k] - m); s += e[k]; }
+        double inv = 1.0 / s;
+        loss += m + log(s) - vy;
+        double *bg = h->bg;
+        #pragma omp simd
+        for (int64_t k = 0; k < K; k++) {
+            double p = e[k] * inv;
+            r[k] = (float)p;
+            bg[k] += p;
+        }
+        r[yn] -= 1.0f;
+        bg[yn] -= 1.0;
+    }
+    h->loss += loss;
+}
+
 /* F and ∇F at theta = [W | b], whose logits (without b) are Z + alpha·Zd.
- * Deterministic for a given thread count: each thread owns a fixed block of
- * rows and the partial sums are added in thread order. */
+ * ∇_W = Rᵀ X + W/C: float GEMMs over chunks of rows, summed in double so
+ * that the cancellation near the optimum does not eat the tolerance.
+ * Deterministic for a given thread count: fixed row blocks, partial sums
+ * added in thread order. */
 static double ctx_eval(lr_ctx *c, const double *theta, double alpha, double *grad) {
     const int64_t N = c->N, D = c->D, K = c->K;
     const double *b = theta + K * D;
@@ -118,82 +178,62 @@ static double ctx_eval(lr_ctx *c, const double *theta, double alpha, double *gra
     #pragma omp parallel num_threads(nt)
     {
         int t = omp_get_thread_num(), tn = omp_get_num_threads();
+        lr_thread *h = &c->th[t];
         int64_t r0 = N * t / tn, r1 = N * (t + 1) / tn;
-        double *bg = c->part + (size_t)t * (K + 1), *e = c->ebuf + (size_t)t * K;
-        double loss = 0;
-        for (int64_t k = 0; k < K; k++) bg[k] = 0;
-        for (int64_t n = r0; n < r1; n++) {
-            const double *z = c->Z + n * K;
-            const float *zd = c->Zd + n * K;
-            float *r = c->R + n * K;
-            double m = -INFINITY;
-            if (alpha != 0.0) {
-                #pragma omp simd
-                for (int64_t k = 0; k < K; k++) e[k] = z[k] + alpha * (double)zd[k] + b[k];
-            } else {
-                #pragma omp simd
-                for (int64_t k = 0; k < K; k++) e[k] = z[k] + b[k];
-            }
-            for (int64_t k = 0; k < K; k++) m = e[k] > m ? e[k] : m;
-            int64_t yn = c->y[n];
-            double vy = e[yn], s = 0;
-            #pragma omp simd reduction(+:s)
-            for (int64_t k = 0; k < K; k++) { e[k] = exp_neg(e[k] - m); s += e[k]; }
-            double inv = 1.0 / s;
-            loss += m + log(s) - vy;
-            #pragma omp simd
-            for (int64_t k = 0; k < K; k++) {
-                double p = e[k] * inv;
-                r[k] = (float)p;
-                bg[k] += p;
-            }
-            r[yn] -= 1.0f;
-            bg[yn] -= 1.0;
+        h->loss = 0;
+        memset(h->bg, 0, (size_t)K * sizeof *h->bg);
+        if (grad) memset(h->Gd, 0, (size_t)K * D * sizeof *h->Gd);
+        for (int64_t c0 = r0; c0 < r1; c0 += GRAD_CHUNK) {
+            int64_t rn = r1 - c0 < GRAD_CHUNK ? r1 - c0 : GRAD_CHUNK;
+            rows_softmax(c, h, c0, rn, b, alpha);
+            if (!grad) continue;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)D, (int)rn, 1.0f,
+                        h->Rc, (int)K, c->X + c0 * D, (int)D, 0.0f, h->G, (int)D);
+            for (int64_t i = 0; i < K * D; i++) h->Gd[i] += h->G[i];
         }
-        bg[K] = loss;
     }
     double loss = 0;
-    for (int t = 0; t < nt; t++) loss += c->part[(size_t)t * (K + 1) + K];
+    for (int t = 0; t < nt; t++) loss += c->th[t].loss;
 
-    /* W at this point and the penalty, in double. */
     const double invC = 1.0 / c->C;
     double wsq = 0;
     for (int64_t i = 0; i < K * D; i++) wsq += theta[i] * theta[i];
     double f = loss + 0.5 * invC * wsq;
     if (!grad) return f;
-
-    /* ∇_W = Rᵀ X + W / C: float GEMMs over row chunks, summed in double so
-     * that the cancellation near the optimum does not eat the tolerance. */
-    memset(c->Gd, 0, (size_t)K * D * sizeof *c->Gd);
-    for (int64_t r0 = 0; r0 < N; r0 += GRAD_CHUNK) {
-        int64_t rn = N - r0 < GRAD_CHUNK ? N - r0 : GRAD_CHUNK;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)D, (int)rn, 1.0f,
-                    c->R + r0 * K, (int)K, c->X + r0 * D, (int)D, 0.0f, c->G, (int)D);
-        #pragma omp parallel for simd schedule(static)
-        for (int64_t i = 0; i < K * D; i++) c->Gd[i] += c->G[i];
+    #pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t i = 0; i < K * D; i++) {
+        double s = 0;
+        for (int t = 0; t < nt; t++) s += c->th[t].Gd[i];
+        grad[i] = s + invC * theta[i];
     }
-    for (int64_t i = 0; i < K * D; i++) grad[i] = c->Gd[i] + invC * theta[i];
     for (int64_t k = 0; k < K; k++) {
         double s = 0;
-        for (int t = 0; t < nt; t++) s += c->part[(size_t)t * (K + 1) + k];
+        for (int t = 0; t < nt; t++) s += c->th[t].bg[k];
         grad[K * D + k] = s;
     }
     return f;
 }
 
-/* Zd = X · float(dW)ᵀ; dW itself is rounded to the float values used. */
-static void ctx_direction(lr_ctx *c, double *d) {
-    const int64_t K = c->K, D = c->D;
+/* Moves the logits to the accepted point of the last search (Z += advance ·
+ * Zd; advance = 0 when there is none), then Zd = X · float(dW)ᵀ for the new
+ * direction, whose W part is rounded to the float values used. */
+static void ctx_direction(lr_ctx *c, double *d, double advance) {
+    const int64_t N = c->N, K = c->K, D = c->D;
     for (int64_t i = 0; i < K * D; i++) { c->Wf[i] = (float)d[i]; d[i] = c->Wf[i]; }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c->N, (int)K, (int)D, 1.0f,
-                c->X, (int)D, c->Wf, (int)D, 0.0f, c->Zd, (int)K);
-}
-
-/* Z += alpha · Zd: the iterate moved. */
-static void ctx_advance(lr_ctx *c, double alpha) {
-    size_t nk = (size_t)c->N * c->K;
-    #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < nk; i++) c->Z[i] += alpha * (double)c->Zd[i];
+    #pragma omp parallel num_threads(c->nthreads)
+    {
+        int t = omp_get_thread_num(), tn = omp_get_num_threads();
+        int64_t r0 = N * t / tn, r1 = N * (t + 1) / tn;
+        if (advance != 0.0) {
+            double *z = c->Z + r0 * K;
+            const float *zd = c->Zd + r0 * K;
+            #pragma omp simd
+            for (int64_t i = 0; i < (r1 - r0) * K; i++) z[i] += advance * (double)zd[i];
+        }
+        if (r1 > r0)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)K, (int)D, 1.0f,
+                        c->X + r0 * D, (int)D, c->Wf, (int)D, 0.0f, c->Zd + r0 * K, (int)K);
+    }
 }
 
 /* ---- input checks ------------------------------------------------------- */
@@ -437,7 +477,7 @@ int en_logreg_fit(en_logreg *m, const float *X, const int64_t *y, int64_t N, int
 
     double f = ctx_eval(&c, x, 0.0, g);
     int nfev = 1, iter = 0, col = 0, head = 0;
-    double theta = 1.0, sbgnrm = max_abs(g, n);
+    double theta = 1.0, sbgnrm = max_abs(g, n), advance = 0;
     const double epsmch = 2.220446049250313e-16;
     en_logreg_status status = EN_LOGREG_CONV_PGTOL;
     int done = sbgnrm <= o.tol;
@@ -465,7 +505,8 @@ int en_logreg_fit(en_logreg *m, const float *X, const int64_t *y, int64_t N, int
             }
             for (int64_t i = 0; i < n; i++) d[i] = -d[i];
         }
-        ctx_direction(&c, d);
+        ctx_direction(&c, d, advance);
+        advance = 0;
 
         /* Line search along d from x (lnsrlb). */
         double dnorm = sqrt(dot(d, d, n));
@@ -495,7 +536,7 @@ int en_logreg_fit(en_logreg *m, const float *X, const int64_t *y, int64_t N, int
             col = 0; head = 0; theta = 1.0;   /* refresh the memory and retry */
             continue;
         }
-        ctx_advance(&c, stp);
+        advance = stp;   /* Z catches up with x when the next direction is set */
         iter++;
         sbgnrm = max_abs(g, n);
         if (o.verbose)
@@ -617,9 +658,8 @@ double en_logreg_objective(const float *X, const int64_t *y, int64_t N, int64_t 
     double *w = malloc((size_t)(K * D) * sizeof *w);
     if (!w) { ctx_free(&c); return en_error("logreg: out of memory"), NAN; }
     memcpy(w, theta, (size_t)(K * D) * sizeof *w);
-    ctx_direction(&c, w);
-    ctx_advance(&c, 1.0);
-    double f = ctx_eval(&c, theta, 0.0, grad);
+    ctx_direction(&c, w, 0.0);
+    double f = ctx_eval(&c, theta, 1.0, grad);
     free(w);
     ctx_free(&c);
     return f;
