@@ -28,7 +28,9 @@
 #define MAXLS 20         /* scipy's maxls */
 #define MAXFUN 15000     /* scipy's maxfun */
 #define FTOL_REL 2.2204460492503131e-09  /* scipy's ftol (factr · epsmch) */
-#define GRAD_CHUNK 4096  /* rows per gradient GEMM, summed in double */
+#ifndef GRAD_CHUNK
+#define GRAD_CHUNK 1024  /* rows per GEMM: X's chunk stays in cache between the two */
+#endif
 
 /* ---- a vectorisable double exp ---------------------------------------- */
 
@@ -167,11 +169,16 @@ static void rows_softmax(const lr_ctx *c, lr_thread *h, int64_t r0, int64_t rn,
 }
 
 /* F and ∇F at theta = [W | b], whose logits (without b) are Z + alpha·Zd.
+ * With fwd set, each chunk of rows first catches up with the last accepted
+ * step (Z += advance·Zd) and computes its Zd = X · Wfᵀ for the new direction,
+ * so that the chunk of X is still in cache for the gradient GEMM: the first
+ * trial point of each line search costs one pass over X instead of two.
  * ∇_W = Rᵀ X + W/C: float GEMMs over chunks of rows, summed in double so
  * that the cancellation near the optimum does not eat the tolerance.
  * Deterministic for a given thread count: fixed row blocks, partial sums
  * added in thread order. */
-static double ctx_eval(lr_ctx *c, const double *theta, double alpha, double *grad) {
+static double ctx_eval(lr_ctx *c, const double *theta, double alpha, double *grad,
+                       int fwd, double advance) {
     const int64_t N = c->N, D = c->D, K = c->K;
     const double *b = theta + K * D;
     const int nt = c->nthreads;
@@ -185,6 +192,16 @@ static double ctx_eval(lr_ctx *c, const double *theta, double alpha, double *gra
         if (grad) memset(h->Gd, 0, (size_t)K * D * sizeof *h->Gd);
         for (int64_t c0 = r0; c0 < r1; c0 += GRAD_CHUNK) {
             int64_t rn = r1 - c0 < GRAD_CHUNK ? r1 - c0 : GRAD_CHUNK;
+            if (fwd) {
+                if (advance != 0.0) {
+                    double *z = c->Z + c0 * K;
+                    const float *zd = c->Zd + c0 * K;
+                    #pragma omp simd
+                    for (int64_t i = 0; i < rn * K; i++) z[i] += advance * (double)zd[i];
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rn, (int)K, (int)D, 1.0f,
+                            c->X + c0 * D, (int)D, c->Wf, (int)D, 0.0f, c->Zd + c0 * K, (int)K);
+            }
             rows_softmax(c, h, c0, rn, b, alpha);
             if (!grad) continue;
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)D, (int)rn, 1.0f,
@@ -214,26 +231,10 @@ static double ctx_eval(lr_ctx *c, const double *theta, double alpha, double *gra
     return f;
 }
 
-/* Moves the logits to the accepted point of the last search (Z += advance ·
- * Zd; advance = 0 when there is none), then Zd = X · float(dW)ᵀ for the new
- * direction, whose W part is rounded to the float values used. */
-static void ctx_direction(lr_ctx *c, double *d, double advance) {
-    const int64_t N = c->N, K = c->K, D = c->D;
-    for (int64_t i = 0; i < K * D; i++) { c->Wf[i] = (float)d[i]; d[i] = c->Wf[i]; }
-    #pragma omp parallel num_threads(c->nthreads)
-    {
-        int t = omp_get_thread_num(), tn = omp_get_num_threads();
-        int64_t r0 = N * t / tn, r1 = N * (t + 1) / tn;
-        if (advance != 0.0) {
-            double *z = c->Z + r0 * K;
-            const float *zd = c->Zd + r0 * K;
-            #pragma omp simd
-            for (int64_t i = 0; i < (r1 - r0) * K; i++) z[i] += advance * (double)zd[i];
-        }
-        if (r1 > r0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)K, (int)D, 1.0f,
-                        c->X + r0 * D, (int)D, c->Wf, (int)D, 0.0f, c->Zd + r0 * K, (int)K);
-    }
+/* A new search direction: its W part is rounded to float (Wf, and d itself)
+ * so that the iterate moves exactly along what the float GEMM sees. */
+static void ctx_set_direction(lr_ctx *c, double *d) {
+    for (int64_t i = 0; i < c->K * c->D; i++) { c->Wf[i] = (float)d[i]; d[i] = c->Wf[i]; }
 }
 
 /* ---- input checks ------------------------------------------------------- */
@@ -475,7 +476,7 @@ int en_logreg_fit(en_logreg *m, const float *X, const int64_t *y, int64_t N, int
     double rho[HIST], alph[HIST];
     memset(x, 0, (size_t)n * sizeof *x);
 
-    double f = ctx_eval(&c, x, 0.0, g);
+    double f = ctx_eval(&c, x, 0.0, g, 0, 0.0);
     int nfev = 1, iter = 0, col = 0, head = 0;
     double theta = 1.0, sbgnrm = max_abs(g, n), advance = 0;
     const double epsmch = 2.220446049250313e-16;
@@ -505,8 +506,7 @@ int en_logreg_fit(en_logreg *m, const float *X, const int64_t *y, int64_t N, int
             }
             for (int64_t i = 0; i < n; i++) d[i] = -d[i];
         }
-        ctx_direction(&c, d, advance);
-        advance = 0;
+        ctx_set_direction(&c, d);
 
         /* Line search along d from x (lnsrlb). */
         double dnorm = sqrt(dot(d, d, n));
@@ -523,7 +523,9 @@ int en_logreg_fit(en_logreg *m, const float *X, const int64_t *y, int64_t N, int
             if (task == LS_ERROR || ifun >= MAXLS) { failed = 1; break; }
             ifun++;
             for (int64_t i = 0; i < n; i++) x[i] = stp * d[i] + t[i];
-            f = ctx_eval(&c, x, stp, g);
+            /* The first trial also computes the direction's logits. */
+            f = ctx_eval(&c, x, stp, g, ifun == 1, advance);
+            if (ifun == 1) advance = 0;
             nfev++;
             gd = dot(g, d, n);
             task = dcsrch(&ls, 0, f, gd, &stp, 1e-3, 0.9, 0.1, 0.0, 1e10);
@@ -536,7 +538,7 @@ int en_logreg_fit(en_logreg *m, const float *X, const int64_t *y, int64_t N, int
             col = 0; head = 0; theta = 1.0;   /* refresh the memory and retry */
             continue;
         }
-        advance = stp;   /* Z catches up with x when the next direction is set */
+        advance = stp;   /* Z catches up with x in the next search's first evaluation */
         iter++;
         sbgnrm = max_abs(g, n);
         if (o.verbose)
@@ -658,8 +660,8 @@ double en_logreg_objective(const float *X, const int64_t *y, int64_t N, int64_t 
     double *w = malloc((size_t)(K * D) * sizeof *w);
     if (!w) { ctx_free(&c); return en_error("logreg: out of memory"), NAN; }
     memcpy(w, theta, (size_t)(K * D) * sizeof *w);
-    ctx_direction(&c, w, 0.0);
-    double f = ctx_eval(&c, theta, 1.0, grad);
+    ctx_set_direction(&c, w);
+    double f = ctx_eval(&c, theta, 1.0, grad, 1, 0.0);
     free(w);
     ctx_free(&c);
     return f;
