@@ -42,6 +42,12 @@ def case(name, X, y, Xt, C, max_iter, tol):
     out.append(arr("double", name + "_intercept", m.intercept_, "%.12g"))
     out.append(arr("double", name + "_proba", m.predict_proba(Xt), "%.10g"))
     out.append(arr("int64_t", name + "_pred", m.predict(Xt), "%d"))
+    # The objective scipy minimised, at scikit-learn's solution, in double.
+    Z = X.astype(np.float64) @ m.coef_.T + m.intercept_
+    Zm = Z.max(axis=1, keepdims=True)
+    lse = (Zm + np.log(np.exp(Z - Zm).sum(axis=1, keepdims=True))).ravel()
+    F = (lse - Z[np.arange(len(y)), y]).sum() + 0.5 / C * (m.coef_ ** 2).sum()
+    out.append("static const double %s_F = %.17g;" % (name, F))
 
 
 def blobs(n, d, k, spread, rng):
@@ -63,4 +69,12 @@ Xs, ys = blobs(60, 3, 3, 0.05, np.random.RandomState(2))
 Xs *= 3
 data("sepd", Xs, ys, Xs[:12])
 case("sep", Xs, ys, Xs[:12], 10.0, 1000, 1e-8)
+# Ill-conditioned features (scales 0.2 to 10): hundreds of iterations, a
+# long run of the L-BFGS memory and line search.
+r3 = np.random.RandomState(3)
+M3 = r3.randn(5, 12)
+y3 = np.arange(200) % 5
+X3 = (M3[y3] + 1.5 * r3.randn(200, 12)) * np.logspace(-0.7, 1.0, 12)
+data("illd", X3, y3, X3[:30])
+case("illc", X3, y3, X3[:30], 1.0, 1000, 1e-4)
 print("\n".join(out))
