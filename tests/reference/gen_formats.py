@@ -162,6 +162,8 @@ smooth = np.stack([xx * 10, yy * 12, (xx + yy) * 5], axis=2) + rng.integers(0, 2
 smooth = np.clip(smooth, 0, 255).astype(np.uint8)
 save("photo.jpg", Image.fromarray(smooth, "RGB"), quality=90)
 save("gray.jpg", Image.fromarray(smooth[..., 1].copy(), "L"), quality=90)
-for n in ["photo", "gray"]:
+save("progressive.jpg", Image.fromarray(smooth, "RGB"), quality=80, progressive=True, subsampling=0)
+save("cmyk.jpg", Image.fromarray(smooth, "RGB").convert("CMYK"), quality=90)
+for n in ["photo", "gray", "progressive"]:
     expect(f"{n}.jpg.rgb", np.asarray(Image.open(f"{OUT}/{n}.jpg").convert("RGB")))
 print("wrote", len(os.listdir(OUT)), "files to", OUT)
