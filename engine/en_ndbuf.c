@@ -1,5 +1,6 @@
 #include "en_ndbuf.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,9 @@ static int64_t load_i(const unsigned char *p, en_dtype t, size_t i) {
 }
 
 static void store_f(unsigned char *p, en_dtype t, size_t i, double v) {
+    /* A double beyond float's range has no defined conversion in C: make
+     * the overflow to infinity explicit. */
+    if (t != EN_F64 && isfinite(v) && fabs(v) > FLT_MAX) v = v > 0 ? INFINITY : -INFINITY;
     switch (t) {
     case EN_F32: { float f = (float)v; memcpy(p + 4 * i, &f, 4); break; }
     case EN_F64: memcpy(p + 8 * i, &v, 8); break;
