@@ -7,6 +7,10 @@
 
 #include "en_error.h"
 
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
+
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the file formats are little-endian and read by memcpy");
 
@@ -107,12 +111,25 @@ int en_convert(void *dst, en_dtype to, const void *src, en_dtype from, size_t n)
     /* The hot paths of checkpoint loading get their own loops. */
     if (to == EN_F32 && from == EN_F16) {
         float *o = dst;
-        for (size_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, s + 2 * i, 2); o[i] = en_f16_to_f32(h); }
+        size_t i = 0;
+#ifdef __F16C__
+        /* The hardware conversion is exact for every half value, like
+         * en_f16_to_f32, and ~10x faster than the scalar call. */
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(o + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + 2 * i))));
+#endif
+        for (; i < n; i++) { uint16_t h; memcpy(&h, s + 2 * i, 2); o[i] = en_f16_to_f32(h); }
         return 0;
     }
     if (to == EN_F32 && from == EN_BF16) {
-        float *o = dst;
-        for (size_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, s + 2 * i, 2); o[i] = en_bf16_to_f32(h); }
+        /* bf16 is the top half of a float32: a shift, which the compiler
+         * vectorises when it sees it here rather than behind a call. */
+        unsigned char *o = dst;
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h; memcpy(&h, s + 2 * i, 2);
+            uint32_t u = (uint32_t)h << 16;
+            memcpy(o + 4 * i, &u, 4);
+        }
         return 0;
     }
     if (is_float(to) && is_float(from)) {
