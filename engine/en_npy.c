@@ -162,7 +162,7 @@ int en_npy_read_mem(const void *data, size_t len, const char *name, en_ndbuf *ou
 }
 
 static unsigned char *slurp(const char *path, size_t *n) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
     if (fd < 0) { en_error("%s: cannot open: %s", path, strerror(errno)); return NULL; }
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) { close(fd); en_error("%s: not a regular file", path); return NULL; }

@@ -37,7 +37,7 @@ struct en_st_file {
     int            n, n_meta;
     en_st_entry   *entries;
     char         **meta_keys, **meta_values;
-    char         **sorted_names;         /* entry names, sorted, for en_st_find */
+    const en_st_entry **by_name;         /* entries sorted by name, for en_st_find */
 };
 
 /* Dtypes the spec defines but clipbook does not read: listed so that a file
@@ -108,6 +108,10 @@ static int json_uint(const cJSON *j, uint64_t *out) {
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_entry_name(const void *a, const void *b) {
+    return strcmp((*(const en_st_entry *const *)a)->name, (*(const en_st_entry *const *)b)->name);
 }
 
 static int cmp_entry_offset(const void *a, const void *b) {
@@ -238,8 +242,8 @@ static int parse_header(en_st_file *f, const char *hdr, size_t n) {
     int count = rc ? 0 : cJSON_GetArraySize(root);
     if (!rc) {
         f->entries = calloc((size_t)count + 1, sizeof *f->entries);
-        f->sorted_names = calloc((size_t)count + 1, sizeof *f->sorted_names);
-        if (!f->entries || !f->sorted_names) rc = en_error("%s: out of memory", f->path);
+        f->by_name = calloc((size_t)count + 1, sizeof *f->by_name);
+        if (!f->entries || !f->by_name) rc = en_error("%s: out of memory", f->path);
     }
     int seen_meta = 0;
     const cJSON *it;
@@ -253,17 +257,17 @@ static int parse_header(en_st_file *f, const char *hdr, size_t n) {
         char *name = strdup(it->string);
         if (!name) { rc = en_error("%s: out of memory", f->path); break; }
         e->name = name;
-        f->sorted_names[f->n] = name;
+        f->by_name[f->n] = e;
         f->n++;
         if ((rc = parse_entry(f, it, e))) break;
     }
     cJSON_Delete(root);
     if (rc) return rc;
     /* Names sorted once: duplicates are neighbours, and lookups bisect. */
-    qsort(f->sorted_names, (size_t)f->n, sizeof *f->sorted_names, cmp_str);
+    qsort(f->by_name, (size_t)f->n, sizeof *f->by_name, cmp_entry_name);
     for (int i = 1; i < f->n; i++)
-        if (!strcmp(f->sorted_names[i - 1], f->sorted_names[i]))
-            return en_error("%s: duplicate tensor name '%s'", f->path, f->sorted_names[i]);
+        if (!strcmp(f->by_name[i - 1]->name, f->by_name[i]->name))
+            return en_error("%s: duplicate tensor name '%s'", f->path, f->by_name[i]->name);
     return check_layout(f);
 }
 
@@ -313,7 +317,7 @@ fail:
 en_st_file *en_st_open(const char *path) {
     en_st_file *f = st_new(path);
     if (!f) return NULL;
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
     if (f->fd < 0) {
         en_error("%s: cannot open: %s", path, strerror(errno));
         en_st_close(f);
@@ -343,7 +347,7 @@ void en_st_close(en_st_file *f) {
     /* parse_metadata may fail between the two strdups of a pair. */
     if (f->meta_keys && f->meta_values) { free(f->meta_keys[f->n_meta]); free(f->meta_values[f->n_meta]); }
     free(f->meta_keys); free(f->meta_values);
-    free(f->entries); free(f->sorted_names); free(f->path);
+    free(f->entries); free(f->by_name); free(f->path);
     free(f);
 }
 
@@ -357,11 +361,10 @@ const en_st_entry *en_st_entry_at(const en_st_file *f, int i) {
 }
 
 const en_st_entry *en_st_find(const en_st_file *f, const char *name) {
-    char *const *hit = bsearch(&name, f->sorted_names, (size_t)f->n, sizeof *f->sorted_names, cmp_str);
-    if (!hit) return NULL;
-    for (int i = 0; i < f->n; i++)
-        if (f->entries[i].name == *hit) return &f->entries[i];
-    return NULL;
+    en_st_entry key = { .name = name };
+    const en_st_entry *kp = &key, *const *hit =
+        bsearch(&kp, f->by_name, (size_t)f->n, sizeof *f->by_name, cmp_entry_name);
+    return hit ? *hit : NULL;
 }
 
 int en_st_meta_count(const en_st_file *f) { return f->n_meta; }

@@ -12,6 +12,9 @@
  * names the file and the problem (en_error_msg()). Entries are listed in
  * header order (the JSON order, which need not be the data order).
  * Dtypes: F32 F16 BF16 F64 I32 I64 U8 BOOL.
+ * Other spec dtypes (I8, U16, F8_*, ...) are listed with dtype EN_DTYPE_COUNT
+ * so a file holding them opens; reading them is an error. Reads use pread,
+ * so threads may read entries of one open file concurrently.
  */
 #ifndef EN_SAFETENSORS_H
 #define EN_SAFETENSORS_H
