@@ -284,3 +284,18 @@ Test(safetensors, truncations_and_byte_flips_never_crash) {
     free(mut);
     free(ref);
 }
+
+/* A dtype of the spec that clipbook does not read does not stop the rest
+ * of the file from loading. */
+Test(safetensors, other_spec_dtypes_listed_not_read) {
+    en_st_file *f = open_ok(fmt_st_file("i8.safetensors",
+        "{\"q\":{\"dtype\":\"I8\",\"shape\":[3],\"data_offsets\":[0,3]},\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[3,7]}}", 7));
+    const en_st_entry *q = en_st_find(f, "q"), *w = en_st_find(f, "w");
+    cr_assert(q && w && q->dtype == EN_DTYPE_COUNT && q->nbytes == 3);
+    int64_t iv[3];
+    cr_assert_eq(en_st_read_i64(f, q, iv, 3), -1);
+    cr_assert(strstr(en_error_msg(), "'q' has a dtype clipbook does not read"), "%s", en_error_msg());
+    float v;
+    cr_assert_eq(en_st_read_f32(f, w, &v, 1), 0, "%s", en_error_msg());
+    en_st_close(f);
+}
