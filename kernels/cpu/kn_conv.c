@@ -1,0 +1,276 @@
+/* kn_conv — im2col + GEMM convolutions. See kn_conv.h for the contract. */
+#include "kn_conv.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#include "en_error.h"
+
+/* Images per GEMM: enough that the GEMM has ~KN_CONV_MIN_COLS columns. */
+static int conv_group(int N, int P) {
+    int g = (KN_CONV_MIN_COLS + P - 1) / P;
+    if (g < 1) g = 1;
+    if (g > N) g = N;
+    return g;
+}
+
+void kn_im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW,
+               int stride, int pad, int OH, int OW, int ld) {
+    int K = C * KH * KW;
+#pragma omp parallel for schedule(static) if (K * OH * OW > 16384)
+    for (int r = 0; r < K; r++) {
+        int kw = r % KW, kh = (r / KW) % KH, c = r / (KW * KH);
+        const float *src = img + (size_t)c * H * W;
+        float *dst = cols + (size_t)r * ld;
+        for (int oh = 0; oh < OH; oh++) {
+            int ih = oh * stride - pad + kh;
+            float *d = dst + (size_t)oh * OW;
+            if (ih < 0 || ih >= H) {
+                memset(d, 0, sizeof(float) * OW);
+                continue;
+            }
+            const float *s = src + (size_t)ih * W;
+            if (stride == 1) {
+                /* contiguous run: the valid ow are those with 0 <= ow-pad+kw < W */
+                int lo = pad - kw, hi = W + pad - kw; /* ow in [lo, hi) valid */
+                if (lo < 0) lo = 0;
+                if (hi > OW) hi = OW;
+                if (hi < lo) hi = lo;
+                for (int ow = 0; ow < lo; ow++) d[ow] = 0;
+                if (hi > lo) memcpy(d + lo, s + lo - pad + kw, sizeof(float) * (hi - lo));
+                for (int ow = hi; ow < OW; ow++) d[ow] = 0;
+            } else {
+                for (int ow = 0; ow < OW; ow++) {
+                    int iw = ow * stride - pad + kw;
+                    d[ow] = (iw >= 0 && iw < W) ? s[iw] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+void kn_col2im(float *img, const float *cols, int C, int H, int W, int KH, int KW,
+               int stride, int pad, int OH, int OW, int ld) {
+    /* one thread per channel: a channel's rows only touch that channel's plane */
+#pragma omp parallel for schedule(static) if (C * KH * KW * OH * OW > 16384)
+    for (int c = 0; c < C; c++) {
+        float *dst = img + (size_t)c * H * W;
+        memset(dst, 0, sizeof(float) * H * W);
+        for (int kh = 0; kh < KH; kh++)
+            for (int kw = 0; kw < KW; kw++) {
+                const float *src = cols + (size_t)((c * KH + kh) * KW + kw) * ld;
+                for (int oh = 0; oh < OH; oh++) {
+                    int ih = oh * stride - pad + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    float *d = dst + (size_t)ih * W;
+                    const float *s = src + (size_t)oh * OW;
+                    for (int ow = 0; ow < OW; ow++) {
+                        int iw = ow * stride - pad + kw;
+                        if (iw >= 0 && iw < W) d[iw] += s[ow];
+                    }
+                }
+            }
+    }
+}
+
+/* Copies gn images' (R, P) planes into one (R, gn*P) matrix, or back. */
+static void gather_planes(float *dst, const float *src, int gn, int R, int P) {
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)gn * R * P > 65536)
+    for (int i = 0; i < gn; i++)
+        for (int r = 0; r < R; r++)
+            memcpy(dst + (size_t)r * gn * P + (size_t)i * P,
+                   src + ((size_t)i * R + r) * P, sizeof(float) * P);
+}
+static void scatter_planes(float *dst, const float *src, const float *bias, int gn,
+                           int R, int P) {
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)gn * R * P > 65536)
+    for (int i = 0; i < gn; i++)
+        for (int r = 0; r < R; r++) {
+            float *d = dst + ((size_t)i * R + r) * P;
+            const float *s = src + (size_t)r * gn * P + (size_t)i * P;
+            float bv = bias ? bias[r] : 0.0f;
+            for (int p = 0; p < P; p++) d[p] = s[p] + bv;
+        }
+}
+
+static void bias_grad(float *db, const float *dout, int N, int OC, int P) {
+#pragma omp parallel for schedule(static) if ((size_t)N * OC * P > 65536)
+    for (int oc = 0; oc < OC; oc++) {
+        double s = 0;
+        for (int n = 0; n < N; n++) {
+            const float *d = dout + ((size_t)n * OC + oc) * P;
+            float t = 0;
+            for (int p = 0; p < P; p++) t += d[p];
+            s += t;
+        }
+        db[oc] += (float)s;
+    }
+}
+
+/* ---- conv2d ---------------------------------------------------------------- */
+
+size_t kn_conv2d_scratch_floats(int N, int C, int H, int W, int OC, int KH, int KW,
+                                int stride, int pad) {
+    int OH = kn_conv_out_size(H, KH, stride, pad), OW = kn_conv_out_size(W, KW, stride, pad);
+    size_t P = (size_t)OH * OW, K = (size_t)C * KH * KW;
+    size_t g = (size_t)conv_group(N, (int)P);
+    return (2 * K + OC) * g * P;
+}
+
+static int is_pointwise(int KH, int KW, int stride, int pad) {
+    return KH == 1 && KW == 1 && stride == 1 && pad == 0;
+}
+
+void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float *w,
+                       const float *b, int N, int C, int H, int W, int OC, int KH,
+                       int KW, int stride, int pad) {
+    int OH = kn_conv_out_size(H, KH, stride, pad), OW = kn_conv_out_size(W, KW, stride, pad);
+    EN_ASSERT(OH > 0 && OW > 0);
+    int P = OH * OW, K = C * KH * KW, g = conv_group(N, P);
+    size_t in_sz = (size_t)C * H * W, out_sz = (size_t)OC * P;
+    float *cols = scratch, *stage = scratch + (size_t)K * g * P;
+    for (int n0 = 0; n0 < N; n0 += g) {
+        int gn = N - n0 < g ? N - n0 : g, cn = gn * P;
+        const float *B = cols;
+        if (gn == 1 && is_pointwise(KH, KW, stride, pad))
+            B = inp + n0 * in_sz;
+        else
+            for (int i = 0; i < gn; i++)
+                kn_im2col(cols + (size_t)i * P, inp + (n0 + i) * in_sz, C, H, W, KH, KW,
+                          stride, pad, OH, OW, cn);
+        if (gn == 1) {
+            float *o = out + n0 * out_sz;
+            for (int oc = 0; oc < OC; oc++) {
+                float bv = b ? b[oc] : 0.0f;
+                for (int p = 0; p < P; p++) o[(size_t)oc * P + p] = bv;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, P, K, 1.0f, w, K,
+                        B, P, 1.0f, o, P);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, cn, K, 1.0f, w, K,
+                        B, cn, 0.0f, stage, cn);
+            scatter_planes(out + n0 * out_sz, stage, b, gn, OC, P);
+        }
+    }
+}
+
+void kn_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
+                        const float *dout, const float *inp, const float *w, int N,
+                        int C, int H, int W, int OC, int KH, int KW, int stride,
+                        int pad) {
+    int OH = kn_conv_out_size(H, KH, stride, pad), OW = kn_conv_out_size(W, KW, stride, pad);
+    int P = OH * OW, K = C * KH * KW, g = conv_group(N, P);
+    size_t in_sz = (size_t)C * H * W, out_sz = (size_t)OC * P;
+    float *cols = scratch, *dcols = scratch + (size_t)K * g * P;
+    float *D = dcols + (size_t)K * g * P;
+    int pw = is_pointwise(KH, KW, stride, pad);
+    if (db) bias_grad(db, dout, N, OC, P);
+    for (int n0 = 0; n0 < N; n0 += g) {
+        int gn = N - n0 < g ? N - n0 : g, cn = gn * P;
+        const float *Dp = D;
+        if (gn == 1)
+            Dp = dout + n0 * out_sz;
+        else
+            gather_planes(D, dout + n0 * out_sz, gn, OC, P);
+        if (dw) {
+            const float *B = cols;
+            if (gn == 1 && pw)
+                B = inp + n0 * in_sz;
+            else
+                for (int i = 0; i < gn; i++)
+                    kn_im2col(cols + (size_t)i * P, inp + (n0 + i) * in_sz, C, H, W, KH,
+                              KW, stride, pad, OH, OW, cn);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, cn, 1.0f, Dp, cn,
+                        B, cn, 1.0f, dw, K);
+        }
+        if (dinp) {
+            if (gn == 1 && pw) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cn, OC, 1.0f, w, K,
+                            Dp, cn, 0.0f, dinp + n0 * in_sz, cn);
+                continue;
+            }
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cn, OC, 1.0f, w, K, Dp,
+                        cn, 0.0f, dcols, cn);
+            for (int i = 0; i < gn; i++)
+                kn_col2im(dinp + (n0 + i) * in_sz, dcols + (size_t)i * P, C, H, W, KH, KW,
+                          stride, pad, OH, OW, cn);
+        }
+    }
+}
+
+/* ---- conv_transpose2d ---------------------------------------------------------
+ * The forward is conv2d's input gradient: cols = wᵀ·x, then col2im onto the
+ * (OC, OH, OW) output seen as the "image" of a conv whose grid is (H, W). */
+
+size_t kn_convt2d_scratch_floats(int N, int C, int H, int W, int OC, int KH, int KW,
+                                 int stride, int pad, int outpad) {
+    size_t P = (size_t)H * W, Kt = (size_t)OC * KH * KW;
+    size_t g = (size_t)conv_group(N, (int)P);
+    return (2 * (size_t)C + Kt) * g * P;
+}
+
+void kn_convt2d_forward(float *out, float *scratch, const float *inp, const float *w,
+                        const float *b, int N, int C, int H, int W, int OC, int KH,
+                        int KW, int stride, int pad, int outpad) {
+    int OH = kn_convt_out_size(H, KH, stride, pad, outpad);
+    int OW = kn_convt_out_size(W, KW, stride, pad, outpad);
+    EN_ASSERT(OH > 0 && OW > 0 && outpad >= 0 && outpad < stride);
+    int P = H * W, Kt = OC * KH * KW, g = conv_group(N, P);
+    size_t in_sz = (size_t)C * P, out_sz = (size_t)OC * OH * OW;
+    float *X = scratch, *cols = scratch + (size_t)C * g * P;
+    for (int n0 = 0; n0 < N; n0 += g) {
+        int gn = N - n0 < g ? N - n0 : g, cn = gn * P;
+        const float *Xp = X;
+        if (gn == 1)
+            Xp = inp + n0 * in_sz;
+        else
+            gather_planes(X, inp + n0 * in_sz, gn, C, P);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kt, cn, C, 1.0f, w, Kt, Xp, cn,
+                    0.0f, cols, cn);
+        for (int i = 0; i < gn; i++) {
+            float *o = out + (n0 + i) * out_sz;
+            kn_col2im(o, cols + (size_t)i * P, OC, OH, OW, KH, KW, stride, pad, H, W, cn);
+            if (b)
+                for (int oc = 0; oc < OC; oc++)
+                    for (int p = 0; p < OH * OW; p++) o[(size_t)oc * OH * OW + p] += b[oc];
+        }
+    }
+}
+
+void kn_convt2d_backward(float *dinp, float *dw, float *db, float *scratch,
+                         const float *dout, const float *inp, const float *w, int N,
+                         int C, int H, int W, int OC, int KH, int KW, int stride,
+                         int pad, int outpad) {
+    int OH = kn_convt_out_size(H, KH, stride, pad, outpad);
+    int OW = kn_convt_out_size(W, KW, stride, pad, outpad);
+    int P = H * W, Kt = OC * KH * KW, g = conv_group(N, P);
+    size_t in_sz = (size_t)C * P, out_sz = (size_t)OC * OH * OW;
+    float *X = scratch, *D = scratch + (size_t)C * g * P, *Y = D + (size_t)Kt * g * P;
+    if (db) bias_grad(db, dout, N, OC, OH * OW);
+    if (!dw && !dinp) return;
+    for (int n0 = 0; n0 < N; n0 += g) {
+        int gn = N - n0 < g ? N - n0 : g, cn = gn * P;
+        for (int i = 0; i < gn; i++)
+            kn_im2col(D + (size_t)i * P, dout + (n0 + i) * out_sz, OC, OH, OW, KH, KW,
+                      stride, pad, H, W, cn);
+        if (dw) {
+            const float *Xp = X;
+            if (gn == 1)
+                Xp = inp + n0 * in_sz;
+            else
+                gather_planes(X, inp + n0 * in_sz, gn, C, P);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, Kt, cn, 1.0f, Xp, cn,
+                        D, cn, 1.0f, dw, Kt);
+        }
+        if (dinp) {
+            if (gn == 1) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, cn, Kt, 1.0f, w,
+                            Kt, D, cn, 0.0f, dinp + n0 * in_sz, cn);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, cn, Kt, 1.0f, w,
+                            Kt, D, cn, 0.0f, Y, cn);
+                scatter_planes(dinp + n0 * in_sz, Y, NULL, gn, C, P);
+            }
+        }
+    }
+}
