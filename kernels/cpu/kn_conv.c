@@ -50,12 +50,12 @@ void kn_im2col(float *cols, const float *img, int C, int H, int W, int KH, int K
 }
 
 void kn_col2im(float *img, const float *cols, int C, int H, int W, int KH, int KW,
-               int stride, int pad, int OH, int OW, int ld) {
+               int stride, int pad, int OH, int OW, int ld, int acc) {
     /* one thread per channel: a channel's rows only touch that channel's plane */
 #pragma omp parallel for schedule(static) if (C * KH * KW * OH * OW > 16384)
     for (int c = 0; c < C; c++) {
         float *dst = img + (size_t)c * H * W;
-        memset(dst, 0, sizeof(float) * H * W);
+        if (!acc) memset(dst, 0, sizeof(float) * H * W);
         for (int kh = 0; kh < KH; kh++)
             for (int kw = 0; kw < KW; kw++) {
                 const float *src = cols + (size_t)((c * KH + kh) * KW + kw) * ld;
@@ -82,14 +82,17 @@ static void gather_planes(float *dst, const float *src, int gn, int R, int P) {
                    src + ((size_t)i * R + r) * P, sizeof(float) * P);
 }
 static void scatter_planes(float *dst, const float *src, const float *bias, int gn,
-                           int R, int P) {
+                           int R, int P, int acc) {
 #pragma omp parallel for collapse(2) schedule(static) if ((size_t)gn * R * P > 65536)
     for (int i = 0; i < gn; i++)
         for (int r = 0; r < R; r++) {
             float *d = dst + ((size_t)i * R + r) * P;
             const float *s = src + (size_t)r * gn * P + (size_t)i * P;
             float bv = bias ? bias[r] : 0.0f;
-            for (int p = 0; p < P; p++) d[p] = s[p] + bv;
+            if (acc)
+                for (int p = 0; p < P; p++) d[p] += s[p] + bv;
+            else
+                for (int p = 0; p < P; p++) d[p] = s[p] + bv;
         }
 }
 
@@ -149,7 +152,7 @@ void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float
         } else {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, cn, K, 1.0f, w, K,
                         B, cn, 0.0f, stage, cn);
-            scatter_planes(out + n0 * out_sz, stage, b, gn, OC, P);
+            scatter_planes(out + n0 * out_sz, stage, b, gn, OC, P, 0);
         }
     }
 }
@@ -157,7 +160,7 @@ void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float
 void kn_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
                         const float *dout, const float *inp, const float *w, int N,
                         int C, int H, int W, int OC, int KH, int KW, int stride,
-                        int pad) {
+                        int pad, int acc) {
     int OH = kn_conv_out_size(H, KH, stride, pad), OW = kn_conv_out_size(W, KW, stride, pad);
     int P = OH * OW, K = C * KH * KW, g = conv_group(N, P);
     size_t in_sz = (size_t)C * H * W, out_sz = (size_t)OC * P;
@@ -186,14 +189,14 @@ void kn_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
         if (dinp) {
             if (gn == 1 && pw) {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cn, OC, 1.0f, w, K,
-                            Dp, cn, 0.0f, dinp + n0 * in_sz, cn);
+                            Dp, cn, acc ? 1.0f : 0.0f, dinp + n0 * in_sz, cn);
                 continue;
             }
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cn, OC, 1.0f, w, K, Dp,
                         cn, 0.0f, dcols, cn);
             for (int i = 0; i < gn; i++)
                 kn_col2im(dinp + (n0 + i) * in_sz, dcols + (size_t)i * P, C, H, W, KH, KW,
-                          stride, pad, OH, OW, cn);
+                          stride, pad, OH, OW, cn, acc);
         }
     }
 }
@@ -229,7 +232,7 @@ void kn_convt2d_forward(float *out, float *scratch, const float *inp, const floa
                     0.0f, cols, cn);
         for (int i = 0; i < gn; i++) {
             float *o = out + (n0 + i) * out_sz;
-            kn_col2im(o, cols + (size_t)i * P, OC, OH, OW, KH, KW, stride, pad, H, W, cn);
+            kn_col2im(o, cols + (size_t)i * P, OC, OH, OW, KH, KW, stride, pad, H, W, cn, 0);
             if (b)
                 for (int oc = 0; oc < OC; oc++)
                     for (int p = 0; p < OH * OW; p++) o[(size_t)oc * OH * OW + p] += b[oc];
@@ -240,7 +243,7 @@ void kn_convt2d_forward(float *out, float *scratch, const float *inp, const floa
 void kn_convt2d_backward(float *dinp, float *dw, float *db, float *scratch,
                          const float *dout, const float *inp, const float *w, int N,
                          int C, int H, int W, int OC, int KH, int KW, int stride,
-                         int pad, int outpad) {
+                         int pad, int outpad, int acc) {
     int OH = kn_convt_out_size(H, KH, stride, pad, outpad);
     int OW = kn_convt_out_size(W, KW, stride, pad, outpad);
     int P = H * W, Kt = OC * KH * KW, g = conv_group(N, P);
@@ -265,11 +268,11 @@ void kn_convt2d_backward(float *dinp, float *dw, float *db, float *scratch,
         if (dinp) {
             if (gn == 1) {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, cn, Kt, 1.0f, w,
-                            Kt, D, cn, 0.0f, dinp + n0 * in_sz, cn);
+                            Kt, D, cn, acc ? 1.0f : 0.0f, dinp + n0 * in_sz, cn);
             } else {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, cn, Kt, 1.0f, w,
                             Kt, D, cn, 0.0f, Y, cn);
-                scatter_planes(dinp + n0 * in_sz, Y, NULL, gn, C, P);
+                scatter_planes(dinp + n0 * in_sz, Y, NULL, gn, C, P, acc);
             }
         }
     }

@@ -5,8 +5,9 @@
  * from its arena). Forward and backward sit side by side, arguments ordered
  * outputs, inputs, sizes.
  *
- * Gradient rule: parameter gradients (dw, db) accumulate (+=); activation
- * gradients (dinp) are written (=). Any of dinp, dw, db, b may be NULL.
+ * Gradient rule: parameter gradients (dw, db) accumulate (+=); the activation
+ * gradient dinp is written (=) when acc = 0 and added (+=) when acc = 1 (the
+ * engine's fan-out rule, see kn_backend.h). Any of dinp, dw, db, b may be NULL.
  *
  * Method: im2col + cblas_sgemm. Images are grouped so that each GEMM has at
  * least ~KN_CONV_MIN_COLS columns (a 7x7 feature map alone makes a skinny,
@@ -46,7 +47,7 @@ void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float
 void kn_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
                         const float *dout, const float *inp, const float *w, int N,
                         int C, int H, int W, int OC, int KH, int KW, int stride,
-                        int pad);
+                        int pad, int acc);
 // dout (N,OC,OH,OW) dinp like inp, dw like w, db (OC)
 
 /* Transposed convolution with PyTorch's weight layout (in, out, KH, KW):
@@ -58,14 +59,14 @@ void kn_convt2d_forward(float *out, float *scratch, const float *inp, const floa
 void kn_convt2d_backward(float *dinp, float *dw, float *db, float *scratch,
                          const float *dout, const float *inp, const float *w, int N,
                          int C, int H, int W, int OC, int KH, int KW, int stride,
-                         int pad, int outpad);
+                         int pad, int outpad, int acc);
 
 /* The building blocks, exposed for tests and for other kernels.
  * im2col: cols[(c*KH+kh)*KW+kw][ld*… + oh*OW+ow], row stride ld (>= OH*OW).
- * col2im: the adjoint; img is written (=), not accumulated. */
+ * col2im: the adjoint; img is written (acc = 0) or added to (acc = 1). */
 void kn_im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW,
                int stride, int pad, int OH, int OW, int ld);
 void kn_col2im(float *img, const float *cols, int C, int H, int W, int KH, int KW,
-               int stride, int pad, int OH, int OW, int ld);
+               int stride, int pad, int OH, int OW, int ld, int acc);
 
 #endif

@@ -55,7 +55,8 @@ void kn_batchnorm2d_forward(float *out, float *mean, float *rstd, float *running
 
 void kn_batchnorm2d_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                              const float *inp, const float *mean, const float *rstd,
-                             const float *gamma, int N, int C, int HW, int training) {
+                             const float *gamma, int N, int C, int HW, int training,
+                             int acc) {
     size_t M = (size_t)N * HW;
 #pragma omp parallel for schedule(static) if ((size_t)N * C * HW > 32768)
     for (int c = 0; c < C; c++) {
@@ -80,7 +81,10 @@ void kn_batchnorm2d_backward(float *dinp, float *dgamma, float *dbeta, const flo
             const float *x = inp + ((size_t)n * C + c) * HW;
             const float *d = dout + ((size_t)n * C + c) * HW;
             float *o = dinp + ((size_t)n * C + c) * HW;
-            for (int i = 0; i < HW; i++) o[i] = k * (d[i] - md - (x[i] - mu) * r * mdx);
+            if (acc)
+                for (int i = 0; i < HW; i++) o[i] += k * (d[i] - md - (x[i] - mu) * r * mdx);
+            else
+                for (int i = 0; i < HW; i++) o[i] = k * (d[i] - md - (x[i] - mu) * r * mdx);
         }
     }
 }

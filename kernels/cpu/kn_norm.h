@@ -10,7 +10,8 @@
  * the plain affine map, statistics being constants.
  * gamma/beta may be NULL (affine = False): then dgamma/dbeta are ignored.
  *
- * Gradient rule: dgamma, dbeta accumulate (+=); dinp is written (=).
+ * Gradient rule: dgamma, dbeta accumulate (+=); dinp is written (=) when
+ * acc = 0 and added to (+=) when acc = 1.
  * Statistics are accumulated in double: a channel holds N*H*W values.
  */
 #ifndef KN_NORM_H
@@ -23,6 +24,7 @@ void kn_batchnorm2d_forward(float *out, float *mean, float *rstd, float *running
 // inp, out (N,C,HW) mean, rstd, running_*, gamma, beta (C)
 void kn_batchnorm2d_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                              const float *inp, const float *mean, const float *rstd,
-                             const float *gamma, int N, int C, int HW, int training);
+                             const float *gamma, int N, int C, int HW, int training,
+                             int acc);
 
 #endif

@@ -41,13 +41,13 @@ void kn_maxpool2d_forward(float *out, int32_t *idx, const float *inp, int N, int
 }
 
 void kn_maxpool2d_backward(float *dinp, const float *dout, const int32_t *idx, int N,
-                           int C, int H, int W, int OH, int OW) {
+                           int C, int H, int W, int OH, int OW, int acc) {
 #pragma omp parallel for schedule(static) PAR_IF((size_t)N * C * H * W)
     for (long nc = 0; nc < (long)N * C; nc++) {
         float *d = dinp + (size_t)nc * H * W;
         const float *g = dout + (size_t)nc * OH * OW;
         const int32_t *ix = idx + (size_t)nc * OH * OW;
-        memset(d, 0, sizeof(float) * H * W);
+        if (!acc) memset(d, 0, sizeof(float) * H * W);
         for (int p = 0; p < OH * OW; p++) d[ix[p]] += g[p];
     }
 }
@@ -89,13 +89,14 @@ void kn_avgpool2d_forward(float *out, const float *inp, int N, int C, int H, int
 }
 
 void kn_avgpool2d_backward(float *dinp, const float *dout, int N, int C, int H, int W,
-                           int KH, int KW, int stride, int pad, int count_include_pad) {
+                           int KH, int KW, int stride, int pad, int count_include_pad,
+                           int acc) {
     int OH = kn_pool_out_size(H, KH, stride, pad), OW = kn_pool_out_size(W, KW, stride, pad);
 #pragma omp parallel for schedule(static) PAR_IF((size_t)N * C * OH * OW * KH * KW)
     for (long nc = 0; nc < (long)N * C; nc++) {
         float *d = dinp + (size_t)nc * H * W;
         const float *g = dout + (size_t)nc * OH * OW;
-        memset(d, 0, sizeof(float) * H * W);
+        if (!acc) memset(d, 0, sizeof(float) * H * W);
         for (int oh = 0; oh < OH; oh++)
             for (int ow = 0; ow < OW; ow++) {
                 int h0 = oh * stride - pad, w0 = ow * stride - pad;
@@ -135,12 +136,12 @@ void kn_adaptive_avgpool2d_forward(float *out, const float *inp, int N, int C, i
 }
 
 void kn_adaptive_avgpool2d_backward(float *dinp, const float *dout, int N, int C, int H,
-                                    int W, int OH, int OW) {
+                                    int W, int OH, int OW, int acc) {
 #pragma omp parallel for schedule(static) PAR_IF((size_t)N * C * H * W)
     for (long nc = 0; nc < (long)N * C; nc++) {
         float *d = dinp + (size_t)nc * H * W;
         const float *g = dout + (size_t)nc * OH * OW;
-        memset(d, 0, sizeof(float) * H * W);
+        if (!acc) memset(d, 0, sizeof(float) * H * W);
         for (int oh = 0; oh < OH; oh++) {
             int ha = ad_start(oh, H, OH), hb = ad_end(oh, H, OH);
             for (int ow = 0; ow < OW; ow++) {

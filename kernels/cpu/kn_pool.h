@@ -1,7 +1,8 @@
 /* kn_pool — pooling on the CPU, NCHW float32, with PyTorch's semantics
  * (ceil_mode = False). Planes (n, c) are independent and threaded with OpenMP.
  *
- * Gradient rule: activation gradients (dinp) are written (=), never accumulated.
+ * Gradient rule: the activation gradient dinp is written (=) when acc = 0 and
+ * added to (+=) when acc = 1 (the engine's fan-out rule, see kn_backend.h).
  *
  * max pool: padding counts as -inf; `idx` keeps, per output, the flat index
  *   (ih*W + iw) of the maximum within its input plane (the first one on ties,
@@ -23,18 +24,19 @@ void kn_maxpool2d_forward(float *out, int32_t *idx, const float *inp, int N, int
                           int H, int W, int KH, int KW, int stride, int pad);
 // inp (N,C,H,W) out, idx (N,C,OH,OW)
 void kn_maxpool2d_backward(float *dinp, const float *dout, const int32_t *idx, int N,
-                           int C, int H, int W, int OH, int OW);
+                           int C, int H, int W, int OH, int OW, int acc);
 
 void kn_avgpool2d_forward(float *out, const float *inp, int N, int C, int H, int W,
                           int KH, int KW, int stride, int pad, int count_include_pad);
 // inp (N,C,H,W) out (N,C,OH,OW)
 void kn_avgpool2d_backward(float *dinp, const float *dout, int N, int C, int H, int W,
-                           int KH, int KW, int stride, int pad, int count_include_pad);
+                           int KH, int KW, int stride, int pad, int count_include_pad,
+                           int acc);
 
 void kn_adaptive_avgpool2d_forward(float *out, const float *inp, int N, int C, int H,
                                    int W, int OH, int OW);
 // inp (N,C,H,W) out (N,C,OH,OW)
 void kn_adaptive_avgpool2d_backward(float *dinp, const float *dout, int N, int C, int H,
-                                    int W, int OH, int OW);
+                                    int W, int OH, int OW, int acc);
 
 #endif

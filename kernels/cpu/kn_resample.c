@@ -57,13 +57,14 @@ void kn_upsample_nearest_forward(float *out, const float *inp, int N, int C, int
 }
 
 void kn_upsample_nearest_backward(float *dinp, const float *dout, int N, int C, int H,
-                                  int W, int OH, int OW, double scale_h, double scale_w) {
+                                  int W, int OH, int OW, double scale_h, double scale_w,
+                                  int acc) {
     float sh = src_scale(H, OH, scale_h), sw = src_scale(W, OW, scale_w);
 #pragma omp parallel for schedule(static) PAR_IF((size_t)N * C * OH * OW)
     for (long nc = 0; nc < (long)N * C; nc++) {
         float *d = dinp + (size_t)nc * H * W;
         const float *g = dout + (size_t)nc * OH * OW;
-        memset(d, 0, sizeof(float) * H * W);
+        if (!acc) memset(d, 0, sizeof(float) * H * W);
         for (int oh = 0; oh < OH; oh++) {
             float *dr = d + (size_t)nearest_src(oh, H, OH, sh) * W;
             for (int ow = 0; ow < OW; ow++) dr[nearest_src(ow, W, OW, sw)] += g[oh * OW + ow];
@@ -96,7 +97,7 @@ void kn_upsample_bilinear_forward(float *out, const float *inp, int N, int C, in
 
 void kn_upsample_bilinear_backward(float *dinp, const float *dout, int N, int C, int H,
                                    int W, int OH, int OW, int align_corners,
-                                   double scale_h, double scale_w) {
+                                   double scale_h, double scale_w, int acc) {
     /* on the stack: inference allocates nothing per op */
     lin_tap th[OH], tw[OW];
     linear_taps(th, H, OH, align_corners, scale_h);
@@ -105,7 +106,7 @@ void kn_upsample_bilinear_backward(float *dinp, const float *dout, int N, int C,
     for (long nc = 0; nc < (long)N * C; nc++) {
         float *d = dinp + (size_t)nc * H * W;
         const float *g = dout + (size_t)nc * OH * OW;
-        memset(d, 0, sizeof(float) * H * W);
+        if (!acc) memset(d, 0, sizeof(float) * H * W);
         for (int oh = 0; oh < OH; oh++) {
             lin_tap a = th[oh];
             float *r0 = d + (size_t)a.i0 * W, *r1 = d + (size_t)a.i1 * W;

@@ -7,7 +7,7 @@
  *             blended with src's floor and the next pixel (clamped to the edge).
  * Pass scale_h = scale_w = 0 to give the output size only.
  *
- * Gradient rule: activation gradients (dinp) are written (=).
+ * Gradient rule: dinp is written (=) when acc = 0, added to (+=) when acc = 1.
  */
 #ifndef KN_RESAMPLE_H
 #define KN_RESAMPLE_H
@@ -16,7 +16,8 @@ void kn_upsample_nearest_forward(float *out, const float *inp, int N, int C, int
                                  int OH, int OW, double scale_h, double scale_w);
 // inp (N,C,H,W) out (N,C,OH,OW)
 void kn_upsample_nearest_backward(float *dinp, const float *dout, int N, int C, int H,
-                                  int W, int OH, int OW, double scale_h, double scale_w);
+                                  int W, int OH, int OW, double scale_h, double scale_w,
+                                  int acc);
 
 void kn_upsample_bilinear_forward(float *out, const float *inp, int N, int C, int H,
                                   int W, int OH, int OW, int align_corners,
@@ -24,6 +25,6 @@ void kn_upsample_bilinear_forward(float *out, const float *inp, int N, int C, in
 // inp (N,C,H,W) out (N,C,OH,OW)
 void kn_upsample_bilinear_backward(float *dinp, const float *dout, int N, int C, int H,
                                    int W, int OH, int OW, int align_corners,
-                                   double scale_h, double scale_w);
+                                   double scale_h, double scale_w, int acc);
 
 #endif
