@@ -6,6 +6,8 @@
 
 #include "en_error.h"
 
+#include <omp.h>
+
 /* Images per GEMM: enough that the GEMM has ~KN_CONV_MIN_COLS columns. */
 static int conv_group(int N, int P) {
     int g = (KN_CONV_MIN_COLS + P - 1) / P;
@@ -14,10 +16,10 @@ static int conv_group(int N, int P) {
     return g;
 }
 
-void kn_im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW,
-               int stride, int pad, int OH, int OW, int ld) {
+static void im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW,
+                   int stride, int pad, int OH, int OW, int ld, int par) {
     int K = C * KH * KW;
-#pragma omp parallel for schedule(static) if (K * OH * OW > 16384)
+#pragma omp parallel for schedule(static) if (par && K * OH * OW > 16384)
     for (int r = 0; r < K; r++) {
         int kw = r % KW, kh = (r / KW) % KH, c = r / (KW * KH);
         const float *src = img + (size_t)c * H * W;
@@ -49,10 +51,10 @@ void kn_im2col(float *cols, const float *img, int C, int H, int W, int KH, int K
     }
 }
 
-void kn_col2im(float *img, const float *cols, int C, int H, int W, int KH, int KW,
-               int stride, int pad, int OH, int OW, int ld, int acc) {
+static void col2im(float *img, const float *cols, int C, int H, int W, int KH, int KW,
+                   int stride, int pad, int OH, int OW, int ld, int acc, int par) {
     /* one thread per channel: a channel's rows only touch that channel's plane */
-#pragma omp parallel for schedule(static) if (C * KH * KW * OH * OW > 16384)
+#pragma omp parallel for schedule(static) if (par && C * KH * KW * OH * OW > 16384)
     for (int c = 0; c < C; c++) {
         float *dst = img + (size_t)c * H * W;
         if (!acc) memset(dst, 0, sizeof(float) * H * W);
@@ -74,16 +76,16 @@ void kn_col2im(float *img, const float *cols, int C, int H, int W, int KH, int K
 }
 
 /* Copies gn images' (R, P) planes into one (R, gn*P) matrix, or back. */
-static void gather_planes(float *dst, const float *src, int gn, int R, int P) {
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)gn * R * P > 65536)
+static void gather_planes(float *dst, const float *src, int gn, int R, int P, int par) {
+#pragma omp parallel for collapse(2) schedule(static) if (par && (size_t)gn * R * P > 65536)
     for (int i = 0; i < gn; i++)
         for (int r = 0; r < R; r++)
             memcpy(dst + (size_t)r * gn * P + (size_t)i * P,
                    src + ((size_t)i * R + r) * P, sizeof(float) * P);
 }
 static void scatter_planes(float *dst, const float *src, const float *bias, int gn,
-                           int R, int P, int acc) {
-#pragma omp parallel for collapse(2) schedule(static) if ((size_t)gn * R * P > 65536)
+                           int R, int P, int acc, int par) {
+#pragma omp parallel for collapse(2) schedule(static) if (par && (size_t)gn * R * P > 65536)
     for (int i = 0; i < gn; i++)
         for (int r = 0; r < R; r++) {
             float *d = dst + ((size_t)i * R + r) * P;
@@ -96,8 +98,9 @@ static void scatter_planes(float *dst, const float *src, const float *bias, int 
         }
 }
 
+/* Called inside a parallel region (orphaned `omp for`) or outside one. */
 static void bias_grad(float *db, const float *dout, int N, int OC, int P) {
-#pragma omp parallel for schedule(static) if ((size_t)N * OC * P > 65536)
+#pragma omp for schedule(static)
     for (int oc = 0; oc < OC; oc++) {
         double s = 0;
         for (int n = 0; n < N; n++) {
@@ -110,39 +113,102 @@ static void bias_grad(float *db, const float *dout, int N, int OC, int P) {
     }
 }
 
+void kn_im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW,
+               int stride, int pad, int OH, int OW, int ld) {
+    im2col(cols, img, C, H, W, KH, KW, stride, pad, OH, OW, ld, 1);
+}
+void kn_col2im(float *img, const float *cols, int C, int H, int W, int KH, int KW,
+               int stride, int pad, int OH, int OW, int ld, int acc) {
+    col2im(img, cols, C, H, W, KH, KW, stride, pad, OH, OW, ld, acc, 1);
+}
+
+/* ---- threading ---------------------------------------------------------------
+ * Two plans. With a batch of at least T images (T = OpenMP threads) every
+ * thread takes a slice of the batch and runs im2col and its GEMMs itself,
+ * with OpenBLAS held to one thread: OpenMP's workers keep spinning for a
+ * while after a parallel region, and when OpenBLAS's own pthreads start a
+ * GEMM in that window the two sets fight over the cores (measured: half the
+ * GEMM rate on 2 cores). With fewer images, the loops are OpenMP-threaded
+ * and the GEMMs OpenBLAS-threaded, one after the other. */
+
+typedef struct {
+    int N, C, H, W, OC, KH, KW, stride, pad, OH, OW;
+    int P, K;       /* output pixels per image; im2col rows */
+    int T, g;       /* threads of the sliced plan (1: loop plan); images per GEMM */
+    size_t chunk;   /* scratch floats per thread */
+} conv_geo;
+
+static int sliced_plan = 1;
+void kn_conv_set_sliced(int on) { sliced_plan = on; }
+
+static int conv_threads(int N) {
+    int T = omp_in_parallel() || !sliced_plan ? 1 : omp_get_max_threads();
+    return T > 1 && N >= T ? T : 1;
+}
+
+static conv_geo conv_plan(int N, int C, int H, int W, int OC, int KH, int KW, int stride,
+                          int pad) {
+    conv_geo q = {N, C, H, W, OC, KH, KW, stride, pad, kn_conv_out_size(H, KH, stride, pad),
+                  kn_conv_out_size(W, KW, stride, pad), 0, 0, 0, 0, 0};
+    q.P = q.OH * q.OW;
+    q.K = C * KH * KW;
+    q.T = conv_threads(N);
+    q.g = conv_group((N + q.T - 1) / q.T, q.P);
+    /* cols, dcols, gathered dout; plus a private dw for every thread but 0 */
+    q.chunk = (2 * (size_t)q.K + OC) * q.g * q.P + (q.T > 1 ? (size_t)OC * q.K : 0);
+    return q;
+}
+
+/* Runs body(t, n0, n1) on T threads with OpenBLAS held to one thread, or
+ * once on the whole batch with threading left to the loops and OpenBLAS. */
+#define CONV_RUN(q, body)                                                       \
+    do {                                                                        \
+        if ((q).T > 1) {                                                        \
+            int prev_ = openblas_get_num_threads();                             \
+            openblas_set_num_threads(1);                                        \
+            _Pragma("omp parallel num_threads((q).T)") {                        \
+                int t = omp_get_thread_num();                                   \
+                int n0 = (int)((long)(q).N * t / (q).T);                        \
+                int n1 = (int)((long)(q).N * (t + 1) / (q).T);                  \
+                body;                                                           \
+            }                                                                   \
+            openblas_set_num_threads(prev_);                                    \
+        } else {                                                                \
+            int t = 0, n0 = 0, n1 = (q).N;                                      \
+            (void)t;                                                            \
+            body;                                                               \
+        }                                                                       \
+    } while (0)
+
 /* ---- conv2d ---------------------------------------------------------------- */
 
 size_t kn_conv2d_scratch_floats(int N, int C, int H, int W, int OC, int KH, int KW,
                                 int stride, int pad) {
-    int OH = kn_conv_out_size(H, KH, stride, pad), OW = kn_conv_out_size(W, KW, stride, pad);
-    size_t P = (size_t)OH * OW, K = (size_t)C * KH * KW;
-    size_t g = (size_t)conv_group(N, (int)P);
-    return (2 * K + OC) * g * P;
+    conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
+    return q.chunk * q.T;
 }
 
-static int is_pointwise(int KH, int KW, int stride, int pad) {
-    return KH == 1 && KW == 1 && stride == 1 && pad == 0;
+static int is_pointwise(const conv_geo *q) {
+    return q->KH == 1 && q->KW == 1 && q->stride == 1 && q->pad == 0;
 }
 
-void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float *w,
-                       const float *b, int N, int C, int H, int W, int OC, int KH,
-                       int KW, int stride, int pad) {
-    int OH = kn_conv_out_size(H, KH, stride, pad), OW = kn_conv_out_size(W, KW, stride, pad);
-    EN_ASSERT(OH > 0 && OW > 0);
-    int P = OH * OW, K = C * KH * KW, g = conv_group(N, P);
-    size_t in_sz = (size_t)C * H * W, out_sz = (size_t)OC * P;
+/* Forward of images [n0, n1); par: thread the loops (loop plan). */
+static void conv2d_fwd_range(const conv_geo *q, float *out, float *scratch, const float *inp,
+                             const float *w, const float *b, int n0, int n1, int par) {
+    int P = q->P, K = q->K, OC = q->OC, g = q->g;
+    size_t in_sz = (size_t)q->C * q->H * q->W, out_sz = (size_t)OC * P;
     float *cols = scratch, *stage = scratch + (size_t)K * g * P;
-    for (int n0 = 0; n0 < N; n0 += g) {
-        int gn = N - n0 < g ? N - n0 : g, cn = gn * P;
+    for (int m = n0; m < n1; m += g) {
+        int gn = n1 - m < g ? n1 - m : g, cn = gn * P;
         const float *B = cols;
-        if (gn == 1 && is_pointwise(KH, KW, stride, pad))
-            B = inp + n0 * in_sz;
+        if (gn == 1 && is_pointwise(q))
+            B = inp + m * in_sz;
         else
             for (int i = 0; i < gn; i++)
-                kn_im2col(cols + (size_t)i * P, inp + (n0 + i) * in_sz, C, H, W, KH, KW,
-                          stride, pad, OH, OW, cn);
+                im2col(cols + (size_t)i * P, inp + (m + i) * in_sz, q->C, q->H, q->W, q->KH,
+                       q->KW, q->stride, q->pad, q->OH, q->OW, cn, par);
         if (gn == 1) {
-            float *o = out + n0 * out_sz;
+            float *o = out + m * out_sz;
             for (int oc = 0; oc < OC; oc++) {
                 float bv = b ? b[oc] : 0.0f;
                 for (int p = 0; p < P; p++) o[(size_t)oc * P + p] = bv;
@@ -152,8 +218,68 @@ void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float
         } else {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, cn, K, 1.0f, w, K,
                         B, cn, 0.0f, stage, cn);
-            scatter_planes(out + n0 * out_sz, stage, b, gn, OC, P, 0);
+            scatter_planes(out + m * out_sz, stage, b, gn, OC, P, 0, par);
         }
+    }
+}
+
+void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float *w,
+                       const float *b, int N, int C, int H, int W, int OC, int KH,
+                       int KW, int stride, int pad) {
+    conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
+    EN_ASSERT(q.OH > 0 && q.OW > 0);
+    CONV_RUN(q, conv2d_fwd_range(&q, out, scratch + q.chunk * t, inp, w, b, n0, n1, q.T == 1));
+}
+
+/* Backward of images [n0, n1): dinp for them, dw (+=) into dwt. */
+static void conv2d_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *scratch,
+                             const float *dout, const float *inp, const float *w, int n0,
+                             int n1, int acc, int par) {
+    int P = q->P, K = q->K, OC = q->OC, g = q->g;
+    size_t in_sz = (size_t)q->C * q->H * q->W, out_sz = (size_t)OC * P;
+    float *cols = scratch, *dcols = scratch + (size_t)K * g * P;
+    float *D = dcols + (size_t)K * g * P;
+    int pw = is_pointwise(q);
+    for (int m = n0; m < n1; m += g) {
+        int gn = n1 - m < g ? n1 - m : g, cn = gn * P;
+        const float *Dp = D;
+        if (gn == 1)
+            Dp = dout + m * out_sz;
+        else
+            gather_planes(D, dout + m * out_sz, gn, OC, P, par);
+        if (dwt) {
+            const float *B = cols;
+            if (gn == 1 && pw)
+                B = inp + m * in_sz;
+            else
+                for (int i = 0; i < gn; i++)
+                    im2col(cols + (size_t)i * P, inp + (m + i) * in_sz, q->C, q->H, q->W,
+                           q->KH, q->KW, q->stride, q->pad, q->OH, q->OW, cn, par);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, cn, 1.0f, Dp, cn,
+                        B, cn, 1.0f, dwt, K);
+        }
+        if (dinp) {
+            if (gn == 1 && pw) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cn, OC, 1.0f, w, K,
+                            Dp, cn, acc ? 1.0f : 0.0f, dinp + m * in_sz, cn);
+                continue;
+            }
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cn, OC, 1.0f, w, K, Dp,
+                        cn, 0.0f, dcols, cn);
+            for (int i = 0; i < gn; i++)
+                col2im(dinp + (m + i) * in_sz, dcols + (size_t)i * P, q->C, q->H, q->W,
+                       q->KH, q->KW, q->stride, q->pad, q->OH, q->OW, cn, acc, par);
+        }
+    }
+}
+
+/* dw += the private dw partials of threads 1..T-1 (each at the end of its chunk). */
+static void reduce_partials(float *dw, const float *scratch, const conv_geo *q, size_t n) {
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float s = 0;
+        for (int t = 1; t < q->T; t++) s += scratch[q->chunk * (t + 1) - n + i];
+        dw[i] += s;
     }
 }
 
@@ -161,44 +287,27 @@ void kn_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
                         const float *dout, const float *inp, const float *w, int N,
                         int C, int H, int W, int OC, int KH, int KW, int stride,
                         int pad, int acc) {
-    int OH = kn_conv_out_size(H, KH, stride, pad), OW = kn_conv_out_size(W, KW, stride, pad);
-    int P = OH * OW, K = C * KH * KW, g = conv_group(N, P);
-    size_t in_sz = (size_t)C * H * W, out_sz = (size_t)OC * P;
-    float *cols = scratch, *dcols = scratch + (size_t)K * g * P;
-    float *D = dcols + (size_t)K * g * P;
-    int pw = is_pointwise(KH, KW, stride, pad);
-    if (db) bias_grad(db, dout, N, OC, P);
-    for (int n0 = 0; n0 < N; n0 += g) {
-        int gn = N - n0 < g ? N - n0 : g, cn = gn * P;
-        const float *Dp = D;
-        if (gn == 1)
-            Dp = dout + n0 * out_sz;
-        else
-            gather_planes(D, dout + n0 * out_sz, gn, OC, P);
-        if (dw) {
-            const float *B = cols;
-            if (gn == 1 && pw)
-                B = inp + n0 * in_sz;
-            else
-                for (int i = 0; i < gn; i++)
-                    kn_im2col(cols + (size_t)i * P, inp + (n0 + i) * in_sz, C, H, W, KH,
-                              KW, stride, pad, OH, OW, cn);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, cn, 1.0f, Dp, cn,
-                        B, cn, 1.0f, dw, K);
+    conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
+    size_t nw = (size_t)OC * q.K;
+    CONV_RUN(q, {
+        float *mine = scratch + q.chunk * t;
+        float *dwt = dw;
+        if (dw && t > 0) { /* a private partial, zeroed, summed below */
+            dwt = mine + q.chunk - nw;
+            memset(dwt, 0, sizeof(float) * nw);
         }
-        if (dinp) {
-            if (gn == 1 && pw) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cn, OC, 1.0f, w, K,
-                            Dp, cn, acc ? 1.0f : 0.0f, dinp + n0 * in_sz, cn);
-                continue;
+        conv2d_bwd_range(&q, dinp, dwt, mine, dout, inp, w, n0, n1, acc, q.T == 1);
+        if (q.T > 1) {
+            if (db) bias_grad(db, dout, N, OC, q.P);
+            if (dw) {
+                _Pragma("omp barrier");
+                reduce_partials(dw, scratch, &q, nw);
             }
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cn, OC, 1.0f, w, K, Dp,
-                        cn, 0.0f, dcols, cn);
-            for (int i = 0; i < gn; i++)
-                kn_col2im(dinp + (n0 + i) * in_sz, dcols + (size_t)i * P, C, H, W, KH, KW,
-                          stride, pad, OH, OW, cn, acc);
+        } else if (db) {
+            _Pragma("omp parallel if ((size_t)N * OC * q.P > 65536)")
+            bias_grad(db, dout, N, OC, q.P);
         }
-    }
+    });
 }
 
 /* ---- conv_transpose2d ---------------------------------------------------------
@@ -227,12 +336,12 @@ void kn_convt2d_forward(float *out, float *scratch, const float *inp, const floa
         if (gn == 1)
             Xp = inp + n0 * in_sz;
         else
-            gather_planes(X, inp + n0 * in_sz, gn, C, P);
+            gather_planes(X, inp + n0 * in_sz, gn, C, P, 1);
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kt, cn, C, 1.0f, w, Kt, Xp, cn,
                     0.0f, cols, cn);
         for (int i = 0; i < gn; i++) {
             float *o = out + (n0 + i) * out_sz;
-            kn_col2im(o, cols + (size_t)i * P, OC, OH, OW, KH, KW, stride, pad, H, W, cn, 0);
+            col2im(o, cols + (size_t)i * P, OC, OH, OW, KH, KW, stride, pad, H, W, cn, 0, 1);
             if (b)
                 for (int oc = 0; oc < OC; oc++)
                     for (int p = 0; p < OH * OW; p++) o[(size_t)oc * OH * OW + p] += b[oc];
@@ -249,19 +358,22 @@ void kn_convt2d_backward(float *dinp, float *dw, float *db, float *scratch,
     int P = H * W, Kt = OC * KH * KW, g = conv_group(N, P);
     size_t in_sz = (size_t)C * P, out_sz = (size_t)OC * OH * OW;
     float *X = scratch, *D = scratch + (size_t)C * g * P, *Y = D + (size_t)Kt * g * P;
-    if (db) bias_grad(db, dout, N, OC, OH * OW);
+    if (db) {
+#pragma omp parallel if ((size_t)N * OC * OH * OW > 65536)
+        bias_grad(db, dout, N, OC, OH * OW);
+    }
     if (!dw && !dinp) return;
     for (int n0 = 0; n0 < N; n0 += g) {
         int gn = N - n0 < g ? N - n0 : g, cn = gn * P;
         for (int i = 0; i < gn; i++)
-            kn_im2col(D + (size_t)i * P, dout + (n0 + i) * out_sz, OC, OH, OW, KH, KW,
-                      stride, pad, H, W, cn);
+            im2col(D + (size_t)i * P, dout + (n0 + i) * out_sz, OC, OH, OW, KH, KW, stride,
+                   pad, H, W, cn, 1);
         if (dw) {
             const float *Xp = X;
             if (gn == 1)
                 Xp = inp + n0 * in_sz;
             else
-                gather_planes(X, inp + n0 * in_sz, gn, C, P);
+                gather_planes(X, inp + n0 * in_sz, gn, C, P, 1);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, Kt, cn, 1.0f, Xp, cn,
                         D, cn, 1.0f, dw, Kt);
         }
@@ -272,7 +384,7 @@ void kn_convt2d_backward(float *dinp, float *dw, float *db, float *scratch,
             } else {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, cn, Kt, 1.0f, w,
                             Kt, D, cn, 0.0f, Y, cn);
-                scatter_planes(dinp + n0 * in_sz, Y, NULL, gn, C, P, acc);
+                scatter_planes(dinp + n0 * in_sz, Y, NULL, gn, C, P, acc, 1);
             }
         }
     }

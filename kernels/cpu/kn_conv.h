@@ -11,8 +11,10 @@
  *
  * Method: im2col + cblas_sgemm. Images are grouped so that each GEMM has at
  * least ~KN_CONV_MIN_COLS columns (a 7x7 feature map alone makes a skinny,
- * slow GEMM); the GEMM is threaded by OpenBLAS, the im2col/col2im loops by
- * OpenMP (never both at once: the OpenBLAS here is the pthread build).
+ * slow GEMM). With at least as many images as OpenMP threads, each thread
+ * takes a slice of the batch (im2col and single-threaded GEMMs); otherwise
+ * the loops are OpenMP-threaded and the GEMMs OpenBLAS-threaded. The scratch
+ * size depends on the OpenMP thread count: ask for it after setting threads.
  * A 1x1, stride-1, unpadded convolution on one image skips im2col.
  *
  * Output size: OH = (H + 2*pad - KH) / stride + 1 (floor), as PyTorch.
@@ -68,5 +70,8 @@ void kn_im2col(float *cols, const float *img, int C, int H, int W, int KH, int K
                int stride, int pad, int OH, int OW, int ld);
 void kn_col2im(float *img, const float *cols, int C, int H, int W, int KH, int KW,
                int stride, int pad, int OH, int OW, int ld, int acc);
+
+/* Kernel lab only: 0 turns the batch-sliced threading plan off (see kn_conv.c). */
+void kn_conv_set_sliced(int on);
 
 #endif
