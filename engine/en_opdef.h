@@ -56,6 +56,12 @@ const kn_backend *en_backend_of(const en_tensor *t);
 void en_reduce_to(float *dst, int dnd, const int64_t *dshape, const float *src, int snd,
                   const int64_t *sshape, int acc);
 
+/* The innermost active arena, or NULL. */
+en_arena *en_arena_active(void);
+/* Reallocates t's storage to nbytes (contents kept, growth zeroed); every
+ * view of it follows. Heap storage only. */
+void en_storage_resize(en_tensor *t, size_t nbytes);
+
 /* ---- backward functions, one per op (en_op_table) ------------------------ */
 void en_reshape_backward(en_node *n, const float *g);
 void en_permute_backward(en_node *n, const float *g);
