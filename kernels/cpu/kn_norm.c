@@ -70,8 +70,8 @@ void kn_batchnorm2d_backward(float *dinp, float *dgamma, float *dbeta, const flo
                 sdx += (double)d[i] * ((x[i] - mu) * r);
             }
         }
-        if (gamma && dgamma) dgamma[c] += (float)sdx;
-        if (gamma && dbeta) dbeta[c] += (float)sd;
+        if (dgamma) dgamma[c] += (float)sdx;
+        if (dbeta) dbeta[c] += (float)sd;
         if (!dinp) continue;
         /* train: dx = g*r*(d - mean(d) - xhat*mean(d*xhat)); eval: dx = g*r*d */
         float k = g * r;

@@ -8,7 +8,7 @@
  * Either way the forward stores the mean and 1/sqrt(var + eps) it used in
  * mean/rstd (C), which is all the backward needs; in eval mode the backward is
  * the plain affine map, statistics being constants.
- * gamma/beta may be NULL (affine = False): then dgamma/dbeta are ignored.
+ * gamma/beta may be NULL (affine = False); dgamma/dbeta may be NULL (not wanted).
  *
  * Gradient rule: dgamma, dbeta accumulate (+=); dinp is written (=) when
  * acc = 0 and added to (+=) when acc = 1.
