@@ -136,6 +136,8 @@ typedef struct {
     int P, K;       /* output pixels per image; im2col rows */
     int T, g;       /* threads of the sliced plan (1: loop plan); images per GEMM */
     size_t chunk;   /* scratch floats per thread */
+    int split;      /* forward threads splitting each image's pixels (0: none) */
+    size_t split_per; /* their scratch floats each */
 } conv_geo;
 
 static int sliced_plan = 1;
@@ -149,13 +151,20 @@ static int conv_threads(int N) {
 static conv_geo conv_plan(int N, int C, int H, int W, int OC, int KH, int KW, int stride,
                           int pad) {
     conv_geo q = {N, C, H, W, OC, KH, KW, stride, pad, kn_conv_out_size(H, KH, stride, pad),
-                  kn_conv_out_size(W, KW, stride, pad), 0, 0, 0, 0, 0};
+                  kn_conv_out_size(W, KW, stride, pad), 0, 0, 0, 0, 0, 0, 0};
     q.P = q.OH * q.OW;
     q.K = C * KH * KW;
     q.T = conv_threads(N);
     q.g = conv_group((N + q.T - 1) / q.T, q.P);
     /* cols, dcols, gathered dout; plus a private dw for every thread but 0 */
     q.chunk = (2 * (size_t)q.K + OC) * q.g * q.P + (q.T > 1 ? (size_t)OC * q.K : 0);
+    /* fewer images than threads (inference on one image): the forward splits
+     * each image's output pixels over the threads instead */
+    int TT = omp_in_parallel() || !sliced_plan ? 1 : omp_get_max_threads();
+    if (q.T == 1 && TT > 1 && q.P >= 2 * TT) {
+        q.split = TT;
+        q.split_per = (size_t)q.K * ((q.P + TT - 1) / TT);
+    }
     return q;
 }
 
@@ -185,7 +194,8 @@ static conv_geo conv_plan(int N, int C, int H, int W, int OC, int KH, int KW, in
 size_t kn_conv2d_scratch_floats(int N, int C, int H, int W, int OC, int KH, int KW,
                                 int stride, int pad) {
     conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
-    return q.chunk * q.T;
+    size_t need = q.chunk * q.T, split = q.split_per * q.split;
+    return need > split ? need : split;
 }
 
 static int is_pointwise(const conv_geo *q) {
@@ -223,11 +233,63 @@ static void conv2d_fwd_range(const conv_geo *q, float *out, float *scratch, cons
     }
 }
 
+/* im2col of output pixels [p0, p1) only, rows of p1 - p0. */
+static void im2col_pixels(float *cols, const float *img, const conv_geo *q, int p0, int p1) {
+    int n = p1 - p0;
+    for (int r = 0; r < q->K; r++) {
+        int kw = r % q->KW, kh = (r / q->KW) % q->KH, c = r / (q->KW * q->KH);
+        const float *src = img + (size_t)c * q->H * q->W;
+        float *dst = cols + (size_t)r * n;
+        int oh = p0 / q->OW, ow = p0 % q->OW;
+        for (int i = 0; i < n; i++) {
+            int ih = oh * q->stride - q->pad + kh, iw = ow * q->stride - q->pad + kw;
+            dst[i] = (ih >= 0 && ih < q->H && iw >= 0 && iw < q->W) ? src[ih * q->W + iw] : 0.0f;
+            if (++ow == q->OW) { ow = 0; oh++; }
+        }
+    }
+}
+
+static void conv2d_fwd_split(const conv_geo *q, float *out, float *scratch, const float *inp,
+                             const float *w, const float *b) {
+    int P = q->P, K = q->K, OC = q->OC, TT = q->split;
+    size_t in_sz = (size_t)q->C * q->H * q->W, out_sz = (size_t)OC * P;
+    int prev = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+#pragma omp parallel num_threads(TT)
+    {
+        int t = omp_get_thread_num();
+        int p0 = (int)((long)P * t / TT), p1 = (int)((long)P * (t + 1) / TT), n = p1 - p0;
+        float *cols = scratch + q->split_per * t;
+        for (int m = 0; m < q->N && n > 0; m++) {
+            const float *B = cols;
+            int ldb = n;
+            if (is_pointwise(q)) {
+                B = inp + m * in_sz + p0;
+                ldb = P;
+            } else {
+                im2col_pixels(cols, inp + m * in_sz, q, p0, p1);
+            }
+            float *o = out + m * out_sz + p0;
+            for (int oc = 0; oc < OC; oc++) {
+                float bv = b ? b[oc] : 0.0f;
+                for (int i = 0; i < n; i++) o[(size_t)oc * P + i] = bv;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, n, K, 1.0f, w, K, B,
+                        ldb, 1.0f, o, P);
+        }
+    }
+    openblas_set_num_threads(prev);
+}
+
 void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float *w,
                        const float *b, int N, int C, int H, int W, int OC, int KH,
                        int KW, int stride, int pad) {
     conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
     EN_ASSERT(q.OH > 0 && q.OW > 0);
+    if (q.split) {
+        conv2d_fwd_split(&q, out, scratch, inp, w, b);
+        return;
+    }
     CONV_RUN(q, conv2d_fwd_range(&q, out, scratch + q.chunk * t, inp, w, b, n0, n1, q.T == 1));
 }
 
@@ -314,37 +376,90 @@ void kn_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
  * The forward is conv2d's input gradient: cols = wᵀ·x, then col2im onto the
  * (OC, OH, OW) output seen as the "image" of a conv whose grid is (H, W). */
 
+/* conv_geo reused with the roles: P = H*W input pixels, K = OC*KH*KW rows
+ * of the column matrix. */
+static conv_geo convt_plan(int N, int C, int H, int W, int OC, int KH, int KW, int stride,
+                           int pad, int outpad) {
+    conv_geo q = {N, C, H, W, OC, KH, KW, stride, pad,
+                  kn_convt_out_size(H, KH, stride, pad, outpad),
+                  kn_convt_out_size(W, KW, stride, pad, outpad), 0, 0, 0, 0, 0, 0, 0};
+    q.P = H * W;
+    q.K = OC * KH * KW;
+    q.T = conv_threads(N);
+    q.g = conv_group((N + q.T - 1) / q.T, q.P);
+    /* gathered x, cols, dinp staging; plus a private dw for threads 1.. */
+    q.chunk = (2 * (size_t)C + q.K) * q.g * q.P + (q.T > 1 ? (size_t)C * q.K : 0);
+    return q;
+}
+
 size_t kn_convt2d_scratch_floats(int N, int C, int H, int W, int OC, int KH, int KW,
                                  int stride, int pad, int outpad) {
-    size_t P = (size_t)H * W, Kt = (size_t)OC * KH * KW;
-    size_t g = (size_t)conv_group(N, (int)P);
-    return (2 * (size_t)C + Kt) * g * P;
+    conv_geo q = convt_plan(N, C, H, W, OC, KH, KW, stride, pad, outpad);
+    return q.chunk * q.T;
+}
+
+static void convt_fwd_range(const conv_geo *q, float *out, float *scratch, const float *inp,
+                            const float *w, const float *b, int n0, int n1, int par) {
+    int P = q->P, Kt = q->K, C = q->C, OC = q->OC, g = q->g, OP = q->OH * q->OW;
+    size_t in_sz = (size_t)C * P, out_sz = (size_t)OC * OP;
+    float *X = scratch, *cols = scratch + (size_t)C * g * P;
+    for (int m = n0; m < n1; m += g) {
+        int gn = n1 - m < g ? n1 - m : g, cn = gn * P;
+        const float *Xp = X;
+        if (gn == 1)
+            Xp = inp + m * in_sz;
+        else
+            gather_planes(X, inp + m * in_sz, gn, C, P, par);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kt, cn, C, 1.0f, w, Kt, Xp, cn,
+                    0.0f, cols, cn);
+        for (int i = 0; i < gn; i++) {
+            float *o = out + (m + i) * out_sz;
+            col2im(o, cols + (size_t)i * P, OC, q->OH, q->OW, q->KH, q->KW, q->stride, q->pad,
+                   q->H, q->W, cn, 0, par);
+            if (b)
+                for (int oc = 0; oc < OC; oc++)
+                    for (int p = 0; p < OP; p++) o[(size_t)oc * OP + p] += b[oc];
+        }
+    }
 }
 
 void kn_convt2d_forward(float *out, float *scratch, const float *inp, const float *w,
                         const float *b, int N, int C, int H, int W, int OC, int KH,
                         int KW, int stride, int pad, int outpad) {
-    int OH = kn_convt_out_size(H, KH, stride, pad, outpad);
-    int OW = kn_convt_out_size(W, KW, stride, pad, outpad);
-    EN_ASSERT(OH > 0 && OW > 0 && outpad >= 0 && outpad < stride);
-    int P = H * W, Kt = OC * KH * KW, g = conv_group(N, P);
-    size_t in_sz = (size_t)C * P, out_sz = (size_t)OC * OH * OW;
-    float *X = scratch, *cols = scratch + (size_t)C * g * P;
-    for (int n0 = 0; n0 < N; n0 += g) {
-        int gn = N - n0 < g ? N - n0 : g, cn = gn * P;
-        const float *Xp = X;
-        if (gn == 1)
-            Xp = inp + n0 * in_sz;
-        else
-            gather_planes(X, inp + n0 * in_sz, gn, C, P, 1);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kt, cn, C, 1.0f, w, Kt, Xp, cn,
-                    0.0f, cols, cn);
-        for (int i = 0; i < gn; i++) {
-            float *o = out + (n0 + i) * out_sz;
-            col2im(o, cols + (size_t)i * P, OC, OH, OW, KH, KW, stride, pad, H, W, cn, 0, 1);
-            if (b)
-                for (int oc = 0; oc < OC; oc++)
-                    for (int p = 0; p < OH * OW; p++) o[(size_t)oc * OH * OW + p] += b[oc];
+    conv_geo q = convt_plan(N, C, H, W, OC, KH, KW, stride, pad, outpad);
+    EN_ASSERT(q.OH > 0 && q.OW > 0 && outpad >= 0 && outpad < stride);
+    CONV_RUN(q, convt_fwd_range(&q, out, scratch + q.chunk * t, inp, w, b, n0, n1, q.T == 1));
+}
+
+static void convt_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *scratch,
+                            const float *dout, const float *inp, const float *w, int n0,
+                            int n1, int acc, int par) {
+    int P = q->P, Kt = q->K, C = q->C, OC = q->OC, g = q->g;
+    size_t in_sz = (size_t)C * P, out_sz = (size_t)OC * q->OH * q->OW;
+    float *X = scratch, *D = scratch + (size_t)C * g * P, *Y = D + (size_t)Kt * g * P;
+    for (int m = n0; m < n1; m += g) {
+        int gn = n1 - m < g ? n1 - m : g, cn = gn * P;
+        for (int i = 0; i < gn; i++)
+            im2col(D + (size_t)i * P, dout + (m + i) * out_sz, OC, q->OH, q->OW, q->KH, q->KW,
+                   q->stride, q->pad, q->H, q->W, cn, par);
+        if (dwt) {
+            const float *Xp = X;
+            if (gn == 1)
+                Xp = inp + m * in_sz;
+            else
+                gather_planes(X, inp + m * in_sz, gn, C, P, par);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, Kt, cn, 1.0f, Xp, cn, D,
+                        cn, 1.0f, dwt, Kt);
+        }
+        if (dinp) {
+            if (gn == 1) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, cn, Kt, 1.0f, w, Kt,
+                            D, cn, acc ? 1.0f : 0.0f, dinp + m * in_sz, cn);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, cn, Kt, 1.0f, w, Kt,
+                            D, cn, 0.0f, Y, cn);
+                scatter_planes(dinp + m * in_sz, Y, NULL, gn, C, P, acc, par);
+            }
         }
     }
 }
@@ -353,39 +468,26 @@ void kn_convt2d_backward(float *dinp, float *dw, float *db, float *scratch,
                          const float *dout, const float *inp, const float *w, int N,
                          int C, int H, int W, int OC, int KH, int KW, int stride,
                          int pad, int outpad, int acc) {
-    int OH = kn_convt_out_size(H, KH, stride, pad, outpad);
-    int OW = kn_convt_out_size(W, KW, stride, pad, outpad);
-    int P = H * W, Kt = OC * KH * KW, g = conv_group(N, P);
-    size_t in_sz = (size_t)C * P, out_sz = (size_t)OC * OH * OW;
-    float *X = scratch, *D = scratch + (size_t)C * g * P, *Y = D + (size_t)Kt * g * P;
-    if (db) {
-#pragma omp parallel if ((size_t)N * OC * OH * OW > 65536)
-        bias_grad(db, dout, N, OC, OH * OW);
-    }
-    if (!dw && !dinp) return;
-    for (int n0 = 0; n0 < N; n0 += g) {
-        int gn = N - n0 < g ? N - n0 : g, cn = gn * P;
-        for (int i = 0; i < gn; i++)
-            im2col(D + (size_t)i * P, dout + (n0 + i) * out_sz, OC, OH, OW, KH, KW, stride,
-                   pad, H, W, cn, 1);
-        if (dw) {
-            const float *Xp = X;
-            if (gn == 1)
-                Xp = inp + n0 * in_sz;
-            else
-                gather_planes(X, inp + n0 * in_sz, gn, C, P, 1);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, Kt, cn, 1.0f, Xp, cn,
-                        D, cn, 1.0f, dw, Kt);
+    conv_geo q = convt_plan(N, C, H, W, OC, KH, KW, stride, pad, outpad);
+    size_t nw = (size_t)C * q.K;
+    int OP = q.OH * q.OW;
+    CONV_RUN(q, {
+        float *mine = scratch + q.chunk * t;
+        float *dwt = dw;
+        if (dw && t > 0) {
+            dwt = mine + q.chunk - nw;
+            memset(dwt, 0, sizeof(float) * nw);
         }
-        if (dinp) {
-            if (gn == 1) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, cn, Kt, 1.0f, w,
-                            Kt, D, cn, acc ? 1.0f : 0.0f, dinp + n0 * in_sz, cn);
-            } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, cn, Kt, 1.0f, w,
-                            Kt, D, cn, 0.0f, Y, cn);
-                scatter_planes(dinp + n0 * in_sz, Y, NULL, gn, C, P, acc, 1);
+        if (dw || dinp) convt_bwd_range(&q, dinp, dwt, mine, dout, inp, w, n0, n1, acc, q.T == 1);
+        if (q.T > 1) {
+            if (db) bias_grad(db, dout, N, OC, OP);
+            if (dw) {
+                _Pragma("omp barrier");
+                reduce_partials(dw, scratch, &q, nw);
             }
+        } else if (db) {
+            _Pragma("omp parallel if ((size_t)N * OC * OP > 65536)")
+            bias_grad(db, dout, N, OC, OP);
         }
-    }
+    });
 }

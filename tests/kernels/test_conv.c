@@ -1,6 +1,7 @@
 /* conv2d and conv_transpose2d kernels: forward and backward against plain
  * double-precision loops, backward against central finite differences, and
  * both against PyTorch fixtures. */
+#include <omp.h>
 #include <string.h>
 
 #include "kn_conv.h"
@@ -15,7 +16,7 @@ static const conv_cfg conv_cfgs[] = {
     {2, 3, 7, 6, 4, 3, 3, 2, 1, 0},  {3, 2, 5, 5, 3, 1, 1, 1, 0, 0},
     {1, 4, 9, 8, 5, 3, 2, 1, 0, 0},  {3, 2, 32, 32, 3, 3, 3, 1, 1, 0},
     {2, 3, 11, 9, 2, 5, 5, 3, 2, 0}, {2, 2, 46, 46, 3, 1, 1, 1, 0, 0},
-    {2, 3, 8, 8, 2, 1, 1, 2, 0, 0},
+    {2, 3, 8, 8, 2, 1, 1, 2, 0, 0},  {1, 3, 6, 5, 4, 1, 1, 1, 0, 0},
 };
 static const conv_cfg convt_cfgs[] = {
     {2, 3, 4, 5, 2, 3, 3, 2, 1, 1}, {3, 2, 5, 4, 3, 4, 4, 2, 1, 0},
@@ -145,14 +146,24 @@ static void check_cfg(const conv_cfg *c, int transposed, en_rng *r) {
     free(ry); free(rdx); free(rdw); free(rdb); free(dx); free(dw); free(db);
 }
 
+/* 1, 2 and 3 threads: the loop plan, batch slices (N >= threads) and the
+ * pixel split (N < threads) all run, whatever the machine. */
 Test(conv2d, matches_loops_and_finite_differences) {
     en_rng r; en_rng_seed(&r, 11);
-    for (size_t i = 0; i < sizeof conv_cfgs / sizeof *conv_cfgs; i++) check_cfg(&conv_cfgs[i], 0, &r);
+    for (int th = 1; th <= 3; th++) {
+        omp_set_num_threads(th);
+        printf("-- %d threads\n", th);
+        for (size_t i = 0; i < sizeof conv_cfgs / sizeof *conv_cfgs; i++) check_cfg(&conv_cfgs[i], 0, &r);
+    }
 }
 
 Test(conv_transpose2d, matches_loops_and_finite_differences) {
     en_rng r; en_rng_seed(&r, 12);
-    for (size_t i = 0; i < sizeof convt_cfgs / sizeof *convt_cfgs; i++) check_cfg(&convt_cfgs[i], 1, &r);
+    for (int th = 1; th <= 3; th++) {
+        omp_set_num_threads(th);
+        printf("-- %d threads\n", th);
+        for (size_t i = 0; i < sizeof convt_cfgs / sizeof *convt_cfgs; i++) check_cfg(&convt_cfgs[i], 1, &r);
+    }
 }
 
 Test(conv2d, matches_torch) {
