@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "en_error.h"
+#include "kn_gemm.h"
 
 #include <omp.h>
 
@@ -223,10 +224,10 @@ static void conv2d_fwd_range(const conv_geo *q, float *out, float *scratch, cons
                 float bv = b ? b[oc] : 0.0f;
                 for (int p = 0; p < P; p++) o[(size_t)oc * P + p] = bv;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, P, K, 1.0f, w, K,
+            kn_sgemm(0, 0, OC, P, K, 1.0f, w, K,
                         B, P, 1.0f, o, P);
         } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, cn, K, 1.0f, w, K,
+            kn_sgemm(0, 0, OC, cn, K, 1.0f, w, K,
                         B, cn, 0.0f, stage, cn);
             scatter_planes(out + m * out_sz, stage, b, gn, OC, P, 0, par);
         }
@@ -274,7 +275,7 @@ static void conv2d_fwd_split(const conv_geo *q, float *out, float *scratch, cons
                 float bv = b ? b[oc] : 0.0f;
                 for (int i = 0; i < n; i++) o[(size_t)oc * P + i] = bv;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, n, K, 1.0f, w, K, B,
+            kn_sgemm(0, 0, OC, n, K, 1.0f, w, K, B,
                         ldb, 1.0f, o, P);
         }
     }
@@ -317,16 +318,16 @@ static void conv2d_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *
                 for (int i = 0; i < gn; i++)
                     im2col(cols + (size_t)i * P, inp + (m + i) * in_sz, q->C, q->H, q->W,
                            q->KH, q->KW, q->stride, q->pad, q->OH, q->OW, cn, par);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, K, cn, 1.0f, Dp, cn,
+            kn_sgemm(0, 1, OC, K, cn, 1.0f, Dp, cn,
                         B, cn, 1.0f, dwt, K);
         }
         if (dinp) {
             if (gn == 1 && pw) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cn, OC, 1.0f, w, K,
+                kn_sgemm(1, 0, K, cn, OC, 1.0f, w, K,
                             Dp, cn, acc ? 1.0f : 0.0f, dinp + m * in_sz, cn);
                 continue;
             }
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, cn, OC, 1.0f, w, K, Dp,
+            kn_sgemm(1, 0, K, cn, OC, 1.0f, w, K, Dp,
                         cn, 0.0f, dcols, cn);
             for (int i = 0; i < gn; i++)
                 col2im(dinp + (m + i) * in_sz, dcols + (size_t)i * P, q->C, q->H, q->W,
@@ -410,7 +411,7 @@ static void convt_fwd_range(const conv_geo *q, float *out, float *scratch, const
             Xp = inp + m * in_sz;
         else
             gather_planes(X, inp + m * in_sz, gn, C, P, par);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Kt, cn, C, 1.0f, w, Kt, Xp, cn,
+        kn_sgemm(1, 0, Kt, cn, C, 1.0f, w, Kt, Xp, cn,
                     0.0f, cols, cn);
         for (int i = 0; i < gn; i++) {
             float *o = out + (m + i) * out_sz;
@@ -448,15 +449,15 @@ static void convt_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *s
                 Xp = inp + m * in_sz;
             else
                 gather_planes(X, inp + m * in_sz, gn, C, P, par);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, Kt, cn, 1.0f, Xp, cn, D,
+            kn_sgemm(0, 1, C, Kt, cn, 1.0f, Xp, cn, D,
                         cn, 1.0f, dwt, Kt);
         }
         if (dinp) {
             if (gn == 1) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, cn, Kt, 1.0f, w, Kt,
+                kn_sgemm(0, 0, C, cn, Kt, 1.0f, w, Kt,
                             D, cn, acc ? 1.0f : 0.0f, dinp + m * in_sz, cn);
             } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, cn, Kt, 1.0f, w, Kt,
+                kn_sgemm(0, 0, C, cn, Kt, 1.0f, w, Kt,
                             D, cn, 0.0f, Y, cn);
                 scatter_planes(dinp + m * in_sz, Y, NULL, gn, C, P, acc, par);
             }
