@@ -5,10 +5,16 @@
 #include "en_version.h"
 #include "rp_cmd.h"
 
+int rp_cmd_classify(int, char **);
+int rp_cmd_embed_images(int, char **);
+int rp_cmd_embed_texts(int, char **);
 int rp_cmd_tokenize(int, char **);
 
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
+    { "classify", rp_cmd_classify, "zero-shot top-5 labels of images with a CLIP model" },
+    { "embed-images", rp_cmd_embed_images, "CLIP image features of image files into a .npy" },
+    { "embed-texts", rp_cmd_embed_texts, "CLIP text features of texts into a .npy" },
     { "tokenize", rp_cmd_tokenize, "CLIP BPE token ids of each text" },
     { NULL, NULL, NULL },
 };
