@@ -5,8 +5,11 @@
 #include "en_version.h"
 #include "rp_cmd.h"
 
+int rp_cmd_render(int argc, char **argv);
+
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
+    { "render", rp_cmd_render, "typeset build/doc/*.json into report.pdf and report.html" },
     { NULL, NULL, NULL },
 };
 

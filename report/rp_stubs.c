@@ -1,0 +1,93 @@
+/* TEMPORARY stand-ins for figures/ (fg.h) and the math typesetter
+ * (rp_math.h) until those branches are merged; each section is deleted on
+ * merge. They draw plainly so the renderer can be built and tested. */
+#include <pango/pangocairo.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fg.h"
+#include "rp_math.h"
+
+#define RP_STUB_FG 1
+#define RP_STUB_MATH 1
+
+#if RP_STUB_FG
+struct fg_spec { char *json; };
+fg_spec *fg_spec_parse(const char *json, const char *base_dir, char *err, size_t errlen) {
+    fg_spec *s = calloc(1, sizeof *s);
+    s->json = strdup(json);
+    return s;
+}
+void fg_spec_free(fg_spec *spec) { if (spec) { free(spec->json); free(spec); } }
+double fg_spec_aspect(const fg_spec *spec) { return 0.62; }
+int fg_draw(cairo_t *cr, fg_box b, const fg_spec *spec, char *err, size_t errlen) {
+    cairo_save(cr);
+    cairo_rectangle(cr, b.x, b.y, b.w, b.h);
+    cairo_set_source_rgb(cr, 0.93, 0.95, 0.98);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0.3, 0.4, 0.6);
+    cairo_set_line_width(cr, 0.8);
+    cairo_stroke(cr);
+    cairo_move_to(cr, b.x, b.y + b.h);
+    cairo_line_to(cr, b.x + b.w, b.y);
+    cairo_stroke(cr);
+    cairo_restore(cr);
+    return 0;
+}
+int fg_render_file(const fg_spec *spec, const char *path, double w, double h, char *err, size_t errlen) { return -1; }
+void fg_set_fonts(const char *text_family, const char *mono_family, double size_pt) {}
+#endif
+
+#if RP_STUB_MATH
+struct rp_math { char *tex; int display; PangoLayout *lay; double asc; };
+rp_math *rp_math_parse(const char *tex, int display, char *err, size_t errlen) {
+    rp_math *m = calloc(1, sizeof *m);
+    m->tex = strdup(tex);
+    m->display = display;
+    return m;
+}
+void rp_math_free(rp_math *m) {
+    if (!m) return;
+    if (m->lay) g_object_unref(m->lay);
+    free(m->tex);
+    free(m);
+}
+void rp_math_layout(rp_math *m, cairo_t *cr, const char *family, double size_pt,
+                    double *width, double *ascent, double *descent) {
+    if (m->lay) g_object_unref(m->lay);
+    m->lay = pango_cairo_create_layout(cr);
+    PangoFontDescription *fd = pango_font_description_new();
+    pango_font_description_set_family(fd, family);
+    pango_font_description_set_style(fd, PANGO_STYLE_ITALIC);
+    pango_font_description_set_absolute_size(fd, size_pt * PANGO_SCALE);
+    pango_layout_set_font_description(m->lay, fd);
+    pango_font_description_free(fd);
+    pango_layout_set_text(m->lay, m->tex, -1);
+    PangoRectangle lr;
+    pango_layout_get_extents(m->lay, NULL, &lr);
+    m->asc = pango_layout_get_baseline(m->lay) / (double)PANGO_SCALE;
+    *width = lr.width / (double)PANGO_SCALE;
+    *ascent = m->asc;
+    *descent = lr.height / (double)PANGO_SCALE - m->asc;
+}
+void rp_math_draw(rp_math *m, cairo_t *cr, double x, double y) {
+    if (!m->lay) return;
+    cairo_save(cr);
+    cairo_move_to(cr, x, y - m->asc);
+    pango_cairo_show_layout(cr, m->lay);
+    cairo_restore(cr);
+}
+char *rp_math_to_mathml(const rp_math *m) {
+    size_t n = strlen(m->tex) * 6 + 128;
+    char *s = malloc(n), *p = s;
+    p += sprintf(p, "<math%s><mtext>", m->display ? " display=\"block\"" : "");
+    for (const char *t = m->tex; *t; t++) {
+        if (*t == '<') p += sprintf(p, "&lt;");
+        else if (*t == '&') p += sprintf(p, "&amp;");
+        else if (*t == '>') p += sprintf(p, "&gt;");
+        else *p++ = *t;
+    }
+    sprintf(p, "</mtext></math>");
+    return s;
+}
+#endif
