@@ -105,6 +105,7 @@ int rp_doc_load_chapter(rp_doc *d, const char *path) {
     char base[4096];
     snprintf(base, sizeof base, "%s", path);
     char *dir = dirname(base);
+    ch->dir = strdup(dir);
     for (int i = 0; i < n; i++) {
         const cJSON *o = cJSON_GetArrayItem(blocks, i);
         const char *type = jstr(o, "type");
@@ -244,7 +245,7 @@ void rp_doc_free(rp_doc *d) {
     for (int c = 0; c < d->nchapters; c++) {
         rp_chapter *ch = &d->chapters[c];
         for (int i = 0; i < ch->nblocks; i++) free_block(&ch->blocks[i]);
-        free(ch->blocks); free(ch->stem); free(ch->source);
+        free(ch->blocks); free(ch->stem); free(ch->source); free(ch->dir);
     }
     free(d->chapters);
     for (int i = 0; i < d->nsp; i++) {

@@ -57,6 +57,7 @@ typedef struct {
 
 typedef struct {
     char *stem, *source;
+    char *dir;         /* the fragment's folder: image paths are relative to it */
     rp_block *blocks;
     int nblocks;
 } rp_chapter;

@@ -364,7 +364,11 @@ int rp_pdf_write(rp_doc *d, const char *path) {
     fg_set_fonts(T.serif, T.mono, T.size * 0.85);
     rp_layout_document(&T);
     paginate(&T);
+    /* cairo 1.16 writes a dangling structure-tree reference for each link
+     * unless the links sit inside a structure element. */
+    cairo_tag_begin(T.cr, "Document", NULL);
     draw_pages(&T);
+    cairo_tag_end(T.cr, "Document");
     cairo_destroy(T.cr);
     cairo_surface_finish(T.surf);
     int rc = cairo_surface_status(T.surf) == CAIRO_STATUS_SUCCESS ? 0 : en_error("%s: cannot write the PDF", path);
