@@ -755,6 +755,7 @@ static void code_items(rp_ts *T, const char *text0, int lua, int numbers, int fi
             color_range(&b, 0, grey, grey, grey);
         }
         if (b.s->len == 0) g_string_append_c(b.s, ' ');
+        attr_range(&b, pango_attr_insert_hyphens_new(FALSE), 0);   /* code wraps without hyphens */
         PangoFontDescription *fd = font(T, T->mono, fsize, 0, 0);
         rp_para *p = para_make(T, &b, fd, w, 'l', 1.0, PANGO_WRAP_CHAR);
         if (p->nlines == 0) { ls = le + 1; continue; }

@@ -119,6 +119,7 @@ static char *preprocess(rp_doc *d, const char *t) {
             }
         }
         line_start = 0;
+        if (*p == '\x01' || *p == '\x02') { p++; continue; }   /* reserved for placeholders */
         if (*p == '\\' && p[1]) { sb_add(&b, p, 2); p += 2; continue; }
         if (*p == '`') {          /* code span: copy to the matching run */
             size_t run = 0;
@@ -274,23 +275,30 @@ const char *rp_md_placeholder(const char *s, char *kind, int *index, const char 
     return NULL;
 }
 
-static void plain_rec(cmark_node *n, sbuf *b) {
+static void plain_rec(const rp_doc *d, cmark_node *n, sbuf *b) {
     for (cmark_node *c = cmark_node_first_child(n); c; c = cmark_node_next(c)) {
         cmark_node_type t = cmark_node_get_type(c);
         if (t == CMARK_NODE_TEXT || t == CMARK_NODE_CODE) {
-            const char *s = cmark_node_get_literal(c);
+            const char *s = cmark_node_get_literal(c), *p, *end;
+            char kind;
+            int idx;
+            while ((p = rp_md_placeholder(s, &kind, &idx, &end))) {   /* math as its source */
+                sb_add(b, s, p - s);
+                if (kind != 'H' && idx < d->nsp) sb_add(b, d->sp[idx].text, strlen(d->sp[idx].text));
+                s = end;
+            }
             sb_add(b, s, strlen(s));
         } else if (t == CMARK_NODE_SOFTBREAK || t == CMARK_NODE_LINEBREAK) {
             sb_add(b, " ", 1);
         } else if (t != CMARK_NODE_FOOTNOTE_REFERENCE) {
-            plain_rec(c, b);
+            plain_rec(d, c, b);
         }
     }
 }
 
-char *rp_md_plain(cmark_node *n) {
+char *rp_md_plain(const rp_doc *d, cmark_node *n) {
     sbuf b = {0};
     sb_add(&b, "", 0);
-    plain_rec(n, &b);
+    plain_rec(d, n, &b);
     return b.s;
 }

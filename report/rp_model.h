@@ -108,7 +108,7 @@ int     rp_md_options(void);
 /* Finds the next placeholder in s: returns its start or NULL; *kind, *index,
  * *end (one past the closing byte) filled. */
 const char *rp_md_placeholder(const char *s, char *kind, int *index, const char **end);
-char   *rp_md_plain(cmark_node *n);   /* the text of a node, malloc'd */
+char   *rp_md_plain(const rp_doc *d, cmark_node *n);   /* a node's text (math as TeX), malloc'd */
 
 /* rp_xref.c: numbers sections, figures, tables, equations, citations. */
 int     rp_xref_number(rp_doc *d);

@@ -51,7 +51,7 @@ static int number_md(rp_doc *d, cmark_node *doc, counters *k, int chapter, int h
             if (level == 1) { k->chap++; k->s2 = k->s3 = 0; snprintf(num, sizeof num, "%d", k->chap); }
             else if (level == 2) { k->s2++; k->s3 = 0; snprintf(num, sizeof num, "%d.%d", k->chap, k->s2); }
             else { k->s3++; snprintf(num, sizeof num, "%d.%d.%d", k->chap, k->s2, k->s3); }
-            char *title = rp_md_plain(n);
+            char *title = rp_md_plain(d, n);
             char lab[160];
             if (given) snprintf(lab, sizeof lab, "%s", given);
             else {   /* derived: sec-<slug of the title>, made unique */

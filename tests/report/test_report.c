@@ -51,7 +51,7 @@ Test(md, heading_labels_stripped) {
     cmark_node *doc = rp_md_parse(d, "## Results {#sec-res}\n\ntext\n");
     cmark_node *h = cmark_node_first_child(doc);
     cr_assert_eq(cmark_node_get_type(h), CMARK_NODE_HEADING);
-    char *t = rp_md_plain(h);
+    char *t = rp_md_plain(d, h);
     cr_expect_str_eq(t, "Results");
     cr_expect_str_eq(cmark_node_get_user_data(h), "sec-res");
     free(t);
