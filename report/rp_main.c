@@ -3,10 +3,12 @@
 #include <string.h>
 
 #include "en_version.h"
+#include "fg.h"
 #include "rp_cmd.h"
 
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
+    { "figure", fg_cmd_figure, "render one figure spec to PDF, SVG or PNG" },
     { NULL, NULL, NULL },
 };
 
