@@ -134,10 +134,11 @@ int rp_doc_load_chapter(rp_doc *d, const char *path) {
             b->caption = rp_md_parse(d, jstr(o, "caption") ? jstr(o, "caption") : "");
             const cJSON *spec = cJSON_GetObjectItemCaseSensitive(o, "spec");
             char err[256] = "";
-            char *js = spec ? cJSON_PrintUnformatted(spec) : NULL;
-            b->spec = js ? fg_spec_parse(js, dir, err, sizeof err) : NULL;
-            if (!b->spec) b->spec_err = strdup(js ? err : "figure has no spec");
-            free(js);
+            b->spec = cJSON_IsObject(spec) ? fg_spec_from_cjson(spec, dir, err, sizeof err) : NULL;
+            if (!b->spec) {   /* drawn as a marked empty box; the report goes on */
+                b->spec_err = strdup(spec ? err : "figure has no spec");
+                fprintf(stderr, "clipbook render: warning: %s: block %d: %s\n", path, i + 1, b->spec_err);
+            }
         } else if (!strcmp(type, "table")) {
             b->kind = RP_B_TABLE;
             b->caption = rp_md_parse(d, jstr(o, "caption") ? jstr(o, "caption") : "");

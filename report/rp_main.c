@@ -3,12 +3,14 @@
 #include <string.h>
 
 #include "en_version.h"
+#include "fg.h"
 #include "rp_cmd.h"
 
 int rp_cmd_render(int argc, char **argv);
 
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
+    { "figure", fg_cmd_figure, "render one figure spec to PDF, SVG or PNG" },
     { "render", rp_cmd_render, "typeset build/doc/*.json into report.pdf and report.html" },
     { NULL, NULL, NULL },
 };

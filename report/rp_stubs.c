@@ -1,42 +1,13 @@
-/* TEMPORARY stand-ins for figures/ (fg.h) and the math typesetter
- * (rp_math.h) until those branches are merged; each section is deleted on
- * merge. They draw plainly so the renderer can be built and tested. */
+/* TEMPORARY stand-in for the math typesetter (rp_math.h) until the math
+ * branch is merged; deleted on merge. Draws the TeX source in italics. */
 #include <pango/pangocairo.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fg.h"
 #include "rp_math.h"
 
-#define RP_STUB_FG 1
 #define RP_STUB_MATH 1
 
-#if RP_STUB_FG
-struct fg_spec { char *json; };
-fg_spec *fg_spec_parse(const char *json, const char *base_dir, char *err, size_t errlen) {
-    fg_spec *s = calloc(1, sizeof *s);
-    s->json = strdup(json);
-    return s;
-}
-void fg_spec_free(fg_spec *spec) { if (spec) { free(spec->json); free(spec); } }
-double fg_spec_aspect(const fg_spec *spec) { return 0.62; }
-int fg_draw(cairo_t *cr, fg_box b, const fg_spec *spec, char *err, size_t errlen) {
-    cairo_save(cr);
-    cairo_rectangle(cr, b.x, b.y, b.w, b.h);
-    cairo_set_source_rgb(cr, 0.93, 0.95, 0.98);
-    cairo_fill_preserve(cr);
-    cairo_set_source_rgb(cr, 0.3, 0.4, 0.6);
-    cairo_set_line_width(cr, 0.8);
-    cairo_stroke(cr);
-    cairo_move_to(cr, b.x, b.y + b.h);
-    cairo_line_to(cr, b.x + b.w, b.y);
-    cairo_stroke(cr);
-    cairo_restore(cr);
-    return 0;
-}
-int fg_render_file(const fg_spec *spec, const char *path, double w, double h, char *err, size_t errlen) { return -1; }
-void fg_set_fonts(const char *text_family, const char *mono_family, double size_pt) {}
-#endif
 
 #if RP_STUB_MATH
 struct rp_math { char *tex; int display; PangoLayout *lay; double asc; };
