@@ -3,6 +3,10 @@
 # script in tests/e2e/, and prints one closing line "N passed, N failed".
 # Exits non-zero when anything failed or crashed.
 set -u
+# fontconfig/pango/cairo keep process-lifetime caches that LeakSanitizer
+# reports at exit; tests/lsan.supp names those libraries.
+LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 passed=0; failed=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 for bin in "$@"; do

@@ -8,7 +8,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 fx=tests/report/fixture
 export SOURCE_DATE_EPOCH=1700000000
-LSAN_OPTIONS="suppressions=$(pwd)/tests/report/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export LSAN_OPTIONS
 "$CLIPBOOK" render $fx/01-how-clip-works.json $fx/02-linear-probe.json --meta $fx/meta.json --out "$out/a" 2>"$out/log"
 "$CLIPBOOK" render $fx/02-linear-probe.json $fx/01-how-clip-works.json --meta $fx/meta.json --out "$out/b" 2>>"$out/log"
