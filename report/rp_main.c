@@ -5,8 +5,11 @@
 #include "en_version.h"
 #include "rp_cmd.h"
 
+int rp_cmd_math(int argc, char **argv);
+
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
+    { "math", rp_cmd_math, "typeset one TeX formula (PNG/PDF/SVG, MathML, parse dump)" },
     { NULL, NULL, NULL },
 };
 
