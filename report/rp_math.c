@@ -667,7 +667,24 @@ static rm_node *parse_list(rm_parser *p, int in_group) {
             node_free(l);
             return fail(p, p->i, "unbalanced '\\right': no '\\left' before it");
         }
-        if (c == '^' || c == '_' || c == '\'') {
+        if (c == '\'') {
+            /* primes are glyphs already raised in OpenType math fonts: an
+             * ordinary atom after the base, merged into ″ and ‴ */
+            size_t at = p->i;
+            int k = 0;
+            while (p->i < p->n && p->s[p->i] == '\'') p->i++, k++;
+            rm_node *pr = node_new(RN_SYM, RM_ORD, (int)at);
+            pr->font = RF_SYM;
+            pr->text = strdup(k == 1 ? "′" : k == 2 ? "″" : k == 3 ? "‴" : "⁗");
+            if (k > 4) {
+                node_free(pr);
+                node_free(l);
+                return fail(p, at, "at most four primes");
+            }
+            list_push(l, pr);
+            continue;
+        }
+        if (c == '^' || c == '_') {
             /* scripts attach to the previous atom, or to an empty one */
             rm_node *base = l->nkids ? l->kids[l->nkids - 1] : NULL;
             if (!base || base->kind == RN_SPACE || base->kind == RN_STYLE) {
@@ -675,18 +692,6 @@ static rm_node *parse_list(rm_parser *p, int in_group) {
                 list_push(l, base);
             }
             size_t at = p->i++;
-            if (c == '\'') {
-                rm_node *pr = node_new(RN_SYM, RM_ORD, (int)at);
-                pr->font = RF_SYM;
-                pr->text = strdup("′");
-                if (base->sup) {
-                    node_free(pr);
-                    node_free(l);
-                    return fail(p, at, "expected the prime before the superscript, not after it");
-                }
-                base->sup = pr;
-                continue;
-            }
             rm_node **slot = c == '^' ? &base->sup : &base->sub;
             if (*slot) {
                 node_free(l);
@@ -722,10 +727,30 @@ static rm_node *parse_list(rm_parser *p, int in_group) {
     return l;
 }
 
+/* Byte offset of the first invalid UTF-8 sequence or control character,
+ * or -1: both would end up in XML and in pango, which reject them. */
+static long bad_byte(const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return (long)i;
+        if (c == 0x7F) return (long)i;
+        int l = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+        if (!l || i + (size_t)l > n) return (long)i;
+        for (int k = 1; k < l; k++)
+            if ((s[i + k] & 0xC0) != 0x80) return (long)i;
+        if (l == 3 && ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] >= 0xA0))) return (long)i;
+        if (l == 4 && ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] >= 0x90))) return (long)i;
+        i += (size_t)l;
+    }
+    return -1;
+}
+
 rp_math *rp_math_parse(const char *tex, int display, char *err, size_t errlen) {
     if (err && errlen) err[0] = 0;
     if (!tex) tex = "";
     rm_parser p = {.s = tex, .n = strlen(tex), .err = err, .errlen = errlen, .font = RF_ITALIC};
+    long bad = bad_byte((const unsigned char *)tex, p.n);
+    if (bad >= 0) return fail(&p, (size_t)bad, "expected UTF-8 text, found byte 0x%02X", (unsigned char)tex[bad]), NULL;
     rm_node *root = parse_list(&p, 0);
     if (!root) return NULL;
     rp_math *m = calloc(1, sizeof *m);

@@ -555,7 +555,7 @@ static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
     rm_box *l = box_new(BX_HLIST);
     box_add(l, b, 0, K(x, MC_AXIS, style) - (b->h - b->d) / 2);
     l->ic = b->ic;
-    l->single = 1;
+    l->single = 0; /* TeX boxes the operator: scripts hang from its corners */
     return l;
 }
 

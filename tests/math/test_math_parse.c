@@ -1,5 +1,6 @@
 /* The TeX parser: every construct to its tree, errors with their columns,
  * and the MathML writer's elements. */
+#include <cairo.h>
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,9 @@ static const struct { const char *tex, *tree; } trees[] = {
     {"x_i", "{(sub x i)}"},
     {"x_i^2", "{(subsup x i #2)}"},
     {"x^{2}_{i}", "{(subsup x i #2)}"},
-    {"x'", "{(sup x ′)}"},
+    {"x'", "{x ′}"},
+    {"f''(x)^2", "{f ″ open:( x (sup close:) #2)}"},
+    {"x'^2", "{x (sup ′ #2)}"},
     {"{}^2", "{(sup {} #2)}"},
     {"\\alpha\\beta\\Gamma", "{α β rm:Γ}"},
     {"\\frac{a}{b}", "{(frac a b)}"},
@@ -162,4 +165,65 @@ Test(math_mathml, elements) {
                       cases[i].want[k]);
         free(s);
     }
+}
+
+Test(math_parse, invalid_utf8_and_control_characters) {
+    static const char *bad[] = {"x + \xff", "a\x01", "\\text{\xc3}", "\xed\xa0\x80"};
+    static const char *col[] = {"column 5:", "column 2:", "column 7:", "column 1:"};
+    for (int i = 0; i < 4; i++) {
+        char err[256];
+        rp_math *m = rp_math_parse(bad[i], 0, err, sizeof err);
+        cr_expect_null(m);
+        rp_math_free(m);
+        cr_expect(strstr(err, col[i]) == err && strstr(err, "UTF-8"), "case %d: %s", i, err);
+    }
+}
+
+/* Random token soup: every input either parses, and then lays out, draws
+ * and writes well-nested MathML, or fails with a column; never crashes
+ * (this test earns its keep under ASan/UBSan). */
+Test(math_parse, random_inputs_never_crash) {
+    static const char *tok[] = {"x", "2", "+", "=", "{", "}", "^", "_", "'", "\\frac", "\\sqrt", "[", "]", "(",
+                                ")", "\\left(", "\\right)", "\\left.", "\\right\\|", "\\text{a b}", "\\text{",
+                                "\\hat", "\\sum", "\\limits", "\\mathrm", "\\operatorname*", "\\foo", "\\", "&",
+                                "α", " ", "\\,", "\\big(", "\\displaystyle", "\\overline", ",", "\\max", "\\int"};
+    const int ntok = sizeof tok / sizeof tok[0];
+    unsigned long long st = 12345;
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 64, 64);
+    cairo_t *cr = cairo_create(s);
+    int ok = 0, total = 600;
+    for (int it = 0; it < total; it++) {
+        char tex[512] = "";
+        int len = 1 + it % 6;
+        for (int k = 0; k < len; k++) {
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            strcat(tex, tok[(st >> 33) % (unsigned)ntok]);
+        }
+        char err[256] = "";
+        rp_math *m = rp_math_parse(tex, it & 1, err, sizeof err);
+        if (!m) {
+            cr_assert(!strncmp(err, "column ", 7), "'%s': message without a column: %s", tex, err);
+            continue;
+        }
+        ok++;
+        double w, a, d;
+        rp_math_layout(m, cr, "TeX Gyre Pagella", 10, &w, &a, &d);
+        cr_assert(w >= 0 && a > -100 && d > -100 && w < 1e4, "'%s': extents %g %g %g", tex, w, a, d);
+        rp_math_draw(m, cr, 0, 20);
+        char *ml = rp_math_to_mathml(m);
+        /* crude well-nesting: as many start tags as end tags */
+        int open = 0, close = 0;
+        for (const char *q = ml; *q; q++)
+            if (*q == '<') q[1] == '/' ? close++ : open++;
+        int selfclosed = 0;
+        for (const char *q = ml; (q = strstr(q, "/>")); q++) selfclosed++;
+        cr_assert_eq(open - selfclosed, close, "'%s': unbalanced MathML %s", tex, ml);
+        free(ml);
+        rp_math_free(m);
+    }
+    cr_log_info("%d of %d random inputs parsed", ok, total);
+    cr_assert_gt(ok, total / 20);
+    cr_assert_lt(ok, total);
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
 }
