@@ -6,10 +6,12 @@
 #include "rp_cmd.h"
 
 int rp_cmd_math(int argc, char **argv);
+int rp_cmd_tokenize(int, char **);
 
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
     { "math", rp_cmd_math, "typeset one TeX formula (PNG/PDF/SVG, MathML, parse dump)" },
+    { "tokenize", rp_cmd_tokenize, "CLIP BPE token ids of each text" },
     { NULL, NULL, NULL },
 };
 
