@@ -6,12 +6,16 @@
 #include "fg.h"
 #include "rp_cmd.h"
 
+int rp_cmd_math(int argc, char **argv);
 int rp_cmd_render(int argc, char **argv);
+int rp_cmd_tokenize(int, char **);
 
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
     { "figure", fg_cmd_figure, "render one figure spec to PDF, SVG or PNG" },
+    { "math", rp_cmd_math, "typeset one TeX formula (PNG/PDF/SVG, MathML, parse dump)" },
     { "render", rp_cmd_render, "typeset build/doc/*.json into report.pdf and report.html" },
+    { "tokenize", rp_cmd_tokenize, "CLIP BPE token ids of each text" },
     { NULL, NULL, NULL },
 };
 

@@ -31,7 +31,17 @@ void     rp_math_layout(rp_math *m, cairo_t *cr, const char *family, double size
 /* Draw the laid-out formula with its baseline's left end at (x, y). */
 void     rp_math_draw(rp_math *m, cairo_t *cr, double x, double y);
 
+/* The symbol font (default "TeX Gyre Pagella Math"); a font without an
+ * OpenType MATH table works too: delimiters are then drawn as paths. */
+void     rp_math_set_math_family(rp_math *m, const char *family);
+
 /* A malloc'd <math> element (display="block" in display style). */
 char    *rp_math_to_mathml(const rp_math *m);
+
+/* A malloc'd one-line dump of the parse tree, for tests and debugging:
+ * atoms by text (class "op:" "bin:" ... and font "rm:" ... tags when not
+ * the default), {lists}, (frac a b), (sqrt a), (acc:302 a), (fence ( a )),
+ * (sub a b) (sup a b) (subsup a b c), #numbers, "text", ~mu spaces. */
+char    *rp_math_dump(const rp_math *m);
 
 #endif

@@ -1,0 +1,306 @@
+/* rp_math_mathml — the parse tree as presentation MathML (for the HTML
+ * page) and as a compact dump (for tests). Every node writes exactly one
+ * element, so a node can always stand as a child of <mfrac>, <msub> ...;
+ * a named operator adds its invisible function application after it. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "en_error.h"
+#include "rp_math.h"
+#include "rp_math_int.h"
+
+typedef struct {
+    char *s;
+    size_t n, cap;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        while (b->n + n + 1 > b->cap) b->cap = b->cap ? 2 * b->cap : 256;
+        b->s = realloc(b->s, b->cap);
+        EN_ASSERT(b->s);
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
+}
+
+static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+__attribute__((format(printf, 2, 3))) static void sb_fmt(sbuf *b, const char *fmt, ...) {
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    sb_put(b, tmp, n < (int)sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* XML text with & < > " escaped. */
+static void sb_esc(sbuf *b, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': sb_str(b, "&amp;"); break;
+        case '<': sb_str(b, "&lt;"); break;
+        case '>': sb_str(b, "&gt;"); break;
+        case '"': sb_str(b, "&quot;"); break;
+        default: sb_put(b, s, 1);
+        }
+    }
+}
+
+static const char *variant(int font) {
+    switch (font) {
+    case RF_ROMAN: return "normal";
+    case RF_BOLD: return "bold";
+    case RF_BOLDITALIC: return "bold-italic";
+    case RF_CAL: return "script";
+    case RF_BB: return "double-struck";
+    case RF_SF: return "sans-serif";
+    case RF_TT: return "monospace";
+    }
+    return NULL;
+}
+
+/* The spacing character that MathML shows for a combining accent. */
+static const char *accent_char(const char *comb) {
+    static const struct { const char *c, *m; } map[] = {
+        {"\u0302", "^"}, {"\u0303", "~"}, {"\u0304", "\u00AF"}, {"\u20D7", "\u2192"}, {"\u0307", "\u02D9"},
+        {"\u0308", "\u00A8"}, {"\u030C", "\u02C7"}, {"\u0306", "\u02D8"}, {"\u0301", "\u00B4"}, {"\u0300", "`"},
+    };
+    if (!comb) return "\u203E";
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(comb, map[i].c)) return map[i].m;
+    return comb;
+}
+
+static int limits_here(const rm_node *n) { return n->cls == RM_OP && n->limits != RL_NEVER; }
+
+static void ml_node(sbuf *b, const rm_node *n);
+
+/* The nucleus of an atom, without its scripts. */
+static void ml_nucleus(sbuf *b, const rm_node *n) {
+    switch (n->kind) {
+    case RN_SYM: {
+        const char *v = variant(n->font);
+        int ident = n->font != RF_SYM || (n->cls == RM_ORD && !strstr("|‖/′…⋯⋮!?\u2033", n->text));
+        if (n->big) {
+            static const char *sz[] = {"1em", "1.2em", "1.8em", "2.4em", "3em"};
+            sb_fmt(b, "<mo stretchy=\"true\" minsize=\"%s\" maxsize=\"%s\">", sz[n->big], sz[n->big]);
+            sb_esc(b, n->text);
+            sb_str(b, "</mo>");
+        } else if (n->cls == RM_OP && n->func && limits_here(n)) {
+            /* max, argmax: an operator so that its limits move in text style */
+            sb_str(b, "<mo movablelimits=\"true\" form=\"prefix\">");
+            sb_esc(b, n->text);
+            sb_str(b, "</mo>");
+        } else if (ident && n->cls != RM_BIN && n->cls != RM_REL && n->cls != RM_OPEN && n->cls != RM_CLOSE &&
+                   n->cls != RM_PUNCT && !n->large) {
+            size_t chars = 0;
+            for (const char *s = n->text; *s; s++) chars += ((unsigned char)*s & 0xC0) != 0x80;
+            /* one-letter <mi> is italic by default, longer ones upright */
+            if (v && !(chars > 1 && n->font == RF_ROMAN)) sb_fmt(b, "<mi mathvariant=\"%s\">", v);
+            else if (!v && chars > 1 && n->font == RF_ITALIC) sb_str(b, "<mi mathvariant=\"italic\">");
+            else sb_str(b, "<mi>");
+            sb_esc(b, n->text);
+            sb_str(b, "</mi>");
+        } else {
+            if (n->cls == RM_OPEN || n->cls == RM_CLOSE) sb_str(b, "<mo stretchy=\"false\">");
+            else if (n->large && n->limits == RL_ALWAYS) sb_str(b, "<mo movablelimits=\"false\">");
+            else sb_str(b, "<mo>");
+            sb_esc(b, n->text);
+            sb_str(b, "</mo>");
+        }
+        break;
+    }
+    case RN_NUM:
+        if (n->font != RF_ROMAN && variant(n->font)) sb_fmt(b, "<mn mathvariant=\"%s\">", variant(n->font));
+        else sb_str(b, "<mn>");
+        sb_esc(b, n->text);
+        sb_str(b, "</mn>");
+        break;
+    case RN_TEXT:
+        sb_str(b, "<mtext>");
+        sb_esc(b, n->text);
+        sb_str(b, "</mtext>");
+        break;
+    case RN_LIST: {
+        sb_str(b, "<mrow>");
+        int styled = 0;
+        for (int i = 0; i < n->nkids; i++) {
+            const rm_node *k = n->kids[i];
+            if (k->kind == RN_STYLE) {
+                if (styled) sb_str(b, "</mstyle>");
+                sb_fmt(b, "<mstyle displaystyle=\"%s\" scriptlevel=\"%d\">", k->style == RS_D ? "true" : "false",
+                       k->style <= RS_T ? 0 : k->style == RS_S ? 1 : 2);
+                styled = 1;
+                continue;
+            }
+            ml_node(b, k);
+        }
+        if (styled) sb_str(b, "</mstyle>");
+        sb_str(b, "</mrow>");
+        break;
+    }
+    case RN_FRAC:
+        if (n->style >= 0) sb_fmt(b, "<mstyle displaystyle=\"%s\">", n->style == RS_D ? "true" : "false");
+        sb_str(b, "<mfrac>");
+        ml_node(b, n->a);
+        ml_node(b, n->b);
+        sb_str(b, "</mfrac>");
+        if (n->style >= 0) sb_str(b, "</mstyle>");
+        break;
+    case RN_SQRT:
+        if (n->b) {
+            sb_str(b, "<mroot>");
+            ml_node(b, n->a);
+            ml_node(b, n->b);
+            sb_str(b, "</mroot>");
+        } else {
+            sb_str(b, "<msqrt>");
+            ml_node(b, n->a);
+            sb_str(b, "</msqrt>");
+        }
+        break;
+    case RN_ACCENT:
+        sb_str(b, "<mover accent=\"true\">");
+        ml_node(b, n->a);
+        sb_fmt(b, "<mo stretchy=\"%s\">", n->wide || !n->text ? "true" : "false");
+        sb_esc(b, accent_char(n->text));
+        sb_str(b, "</mo></mover>");
+        break;
+    case RN_FENCED:
+        sb_str(b, "<mrow>");
+        if (*n->ldelim) {
+            sb_str(b, "<mo fence=\"true\" form=\"prefix\" stretchy=\"true\" symmetric=\"true\">");
+            sb_esc(b, n->ldelim);
+            sb_str(b, "</mo>");
+        }
+        ml_node(b, n->a);
+        if (*n->rdelim) {
+            sb_str(b, "<mo fence=\"true\" form=\"postfix\" stretchy=\"true\" symmetric=\"true\">");
+            sb_esc(b, n->rdelim);
+            sb_str(b, "</mo>");
+        }
+        sb_str(b, "</mrow>");
+        break;
+    case RN_SPACE:
+        sb_fmt(b, "<mspace width=\"%.4gem\"/>", n->mu / 18.0);
+        break;
+    case RN_STYLE:
+        sb_str(b, "<mrow/>");
+        break;
+    }
+}
+
+static void ml_node(sbuf *b, const rm_node *n) {
+    if (!n->sub && !n->sup) {
+        ml_nucleus(b, n);
+    } else {
+        int lim = limits_here(n);
+        const char *el = n->sub && n->sup ? (lim ? "munderover" : "msubsup")
+                         : n->sub         ? (lim ? "munder" : "msub")
+                                          : (lim ? "mover" : "msup");
+        sb_fmt(b, "<%s>", el);
+        ml_nucleus(b, n);
+        if (n->sub) ml_node(b, n->sub);
+        if (n->sup) ml_node(b, n->sup);
+        sb_fmt(b, "</%s>", el);
+    }
+    if (n->func && n->cls == RM_OP && !limits_here(n)) sb_str(b, "<mo>\u2061</mo>");
+}
+
+char *rp_math_to_mathml(const rp_math *m) {
+    sbuf b = {0};
+    sb_fmt(&b, "<math xmlns=\"http://www.w3.org/1998/Math/MathML\" display=\"%s\">",
+           m->display ? "block" : "inline");
+    ml_node(&b, m->root);
+    sb_str(&b, "</math>");
+    return b.s;
+}
+
+/* ---- dump ---------------------------------------------------------------- */
+
+static void dump(sbuf *b, const rm_node *n);
+
+static void dump_nucleus(sbuf *b, const rm_node *n) {
+    static const char *cls[] = {"", "op:", "bin:", "rel:", "open:", "close:", "punct:", "inner:"};
+    static const char *font[] = {"", "rm:", "bf:", "bi:", "cal:", "bb:", "sf:", "tt:", ""};
+    switch (n->kind) {
+    case RN_SYM:
+        sb_fmt(b, "%s%s%s", cls[n->cls], font[n->font], n->big ? "big:" : "");
+        sb_str(b, n->text);
+        break;
+    case RN_NUM: sb_fmt(b, "#%s%s", n->font == RF_ROMAN ? "" : font[n->font], n->text); break;
+    case RN_TEXT: sb_fmt(b, "\"%s\"", n->text); break;
+    case RN_LIST:
+        sb_fmt(b, "%s{", n->cls == RM_ORD ? "" : cls[n->cls]);
+        for (int i = 0; i < n->nkids; i++) {
+            if (i) sb_str(b, " ");
+            dump(b, n->kids[i]);
+        }
+        sb_str(b, "}");
+        break;
+    case RN_FRAC:
+        sb_str(b, "(frac ");
+        dump(b, n->a);
+        sb_str(b, " ");
+        dump(b, n->b);
+        sb_str(b, ")");
+        break;
+    case RN_SQRT:
+        sb_str(b, "(sqrt ");
+        if (n->b) {
+            sb_str(b, "[");
+            dump(b, n->b);
+            sb_str(b, "] ");
+        }
+        dump(b, n->a);
+        sb_str(b, ")");
+        break;
+    case RN_ACCENT: {
+        if (!n->text) sb_str(b, "(overline ");
+        else {
+            unsigned cp = 0;
+            const unsigned char *s = (const unsigned char *)n->text;
+            if ((s[0] >> 5) == 6) cp = ((s[0] & 31u) << 6) | (s[1] & 63u);
+            else if ((s[0] >> 4) == 14) cp = ((s[0] & 15u) << 12) | ((s[1] & 63u) << 6) | (s[2] & 63u);
+            sb_fmt(b, "(acc:%X ", cp);
+        }
+        dump(b, n->a);
+        sb_str(b, ")");
+        break;
+    }
+    case RN_FENCED:
+        sb_fmt(b, "(fence %s ", *n->ldelim ? n->ldelim : ".");
+        dump(b, n->a);
+        sb_fmt(b, " %s)", *n->rdelim ? n->rdelim : ".");
+        break;
+    case RN_SPACE: sb_fmt(b, "~%g", n->mu); break;
+    case RN_STYLE: sb_fmt(b, "\\style%d", n->style); break;
+    }
+}
+
+static void dump(sbuf *b, const rm_node *n) {
+    if (!n->sub && !n->sup) return dump_nucleus(b, n);
+    sb_str(b, n->sub && n->sup ? "(subsup " : n->sub ? "(sub " : "(sup ");
+    dump_nucleus(b, n);
+    if (n->sub) {
+        sb_str(b, " ");
+        dump(b, n->sub);
+    }
+    if (n->sup) {
+        sb_str(b, " ");
+        dump(b, n->sup);
+    }
+    sb_str(b, ")");
+}
+
+char *rp_math_dump(const rp_math *m) {
+    sbuf b = {0};
+    sb_str(&b, "");
+    dump(&b, m->root);
+    return b.s;
+}
