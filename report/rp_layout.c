@@ -391,7 +391,7 @@ static void draw_math(rp_ts *T, rp_item *it, double x, double y) {
         snprintf(a, sizeof a, "name='%s' x=%.2f y=%.2f", mb->dest, x, y);
         cairo_tag_begin(T->cr, CAIRO_TAG_DEST, a);
     }
-    if (mb->m) rp_math_draw(mb->m, T->cr, x + (T->tw - mb->w) / 2, y + 3 + mb->a);
+    if (mb->m) rp_math_draw(mb->m, T->cr, x + (T->tw - mb->w) / 2, y + 5 + mb->a);
     else rp_para_draw_lines(T, mb->err, 0, mb->err->nlines, x, y + 3);
     if (mb->number) {
         PangoLayout *l = pango_layout_new(T->ctx);
@@ -403,7 +403,7 @@ static void draw_math(rp_ts *T, rp_item *it, double x, double y) {
         pango_layout_set_text(l, num, -1);
         PangoRectangle r;
         pango_layout_get_extents(l, NULL, &r);
-        double by = mb->m ? y + 3 + mb->a : y + 3 + T->size;
+        double by = mb->m ? y + 5 + mb->a : y + 3 + T->size;
         cairo_move_to(T->cr, x + T->tw - r.width / (double)PANGO_SCALE,
                       by - pango_layout_get_baseline(l) / (double)PANGO_SCALE);
         pango_cairo_show_layout(T->cr, l);
@@ -420,7 +420,7 @@ static void math_item(rp_ts *T, rp_math *m, const char *tex, const char *err, in
     double h;
     if (m) {
         rp_math_layout(m, T->cr, T->serif, T->size * 1.05, &mb->w, &mb->a, &mb->d);
-        h = mb->a + mb->d + 6;
+        h = mb->a + mb->d + 10;
     } else {
         ib b;
         ib_init(&b, T, T->size, T->mono);
@@ -434,7 +434,7 @@ static void math_item(rp_ts *T, rp_math *m, const char *tex, const char *err, in
     it->data = mb;
     it->dest = mb->dest ? box_keep(T, strdup(mb->dest)) : NULL;
     mb->dest = NULL;
-    it->before = T->size * 0.5;
+    it->before = T->size * 0.45;
 }
 
 /* Caption: "Figure 3." in bold, then the caption text; centred if one line. */
@@ -834,10 +834,58 @@ static void heading_item(rp_ts *T, cmark_node *n, mctx *c) {
     }
 }
 
+typedef struct { cairo_surface_t *img; double w, h; } image_box;
+
+static void draw_image(rp_ts *T, rp_item *it, double x, double y) {
+    image_box *ib = it->data;
+    cairo_t *cr = T->cr;
+    cairo_save(cr);
+    cairo_translate(cr, x + (T->tw - ib->w) / 2, y);
+    cairo_scale(cr, ib->w / cairo_image_surface_get_width(ib->img), ib->h / cairo_image_surface_get_height(ib->img));
+    cairo_set_source_surface(cr, ib->img, 0, 0);
+    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
+    cairo_paint(cr);
+    cairo_restore(cr);
+}
+
+/* A paragraph that is one PNG image: a centred box, at most the text width
+ * and half the text height. 0 if it is not one or cannot be read. */
+static int image_item(rp_ts *T, cmark_node *para, double before) {
+    cmark_node *im = cmark_node_first_child(para);
+    if (!im || cmark_node_next(im) || cmark_node_get_type(im) != CMARK_NODE_IMAGE || !T->dir) return 0;
+    const char *url = cmark_node_get_url(im);
+    if (!url || strstr(url, "://")) return 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", T->dir, url);
+    cairo_surface_t *img = cairo_image_surface_create_from_png(path);
+    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+        fprintf(stderr, "clipbook render: warning: %s: cannot read the PNG\n", path);
+        cairo_surface_destroy(img);
+        return 0;
+    }
+    image_box *b = box_keep(T, calloc(1, sizeof *b));
+    b->img = img;
+    double iw = cairo_image_surface_get_width(img), ih = cairo_image_surface_get_height(img);
+    b->w = iw < T->tw ? iw : T->tw;
+    b->h = b->w * ih / iw;
+    if (b->h > T->th * 0.5) { b->h = T->th * 0.5; b->w = b->h * iw / ih; }
+    rp_item *it = item_add(T, RP_I_BOX, b->h);
+    it->draw = draw_image;
+    it->data = b;
+    it->before = before;
+    if (T->nimages == T->capimages) {
+        T->capimages = T->capimages ? T->capimages * 2 : 8;
+        T->images = realloc(T->images, T->capimages * sizeof *T->images);
+    }
+    T->images[T->nimages++] = img;
+    return 1;
+}
+
 static void md_block(rp_ts *T, cmark_node *n, mctx *c, const char *marker, double before) {
     cmark_node_type t = cmark_node_get_type(n);
     const char *ts = cmark_node_get_type_string(n);
     if (t == CMARK_NODE_PARAGRAPH) {
+        if (!marker && image_item(T, n, before)) return;
         int di = dmath_index(n);
         if (di >= 0) {
             rp_special *sp = &T->d->sp[di];
@@ -979,6 +1027,7 @@ static void error_items(rp_ts *T, rp_block *b, double before) {
 }
 
 static void chapter_items(rp_ts *T, rp_chapter *ch) {
+    T->dir = ch->dir;
     for (int i = 0; i < ch->nblocks; i++) {
         rp_block *b = &ch->blocks[i];
         double before = T->size * 0.8;
@@ -1186,6 +1235,8 @@ void rp_layout_free(rp_ts *T) {
     }
     free(T->paras);
     free(T->fns);
+    for (int i = 0; i < T->nimages; i++) cairo_surface_destroy(T->images[i]);
+    free(T->images);
     for (int i = 0; i < T->nboxes; i++) free(T->boxes[i]);
     free(T->boxes);
 }

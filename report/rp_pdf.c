@@ -259,7 +259,10 @@ static void draw_pages(rp_ts *T) {
         for (int k = 0; k < pg->n; k++) {
             rp_item *it = &T->items[pg->pl[k].item];
             double y = T->mt + pg->pl[k].y, x = T->ml;
-            if (it->deco) draw_deco(T, it, x, y - pg->pl[k].before, y + it->h);
+            /* a decorated block paints the space above an item only when
+             * the item above belongs to the same kind of block */
+            int joined = k > 0 && T->items[pg->pl[k - 1].item].deco == it->deco;
+            if (it->deco) draw_deco(T, it, x, joined ? y - pg->pl[k].before : y, y + it->h);
             if (it->dest) {
                 char a[300];
                 snprintf(a, sizeof a, "name='%s' x=%.2f y=%.2f", it->dest, x, y);

@@ -83,6 +83,9 @@ struct rp_ts {
     int nfns, capfns;
     rp_page *pages;
     int npages;
+    const char *dir;             /* the chapter's folder, for image paths */
+    cairo_surface_t **images;    /* decoded PNGs, to free */
+    int nimages, capimages;
     void **boxes;                /* box data to free */
     int nboxes, capboxes;
 };
