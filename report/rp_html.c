@@ -292,7 +292,6 @@ static void block_html(GString *o, rp_doc *d, rp_chapter *ch, int ci, int bi) {
         caption_html(o, d, "Table", b->number, b->caption);
         g_string_append(o, "<table>\n<thead><tr>");
         for (int r = 0; r <= b->nrows; r++) {
-            if (r == 1) g_string_append(o, "<tbody>\n");
             if (r) g_string_append(o, "<tr>");
             for (int c = 0; c < b->ncols; c++) {
                 const char *al = b->align[c] == 'r' ? "right" : b->align[c] == 'c' ? "center" : "left";
@@ -300,7 +299,7 @@ static void block_html(GString *o, rp_doc *d, rp_chapter *ch, int ci, int bi) {
                 md_html(o, d, b->cells[r * b->ncols + c], ch->dir, NULL, 1);
                 g_string_append_printf(o, "</%s>", r ? "td" : "th");
             }
-            g_string_append(o, r ? "</tr>\n" : "</tr></thead>\n");
+            g_string_append(o, r ? "</tr>\n" : "</tr></thead>\n<tbody>\n");
         }
         g_string_append(o, "</tbody></table></figure>\n");
         break;

@@ -448,7 +448,7 @@ static rp_para *caption_para(rp_ts *T, const char *what, int number, cmark_node 
         for (cmark_node *c = cmark_node_first_child(md); c; c = cmark_node_next(c)) {
             if (cmark_node_get_type(c) == CMARK_NODE_PARAGRAPH) ib_children(&b, c);
         }
-    rp_para *p = para_make(T, &b, font(T, T->serif, T->size * 0.9, 0, 0), width, 'j', 1.0, PANGO_WRAP_WORD);
+    rp_para *p = para_make(T, &b, font(T, T->serif, T->size * 0.9, 0, 0), width, 'j', 1.0, PANGO_WRAP_WORD_CHAR);
     if (p->nlines == 1) {
         pango_layout_set_alignment(p->lay, PANGO_ALIGN_CENTER);
         PangoRectangle lr;
@@ -602,7 +602,7 @@ static void table_item(rp_ts *T, cmark_node **md, int ncols, int nrows, const ch
                 if (r == 0) attr_range(&b, pango_attr_weight_new(PANGO_WEIGHT_BOLD), 0);
                 char al = align ? align[c] : 'l';
                 double w = pass ? tb->cw[c] * scale - 2 * CELLPAD : -1;
-                rp_para *p = para_make(T, &b, font(T, T->serif, fs, 0, 0), w, pass ? al : 'l', 1.0, PANGO_WRAP_WORD);
+                rp_para *p = para_make(T, &b, font(T, T->serif, fs, 0, 0), w, pass ? al : 'l', 1.0, PANGO_WRAP_WORD_CHAR);
                 if (!pass) {
                     double nw = para_natural(p) + 2 * CELLPAD;
                     if (nw > tb->cw[c]) tb->cw[c] = nw;
@@ -716,7 +716,7 @@ static void code_items(rp_ts *T, const char *text0, int lua, int numbers, int fi
         ib_init(&b, T, T->size * 0.75, T->serif);
         g_string_append(b.s, header);
         color_range(&b, 0, 0.42, 0.42, 0.42);
-        rp_para *p = para_make(T, &b, font(T, T->serif, T->size * 0.75, 0, 1), w, 'l', 1.0, PANGO_WRAP_WORD);
+        rp_para *p = para_make(T, &b, font(T, T->serif, T->size * 0.75, 0, 1), w, 'l', 1.0, PANGO_WRAP_WORD_CHAR);
         para_items(T, p, indent, before, RP_D_NONE, 0, 0);
         T->items[T->nitems - 1].keep = 1;
         before = 1;
@@ -815,7 +815,7 @@ static void heading_item(rp_ts *T, cmark_node *n, mctx *c) {
         g_string_append(b.s, level == 1 ? "\xe2\x80\x83" : "\xe2\x80\x82");   /* em / en space */
     }
     ib_children(&b, n);
-    rp_para *p = para_make(T, &b, font(T, T->serif, fs, 1, level >= 3), c->width, 'l', 1.0, PANGO_WRAP_WORD);
+    rp_para *p = para_make(T, &b, font(T, T->serif, fs, 1, level >= 3), c->width, 'l', 1.0, PANGO_WRAP_WORD_CHAR);
     double before = level == 1 ? 0 : level == 2 ? T->size * 1.5 : T->size * 1.1;
     rp_item *it = para_box(T, p, c->indent, lab ? lab->label : NULL, before);
     it->keep = 1;
@@ -897,7 +897,7 @@ static void md_block(rp_ts *T, cmark_node *n, mctx *c, const char *marker, doubl
         ib_init(&b, T, T->size, T->serif);
         b.fn_base = c->fn_base;
         ib_children(&b, n);
-        rp_para *p = para_make(T, &b, font(T, T->serif, T->size, 0, 0), c->width, 'j', 1.16, PANGO_WRAP_WORD);
+        rp_para *p = para_make(T, &b, font(T, T->serif, T->size, 0, 0), c->width, 'j', 1.16, PANGO_WRAP_WORD_CHAR);
         int first = T->nitems;
         para_items(T, p, c->indent, before, c->deco, c->dx, c->dw);
         if (marker && T->nitems > first) T->items[first].marker = box_keep(T, strdup(marker));
@@ -965,7 +965,7 @@ static int md_footnotes(rp_ts *T, cmark_node *doc) {
             if (b.s->len > 8) g_string_append_c(b.s, ' ');
             ib_children(&b, k);
         }
-        rp_para *p = para_make(T, &b, font(T, T->serif, fs, 0, 0), T->tw, 'j', 1.0, PANGO_WRAP_WORD);
+        rp_para *p = para_make(T, &b, font(T, T->serif, fs, 0, 0), T->tw, 'j', 1.0, PANGO_WRAP_WORD_CHAR);
         if (T->nfns == T->capfns) {
             T->capfns = T->capfns ? T->capfns * 2 : 32;
             T->fns = realloc(T->fns, T->capfns * sizeof *T->fns);
@@ -1004,7 +1004,7 @@ static void callout_items(rp_ts *T, rp_block *b, double before) {
     T->items[T->nitems - 1].before = before;
     char title[256];
     snprintf(title, sizeof title, "%s", b->title ? b->title : !strcmp(k, "warning") ? "Warning" : !strcmp(k, "tip") ? "Tip" : "Note");
-    simple_para(T, title, T->serif, T->size, 1, 0, cc[0], cc[1], cc[2], 12, T->tw - 20, 0, deco, 0, T->tw, 'l', PANGO_WRAP_WORD);
+    simple_para(T, title, T->serif, T->size, 1, 0, cc[0], cc[1], cc[2], 12, T->tw - 20, 0, deco, 0, T->tw, 'l', PANGO_WRAP_WORD_CHAR);
     T->items[T->nitems - 1].keep = 1;
     md_doc(T, b->md, 12, T->tw - 20, deco, 0, T->tw, T->size * 0.2);
     glue(T, PAD + 1, deco, 0, T->tw, 0);
@@ -1018,7 +1018,7 @@ static void error_items(rp_ts *T, rp_block *b, double before) {
     if (b->cell) n += snprintf(title + n, sizeof title - n, " in cell %d", b->cell);
     if (b->title) n += snprintf(title + n, sizeof title - n, " \xe2\x80\x9c%s\xe2\x80\x9d", b->title);
     if (b->line) snprintf(title + n, sizeof title - n, ", line %d", b->line);
-    simple_para(T, title, T->serif, T->size, 1, 0, 0.70, 0.05, 0.05, 12, T->tw - 20, 0, RP_D_ERROR, 0, T->tw, 'l', PANGO_WRAP_WORD);
+    simple_para(T, title, T->serif, T->size, 1, 0, 0.70, 0.05, 0.05, 12, T->tw - 20, 0, RP_D_ERROR, 0, T->tw, 'l', PANGO_WRAP_WORD_CHAR);
     T->items[T->nitems - 1].keep = 1;
     simple_para(T, b->message, T->mono, T->size * 0.8, 0, 0, 0.45, 0.0, 0.0, 12, T->tw - 20, 2, RP_D_ERROR, 0, T->tw, 'l', PANGO_WRAP_CHAR);
     if (b->traceback && b->traceback[0])
@@ -1113,7 +1113,7 @@ static void toc_entry(rp_ts *T, const char *number, const char *title, const cha
     if (number && number[0]) g_string_append_printf(b.s, "%s\xe2\x80\x82", number);
     g_string_append(b.s, title);
     tb->indent = level == 1 ? 0 : 22 * (level - 1);
-    tb->p = para_make(T, &b, font(T, T->serif, T->size, level == 1, 0), T->tw - tb->indent - 40, 'l', 1.0, PANGO_WRAP_WORD);
+    tb->p = para_make(T, &b, font(T, T->serif, T->size, level == 1, 0), T->tw - tb->indent - 40, 'l', 1.0, PANGO_WRAP_WORD_CHAR);
     tb->dest = dest;
     rp_item *it = item_add(T, RP_I_BOX, tb->p->height);
     it->draw = draw_toc;
@@ -1127,27 +1127,27 @@ static void toc_entry(rp_ts *T, const char *number, const char *title, const cha
 static void title_block(rp_ts *T) {
     rp_doc *d = T->d;
     const char *title = d->title ? d->title : "clipbook report";
-    simple_para(T, title, T->serif, T->size * 2.3, 1, 0, 0, 0, 0, 0, T->tw, T->size * 3, RP_D_NONE, 0, 0, 'c', PANGO_WRAP_WORD);
+    simple_para(T, title, T->serif, T->size * 2.3, 1, 0, 0, 0, 0, 0, T->tw, T->size * 3, RP_D_NONE, 0, 0, 'c', PANGO_WRAP_WORD_CHAR);
     if (d->subtitle)
-        simple_para(T, d->subtitle, T->serif, T->size * 1.35, 0, 1, 0.2, 0.2, 0.2, 0, T->tw, T->size * 0.6, RP_D_NONE, 0, 0, 'c', PANGO_WRAP_WORD);
+        simple_para(T, d->subtitle, T->serif, T->size * 1.35, 0, 1, 0.2, 0.2, 0.2, 0, T->tw, T->size * 0.6, RP_D_NONE, 0, 0, 'c', PANGO_WRAP_WORD_CHAR);
     if (d->nauthors) {
         GString *g = g_string_new(NULL);
         for (int i = 0; i < d->nauthors; i++) {
             if (i) g_string_append(g, i == d->nauthors - 1 ? " and " : ", ");
             g_string_append(g, d->authors[i]);
         }
-        simple_para(T, g->str, T->serif, T->size * 1.15, 0, 0, 0, 0, 0, 0, T->tw, T->size * 1.6, RP_D_NONE, 0, 0, 'c', PANGO_WRAP_WORD);
+        simple_para(T, g->str, T->serif, T->size * 1.15, 0, 0, 0, 0, 0, 0, T->tw, T->size * 1.6, RP_D_NONE, 0, 0, 'c', PANGO_WRAP_WORD_CHAR);
         g_string_free(g, TRUE);
     }
     if (d->date)
-        simple_para(T, d->date, T->serif, T->size, 0, 0, 0.25, 0.25, 0.25, 0, T->tw, T->size * 0.5, RP_D_NONE, 0, 0, 'c', PANGO_WRAP_WORD);
+        simple_para(T, d->date, T->serif, T->size, 0, 0, 0.25, 0.25, 0.25, 0, T->tw, T->size * 0.5, RP_D_NONE, 0, 0, 'c', PANGO_WRAP_WORD_CHAR);
     if (d->abstract) {
-        simple_para(T, "Abstract", T->serif, T->size * 0.95, 1, 0, 0, 0, 0, 0, T->tw, T->size * 2.2, RP_D_NONE, 0, 0, 'c', PANGO_WRAP_WORD);
+        simple_para(T, "Abstract", T->serif, T->size * 0.95, 1, 0, 0, 0, 0, 0, T->tw, T->size * 2.2, RP_D_NONE, 0, 0, 'c', PANGO_WRAP_WORD_CHAR);
         T->items[T->nitems - 1].keep = 1;
         md_doc(T, d->abstract, 36, T->tw - 72, RP_D_NONE, 0, 0, T->size * 0.4);
     }
     /* contents */
-    simple_para(T, "Contents", T->serif, T->size * 1.3, 1, 0, 0, 0, 0, 0, T->tw, T->size * 2.6, RP_D_NONE, 0, 0, 'l', PANGO_WRAP_WORD);
+    simple_para(T, "Contents", T->serif, T->size * 1.3, 1, 0, 0, 0, 0, 0, T->tw, T->size * 2.6, RP_D_NONE, 0, 0, 'l', PANGO_WRAP_WORD_CHAR);
     rp_item *h = &T->items[T->nitems - 1];
     h->keep = 1;
     h->dest = box_keep(T, strdup("contents"));
@@ -1171,7 +1171,7 @@ static void references(rp_ts *T) {
     ib hb;
     ib_init(&hb, T, T->size * 1.85, T->serif);
     g_string_append(hb.s, "References");
-    rp_para *hp = para_make(T, &hb, font(T, T->serif, T->size * 1.85, 1, 0), T->tw, 'l', 1.0, PANGO_WRAP_WORD);
+    rp_para *hp = para_make(T, &hb, font(T, T->serif, T->size * 1.85, 1, 0), T->tw, 'l', 1.0, PANGO_WRAP_WORD_CHAR);
     rp_item *it = para_box(T, hp, 0, "references", 0);
     it->keep = 1;
     it->newpage = 1;
