@@ -16,3 +16,10 @@ cmp "$out/a/report.pdf" "$out/b/report.pdf" || { echo "report: two renders diffe
 "$CLIPBOOK" render $fx/01-how-clip-works.json --out "$out/c" --paper letter --no-html 2>>"$out/log"
 pdfinfo "$out/c/report.pdf" | grep -q 'letter' || { echo "report: --paper letter ignored"; exit 1; }
 /usr/bin/python3 tests/e2e/report_check.py "$out/a" "$out/shot.png"
+# rough input (bad math, bad figure specs, empty blocks, odd Markdown): still
+# a valid PDF and valid HTML, with the problems marked in place
+"$CLIPBOOK" render tests/report/rough/*.json --out "$out/r" 2>>"$out/log"
+qpdf --check "$out/r/report.pdf" >/dev/null || { echo "report: rough PDF fails qpdf --check"; exit 1; }
+/usr/bin/python3 -c 'import html5lib, sys; html5lib.HTMLParser(strict=True).parse(open(sys.argv[1], "rb").read())' "$out/r/report.html"
+grep -q 'math error' "$out/r/report.html" || grep -q 'math-error' "$out/r/report.html" || { echo "report: bad math not marked"; exit 1; }
+echo "report: rough input ok"
