@@ -11,7 +11,7 @@
 #include "rp_doc.h"
 #include "rp_model.h"
 
-char *rp_file_read(const char *path, size_t *len) {
+char *rp_doc_read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return en_error("%s: %s", path, strerror(errno)), NULL;
     size_t cap = 1 << 16, n = 0;
@@ -80,7 +80,7 @@ static int load_table(rp_doc *d, rp_block *b, const cJSON *o, const char *path, 
 }
 
 int rp_doc_load_chapter(rp_doc *d, const char *path) {
-    char *text = rp_file_read(path, NULL);
+    char *text = rp_doc_read_file(path, NULL);
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
     free(text);
@@ -169,7 +169,7 @@ out:
 }
 
 int rp_doc_load_meta(rp_doc *d, const char *path) {
-    char *text = rp_file_read(path, NULL);
+    char *text = rp_doc_read_file(path, NULL);
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
     free(text);

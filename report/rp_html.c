@@ -148,7 +148,7 @@ static char *data_uri(const char *dir, const char *url) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, url);
     size_t n;
-    char *bytes = rp_file_read(path, &n);
+    char *bytes = rp_doc_read_file(path, &n);
     if (!bytes) { fprintf(stderr, "clipbook render: warning: %s\n", en_error_msg()); return NULL; }
     const char *ext = strrchr(url, '.');
     const char *mime = ext && (!strcmp(ext, ".jpg") || !strcmp(ext, ".jpeg")) ? "image/jpeg"

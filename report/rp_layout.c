@@ -991,6 +991,7 @@ static void simple_para(rp_ts *T, const char *text, const char *family, double f
     ib_init(&b, T, fs, family);
     g_string_append(b.s, text);
     color_range(&b, 0, r, g, bl);
+    if (family == T->mono) attr_range(&b, pango_attr_insert_hyphens_new(FALSE), 0);
     rp_para *p = para_make(T, &b, font(T, family, fs, bold, italic), width, align, 1.0, wrap);
     para_items(T, p, indent, before, deco, dx, dw);
 }

@@ -99,7 +99,7 @@ rp_doc *rp_doc_new(void);
 int     rp_doc_load_chapter(rp_doc *d, const char *path);   /* -1 + en_error */
 int     rp_doc_load_meta(rp_doc *d, const char *path);
 void    rp_doc_free(rp_doc *d);
-char   *rp_file_read(const char *path, size_t *len);        /* malloc'd, NUL-ended */
+char   *rp_doc_read_file(const char *path, size_t *len);        /* malloc'd, NUL-ended */
 
 /* rp_md.c */
 cmark_node *rp_md_parse(rp_doc *d, const char *text);

@@ -2,12 +2,15 @@
  * report.html:  clipbook render build/doc/NN.json... --out build/report/
  *                 [--meta chapters/meta.json] [--paper a4|letter]
  *                 [--line-numbers] [--no-html] [--no-pdf]
- * Chapters are rendered in the order of their stems (file names sort). */
+ * Chapters are rendered in the order of their stems (file names sort).
+ * Without --meta, chapters/meta.json is used when it exists (so `make
+ * report` gets the title block and bibliography without saying so). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "en_error.h"
 #include "rp_cmd.h"
@@ -55,6 +58,7 @@ int rp_cmd_render(int argc, char **argv) {
     }
     if (!out || !nfiles || (strcmp(paper, "a4") && strcmp(paper, "letter"))) { free(files); return usage(); }
     qsort(files, nfiles, sizeof *files, cmp_str);
+    if (!meta && access("chapters/meta.json", R_OK) == 0) meta = "chapters/meta.json";
     rp_doc *d = rp_doc_new();
     d->paper = paper;
     d->line_numbers = line_numbers;

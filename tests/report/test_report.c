@@ -146,7 +146,7 @@ static int render(const char *out, const char *extra) {
 }
 
 static char *slurp(const char *path, size_t *n) {
-    char *s = rp_file_read(path, n);
+    char *s = rp_doc_read_file(path, n);
     cr_assert_not_null(s, "%s", en_error_msg());
     return s;
 }
