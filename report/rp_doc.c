@@ -99,6 +99,21 @@ int rp_doc_load_chapter(rp_doc *d, const char *path) {
     ch->stem = strdup(st ? st : basename(pc));
     free(pc);
     ch->source = dupstr(jstr(root, "source"));
+    const cJSON *pv = cJSON_GetObjectItemCaseSensitive(root, "provenance");
+    if (cJSON_IsObject(pv)) {   /* one quiet line at the chapter's end */
+        char buf[512];
+        int k = 0;
+        if (jstr(pv, "profile")) k += snprintf(buf + k, sizeof buf - k, "profile %s", jstr(pv, "profile"));
+        if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pv, "seed")) && k < 400)
+            k += snprintf(buf + k, sizeof buf - k, "%sseed %g", k ? " \xc2\xb7 " : "", jnum(pv, "seed", 0));
+        if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pv, "threads")) && k < 400)
+            k += snprintf(buf + k, sizeof buf - k, "%s%g threads", k ? " \xc2\xb7 " : "", jnum(pv, "threads", 0));
+        if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pv, "wall_s")) && k < 400)
+            k += snprintf(buf + k, sizeof buf - k, "%s%.1f s", k ? " \xc2\xb7 " : "", jnum(pv, "wall_s", 0));
+        if (jstr(pv, "engine_version") && k < 400)
+            k += snprintf(buf + k, sizeof buf - k, "%sengine %s", k ? " \xc2\xb7 " : "", jstr(pv, "engine_version"));
+        if (k) ch->prov = strdup(buf);
+    }
     int n = cJSON_GetArraySize(blocks);
     ch->blocks = calloc(n ? n : 1, sizeof *ch->blocks);
     EN_ASSERT(ch->blocks);
@@ -246,7 +261,7 @@ void rp_doc_free(rp_doc *d) {
     for (int c = 0; c < d->nchapters; c++) {
         rp_chapter *ch = &d->chapters[c];
         for (int i = 0; i < ch->nblocks; i++) free_block(&ch->blocks[i]);
-        free(ch->blocks); free(ch->stem); free(ch->source); free(ch->dir);
+        free(ch->blocks); free(ch->stem); free(ch->source); free(ch->dir); free(ch->prov);
     }
     free(d->chapters);
     for (int i = 0; i < d->nsp; i++) {

@@ -160,6 +160,8 @@ static char *data_uri(const char *dir, const char *url) {
     return r;
 }
 
+static int g_fn_base;   /* footnotes before this document, page-wide */
+
 /* Marks headings, highlights code, inlines images; then renders. */
 static void md_html(GString *o, rp_doc *d, cmark_node *doc, const char *dir, const char *fnprefix, int strip_p) {
     if (!doc) return;
@@ -198,9 +200,37 @@ static void md_html(GString *o, rp_doc *d, cmark_node *doc, const char *dir, con
         cmark_node_free(codes[i]);
     }
     free(codes);
+    int nfn = 0;
+    for (cmark_node *n = cmark_node_first_child(doc); n; n = cmark_node_next(n))
+        nfn += cmark_node_get_type(n) == CMARK_NODE_FOOTNOTE_DEFINITION;
     char *html = cmark_render_html(doc, rp_md_options(), rp_md_extensions());
     GString *g = g_string_new(html);
     free(html);
+    if (nfn && g_fn_base) {   /* footnotes numbered through the page, as in the PDF */
+        GString *r = g_string_new(NULL);
+        const char *s = g->str, *p;
+        while ((p = strstr(s, "data-footnote-ref>"))) {
+            p += strlen("data-footnote-ref>");
+            g_string_append_len(r, s, p - s);
+            char *e;
+            long v = strtol(p, &e, 10);
+            g_string_append_printf(r, "%ld", v + g_fn_base);
+            s = e;
+        }
+        g_string_append(r, s);
+        char start[64];
+        snprintf(start, sizeof start, "<ol start=\"%d\">", g_fn_base + 1);
+        const char *sec = "<section class=\"footnotes\" data-footnotes>\n<ol>";
+        char *at = strstr(r->str, sec);
+        if (at) {
+            size_t off = at - r->str + strlen(sec) - 4;
+            g_string_erase(r, off, 4);
+            g_string_insert(r, off, start);
+        }
+        g_string_free(g, TRUE);
+        g = r;
+    }
+    g_fn_base += nfn;
     if (fnprefix) {
         char to[128];
         snprintf(to, sizeof to, "\"#fn-%s-", fnprefix); replace_all(g, "\"#fn-", to);
@@ -290,7 +320,7 @@ static void block_html(GString *o, rp_doc *d, rp_chapter *ch, int ci, int bi) {
         if (b->label) g_string_append_printf(o, " id=\"%s\"", b->label);
         g_string_append(o, ">");
         caption_html(o, d, "Table", b->number, b->caption);
-        g_string_append(o, "<table>\n<thead><tr>");
+        g_string_append(o, "<div class=\"tablewrap\"><table>\n<thead><tr>");
         for (int r = 0; r <= b->nrows; r++) {
             if (r) g_string_append(o, "<tr>");
             for (int c = 0; c < b->ncols; c++) {
@@ -301,7 +331,7 @@ static void block_html(GString *o, rp_doc *d, rp_chapter *ch, int ci, int bi) {
             }
             g_string_append(o, r ? "</tr>\n" : "</tr></thead>\n<tbody>\n");
         }
-        g_string_append(o, "</tbody></table></figure>\n");
+        g_string_append(o, "</tbody></table></div></figure>\n");
         break;
     case RP_B_MATH: {
         const rp_label *l = b->label ? rp_xref_find(d, b->label) : NULL;
@@ -388,6 +418,7 @@ static const char *CSS =
 ".error{background:#ffeded;border-left:5px solid #cc1414;padding:.5rem 1rem;margin:1.2rem 0}\n"
 ".error-title{color:#b30d0d;font-weight:bold;margin:.2rem 0}.error pre.msg{color:#730000}.error pre.tb{color:#595959;font-size:.7rem;margin-top:.3rem}\n"
 ".unresolved,.math-error{color:#c00;font-weight:bold}\n"
+"p.provenance{text-align:right;font-style:italic;font-size:.78rem;color:#777;margin-top:1.5rem}\n"
 "section.footnotes{font-size:.85rem;border-top:1px solid var(--rule);margin-top:1rem}\n"
 "sup.footnote-ref{line-height:0}\n"
 "ol.refs{list-style:none;padding:0}ol.refs li{padding-left:2.4rem;text-indent:-2.4rem;margin:.4rem 0;text-align:left}\n"
@@ -399,6 +430,7 @@ static const char *CSS =
 "h1{break-before:page}header.titleblock+nav,header.titleblock h1{break-before:auto}}\n";
 
 int rp_html_write(rp_doc *d, const char *path) {
+    g_fn_base = 0;
     GString *o = g_string_new("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
     const char *title = d->title ? d->title : "clipbook report";
@@ -443,6 +475,11 @@ int rp_html_write(rp_doc *d, const char *path) {
         rp_chapter *ch = &d->chapters[c];
         g_string_append_printf(o, "<section class=\"chapter\" id=\"chapter-%s\">\n", ch->stem);
         for (int i = 0; i < ch->nblocks; i++) block_html(o, d, ch, c, i);
+        if (ch->prov) {
+            g_string_append(o, "<p class=\"provenance\">Computed by clipbook: ");
+            escs(o, ch->prov);
+            g_string_append(o, "</p>\n");
+        }
         g_string_append(o, "</section>\n");
     }
     if (d->nrefs) {

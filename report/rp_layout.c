@@ -378,7 +378,7 @@ static rp_item *para_box(rp_ts *T, rp_para *p, double x, const char *dest, doubl
 
 typedef struct {
     rp_math *m;
-    double w, a, d;
+    double w, a, d, scale;   /* scale < 1: a formula wider than the text, shrunk */
     int number;
     const char *dest;
     rp_para *err;
@@ -391,7 +391,13 @@ static void draw_math(rp_ts *T, rp_item *it, double x, double y) {
         snprintf(a, sizeof a, "name='%s' x=%.2f y=%.2f", mb->dest, x, y);
         cairo_tag_begin(T->cr, CAIRO_TAG_DEST, a);
     }
-    if (mb->m) rp_math_draw(mb->m, T->cr, x + (T->tw - mb->w) / 2, y + 5 + mb->a);
+    if (mb->m) {
+        cairo_save(T->cr);
+        cairo_translate(T->cr, x + (T->tw - mb->w * mb->scale) / 2, y + 5 + mb->a * mb->scale);
+        cairo_scale(T->cr, mb->scale, mb->scale);
+        rp_math_draw(mb->m, T->cr, 0, 0);
+        cairo_restore(T->cr);
+    }
     else rp_para_draw_lines(T, mb->err, 0, mb->err->nlines, x, y + 3);
     if (mb->number) {
         PangoLayout *l = pango_layout_new(T->ctx);
@@ -403,7 +409,7 @@ static void draw_math(rp_ts *T, rp_item *it, double x, double y) {
         pango_layout_set_text(l, num, -1);
         PangoRectangle r;
         pango_layout_get_extents(l, NULL, &r);
-        double by = mb->m ? y + 5 + mb->a : y + 3 + T->size;
+        double by = mb->m ? y + 5 + mb->a * mb->scale : y + 3 + T->size;
         cairo_move_to(T->cr, x + T->tw - r.width / (double)PANGO_SCALE,
                       by - pango_layout_get_baseline(l) / (double)PANGO_SCALE);
         pango_cairo_show_layout(T->cr, l);
@@ -420,7 +426,9 @@ static void math_item(rp_ts *T, rp_math *m, const char *tex, const char *err, in
     double h;
     if (m) {
         rp_math_layout(m, T->cr, T->serif, T->size * 1.05, &mb->w, &mb->a, &mb->d);
-        h = mb->a + mb->d + 10;
+        double room = T->tw - (number ? 2 * 36 : 0);
+        mb->scale = mb->w > room ? room / mb->w : 1;
+        h = (mb->a + mb->d) * mb->scale + 10;
     } else {
         ib b;
         ib_init(&b, T, T->size, T->mono);
@@ -1062,6 +1070,12 @@ static void chapter_items(rp_ts *T, rp_chapter *ch) {
         case RP_B_CALLOUT: callout_items(T, b, before); break;
         case RP_B_ERROR: error_items(T, b, before); break;
         }
+    }
+    if (ch->prov) {
+        char line[600];
+        snprintf(line, sizeof line, "Computed by clipbook: %s", ch->prov);
+        simple_para(T, line, T->serif, T->size * 0.78, 0, 1, 0.45, 0.45, 0.45, 0, T->tw, T->size * 1.5,
+                    RP_D_NONE, 0, 0, 'r', PANGO_WRAP_WORD_CHAR);
     }
 }
 

@@ -58,6 +58,7 @@ typedef struct {
 typedef struct {
     char *stem, *source;
     char *dir;         /* the fragment's folder: image paths are relative to it */
+    char *prov;        /* "profile mini · seed 0 · ..." from provenance, or NULL */
     rp_block *blocks;
     int nblocks;
 } rp_chapter;
