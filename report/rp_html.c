@@ -423,7 +423,7 @@ static const char *CSS =
 "sup.footnote-ref{line-height:0}\n"
 "ol.refs{list-style:none;padding:0}ol.refs li{padding-left:2.4rem;text-indent:-2.4rem;margin:.4rem 0;text-align:left}\n"
 ".refnum{display:inline-block;width:2.4rem;text-indent:0}\n"
-"img{max-width:100%}\n"
+"img{max-width:100%}p>img:only-child{display:block;margin:0 auto}\n"
 "@media print{nav#toc{display:none}main{max-width:none;margin:0;padding:0}html{font-size:11pt}"
 "a{color:inherit}pre.code{background:none;border:1px solid #ddd}"
 "figure,table,pre,.equation,.callout,.error{break-inside:avoid}h1,h2,h3{break-after:avoid}"
@@ -489,7 +489,10 @@ int rp_html_write(rp_doc *d, const char *path) {
                 rp_ref *r = &d->refs[i];
                 if (r->number != n) continue;
                 g_string_append_printf(o, "<li id=\"ref-%s\"><span class=\"refnum\">[%d]</span>", r->key, r->number);
-                if (r->authors) { escs(o, r->authors); g_string_append(o, ". "); }
+                if (r->authors) {
+                    escs(o, r->authors);
+                    g_string_append(o, g_str_has_suffix(r->authors, ".") ? " " : ". ");
+                }
                 if (r->title) { g_string_append(o, "<i>"); escs(o, r->title); g_string_append(o, "</i>. "); }
                 if (r->venue) { escs(o, r->venue); g_string_append(o, r->year ? ", " : ". "); }
                 if (r->year) g_string_append_printf(o, "%d. ", r->year);

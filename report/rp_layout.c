@@ -1202,7 +1202,7 @@ static void references(rp_ts *T) {
         ib b;
         double fs = T->size * 0.95;
         ib_init(&b, T, fs, T->serif);
-        if (r->authors) g_string_append_printf(b.s, "%s. ", r->authors);
+        if (r->authors) g_string_append_printf(b.s, "%s%s", r->authors, g_str_has_suffix(r->authors, ".") ? " " : ". ");
         if (r->title) {
             size_t st = b.s->len;
             g_string_append(b.s, r->title);
