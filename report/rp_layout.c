@@ -532,27 +532,25 @@ typedef struct {
 
 #define CELLPAD 5.0
 
-static void draw_table(rp_ts *T, rp_item *it, double x, double y) {
-    table_box *tb = it->data;
+/* Rows [r0, r1) at y: the caption and top rule before row 0, a thin rule
+ * under the header row, the bottom rule under the last row. */
+static void draw_table_rows(rp_ts *T, table_box *tb, int r0, int r1, double x, double y) {
     cairo_t *cr = T->cr;
-    if (tb->dest) {
-        char a[300];
-        snprintf(a, sizeof a, "name='%s' x=%.2f y=%.2f", tb->dest, x, y);
-        cairo_tag_begin(cr, CAIRO_TAG_DEST, a);
-    }
     double yy = y;
-    if (tb->cap) {
-        rp_para_draw_lines(T, tb->cap, 0, tb->cap->nlines, x + T->tw * 0.04, yy);
-        yy += tb->cap->height + 5;
-    }
     double x0 = x + (T->tw - tb->w) / 2;
-    cairo_save(cr);
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_set_line_width(cr, 0.8);
-    cairo_move_to(cr, x0, yy); cairo_line_to(cr, x0 + tb->w, yy); cairo_stroke(cr);
-    cairo_restore(cr);
-    yy += 1;
-    for (int r = 0; r < tb->nrows; r++) {
+    if (r0 == 0) {
+        if (tb->cap) {
+            rp_para_draw_lines(T, tb->cap, 0, tb->cap->nlines, x + T->tw * 0.04, yy);
+            yy += tb->cap->height + 5;
+        }
+        cairo_save(cr);
+        cairo_set_source_rgb(cr, 0, 0, 0);
+        cairo_set_line_width(cr, 0.8);
+        cairo_move_to(cr, x0, yy); cairo_line_to(cr, x0 + tb->w, yy); cairo_stroke(cr);
+        cairo_restore(cr);
+        yy += 1;
+    }
+    for (int r = r0; r < r1; r++) {
         double cx = x0;
         for (int c = 0; c < tb->ncols; c++) {
             rp_para *p = tb->cells[r * tb->ncols + c];
@@ -568,7 +566,18 @@ static void draw_table(rp_ts *T, rp_item *it, double x, double y) {
             yy += 1;
         }
     }
-    if (tb->dest) cairo_tag_end(cr, CAIRO_TAG_DEST);
+}
+
+static void draw_table(rp_ts *T, rp_item *it, double x, double y) {
+    table_box *tb = it->data;
+    draw_table_rows(T, tb, 0, tb->nrows, x, y);
+}
+
+typedef struct { table_box *tb; int r0, r1; } table_part;
+
+static void draw_table_part(rp_ts *T, rp_item *it, double x, double y) {
+    table_part *tp = it->data;
+    draw_table_rows(T, tp->tb, tp->r0, tp->r1, x, y);
 }
 
 static double para_natural(rp_para *p) {
@@ -625,6 +634,27 @@ static void table_item(rp_ts *T, cmark_node **md, int ncols, int nrows, const ch
     for (int c = 0; c < ncols; c++) tb->w += tb->cw[c];
     double h = 3 + (cap ? cap->height + 5 : 0);
     for (int r = 0; r < nrows; r++) h += tb->rh[r];
+    if (h > T->th * 0.8 && nrows > 4) {
+        /* Too tall to move as a whole: it flows row by row, the caption and
+         * header kept with the first two rows, the last two rows together. */
+        for (int r = 0; r < nrows; r++) {
+            table_part *tp = box_keep(T, calloc(1, sizeof *tp));
+            tp->tb = tb;
+            tp->r0 = r;
+            tp->r1 = r + 1;
+            double rh = tb->rh[r] + (r == 0 ? 2 + (cap ? cap->height + 5 : 0) : r == nrows - 1 ? 1 : 0);
+            rp_item *it = item_add(T, RP_I_BOX, rh);
+            it->draw = draw_table_part;
+            it->data = tp;
+            it->keep = r < 2 || r >= nrows - 2;
+            if (r == 0) {
+                it->before = before;
+                it->dest = dest ? box_keep(T, strdup(dest)) : NULL;
+            }
+        }
+        T->items[T->nitems - 1].keep = 0;
+        return;
+    }
     rp_item *it = item_add(T, RP_I_BOX, h);
     it->draw = draw_table;
     it->data = tb;
