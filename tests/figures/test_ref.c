@@ -19,6 +19,14 @@
 
 char *fgt_read(const char *path);
 
+/* Under LeakSanitizer: fontconfig/pango keep process-lifetime caches; the
+ * same list as tests/figures/lsan.supp, which the e2e script uses. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) {
+    return "leak:libfontconfig\nleak:libpango\nleak:libpangoft2\nleak:libpangocairo\nleak:libglib\n"
+           "leak:libgobject\nleak:libharfbuzz\nleak:libcairo\nleak:libfreetype\n";
+}
+
 char *fgt_read(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
