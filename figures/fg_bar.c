@@ -75,6 +75,10 @@ int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t err
                                              .color = s->series[i].has_color ? s->series[i].color : fg_palette(i),
                                              .patch = 1 };
     int show_leg = nit > 0 && s->legend != FG_LEG_NONE && (ns > 1 || s->legend != FG_LEG_AUTO);
+    A.y_int = 1;
+    for (int i = 0; i < ns; i++)
+        for (int j = 0; j < s->series[i].y.n; j++)
+            if (isfinite(s->series[i].y.v[j]) && s->series[i].y.v[j] != round(s->series[i].y.v[j])) A.y_int = 0;
     fg_axes_layout(cr, &A, box, &t, -0.5, ncat - 0.5, ylo, yhi, 0, 0);
     double bw = GROUP_W / ns;
     double base = s->y_scale == FG_SCALE_LINEAR ? fmax(ylo, fmin(yhi, 0)) : ylo;

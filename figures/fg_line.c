@@ -195,6 +195,16 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
         if (isfinite(x)) { xlo = fmin(xlo, x); xhi = fmax(xhi, x); }
     }
 
+    /* Whole-number data (epochs, shots, counts) get whole-number ticks. */
+    A.x_int = A.y_int = 1;
+    for (int i = 0; i < s->n_series; i++)
+        for (int j = 0; j < P[i].n; j++) {
+            const fg_series *se = &s->series[i];
+            double x = se->x.n ? (j < se->x.n ? se->x.v[j] : NAN) : j + 1, y = se->y.v[j];
+            if (isfinite(x) && x != round(x)) A.x_int = 0;
+            if (isfinite(y) && y != round(y)) A.y_int = 0;
+            if (P[i].band) A.y_int = 0;
+        }
     int rc = 0;
     if (npts == 0) {
         char msg[300];

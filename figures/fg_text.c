@@ -3,6 +3,7 @@
  *
  * Metrics hinting is off: a label then has the same width in the PDF, the
  * SVG and the PNG, so the three layouts agree. */
+#include <stdio.h>
 #include <string.h>
 
 #include "fg_internal.h"
@@ -25,6 +26,21 @@ PangoLayout *fg_text_layout(cairo_t *cr, const char *text, double size, int bold
     pango_font_description_free(fd);
 
     if (!text) text = "";
+    char *sup = NULL;
+    if (markup && strstr(text, "<sup>")) {
+        /* Pango's <sup> scales relative to a point size and comes out too
+         * big with our absolute sizes: spell the superscript out. */
+        char open[96];
+        snprintf(open, sizeof open, "<span font_desc=\"%.2fpx\" rise=\"%d\">", size * 0.72, (int)(size * 0.42 * PANGO_SCALE));
+        GString *g = g_string_new(NULL);
+        for (const char *p = text; *p;) {
+            if (!strncmp(p, "<sup>", 5)) { g_string_append(g, open); p += 5; }
+            else if (!strncmp(p, "</sup>", 6)) { g_string_append(g, "</span>"); p += 6; }
+            else g_string_append_c(g, *p++);
+        }
+        sup = g_string_free(g, FALSE);
+        text = sup;
+    }
     if (markup) {
         /* Malformed markup (user text) falls back to plain text. */
         if (!pango_parse_markup(text, -1, 0, NULL, NULL, NULL, NULL)) pango_layout_set_text(l, text, -1);
@@ -32,6 +48,7 @@ PangoLayout *fg_text_layout(cairo_t *cr, const char *text, double size, int bold
     } else {
         pango_layout_set_text(l, text, -1);
     }
+    g_free(sup);
     return l;
 }
 
@@ -55,6 +72,39 @@ void fg_text_draw(cairo_t *cr, const char *text, double size, int bold, int mark
     cairo_translate(cr, x, y);
     if (angle != 0) cairo_rotate(cr, angle);
     cairo_move_to(cr, -ax * w - (double)lr.x / PANGO_SCALE, -ay * h - (double)lr.y / PANGO_SCALE);
+    pango_cairo_show_layout(cr, l);
+    g_object_unref(l);
+    cairo_restore(cr);
+}
+
+static PangoLayout *wrapped(cairo_t *cr, const char *text, double size, int markup, double width) {
+    PangoLayout *l = fg_text_layout(cr, text, size, 0, markup);
+    pango_layout_set_width(l, (int)(width * PANGO_SCALE));
+    pango_layout_set_wrap(l, PANGO_WRAP_WORD_CHAR);
+    pango_layout_set_alignment(l, PANGO_ALIGN_CENTER);
+    return l;
+}
+
+void fg_text_size_wrapped(cairo_t *cr, const char *text, double size, int markup, double width,
+                          double *w, double *h, int *lines) {
+    PangoLayout *l = wrapped(cr, text, size, markup, width);
+    PangoRectangle ink, lr;
+    pango_layout_get_extents(l, &ink, &lr);
+    if (w) *w = (double)ink.width / PANGO_SCALE;
+    if (h) *h = (double)lr.height / PANGO_SCALE;
+    if (lines) *lines = pango_layout_get_line_count(l);
+    g_object_unref(l);
+}
+
+void fg_text_draw_wrapped(cairo_t *cr, const char *text, double size, int markup, double width,
+                          double x, double y, double ax, double ay) {
+    if (!text || !*text) return;
+    cairo_save(cr);
+    PangoLayout *l = wrapped(cr, text, size, markup, width);
+    PangoRectangle lr;
+    pango_layout_get_extents(l, NULL, &lr);
+    double h = (double)lr.height / PANGO_SCALE;
+    cairo_move_to(cr, x - ax * width, y - ay * h);
     pango_cairo_show_layout(cr, l);
     g_object_unref(l);
     cairo_restore(cr);

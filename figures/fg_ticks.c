@@ -43,10 +43,11 @@ static double density(int k, int m, double dmin, double dmax, double lmin, doubl
 }
 static double density_max(int k, int m) { return k >= m ? 2.0 - (double)(k - 1) / (m - 1) : 1.0; }
 
-int fg_ticks_wilkinson(double dmin, double dmax, int m, int loose,
+int fg_ticks_wilkinson(double dmin, double dmax, int m, int flags,
                        double *lmin_out, double *lmax_out, double *step_out) {
     if (!isfinite(dmin) || !isfinite(dmax) || !(dmax > dmin) || !isfinite(dmax - dmin)) return -1;
     if (m < 2) m = 2;
+    int loose = flags & FG_TICKS_LOOSE, whole = flags & FG_TICKS_INTEGER;
     double range = dmax - dmin;
     /* Ranges too small relative to their values lose all precision. */
     if (range < 1e-12 * fmax(fabs(dmin), fabs(dmax))) return -1;
@@ -66,6 +67,8 @@ int fg_ticks_wilkinson(double dmin, double dmax, int m, int loose,
                 for (int z = z0; z < z0 + 12; z++) {
                     double step = j * q * pow(10.0, z);
                     if (!isfinite(step) || step <= 0) break;
+                    if (whole && step < 1 - 1e-9) continue;
+                    if (whole && fabs(step - round(step)) > 1e-9 * step) continue;
                     double cm = coverage_max(dmin, dmax, step * (k - 1));
                     if (W[0] * sm + W[1] * cm + W[2] * dm + W[3] < best) break;
                     double min_start = floor(dmax / step) * j - (double)(k - 1) * j;
@@ -153,7 +156,7 @@ static void ticks_even(fg_ticks *t, double lo, double hi, int m) {
     }
 }
 
-void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m) {
+void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m, int flags) {
     memset(t, 0, sizeof *t);
     if (m < 2) m = 2;
     if (m > 12) m = 12;
@@ -223,27 +226,36 @@ void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m
         }
         return;
     }
-    double a, b, step;
-    if (fg_ticks_wilkinson(lo, hi, m, 0, &a, &b, &step) != 0) { ticks_even(t, lo, hi, m); return; }
-    /* Huge or tiny magnitudes: a common power of ten moves to the title. */
-    double mag = fmax(fabs(lo), fabs(hi));
-    int e = 0;
-    if (mag >= 1e5 || (mag < 1e-3 && mag > 0) || step < 1e-4) {
-        e = (int)floor(log10(mag));
-        if (e > -3 && e < 5) e = (int)floor(log10(step));   /* small steps, modest values */
-        char es[16];
-        snprintf(es, sizeof es, "%d", e);
-        put_minus(es, sizeof es);
-        snprintf(t->suffix, sizeof t->suffix, " (\xc3\x97" "10<sup>%s</sup>)", es);
+    /* Whole steps first when asked; fractional ones if those leave fewer
+     * than two ticks in the range (a flat series at 5). */
+    for (int pass = 0; pass < 2; pass++) {
+        int fl = pass == 0 ? (flags & FG_TICKS_INTEGER) : 0;
+        if (pass == 1 && !(flags & FG_TICKS_INTEGER)) break;
+        double a, b, step;
+        t->n = 0; t->suffix[0] = 0;
+        if (fg_ticks_wilkinson(lo, hi, m, fl, &a, &b, &step) != 0) continue;
+        /* Huge or tiny magnitudes: a common power of ten moves to the title. */
+        double mag = fmax(fabs(lo), fabs(hi));
+        int e = 0;
+        if (mag >= 1e5 || (mag < 1e-3 && mag > 0) || step < 1e-4) {
+            e = (int)floor(log10(mag));
+            if (e > -3 && e < 5) e = (int)floor(log10(step));   /* small steps, modest values */
+            char es[16];
+            snprintf(es, sizeof es, "%d", e);
+            put_minus(es, sizeof es);
+            snprintf(t->suffix, sizeof t->suffix, " (\xc3\x97" "10<sup>%s</sup>)", es);
+        }
+        double scale_e = pow(10.0, -e);
+        for (int i = 0; i < FG_MAX_TICKS; i++) {
+            double v = a + i * step;
+            if (v > b + step * 1e-6) break;
+            if (v < lo - step * 1e-6 || v > hi + step * 1e-6) continue;
+            t->v[t->n] = v;
+            fg_ticks_format(t->label[t->n], sizeof t->label[0], v * scale_e, step * scale_e);
+            t->n++;
+        }
+        if (t->n >= 2) return;
     }
-    double scale_e = pow(10.0, -e);
-    for (int i = 0; i < FG_MAX_TICKS; i++) {
-        double v = a + i * step;
-        if (v > b + step * 1e-6) break;
-        if (v < lo - step * 1e-6 || v > hi + step * 1e-6) continue;
-        t->v[t->n] = v;
-        fg_ticks_format(t->label[t->n], sizeof t->label[0], v * scale_e, step * scale_e);
-        t->n++;
-    }
-    if (t->n < 2) ticks_even(t, lo, hi, m);
+    t->suffix[0] = 0;
+    ticks_even(t, lo, hi, m);
 }
