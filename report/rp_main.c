@@ -6,9 +6,12 @@
 #include "fg.h"
 #include "rp_cmd.h"
 
+int rp_cmd_tokenize(int, char **);
+
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
     { "figure", fg_cmd_figure, "render one figure spec to PDF, SVG or PNG" },
+    { "tokenize", rp_cmd_tokenize, "CLIP BPE token ids of each text" },
     { NULL, NULL, NULL },
 };
 
