@@ -227,6 +227,7 @@ double fg_colorbar_width(cairo_t *cr, double h, double vmin, double vmax, const 
 void fg_colorbar_draw(cairo_t *cr, fg_box bar, fg_cmap m, double vmin, double vmax,
                       const char *label);
 void fg_image_draw(cairo_t *cr, fg_box box, const fg_image *im);
+void fg_image_paint(cairo_t *cr, cairo_surface_t *img, int w, int h, fg_box box);
 
 /* Polyline with segments clipped to the plot (cairo breaks on huge coords). */
 int  fg_clip_segment(fg_box b, double *x0, double *y0, double *x1, double *y1);
