@@ -279,16 +279,16 @@ void fg_axes_draw(cairo_t *cr, const fg_axes *a, const fg_style *st, const fg_sp
     if (*xl || *a->xt.suffix) {
         char *e = g_markup_escape_text(xl, -1);
         char *t = g_strconcat(e, a->xt.suffix, NULL);
-        fg_text_draw(cr, t, st->size, 0, 1, p.x + p.w / 2, a->box.y + a->box.h, 0.5, 1, 0);
+        fg_text_draw_max(cr, t, st->size, 0, 1, p.x + p.w / 2, a->box.y + a->box.h, 0.5, 1, 0, a->box.w);
         g_free(t); g_free(e);
     }
     if (*yl || *a->yt.suffix) {
         char *e = g_markup_escape_text(yl, -1);
         char *t = g_strconcat(e, a->yt.suffix, NULL);
-        fg_text_draw(cr, t, st->size, 0, 1, a->box.x, p.y + p.h / 2, 0.5, 0, -M_PI / 2);
+        fg_text_draw_max(cr, t, st->size, 0, 1, a->box.x, p.y + p.h / 2, 0.5, 0, -M_PI / 2, p.h + 16);
         g_free(t); g_free(e);
     }
     if (s->title && *s->title)
-        fg_text_draw(cr, s->title, st->size * 1.05, 0, 0, p.x + p.w / 2, a->box.y, 0.5, 0, 0);
+        fg_text_draw_max(cr, s->title, st->size * 1.05, 0, 0, p.x + p.w / 2, a->box.y, 0.5, 0, 0, a->box.w);
     cairo_restore(cr);
 }

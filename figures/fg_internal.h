@@ -132,7 +132,10 @@ void fg_text_draw_wrapped(cairo_t *cr, const char *text, double size, int markup
                           double x, double y, double ax, double ay);
 /* The same on a white ground, for labels drawn over data or lines. */
 void fg_text_draw_bg(cairo_t *cr, const char *text, double size, double x, double y,
-                     double ax, double ay);
+                     double ax, double ay, double maxw);
+/* fg_text_draw, ellipsized to maxw points when longer (maxw <= 0: never). */
+void fg_text_draw_max(cairo_t *cr, const char *text, double size, int bold, int markup,
+                      double x, double y, double ax, double ay, double angle, double maxw);
 void fg_mark_draw(cairo_t *cr, fg_box box, const char *msg);  /* "no data" etc. */
 
 /* ---- ticks (fg_ticks.c) --------------------------------------------------- */
@@ -201,10 +204,11 @@ typedef struct {
     double alpha;
 } fg_legend_item;
 
-void fg_legend_size(cairo_t *cr, const fg_legend_item *it, int n, int horizontal,
+/* horizontal: items in rows that flow within maxw (<= 0: one row). */
+void fg_legend_size(cairo_t *cr, const fg_legend_item *it, int n, int horizontal, double maxw,
                     double *w, double *h);
 void fg_legend_draw(cairo_t *cr, const fg_legend_item *it, int n, double x, double y,
-                    int horizontal, int framed);
+                    int horizontal, double maxw, int framed);
 
 /* Occupancy of the plot area: points where data ink lies, to keep a legend
  * off the data. */

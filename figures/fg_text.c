@@ -63,9 +63,22 @@ void fg_text_size(cairo_t *cr, const char *text, double size, int markup, double
 
 void fg_text_draw(cairo_t *cr, const char *text, double size, int bold, int markup,
                   double x, double y, double ax, double ay, double angle) {
+    fg_text_draw_max(cr, text, size, bold, markup, x, y, ax, ay, angle, 0);
+}
+
+void fg_text_draw_max(cairo_t *cr, const char *text, double size, int bold, int markup,
+                      double x, double y, double ax, double ay, double angle, double maxw) {
     if (!text || !*text) return;
     cairo_save(cr);
     PangoLayout *l = fg_text_layout(cr, text, size, bold, markup);
+    if (maxw > 4) {   /* too long: an ellipsis, never text over neighbours */
+        PangoRectangle r0;
+        pango_layout_get_extents(l, NULL, &r0);
+        if ((double)r0.width / PANGO_SCALE > maxw) {
+            pango_layout_set_width(l, (int)(maxw * PANGO_SCALE));
+            pango_layout_set_ellipsize(l, PANGO_ELLIPSIZE_END);
+        }
+    }
     PangoRectangle lr;
     pango_layout_get_extents(l, NULL, &lr);
     double w = (double)lr.width / PANGO_SCALE, h = (double)lr.height / PANGO_SCALE;
@@ -111,16 +124,17 @@ void fg_text_draw_wrapped(cairo_t *cr, const char *text, double size, int markup
 }
 
 void fg_text_draw_bg(cairo_t *cr, const char *text, double size, double x, double y,
-                     double ax, double ay) {
+                     double ax, double ay, double maxw) {
     if (!text || !*text) return;
     double w, h;
     fg_text_size(cr, text, size, 0, &w, &h);
+    if (maxw > 4 && w > maxw) w = maxw;
     cairo_save(cr);
     cairo_rectangle(cr, x - ax * w - 1, y - ay * h, w + 2, h);
     cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
     cairo_fill(cr);
     cairo_restore(cr);
-    fg_text_draw(cr, text, size, 0, 0, x, y, ax, ay, 0);
+    fg_text_draw_max(cr, text, size, 0, 0, x, y, ax, ay, 0, maxw);
 }
 
 /* A clear mark for a figure that has nothing to show or cannot be drawn:

@@ -240,7 +240,20 @@ void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m
         if (pass == 1 && !(flags & FG_TICKS_INTEGER)) break;
         double a, b, step;
         t->n = 0; t->suffix[0] = 0;
-        if (fg_ticks_wilkinson(lo, hi, m, fl, &a, &b, &step) != 0) continue;
+        /* Few ticks on a short axis can all fall outside the range (0 and
+         * 100 for 7..74): ask for one more until two land inside. */
+        int ok = 0;
+        for (int mm = m; mm <= m + 4 && !ok; mm++) {
+            if (fg_ticks_wilkinson(lo, hi, mm, fl, &a, &b, &step) != 0) break;
+            int inside = 0;
+            for (int i = 0; i < FG_MAX_TICKS; i++) {
+                double v = a + i * step;
+                if (v > b + step * 1e-6) break;
+                inside += v >= lo - step * 1e-6 && v <= hi + step * 1e-6;
+            }
+            ok = inside >= 2;
+        }
+        if (!ok) continue;
         /* Huge or tiny magnitudes: a common power of ten moves to the title. */
         double mag = fmax(fabs(lo), fabs(hi));
         int e = 0;
