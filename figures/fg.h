@@ -43,6 +43,16 @@ int      fg_render_file(const fg_spec *spec, const char *path, double width_pt,
 struct cJSON;
 fg_spec *fg_spec_from_cjson(const struct cJSON *obj, const char *base_dir, char *err, size_t errlen);
 
+/* Building a line, curve or bar spec from C (values are copied; lo/hi may
+ * be NULL, x may be NULL for 1..n). fg_spec_set keys: title, x_label,
+ * y_label, x_scale, y_scale, legend (values as in FORMAT.md). Other kinds:
+ * build a cJSON tree and use fg_spec_from_cjson. All return 0 or -1. */
+fg_spec *fg_spec_new(const char *kind);
+int      fg_spec_set(fg_spec *spec, const char *key, const char *value);
+int      fg_spec_add_series(fg_spec *spec, const char *name, const double *x, const double *y,
+                            const double *lo, const double *hi, int n);
+int      fg_spec_add_hline(fg_spec *spec, double y, const char *label);
+
 /* `clipbook figure SPEC.json --out x.pdf|x.svg|x.png [--width PT] [--height PT]`
  * (an rp_cmd: argv[0] is "figure"; returns 0 ok, 1 failure, 2 usage). */
 int      fg_cmd_figure(int argc, char **argv);

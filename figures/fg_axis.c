@@ -86,11 +86,22 @@ static int x_labels_collide(cairo_t *cr, const fg_axes *a, double size, int skip
     return 0;
 }
 
+/* Category names are user text: escaped for markup, cut at 48 characters
+ * with an ellipsis so one long name cannot eat the plot. */
 static void make_cat_ticks(fg_ticks *t, char **cats, int n) {
     memset(t, 0, sizeof *t);
     for (int i = 0; i < n && t->n < FG_MAX_TICKS; i++) {
+        const char *c = cats[i] ? cats[i] : "";
+        char cut[160];
+        if (g_utf8_validate(c, -1, NULL) && g_utf8_strlen(c, -1) > 48) {
+            const char *end = g_utf8_offset_to_pointer(c, 47);
+            snprintf(cut, sizeof cut, "%.*s\xe2\x80\xa6", (int)(end - c), c);
+            c = cut;
+        }
+        char *e = g_markup_escape_text(c, -1);
+        snprintf(t->label[t->n], sizeof t->label[0], "%s", e);
+        g_free(e);
         t->v[t->n] = i;
-        snprintf(t->label[t->n], sizeof t->label[0], "%s", cats[i] ? cats[i] : "");
         t->n++;
     }
 }
@@ -117,21 +128,23 @@ void fg_axes_layout(cairo_t *cr, fg_axes *a, fg_box box, const fg_spec *s,
     /* Two passes: tick counts depend on the plot size, which depends on the
      * label sizes. */
     fg_box p = { box.x + 40, box.y + top, box.w - 40 - right, box.h - top - 30 };
+    double extra_left = 0;   /* rotated x labels reaching left of the y labels */
     for (int pass = 0; pass < 2; pass++) {
         if (p.h < 10) p.h = 10;
         if (p.w < 10) p.w = 10;
         int my = (int)(p.h / 38) + 1;
-        fg_ticks_make(&a->yt, a->y.kind, ylo, yhi, my < 3 ? 3 : my);
+        fg_ticks_make(&a->yt, a->y.kind, ylo, yhi, my < 3 ? 3 : my, a->y_int ? FG_TICKS_INTEGER : 0);
         for (int k = 0; k < 8; k++) {   /* y labels a line apart at least */
             if (a->yt.n < 3) break;
             double gap = p.h * (a->yt.v[1] - a->yt.v[0]) / (yhi - ylo);
             if (fabs(gap) >= lh * 1.3) break;
             my = a->yt.n - 1;
-            fg_ticks_make(&a->yt, a->y.kind, ylo, yhi, my);
+            fg_ticks_make(&a->yt, a->y.kind, ylo, yhi, my, a->y_int ? FG_TICKS_INTEGER : 0);
         }
         double ylw = max_label_w(cr, &a->yt, st->tick_size, NULL);
         left_title = ((s->y_label && *s->y_label) || *a->yt.suffix) ? th + st->pad : 0;
         double left = left_title + ylw + st->pad + st->tick_len + 1;
+        if (extra_left > left) left = extra_left;
         p.x = box.x + left;
         p.w = box.w - left - right;
         if (p.w < 10) p.w = 10;
@@ -142,16 +155,32 @@ void fg_axes_layout(cairo_t *cr, fg_axes *a, fg_box box, const fg_spec *s,
         } else {
             int mx = (int)(p.w / 55) + 1;
             if (mx < 3) mx = 3;
-            fg_ticks_make(&a->xt, a->x.kind, xlo, xhi, mx);
+            fg_ticks_make(&a->xt, a->x.kind, xlo, xhi, mx, a->x_int ? FG_TICKS_INTEGER : 0);
             for (int k = 0; k < 10 && mx > 2 && x_labels_collide(cr, a, st->tick_size, 1); k++) {
                 mx--;
-                fg_ticks_make(&a->xt, a->x.kind, xlo, xhi, mx);
+                fg_ticks_make(&a->xt, a->x.kind, xlo, xhi, mx, a->x_int ? FG_TICKS_INTEGER : 0);
             }
         }
         double xlh = lh;
         bottom_title = ((s->x_label && *s->x_label) || *a->xt.suffix) ? th + st->pad : 0;
         a->x_rot = 0; a->x_skip = 1;
-        if (x_labels_collide(cr, a, st->tick_size, 1)) {
+        a->x_wrap = 0;
+        if (s->x_scale == FG_SCALE_CATEGORY && a->xt.n > 0 && x_labels_collide(cr, a, st->tick_size, 1)) {
+            /* Categories: wrap names onto up to three lines first; rotate
+             * only when a single word is wider than its slot. */
+            double spacing = p.w / (a->x.hi - a->x.lo) - 4;
+            int ok = spacing > 12;
+            double hm = 0;
+            for (int i = 0; i < a->xt.n && ok; i++) {
+                double w, h;
+                int lines;
+                fg_text_size_wrapped(cr, a->xt.label[i], st->tick_size, 1, spacing, &w, &h, &lines);
+                if (lines > 3 || w > spacing + 0.5) ok = 0;
+                if (h > hm) hm = h;
+            }
+            if (ok) { a->x_wrap = spacing; xlh = hm; }
+        }
+        if (!a->x_wrap && x_labels_collide(cr, a, st->tick_size, 1)) {
             /* Rotated 45°: labels need only their height (×√2) apart. */
             double spacing = a->xt.n > 1 ? fabs(fg_scale_fwd(&a->x, a->xt.v[1]) - fg_scale_fwd(&a->x, a->xt.v[0])) : p.w;
             a->x_rot = 1;
@@ -161,6 +190,13 @@ void fg_axes_layout(cairo_t *cr, fg_axes *a, fg_box box, const fg_spec *s,
             double wmax = max_label_w(cr, &a->xt, st->tick_size, NULL);
             if (wmax > p.h) wmax = p.h;   /* absurdly long labels get cut by the box */
             xlh = (wmax + lh) * 0.7071 + 1;
+            for (int i = 0; i < a->xt.n; i += a->x_skip) {
+                double w;
+                fg_text_size(cr, a->xt.label[i], st->tick_size, 1, &w, NULL);
+                double reach = fg_scale_fwd(&a->x, a->xt.v[i]) - box.x - (w * 0.7071 + lh * 0.1);
+                double need = (p.x - box.x) - reach + 2;
+                if (need > extra_left) extra_left = fmin(need, box.w * 0.4);
+            }
         }
         double bottom = st->tick_len + st->pad + xlh + bottom_title + 2;
         p.y = box.y + top;
@@ -232,7 +268,8 @@ void fg_axes_draw(cairo_t *cr, const fg_axes *a, const fg_style *st, const fg_sp
         cairo_stroke(cr);
         if (i % a->x_skip) continue;
         double ly = p.y + p.h + st->tick_len + st->pad;
-        if (a->x_rot) fg_text_draw(cr, a->xt.label[i], st->tick_size, 0, 1, x + lh * 0.3, ly, 1, 0.5, -M_PI / 4);
+        if (a->x_wrap > 0) fg_text_draw_wrapped(cr, a->xt.label[i], st->tick_size, 1, a->x_wrap, x, ly, 0.5, 0);
+        else if (a->x_rot) fg_text_draw(cr, a->xt.label[i], st->tick_size, 0, 1, x + lh * 0.3, ly, 1, 0.5, -M_PI / 4);
         else fg_text_draw(cr, a->xt.label[i], st->tick_size, 0, 1, x, ly, 0.5, 0, 0);
     }
 
@@ -242,16 +279,16 @@ void fg_axes_draw(cairo_t *cr, const fg_axes *a, const fg_style *st, const fg_sp
     if (*xl || *a->xt.suffix) {
         char *e = g_markup_escape_text(xl, -1);
         char *t = g_strconcat(e, a->xt.suffix, NULL);
-        fg_text_draw(cr, t, st->size, 0, 1, p.x + p.w / 2, a->box.y + a->box.h, 0.5, 1, 0);
+        fg_text_draw_max(cr, t, st->size, 0, 1, p.x + p.w / 2, a->box.y + a->box.h, 0.5, 1, 0, a->box.w);
         g_free(t); g_free(e);
     }
     if (*yl || *a->yt.suffix) {
         char *e = g_markup_escape_text(yl, -1);
         char *t = g_strconcat(e, a->yt.suffix, NULL);
-        fg_text_draw(cr, t, st->size, 0, 1, a->box.x, p.y + p.h / 2, 0.5, 0, -M_PI / 2);
+        fg_text_draw_max(cr, t, st->size, 0, 1, a->box.x, p.y + p.h / 2, 0.5, 0, -M_PI / 2, p.h + 16);
         g_free(t); g_free(e);
     }
     if (s->title && *s->title)
-        fg_text_draw(cr, s->title, st->size * 1.05, 0, 0, p.x + p.w / 2, a->box.y, 0.5, 0, 0);
+        fg_text_draw_max(cr, s->title, st->size * 1.05, 0, 0, p.x + p.w / 2, a->box.y, 0.5, 0, 0, a->box.w);
     cairo_restore(cr);
 }

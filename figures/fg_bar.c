@@ -75,13 +75,17 @@ int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t err
                                              .color = s->series[i].has_color ? s->series[i].color : fg_palette(i),
                                              .patch = 1 };
     int show_leg = nit > 0 && s->legend != FG_LEG_NONE && (ns > 1 || s->legend != FG_LEG_AUTO);
+    A.y_int = 1;
+    for (int i = 0; i < ns; i++)
+        for (int j = 0; j < s->series[i].y.n; j++)
+            if (isfinite(s->series[i].y.v[j]) && s->series[i].y.v[j] != round(s->series[i].y.v[j])) A.y_int = 0;
     fg_axes_layout(cr, &A, box, &t, -0.5, ncat - 0.5, ylo, yhi, 0, 0);
     double bw = GROUP_W / ns;
     double base = s->y_scale == FG_SCALE_LINEAR ? fmax(ylo, fmin(yhi, 0)) : ylo;
     double lw = 0, lh = 0, lx = 0, ly = 0;
     int outside = 0, horiz = 0;
     if (show_leg) {
-        fg_legend_size(cr, items, nit, 0, &lw, &lh);
+        fg_legend_size(cr, items, nit, 0, 0, &lw, &lh);
         fg_ink ink = { 0 };
         for (int i = 0; i < ns; i++)
             for (int j = 0; j < s->series[i].y.n && j < ncat; j++) {
@@ -99,15 +103,15 @@ int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t err
         outside = s->legend == FG_LEG_OUTSIDE || fg_legend_place(&ink, A.plot, lw, lh, s->legend, &lx, &ly) != 0;
         fg_ink_free(&ink);
         if (outside) {
-            double hw, hh;
-            fg_legend_size(cr, items, nit, 1, &hw, &hh);
-            if (hw <= A.plot.w) {
-                horiz = 1; lw = hw; lh = hh;
-                fg_axes_layout(cr, &A, box, &t, -0.5, ncat - 0.5, ylo, yhi, 0, lh + 2);
-                lx = A.plot.x + (A.plot.w - lw) / 2; ly = A.plot.y - lh - 6;
-            } else {
+            if (lw <= box.w * 0.28) {
                 fg_axes_layout(cr, &A, box, &t, -0.5, ncat - 0.5, ylo, yhi, lw + 6, 0);
                 lx = A.plot.x + A.plot.w + 8; ly = A.plot.y;
+            } else {
+                horiz = 1;
+                fg_legend_size(cr, items, nit, 1, box.w - 8, &lw, &lh);
+                fg_axes_layout(cr, &A, box, &t, -0.5, ncat - 0.5, ylo, yhi, 0, lh + 2);
+                lx = fmax(box.x, fmin(A.plot.x + (A.plot.w - lw) / 2, box.x + box.w - lw));
+                ly = A.plot.y - lh - 6;
             }
         }
     }
@@ -166,11 +170,11 @@ int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t err
         cairo_stroke(cr);
         cairo_set_dash(cr, NULL, 0, 0);
         if (s->hlines[i].label)
-            fg_text_draw_bg(cr, s->hlines[i].label, st->tick_size, A.plot.x + A.plot.w - 2, y - 1.5, 1, 1);
+            fg_text_draw_bg(cr, s->hlines[i].label, st->tick_size, A.plot.x + A.plot.w - 2, y - 1.5, 1, 1, A.plot.w - 4);
     }
     cairo_restore(cr);
     fg_axes_draw(cr, &A, st, &t);
-    if (show_leg) fg_legend_draw(cr, items, nit, lx, ly, horiz, !outside);
+    if (show_leg) fg_legend_draw(cr, items, nit, lx, ly, horiz, box.w - 8, !outside);
     free(names);
     (void)err; (void)errlen;
     return 0;

@@ -7,7 +7,7 @@
 
 static void cbar_ticks(fg_ticks *t, double vmin, double vmax, double h) {
     int m = (int)(h / 32) + 1;
-    fg_ticks_make(t, FG_SCALE_LINEAR, vmin, vmax, m < 2 ? 2 : m);
+    fg_ticks_make(t, FG_SCALE_LINEAR, vmin, vmax, m < 2 ? 2 : m, 0);
 }
 
 double fg_colorbar_width(cairo_t *cr, double h, double vmin, double vmax, const char *label) {

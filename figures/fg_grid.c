@@ -84,16 +84,14 @@ int fg_grid_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
     fg_legend_item items[64];
     int nit = 0;
     double lw = 0, lh = 0;
-    int leg_side = 0;
     if (s->kind == FG_MASK_OVERLAY) {
         class_items(s, items, &nit);
         if (nit) {
-            fg_legend_size(cr, items, nit, 1, &lw, &lh);
-            if (lw <= box.w) bottom = lh + 2;
-            else { leg_side = 1; fg_legend_size(cr, items, nit, 0, &lw, &lh); }
+            fg_legend_size(cr, items, nit, 1, box.w, &lw, &lh);
+            bottom = lh + 2;
         }
     }
-    double right = leg_side ? lw + 4 : 0;
+    double right = 0;
     double g = s->gap, ah = cell_aspect(s);
     double aw = box.w - left - right - g * (C - 1), avh = box.h - top - bottom - g * (R - 1);
     double cw = aw / C;
@@ -131,10 +129,7 @@ int fg_grid_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
             cairo_set_line_width(cr, 0.3);
             cairo_stroke(cr);
         }
-    if (nit) {
-        if (leg_side) fg_legend_draw(cr, items, nit, x0 + gw + 4, y0, 0, 0);
-        else fg_legend_draw(cr, items, nit, x0 + (gw - lw) / 2, y0 + R * ch + (R - 1) * g + 1, 1, 0);
-    }
+    if (nit) fg_legend_draw(cr, items, nit, fmax(box.x, x0 + (gw - lw) / 2), y0 + R * ch + (R - 1) * g + 1, 1, box.w, 0);
     cairo_restore(cr);
     return rc;
 }

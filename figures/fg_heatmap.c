@@ -107,15 +107,7 @@ int fg_heatmap_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t
                                                         | ((unsigned)lround(k.g * 255) << 8) | (unsigned)lround(k.b * 255);
             }
         cairo_surface_mark_dirty(img);
-        cairo_save(cr);
-        cairo_rectangle(cr, x0, y0, gw, gh);
-        cairo_clip(cr);
-        cairo_translate(cr, x0, y0);
-        cairo_scale(cr, cw, ch);
-        cairo_set_source_surface(cr, img, 0, 0);
-        cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
-        cairo_paint(cr);
-        cairo_restore(cr);
+        fg_image_paint(cr, img, C, R, (fg_box){ x0, y0, gw, gh });
     } else {
         fg_err(err, errlen, "heatmap: cannot make a %dx%d image", C, R);
         rc = -1;

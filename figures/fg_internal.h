@@ -125,9 +125,17 @@ void fg_text_size(cairo_t *cr, const char *text, double size, int markup, double
  * rotated by angle (radians, about the anchor). */
 void fg_text_draw(cairo_t *cr, const char *text, double size, int bold, int markup,
                   double x, double y, double ax, double ay, double angle);
+/* Text wrapped to width (centred lines): its size, and drawing it. */
+void fg_text_size_wrapped(cairo_t *cr, const char *text, double size, int markup, double width,
+                          double *w, double *h, int *lines);
+void fg_text_draw_wrapped(cairo_t *cr, const char *text, double size, int markup, double width,
+                          double x, double y, double ax, double ay);
 /* The same on a white ground, for labels drawn over data or lines. */
 void fg_text_draw_bg(cairo_t *cr, const char *text, double size, double x, double y,
-                     double ax, double ay);
+                     double ax, double ay, double maxw);
+/* fg_text_draw, ellipsized to maxw points when longer (maxw <= 0: never). */
+void fg_text_draw_max(cairo_t *cr, const char *text, double size, int bold, int markup,
+                      double x, double y, double ax, double ay, double angle, double maxw);
 void fg_mark_draw(cairo_t *cr, fg_box box, const char *msg);  /* "no data" etc. */
 
 /* ---- ticks (fg_ticks.c) --------------------------------------------------- */
@@ -142,11 +150,13 @@ typedef struct {
 } fg_ticks;
 
 /* Extended Wilkinson: best labelling of [dmin, dmax] with about m ticks.
- * loose: labels cover the data. Returns 0 and fills lmin/lmax/step, or -1. */
-int  fg_ticks_wilkinson(double dmin, double dmax, int m, int loose,
+ * Flags: FG_TICKS_LOOSE, labels cover the data; FG_TICKS_INTEGER, whole
+ * steps only (epochs, counts). Returns 0 and fills lmin/lmax/step, or -1. */
+enum { FG_TICKS_LOOSE = 1, FG_TICKS_INTEGER = 2 };
+int  fg_ticks_wilkinson(double dmin, double dmax, int m, int flags,
                         double *lmin, double *lmax, double *step);
 /* Ticks for an axis over [lo, hi] (already a good range) with about m. */
-void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m);
+void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m, int flags);
 void fg_ticks_format(char *buf, size_t n, double v, double step);
 
 /* ---- scales (fg_axis.c) --------------------------------------------------- */
@@ -171,7 +181,9 @@ typedef struct {
     fg_scale x, y;
     fg_ticks xt, yt;
     int x_rot;            /* x tick labels rotated */
+    double x_wrap;        /* > 0: x labels wrapped to this width */
     int x_skip;           /* draw every x_skip-th x label */
+    int x_int, y_int;     /* data are whole numbers: whole-number ticks */
     char **cats; int ncats;
 } fg_axes;
 
@@ -192,10 +204,11 @@ typedef struct {
     double alpha;
 } fg_legend_item;
 
-void fg_legend_size(cairo_t *cr, const fg_legend_item *it, int n, int horizontal,
+/* horizontal: items in rows that flow within maxw (<= 0: one row). */
+void fg_legend_size(cairo_t *cr, const fg_legend_item *it, int n, int horizontal, double maxw,
                     double *w, double *h);
 void fg_legend_draw(cairo_t *cr, const fg_legend_item *it, int n, double x, double y,
-                    int horizontal, int framed);
+                    int horizontal, double maxw, int framed);
 
 /* Occupancy of the plot area: points where data ink lies, to keep a legend
  * off the data. */
@@ -218,6 +231,7 @@ double fg_colorbar_width(cairo_t *cr, double h, double vmin, double vmax, const 
 void fg_colorbar_draw(cairo_t *cr, fg_box bar, fg_cmap m, double vmin, double vmax,
                       const char *label);
 void fg_image_draw(cairo_t *cr, fg_box box, const fg_image *im);
+void fg_image_paint(cairo_t *cr, cairo_surface_t *img, int w, int h, fg_box box);
 
 /* Polyline with segments clipped to the plot (cairo breaks on huge coords). */
 int  fg_clip_segment(fg_box b, double *x0, double *y0, double *x1, double *y1);

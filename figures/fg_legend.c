@@ -88,18 +88,35 @@ static void item_size(cairo_t *cr, const fg_legend_item *it, double *w, double *
     *w += HANDLE_W + st->pad + 1;
 }
 
-void fg_legend_size(cairo_t *cr, const fg_legend_item *it, int n, int horizontal,
-                    double *w, double *h) {
+/* Item positions: one column, or (horizontal) rows flowing within maxw. */
+static void legend_layout(cairo_t *cr, const fg_legend_item *it, int n, int horizontal, double maxw,
+                          double *px, double *py, double *w, double *h) {
     const fg_style *st = fg_style_get();
-    double W = 0, H = 0;
+    double x = 0, y = 0, rowh = 0, W = 0;
     for (int i = 0; i < n; i++) {
         double iw, ih;
         item_size(cr, &it[i], &iw, &ih);
-        if (horizontal) { W += iw + (i ? ITEM_GAP : 0); if (ih > H) H = ih; }
-        else { if (iw > W) W = iw; H += ih + (i ? ROW_GAP : 0); }
+        if (horizontal) {
+            if (x > 0 && maxw > 0 && x + ITEM_GAP + iw > maxw - 2 * st->pad) { y += rowh + ROW_GAP; x = 0; rowh = 0; }
+            if (x > 0) x += ITEM_GAP;
+            if (px) { px[i] = x; py[i] = y; }
+            x += iw;
+            if (ih > rowh) rowh = ih;
+            if (x > W) W = x;
+        } else {
+            if (px) { px[i] = 0; py[i] = y; }
+            y += ih + ROW_GAP;
+            if (iw > W) W = iw;
+        }
     }
+    double H = horizontal ? y + rowh : (n ? y - ROW_GAP : 0);
     *w = W + 2 * st->pad;
     *h = H + 2 * st->pad * 0.8;
+}
+
+void fg_legend_size(cairo_t *cr, const fg_legend_item *it, int n, int horizontal, double maxw,
+                    double *w, double *h) {
+    legend_layout(cr, it, n, horizontal, maxw, NULL, NULL, w, h);
 }
 
 static void handle_draw(cairo_t *cr, const fg_legend_item *it, double x, double y) {
@@ -128,11 +145,14 @@ static void handle_draw(cairo_t *cr, const fg_legend_item *it, double x, double 
 }
 
 void fg_legend_draw(cairo_t *cr, const fg_legend_item *it, int n, double x, double y,
-                    int horizontal, int framed) {
+                    int horizontal, double maxw, int framed) {
     const fg_style *st = fg_style_get();
+    if (n <= 0) return;
     cairo_save(cr);
     double w, h;
-    fg_legend_size(cr, it, n, horizontal, &w, &h);
+    double *px = malloc(n * sizeof *px), *py = malloc(n * sizeof *py);
+    if (!px || !py) { free(px); free(py); cairo_restore(cr); return; }
+    legend_layout(cr, it, n, horizontal, maxw, px, py, &w, &h);
     if (framed) {
         cairo_rectangle(cr, x, y, w, h);
         cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
@@ -141,15 +161,14 @@ void fg_legend_draw(cairo_t *cr, const fg_legend_item *it, int n, double x, doub
         cairo_set_line_width(cr, st->grid_w);
         cairo_stroke(cr);
     }
-    double cx = x + st->pad, cy = y + st->pad * 0.8;
     for (int i = 0; i < n; i++) {
         double iw, ih;
         item_size(cr, &it[i], &iw, &ih);
+        double cx = x + st->pad + px[i], cy = y + st->pad * 0.8 + py[i];
         handle_draw(cr, &it[i], cx, cy + ih / 2);
         fg_set_rgb(cr, st->ink);
         fg_text_draw(cr, it[i].label, st->tick_size, 0, 0, cx + HANDLE_W + st->pad, cy, 0, 0, 0);
-        if (horizontal) cx += iw + ITEM_GAP;
-        else cy += ih + ROW_GAP;
     }
+    free(px); free(py);
     cairo_restore(cr);
 }

@@ -107,6 +107,33 @@ static void ink_build(fg_ink *k, const fg_axes *a, const prep *P, int np, const 
     }
 }
 
+/* Each reference-line label goes where it hides the least data: at the
+ * right or left end, above or below its line. Its box then joins the ink,
+ * so the legend keeps off it too. where[i]: bit 0 left, bit 1 below. */
+static void place_hlabels(cairo_t *cr, const fg_axes *a, const fg_spec *s, fg_ink *ink, int *where) {
+    const fg_style *st = fg_style_get();
+    for (int i = 0; i < s->n_hlines; i++) {
+        where[i] = 0;
+        double y = fg_scale_fwd(&a->y, fg_scale_t(a->y.kind, s->hlines[i].v));
+        if (!s->hlines[i].label || !isfinite(y)) continue;
+        double w, h;
+        fg_text_size(cr, s->hlines[i].label, st->tick_size, 0, &w, &h);
+        if (w > a->plot.w - 4) w = a->plot.w - 4;
+        int best = 0, bestc = -1;
+        for (int c = 0; c < 4; c++) {
+            double x = (c & 1) ? a->plot.x + 2 : a->plot.x + a->plot.w - 2 - w;
+            double ty = (c & 2) ? y + 1.5 : y - 1.5 - h;
+            if (ty < a->plot.y - 1 || ty + h > a->plot.y + a->plot.h + 1) continue;   /* stay inside */
+            int n = fg_ink_count(ink, x - 1, ty, w + 2, h);
+            if (bestc < 0 || n < bestc) { bestc = n; best = c; }
+        }
+        where[i] = best;
+        double x = (best & 1) ? a->plot.x + 2 : a->plot.x + a->plot.w - 2 - w;
+        double ty = (best & 2) ? y + 1.5 : y - 1.5 - h;
+        fg_ink_rect(ink, x, ty, w, h, 3);
+    }
+}
+
 int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
     const fg_style *st = fg_style_get();
     int curve = s->kind == FG_CURVE;
@@ -195,6 +222,16 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
         if (isfinite(x)) { xlo = fmin(xlo, x); xhi = fmax(xhi, x); }
     }
 
+    /* Whole-number data (epochs, shots, counts) get whole-number ticks. */
+    A.x_int = A.y_int = 1;
+    for (int i = 0; i < s->n_series; i++)
+        for (int j = 0; j < P[i].n; j++) {
+            const fg_series *se = &s->series[i];
+            double x = se->x.n ? (j < se->x.n ? se->x.v[j] : NAN) : j + 1, y = se->y.v[j];
+            if (isfinite(x) && x != round(x)) A.x_int = 0;
+            if (isfinite(y) && y != round(y)) A.y_int = 0;
+            if (P[i].band) A.y_int = 0;
+        }
     int rc = 0;
     if (npts == 0) {
         char msg[300];
@@ -215,32 +252,36 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
                                          .marker = P[i].marker, .alpha = P[i].band ? 0.2 : 0 };
     }
     int leg_outside = 0, leg_horiz = 0;
+    int *hwhere = calloc(s->n_hlines + 1, sizeof *hwhere);
     double lw = 0, lh = 0, lx = 0, ly = 0;
     fg_axes_layout(cr, &A, box, s, xlo, xhi, ylo, yhi, 0, 0);
+    fg_ink ink = { 0 };
+    ink_build(&ink, &A, P, s->n_series, s);
+    place_hlabels(cr, &A, s, &ink, hwhere);
     if (nit > 0 && s->legend != FG_LEG_NONE) {
-        fg_legend_size(cr, items, nit, 0, &lw, &lh);
+        fg_legend_size(cr, items, nit, 0, 0, &lw, &lh);
         if (s->legend == FG_LEG_OUTSIDE) leg_outside = 1;
-        else {
-            fg_ink ink = { 0 };
-            ink_build(&ink, &A, P, s->n_series, s);
-            leg_outside = fg_legend_place(&ink, A.plot, lw, lh, s->legend, &lx, &ly) != 0;
-            fg_ink_free(&ink);
-        }
+        else leg_outside = fg_legend_place(&ink, A.plot, lw, lh, s->legend, &lx, &ly) != 0;
         if (leg_outside) {
-            double hw, hh;
-            fg_legend_size(cr, items, nit, 1, &hw, &hh);
-            if (hw <= A.plot.w) {
-                leg_horiz = 1; lw = hw; lh = hh;
-                fg_axes_layout(cr, &A, box, s, xlo, xhi, ylo, yhi, 0, lh + 2);
-                lx = A.plot.x + (A.plot.w - lw) / 2;
-                ly = A.plot.y - lh - 2 - 4;
-            } else {
+            /* A narrow column on the right, else rows above the plot. */
+            if (lw <= box.w * 0.28) {
                 fg_axes_layout(cr, &A, box, s, xlo, xhi, ylo, yhi, lw + 6, 0);
                 lx = A.plot.x + A.plot.w + 8;
                 ly = A.plot.y;
+            } else {
+                leg_horiz = 1;
+                fg_legend_size(cr, items, nit, 1, box.w - 8, &lw, &lh);
+                fg_axes_layout(cr, &A, box, s, xlo, xhi, ylo, yhi, 0, lh + 2);
+                lx = fmax(box.x, fmin(A.plot.x + (A.plot.w - lw) / 2, box.x + box.w - lw));
+                ly = A.plot.y - lh - 2 - 4;
             }
+            /* the plot moved: the labels choose again */
+            fg_ink_free(&ink);
+            ink_build(&ink, &A, P, s->n_series, s);
+            place_hlabels(cr, &A, s, &ink, hwhere);
         }
     }
+    fg_ink_free(&ink);
 
     fg_axes_draw_grid(cr, &A, st, s->grid);
     cairo_save(cr);
@@ -266,8 +307,11 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
         cairo_move_to(cr, A.plot.x, y);
         cairo_line_to(cr, A.plot.x + A.plot.w, y);
         cairo_stroke(cr);
-        if (s->hlines[i].label)
-            fg_text_draw_bg(cr, s->hlines[i].label, st->tick_size, A.plot.x + A.plot.w - 2, y - 1.5, 1, 1);
+        if (s->hlines[i].label) {
+            int left = hwhere[i] & 1, below = hwhere[i] & 2;
+            fg_text_draw_bg(cr, s->hlines[i].label, st->tick_size, left ? A.plot.x + 2 : A.plot.x + A.plot.w - 2,
+                            below ? y + 1.5 : y - 1.5, left ? 0 : 1, below ? 0 : 1, A.plot.w - 4);
+        }
         cairo_restore(cr);
     }
     for (int i = 0; i < s->n_vlines; i++) {
@@ -281,7 +325,7 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
         cairo_line_to(cr, x, A.plot.y + A.plot.h);
         cairo_stroke(cr);
         if (s->vlines[i].label)
-            fg_text_draw_bg(cr, s->vlines[i].label, st->tick_size, x + 2, A.plot.y + 1, 0, 0);
+            fg_text_draw_bg(cr, s->vlines[i].label, st->tick_size, x + 2, A.plot.y + 1, 0, 0, A.plot.x + A.plot.w - x - 3);
         cairo_restore(cr);
     }
     fg_axes lin = A;
@@ -322,12 +366,13 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
         cairo_fill(cr);
         /* Text on the side with more room, so it stays inside the plot. */
         double ax = px > A.plot.x + A.plot.w * 0.6 ? 1 : 0;
-        fg_text_draw_bg(cr, s->notes[i].text, st->tick_size, px + (ax ? -3 : 3), py - 2, ax, 1);
+        fg_text_draw_bg(cr, s->notes[i].text, st->tick_size, px + (ax ? -3 : 3), py - 2, ax, 1, ax ? px - A.plot.x - 3 : A.plot.x + A.plot.w - px - 3);
         cairo_restore(cr);
     }
     fg_axes_draw(cr, &A, st, s);
-    if (nit > 0 && s->legend != FG_LEG_NONE) fg_legend_draw(cr, items, nit, lx, ly, leg_horiz, !leg_outside);
+    if (nit > 0 && s->legend != FG_LEG_NONE) fg_legend_draw(cr, items, nit, lx, ly, leg_horiz, box.w - 8, !leg_outside);
     free(items);
+    free(hwhere);
 done:
     for (int i = 0; i < s->n_series; i++) { free(P[i].x); free(P[i].y); free(P[i].raw); free(P[i].lo); free(P[i].hi); }
     free(P);

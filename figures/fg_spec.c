@@ -74,9 +74,12 @@ static int strs_of(const cJSON *o, const char *key, char ***out, int *n, const c
     return 0;
 }
 
+/* String arrays are NULL-terminated (strs_of allocates n + 1), so they are
+ * freed whole even when a count check failed half-way. */
 static void strs_free(char **s, int n) {
+    (void)n;
     if (!s) return;
-    for (int i = 0; i < n; i++) free(s[i]);
+    for (int i = 0; s[i]; i++) free(s[i]);
     free(s);
 }
 

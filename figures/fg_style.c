@@ -15,7 +15,7 @@ static char g_mono[128] = "DejaVu Sans Mono";
 
 static fg_style g_style = {
     .family = g_family, .mono = g_mono,
-    .size = 8.5, .tick_size = 7.5,
+    .size = 9.0, .tick_size = 8.0,
     .line_w = 1.1, .axis_w = 0.6, .grid_w = 0.4, .tick_len = 3.0,
     .marker_r = 2.2, .pad = 3.0,
     .ink = { 0.13, 0.13, 0.13 }, .grid = { 0.88, 0.88, 0.88 }, .faint = { 0.45, 0.45, 0.45 },

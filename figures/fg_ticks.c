@@ -43,10 +43,11 @@ static double density(int k, int m, double dmin, double dmax, double lmin, doubl
 }
 static double density_max(int k, int m) { return k >= m ? 2.0 - (double)(k - 1) / (m - 1) : 1.0; }
 
-int fg_ticks_wilkinson(double dmin, double dmax, int m, int loose,
+int fg_ticks_wilkinson(double dmin, double dmax, int m, int flags,
                        double *lmin_out, double *lmax_out, double *step_out) {
     if (!isfinite(dmin) || !isfinite(dmax) || !(dmax > dmin) || !isfinite(dmax - dmin)) return -1;
     if (m < 2) m = 2;
+    int loose = flags & FG_TICKS_LOOSE, whole = flags & FG_TICKS_INTEGER;
     double range = dmax - dmin;
     /* Ranges too small relative to their values lose all precision. */
     if (range < 1e-12 * fmax(fabs(dmin), fabs(dmax))) return -1;
@@ -66,6 +67,8 @@ int fg_ticks_wilkinson(double dmin, double dmax, int m, int loose,
                 for (int z = z0; z < z0 + 12; z++) {
                     double step = j * q * pow(10.0, z);
                     if (!isfinite(step) || step <= 0) break;
+                    if (whole && step < 1 - 1e-9) continue;
+                    if (whole && fabs(step - round(step)) > 1e-9 * step) continue;
                     double cm = coverage_max(dmin, dmax, step * (k - 1));
                     if (W[0] * sm + W[1] * cm + W[2] * dm + W[3] < best) break;
                     double min_start = floor(dmax / step) * j - (double)(k - 1) * j;
@@ -95,11 +98,11 @@ int fg_ticks_wilkinson(double dmin, double dmax, int m, int loose,
 /* Decimals needed to show multiples of step exactly (2.5 → 1, 0.25 → 2). */
 static int decimals_for(double step) {
     if (!(step > 0) || !isfinite(step)) return 0;
-    for (int d = 0; d < 12; d++) {
+    for (int d = 0; d < 15; d++) {
         double s = step * pow(10.0, d);
-        if (fabs(s - round(s)) < 1e-6 * fmax(1.0, s)) return d;
+        if (s > 0.999 && fabs(s - round(s)) < 1e-6 * s) return d;
     }
-    return 12;
+    return 15;
 }
 
 /* A typographic minus (U+2212), as in typeset mathematics. */
@@ -146,14 +149,21 @@ static void ticks_even(fg_ticks *t, double lo, double hi, int m) {
         double u = (double)i / (m - 1);
         double v = lo / 2 * (1 - u) * 2 + hi / 2 * u * 2;
         if (!isfinite(v)) v = (1 - u) * lo + u * hi;
-        t->v[t->n] = v;
-        snprintf(t->label[t->n], sizeof t->label[0], "%.3g", v);
-        put_minus(t->label[t->n], sizeof t->label[0]);
-        t->n++;
+        t->v[t->n++] = v;
     }
+    /* as many significant digits as it takes to tell the labels apart */
+    for (int prec = 3; prec <= 17; prec++) {
+        int same = 0;
+        for (int i = 0; i < t->n; i++) {
+            snprintf(t->label[i], sizeof t->label[0], "%.*g", prec, t->v[i]);
+            if (i && !strcmp(t->label[i], t->label[i - 1])) same = 1;
+        }
+        if (!same) break;
+    }
+    for (int i = 0; i < t->n; i++) put_minus(t->label[i], sizeof t->label[0]);
 }
 
-void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m) {
+void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m, int flags) {
     memset(t, 0, sizeof *t);
     if (m < 2) m = 2;
     if (m > 12) m = 12;
@@ -223,27 +233,65 @@ void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m
         }
         return;
     }
-    double a, b, step;
-    if (fg_ticks_wilkinson(lo, hi, m, 0, &a, &b, &step) != 0) { ticks_even(t, lo, hi, m); return; }
-    /* Huge or tiny magnitudes: a common power of ten moves to the title. */
-    double mag = fmax(fabs(lo), fabs(hi));
-    int e = 0;
-    if (mag >= 1e5 || (mag < 1e-3 && mag > 0) || step < 1e-4) {
-        e = (int)floor(log10(mag));
-        if (e > -3 && e < 5) e = (int)floor(log10(step));   /* small steps, modest values */
-        char es[16];
-        snprintf(es, sizeof es, "%d", e);
-        put_minus(es, sizeof es);
-        snprintf(t->suffix, sizeof t->suffix, " (\xc3\x97" "10<sup>%s</sup>)", es);
+    /* Whole steps first when asked; fractional ones if those leave fewer
+     * than two ticks in the range (a flat series at 5). */
+    for (int pass = 0; pass < 2; pass++) {
+        int fl = pass == 0 ? (flags & FG_TICKS_INTEGER) : 0;
+        if (pass == 1 && !(flags & FG_TICKS_INTEGER)) break;
+        double a, b, step;
+        t->n = 0; t->suffix[0] = 0;
+        /* Few ticks on a short axis can all fall outside the range (0 and
+         * 100 for 7..74): ask for one more until two land inside. */
+        int ok = 0;
+        for (int mm = m; mm <= m + 4 && !ok; mm++) {
+            if (fg_ticks_wilkinson(lo, hi, mm, fl, &a, &b, &step) != 0) break;
+            int inside = 0;
+            for (int i = 0; i < FG_MAX_TICKS; i++) {
+                double v = a + i * step;
+                if (v > b + step * 1e-6) break;
+                inside += v >= lo - step * 1e-6 && v <= hi + step * 1e-6;
+            }
+            ok = inside >= 2;
+        }
+        if (!ok) continue;
+        /* Huge or tiny magnitudes: a common power of ten moves to the title. */
+        double mag = fmax(fabs(lo), fabs(hi));
+        int e = 0;
+        if (mag >= 1e5 || (mag < 1e-3 && mag > 0)) {
+            /* by the values' magnitude, not the step's: labels of a narrow
+             * range around 8.95 stay distinct (8.95001, 8.95002) */
+            e = (int)floor(log10(mag));
+            char es[16];
+            snprintf(es, sizeof es, "%d", e);
+            put_minus(es, sizeof es);
+            snprintf(t->suffix, sizeof t->suffix, " (\xc3\x97" "10<sup>%s</sup>)", es);
+        }
+        double scale_e = pow(10.0, -e);
+        for (int i = 0; i < FG_MAX_TICKS; i++) {
+            double v = a + i * step;
+            if (v > b + step * 1e-6) break;
+            if (v < lo - step * 1e-6 || v > hi + step * 1e-6) continue;
+            t->v[t->n++] = v;
+        }
+        /* Decimals: enough for the step, and for the first tick, which sits
+         * on a multiple of step/j and may need one more (0.05, 0.15...). */
+        int d = decimals_for(step * scale_e);
+        for (int k = 0; k < 6 && d < 17; k++, d++) {
+            double p10 = pow(10.0, d), worst = 0;
+            for (int i = 0; i < t->n; i++) {
+                double u = t->v[i] * scale_e;
+                worst = fmax(worst, fabs(round(u * p10) / p10 - u));
+            }
+            if (worst < 1e-3 * step * scale_e) break;
+        }
+        for (int i = 0; i < t->n; i++) {
+            double u = t->v[i] * scale_e;
+            if (fabs(u) < step * scale_e * 1e-9) u = 0;
+            snprintf(t->label[i], sizeof t->label[0], "%.*f", d, u);
+            put_minus(t->label[i], sizeof t->label[0]);
+        }
+        if (t->n >= 2) return;
     }
-    double scale_e = pow(10.0, -e);
-    for (int i = 0; i < FG_MAX_TICKS; i++) {
-        double v = a + i * step;
-        if (v > b + step * 1e-6) break;
-        if (v < lo - step * 1e-6 || v > hi + step * 1e-6) continue;
-        t->v[t->n] = v;
-        fg_ticks_format(t->label[t->n], sizeof t->label[0], v * scale_e, step * scale_e);
-        t->n++;
-    }
-    if (t->n < 2) ticks_even(t, lo, hi, m);
+    t->suffix[0] = 0;
+    ticks_even(t, lo, hi, m);
 }

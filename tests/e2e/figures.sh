@@ -4,6 +4,8 @@
 # output is a PNG, bad data gives a "no data" mark, and usage errors exit 2.
 set -u
 CB=${CLIPBOOK:-build/bin/clipbook}
+# fontconfig/pango caches live as long as the process: not our leaks
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/figures/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 REF=tests/figures/ref
 fail() { echo "figures e2e: $*"; exit 1; }

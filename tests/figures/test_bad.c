@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fg.h"
+#include "fg_internal.h"
 
 static long ink_of(cairo_surface_t *s) {
     cairo_surface_flush(s);
@@ -194,4 +194,52 @@ Test(spec, aspect_and_base64) {
     s = fg_spec_parse("{\"kind\":\"line\",\"aspect\":0.5}", ".", err, sizeof err);
     cr_assert_float_eq(fg_spec_aspect(s), 0.5, 1e-12);
     fg_spec_free(s);
+}
+
+/* A spec built in C draws the same as the same spec parsed from JSON. */
+Test(spec, built_from_c) {
+    double x[] = { 1, 2, 4, 8 }, y[] = { 30, 41, 52, 61 }, lo[] = { 28, 39, 51, 60 }, hi[] = { 32, 43, 53, 62 };
+    fg_spec *a = fg_spec_new("line");
+    cr_assert(a);
+    cr_assert_eq(fg_spec_set(a, "x_label", "shots"), 0);
+    cr_assert_eq(fg_spec_set(a, "x_scale", "log2"), 0);
+    cr_assert_eq(fg_spec_set(a, "x_scale", "loglog"), -1);
+    cr_assert_eq(fg_spec_add_series(a, "random init", x, y, lo, hi, 4), 0);
+    cr_assert_eq(fg_spec_add_hline(a, 61.7, "zero-shot"), 0);
+    char err[256];
+    fg_spec *b = fg_spec_parse("{\"kind\":\"line\",\"x_label\":\"shots\",\"x_scale\":\"log2\",\"series\":[{\"name\":\"random init\","
+                               "\"x\":[1,2,4,8],\"y\":[30,41,52,61],\"lo\":[28,39,51,60],\"hi\":[32,43,53,62]}],"
+                               "\"hlines\":[{\"y\":61.7,\"label\":\"zero-shot\"}]}", ".", err, sizeof err);
+    cr_assert(b, "%s", err);
+    cairo_surface_t *sa = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 300, 200);
+    cairo_surface_t *sb = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 300, 200);
+    cairo_t *ca = cairo_create(sa), *cb = cairo_create(sb);
+    cr_assert_eq(fg_draw(ca, (fg_box){ 0, 0, 300, 200 }, a, err, sizeof err), 0);
+    cr_assert_eq(fg_draw(cb, (fg_box){ 0, 0, 300, 200 }, b, err, sizeof err), 0);
+    cairo_surface_flush(sa); cairo_surface_flush(sb);
+    int same = !memcmp(cairo_image_surface_get_data(sa), cairo_image_surface_get_data(sb),
+                       (size_t)cairo_image_surface_get_stride(sa) * 200);
+    cr_assert(same, "C-built and JSON specs draw differently");
+    long ink = ink_of(sa);
+    cr_assert_gt(ink, 500);
+    cairo_destroy(ca); cairo_destroy(cb);
+    cairo_surface_destroy(sa); cairo_surface_destroy(sb);
+    fg_spec_free(a); fg_spec_free(b);
+}
+
+/* The document's fonts reach the figures: another family measures differently. */
+Test(spec, fonts) {
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 10, 10);
+    cairo_t *cr = cairo_create(s);
+    double w1, w2, w3;
+    fg_text_size(cr, "top-1 accuracy (%)", 9, 0, &w1, NULL);
+    fg_set_fonts("TeX Gyre Pagella", NULL, 0);
+    fg_text_size(cr, "top-1 accuracy (%)", 9, 0, &w2, NULL);
+    fg_set_fonts("DejaVu Sans", "DejaVu Sans Mono", 9);
+    fg_text_size(cr, "top-1 accuracy (%)", 9, 0, &w3, NULL);
+    printf("figures: 'top-1 accuracy (%%)' at 9 pt: DejaVu Sans %.1f pt, TeX Gyre Pagella %.1f pt\n", w1, w2);
+    cr_assert(fabs(w1 - w2) > 1, "font family had no effect");
+    cr_assert_float_eq(w1, w3, 1e-9);
+    cairo_destroy(cr);
+    cairo_surface_destroy(s);
 }
