@@ -22,7 +22,7 @@ enum ck {
     CK_BIGOP,   /* \sum: large glyph, limits per `lim` */
     CK_FUNC,    /* \exp: upright name, class op, limits per `lim` */
     CK_FRAC, CK_SQRT, CK_ACCENT, CK_OVERLINE, CK_FONT, CK_TEXT, CK_OPNAME, CK_CLASS,
-    CK_LEFT, CK_RIGHT, CK_SPACE, CK_BIG, CK_STYLE, CK_LIMITS,
+    CK_LEFT, CK_RIGHT, CK_SPACE, CK_BIG, CK_STYLE, CK_LIMITS, CK_BEGIN, CK_END,
 };
 
 typedef struct {
@@ -128,6 +128,15 @@ static const rm_cmd cmds[] = {
     {"scriptstyle", CK_STYLE, NULL, RS_S, 0}, {"scriptscriptstyle", CK_STYLE, NULL, RS_SS, 0},
     {"limits", CK_LIMITS, NULL, RL_ALWAYS, 0}, {"nolimits", CK_LIMITS, NULL, RL_NEVER, 0},
     {"displaylimits", CK_LIMITS, NULL, RL_DISPLAY, 0},
+    {"begin", CK_BEGIN, NULL, 0, 0}, {"end", CK_END, NULL, 0, 0},
+};
+
+/* Environments: name, layout, and the delimiters put around them. */
+static const struct { const char *name; int env; const char *l, *r; } envs[] = {
+    {"matrix", RE_MATRIX, "", ""},    {"pmatrix", RE_MATRIX, "(", ")"}, {"bmatrix", RE_MATRIX, "[", "]"},
+    {"Bmatrix", RE_MATRIX, "{", "}"}, {"vmatrix", RE_MATRIX, "|", "|"}, {"Vmatrix", RE_MATRIX, "‖", "‖"},
+    {"cases", RE_CASES, "{", ""},     {"aligned", RE_ALIGNED, "", ""},  {"align*", RE_ALIGNED, "", ""},
+    {"split", RE_ALIGNED, "", ""},    {"gathered", RE_GATHERED, "", ""},
 };
 
 static const rm_cmd *cmd_find(const char *name, size_t n) {
@@ -189,6 +198,7 @@ typedef struct {
     int font;  /* font for letters and digits in the current group */
     int depth; /* nesting, bounded so hostile input cannot blow the stack */
     size_t left_at; /* the innermost open \left, for messages */
+    size_t env_at;  /* the innermost open \begin, for messages */
 } rm_parser;
 
 /* 1-based column of byte offset pos, counting UTF-8 characters. */
@@ -236,6 +246,7 @@ static const rm_cmd *read_cmd(rm_parser *p, size_t *start) {
 
 static rm_node *parse_list(rm_parser *p, int in_group);
 static rm_node *parse_primary(rm_parser *p);
+static rm_node *parse_env(rm_parser *p, size_t st);
 
 /* Length of the UTF-8 sequence starting with byte c. */
 static int utf8_len(unsigned char c) {
@@ -439,6 +450,79 @@ static rm_node *parse_text(rm_parser *p, const char *what) {
     return n;
 }
 
+/* {name} after \begin or \end; the index into envs[], or -1. */
+static int env_name(rm_parser *p, const char *what) {
+    skip_space(p);
+    if (p->i >= p->n || p->s[p->i] != '{') return fail(p, p->i, "expected '{' and an environment name after %s", what), -1;
+    size_t b = ++p->i;
+    while (p->i < p->n && p->s[p->i] != '}') p->i++;
+    if (p->i >= p->n) return fail(p, b - 1, "expected '}' to close the environment name"), -1;
+    size_t len = p->i++ - b;
+    for (size_t k = 0; k < sizeof envs / sizeof envs[0]; k++)
+        if (strlen(envs[k].name) == len && !strncmp(envs[k].name, p->s + b, len)) return (int)k;
+    return fail(p, b, "unknown environment '%.*s' (expected matrix, pmatrix, bmatrix, cases, aligned or gathered)",
+                (int)len, p->s + b), -1;
+}
+
+/* \begin{env} cells separated by & and rows by \\ up to \end{env}. */
+static rm_node *parse_env(rm_parser *p, size_t st) {
+    int e = env_name(p, "\\begin");
+    if (e < 0) return NULL;
+    size_t outer = p->env_at;
+    p->env_at = st;
+    rm_node *tab = node_new(RN_TABLE, RM_INNER, (int)st), *row = node_new(RN_LIST, RM_ORD, (int)p->i);
+    tab->env = envs[e].env;
+    size_t endpos = p->i;
+    for (;;) {
+        rm_node *cell = parse_list(p, 3);
+        if (!cell) return node_free(row), node_free(tab), NULL;
+        if (tab->env == RE_ALIGNED && row->nkids % 2 == 1) {
+            /* amsmath's {}: the relation starting a right-hand cell keeps its space */
+            rm_node *empty = node_new(RN_LIST, RM_ORD, cell->pos);
+            list_push(cell, empty);
+            memmove(cell->kids + 1, cell->kids, (size_t)(cell->nkids - 1) * sizeof *cell->kids);
+            cell->kids[0] = empty;
+        }
+        list_push(row, cell);
+        if (p->i < p->n && p->s[p->i] == '}') {
+            node_free(row);
+            node_free(tab);
+            return fail(p, p->i, "unbalanced '}' in the environment at column %d", column(p, st));
+        }
+        if (p->s[p->i] == '&') {
+            p->i++;
+            continue;
+        }
+        int last = p->s[p->i + 1] != '\\'; /* \end rather than \\ */
+        endpos = p->i;
+        p->i += last ? 4 : 2;
+        /* a trailing \\ before \end adds no empty row */
+        if (!(last && row->nkids == 1 && row->kids[0]->nkids == 0 && tab->nkids > 0)) {
+            if (row->nkids > tab->ncols) tab->ncols = row->nkids;
+            list_push(tab, row);
+        } else {
+            node_free(row);
+        }
+        if (last) break;
+        row = node_new(RN_LIST, RM_ORD, (int)p->i);
+    }
+    size_t at = endpos;
+    int e2 = env_name(p, "\\end");
+    if (e2 < 0) return node_free(tab), NULL;
+    if (e2 != e) {
+        node_free(tab);
+        return fail(p, at, "expected \\end{%s} to close the \\begin{%s} at column %d", envs[e].name, envs[e].name,
+                    column(p, st));
+    }
+    p->env_at = outer;
+    if (!*envs[e].l && !*envs[e].r) return tab;
+    rm_node *f = node_new(RN_FENCED, RM_INNER, (int)st);
+    snprintf(f->ldelim, sizeof f->ldelim, "%s", envs[e].l);
+    snprintf(f->rdelim, sizeof f->rdelim, "%s", envs[e].r);
+    f->a = tab;
+    return f;
+}
+
 static rm_node *parse_command(rm_parser *p) {
     size_t st;
     const rm_cmd *c = read_cmd(p, &st);
@@ -612,6 +696,10 @@ static rm_node *parse_command(rm_parser *p) {
         return n;
     case CK_LIMITS:
         return fail(p, st, "'%s' must follow a big operator such as \\sum or \\max", name);
+    case CK_BEGIN:
+        return parse_env(p, st);
+    case CK_END:
+        return fail(p, st, "unbalanced '\\end': no '\\begin' before it");
     }
     return fail(p, st, "expected a known command");
 }
@@ -636,8 +724,9 @@ static rm_node *parse_primary(rm_parser *p) {
     return char_atom(p, 0);
 }
 
-/* Parses atoms up to the end (in_group 0), a '}' (1) or a \right (2),
- * which it leaves unconsumed. */
+/* Parses atoms up to the end (in_group 0), a '}' (1), a \right (2), or
+ * the end of a table cell (3: '&', '\\' or \end), which it leaves
+ * unconsumed. */
 static rm_node *parse_list(rm_parser *p, int in_group) {
     if (++p->depth > 200) return fail(p, p->i, "expected less nesting (more than 200 levels)");
     rm_node *l = node_new(RN_LIST, RM_ORD, (int)p->i);
@@ -645,6 +734,11 @@ static rm_node *parse_list(rm_parser *p, int in_group) {
     for (;;) {
         skip_space(p);
         if (p->i >= p->n) {
+            if (in_group == 3) {
+                node_free(l);
+                return fail(p, p->i, "expected '\\end' to close the '\\begin' at column %d (the formula ends here)",
+                            column(p, p->env_at));
+            }
             if (in_group == 2) {
                 node_free(l);
                 return fail(p, p->i, "expected '\\right' to match the '\\left' at column %d (the formula ends here)",
@@ -653,8 +747,20 @@ static rm_node *parse_list(rm_parser *p, int in_group) {
             break;
         }
         char c = p->s[p->i];
+        int rowend = c == '\\' && p->i + 1 < p->n && p->s[p->i + 1] == '\\';
+        int envend = c == '\\' && p->i + 4 <= p->n && !strncmp(p->s + p->i, "\\end", 4) &&
+                     !(p->i + 4 < p->n && is_letter(p->s[p->i + 4]));
+        if (in_group == 3 && (c == '&' || rowend || envend)) break;
+        if (rowend) {
+            node_free(l);
+            return fail(p, p->i, "'\\\\' outside an environment such as cases, aligned or pmatrix");
+        }
+        if (envend) {
+            node_free(l);
+            return fail(p, p->i, "unbalanced '\\end': no '\\begin' before it");
+        }
         if (c == '}') {
-            if (in_group == 1) break;
+            if (in_group == 1 || in_group == 3) break;
             node_free(l);
             if (in_group == 2)
                 return fail(p, p->i, "expected '\\right' to match the '\\left' at column %d before this '}'",

@@ -27,6 +27,7 @@ enum rm_kind {
     RN_FENCED, /* \left ldelim a \right rdelim ("" for '.') */
     RN_SPACE,  /* explicit space of mu math units (18 mu = 1 em) */
     RN_STYLE,  /* \displaystyle etc: switches the style for the rest of a list */
+    RN_TABLE,  /* \begin{matrix|cases|aligned|gathered}: kids are rows, their kids cells */
     RN_KIND_COUNT
 };
 
@@ -37,6 +38,10 @@ enum rm_font { RF_ITALIC, RF_ROMAN, RF_BOLD, RF_BOLDITALIC, RF_CAL, RF_BB, RF_SF
 
 /* Where a big operator puts its scripts. */
 enum rm_limits { RL_DISPLAY /* above/below in display style only */, RL_ALWAYS, RL_NEVER };
+
+/* Environments: how a table aligns its columns and sets its cells. */
+enum rm_env { RE_MATRIX /* centred, text style */, RE_CASES /* left, text style */,
+              RE_ALIGNED /* right/left pairs, display style */, RE_GATHERED /* centred, display style */ };
 
 /* Styles D, T, S, SS; cramped variants are odd. */
 enum { RS_D = 0, RS_T = 2, RS_S = 4, RS_SS = 6 };
@@ -55,6 +60,7 @@ struct rm_node {
     int style;              /* FRAC: forced style (-1 none); STYLE: the style */
     int wide;               /* ACCENT: stretch over the nucleus (\widehat) */
     int func;               /* SYM: a named operator such as \exp (MathML &ApplyFunction;) */
+    int env, ncols;         /* TABLE: enum rm_env, widest row */
     char ldelim[8], rdelim[8]; /* FENCED; UTF-8, "" for the null delimiter */
     double mu;              /* SPACE */
     int pos;                /* byte offset in the source, for messages */

@@ -559,6 +559,53 @@ static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
     return l;
 }
 
+/* A table: rows on struts, columns aligned, centred on the math axis. */
+static rm_box *layout_table(rm_ctx *x, const rm_node *n, int style) {
+    int disp = n->env == RE_ALIGNED || n->env == RE_GATHERED;
+    int st = level(style) >= 2 ? style : disp ? RS_D : RS_T;
+    double em = ssize(x, st), axis = K(x, MC_AXIS, style);
+    int nr = n->nkids, nc = n->ncols > 0 ? n->ncols : 1;
+    rm_box **cell = calloc((size_t)(nr * nc) + 1, sizeof *cell);
+    double *colw = calloc((size_t)nc, sizeof *colw), *rowh = calloc((size_t)nr + 1, sizeof *rowh),
+           *rowd = calloc((size_t)nr + 1, sizeof *rowd);
+    EN_ASSERT(cell && colw && rowh && rowd);
+    for (int r = 0; r < nr; r++) {
+        rowh[r] = 0.7 * 1.2 * em; /* \arraystretch strut of a 1.2 em baselineskip */
+        rowd[r] = 0.3 * 1.2 * em;
+        for (int c = 0; c < n->kids[r]->nkids; c++) {
+            rm_box *b = layout_list(x, n->kids[r]->kids[c], st);
+            cell[r * nc + c] = b;
+            colw[c] = fmax(colw[c], b->w);
+            rowh[r] = fmax(rowh[r], b->h);
+            rowd[r] = fmax(rowd[r], b->d);
+        }
+    }
+    double jot = disp ? 0.3 * em : 0, H = 0;
+    for (int r = 0; r < nr; r++) H += rowh[r] + rowd[r] + (r ? jot : 0);
+    rm_box *l = box_new(BX_HLIST);
+    double top = axis + H / 2, y = top;
+    for (int r = 0; r < nr; r++) {
+        y -= rowh[r];
+        double cx = 0;
+        for (int c = 0; c < nc; c++) {
+            rm_box *b = cell[r * nc + c];
+            int align = n->env == RE_CASES ? 0 : n->env == RE_ALIGNED ? (c % 2 ? 0 : 2) : 1; /* 0 l 1 c 2 r */
+            if (b) box_add(l, b, cx + (colw[c] - b->w) * align / 2, y);
+            cx += colw[c];
+            if (c + 1 < nc) cx += n->env == RE_ALIGNED ? (c % 2 ? 2 * em : 0) : em;
+        }
+        l->w = fmax(l->w, cx);
+        y -= rowd[r] + jot;
+    }
+    l->h = fmax(l->h, top);
+    l->d = fmax(l->d, H - top);
+    free(cell);
+    free(colw);
+    free(rowh);
+    free(rowd);
+    return l;
+}
+
 static rm_box *layout_nucleus(rm_ctx *x, const rm_node *n, int style) {
     double size = ssize(x, style);
     switch (n->kind) {
@@ -585,6 +632,7 @@ static rm_box *layout_nucleus(rm_ctx *x, const rm_node *n, int style) {
     case RN_FENCED: return layout_fenced(x, n, style);
     case RN_SPACE: return kern_box(n->mu / 18 * size);
     case RN_STYLE: return kern_box(0);
+    case RN_TABLE: return layout_table(x, n, style);
     }
     EN_ASSERT(0);
     return NULL;
@@ -772,10 +820,21 @@ static void ctx_close(rm_ctx *x) {
 void rp_math_layout(rp_math *m, cairo_t *cr, const char *family, double size_pt, double *width, double *ascent,
                     double *descent) {
     rm_box_free(m->box);
+    /* metrics do not depend on the target (hinting is off): a scratch
+     * context serves callers that only measure */
+    cairo_surface_t *scratch = NULL;
+    if (!cr) {
+        scratch = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
+        cr = cairo_create(scratch);
+    }
     rm_ctx x;
     ctx_open(&x, m, cr, family, size_pt);
     m->box = layout_list(&x, m->root, m->display ? RS_D : RS_T);
     ctx_close(&x);
+    if (scratch) {
+        cairo_destroy(cr);
+        cairo_surface_destroy(scratch);
+    }
     if (width) *width = m->box->w;
     if (ascent) *ascent = m->box->h;
     if (descent) *descent = m->box->d;

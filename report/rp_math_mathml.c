@@ -192,6 +192,22 @@ static void ml_nucleus(sbuf *b, const rm_node *n) {
     case RN_STYLE:
         sb_str(b, "<mrow/>");
         break;
+    case RN_TABLE: {
+        static const char *align[] = {"center", "left", "right left", "center"};
+        int disp = n->env == RE_ALIGNED || n->env == RE_GATHERED;
+        sb_fmt(b, "<mtable columnalign=\"%s\"%s>", align[n->env], disp ? " displaystyle=\"true\"" : "");
+        for (int r = 0; r < n->nkids; r++) {
+            sb_str(b, "<mtr>");
+            for (int c = 0; c < n->kids[r]->nkids; c++) {
+                sb_str(b, "<mtd>");
+                ml_node(b, n->kids[r]->kids[c]);
+                sb_str(b, "</mtd>");
+            }
+            sb_str(b, "</mtr>");
+        }
+        sb_str(b, "</mtable>");
+        break;
+    }
     }
 }
 
@@ -280,6 +296,20 @@ static void dump_nucleus(sbuf *b, const rm_node *n) {
         break;
     case RN_SPACE: sb_fmt(b, "~%g", n->mu); break;
     case RN_STYLE: sb_fmt(b, "\\style%d", n->style); break;
+    case RN_TABLE: {
+        static const char *env[] = {"matrix", "cases", "aligned", "gathered"};
+        sb_fmt(b, "(%s", env[n->env]);
+        for (int r = 0; r < n->nkids; r++) {
+            sb_str(b, " [");
+            for (int c = 0; c < n->kids[r]->nkids; c++) {
+                if (c) sb_str(b, " & ");
+                dump(b, n->kids[r]->kids[c]);
+            }
+            sb_str(b, "]");
+        }
+        sb_str(b, ")");
+        break;
+    }
     }
 }
 

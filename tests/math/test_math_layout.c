@@ -136,7 +136,7 @@ static void ink_inside(const char *tex, const char *math_family) {
     cairo_surface_flush(img);
     unsigned char *px = cairo_image_surface_get_data(img);
     int stride = cairo_image_surface_get_stride(img), dark = 0, outside = 0;
-    double tol = 1.5; /* pt: ink may overhang a glyph's advance slightly */
+    double tol = 0.5; /* pt: ink may overhang a glyph's advance slightly */
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             if (px[y * stride + 4 * x + 1] > 128) continue;
@@ -157,6 +157,8 @@ Test(math_layout, ink_within_extents) {
     ink_inside("\\hat{y}_i = \\frac{\\exp(z_i)}{\\sum_{j=1}^{N}\\exp(z_j)}", NULL);
     ink_inside("\\left\\|\\frac{W}{2}\\right\\|_F^2 + \\sqrt{\\frac{a}{b}}", NULL);
     ink_inside("\\operatorname*{argmax}_{c} \\left[\\frac{\\frac{a}{b}}{\\frac{c}{d}}\\right]", NULL);
+    ink_inside("S = \\begin{pmatrix} s_{11} & \\cdots & s_{1N} \\\\ \\vdots & \\ddots & \\vdots \\\\ s_{N1} & \\cdots & "
+               "s_{NN} \\end{pmatrix}", NULL);
 }
 
 Test(math_layout, fallback_without_math_font) {
@@ -169,4 +171,32 @@ Test(math_layout, fallback_without_math_font) {
     ext without = measure_in("\\left(\\frac{\\frac{a}{b}}{\\frac{c}{d}}\\right)", 1, 10, "No Such Math Font");
     cr_log_info("with math font %.2f tall, without %.2f", withm.a + withm.d, without.a + without.d);
     cr_assert(fabs((withm.a + withm.d) - (without.a + without.d)) < 0.3 * (withm.a + withm.d));
+}
+
+Test(math_layout, tables_stack_rows_and_align_columns) {
+    ext one = measure("\\begin{matrix} a \\end{matrix}", 1);
+    ext two = measure("\\begin{matrix} a \\\\ b \\end{matrix}", 1);
+    ext three = measure("\\begin{matrix} a \\\\ b \\\\ c \\end{matrix}", 1);
+    ext wide = measure("\\begin{matrix} a & b \\end{matrix}", 1);
+    cr_log_info("rows 1/2/3: %.2f %.2f %.2f pt tall", one.a + one.d, two.a + two.d, three.a + three.d);
+    double step = (three.a + three.d) - (two.a + two.d);
+    cr_assert(fabs(step - 12) < 1.5, "rows 1.2 em apart at 10 pt, got %.2f", step);
+    cr_assert_gt(wide.w, one.w + 10, "a column gap of 1 em");
+    /* centred on the axis: two rows straddle it equally */
+    cr_assert(fabs((two.a - 2.5) - (two.d + 2.5)) < 1.0, "ascent %.2f descent %.2f", two.a, two.d);
+    ext p = measure("\\begin{pmatrix} a \\\\ b \\\\ c \\end{pmatrix}", 1);
+    cr_assert_geq(p.a + p.d, three.a + three.d, "parentheses cover the rows");
+}
+
+Test(math_layout, null_context_measures_the_same) {
+    const char *tex = "\\hat{y} = \\operatorname*{argmax}_c \\frac{\\exp(z_c)}{\\sum_j \\exp(z_j)}";
+    ext a = measure(tex, 1);
+    char err[256];
+    rp_math *m = rp_math_parse(tex, 1, err, sizeof err);
+    cr_assert(m);
+    ext b;
+    rp_math_layout(m, NULL, FAMILY, 10, &b.w, &b.a, &b.d);
+    rp_math_free(m);
+    cr_assert(fabs(a.w - b.w) < 1e-6 && fabs(a.a - b.a) < 1e-6 && fabs(a.d - b.d) < 1e-6,
+              "with a context %.4f %.4f %.4f, without %.4f %.4f %.4f", a.w, a.a, a.d, b.w, b.a, b.d);
 }

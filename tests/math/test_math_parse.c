@@ -67,6 +67,11 @@ static const struct { const char *tex, *tree; } trees[] = {
     {"\\mathop{\\mathrm{diag}}\\limits_i", "{(sub op:rm:diag i)}"},
     {"T_e^\\top", "{(subsup T e ⊤)}"},
     {"α + β", "{α bin:+ β}"},
+    {"\\begin{cases} 1 & x > 0 \\\\ 0 & \\text{else} \\end{cases}",
+     "{(fence { (cases [{#1} & {x rel:> #0}] [{#0} & {\"else\"}]) .)}"},
+    {"\\begin{aligned} a &= b \\\\ &= c \\end{aligned}", "{(aligned [{a} & {{} rel:= b}] [{} & {{} rel:= c}])}"},
+    {"\\begin{pmatrix} a & b \\\\ c & d \\\\ \\end{pmatrix}", "{(fence ( (matrix [{a} & {b}] [{c} & {d}]) ))}"},
+    {"\\begin{bmatrix} 1 \\end{bmatrix}", "{(fence [ (matrix [{#1}]) ])}"},
 };
 
 Test(math_parse, every_construct) {
@@ -101,6 +106,11 @@ static const struct { const char *tex, *msg; } errors[] = {
     {"a & b", "column 3: '&' outside an alignment"},
     {"αβ \\oops", "column 4: unknown command '\\oops'"},
     {"x\\", "column 2: expected a command name"},
+    {"\\begin{foo} x \\end{foo}", "column 8: unknown environment 'foo'"},
+    {"\\begin{cases} x & y", "column 20: expected '\\end' to close the '\\begin' at column 1"},
+    {"\\begin{cases} x \\end{pmatrix}", "column 17: expected \\end{cases} to close the \\begin{cases} at column 1"},
+    {"a \\\\ b", "column 3: '\\\\' outside an environment"},
+    {"a \\end{cases}", "column 3: unbalanced '\\end'"},
 };
 
 Test(math_parse, errors_with_positions) {
@@ -186,7 +196,8 @@ Test(math_parse, random_inputs_never_crash) {
     static const char *tok[] = {"x", "2", "+", "=", "{", "}", "^", "_", "'", "\\frac", "\\sqrt", "[", "]", "(",
                                 ")", "\\left(", "\\right)", "\\left.", "\\right\\|", "\\text{a b}", "\\text{",
                                 "\\hat", "\\sum", "\\limits", "\\mathrm", "\\operatorname*", "\\foo", "\\", "&",
-                                "α", " ", "\\,", "\\big(", "\\displaystyle", "\\overline", ",", "\\max", "\\int"};
+                                "α", " ", "\\,", "\\big(", "\\displaystyle", "\\overline", ",", "\\max", "\\int",
+                                "\\begin{cases}", "\\end{cases}", "\\begin{pmatrix}", "\\end{pmatrix}", "\\\\"};
     const int ntok = sizeof tok / sizeof tok[0];
     unsigned long long st = 12345;
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 64, 64);
