@@ -22,7 +22,7 @@ enum ck {
     CK_BIGOP,   /* \sum: large glyph, limits per `lim` */
     CK_FUNC,    /* \exp: upright name, class op, limits per `lim` */
     CK_FRAC, CK_SQRT, CK_ACCENT, CK_OVERLINE, CK_FONT, CK_TEXT, CK_OPNAME, CK_CLASS,
-    CK_LEFT, CK_RIGHT, CK_SPACE, CK_BIG, CK_STYLE, CK_LIMITS, CK_BEGIN, CK_END,
+    CK_LEFT, CK_RIGHT, CK_SPACE, CK_BIG, CK_STYLE, CK_LIMITS, CK_BEGIN, CK_END, CK_OVERSET, CK_MIDDLE,
 };
 
 typedef struct {
@@ -68,7 +68,7 @@ static const rm_cmd cmds[] = {
     {"mid", CK_SYM, "∣", RM_REL, 0},
     /* ordinary symbols */
     {"infty", CK_SYM, "∞", RM_ORD, 0}, {"partial", CK_SYM, "∂", RM_ORD, 0}, {"nabla", CK_SYM, "∇", RM_ORD, 0},
-    {"top", CK_SYM, "⊤", RM_ORD, 0}, {"bot", CK_SYM, "⊥", RM_ORD, 0}, {"ell", CK_SYM, "ℓ", RM_ORD, 0},
+    {"top", CK_SYM, "⊤", RM_ORD, 0}, {"intercal", CK_SYM, "⊺", RM_ORD, 0}, {"colon", CK_SYM, ":", RM_PUNCT, 0}, {"bot", CK_SYM, "⊥", RM_ORD, 0}, {"ell", CK_SYM, "ℓ", RM_ORD, 0},
     {"forall", CK_SYM, "∀", RM_ORD, 0}, {"exists", CK_SYM, "∃", RM_ORD, 0}, {"emptyset", CK_SYM, "∅", RM_ORD, 0},
     {"prime", CK_SYM, "′", RM_ORD, 0}, {"|", CK_SYM, "‖", RM_ORD, 0}, {"Vert", CK_SYM, "‖", RM_ORD, 0},
     {"vert", CK_SYM, "|", RM_ORD, 0}, {"neg", CK_SYM, "¬", RM_ORD, 0}, {"hbar", CK_SYM, "ℏ", RM_ORD, 0},
@@ -116,7 +116,7 @@ static const rm_cmd cmds[] = {
     {"mathbin", CK_CLASS, NULL, RM_BIN, 0}, {"mathrel", CK_CLASS, NULL, RM_REL, 0},
     {"mathopen", CK_CLASS, NULL, RM_OPEN, 0}, {"mathclose", CK_CLASS, NULL, RM_CLOSE, 0},
     {"mathpunct", CK_CLASS, NULL, RM_PUNCT, 0}, {"mathinner", CK_CLASS, NULL, RM_INNER, 0},
-    {"left", CK_LEFT, NULL, 0, 0}, {"right", CK_RIGHT, NULL, 0, 0},
+    {"left", CK_LEFT, NULL, 0, 0}, {"right", CK_RIGHT, NULL, 0, 0}, {"middle", CK_MIDDLE, NULL, 0, 0},
     {",", CK_SPACE, NULL, 3, 0}, {":", CK_SPACE, NULL, 4, 0}, {">", CK_SPACE, NULL, 4, 0},
     {";", CK_SPACE, NULL, 5, 0}, {"!", CK_SPACE, NULL, -3, 0}, {" ", CK_SPACE, NULL, 6, 0},
     {"quad", CK_SPACE, NULL, 18, 0}, {"qquad", CK_SPACE, NULL, 36, 0},
@@ -129,6 +129,7 @@ static const rm_cmd cmds[] = {
     {"limits", CK_LIMITS, NULL, RL_ALWAYS, 0}, {"nolimits", CK_LIMITS, NULL, RL_NEVER, 0},
     {"displaylimits", CK_LIMITS, NULL, RL_DISPLAY, 0},
     {"begin", CK_BEGIN, NULL, 0, 0}, {"end", CK_END, NULL, 0, 0},
+    {"overset", CK_OVERSET, NULL, 1, 0}, {"stackrel", CK_OVERSET, NULL, 1, 0}, {"underset", CK_OVERSET, NULL, 0, 0},
 };
 
 /* Environments: name, layout, and the delimiters put around them. */
@@ -199,6 +200,7 @@ typedef struct {
     int depth; /* nesting, bounded so hostile input cannot blow the stack */
     size_t left_at; /* the innermost open \left, for messages */
     size_t env_at;  /* the innermost open \begin, for messages */
+    int lefts;      /* open \left groups, where \middle may appear */
 } rm_parser;
 
 /* 1-based column of byte offset pos, counting UTF-8 characters. */
@@ -642,6 +644,18 @@ static rm_node *parse_command(rm_parser *p) {
         n->func = 1;
         return n;
     }
+    case CK_OVERSET: { /* amsmath: \mathop{b}\limits^{a} with the class of b */
+        rm_node *a = parse_arg(p, name);
+        if (!a) return NULL;
+        rm_node *b = parse_arg(p, name);
+        if (!b) return node_free(a), NULL;
+        n = node_new(RN_LIST, b->kind == RN_SYM && !b->sub && !b->sup ? b->cls : RM_ORD, (int)st);
+        list_push(n, b);
+        n->limits = RL_ALWAYS;
+        if (c->cls) n->sup = a;
+        else n->sub = a;
+        return n;
+    }
     case CK_CLASS: {
         rm_node *a = parse_arg(p, name);
         if (!a) return NULL;
@@ -660,7 +674,9 @@ static rm_node *parse_command(rm_parser *p) {
         if (parse_delim(p, n->ldelim, "\\left") < 0) return node_free(n), NULL;
         size_t outer = p->left_at;
         p->left_at = st;
+        p->lefts++;
         rm_node *body = parse_list(p, 2);
+        p->lefts--;
         p->left_at = outer;
         if (!body) return node_free(n), NULL;
         n->a = body;
@@ -673,6 +689,16 @@ static rm_node *parse_command(rm_parser *p) {
     }
     case CK_RIGHT:
         return fail(p, st, "unbalanced '\\right': no '\\left' before it");
+    case CK_MIDDLE: {
+        if (!p->lefts) return fail(p, st, "'\\middle' between a '\\left' and its '\\right'");
+        n = node_new(RN_SYM, RM_ORD, (int)st);
+        n->font = RF_SYM;
+        n->middle = 1;
+        char d[8];
+        if (parse_delim(p, d, name) < 0) return node_free(n), NULL;
+        n->text = strdup(d);
+        return n;
+    }
     case CK_SPACE:
         n = node_new(RN_SPACE, RM_ORD, (int)st);
         n->mu = c->cls;

@@ -103,6 +103,7 @@ typedef struct {
     double upem;
     int has_math;            /* the font has an OpenType MATH table */
     double c[MC_COUNT];
+    double middle;           /* size for \middle delimiters, 0 on the first pass */
 } rm_ctx;
 
 /* ---- styles --------------------------------------------------------------- */
@@ -252,6 +253,8 @@ static rm_box *sym_box(rm_ctx *x, unsigned cp, const char *utf8, double size) {
  * or 0 when the text family should set it. */
 static unsigned alpha_cp(unsigned c, int f) {
     int up = c >= 'A' && c <= 'Z', lo = c >= 'a' && c <= 'z';
+    if (c >= '0' && c <= '9') /* double-struck, sans-serif and monospace digits */
+        return f == RF_BB ? 0x1D7D8 + (c - '0') : f == RF_SF ? 0x1D7E2 + (c - '0') : f == RF_TT ? 0x1D7F6 + (c - '0') : 0;
     if (c >= 0x3B1 && c <= 0x3C9 && f == RF_ITALIC) return 0x1D6FC + (c - 0x3B1);
     if (f == RF_ITALIC) {
         static const unsigned var[][2] = {{0x3F5, 0x1D716}, {0x3D1, 0x1D717}, {0x3D5, 0x1D719},
@@ -517,11 +520,27 @@ static rm_box *layout_accent(rm_ctx *x, const rm_node *n, int style) {
     return l;
 }
 
+static int has_middle(const rm_node *n) {
+    if (!n) return 0;
+    if (n->middle) return 1;
+    for (int i = 0; i < n->nkids; i++)
+        if (n->kids[i]->kind != RN_FENCED && has_middle(n->kids[i])) return 1;
+    return 0;
+}
+
 static rm_box *layout_fenced(rm_ctx *x, const rm_node *n, int style) {
+    double outer = x->middle;
+    x->middle = 0;
     rm_box *body = layout_list(x, n->a, style);
     double axis = K(x, MC_AXIS, style), sz = ssize(x, style);
     double delta = fmax(body->h - axis, body->d + axis);
     double need = fmax(2 * delta * 0.901, 2 * delta - 0.5 * sz); /* \delimiterfactor, \delimitershortfall */
+    if (has_middle(n->a)) { /* again, with the \middle delimiters sized */
+        rm_box_free(body);
+        x->middle = need;
+        body = layout_list(x, n->a, style);
+    }
+    x->middle = outer;
     rm_box *l = box_new(BX_HLIST);
     rm_box *lb = delim_box(x, n->ldelim, need, style);
     box_add(l, lb, 0, 0);
@@ -611,6 +630,7 @@ static rm_box *layout_nucleus(rm_ctx *x, const rm_node *n, int style) {
     switch (n->kind) {
     case RN_SYM: {
         if (n->large) return bigop_box(x, n, style);
+        if (n->middle && x->middle > 0) return delim_box(x, n->text, x->middle, style);
         if (n->big) {
             static const double h[] = {1, 1.2, 1.8, 2.4, 3.0};
             return delim_box(x, n->text, h[n->big] * size, style);
@@ -623,7 +643,9 @@ static rm_box *layout_nucleus(rm_ctx *x, const rm_node *n, int style) {
         }
         return letters_box(x, n->text, n->font, size);
     }
-    case RN_NUM: return text_box(x, x->family, n->text, 0, n->font == RF_BOLD, size);
+    case RN_NUM:
+        if (n->font == RF_BB || n->font == RF_SF || n->font == RF_TT) return letters_box(x, n->text, n->font, size);
+        return text_box(x, x->family, n->text, 0, n->font == RF_BOLD, size);
     case RN_TEXT: return text_box(x, x->family, n->text, 0, 0, size);
     case RN_LIST: return layout_list(x, n, style);
     case RN_FRAC: return layout_frac(x, n, style);
@@ -693,7 +715,7 @@ static rm_box *layout_node(rm_ctx *x, const rm_node *n, int style) {
         if (nuc->ic > 0 && n->kind == RN_SYM && !n->large) nuc->w += nuc->ic; /* italic correction */
         return nuc;
     }
-    if (n->cls == RM_OP && (n->limits == RL_ALWAYS || (n->limits == RL_DISPLAY && level(style) == 0)))
+    if (n->limits == RL_ALWAYS || (n->cls == RM_OP && n->limits == RL_DISPLAY && level(style) == 0))
         return layout_limits(x, n, nuc, style);
     return layout_scripts(x, n, nuc, style);
 }

@@ -76,7 +76,10 @@ static const char *accent_char(const char *comb) {
     return comb;
 }
 
-static int limits_here(const rm_node *n) { return n->cls == RM_OP && n->limits != RL_NEVER; }
+/* Limits above and below: operators, and \overset's always. */
+static int limits_here(const rm_node *n) {
+    return (n->cls == RM_OP && n->limits != RL_NEVER) || n->limits == RL_ALWAYS;
+}
 
 static void ml_node(sbuf *b, const rm_node *n);
 
@@ -86,7 +89,11 @@ static void ml_nucleus(sbuf *b, const rm_node *n) {
     case RN_SYM: {
         const char *v = variant(n->font);
         int ident = n->font != RF_SYM || (n->cls == RM_ORD && !strstr("|‖/′…⋯⋮!?\u2033", n->text));
-        if (n->big) {
+        if (n->middle) {
+            sb_str(b, "<mo fence=\"true\" stretchy=\"true\" symmetric=\"true\" lspace=\"0.05em\" rspace=\"0.05em\">");
+            sb_esc(b, n->text);
+            sb_str(b, "</mo>");
+        } else if (n->big) {
             static const char *sz[] = {"1em", "1.2em", "1.8em", "2.4em", "3em"};
             sb_fmt(b, "<mo stretchy=\"true\" minsize=\"%s\" maxsize=\"%s\">", sz[n->big], sz[n->big]);
             sb_esc(b, n->text);
@@ -246,7 +253,7 @@ static void dump_nucleus(sbuf *b, const rm_node *n) {
     static const char *font[] = {"", "rm:", "bf:", "bi:", "cal:", "bb:", "sf:", "tt:", ""};
     switch (n->kind) {
     case RN_SYM:
-        sb_fmt(b, "%s%s%s", cls[n->cls], font[n->font], n->big ? "big:" : "");
+        sb_fmt(b, "%s%s%s%s", cls[n->cls], font[n->font], n->big ? "big:" : "", n->middle ? "middle:" : "");
         sb_str(b, n->text);
         break;
     case RN_NUM: sb_fmt(b, "#%s%s", n->font == RF_ROMAN ? "" : font[n->font], n->text); break;

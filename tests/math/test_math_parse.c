@@ -72,6 +72,11 @@ static const struct { const char *tex, *tree; } trees[] = {
     {"\\begin{aligned} a &= b \\\\ &= c \\end{aligned}", "{(aligned [{a} & {{} rel:= b}] [{} & {{} rel:= c}])}"},
     {"\\begin{pmatrix} a & b \\\\ c & d \\\\ \\end{pmatrix}", "{(fence ( (matrix [{a} & {b}] [{c} & {d}]) ))}"},
     {"\\begin{bmatrix} 1 \\end{bmatrix}", "{(fence [ (matrix [{#1}]) ])}"},
+    {"a \\overset{\\text{def}}{=} b", "{a (sup rel:{rel:=} \"def\") b}"},
+    {"\\underset{i}{\\max}", "{(sub op:{op:rm:max} i)}"},
+    {"p\\left(y \\middle| x\\right)", "{p (fence ( {y middle:| x} ))}"},
+    {"\\mathbb{1}", "{#bb:1}"},
+    {"T^\\intercal f\\colon X", "{(sup T ⊺) f punct:: X}"},
 };
 
 Test(math_parse, every_construct) {
@@ -111,6 +116,7 @@ static const struct { const char *tex, *msg; } errors[] = {
     {"\\begin{cases} x \\end{pmatrix}", "column 17: expected \\end{cases} to close the \\begin{cases} at column 1"},
     {"a \\\\ b", "column 3: '\\\\' outside an environment"},
     {"a \\end{cases}", "column 3: unbalanced '\\end'"},
+    {"a \\middle| b", "column 3: '\\middle' between a '\\left' and its '\\right'"},
 };
 
 Test(math_parse, errors_with_positions) {
@@ -165,6 +171,8 @@ Test(math_mathml, elements) {
         {"\\mathbf{W}\\mathrm{d}", 0, {"<mi mathvariant=\"bold\">W</mi>", "<mi mathvariant=\"normal\">d</mi>"}},
         {"a\\,b", 0, {"<mspace width=\"0.1667em\"/>"}},
         {"\\alpha", 0, {"<mi>α</mi>"}},
+        {"a \\overset{!}{=} b", 0, {"<mover><mrow><mo>=</mo></mrow><mo stretchy=\"false\">!</mo></mover>"}},
+        {"\\left(a \\middle| b\\right)", 0, {"<mo fence=\"true\" stretchy=\"true\" symmetric=\"true\""}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *s = mathml_of(cases[i].tex, cases[i].display);
