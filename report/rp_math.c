@@ -146,6 +146,75 @@ static const rm_cmd *cmd_find(const char *name, size_t n) {
     return NULL;
 }
 
+/* ---- characters ---------------------------------------------------------- */
+
+unsigned rm_utf8_decode(const char **ps) {
+    const unsigned char *s = (const unsigned char *)*ps;
+    unsigned c = s[0];
+    int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 0;
+    if (n) c &= 0x3F >> n;
+    int i = 1;
+    for (; i <= n && (s[i] & 0xC0) == 0x80; i++) c = (c << 6) | (s[i] & 0x3F);
+    *ps += i;
+    return c;
+}
+
+int rm_utf8_encode(char out[5], unsigned c) {
+    if (c < 0x80) return out[0] = (char)c, out[1] = 0, 1;
+    if (c < 0x800) return out[0] = (char)(0xC0 | c >> 6), out[1] = (char)(0x80 | (c & 63)), out[2] = 0, 2;
+    if (c < 0x10000) {
+        out[0] = (char)(0xE0 | c >> 12), out[1] = (char)(0x80 | ((c >> 6) & 63)), out[2] = (char)(0x80 | (c & 63));
+        return out[3] = 0, 3;
+    }
+    out[0] = (char)(0xF0 | c >> 18), out[1] = (char)(0x80 | ((c >> 12) & 63));
+    out[2] = (char)(0x80 | ((c >> 6) & 63)), out[3] = (char)(0x80 | (c & 63));
+    return out[4] = 0, 4;
+}
+
+/* The Mathematical Alphanumeric Symbols code point of letter c in font f,
+ * or 0 when it has none (italic Latin letters are the plain ones). */
+unsigned rm_alpha_cp(unsigned c, int f) {
+    int up = c >= 'A' && c <= 'Z', lo = c >= 'a' && c <= 'z';
+    if (c >= '0' && c <= '9') /* bold, double-struck, sans-serif and monospace digits */
+        return f == RF_BOLD ? 0x1D7CE + (c - '0')
+               : f == RF_BB ? 0x1D7D8 + (c - '0')
+               : f == RF_SF ? 0x1D7E2 + (c - '0')
+               : f == RF_TT ? 0x1D7F6 + (c - '0')
+                            : 0;
+    if (c >= 0x3B1 && c <= 0x3C9) /* Greek */
+        return f == RF_ITALIC ? 0x1D6FC + (c - 0x3B1) : f == RF_BOLD ? 0x1D6C2 + (c - 0x3B1)
+               : f == RF_BOLDITALIC ? 0x1D736 + (c - 0x3B1) : 0;
+    if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2)
+        return f == RF_BOLD ? 0x1D6A8 + (c - 0x391) : f == RF_BOLDITALIC ? 0x1D71C + (c - 0x391) : 0;
+    if (f == RF_ITALIC) {
+        static const unsigned var[][2] = {{0x3F5, 0x1D716}, {0x3D1, 0x1D717}, {0x3D5, 0x1D719},
+                                          {0x3F1, 0x1D71A}, {0x3D6, 0x1D71B}};
+        for (size_t i = 0; i < 5; i++)
+            if (var[i][0] == c) return var[i][1];
+    }
+    if (!up && !lo) return 0;
+    if (f == RF_CAL) {
+        static const unsigned holes[][2] = {{'B', 0x212C}, {'E', 0x2130}, {'F', 0x2131}, {'H', 0x210B},
+                                            {'I', 0x2110}, {'L', 0x2112}, {'M', 0x2133}, {'R', 0x211B},
+                                            {'e', 0x212F}, {'g', 0x210A}, {'o', 0x2134}};
+        for (size_t i = 0; i < sizeof holes / sizeof holes[0]; i++)
+            if (holes[i][0] == c) return holes[i][1];
+        return up ? 0x1D49C + (c - 'A') : 0x1D4B6 + (c - 'a');
+    }
+    if (f == RF_BB) {
+        static const unsigned holes[][2] = {{'C', 0x2102}, {'H', 0x210D}, {'N', 0x2115}, {'P', 0x2119},
+                                            {'Q', 0x211A}, {'R', 0x211D}, {'Z', 0x2124}};
+        for (size_t i = 0; i < sizeof holes / sizeof holes[0]; i++)
+            if (holes[i][0] == c) return holes[i][1];
+        return up ? 0x1D538 + (c - 'A') : 0x1D552 + (c - 'a');
+    }
+    if (f == RF_BOLD) return up ? 0x1D400 + (c - 'A') : 0x1D41A + (c - 'a');
+    if (f == RF_BOLDITALIC) return up ? 0x1D468 + (c - 'A') : 0x1D482 + (c - 'a');
+    if (f == RF_SF) return up ? 0x1D5A0 + (c - 'A') : 0x1D5BA + (c - 'a');
+    if (f == RF_TT) return up ? 0x1D670 + (c - 'A') : 0x1D68A + (c - 'a');
+    return 0;
+}
+
 /* ---- nodes --------------------------------------------------------------- */
 
 static rm_node *node_new(int kind, int cls, int pos) {

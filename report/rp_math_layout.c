@@ -39,6 +39,7 @@ struct rm_box {
     double ic;          /* italic correction */
     double acc;         /* top accent attachment, ACC_NONE when unknown */
     int single;         /* one character: scripts attach as to a letter */
+    int emboldened;     /* GLYPH: outlined as well as filled (a poor man's bold) */
 };
 
 /* Font parameters, in em of the current style's size (percentages for
@@ -229,17 +230,6 @@ static rm_box *glyph_box(rm_ctx *x, unsigned gid, double size) {
     return b;
 }
 
-static unsigned utf8_decode(const char **ps) {
-    const unsigned char *s = (const unsigned char *)*ps;
-    unsigned c = s[0];
-    int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 0;
-    if (n) c &= 0x3F >> n;
-    int i = 1;
-    for (; i <= n && (s[i] & 0xC0) == 0x80; i++) c = (c << 6) | (s[i] & 0x3F);
-    *ps += i;
-    return c;
-}
-
 /* A symbol from the math font, or through pango when the font lacks it. */
 static rm_box *sym_box(rm_ctx *x, unsigned cp, const char *utf8, double size) {
     unsigned g = math_glyph(x, cp);
@@ -249,50 +239,26 @@ static rm_box *sym_box(rm_ctx *x, unsigned cp, const char *utf8, double size) {
 
 /* ---- letters in the math alphabets ---------------------------------------- */
 
-/* The Mathematical Alphanumeric Symbols code point of letter c in font f,
- * or 0 when the text family should set it. */
-static unsigned alpha_cp(unsigned c, int f) {
-    int up = c >= 'A' && c <= 'Z', lo = c >= 'a' && c <= 'z';
-    if (c >= '0' && c <= '9') /* double-struck, sans-serif and monospace digits */
-        return f == RF_BB ? 0x1D7D8 + (c - '0') : f == RF_SF ? 0x1D7E2 + (c - '0') : f == RF_TT ? 0x1D7F6 + (c - '0') : 0;
-    if (c >= 0x3B1 && c <= 0x3C9 && f == RF_ITALIC) return 0x1D6FC + (c - 0x3B1);
-    if (f == RF_ITALIC) {
-        static const unsigned var[][2] = {{0x3F5, 0x1D716}, {0x3D1, 0x1D717}, {0x3D5, 0x1D719},
-                                          {0x3F1, 0x1D71A}, {0x3D6, 0x1D71B}};
-        for (size_t i = 0; i < 5; i++)
-            if (var[i][0] == c) return var[i][1];
-    }
-    if (!up && !lo) return 0;
-    if (f == RF_CAL) {
-        static const unsigned holes[][2] = {{'B', 0x212C}, {'E', 0x2130}, {'F', 0x2131}, {'H', 0x210B},
-                                            {'I', 0x2110}, {'L', 0x2112}, {'M', 0x2133}, {'R', 0x211B},
-                                            {'e', 0x212F}, {'g', 0x210A}, {'o', 0x2134}};
-        for (size_t i = 0; i < sizeof holes / sizeof holes[0]; i++)
-            if (holes[i][0] == c) return holes[i][1];
-        return up ? 0x1D49C + (c - 'A') : 0x1D4B6 + (c - 'a');
-    }
-    if (f == RF_BB) {
-        static const unsigned holes[][2] = {{'C', 0x2102}, {'H', 0x210D}, {'N', 0x2115}, {'P', 0x2119},
-                                            {'Q', 0x211A}, {'R', 0x211D}, {'Z', 0x2124}};
-        for (size_t i = 0; i < sizeof holes / sizeof holes[0]; i++)
-            if (holes[i][0] == c) return holes[i][1];
-        return up ? 0x1D538 + (c - 'A') : 0x1D552 + (c - 'a');
-    }
-    if (f == RF_SF) return up ? 0x1D5A0 + (c - 'A') : 0x1D5BA + (c - 'a');
-    if (f == RF_TT) return up ? 0x1D670 + (c - 'A') : 0x1D68A + (c - 'a');
-    return 0;
-}
-
 /* Letters, digits and names: the text family, except for the alphabets
  * that only the math font has (calligraphic, blackboard, italic Greek). */
 static rm_box *letters_box(rm_ctx *x, const char *text, int font, double size) {
     int italic = font == RF_ITALIC || font == RF_BOLDITALIC;
     int bold = font == RF_BOLD || font == RF_BOLDITALIC;
     const char *s = text;
-    unsigned c = utf8_decode(&s);
+    unsigned c = rm_utf8_decode(&s);
     if (!*s) { /* one character */
-        unsigned cp = alpha_cp(c, font);
+        unsigned cp = bold && c < 0x370 ? 0 : rm_alpha_cp(c, font); /* bold Latin: the text family's */
         if (cp && math_glyph(x, cp)) return glyph_box(x, math_glyph(x, cp), size);
+        if (bold && c >= 0x370 && c < 0x400) { /* no bold Greek in the font: embolden its own */
+            unsigned g = math_glyph(x, rm_alpha_cp(c, italic ? RF_ITALIC : RF_ROMAN));
+            if (!g) g = math_glyph(x, c);
+            if (g) {
+                rm_box *b = glyph_box(x, g, size);
+                b->emboldened = 1;
+                b->w += 0.03 * size;
+                return b;
+            }
+        }
         if (c >= 0x370 && c < 0x400 && math_glyph(x, c)) return glyph_box(x, math_glyph(x, c), size);
         return text_box(x, font == RF_SF ? "sans" : font == RF_TT ? "monospace" : x->family, text, italic, bold,
                         size);
@@ -302,7 +268,7 @@ static rm_box *letters_box(rm_ctx *x, const char *text, int font, double size) {
         char one[8];
         for (s = text; *s;) {
             const char *st = s;
-            utf8_decode(&s);
+            rm_utf8_decode(&s);
             snprintf(one, sizeof one, "%.*s", (int)(s - st), st);
             rm_box *k = letters_box(x, one, font, size);
             box_add(l, k, l->w, 0);
@@ -381,7 +347,7 @@ static rm_box *delim_box(rm_ctx *x, const char *d, double need, int style) {
     double size = ssize(x, style), axis = K(x, MC_AXIS, style);
     if (!*d) return kern_box(0.12 * size); /* TeX's \nulldelimiterspace */
     const char *s = d;
-    unsigned cp = utf8_decode(&s);
+    unsigned cp = rm_utf8_decode(&s);
     unsigned g = math_glyph(x, cp);
     rm_box *b = NULL;
     if (g && x->has_math) {
@@ -492,7 +458,7 @@ static rm_box *layout_accent(rm_ctx *x, const rm_node *n, int style) {
         return l;
     }
     const char *s = n->text;
-    unsigned cp = utf8_decode(&s);
+    unsigned cp = rm_utf8_decode(&s);
     unsigned g = math_glyph(x, cp);
     rm_box *acc = NULL;
     if (g) {
@@ -553,7 +519,7 @@ static rm_box *layout_fenced(rm_ctx *x, const rm_node *n, int style) {
 static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
     double size = ssize(x, style);
     const char *s = n->text;
-    unsigned cp = utf8_decode(&s);
+    unsigned cp = rm_utf8_decode(&s);
     unsigned g = math_glyph(x, cp);
     rm_box *b;
     if (g) {
@@ -638,7 +604,7 @@ static rm_box *layout_nucleus(rm_ctx *x, const rm_node *n, int style) {
         if (n->font == RF_SYM) {
             if (!*n->text) return kern_box(0.12 * size);
             const char *s = n->text;
-            unsigned cp = utf8_decode(&s);
+            unsigned cp = rm_utf8_decode(&s);
             return sym_box(x, cp, n->text, size);
         }
         return letters_box(x, n->text, n->font, size);
@@ -931,8 +897,19 @@ static void draw_box(cairo_t *cr, const rm_box *b, double x, double y) {
     case BX_GLYPH: {
         cairo_set_font_face(cr, b->face);
         cairo_set_font_size(cr, b->size);
-        cairo_glyph_t g = {b->gid, x, y};
-        cairo_show_glyphs(cr, &g, 1);
+        if (b->emboldened) {
+            cairo_glyph_t g = {b->gid, x + 0.015 * b->size, y};
+            cairo_glyph_path(cr, &g, 1);
+            cairo_save(cr);
+            cairo_set_line_width(cr, 0.03 * b->size);
+            cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+            cairo_fill_preserve(cr);
+            cairo_stroke(cr);
+            cairo_restore(cr);
+        } else {
+            cairo_glyph_t g = {b->gid, x, y};
+            cairo_show_glyphs(cr, &g, 1);
+        }
         break;
     }
     case BX_RULE:

@@ -51,17 +51,23 @@ static void sb_esc(sbuf *b, const char *s) {
     }
 }
 
-static const char *variant(int font) {
-    switch (font) {
-    case RF_ROMAN: return "normal";
-    case RF_BOLD: return "bold";
-    case RF_BOLDITALIC: return "bold-italic";
-    case RF_CAL: return "script";
-    case RF_BB: return "double-struck";
-    case RF_SF: return "sans-serif";
-    case RF_TT: return "monospace";
+/* MathML Core keeps only mathvariant="normal": other alphabets are
+ * written as their Mathematical Alphanumeric Symbols (U+1D400 ...). */
+static int mapped_font(int font) { return font != RF_ITALIC && font != RF_ROMAN && font != RF_SYM; }
+
+static void sb_mapped(sbuf *b, const char *text, int font) {
+    if (!mapped_font(font)) return sb_esc(b, text);
+    for (const char *s = text; *s;) {
+        const char *st = s;
+        unsigned c = rm_utf8_decode(&s), m = rm_alpha_cp(c, font);
+        char u[5];
+        if (m) {
+            rm_utf8_encode(u, m);
+            sb_str(b, u);
+        } else {
+            sb_put(b, st, (size_t)(s - st));
+        }
     }
-    return NULL;
 }
 
 /* The spacing character that MathML shows for a combining accent. */
@@ -87,7 +93,6 @@ static void ml_node(sbuf *b, const rm_node *n);
 static void ml_nucleus(sbuf *b, const rm_node *n) {
     switch (n->kind) {
     case RN_SYM: {
-        const char *v = variant(n->font);
         int ident = n->font != RF_SYM || (n->cls == RM_ORD && !strstr("|‖/′…⋯⋮!?\u2033", n->text));
         if (n->middle) {
             sb_str(b, "<mo fence=\"true\" stretchy=\"true\" symmetric=\"true\" lspace=\"0.05em\" rspace=\"0.05em\">");
@@ -108,10 +113,9 @@ static void ml_nucleus(sbuf *b, const rm_node *n) {
             size_t chars = 0;
             for (const char *s = n->text; *s; s++) chars += ((unsigned char)*s & 0xC0) != 0x80;
             /* one-letter <mi> is italic by default, longer ones upright */
-            if (v && !(chars > 1 && n->font == RF_ROMAN)) sb_fmt(b, "<mi mathvariant=\"%s\">", v);
-            else if (!v && chars > 1 && n->font == RF_ITALIC) sb_str(b, "<mi mathvariant=\"italic\">");
+            if (chars == 1 && n->font == RF_ROMAN) sb_str(b, "<mi mathvariant=\"normal\">");
             else sb_str(b, "<mi>");
-            sb_esc(b, n->text);
+            sb_mapped(b, n->text, n->font);
             sb_str(b, "</mi>");
         } else {
             if (n->cls == RM_OPEN || n->cls == RM_CLOSE) sb_str(b, "<mo stretchy=\"false\">");
@@ -123,9 +127,8 @@ static void ml_nucleus(sbuf *b, const rm_node *n) {
         break;
     }
     case RN_NUM:
-        if (n->font != RF_ROMAN && variant(n->font)) sb_fmt(b, "<mn mathvariant=\"%s\">", variant(n->font));
-        else sb_str(b, "<mn>");
-        sb_esc(b, n->text);
+        sb_str(b, "<mn>");
+        sb_mapped(b, n->text, n->font);
         sb_str(b, "</mn>");
         break;
     case RN_TEXT:
