@@ -215,6 +215,45 @@ unsigned rm_alpha_cp(unsigned c, int f) {
     return 0;
 }
 
+/* Inter-atom spacing (TeXbook p. 170): 1 thin, 2 medium, 3 thick;
+ * negative entries apply in display and text styles only. */
+static const signed char spacing[RM_CLS_COUNT][RM_CLS_COUNT] = {
+    /*           ord op bin rel open close punct inner */
+    /* ord */   {0, 1, -2, -3, 0, 0, 0, -1},
+    /* op */    {1, 1, 0, -3, 0, 0, 0, -1},
+    /* bin */   {-2, -2, 0, 0, -2, 0, 0, -2},
+    /* rel */   {-3, -3, 0, 0, -3, 0, 0, -3},
+    /* open */  {0, 0, 0, 0, 0, 0, 0, 0},
+    /* close */ {0, 1, -2, -3, 0, 0, 0, -1},
+    /* punct */ {-1, -1, 0, -1, -1, -1, -1, -1},
+    /* inner */ {-1, 1, -2, -3, -1, 0, -1, -1},
+};
+
+double rm_space_mu(int left, int right, int style) {
+    int sp = spacing[left][right];
+    if (sp < 0 && style >= RS_S) return 0;
+    sp = abs(sp);
+    return sp ? sp + 2 : 0; /* thin 3, medium 4, thick 5 mu */
+}
+
+void rm_classes(const rm_node *l, int *cls) {
+    /* a binary operator without operands on both sides is ordinary (rules 5, 6) */
+    int prev = -1;
+    for (int i = 0; i < l->nkids; i++) {
+        const rm_node *k = l->kids[i];
+        cls[i] = -1;
+        if (k->kind == RN_SPACE || k->kind == RN_STYLE) continue;
+        int c = k->cls;
+        if (c == RM_BIN && (prev < 0 || cls[prev] == RM_BIN || cls[prev] == RM_OP || cls[prev] == RM_REL ||
+                            cls[prev] == RM_OPEN || cls[prev] == RM_PUNCT))
+            c = RM_ORD;
+        if ((c == RM_REL || c == RM_CLOSE || c == RM_PUNCT) && prev >= 0 && cls[prev] == RM_BIN) cls[prev] = RM_ORD;
+        cls[i] = c;
+        prev = i;
+    }
+    if (prev >= 0 && cls[prev] == RM_BIN) cls[prev] = RM_ORD;
+}
+
 /* ---- nodes --------------------------------------------------------------- */
 
 static rm_node *node_new(int kind, int cls, int pos) {

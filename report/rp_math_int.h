@@ -46,6 +46,14 @@ enum rm_env { RE_MATRIX /* centred, text style */, RE_CASES /* left, text style 
 /* Styles D, T, S, SS; cramped variants are odd. */
 enum { RS_D = 0, RS_T = 2, RS_S = 4, RS_SS = 6 };
 
+static inline int rm_level(int s) { return s >> 1; }
+static inline int rm_cramped(int s) { return s & 1; }
+/* The styles of superscripts, subscripts (cramped), numerators, denominators. */
+static inline int rm_sup_style(int s) { return (rm_level(s) <= 1 ? RS_S : RS_SS) | rm_cramped(s); }
+static inline int rm_sub_style(int s) { return (rm_level(s) <= 1 ? RS_S : RS_SS) | 1; }
+static inline int rm_num_style(int s) { return (rm_level(s) == 0 ? RS_T : rm_level(s) == 1 ? RS_S : RS_SS) | rm_cramped(s); }
+static inline int rm_den_style(int s) { return rm_num_style(s) | 1; }
+
 typedef struct rm_node rm_node;
 struct rm_node {
     int kind, cls, font;
@@ -82,6 +90,12 @@ int rm_utf8_encode(char out[5], unsigned c);
 /* The Mathematical Alphanumeric Symbols code point for character c in font
  * (bold, script, double-struck ... and italic Greek), 0 when there is none. */
 unsigned rm_alpha_cp(unsigned c, int font);
+
+/* The class of each kid of list l after TeX's rules for binary operators
+ * (-1 for spaces and style switches), and the space in mu between atoms
+ * of classes left and right in style (thin/medium/thick, none in scripts). */
+void rm_classes(const rm_node *l, int *cls);
+double rm_space_mu(int left, int right, int style);
 
 /* Layout (rp_math_layout.c) owns the boxes. */
 void rm_box_free(rm_box *b);

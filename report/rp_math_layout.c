@@ -109,16 +109,10 @@ typedef struct {
 
 /* ---- styles --------------------------------------------------------------- */
 
-static int level(int s) { return s >> 1; }
-static int cramped(int s) { return s & 1; }
 static double ssize(const rm_ctx *x, int s) {
-    int l = level(s);
+    int l = rm_level(s);
     return l <= 1 ? x->size : l == 2 ? x->size * x->c[MC_SCRIPT_PCT] / 100 : x->size * x->c[MC_SSCRIPT_PCT] / 100;
 }
-static int sup_style(int s) { return (level(s) <= 1 ? RS_S : RS_SS) | cramped(s); }
-static int sub_style(int s) { return (level(s) <= 1 ? RS_S : RS_SS) | 1; }
-static int num_style(int s) { return (level(s) == 0 ? RS_T : level(s) == 1 ? RS_S : RS_SS) | cramped(s); }
-static int den_style(int s) { return num_style(s) | 1; }
 static double K(const rm_ctx *x, int mc, int s) { return x->c[mc] * ssize(x, s); }
 
 /* ---- boxes ---------------------------------------------------------------- */
@@ -380,8 +374,8 @@ static rm_box *layout_list(rm_ctx *x, const rm_node *n, int style);
 
 static rm_box *layout_frac(rm_ctx *x, const rm_node *n, int style) {
     int st = n->style >= 0 ? n->style : style;
-    rm_box *num = layout_node(x, n->a, num_style(st)), *den = layout_node(x, n->b, den_style(st));
-    int D = level(st) == 0;
+    rm_box *num = layout_node(x, n->a, rm_num_style(st)), *den = layout_node(x, n->b, rm_den_style(st));
+    int D = rm_level(st) == 0;
     double th = K(x, MC_FRAC_RULE, st), axis = K(x, MC_AXIS, st);
     double u = K(x, D ? MC_NUM_UP_D : MC_NUM_UP, st), v = K(x, D ? MC_DEN_DN_D : MC_DEN_DN, st);
     double gn = K(x, D ? MC_NUM_GAP_D : MC_NUM_GAP, st), gd = K(x, D ? MC_DEN_GAP_D : MC_DEN_GAP, st);
@@ -422,7 +416,7 @@ static rm_box *radical_glyph(rm_ctx *x, double need, double size) {
 static rm_box *layout_sqrt(rm_ctx *x, const rm_node *n, int style) {
     rm_box *body = layout_node(x, n->a, style | 1);
     double th = K(x, MC_RAD_RULE, style);
-    double gap = K(x, level(style) == 0 ? MC_RAD_GAP_D : MC_RAD_GAP, style);
+    double gap = K(x, rm_level(style) == 0 ? MC_RAD_GAP_D : MC_RAD_GAP, style);
     double need = body->h + body->d + gap + th;
     rm_box *rad = radical_glyph(x, need, ssize(x, style));
     double total = rad->h + rad->d;
@@ -523,7 +517,7 @@ static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
     unsigned g = math_glyph(x, cp);
     rm_box *b;
     if (g) {
-        if (level(style) == 0 && x->has_math) {
+        if (rm_level(style) == 0 && x->has_math) {
             hb_ot_math_glyph_variant_t v[16];
             unsigned cnt = 16;
             hb_ot_math_get_glyph_variants(x->hb, g, HB_DIRECTION_BTT, 0, &cnt, v);
@@ -535,7 +529,7 @@ static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
         }
         b = glyph_box(x, g, size);
     } else {
-        b = text_box(x, x->math_family, n->text, 0, 0, level(style) == 0 ? size * 1.4 : size);
+        b = text_box(x, x->math_family, n->text, 0, 0, rm_level(style) == 0 ? size * 1.4 : size);
     }
     rm_box *l = box_new(BX_HLIST);
     box_add(l, b, 0, K(x, MC_AXIS, style) - (b->h - b->d) / 2);
@@ -547,7 +541,7 @@ static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
 /* A table: rows on struts, columns aligned, centred on the math axis. */
 static rm_box *layout_table(rm_ctx *x, const rm_node *n, int style) {
     int disp = n->env == RE_ALIGNED || n->env == RE_GATHERED;
-    int st = level(style) >= 2 ? style : disp ? RS_D : RS_T;
+    int st = rm_level(style) >= 2 ? style : disp ? RS_D : RS_T;
     double em = ssize(x, st), axis = K(x, MC_AXIS, style);
     int nr = n->nkids, nc = n->ncols > 0 ? n->ncols : 1;
     rm_box **cell = calloc((size_t)(nr * nc) + 1, sizeof *cell);
@@ -628,8 +622,8 @@ static rm_box *layout_nucleus(rm_ctx *x, const rm_node *n, int style) {
 
 /* Limits above and below (rule 13a). */
 static rm_box *layout_limits(rm_ctx *x, const rm_node *n, rm_box *nuc, int style) {
-    rm_box *sup = n->sup ? layout_node(x, n->sup, sup_style(style)) : NULL;
-    rm_box *sub = n->sub ? layout_node(x, n->sub, sub_style(style)) : NULL;
+    rm_box *sup = n->sup ? layout_node(x, n->sup, rm_sup_style(style)) : NULL;
+    rm_box *sub = n->sub ? layout_node(x, n->sub, rm_sub_style(style)) : NULL;
     double w = fmax(nuc->w, fmax(sup ? sup->w : 0, sub ? sub->w : 0)), ic = nuc->ic;
     rm_box *l = box_new(BX_HLIST);
     box_add(l, nuc, (w - nuc->w) / 2, 0);
@@ -647,11 +641,11 @@ static rm_box *layout_limits(rm_ctx *x, const rm_node *n, rm_box *nuc, int style
 
 /* Sub- and superscripts (rule 18). */
 static rm_box *layout_scripts(rm_ctx *x, const rm_node *n, rm_box *nuc, int style) {
-    rm_box *sup = n->sup ? layout_node(x, n->sup, sup_style(style)) : NULL;
-    rm_box *sub = n->sub ? layout_node(x, n->sub, sub_style(style)) : NULL;
+    rm_box *sup = n->sup ? layout_node(x, n->sup, rm_sup_style(style)) : NULL;
+    rm_box *sub = n->sub ? layout_node(x, n->sub, rm_sub_style(style)) : NULL;
     double u = nuc->single ? 0 : nuc->h - K(x, MC_SUP_DROP, style);
     double v = nuc->single ? 0 : nuc->d + K(x, MC_SUB_DROP, style);
-    if (sup) u = fmax(u, fmax(K(x, cramped(style) ? MC_SUP_UP_CR : MC_SUP_UP, style), sup->d + K(x, MC_SUP_BOT_MIN, style)));
+    if (sup) u = fmax(u, fmax(K(x, rm_cramped(style) ? MC_SUP_UP_CR : MC_SUP_UP, style), sup->d + K(x, MC_SUP_BOT_MIN, style)));
     if (sub && !sup) v = fmax(v, fmax(K(x, MC_SUB_DN, style), sub->h - K(x, MC_SUB_TOP_MAX, style)));
     if (sub && sup) {
         v = fmax(v, K(x, MC_SUB_DN, style));
@@ -681,44 +675,16 @@ static rm_box *layout_node(rm_ctx *x, const rm_node *n, int style) {
         if (nuc->ic > 0 && n->kind == RN_SYM && !n->large) nuc->w += nuc->ic; /* italic correction */
         return nuc;
     }
-    if (n->limits == RL_ALWAYS || (n->cls == RM_OP && n->limits == RL_DISPLAY && level(style) == 0))
+    if (n->limits == RL_ALWAYS || (n->cls == RM_OP && n->limits == RL_DISPLAY && rm_level(style) == 0))
         return layout_limits(x, n, nuc, style);
     return layout_scripts(x, n, nuc, style);
 }
-
-/* Inter-atom spacing (TeXbook p. 170): 1 thin, 2 medium, 3 thick;
- * negative entries apply in display and text styles only. */
-static const signed char spacing[RM_CLS_COUNT][RM_CLS_COUNT] = {
-    /*           ord op bin rel open close punct inner */
-    /* ord */   {0, 1, -2, -3, 0, 0, 0, -1},
-    /* op */    {1, 1, 0, -3, 0, 0, 0, -1},
-    /* bin */   {-2, -2, 0, 0, -2, 0, 0, -2},
-    /* rel */   {-3, -3, 0, 0, -3, 0, 0, -3},
-    /* open */  {0, 0, 0, 0, 0, 0, 0, 0},
-    /* close */ {0, 1, -2, -3, 0, 0, 0, -1},
-    /* punct */ {-1, -1, 0, -1, -1, -1, -1, -1},
-    /* inner */ {-1, 1, -2, -3, -1, 0, -1, -1},
-};
 
 static rm_box *layout_list(rm_ctx *x, const rm_node *n, int style) {
     if (n->kind != RN_LIST) return layout_node(x, n, style);
     int *cls = malloc(sizeof(int) * (size_t)(n->nkids + 1));
     EN_ASSERT(cls);
-    /* a binary operator without a left operand is ordinary (rules 5, 6) */
-    int prev = -1;
-    for (int i = 0; i < n->nkids; i++) {
-        const rm_node *k = n->kids[i];
-        cls[i] = -1;
-        if (k->kind == RN_SPACE || k->kind == RN_STYLE) continue;
-        int c = k->cls;
-        if (c == RM_BIN && (prev < 0 || cls[prev] == RM_BIN || cls[prev] == RM_OP || cls[prev] == RM_REL ||
-                            cls[prev] == RM_OPEN || cls[prev] == RM_PUNCT))
-            c = RM_ORD;
-        if ((c == RM_REL || c == RM_CLOSE || c == RM_PUNCT) && prev >= 0 && cls[prev] == RM_BIN) cls[prev] = RM_ORD;
-        cls[i] = c;
-        prev = i;
-    }
-    if (prev >= 0 && cls[prev] == RM_BIN) cls[prev] = RM_ORD;
+    rm_classes(n, cls);
     rm_box *l = box_new(BX_HLIST);
     double pen = 0;
     int last = -1;
@@ -728,12 +694,7 @@ static rm_box *layout_list(rm_ctx *x, const rm_node *n, int style) {
             style = k->style;
             continue;
         }
-        if (cls[i] >= 0 && last >= 0) {
-            int sp = spacing[last][cls[i]];
-            if (sp < 0 && level(style) >= 2) sp = 0;
-            sp = abs(sp);
-            if (sp) pen += (sp + 2) / 18.0 * ssize(x, style); /* 3, 4, 5 mu */
-        }
+        if (cls[i] >= 0 && last >= 0) pen += rm_space_mu(last, cls[i], style) / 18 * ssize(x, style);
         rm_box *b = layout_node(x, k, style);
         box_add(l, b, pen, 0);
         pen += b->w;
