@@ -40,6 +40,7 @@ struct rm_box {
     double acc;         /* top accent attachment, ACC_NONE when unknown */
     int single;         /* one character: scripts attach as to a letter */
     int emboldened;     /* GLYPH: outlined as well as filled (a poor man's bold) */
+    char utf8[8];       /* GLYPH: the character it shows, for PDF text extraction */
 };
 
 /* Font parameters, in em of the current style's size (percentages for
@@ -224,10 +225,19 @@ static rm_box *glyph_box(rm_ctx *x, unsigned gid, double size) {
     return b;
 }
 
+/* Records which character a glyph (or an assembly's first part) shows,
+ * so that copying from the PDF gives ∑ rather than nothing. */
+static rm_box *tagged(rm_box *b, const char *utf8) {
+    rm_box *g = b;
+    while (g && g->kind == BX_HLIST) g = g->first;
+    if (g && g->kind == BX_GLYPH && strlen(utf8) < sizeof g->utf8) strcpy(g->utf8, utf8);
+    return b;
+}
+
 /* A symbol from the math font, or through pango when the font lacks it. */
 static rm_box *sym_box(rm_ctx *x, unsigned cp, const char *utf8, double size) {
     unsigned g = math_glyph(x, cp);
-    if (g) return glyph_box(x, g, size);
+    if (g) return tagged(glyph_box(x, g, size), utf8);
     return text_box(x, x->hb ? x->family : x->math_family, utf8, 0, 0, size);
 }
 
@@ -242,7 +252,7 @@ static rm_box *letters_box(rm_ctx *x, const char *text, int font, double size) {
     unsigned c = rm_utf8_decode(&s);
     if (!*s) { /* one character */
         unsigned cp = bold && c < 0x370 ? 0 : rm_alpha_cp(c, font); /* bold Latin: the text family's */
-        if (cp && math_glyph(x, cp)) return glyph_box(x, math_glyph(x, cp), size);
+        if (cp && math_glyph(x, cp)) return tagged(glyph_box(x, math_glyph(x, cp), size), text);
         if (bold && c >= 0x370 && c < 0x400) { /* no bold Greek in the font: embolden its own */
             unsigned g = math_glyph(x, rm_alpha_cp(c, italic ? RF_ITALIC : RF_ROMAN));
             if (!g) g = math_glyph(x, c);
@@ -253,7 +263,7 @@ static rm_box *letters_box(rm_ctx *x, const char *text, int font, double size) {
                 return b;
             }
         }
-        if (c >= 0x370 && c < 0x400 && math_glyph(x, c)) return glyph_box(x, math_glyph(x, c), size);
+        if (c >= 0x370 && c < 0x400 && math_glyph(x, c)) return tagged(glyph_box(x, math_glyph(x, c), size), text);
         return text_box(x, font == RF_SF ? "sans" : font == RF_TT ? "monospace" : x->family, text, italic, bold,
                         size);
     }
@@ -353,6 +363,7 @@ static rm_box *delim_box(rm_ctx *x, const char *d, double need, int style) {
             if (v[i].advance * sc >= need) b = glyph_box(x, v[i].glyph, size);
         if (!b) b = assembly_box(x, g, need, size);
         if (!b && cnt) b = glyph_box(x, v[cnt - 1].glyph, size);
+        if (b) tagged(b, d);
     }
     if (!b) {
         b = sym_box(x, cp, d, size);
@@ -867,6 +878,10 @@ static void draw_box(cairo_t *cr, const rm_box *b, double x, double y) {
             cairo_fill_preserve(cr);
             cairo_stroke(cr);
             cairo_restore(cr);
+        } else if (b->utf8[0]) {
+            cairo_glyph_t g = {b->gid, x, y};
+            cairo_text_cluster_t cl = {(int)strlen(b->utf8), 1};
+            cairo_show_text_glyphs(cr, b->utf8, -1, &g, 1, &cl, 1, 0);
         } else {
             cairo_glyph_t g = {b->gid, x, y};
             cairo_show_glyphs(cr, &g, 1);
