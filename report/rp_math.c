@@ -997,7 +997,6 @@ rp_math *rp_math_parse(const char *tex, int display, char *err, size_t errlen) {
     EN_ASSERT(m);
     m->root = root;
     m->display = display != 0;
-    m->math_family = strdup("TeX Gyre Pagella Math");
     return m;
 }
 
@@ -1011,5 +1010,5 @@ void rp_math_free(rp_math *m) {
 
 void rp_math_set_math_family(rp_math *m, const char *family) {
     free(m->math_family);
-    m->math_family = strdup(family ? family : "TeX Gyre Pagella Math");
+    m->math_family = family ? strdup(family) : NULL;
 }

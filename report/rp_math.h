@@ -42,8 +42,10 @@ void     rp_math_layout(rp_math *m, cairo_t *cr, const char *family, double size
 /* Draw the laid-out formula with its baseline's left end at (x, y). */
 void     rp_math_draw(rp_math *m, cairo_t *cr, double x, double y);
 
-/* The symbol font (default "TeX Gyre Pagella Math"); a font without an
- * OpenType MATH table works too: delimiters are then drawn as paths. */
+/* The symbol font. By default (NULL) the text family's math companion,
+ * "<family> Math" (TeX Gyre Termes Math for TeX Gyre Termes), when it is
+ * installed, else "TeX Gyre Pagella Math". A font without an OpenType
+ * MATH table works too: delimiters are then drawn as paths. */
 void     rp_math_set_math_family(rp_math *m, const char *family);
 
 /* A malloc'd <math> element (display="block" in display style). */

@@ -80,7 +80,7 @@ typedef struct rm_box rm_box;
 struct rp_math {
     rm_node *root;
     int display;
-    char *math_family;      /* the symbol font, "TeX Gyre Pagella Math" */
+    char *math_family;      /* the symbol font; NULL: "<text family> Math", else Pagella Math */
     rm_box *box;            /* laid-out boxes, NULL before rp_math_layout */
 };
 

@@ -98,7 +98,8 @@ static const struct { hb_ot_math_constant_t hb; double dflt; } mconst[MC_COUNT] 
 typedef struct {
     PangoContext *pc;
     const char *family;      /* text family */
-    const char *math_family;
+    const char *math_family; /* = math_name */
+    char math_name[160];
     double size;             /* text style size, user units */
     cairo_font_face_t *face; /* math font, NULL when it is not installed */
     hb_font_t *hb;           /* same font at scale = upem */
@@ -724,10 +725,44 @@ static rm_box *layout_list(rm_ctx *x, const rm_node *n, int style) {
 
 /* ---- fonts ------------------------------------------------------------------ */
 
+/* Loads the symbol font by family name; 0 when it is not installed. */
+static int load_math_font(rm_ctx *x, const char *name) {
+    PangoFontDescription *fd = pango_font_description_from_string(name);
+    pango_font_description_set_absolute_size(fd, x->size * PANGO_SCALE);
+    PangoFont *f = pango_context_load_font(x->pc, fd);
+    pango_font_description_free(fd);
+    if (!f) return 0;
+    /* fontconfig substitutes a font for a missing family: use the math
+     * font's glyphs only when it is the one asked for */
+    PangoFontDescription *got = pango_font_describe(f);
+    const char *gf = pango_font_description_get_family(got);
+    int ok = gf && !strcasecmp(gf, name);
+    pango_font_description_free(got);
+    hb_font_t *phb = ok ? pango_font_get_hb_font(f) : NULL;
+    cairo_scaled_font_t *sf = ok ? pango_cairo_font_get_scaled_font(PANGO_CAIRO_FONT(f)) : NULL;
+    if (phb && sf) {
+        hb_face_t *face = hb_font_get_face(phb);
+        x->upem = hb_face_get_upem(face);
+        x->hb = hb_font_create(face);
+        hb_font_set_scale(x->hb, (int)x->upem, (int)x->upem);
+        hb_ot_font_set_funcs(x->hb);
+        x->face = cairo_font_face_reference(cairo_scaled_font_get_font_face(sf));
+        x->has_math = hb_ot_math_has_data(face);
+        if (x->has_math)
+            for (int i = 0; i < MC_COUNT; i++) {
+                double v = hb_ot_math_get_constant(x->hb, mconst[i].hb);
+                int pct = i == MC_RAD_DEG_PCT || i == MC_SCRIPT_PCT || i == MC_SSCRIPT_PCT;
+                if (pct ? v > 0 : 1) x->c[i] = pct ? v : v / x->upem;
+            }
+    }
+    g_object_unref(f);
+    return x->hb != NULL;
+}
+
 static void ctx_open(rm_ctx *x, rp_math *m, cairo_t *cr, const char *family, double size) {
     memset(x, 0, sizeof *x);
     x->family = family && *family ? family : "serif";
-    x->math_family = m->math_family;
+    x->math_family = x->math_name;
     x->size = size;
     x->pc = pango_cairo_create_context(cr);
     cairo_font_options_t *fo = cairo_font_options_create();
@@ -738,37 +773,15 @@ static void ctx_open(rm_ctx *x, rp_math *m, cairo_t *cr, const char *family, dou
     pango_context_set_round_glyph_positions(x->pc, FALSE);
     for (int i = 0; i < MC_COUNT; i++) x->c[i] = mconst[i].dflt;
 
-    PangoFontDescription *fd = pango_font_description_from_string(m->math_family);
-    pango_font_description_set_absolute_size(fd, size * PANGO_SCALE);
-    PangoFont *f = pango_context_load_font(x->pc, fd);
-    pango_font_description_free(fd);
-    if (!f) return;
-    /* fontconfig substitutes a font for a missing family: use the math
-     * font's glyphs only when it is the one asked for */
-    PangoFontDescription *got = pango_font_describe(f);
-    const char *gf = pango_font_description_get_family(got);
-    int ok = gf && !strcasecmp(gf, m->math_family);
-    pango_font_description_free(got);
-    if (ok) {
-        hb_font_t *phb = pango_font_get_hb_font(f);
-        cairo_scaled_font_t *sf = pango_cairo_font_get_scaled_font(PANGO_CAIRO_FONT(f));
-        if (phb && sf) {
-            hb_face_t *face = hb_font_get_face(phb);
-            x->upem = hb_face_get_upem(face);
-            x->hb = hb_font_create(face);
-            hb_font_set_scale(x->hb, (int)x->upem, (int)x->upem);
-            hb_ot_font_set_funcs(x->hb);
-            x->face = cairo_font_face_reference(cairo_scaled_font_get_font_face(sf));
-            x->has_math = hb_ot_math_has_data(face);
-            if (x->has_math)
-                for (int i = 0; i < MC_COUNT; i++) {
-                    double v = hb_ot_math_get_constant(x->hb, mconst[i].hb);
-                    int pct = i == MC_RAD_DEG_PCT || i == MC_SCRIPT_PCT || i == MC_SSCRIPT_PCT;
-                    if (pct ? v > 0 : 1) x->c[i] = pct ? v : v / x->upem;
-                }
-        }
+    /* the text family's own math companion (TeX Gyre Termes Math for
+     * Termes), else Pagella Math; or the one the caller asked for */
+    char own[160];
+    snprintf(own, sizeof own, "%s Math", x->family);
+    const char *cand[] = {m->math_family ? m->math_family : own, m->math_family ? NULL : "TeX Gyre Pagella Math"};
+    for (int i = 0; i < 2 && cand[i]; i++) {
+        snprintf(x->math_name, sizeof x->math_name, "%s", cand[i]);
+        if (load_math_font(x, cand[i])) break;
     }
-    g_object_unref(f);
 }
 
 static void ctx_close(rm_ctx *x) {
