@@ -98,8 +98,7 @@ static const struct { hb_ot_math_constant_t hb; double dflt; } mconst[MC_COUNT] 
 typedef struct {
     PangoContext *pc;
     const char *family;      /* text family */
-    const char *math_family; /* = math_name */
-    char math_name[160];
+    char math_name[160];     /* the symbol font tried last */
     double size;             /* text style size, user units */
     cairo_font_face_t *face; /* math font, NULL when it is not installed */
     hb_font_t *hb;           /* same font at scale = upem */
@@ -239,7 +238,7 @@ static rm_box *tagged(rm_box *b, const char *utf8) {
 static rm_box *sym_box(rm_ctx *x, unsigned cp, const char *utf8, double size) {
     unsigned g = math_glyph(x, cp);
     if (g) return tagged(glyph_box(x, g, size), utf8);
-    return text_box(x, x->hb ? x->family : x->math_family, utf8, 0, 0, size);
+    return text_box(x, x->family, utf8, 0, 0, size); /* pango finds a font that has it */
 }
 
 /* ---- letters in the math alphabets ---------------------------------------- */
@@ -541,7 +540,7 @@ static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
         }
         b = glyph_box(x, g, size);
     } else {
-        b = text_box(x, x->math_family, n->text, 0, 0, rm_level(style) == 0 ? size * 1.4 : size);
+        b = text_box(x, x->family, n->text, 0, 0, rm_level(style) == 0 ? size * 1.4 : size);
     }
     rm_box *l = box_new(BX_HLIST);
     box_add(l, b, 0, K(x, MC_AXIS, style) - (b->h - b->d) / 2);
@@ -762,7 +761,6 @@ static int load_math_font(rm_ctx *x, const char *name) {
 static void ctx_open(rm_ctx *x, rp_math *m, cairo_t *cr, const char *family, double size) {
     memset(x, 0, sizeof *x);
     x->family = family && *family ? family : "serif";
-    x->math_family = x->math_name;
     x->size = size;
     x->pc = pango_cairo_create_context(cr);
     cairo_font_options_t *fo = cairo_font_options_create();
