@@ -2,6 +2,7 @@
 #include <cairo.h>
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,4 +200,100 @@ Test(math_layout, null_context_measures_the_same) {
     rp_math_free(m);
     cr_assert(fabs(a.w - b.w) < 1e-6 && fabs(a.a - b.a) < 1e-6 && fabs(a.d - b.d) < 1e-6,
               "with a context %.4f %.4f %.4f, without %.4f %.4f %.4f", a.w, a.a, a.d, b.w, b.a, b.d);
+}
+
+/* Renders tex at 10 pt, 8 px per pt, baseline at row `base`; the caller
+ * frees the surface. */
+#define PX 8
+static cairo_surface_t *raster(const char *tex, double *w_out, int *base) {
+    char err[256];
+    rp_math *m = rp_math_parse(tex, 1, err, sizeof err);
+    cr_assert(m, "%s", err);
+    double w, a, d;
+    rp_math_layout(m, NULL, FAMILY, 10, &w, &a, &d);
+    int W = (int)((w + 4) * PX), H = (int)((a + d + 4) * PX);
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_A8, W, H);
+    cairo_t *c = cairo_create(img);
+    cairo_scale(c, PX, PX);
+    rp_math_draw(m, c, 2, 2 + a);
+    cairo_destroy(c);
+    cairo_surface_flush(img);
+    rp_math_free(m);
+    *w_out = w;
+    *base = (int)((2 + a) * PX);
+    return img;
+}
+
+/* The row with the most ink, in pt above the baseline. */
+static double heaviest_row(cairo_surface_t *img, int base) {
+    unsigned char *p = cairo_image_surface_get_data(img);
+    int st = cairo_image_surface_get_stride(img), best = 0;
+    long most = -1;
+    for (int y = 0; y < cairo_image_surface_get_height(img); y++) {
+        long sum = 0;
+        for (int x = 0; x < cairo_image_surface_get_width(img); x++) sum += p[y * st + x];
+        if (sum > most) most = sum, best = y;
+    }
+    return (base - best - 0.5) / PX;
+}
+
+Test(math_layout, fraction_bar_on_the_math_axis) {
+    double w;
+    int base;
+    /* the minus sign is drawn on the axis by design */
+    cairo_surface_t *minus = raster("-", &w, &base);
+    double axis = heaviest_row(minus, base);
+    cairo_surface_destroy(minus);
+    cairo_surface_t *frac = raster("\\frac{a}{b}", &w, &base);
+    double bar = heaviest_row(frac, base);
+    cairo_surface_destroy(frac);
+    cairo_surface_t *wide = raster("\\frac{1}{x+y+z}", &w, &base);
+    double bar2 = heaviest_row(wide, base);
+    cairo_surface_destroy(wide);
+    cr_log_info("minus bar %.3f pt above the baseline, fraction bars %.3f and %.3f pt", axis, bar, bar2);
+    cr_assert(axis > 1.5 && axis < 3.5, "axis %.3f pt at 10 pt", axis);
+    cr_assert(fabs(bar - axis) < 0.25 && fabs(bar2 - axis) < 0.25, "bars %.3f %.3f, axis %.3f", bar, bar2, axis);
+}
+
+/* Horizontal ink centre of the rows from y0 to y1 (pixel rows). */
+static double ink_centre(cairo_surface_t *img, int y0, int y1) {
+    unsigned char *p = cairo_image_surface_get_data(img);
+    int st = cairo_image_surface_get_stride(img);
+    double sum = 0, mass = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < cairo_image_surface_get_width(img); x++) sum += x * (double)p[y * st + x], mass += p[y * st + x];
+    return mass > 0 ? sum / mass / PX : -1;
+}
+
+Test(math_layout, accents_centred_over_their_letter) {
+    static const char *letters[] = {"x", "a", "W", "\\alpha", "\\theta", "1"};
+    for (int i = 0; i < 6; i++) {
+        char tex[64];
+        double w, wa;
+        int base, base_a;
+        cairo_surface_t *plain = raster(letters[i], &w, &base);
+        snprintf(tex, sizeof tex, "\\hat{%s}", letters[i]);
+        cairo_surface_t *acc = raster(tex, &wa, &base_a);
+        /* the letter's top half against the accent alone (rows above the letter) */
+        int top = base;
+        unsigned char *p = cairo_image_surface_get_data(plain);
+        int st = cairo_image_surface_get_stride(plain);
+        for (int y = 0; y < base; y++) {
+            int any = 0;
+            for (int x = 0; x < cairo_image_surface_get_width(plain); x++) any |= p[y * st + x] > 32;
+            if (any) { top = y; break; }
+        }
+        int dy = base_a - base; /* same baseline offset in both pictures */
+        double letter = ink_centre(plain, top, top + (base - top) / 2);
+        double hat = ink_centre(acc, 0, top + dy - 2);
+        /* TeX skews accents by a per-letter kern (W: 1/12 em right of the centre);
+         * within an eighth of the letter's width of its upper half is near enough */
+        cr_log_info("%s: letter top centre %.2f pt, hat centre %.2f pt (tolerance %.2f)", letters[i], letter, hat,
+                    0.125 * w);
+        cr_expect(hat > 0 && fabs(hat - letter) < 0.125 * w, "%s: hat at %.2f, letter top at %.2f", letters[i], hat,
+                  letter);
+        cr_expect(fabs(wa - w) < 0.01, "%s: an accent does not change the width", letters[i]);
+        cairo_surface_destroy(plain);
+        cairo_surface_destroy(acc);
+    }
 }
