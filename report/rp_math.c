@@ -22,7 +22,7 @@ enum ck {
     CK_BIGOP,   /* \sum: large glyph, limits per `lim` */
     CK_FUNC,    /* \exp: upright name, class op, limits per `lim` */
     CK_FRAC, CK_SQRT, CK_ACCENT, CK_OVERLINE, CK_FONT, CK_TEXT, CK_OPNAME, CK_CLASS,
-    CK_LEFT, CK_RIGHT, CK_SPACE, CK_BIG, CK_STYLE, CK_LIMITS,
+    CK_LEFT, CK_RIGHT, CK_SPACE, CK_BIG, CK_STYLE, CK_LIMITS, CK_BEGIN, CK_END, CK_OVERSET, CK_MIDDLE,
 };
 
 typedef struct {
@@ -68,7 +68,7 @@ static const rm_cmd cmds[] = {
     {"mid", CK_SYM, "∣", RM_REL, 0},
     /* ordinary symbols */
     {"infty", CK_SYM, "∞", RM_ORD, 0}, {"partial", CK_SYM, "∂", RM_ORD, 0}, {"nabla", CK_SYM, "∇", RM_ORD, 0},
-    {"top", CK_SYM, "⊤", RM_ORD, 0}, {"bot", CK_SYM, "⊥", RM_ORD, 0}, {"ell", CK_SYM, "ℓ", RM_ORD, 0},
+    {"top", CK_SYM, "⊤", RM_ORD, 0}, {"intercal", CK_SYM, "⊺", RM_ORD, 0}, {"colon", CK_SYM, ":", RM_PUNCT, 0}, {"bot", CK_SYM, "⊥", RM_ORD, 0}, {"ell", CK_SYM, "ℓ", RM_ORD, 0},
     {"forall", CK_SYM, "∀", RM_ORD, 0}, {"exists", CK_SYM, "∃", RM_ORD, 0}, {"emptyset", CK_SYM, "∅", RM_ORD, 0},
     {"prime", CK_SYM, "′", RM_ORD, 0}, {"|", CK_SYM, "‖", RM_ORD, 0}, {"Vert", CK_SYM, "‖", RM_ORD, 0},
     {"vert", CK_SYM, "|", RM_ORD, 0}, {"neg", CK_SYM, "¬", RM_ORD, 0}, {"hbar", CK_SYM, "ℏ", RM_ORD, 0},
@@ -116,7 +116,7 @@ static const rm_cmd cmds[] = {
     {"mathbin", CK_CLASS, NULL, RM_BIN, 0}, {"mathrel", CK_CLASS, NULL, RM_REL, 0},
     {"mathopen", CK_CLASS, NULL, RM_OPEN, 0}, {"mathclose", CK_CLASS, NULL, RM_CLOSE, 0},
     {"mathpunct", CK_CLASS, NULL, RM_PUNCT, 0}, {"mathinner", CK_CLASS, NULL, RM_INNER, 0},
-    {"left", CK_LEFT, NULL, 0, 0}, {"right", CK_RIGHT, NULL, 0, 0},
+    {"left", CK_LEFT, NULL, 0, 0}, {"right", CK_RIGHT, NULL, 0, 0}, {"middle", CK_MIDDLE, NULL, 0, 0},
     {",", CK_SPACE, NULL, 3, 0}, {":", CK_SPACE, NULL, 4, 0}, {">", CK_SPACE, NULL, 4, 0},
     {";", CK_SPACE, NULL, 5, 0}, {"!", CK_SPACE, NULL, -3, 0}, {" ", CK_SPACE, NULL, 6, 0},
     {"quad", CK_SPACE, NULL, 18, 0}, {"qquad", CK_SPACE, NULL, 36, 0},
@@ -128,12 +128,130 @@ static const rm_cmd cmds[] = {
     {"scriptstyle", CK_STYLE, NULL, RS_S, 0}, {"scriptscriptstyle", CK_STYLE, NULL, RS_SS, 0},
     {"limits", CK_LIMITS, NULL, RL_ALWAYS, 0}, {"nolimits", CK_LIMITS, NULL, RL_NEVER, 0},
     {"displaylimits", CK_LIMITS, NULL, RL_DISPLAY, 0},
+    {"begin", CK_BEGIN, NULL, 0, 0}, {"end", CK_END, NULL, 0, 0},
+    {"overset", CK_OVERSET, NULL, 1, 0}, {"stackrel", CK_OVERSET, NULL, 1, 0}, {"underset", CK_OVERSET, NULL, 0, 0},
+};
+
+/* Environments: name, layout, and the delimiters put around them. */
+static const struct { const char *name; int env; const char *l, *r; } envs[] = {
+    {"matrix", RE_MATRIX, "", ""},    {"pmatrix", RE_MATRIX, "(", ")"}, {"bmatrix", RE_MATRIX, "[", "]"},
+    {"Bmatrix", RE_MATRIX, "{", "}"}, {"vmatrix", RE_MATRIX, "|", "|"}, {"Vmatrix", RE_MATRIX, "‖", "‖"},
+    {"cases", RE_CASES, "{", ""},     {"aligned", RE_ALIGNED, "", ""},  {"align*", RE_ALIGNED, "", ""},
+    {"split", RE_ALIGNED, "", ""},    {"gathered", RE_GATHERED, "", ""},
 };
 
 static const rm_cmd *cmd_find(const char *name, size_t n) {
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strlen(cmds[i].name) == n && !memcmp(cmds[i].name, name, n)) return &cmds[i];
     return NULL;
+}
+
+/* ---- characters ---------------------------------------------------------- */
+
+unsigned rm_utf8_decode(const char **ps) {
+    const unsigned char *s = (const unsigned char *)*ps;
+    unsigned c = s[0];
+    int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 0;
+    if (n) c &= 0x3F >> n;
+    int i = 1;
+    for (; i <= n && (s[i] & 0xC0) == 0x80; i++) c = (c << 6) | (s[i] & 0x3F);
+    *ps += i;
+    return c;
+}
+
+int rm_utf8_encode(char out[5], unsigned c) {
+    if (c < 0x80) return out[0] = (char)c, out[1] = 0, 1;
+    if (c < 0x800) return out[0] = (char)(0xC0 | c >> 6), out[1] = (char)(0x80 | (c & 63)), out[2] = 0, 2;
+    if (c < 0x10000) {
+        out[0] = (char)(0xE0 | c >> 12), out[1] = (char)(0x80 | ((c >> 6) & 63)), out[2] = (char)(0x80 | (c & 63));
+        return out[3] = 0, 3;
+    }
+    out[0] = (char)(0xF0 | c >> 18), out[1] = (char)(0x80 | ((c >> 12) & 63));
+    out[2] = (char)(0x80 | ((c >> 6) & 63)), out[3] = (char)(0x80 | (c & 63));
+    return out[4] = 0, 4;
+}
+
+/* The Mathematical Alphanumeric Symbols code point of letter c in font f,
+ * or 0 when it has none (italic Latin letters are the plain ones). */
+unsigned rm_alpha_cp(unsigned c, int f) {
+    int up = c >= 'A' && c <= 'Z', lo = c >= 'a' && c <= 'z';
+    if (c >= '0' && c <= '9') /* bold, double-struck, sans-serif and monospace digits */
+        return f == RF_BOLD ? 0x1D7CE + (c - '0')
+               : f == RF_BB ? 0x1D7D8 + (c - '0')
+               : f == RF_SF ? 0x1D7E2 + (c - '0')
+               : f == RF_TT ? 0x1D7F6 + (c - '0')
+                            : 0;
+    if (c >= 0x3B1 && c <= 0x3C9) /* Greek */
+        return f == RF_ITALIC ? 0x1D6FC + (c - 0x3B1) : f == RF_BOLD ? 0x1D6C2 + (c - 0x3B1)
+               : f == RF_BOLDITALIC ? 0x1D736 + (c - 0x3B1) : 0;
+    if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2)
+        return f == RF_BOLD ? 0x1D6A8 + (c - 0x391) : f == RF_BOLDITALIC ? 0x1D71C + (c - 0x391) : 0;
+    if (f == RF_ITALIC) {
+        static const unsigned var[][2] = {{0x3F5, 0x1D716}, {0x3D1, 0x1D717}, {0x3D5, 0x1D719},
+                                          {0x3F1, 0x1D71A}, {0x3D6, 0x1D71B}};
+        for (size_t i = 0; i < 5; i++)
+            if (var[i][0] == c) return var[i][1];
+    }
+    if (!up && !lo) return 0;
+    if (f == RF_CAL) {
+        static const unsigned holes[][2] = {{'B', 0x212C}, {'E', 0x2130}, {'F', 0x2131}, {'H', 0x210B},
+                                            {'I', 0x2110}, {'L', 0x2112}, {'M', 0x2133}, {'R', 0x211B},
+                                            {'e', 0x212F}, {'g', 0x210A}, {'o', 0x2134}};
+        for (size_t i = 0; i < sizeof holes / sizeof holes[0]; i++)
+            if (holes[i][0] == c) return holes[i][1];
+        return up ? 0x1D49C + (c - 'A') : 0x1D4B6 + (c - 'a');
+    }
+    if (f == RF_BB) {
+        static const unsigned holes[][2] = {{'C', 0x2102}, {'H', 0x210D}, {'N', 0x2115}, {'P', 0x2119},
+                                            {'Q', 0x211A}, {'R', 0x211D}, {'Z', 0x2124}};
+        for (size_t i = 0; i < sizeof holes / sizeof holes[0]; i++)
+            if (holes[i][0] == c) return holes[i][1];
+        return up ? 0x1D538 + (c - 'A') : 0x1D552 + (c - 'a');
+    }
+    if (f == RF_BOLD) return up ? 0x1D400 + (c - 'A') : 0x1D41A + (c - 'a');
+    if (f == RF_BOLDITALIC) return up ? 0x1D468 + (c - 'A') : 0x1D482 + (c - 'a');
+    if (f == RF_SF) return up ? 0x1D5A0 + (c - 'A') : 0x1D5BA + (c - 'a');
+    if (f == RF_TT) return up ? 0x1D670 + (c - 'A') : 0x1D68A + (c - 'a');
+    return 0;
+}
+
+/* Inter-atom spacing (TeXbook p. 170): 1 thin, 2 medium, 3 thick;
+ * negative entries apply in display and text styles only. */
+static const signed char spacing[RM_CLS_COUNT][RM_CLS_COUNT] = {
+    /*           ord op bin rel open close punct inner */
+    /* ord */   {0, 1, -2, -3, 0, 0, 0, -1},
+    /* op */    {1, 1, 0, -3, 0, 0, 0, -1},
+    /* bin */   {-2, -2, 0, 0, -2, 0, 0, -2},
+    /* rel */   {-3, -3, 0, 0, -3, 0, 0, -3},
+    /* open */  {0, 0, 0, 0, 0, 0, 0, 0},
+    /* close */ {0, 1, -2, -3, 0, 0, 0, -1},
+    /* punct */ {-1, -1, 0, -1, -1, -1, -1, -1},
+    /* inner */ {-1, 1, -2, -3, -1, 0, -1, -1},
+};
+
+double rm_space_mu(int left, int right, int style) {
+    int sp = spacing[left][right];
+    if (sp < 0 && style >= RS_S) return 0;
+    sp = abs(sp);
+    return sp ? sp + 2 : 0; /* thin 3, medium 4, thick 5 mu */
+}
+
+void rm_classes(const rm_node *l, int *cls) {
+    /* a binary operator without operands on both sides is ordinary (rules 5, 6) */
+    int prev = -1;
+    for (int i = 0; i < l->nkids; i++) {
+        const rm_node *k = l->kids[i];
+        cls[i] = -1;
+        if (k->kind == RN_SPACE || k->kind == RN_STYLE) continue;
+        int c = k->cls;
+        if (c == RM_BIN && (prev < 0 || cls[prev] == RM_BIN || cls[prev] == RM_OP || cls[prev] == RM_REL ||
+                            cls[prev] == RM_OPEN || cls[prev] == RM_PUNCT))
+            c = RM_ORD;
+        if ((c == RM_REL || c == RM_CLOSE || c == RM_PUNCT) && prev >= 0 && cls[prev] == RM_BIN) cls[prev] = RM_ORD;
+        cls[i] = c;
+        prev = i;
+    }
+    if (prev >= 0 && cls[prev] == RM_BIN) cls[prev] = RM_ORD;
 }
 
 /* ---- nodes --------------------------------------------------------------- */
@@ -189,6 +307,8 @@ typedef struct {
     int font;  /* font for letters and digits in the current group */
     int depth; /* nesting, bounded so hostile input cannot blow the stack */
     size_t left_at; /* the innermost open \left, for messages */
+    size_t env_at;  /* the innermost open \begin, for messages */
+    int lefts;      /* open \left groups, where \middle may appear */
 } rm_parser;
 
 /* 1-based column of byte offset pos, counting UTF-8 characters. */
@@ -236,6 +356,7 @@ static const rm_cmd *read_cmd(rm_parser *p, size_t *start) {
 
 static rm_node *parse_list(rm_parser *p, int in_group);
 static rm_node *parse_primary(rm_parser *p);
+static rm_node *parse_env(rm_parser *p, size_t st);
 
 /* Length of the UTF-8 sequence starting with byte c. */
 static int utf8_len(unsigned char c) {
@@ -439,6 +560,79 @@ static rm_node *parse_text(rm_parser *p, const char *what) {
     return n;
 }
 
+/* {name} after \begin or \end; the index into envs[], or -1. */
+static int env_name(rm_parser *p, const char *what) {
+    skip_space(p);
+    if (p->i >= p->n || p->s[p->i] != '{') return fail(p, p->i, "expected '{' and an environment name after %s", what), -1;
+    size_t b = ++p->i;
+    while (p->i < p->n && p->s[p->i] != '}') p->i++;
+    if (p->i >= p->n) return fail(p, b - 1, "expected '}' to close the environment name"), -1;
+    size_t len = p->i++ - b;
+    for (size_t k = 0; k < sizeof envs / sizeof envs[0]; k++)
+        if (strlen(envs[k].name) == len && !strncmp(envs[k].name, p->s + b, len)) return (int)k;
+    return fail(p, b, "unknown environment '%.*s' (expected matrix, pmatrix, bmatrix, cases, aligned or gathered)",
+                (int)len, p->s + b), -1;
+}
+
+/* \begin{env} cells separated by & and rows by \\ up to \end{env}. */
+static rm_node *parse_env(rm_parser *p, size_t st) {
+    int e = env_name(p, "\\begin");
+    if (e < 0) return NULL;
+    size_t outer = p->env_at;
+    p->env_at = st;
+    rm_node *tab = node_new(RN_TABLE, RM_INNER, (int)st), *row = node_new(RN_LIST, RM_ORD, (int)p->i);
+    tab->env = envs[e].env;
+    size_t endpos = p->i;
+    for (;;) {
+        rm_node *cell = parse_list(p, 3);
+        if (!cell) return node_free(row), node_free(tab), NULL;
+        if (tab->env == RE_ALIGNED && row->nkids % 2 == 1) {
+            /* amsmath's {}: the relation starting a right-hand cell keeps its space */
+            rm_node *empty = node_new(RN_LIST, RM_ORD, cell->pos);
+            list_push(cell, empty);
+            memmove(cell->kids + 1, cell->kids, (size_t)(cell->nkids - 1) * sizeof *cell->kids);
+            cell->kids[0] = empty;
+        }
+        list_push(row, cell);
+        if (p->i < p->n && p->s[p->i] == '}') {
+            node_free(row);
+            node_free(tab);
+            return fail(p, p->i, "unbalanced '}' in the environment at column %d", column(p, st));
+        }
+        if (p->s[p->i] == '&') {
+            p->i++;
+            continue;
+        }
+        int last = p->s[p->i + 1] != '\\'; /* \end rather than \\ */
+        endpos = p->i;
+        p->i += last ? 4 : 2;
+        /* a trailing \\ before \end adds no empty row */
+        if (!(last && row->nkids == 1 && row->kids[0]->nkids == 0 && tab->nkids > 0)) {
+            if (row->nkids > tab->ncols) tab->ncols = row->nkids;
+            list_push(tab, row);
+        } else {
+            node_free(row);
+        }
+        if (last) break;
+        row = node_new(RN_LIST, RM_ORD, (int)p->i);
+    }
+    size_t at = endpos;
+    int e2 = env_name(p, "\\end");
+    if (e2 < 0) return node_free(tab), NULL;
+    if (e2 != e) {
+        node_free(tab);
+        return fail(p, at, "expected \\end{%s} to close the \\begin{%s} at column %d", envs[e].name, envs[e].name,
+                    column(p, st));
+    }
+    p->env_at = outer;
+    if (!*envs[e].l && !*envs[e].r) return tab;
+    rm_node *f = node_new(RN_FENCED, RM_INNER, (int)st);
+    snprintf(f->ldelim, sizeof f->ldelim, "%s", envs[e].l);
+    snprintf(f->rdelim, sizeof f->rdelim, "%s", envs[e].r);
+    f->a = tab;
+    return f;
+}
+
 static rm_node *parse_command(rm_parser *p) {
     size_t st;
     const rm_cmd *c = read_cmd(p, &st);
@@ -558,6 +752,18 @@ static rm_node *parse_command(rm_parser *p) {
         n->func = 1;
         return n;
     }
+    case CK_OVERSET: { /* amsmath: \mathop{b}\limits^{a} with the class of b */
+        rm_node *a = parse_arg(p, name);
+        if (!a) return NULL;
+        rm_node *b = parse_arg(p, name);
+        if (!b) return node_free(a), NULL;
+        n = node_new(RN_LIST, b->kind == RN_SYM && !b->sub && !b->sup ? b->cls : RM_ORD, (int)st);
+        list_push(n, b);
+        n->limits = RL_ALWAYS;
+        if (c->cls) n->sup = a;
+        else n->sub = a;
+        return n;
+    }
     case CK_CLASS: {
         rm_node *a = parse_arg(p, name);
         if (!a) return NULL;
@@ -576,7 +782,9 @@ static rm_node *parse_command(rm_parser *p) {
         if (parse_delim(p, n->ldelim, "\\left") < 0) return node_free(n), NULL;
         size_t outer = p->left_at;
         p->left_at = st;
+        p->lefts++;
         rm_node *body = parse_list(p, 2);
+        p->lefts--;
         p->left_at = outer;
         if (!body) return node_free(n), NULL;
         n->a = body;
@@ -589,6 +797,16 @@ static rm_node *parse_command(rm_parser *p) {
     }
     case CK_RIGHT:
         return fail(p, st, "unbalanced '\\right': no '\\left' before it");
+    case CK_MIDDLE: {
+        if (!p->lefts) return fail(p, st, "'\\middle' between a '\\left' and its '\\right'");
+        n = node_new(RN_SYM, RM_ORD, (int)st);
+        n->font = RF_SYM;
+        n->middle = 1;
+        char d[8];
+        if (parse_delim(p, d, name) < 0) return node_free(n), NULL;
+        n->text = strdup(d);
+        return n;
+    }
     case CK_SPACE:
         n = node_new(RN_SPACE, RM_ORD, (int)st);
         n->mu = c->cls;
@@ -612,6 +830,10 @@ static rm_node *parse_command(rm_parser *p) {
         return n;
     case CK_LIMITS:
         return fail(p, st, "'%s' must follow a big operator such as \\sum or \\max", name);
+    case CK_BEGIN:
+        return parse_env(p, st);
+    case CK_END:
+        return fail(p, st, "unbalanced '\\end': no '\\begin' before it");
     }
     return fail(p, st, "expected a known command");
 }
@@ -636,8 +858,9 @@ static rm_node *parse_primary(rm_parser *p) {
     return char_atom(p, 0);
 }
 
-/* Parses atoms up to the end (in_group 0), a '}' (1) or a \right (2),
- * which it leaves unconsumed. */
+/* Parses atoms up to the end (in_group 0), a '}' (1), a \right (2), or
+ * the end of a table cell (3: '&', '\\' or \end), which it leaves
+ * unconsumed. */
 static rm_node *parse_list(rm_parser *p, int in_group) {
     if (++p->depth > 200) return fail(p, p->i, "expected less nesting (more than 200 levels)");
     rm_node *l = node_new(RN_LIST, RM_ORD, (int)p->i);
@@ -645,6 +868,11 @@ static rm_node *parse_list(rm_parser *p, int in_group) {
     for (;;) {
         skip_space(p);
         if (p->i >= p->n) {
+            if (in_group == 3) {
+                node_free(l);
+                return fail(p, p->i, "expected '\\end' to close the '\\begin' at column %d (the formula ends here)",
+                            column(p, p->env_at));
+            }
             if (in_group == 2) {
                 node_free(l);
                 return fail(p, p->i, "expected '\\right' to match the '\\left' at column %d (the formula ends here)",
@@ -653,8 +881,20 @@ static rm_node *parse_list(rm_parser *p, int in_group) {
             break;
         }
         char c = p->s[p->i];
+        int rowend = c == '\\' && p->i + 1 < p->n && p->s[p->i + 1] == '\\';
+        int envend = c == '\\' && p->i + 4 <= p->n && !strncmp(p->s + p->i, "\\end", 4) &&
+                     !(p->i + 4 < p->n && is_letter(p->s[p->i + 4]));
+        if (in_group == 3 && (c == '&' || rowend || envend)) break;
+        if (rowend) {
+            node_free(l);
+            return fail(p, p->i, "'\\\\' outside an environment such as cases, aligned or pmatrix");
+        }
+        if (envend) {
+            node_free(l);
+            return fail(p, p->i, "unbalanced '\\end': no '\\begin' before it");
+        }
         if (c == '}') {
-            if (in_group == 1) break;
+            if (in_group == 1 || in_group == 3) break;
             node_free(l);
             if (in_group == 2)
                 return fail(p, p->i, "expected '\\right' to match the '\\left' at column %d before this '}'",
@@ -757,7 +997,6 @@ rp_math *rp_math_parse(const char *tex, int display, char *err, size_t errlen) {
     EN_ASSERT(m);
     m->root = root;
     m->display = display != 0;
-    m->math_family = strdup("TeX Gyre Pagella Math");
     return m;
 }
 
@@ -771,5 +1010,5 @@ void rp_math_free(rp_math *m) {
 
 void rp_math_set_math_family(rp_math *m, const char *family) {
     free(m->math_family);
-    m->math_family = strdup(family ? family : "TeX Gyre Pagella Math");
+    m->math_family = family ? strdup(family) : NULL;
 }

@@ -39,6 +39,8 @@ struct rm_box {
     double ic;          /* italic correction */
     double acc;         /* top accent attachment, ACC_NONE when unknown */
     int single;         /* one character: scripts attach as to a letter */
+    int emboldened;     /* GLYPH: outlined as well as filled (a poor man's bold) */
+    char utf8[8];       /* GLYPH: the character it shows, for PDF text extraction */
 };
 
 /* Font parameters, in em of the current style's size (percentages for
@@ -96,27 +98,22 @@ static const struct { hb_ot_math_constant_t hb; double dflt; } mconst[MC_COUNT] 
 typedef struct {
     PangoContext *pc;
     const char *family;      /* text family */
-    const char *math_family;
+    char math_name[160];     /* the symbol font tried last */
     double size;             /* text style size, user units */
     cairo_font_face_t *face; /* math font, NULL when it is not installed */
     hb_font_t *hb;           /* same font at scale = upem */
     double upem;
     int has_math;            /* the font has an OpenType MATH table */
     double c[MC_COUNT];
+    double middle;           /* size for \middle delimiters, 0 on the first pass */
 } rm_ctx;
 
 /* ---- styles --------------------------------------------------------------- */
 
-static int level(int s) { return s >> 1; }
-static int cramped(int s) { return s & 1; }
 static double ssize(const rm_ctx *x, int s) {
-    int l = level(s);
+    int l = rm_level(s);
     return l <= 1 ? x->size : l == 2 ? x->size * x->c[MC_SCRIPT_PCT] / 100 : x->size * x->c[MC_SSCRIPT_PCT] / 100;
 }
-static int sup_style(int s) { return (level(s) <= 1 ? RS_S : RS_SS) | cramped(s); }
-static int sub_style(int s) { return (level(s) <= 1 ? RS_S : RS_SS) | 1; }
-static int num_style(int s) { return (level(s) == 0 ? RS_T : level(s) == 1 ? RS_S : RS_SS) | cramped(s); }
-static int den_style(int s) { return num_style(s) | 1; }
 static double K(const rm_ctx *x, int mc, int s) { return x->c[mc] * ssize(x, s); }
 
 /* ---- boxes ---------------------------------------------------------------- */
@@ -228,57 +225,23 @@ static rm_box *glyph_box(rm_ctx *x, unsigned gid, double size) {
     return b;
 }
 
-static unsigned utf8_decode(const char **ps) {
-    const unsigned char *s = (const unsigned char *)*ps;
-    unsigned c = s[0];
-    int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 0;
-    if (n) c &= 0x3F >> n;
-    int i = 1;
-    for (; i <= n && (s[i] & 0xC0) == 0x80; i++) c = (c << 6) | (s[i] & 0x3F);
-    *ps += i;
-    return c;
+/* Records which character a glyph (or an assembly's first part) shows,
+ * so that copying from the PDF gives ∑ rather than nothing. */
+static rm_box *tagged(rm_box *b, const char *utf8) {
+    rm_box *g = b;
+    while (g && g->kind == BX_HLIST) g = g->first;
+    if (g && g->kind == BX_GLYPH && strlen(utf8) < sizeof g->utf8) strcpy(g->utf8, utf8);
+    return b;
 }
 
 /* A symbol from the math font, or through pango when the font lacks it. */
 static rm_box *sym_box(rm_ctx *x, unsigned cp, const char *utf8, double size) {
     unsigned g = math_glyph(x, cp);
-    if (g) return glyph_box(x, g, size);
-    return text_box(x, x->hb ? x->family : x->math_family, utf8, 0, 0, size);
+    if (g) return tagged(glyph_box(x, g, size), utf8);
+    return text_box(x, x->family, utf8, 0, 0, size); /* pango finds a font that has it */
 }
 
 /* ---- letters in the math alphabets ---------------------------------------- */
-
-/* The Mathematical Alphanumeric Symbols code point of letter c in font f,
- * or 0 when the text family should set it. */
-static unsigned alpha_cp(unsigned c, int f) {
-    int up = c >= 'A' && c <= 'Z', lo = c >= 'a' && c <= 'z';
-    if (c >= 0x3B1 && c <= 0x3C9 && f == RF_ITALIC) return 0x1D6FC + (c - 0x3B1);
-    if (f == RF_ITALIC) {
-        static const unsigned var[][2] = {{0x3F5, 0x1D716}, {0x3D1, 0x1D717}, {0x3D5, 0x1D719},
-                                          {0x3F1, 0x1D71A}, {0x3D6, 0x1D71B}};
-        for (size_t i = 0; i < 5; i++)
-            if (var[i][0] == c) return var[i][1];
-    }
-    if (!up && !lo) return 0;
-    if (f == RF_CAL) {
-        static const unsigned holes[][2] = {{'B', 0x212C}, {'E', 0x2130}, {'F', 0x2131}, {'H', 0x210B},
-                                            {'I', 0x2110}, {'L', 0x2112}, {'M', 0x2133}, {'R', 0x211B},
-                                            {'e', 0x212F}, {'g', 0x210A}, {'o', 0x2134}};
-        for (size_t i = 0; i < sizeof holes / sizeof holes[0]; i++)
-            if (holes[i][0] == c) return holes[i][1];
-        return up ? 0x1D49C + (c - 'A') : 0x1D4B6 + (c - 'a');
-    }
-    if (f == RF_BB) {
-        static const unsigned holes[][2] = {{'C', 0x2102}, {'H', 0x210D}, {'N', 0x2115}, {'P', 0x2119},
-                                            {'Q', 0x211A}, {'R', 0x211D}, {'Z', 0x2124}};
-        for (size_t i = 0; i < sizeof holes / sizeof holes[0]; i++)
-            if (holes[i][0] == c) return holes[i][1];
-        return up ? 0x1D538 + (c - 'A') : 0x1D552 + (c - 'a');
-    }
-    if (f == RF_SF) return up ? 0x1D5A0 + (c - 'A') : 0x1D5BA + (c - 'a');
-    if (f == RF_TT) return up ? 0x1D670 + (c - 'A') : 0x1D68A + (c - 'a');
-    return 0;
-}
 
 /* Letters, digits and names: the text family, except for the alphabets
  * that only the math font has (calligraphic, blackboard, italic Greek). */
@@ -286,11 +249,21 @@ static rm_box *letters_box(rm_ctx *x, const char *text, int font, double size) {
     int italic = font == RF_ITALIC || font == RF_BOLDITALIC;
     int bold = font == RF_BOLD || font == RF_BOLDITALIC;
     const char *s = text;
-    unsigned c = utf8_decode(&s);
+    unsigned c = rm_utf8_decode(&s);
     if (!*s) { /* one character */
-        unsigned cp = alpha_cp(c, font);
-        if (cp && math_glyph(x, cp)) return glyph_box(x, math_glyph(x, cp), size);
-        if (c >= 0x370 && c < 0x400 && math_glyph(x, c)) return glyph_box(x, math_glyph(x, c), size);
+        unsigned cp = bold && c < 0x370 ? 0 : rm_alpha_cp(c, font); /* bold Latin: the text family's */
+        if (cp && math_glyph(x, cp)) return tagged(glyph_box(x, math_glyph(x, cp), size), text);
+        if (bold && c >= 0x370 && c < 0x400) { /* no bold Greek in the font: embolden its own */
+            unsigned g = math_glyph(x, rm_alpha_cp(c, italic ? RF_ITALIC : RF_ROMAN));
+            if (!g) g = math_glyph(x, c);
+            if (g) {
+                rm_box *b = glyph_box(x, g, size);
+                b->emboldened = 1;
+                b->w += 0.03 * size;
+                return b;
+            }
+        }
+        if (c >= 0x370 && c < 0x400 && math_glyph(x, c)) return tagged(glyph_box(x, math_glyph(x, c), size), text);
         return text_box(x, font == RF_SF ? "sans" : font == RF_TT ? "monospace" : x->family, text, italic, bold,
                         size);
     }
@@ -299,7 +272,7 @@ static rm_box *letters_box(rm_ctx *x, const char *text, int font, double size) {
         char one[8];
         for (s = text; *s;) {
             const char *st = s;
-            utf8_decode(&s);
+            rm_utf8_decode(&s);
             snprintf(one, sizeof one, "%.*s", (int)(s - st), st);
             rm_box *k = letters_box(x, one, font, size);
             box_add(l, k, l->w, 0);
@@ -378,7 +351,7 @@ static rm_box *delim_box(rm_ctx *x, const char *d, double need, int style) {
     double size = ssize(x, style), axis = K(x, MC_AXIS, style);
     if (!*d) return kern_box(0.12 * size); /* TeX's \nulldelimiterspace */
     const char *s = d;
-    unsigned cp = utf8_decode(&s);
+    unsigned cp = rm_utf8_decode(&s);
     unsigned g = math_glyph(x, cp);
     rm_box *b = NULL;
     if (g && x->has_math) {
@@ -390,6 +363,7 @@ static rm_box *delim_box(rm_ctx *x, const char *d, double need, int style) {
             if (v[i].advance * sc >= need) b = glyph_box(x, v[i].glyph, size);
         if (!b) b = assembly_box(x, g, need, size);
         if (!b && cnt) b = glyph_box(x, v[cnt - 1].glyph, size);
+        if (b) tagged(b, d);
     }
     if (!b) {
         b = sym_box(x, cp, d, size);
@@ -411,8 +385,8 @@ static rm_box *layout_list(rm_ctx *x, const rm_node *n, int style);
 
 static rm_box *layout_frac(rm_ctx *x, const rm_node *n, int style) {
     int st = n->style >= 0 ? n->style : style;
-    rm_box *num = layout_node(x, n->a, num_style(st)), *den = layout_node(x, n->b, den_style(st));
-    int D = level(st) == 0;
+    rm_box *num = layout_node(x, n->a, rm_num_style(st)), *den = layout_node(x, n->b, rm_den_style(st));
+    int D = rm_level(st) == 0;
     double th = K(x, MC_FRAC_RULE, st), axis = K(x, MC_AXIS, st);
     double u = K(x, D ? MC_NUM_UP_D : MC_NUM_UP, st), v = K(x, D ? MC_DEN_DN_D : MC_DEN_DN, st);
     double gn = K(x, D ? MC_NUM_GAP_D : MC_NUM_GAP, st), gd = K(x, D ? MC_DEN_GAP_D : MC_DEN_GAP, st);
@@ -453,7 +427,7 @@ static rm_box *radical_glyph(rm_ctx *x, double need, double size) {
 static rm_box *layout_sqrt(rm_ctx *x, const rm_node *n, int style) {
     rm_box *body = layout_node(x, n->a, style | 1);
     double th = K(x, MC_RAD_RULE, style);
-    double gap = K(x, level(style) == 0 ? MC_RAD_GAP_D : MC_RAD_GAP, style);
+    double gap = K(x, rm_level(style) == 0 ? MC_RAD_GAP_D : MC_RAD_GAP, style);
     double need = body->h + body->d + gap + th;
     rm_box *rad = radical_glyph(x, need, ssize(x, style));
     double total = rad->h + rad->d;
@@ -489,7 +463,7 @@ static rm_box *layout_accent(rm_ctx *x, const rm_node *n, int style) {
         return l;
     }
     const char *s = n->text;
-    unsigned cp = utf8_decode(&s);
+    unsigned cp = rm_utf8_decode(&s);
     unsigned g = math_glyph(x, cp);
     rm_box *acc = NULL;
     if (g) {
@@ -517,11 +491,27 @@ static rm_box *layout_accent(rm_ctx *x, const rm_node *n, int style) {
     return l;
 }
 
+static int has_middle(const rm_node *n) {
+    if (!n) return 0;
+    if (n->middle) return 1;
+    for (int i = 0; i < n->nkids; i++)
+        if (n->kids[i]->kind != RN_FENCED && has_middle(n->kids[i])) return 1;
+    return 0;
+}
+
 static rm_box *layout_fenced(rm_ctx *x, const rm_node *n, int style) {
+    double outer = x->middle;
+    x->middle = 0;
     rm_box *body = layout_list(x, n->a, style);
     double axis = K(x, MC_AXIS, style), sz = ssize(x, style);
     double delta = fmax(body->h - axis, body->d + axis);
     double need = fmax(2 * delta * 0.901, 2 * delta - 0.5 * sz); /* \delimiterfactor, \delimitershortfall */
+    if (has_middle(n->a)) { /* again, with the \middle delimiters sized */
+        rm_box_free(body);
+        x->middle = need;
+        body = layout_list(x, n->a, style);
+    }
+    x->middle = outer;
     rm_box *l = box_new(BX_HLIST);
     rm_box *lb = delim_box(x, n->ldelim, need, style);
     box_add(l, lb, 0, 0);
@@ -534,11 +524,11 @@ static rm_box *layout_fenced(rm_ctx *x, const rm_node *n, int style) {
 static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
     double size = ssize(x, style);
     const char *s = n->text;
-    unsigned cp = utf8_decode(&s);
+    unsigned cp = rm_utf8_decode(&s);
     unsigned g = math_glyph(x, cp);
     rm_box *b;
     if (g) {
-        if (level(style) == 0 && x->has_math) {
+        if (rm_level(style) == 0 && x->has_math) {
             hb_ot_math_glyph_variant_t v[16];
             unsigned cnt = 16;
             hb_ot_math_get_glyph_variants(x->hb, g, HB_DIRECTION_BTT, 0, &cnt, v);
@@ -550,7 +540,7 @@ static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
         }
         b = glyph_box(x, g, size);
     } else {
-        b = text_box(x, x->math_family, n->text, 0, 0, level(style) == 0 ? size * 1.4 : size);
+        b = text_box(x, x->family, n->text, 0, 0, rm_level(style) == 0 ? size * 1.4 : size);
     }
     rm_box *l = box_new(BX_HLIST);
     box_add(l, b, 0, K(x, MC_AXIS, style) - (b->h - b->d) / 2);
@@ -559,11 +549,59 @@ static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
     return l;
 }
 
+/* A table: rows on struts, columns aligned, centred on the math axis. */
+static rm_box *layout_table(rm_ctx *x, const rm_node *n, int style) {
+    int disp = n->env == RE_ALIGNED || n->env == RE_GATHERED;
+    int st = rm_level(style) >= 2 ? style : disp ? RS_D : RS_T;
+    double em = ssize(x, st), axis = K(x, MC_AXIS, style);
+    int nr = n->nkids, nc = n->ncols > 0 ? n->ncols : 1;
+    rm_box **cell = calloc((size_t)(nr * nc) + 1, sizeof *cell);
+    double *colw = calloc((size_t)nc, sizeof *colw), *rowh = calloc((size_t)nr + 1, sizeof *rowh),
+           *rowd = calloc((size_t)nr + 1, sizeof *rowd);
+    EN_ASSERT(cell && colw && rowh && rowd);
+    for (int r = 0; r < nr; r++) {
+        rowh[r] = 0.7 * 1.2 * em; /* \arraystretch strut of a 1.2 em baselineskip */
+        rowd[r] = 0.3 * 1.2 * em;
+        for (int c = 0; c < n->kids[r]->nkids; c++) {
+            rm_box *b = layout_list(x, n->kids[r]->kids[c], st);
+            cell[r * nc + c] = b;
+            colw[c] = fmax(colw[c], b->w);
+            rowh[r] = fmax(rowh[r], b->h);
+            rowd[r] = fmax(rowd[r], b->d);
+        }
+    }
+    double jot = disp ? 0.3 * em : 0, H = 0;
+    for (int r = 0; r < nr; r++) H += rowh[r] + rowd[r] + (r ? jot : 0);
+    rm_box *l = box_new(BX_HLIST);
+    double top = axis + H / 2, y = top;
+    for (int r = 0; r < nr; r++) {
+        y -= rowh[r];
+        double cx = 0;
+        for (int c = 0; c < nc; c++) {
+            rm_box *b = cell[r * nc + c];
+            int align = n->env == RE_CASES ? 0 : n->env == RE_ALIGNED ? (c % 2 ? 0 : 2) : 1; /* 0 l 1 c 2 r */
+            if (b) box_add(l, b, cx + (colw[c] - b->w) * align / 2, y);
+            cx += colw[c];
+            if (c + 1 < nc) cx += n->env == RE_ALIGNED ? (c % 2 ? 2 * em : 0) : em;
+        }
+        l->w = fmax(l->w, cx);
+        y -= rowd[r] + jot;
+    }
+    l->h = fmax(l->h, top);
+    l->d = fmax(l->d, H - top);
+    free(cell);
+    free(colw);
+    free(rowh);
+    free(rowd);
+    return l;
+}
+
 static rm_box *layout_nucleus(rm_ctx *x, const rm_node *n, int style) {
     double size = ssize(x, style);
     switch (n->kind) {
     case RN_SYM: {
         if (n->large) return bigop_box(x, n, style);
+        if (n->middle && x->middle > 0) return delim_box(x, n->text, x->middle, style);
         if (n->big) {
             static const double h[] = {1, 1.2, 1.8, 2.4, 3.0};
             return delim_box(x, n->text, h[n->big] * size, style);
@@ -571,12 +609,14 @@ static rm_box *layout_nucleus(rm_ctx *x, const rm_node *n, int style) {
         if (n->font == RF_SYM) {
             if (!*n->text) return kern_box(0.12 * size);
             const char *s = n->text;
-            unsigned cp = utf8_decode(&s);
+            unsigned cp = rm_utf8_decode(&s);
             return sym_box(x, cp, n->text, size);
         }
         return letters_box(x, n->text, n->font, size);
     }
-    case RN_NUM: return text_box(x, x->family, n->text, 0, n->font == RF_BOLD, size);
+    case RN_NUM:
+        if (n->font == RF_BB || n->font == RF_SF || n->font == RF_TT) return letters_box(x, n->text, n->font, size);
+        return text_box(x, x->family, n->text, 0, n->font == RF_BOLD, size);
     case RN_TEXT: return text_box(x, x->family, n->text, 0, 0, size);
     case RN_LIST: return layout_list(x, n, style);
     case RN_FRAC: return layout_frac(x, n, style);
@@ -585,6 +625,7 @@ static rm_box *layout_nucleus(rm_ctx *x, const rm_node *n, int style) {
     case RN_FENCED: return layout_fenced(x, n, style);
     case RN_SPACE: return kern_box(n->mu / 18 * size);
     case RN_STYLE: return kern_box(0);
+    case RN_TABLE: return layout_table(x, n, style);
     }
     EN_ASSERT(0);
     return NULL;
@@ -592,8 +633,8 @@ static rm_box *layout_nucleus(rm_ctx *x, const rm_node *n, int style) {
 
 /* Limits above and below (rule 13a). */
 static rm_box *layout_limits(rm_ctx *x, const rm_node *n, rm_box *nuc, int style) {
-    rm_box *sup = n->sup ? layout_node(x, n->sup, sup_style(style)) : NULL;
-    rm_box *sub = n->sub ? layout_node(x, n->sub, sub_style(style)) : NULL;
+    rm_box *sup = n->sup ? layout_node(x, n->sup, rm_sup_style(style)) : NULL;
+    rm_box *sub = n->sub ? layout_node(x, n->sub, rm_sub_style(style)) : NULL;
     double w = fmax(nuc->w, fmax(sup ? sup->w : 0, sub ? sub->w : 0)), ic = nuc->ic;
     rm_box *l = box_new(BX_HLIST);
     box_add(l, nuc, (w - nuc->w) / 2, 0);
@@ -611,11 +652,11 @@ static rm_box *layout_limits(rm_ctx *x, const rm_node *n, rm_box *nuc, int style
 
 /* Sub- and superscripts (rule 18). */
 static rm_box *layout_scripts(rm_ctx *x, const rm_node *n, rm_box *nuc, int style) {
-    rm_box *sup = n->sup ? layout_node(x, n->sup, sup_style(style)) : NULL;
-    rm_box *sub = n->sub ? layout_node(x, n->sub, sub_style(style)) : NULL;
+    rm_box *sup = n->sup ? layout_node(x, n->sup, rm_sup_style(style)) : NULL;
+    rm_box *sub = n->sub ? layout_node(x, n->sub, rm_sub_style(style)) : NULL;
     double u = nuc->single ? 0 : nuc->h - K(x, MC_SUP_DROP, style);
     double v = nuc->single ? 0 : nuc->d + K(x, MC_SUB_DROP, style);
-    if (sup) u = fmax(u, fmax(K(x, cramped(style) ? MC_SUP_UP_CR : MC_SUP_UP, style), sup->d + K(x, MC_SUP_BOT_MIN, style)));
+    if (sup) u = fmax(u, fmax(K(x, rm_cramped(style) ? MC_SUP_UP_CR : MC_SUP_UP, style), sup->d + K(x, MC_SUP_BOT_MIN, style)));
     if (sub && !sup) v = fmax(v, fmax(K(x, MC_SUB_DN, style), sub->h - K(x, MC_SUB_TOP_MAX, style)));
     if (sub && sup) {
         v = fmax(v, K(x, MC_SUB_DN, style));
@@ -645,44 +686,16 @@ static rm_box *layout_node(rm_ctx *x, const rm_node *n, int style) {
         if (nuc->ic > 0 && n->kind == RN_SYM && !n->large) nuc->w += nuc->ic; /* italic correction */
         return nuc;
     }
-    if (n->cls == RM_OP && (n->limits == RL_ALWAYS || (n->limits == RL_DISPLAY && level(style) == 0)))
+    if (n->limits == RL_ALWAYS || (n->cls == RM_OP && n->limits == RL_DISPLAY && rm_level(style) == 0))
         return layout_limits(x, n, nuc, style);
     return layout_scripts(x, n, nuc, style);
 }
-
-/* Inter-atom spacing (TeXbook p. 170): 1 thin, 2 medium, 3 thick;
- * negative entries apply in display and text styles only. */
-static const signed char spacing[RM_CLS_COUNT][RM_CLS_COUNT] = {
-    /*           ord op bin rel open close punct inner */
-    /* ord */   {0, 1, -2, -3, 0, 0, 0, -1},
-    /* op */    {1, 1, 0, -3, 0, 0, 0, -1},
-    /* bin */   {-2, -2, 0, 0, -2, 0, 0, -2},
-    /* rel */   {-3, -3, 0, 0, -3, 0, 0, -3},
-    /* open */  {0, 0, 0, 0, 0, 0, 0, 0},
-    /* close */ {0, 1, -2, -3, 0, 0, 0, -1},
-    /* punct */ {-1, -1, 0, -1, -1, -1, -1, -1},
-    /* inner */ {-1, 1, -2, -3, -1, 0, -1, -1},
-};
 
 static rm_box *layout_list(rm_ctx *x, const rm_node *n, int style) {
     if (n->kind != RN_LIST) return layout_node(x, n, style);
     int *cls = malloc(sizeof(int) * (size_t)(n->nkids + 1));
     EN_ASSERT(cls);
-    /* a binary operator without a left operand is ordinary (rules 5, 6) */
-    int prev = -1;
-    for (int i = 0; i < n->nkids; i++) {
-        const rm_node *k = n->kids[i];
-        cls[i] = -1;
-        if (k->kind == RN_SPACE || k->kind == RN_STYLE) continue;
-        int c = k->cls;
-        if (c == RM_BIN && (prev < 0 || cls[prev] == RM_BIN || cls[prev] == RM_OP || cls[prev] == RM_REL ||
-                            cls[prev] == RM_OPEN || cls[prev] == RM_PUNCT))
-            c = RM_ORD;
-        if ((c == RM_REL || c == RM_CLOSE || c == RM_PUNCT) && prev >= 0 && cls[prev] == RM_BIN) cls[prev] = RM_ORD;
-        cls[i] = c;
-        prev = i;
-    }
-    if (prev >= 0 && cls[prev] == RM_BIN) cls[prev] = RM_ORD;
+    rm_classes(n, cls);
     rm_box *l = box_new(BX_HLIST);
     double pen = 0;
     int last = -1;
@@ -692,12 +705,7 @@ static rm_box *layout_list(rm_ctx *x, const rm_node *n, int style) {
             style = k->style;
             continue;
         }
-        if (cls[i] >= 0 && last >= 0) {
-            int sp = spacing[last][cls[i]];
-            if (sp < 0 && level(style) >= 2) sp = 0;
-            sp = abs(sp);
-            if (sp) pen += (sp + 2) / 18.0 * ssize(x, style); /* 3, 4, 5 mu */
-        }
+        if (cls[i] >= 0 && last >= 0) pen += rm_space_mu(last, cls[i], style) / 18 * ssize(x, style);
         rm_box *b = layout_node(x, k, style);
         box_add(l, b, pen, 0);
         pen += b->w;
@@ -716,10 +724,43 @@ static rm_box *layout_list(rm_ctx *x, const rm_node *n, int style) {
 
 /* ---- fonts ------------------------------------------------------------------ */
 
+/* Loads the symbol font by family name; 0 when it is not installed. */
+static int load_math_font(rm_ctx *x, const char *name) {
+    PangoFontDescription *fd = pango_font_description_from_string(name);
+    pango_font_description_set_absolute_size(fd, x->size * PANGO_SCALE);
+    PangoFont *f = pango_context_load_font(x->pc, fd);
+    pango_font_description_free(fd);
+    if (!f) return 0;
+    /* fontconfig substitutes a font for a missing family: use the math
+     * font's glyphs only when it is the one asked for */
+    PangoFontDescription *got = pango_font_describe(f);
+    const char *gf = pango_font_description_get_family(got);
+    int ok = gf && !strcasecmp(gf, name);
+    pango_font_description_free(got);
+    hb_font_t *phb = ok ? pango_font_get_hb_font(f) : NULL;
+    cairo_scaled_font_t *sf = ok ? pango_cairo_font_get_scaled_font(PANGO_CAIRO_FONT(f)) : NULL;
+    if (phb && sf) {
+        hb_face_t *face = hb_font_get_face(phb);
+        x->upem = hb_face_get_upem(face);
+        x->hb = hb_font_create(face);
+        hb_font_set_scale(x->hb, (int)x->upem, (int)x->upem);
+        hb_ot_font_set_funcs(x->hb);
+        x->face = cairo_font_face_reference(cairo_scaled_font_get_font_face(sf));
+        x->has_math = hb_ot_math_has_data(face);
+        if (x->has_math)
+            for (int i = 0; i < MC_COUNT; i++) {
+                double v = hb_ot_math_get_constant(x->hb, mconst[i].hb);
+                int pct = i == MC_RAD_DEG_PCT || i == MC_SCRIPT_PCT || i == MC_SSCRIPT_PCT;
+                if (pct ? v > 0 : 1) x->c[i] = pct ? v : v / x->upem;
+            }
+    }
+    g_object_unref(f);
+    return x->hb != NULL;
+}
+
 static void ctx_open(rm_ctx *x, rp_math *m, cairo_t *cr, const char *family, double size) {
     memset(x, 0, sizeof *x);
     x->family = family && *family ? family : "serif";
-    x->math_family = m->math_family;
     x->size = size;
     x->pc = pango_cairo_create_context(cr);
     cairo_font_options_t *fo = cairo_font_options_create();
@@ -730,37 +771,15 @@ static void ctx_open(rm_ctx *x, rp_math *m, cairo_t *cr, const char *family, dou
     pango_context_set_round_glyph_positions(x->pc, FALSE);
     for (int i = 0; i < MC_COUNT; i++) x->c[i] = mconst[i].dflt;
 
-    PangoFontDescription *fd = pango_font_description_from_string(m->math_family);
-    pango_font_description_set_absolute_size(fd, size * PANGO_SCALE);
-    PangoFont *f = pango_context_load_font(x->pc, fd);
-    pango_font_description_free(fd);
-    if (!f) return;
-    /* fontconfig substitutes a font for a missing family: use the math
-     * font's glyphs only when it is the one asked for */
-    PangoFontDescription *got = pango_font_describe(f);
-    const char *gf = pango_font_description_get_family(got);
-    int ok = gf && !strcasecmp(gf, m->math_family);
-    pango_font_description_free(got);
-    if (ok) {
-        hb_font_t *phb = pango_font_get_hb_font(f);
-        cairo_scaled_font_t *sf = pango_cairo_font_get_scaled_font(PANGO_CAIRO_FONT(f));
-        if (phb && sf) {
-            hb_face_t *face = hb_font_get_face(phb);
-            x->upem = hb_face_get_upem(face);
-            x->hb = hb_font_create(face);
-            hb_font_set_scale(x->hb, (int)x->upem, (int)x->upem);
-            hb_ot_font_set_funcs(x->hb);
-            x->face = cairo_font_face_reference(cairo_scaled_font_get_font_face(sf));
-            x->has_math = hb_ot_math_has_data(face);
-            if (x->has_math)
-                for (int i = 0; i < MC_COUNT; i++) {
-                    double v = hb_ot_math_get_constant(x->hb, mconst[i].hb);
-                    int pct = i == MC_RAD_DEG_PCT || i == MC_SCRIPT_PCT || i == MC_SSCRIPT_PCT;
-                    if (pct ? v > 0 : 1) x->c[i] = pct ? v : v / x->upem;
-                }
-        }
+    /* the text family's own math companion (TeX Gyre Termes Math for
+     * Termes), else Pagella Math; or the one the caller asked for */
+    char own[160];
+    snprintf(own, sizeof own, "%s Math", x->family);
+    const char *cand[] = {m->math_family ? m->math_family : own, m->math_family ? NULL : "TeX Gyre Pagella Math"};
+    for (int i = 0; i < 2 && cand[i]; i++) {
+        snprintf(x->math_name, sizeof x->math_name, "%s", cand[i]);
+        if (load_math_font(x, cand[i])) break;
     }
-    g_object_unref(f);
 }
 
 static void ctx_close(rm_ctx *x) {
@@ -772,10 +791,21 @@ static void ctx_close(rm_ctx *x) {
 void rp_math_layout(rp_math *m, cairo_t *cr, const char *family, double size_pt, double *width, double *ascent,
                     double *descent) {
     rm_box_free(m->box);
+    /* metrics do not depend on the target (hinting is off): a scratch
+     * context serves callers that only measure */
+    cairo_surface_t *scratch = NULL;
+    if (!cr) {
+        scratch = cairo_image_surface_create(CAIRO_FORMAT_A8, 1, 1);
+        cr = cairo_create(scratch);
+    }
     rm_ctx x;
     ctx_open(&x, m, cr, family, size_pt);
     m->box = layout_list(&x, m->root, m->display ? RS_D : RS_T);
     ctx_close(&x);
+    if (scratch) {
+        cairo_destroy(cr);
+        cairo_surface_destroy(scratch);
+    }
     if (width) *width = m->box->w;
     if (ascent) *ascent = m->box->h;
     if (descent) *descent = m->box->d;
@@ -850,8 +880,23 @@ static void draw_box(cairo_t *cr, const rm_box *b, double x, double y) {
     case BX_GLYPH: {
         cairo_set_font_face(cr, b->face);
         cairo_set_font_size(cr, b->size);
-        cairo_glyph_t g = {b->gid, x, y};
-        cairo_show_glyphs(cr, &g, 1);
+        if (b->emboldened) {
+            cairo_glyph_t g = {b->gid, x + 0.015 * b->size, y};
+            cairo_glyph_path(cr, &g, 1);
+            cairo_save(cr);
+            cairo_set_line_width(cr, 0.03 * b->size);
+            cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+            cairo_fill_preserve(cr);
+            cairo_stroke(cr);
+            cairo_restore(cr);
+        } else if (b->utf8[0]) {
+            cairo_glyph_t g = {b->gid, x, y};
+            cairo_text_cluster_t cl = {(int)strlen(b->utf8), 1};
+            cairo_show_text_glyphs(cr, b->utf8, -1, &g, 1, &cl, 1, 0);
+        } else {
+            cairo_glyph_t g = {b->gid, x, y};
+            cairo_show_glyphs(cr, &g, 1);
+        }
         break;
     }
     case BX_RULE:

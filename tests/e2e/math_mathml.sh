@@ -20,6 +20,8 @@ H(y,\hat{y}) = -\sum_k y_k \log \hat{y}_k@munder mover msub
 \hat{c} = \operatorname*{argmax}_{c} \cos\left(f(x), g(t_c)\right)@munder mover
 \sqrt{x^2 + y^2} + \sqrt[3]{a} < b \text{ & } c@msqrt mroot msup mtext
 \alpha\beta\Gamma \mathbf{W} \mathbb{R}^{d}@mi msup
+f(x) = \begin{cases} 1 & x > 0 \\ 0 & \text{otherwise} \end{cases}@mtable mtr mtd mtext
+\begin{aligned} a &= b \\ &= c \end{aligned}@mtable mtr mtd
 LIST
 /usr/bin/python3 - "$tmp" "$n" <<'PY'
 import sys, xml.dom.minidom as md

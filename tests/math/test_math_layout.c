@@ -2,6 +2,7 @@
 #include <cairo.h>
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,7 +137,7 @@ static void ink_inside(const char *tex, const char *math_family) {
     cairo_surface_flush(img);
     unsigned char *px = cairo_image_surface_get_data(img);
     int stride = cairo_image_surface_get_stride(img), dark = 0, outside = 0;
-    double tol = 1.5; /* pt: ink may overhang a glyph's advance slightly */
+    double tol = 0.5; /* pt: ink may overhang a glyph's advance slightly */
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             if (px[y * stride + 4 * x + 1] > 128) continue;
@@ -157,6 +158,8 @@ Test(math_layout, ink_within_extents) {
     ink_inside("\\hat{y}_i = \\frac{\\exp(z_i)}{\\sum_{j=1}^{N}\\exp(z_j)}", NULL);
     ink_inside("\\left\\|\\frac{W}{2}\\right\\|_F^2 + \\sqrt{\\frac{a}{b}}", NULL);
     ink_inside("\\operatorname*{argmax}_{c} \\left[\\frac{\\frac{a}{b}}{\\frac{c}{d}}\\right]", NULL);
+    ink_inside("S = \\begin{pmatrix} s_{11} & \\cdots & s_{1N} \\\\ \\vdots & \\ddots & \\vdots \\\\ s_{N1} & \\cdots & "
+               "s_{NN} \\end{pmatrix}", NULL);
 }
 
 Test(math_layout, fallback_without_math_font) {
@@ -169,4 +172,128 @@ Test(math_layout, fallback_without_math_font) {
     ext without = measure_in("\\left(\\frac{\\frac{a}{b}}{\\frac{c}{d}}\\right)", 1, 10, "No Such Math Font");
     cr_log_info("with math font %.2f tall, without %.2f", withm.a + withm.d, without.a + without.d);
     cr_assert(fabs((withm.a + withm.d) - (without.a + without.d)) < 0.3 * (withm.a + withm.d));
+}
+
+Test(math_layout, tables_stack_rows_and_align_columns) {
+    ext one = measure("\\begin{matrix} a \\end{matrix}", 1);
+    ext two = measure("\\begin{matrix} a \\\\ b \\end{matrix}", 1);
+    ext three = measure("\\begin{matrix} a \\\\ b \\\\ c \\end{matrix}", 1);
+    ext wide = measure("\\begin{matrix} a & b \\end{matrix}", 1);
+    cr_log_info("rows 1/2/3: %.2f %.2f %.2f pt tall", one.a + one.d, two.a + two.d, three.a + three.d);
+    double step = (three.a + three.d) - (two.a + two.d);
+    cr_assert(fabs(step - 12) < 1.5, "rows 1.2 em apart at 10 pt, got %.2f", step);
+    cr_assert_gt(wide.w, one.w + 10, "a column gap of 1 em");
+    /* centred on the axis: two rows straddle it equally */
+    cr_assert(fabs((two.a - 2.5) - (two.d + 2.5)) < 1.0, "ascent %.2f descent %.2f", two.a, two.d);
+    ext p = measure("\\begin{pmatrix} a \\\\ b \\\\ c \\end{pmatrix}", 1);
+    cr_assert_geq(p.a + p.d, three.a + three.d, "parentheses cover the rows");
+}
+
+Test(math_layout, null_context_measures_the_same) {
+    const char *tex = "\\hat{y} = \\operatorname*{argmax}_c \\frac{\\exp(z_c)}{\\sum_j \\exp(z_j)}";
+    ext a = measure(tex, 1);
+    char err[256];
+    rp_math *m = rp_math_parse(tex, 1, err, sizeof err);
+    cr_assert(m);
+    ext b;
+    rp_math_layout(m, NULL, FAMILY, 10, &b.w, &b.a, &b.d);
+    rp_math_free(m);
+    cr_assert(fabs(a.w - b.w) < 1e-6 && fabs(a.a - b.a) < 1e-6 && fabs(a.d - b.d) < 1e-6,
+              "with a context %.4f %.4f %.4f, without %.4f %.4f %.4f", a.w, a.a, a.d, b.w, b.a, b.d);
+}
+
+/* Renders tex at 10 pt, 8 px per pt, baseline at row `base`; the caller
+ * frees the surface. */
+#define PX 8
+static cairo_surface_t *raster(const char *tex, double *w_out, int *base) {
+    char err[256];
+    rp_math *m = rp_math_parse(tex, 1, err, sizeof err);
+    cr_assert(m, "%s", err);
+    double w, a, d;
+    rp_math_layout(m, NULL, FAMILY, 10, &w, &a, &d);
+    int W = (int)((w + 4) * PX), H = (int)((a + d + 4) * PX);
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_A8, W, H);
+    cairo_t *c = cairo_create(img);
+    cairo_scale(c, PX, PX);
+    rp_math_draw(m, c, 2, 2 + a);
+    cairo_destroy(c);
+    cairo_surface_flush(img);
+    rp_math_free(m);
+    *w_out = w;
+    *base = (int)((2 + a) * PX);
+    return img;
+}
+
+/* The row with the most ink, in pt above the baseline. */
+static double heaviest_row(cairo_surface_t *img, int base) {
+    unsigned char *p = cairo_image_surface_get_data(img);
+    int st = cairo_image_surface_get_stride(img), best = 0;
+    long most = -1;
+    for (int y = 0; y < cairo_image_surface_get_height(img); y++) {
+        long sum = 0;
+        for (int x = 0; x < cairo_image_surface_get_width(img); x++) sum += p[y * st + x];
+        if (sum > most) most = sum, best = y;
+    }
+    return (base - best - 0.5) / PX;
+}
+
+Test(math_layout, fraction_bar_on_the_math_axis) {
+    double w;
+    int base;
+    /* the minus sign is drawn on the axis by design */
+    cairo_surface_t *minus = raster("-", &w, &base);
+    double axis = heaviest_row(minus, base);
+    cairo_surface_destroy(minus);
+    cairo_surface_t *frac = raster("\\frac{a}{b}", &w, &base);
+    double bar = heaviest_row(frac, base);
+    cairo_surface_destroy(frac);
+    cairo_surface_t *wide = raster("\\frac{1}{x+y+z}", &w, &base);
+    double bar2 = heaviest_row(wide, base);
+    cairo_surface_destroy(wide);
+    cr_log_info("minus bar %.3f pt above the baseline, fraction bars %.3f and %.3f pt", axis, bar, bar2);
+    cr_assert(axis > 1.5 && axis < 3.5, "axis %.3f pt at 10 pt", axis);
+    cr_assert(fabs(bar - axis) < 0.25 && fabs(bar2 - axis) < 0.25, "bars %.3f %.3f, axis %.3f", bar, bar2, axis);
+}
+
+/* Horizontal ink centre of the rows from y0 to y1 (pixel rows). */
+static double ink_centre(cairo_surface_t *img, int y0, int y1) {
+    unsigned char *p = cairo_image_surface_get_data(img);
+    int st = cairo_image_surface_get_stride(img);
+    double sum = 0, mass = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < cairo_image_surface_get_width(img); x++) sum += x * (double)p[y * st + x], mass += p[y * st + x];
+    return mass > 0 ? sum / mass / PX : -1;
+}
+
+Test(math_layout, accents_centred_over_their_letter) {
+    static const char *letters[] = {"x", "a", "W", "\\alpha", "\\theta", "1"};
+    for (int i = 0; i < 6; i++) {
+        char tex[64];
+        double w, wa;
+        int base, base_a;
+        cairo_surface_t *plain = raster(letters[i], &w, &base);
+        snprintf(tex, sizeof tex, "\\hat{%s}", letters[i]);
+        cairo_surface_t *acc = raster(tex, &wa, &base_a);
+        /* the letter's top half against the accent alone (rows above the letter) */
+        int top = base;
+        unsigned char *p = cairo_image_surface_get_data(plain);
+        int st = cairo_image_surface_get_stride(plain);
+        for (int y = 0; y < base; y++) {
+            int any = 0;
+            for (int x = 0; x < cairo_image_surface_get_width(plain); x++) any |= p[y * st + x] > 32;
+            if (any) { top = y; break; }
+        }
+        int dy = base_a - base; /* same baseline offset in both pictures */
+        double letter = ink_centre(plain, top, top + (base - top) / 2);
+        double hat = ink_centre(acc, 0, top + dy - 2);
+        /* TeX skews accents by a per-letter kern (W: 1/12 em right of the centre);
+         * within an eighth of the letter's width of its upper half is near enough */
+        cr_log_info("%s: letter top centre %.2f pt, hat centre %.2f pt (tolerance %.2f)", letters[i], letter, hat,
+                    0.125 * w);
+        cr_expect(hat > 0 && fabs(hat - letter) < 0.125 * w, "%s: hat at %.2f, letter top at %.2f", letters[i], hat,
+                  letter);
+        cr_expect(fabs(wa - w) < 0.01, "%s: an accent does not change the width", letters[i]);
+        cairo_surface_destroy(plain);
+        cairo_surface_destroy(acc);
+    }
 }

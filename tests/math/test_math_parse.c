@@ -67,6 +67,16 @@ static const struct { const char *tex, *tree; } trees[] = {
     {"\\mathop{\\mathrm{diag}}\\limits_i", "{(sub op:rm:diag i)}"},
     {"T_e^\\top", "{(subsup T e ⊤)}"},
     {"α + β", "{α bin:+ β}"},
+    {"\\begin{cases} 1 & x > 0 \\\\ 0 & \\text{else} \\end{cases}",
+     "{(fence { (cases [{#1} & {x rel:> #0}] [{#0} & {\"else\"}]) .)}"},
+    {"\\begin{aligned} a &= b \\\\ &= c \\end{aligned}", "{(aligned [{a} & {{} rel:= b}] [{} & {{} rel:= c}])}"},
+    {"\\begin{pmatrix} a & b \\\\ c & d \\\\ \\end{pmatrix}", "{(fence ( (matrix [{a} & {b}] [{c} & {d}]) ))}"},
+    {"\\begin{bmatrix} 1 \\end{bmatrix}", "{(fence [ (matrix [{#1}]) ])}"},
+    {"a \\overset{\\text{def}}{=} b", "{a (sup rel:{rel:=} \"def\") b}"},
+    {"\\underset{i}{\\max}", "{(sub op:{op:rm:max} i)}"},
+    {"p\\left(y \\middle| x\\right)", "{p (fence ( {y middle:| x} ))}"},
+    {"\\mathbb{1}", "{#bb:1}"},
+    {"T^\\intercal f\\colon X", "{(sup T ⊺) f punct:: X}"},
 };
 
 Test(math_parse, every_construct) {
@@ -101,6 +111,12 @@ static const struct { const char *tex, *msg; } errors[] = {
     {"a & b", "column 3: '&' outside an alignment"},
     {"αβ \\oops", "column 4: unknown command '\\oops'"},
     {"x\\", "column 2: expected a command name"},
+    {"\\begin{foo} x \\end{foo}", "column 8: unknown environment 'foo'"},
+    {"\\begin{cases} x & y", "column 20: expected '\\end' to close the '\\begin' at column 1"},
+    {"\\begin{cases} x \\end{pmatrix}", "column 17: expected \\end{cases} to close the \\begin{cases} at column 1"},
+    {"a \\\\ b", "column 3: '\\\\' outside an environment"},
+    {"a \\end{cases}", "column 3: unbalanced '\\end'"},
+    {"a \\middle| b", "column 3: '\\middle' between a '\\left' and its '\\right'"},
 };
 
 Test(math_parse, errors_with_positions) {
@@ -140,21 +156,32 @@ Test(math_mathml, elements) {
     static const struct { const char *tex; int display; const char *want[4]; } cases[] = {
         {"x_i^2", 0, {"<msubsup><mi>x</mi><mi>i</mi><mn>2</mn></msubsup>", "display=\"inline\""}},
         {"\\frac{a}{b}", 1, {"<mfrac><mi>a</mi><mi>b</mi></mfrac>", "display=\"block\""}},
-        {"\\sum_{i=1}^{N} i", 1, {"<munderover><mo>∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mi>N</mi>"}},
-        {"\\int_0^1", 1, {"<msubsup><mo>∫</mo>"}},
-        {"\\hat{y}", 0, {"<mover accent=\"true\"><mi>y</mi><mo stretchy=\"false\">^</mo></mover>"}},
+        {"\\sum_{i=1}^{N} i", 1, {"<munderover><mo lspace=\"0\" rspace=\"0\">∑</mo><mrow><mi>i</mi><mo lspace=\"0\" rspace=\"0\">=</mo><mn>1</mn></mrow><mi>N</mi>"}},
+        {"\\int_0^1", 1, {"<msubsup><mo lspace=\"0\" rspace=\"0\">∫</mo>"}},
+        {"\\hat{y}", 0, {"<mover accent=\"true\"><mi>y</mi><mo lspace=\"0\" rspace=\"0\" stretchy=\"false\">ˆ</mo></mover>"}},
         {"\\sqrt{x}", 0, {"<msqrt><mi>x</mi></msqrt>"}},
         {"\\sqrt[3]{x}", 0, {"<mroot><mi>x</mi><mn>3</mn></mroot>"}},
-        {"\\mathrm{softmax}(z)", 0, {"<mi>softmax</mi><mo stretchy=\"false\">(</mo>"}},
-        {"\\exp x", 0, {"<mi>exp</mi><mo>\u2061</mo><mi>x</mi>"}},
-        {"\\max_{W} f", 1, {"<munder><mo movablelimits=\"true\" form=\"prefix\">max</mo><mi>W</mi></munder>"}},
+        {"\\mathrm{softmax}(z)", 0, {"<mi>softmax</mi><mo lspace=\"0\" rspace=\"0\" stretchy=\"false\">(</mo>"}},
+        {"\\exp x", 0, {"<mi>exp</mi><mo lspace=\"0\" rspace=\"0\">\u2061</mo><mspace width=\"0.1667em\"/><mi>x</mi>"}},
+        {"\\max_{W} f", 1, {"<munder><mo lspace=\"0\" rspace=\"0\" movablelimits=\"true\" form=\"prefix\">max</mo><mi>W</mi></munder>"}},
         {"\\text{a < b & c}", 0, {"<mtext>a &lt; b &amp; c</mtext>"}},
-        {"a < b", 0, {"<mo>&lt;</mo>"}},
-        {"\\left( x \\right)", 0, {"<mo fence=\"true\" form=\"prefix\" stretchy=\"true\" symmetric=\"true\">(</mo>",
+        {"a < b", 0, {"<mo lspace=\"0\" rspace=\"0\">&lt;</mo>"}},
+        {"\\left( x \\right)", 0, {"<mo lspace=\"0\" rspace=\"0\" fence=\"true\" form=\"prefix\" stretchy=\"true\" symmetric=\"true\">(</mo>",
                                    "form=\"postfix\""}},
-        {"\\mathbf{W}\\mathrm{d}", 0, {"<mi mathvariant=\"bold\">W</mi>", "<mi mathvariant=\"normal\">d</mi>"}},
+        {"\\mathbf{W}\\mathrm{d}", 0, {"<mi>𝐖</mi>", "<mi mathvariant=\"normal\">d</mi>"}},
+        {"\\mathcal{L} \\mathbb{R}^{d} \\boldsymbol{\\theta} \\mathbf{0.5}", 0,
+         {"<mi>ℒ</mi>", "<msup><mi>ℝ</mi><mi>d</mi></msup>", "<mi>𝜽</mi>", "<mn>𝟎.𝟓</mn>"}},
         {"a\\,b", 0, {"<mspace width=\"0.1667em\"/>"}},
         {"\\alpha", 0, {"<mi>α</mi>"}},
+        /* TeX's spacing made explicit: a medium space around a binary +, none after a unary minus,
+           none inside scripts, and spaces kept at the ends of \text */
+        {"a+b", 0, {"<mi>a</mi><mspace width=\"0.2222em\"/><mo lspace=\"0\" rspace=\"0\">+</mo><mspace"}},
+        {"-b", 0, {"<mrow><mo lspace=\"0\" rspace=\"0\">−</mo><mi>b</mi></mrow>"}},
+        {"x^{a+b}", 0, {"<mi>a</mi><mo lspace=\"0\" rspace=\"0\">+</mo><mi>b</mi>"}},
+        {"\\text{ if }", 0, {"<mtext>\u00A0if\u00A0</mtext>"}},
+        {"\\|W\\|", 0, {"<mo lspace=\"0\" rspace=\"0\" stretchy=\"false\">‖</mo>"}},
+        {"a \\overset{!}{=} b", 0, {"<mover><mrow><mo lspace=\"0\" rspace=\"0\">=</mo></mrow><mo lspace=\"0\" rspace=\"0\" stretchy=\"false\">!</mo></mover>"}},
+        {"\\left(a \\middle| b\\right)", 0, {"<mo lspace=\"0\" rspace=\"0\" fence=\"true\" stretchy=\"true\" symmetric=\"true\""}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *s = mathml_of(cases[i].tex, cases[i].display);
@@ -186,7 +213,8 @@ Test(math_parse, random_inputs_never_crash) {
     static const char *tok[] = {"x", "2", "+", "=", "{", "}", "^", "_", "'", "\\frac", "\\sqrt", "[", "]", "(",
                                 ")", "\\left(", "\\right)", "\\left.", "\\right\\|", "\\text{a b}", "\\text{",
                                 "\\hat", "\\sum", "\\limits", "\\mathrm", "\\operatorname*", "\\foo", "\\", "&",
-                                "α", " ", "\\,", "\\big(", "\\displaystyle", "\\overline", ",", "\\max", "\\int"};
+                                "α", " ", "\\,", "\\big(", "\\displaystyle", "\\overline", ",", "\\max", "\\int",
+                                "\\begin{cases}", "\\end{cases}", "\\begin{pmatrix}", "\\end{pmatrix}", "\\\\"};
     const int ntok = sizeof tok / sizeof tok[0];
     unsigned long long st = 12345;
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 64, 64);

@@ -31,7 +31,11 @@ static const struct { const char *tex; int display; } formulas[] = {
     /* nested fractions, roots, Greek, accents, growing norms */
     {"\\sigma = \\sqrt{\\frac{1}{N}\\sum_{i=1}^{N}\\left(x_i - \\bar{x}\\right)^2}, \\quad "
      "\\frac{\\frac{a}{b}}{1 + \\frac{1}{x}}, \\quad \\left\\|\\frac{\\partial \\mathcal{L}}{\\partial W}\\right\\|_F"
-     " \\le \\alpha\\beta\\gamma\\,\\Gamma\\Omega", 1},
+     " \\le \\alpha\\beta\\gamma\\,\\Gamma\\Omega\\,\\boldsymbol{\\theta}", 1},
+    /* environments */
+    {"y = \\begin{cases} 1 & \\text{if } s_{ii} > \\max_{j \\ne i} s_{ij}, \\\\ 0 & \\text{otherwise,} \\end{cases}"
+     " \\quad S = \\begin{pmatrix} s_{11} & \\cdots & s_{1N} \\\\ \\vdots & \\ddots & \\vdots \\\\ "
+     "s_{N1} & \\cdots & s_{NN} \\end{pmatrix}", 1},
     /* text style: limits become scripts, fractions shrink */
     {"\\sum_{i=1}^{N} x_i \\text{ and } \\frac{a+b}{2} \\text{ inline, } \\max_{k} p_k, \\quad "
      "\\tilde{w} = (1-\\lambda) w_0 + \\lambda \\hat{w}", 0},
