@@ -577,6 +577,21 @@ typedef struct { table_box *tb; int r0, r1; } table_part;
 
 static void draw_table_part(rp_ts *T, rp_item *it, double x, double y) {
     table_part *tp = it->data;
+    if (it->head_drawn) {   /* the header row again, between rules, above this row */
+        table_box *tb = tp->tb;
+        double y0 = y - it->head_h, x0 = x + (T->tw - tb->w) / 2, cx = x0;
+        cairo_save(T->cr);
+        cairo_set_line_width(T->cr, 0.8);
+        cairo_move_to(T->cr, x0, y0); cairo_line_to(T->cr, x0 + tb->w, y0); cairo_stroke(T->cr);
+        for (int c = 0; c < tb->ncols; c++) {
+            rp_para *p = tb->cells[c];
+            if (p->nlines) rp_para_draw_lines(T, p, 0, p->nlines, cx + CELLPAD, y0 + 1 + 3);
+            cx += tb->cw[c];
+        }
+        cairo_set_line_width(T->cr, 0.5);
+        cairo_move_to(T->cr, x0, y - 1); cairo_line_to(T->cr, x0 + tb->w, y - 1); cairo_stroke(T->cr);
+        cairo_restore(T->cr);
+    }
     draw_table_rows(T, tp->tb, tp->r0, tp->r1, x, y);
 }
 
@@ -647,6 +662,7 @@ static void table_item(rp_ts *T, cmark_node **md, int ncols, int nrows, const ch
             it->draw = draw_table_part;
             it->data = tp;
             it->keep = r < 2 || r >= nrows - 2;
+            if (r > 0) it->head_h = tb->rh[0] + 2;
             if (r == 0) {
                 it->before = before;
                 it->dest = dest ? box_keep(T, strdup(dest)) : NULL;

@@ -75,6 +75,10 @@ typedef struct {
 
 static void put(pager *P, int i, double before) {
     rp_item *it = &P->T->items[i];
+    if (it->head_h > 0 && P->y == 0) {   /* a table continues: repeat its header */
+        it->head_drawn = 1;
+        P->y = it->head_h;
+    }
     place(P->pg, i, P->y + before, before);
     P->y += before + it->h;
     fn_add(P->T, P->pg, it);

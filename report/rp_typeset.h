@@ -54,6 +54,8 @@ struct rp_item {
     char *title;        /* outline / running head text */
     int chapter_start;
     int *fns, nfns;     /* footnotes referenced on this item */
+    double head_h;      /* a table row: height of the header repeated above it */
+    int head_drawn;     /* set by pagination: this row starts a page, header above */
 };
 
 typedef struct { int item; double y, before; } rp_place;
