@@ -1120,8 +1120,10 @@ static void chapter_items(rp_ts *T, rp_chapter *ch) {
     if (ch->prov) {
         char line[600];
         snprintf(line, sizeof line, "Computed by clipbook: %s", ch->prov);
+        int first = T->nitems;
         simple_para(T, line, T->serif, T->size * 0.78, 0, 1, 0.45, 0.45, 0.45, 0, T->tw, T->size * 1.5,
                     RP_D_NONE, 0, 0, 'r', PANGO_WRAP_WORD_CHAR);
+        for (int i = first; i < T->nitems; i++) T->items[i].optional = 1;
     }
 }
 

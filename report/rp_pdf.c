@@ -144,6 +144,7 @@ static void paginate(rp_ts *T) {
         }
         int group_fits = P.y + before + gh + P.pg->fn_h + fh <= T->th + 0.01;
         int alone_fits = fits(&P, it, before);
+        if (it->optional && !alone_fits) continue;
         if (P.y > 0 && ((!group_fits && gh <= T->th * 0.9) || !alone_fits)) {
             next_page(&P);
             before = P.y > 0 ? it->before : 0;

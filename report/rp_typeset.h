@@ -40,6 +40,7 @@ struct rp_item {
     double h, before;   /* before: space above, dropped at a page top */
     int keep;           /* stay on the page of the next non-float item */
     int is_float, newpage;
+    int optional;       /* dropped rather than starting a page (provenance line) */
     rp_para *para;      /* RP_I_LINE: line `line` of para */
     int line;
     double indent;      /* from the left margin */
