@@ -3,6 +3,10 @@
 # script in tests/e2e/, and prints one closing line "N passed, N failed".
 # Exits non-zero when anything failed or crashed.
 set -u
+# OpenMP threads that spin while waiting steal the core the other thread
+# (or OpenBLAS) needs; on a loaded machine that is 10-50x slower. See
+# engine/NOTES.md ("OpenMP wait policy").
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 # fontconfig/pango/cairo keep process-lifetime caches that LeakSanitizer
 # reports at exit; tests/lsan.supp names those libraries.
 LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
