@@ -60,6 +60,9 @@ typedef struct {
     double size;
     int fn_base;
     const char *family;
+    int copy;   /* a second typesetting of the same text (the contents): no
+                 * footnote marks, and math parsed afresh, since a formula
+                 * keeps the size of its last layout */
 } ib;
 
 static void ib_init(ib *b, rp_ts *T, double size, const char *family) {
@@ -102,11 +105,24 @@ static void ib_math(ib *b, rp_special *sp) {
         return;
     }
     double w, a, de;
-    rp_math_layout(sp->math, b->T->cr, b->T->serif, b->size, &w, &a, &de);
+    rp_math *m = sp->math;
+    if (b->copy) {
+        char err[128];
+        m = rp_math_parse(sp->text, 0, err, sizeof err);
+        if (!m) return;
+        rp_ts *T = b->T;
+        if (T->nmaths == T->capmaths) {
+            T->capmaths = T->capmaths ? T->capmaths * 2 : 8;
+            T->maths = realloc(T->maths, T->capmaths * sizeof *T->maths);
+            EN_ASSERT(T->maths);
+        }
+        T->maths[T->nmaths++] = m;
+    }
+    rp_math_layout(m, b->T->cr, b->T->serif, b->size, &w, &a, &de);
     PangoRectangle r = { 0, (int)(-a * PANGO_SCALE), (int)(w * PANGO_SCALE), (int)((a + de) * PANGO_SCALE) };
     size_t st = b->s->len;
     g_string_append(b->s, "\xef\xbf\xbc");   /* U+FFFC object replacement */
-    attr_range(b, pango_attr_shape_new_with_data(&r, &r, sp->math, shape_copy, shape_free), st);
+    attr_range(b, pango_attr_shape_new_with_data(&r, &r, m, shape_copy, shape_free), st);
 }
 
 static void ib_text(ib *b, const char *s) {
@@ -198,6 +214,7 @@ static void ib_node(ib *b, cmark_node *n) {
     }
     case CMARK_NODE_HTML_INLINE: break;
     case CMARK_NODE_FOOTNOTE_REFERENCE: {
+        if (b->copy) break;
         int ix = atoi(cmark_node_get_literal(n));
         int id = b->fn_base + ix - 1;
         g_string_append_printf(b->s, "%d", id + 1);
@@ -1169,12 +1186,14 @@ static void draw_toc(rp_ts *T, rp_item *it, double x, double y) {
     cairo_tag_end(cr, CAIRO_TAG_LINK);
 }
 
-static void toc_entry(rp_ts *T, const char *number, const char *title, const char *dest, int level) {
+static void toc_entry(rp_ts *T, const char *number, const char *title, cmark_node *node, const char *dest, int level) {
     toc_box *tb = box_keep(T, calloc(1, sizeof *tb));
     ib b;
     ib_init(&b, T, T->size, T->serif);
+    b.copy = 1;
     if (number && number[0]) g_string_append_printf(b.s, "%s\xe2\x80\x82", number);
-    g_string_append(b.s, title);
+    if (node) ib_children(&b, node);   /* math in a title typeset as in the text */
+    else g_string_append(b.s, title);
     tb->indent = level == 1 ? 0 : 22 * (level - 1);
     tb->p = para_make(T, &b, font(T, T->serif, T->size, level == 1, 0), T->tw - tb->indent - 40, 'l', 1.0, PANGO_WRAP_WORD_CHAR);
     tb->dest = dest;
@@ -1219,9 +1238,9 @@ static void title_block(rp_ts *T) {
     glue(T, T->size * 0.3, RP_D_NONE, 0, 0, 1);
     for (int i = 0; i < d->nlabels; i++) {
         rp_label *l = &d->labels[i];
-        if (l->kind == 's' && l->level <= 2) toc_entry(T, l->number, l->title, l->label, l->level);
+        if (l->kind == 's' && l->level <= 2) toc_entry(T, l->number, l->title, l->node, l->label, l->level);
     }
-    if (d->nrefs) toc_entry(T, NULL, "References", "references", 1);
+    if (d->nrefs) toc_entry(T, NULL, "References", NULL, "references", 1);
 }
 
 static int ref_cmp(const void *a, const void *b) {
@@ -1298,6 +1317,8 @@ void rp_layout_free(rp_ts *T) {
     }
     free(T->paras);
     free(T->fns);
+    for (int i = 0; i < T->nmaths; i++) rp_math_free(T->maths[i]);
+    free(T->maths);
     for (int i = 0; i < T->nimages; i++) cairo_surface_destroy(T->images[i]);
     free(T->images);
     for (int i = 0; i < T->nboxes; i++) free(T->boxes[i]);

@@ -74,6 +74,7 @@ typedef struct {
     char *number;     /* "4.1", "3", ... */
     char *title;      /* section title (plain text) */
     int level;        /* section level */
+    cmark_node *node; /* the heading (not owned), for a typeset title */
     int chapter;
 } rp_label;
 

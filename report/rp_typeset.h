@@ -88,6 +88,8 @@ struct rp_ts {
     int npages;
     const char *dir;             /* the chapter's folder, for image paths */
     cairo_surface_t **images;    /* decoded PNGs, to free */
+    rp_math **maths;             /* formulas parsed again for the contents */
+    int nmaths, capmaths;
     int nimages, capimages;
     void **boxes;                /* box data to free */
     int nboxes, capboxes;

@@ -27,6 +27,7 @@ static int add_label(rp_doc *d, const char *label, char kind, const char *number
     l->title = title ? strdup(title) : NULL;
     l->level = level;
     l->chapter = chapter;
+    l->node = NULL;
     return d->nlabels++;
 }
 
@@ -71,7 +72,10 @@ static int number_md(rp_doc *d, cmark_node *doc, counters *k, int chapter, int h
             int idx = add_label(d, lab, 's', num, title, level, chapter);
             free(title);
             if (idx < 0) rc = -1;   /* keep going: every heading must lose its string */
-            else cmark_node_set_user_data(n, (void *)(intptr_t)(idx + 1));
+            else {
+                cmark_node_set_user_data(n, (void *)(intptr_t)(idx + 1));
+                d->labels[idx].node = n;
+            }
         } else if (t == CMARK_NODE_TEXT) {
             const char *s = cmark_node_get_literal(n), *end;
             char kind;
