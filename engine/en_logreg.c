@@ -148,6 +148,7 @@ static void rows_softmax(const lr_ctx *c, lr_thread *h, int64_t r0, int64_t rn,
         double m = -INFINITY;
         #pragma omp simd
         for (int64_t k = 0; k < K; k++) e[k] = z[k] + alpha * (double)zd[k] + b[k];
+        #pragma omp simd reduction(max:m)
         for (int64_t k = 0; k < K; k++) m = e[k] > m ? e[k] : m;
         int64_t yn = c->y[n];
         double vy = e[yn], s = 0;
