@@ -413,7 +413,7 @@ static rm_node *char_atom(rm_parser *p, int single_digit) {
         p->i += (size_t)l;
         return n;
     }
-    if (c == '&') return fail(p, at, "'&' outside an alignment (alignments are not supported)");
+    if (c == '&') return fail(p, at, "'&' outside an environment such as cases, aligned or pmatrix");
     if (c == '~') { /* a tie: an interword space */
         rm_node *n = node_new(RN_SPACE, RM_ORD, (int)at);
         n->mu = 6;
@@ -996,6 +996,7 @@ rp_math *rp_math_parse(const char *tex, int display, char *err, size_t errlen) {
     rp_math *m = calloc(1, sizeof *m);
     EN_ASSERT(m);
     m->root = root;
+    m->tex = strdup(tex);
     m->display = display != 0;
     return m;
 }
@@ -1003,6 +1004,7 @@ rp_math *rp_math_parse(const char *tex, int display, char *err, size_t errlen) {
 void rp_math_free(rp_math *m) {
     if (!m) return;
     node_free(m->root);
+    free(m->tex);
     rm_box_free(m->box);
     free(m->math_family);
     free(m);

@@ -79,6 +79,7 @@ typedef struct rm_box rm_box;
 
 struct rp_math {
     rm_node *root;
+    char *tex;              /* the source, for MathML's alttext */
     int display;
     char *math_family;      /* the symbol font; NULL: "<text family> Math", else Pagella Math */
     rm_box *box;            /* laid-out boxes, NULL before rp_math_layout */

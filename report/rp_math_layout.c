@@ -790,6 +790,7 @@ static void ctx_close(rm_ctx *x) {
 
 void rp_math_layout(rp_math *m, cairo_t *cr, const char *family, double size_pt, double *width, double *ascent,
                     double *descent) {
+    EN_ASSERT(size_pt > 0 && size_pt < 1e4);
     rm_box_free(m->box);
     /* metrics do not depend on the target (hinting is off): a scratch
      * context serves callers that only measure */

@@ -271,8 +271,13 @@ static void ml_node(sbuf *b, const rm_node *n, int style) {
 
 char *rp_math_to_mathml(const rp_math *m) {
     sbuf b = {0};
-    sb_fmt(&b, "<math xmlns=\"http://www.w3.org/1998/Math/MathML\" display=\"%s\">",
+    sb_fmt(&b, "<math xmlns=\"http://www.w3.org/1998/Math/MathML\" display=\"%s\" alttext=\"",
            m->display ? "block" : "inline");
+    for (const char *s = m->tex; *s; s++) { /* one line: parsers normalise newlines in attributes */
+        char one[2] = {*s == '\n' || *s == '\r' || *s == '\t' ? ' ' : *s, 0};
+        sb_esc(&b, one);
+    }
+    sb_str(&b, "\">");
     ml_node(&b, m->root, m->display ? RS_D : RS_T);
     sb_str(&b, "</math>");
     return b.s;
