@@ -251,7 +251,7 @@ void rm_classes(const rm_node *l, int *cls) {
         cls[i] = c;
         prev = i;
     }
-    if (prev >= 0 && cls[prev] == RM_BIN) cls[prev] = RM_ORD;
+    if (prev >= 0 && cls[prev] == RM_BIN && !l->kids[prev]->brk) cls[prev] = RM_ORD;
 }
 
 /* ---- nodes --------------------------------------------------------------- */
@@ -1008,6 +1008,63 @@ void rp_math_free(rp_math *m) {
     rm_box_free(m->box);
     free(m->math_family);
     free(m);
+}
+
+static rm_node *node_clone(const rm_node *n) {
+    if (!n) return NULL;
+    rm_node *c = malloc(sizeof *c);
+    EN_ASSERT(c);
+    *c = *n;
+    c->text = n->text ? strdup(n->text) : NULL;
+    c->a = node_clone(n->a);
+    c->b = node_clone(n->b);
+    c->sub = node_clone(n->sub);
+    c->sup = node_clone(n->sup);
+    c->kids = NULL;
+    c->cap = c->nkids = 0;
+    for (int i = 0; i < n->nkids; i++) list_push(c, node_clone(n->kids[i]));
+    return c;
+}
+
+static rp_math *part_new(const rp_math *m, int from, int to, double trailing_mu) {
+    rp_math *p = calloc(1, sizeof *p);
+    EN_ASSERT(p);
+    p->root = node_new(RN_LIST, RM_ORD, from < m->root->nkids ? m->root->kids[from]->pos : 0);
+    for (int i = from; i < to; i++) list_push(p->root, node_clone(m->root->kids[i]));
+    if (trailing_mu > 0) {
+        p->root->kids[p->root->nkids - 1]->brk = 1;
+        rm_node *sp = node_new(RN_SPACE, RM_ORD, 0);
+        sp->mu = trailing_mu;
+        list_push(p->root, sp);
+    }
+    p->tex = strdup(m->tex);
+    p->display = m->display;
+    p->math_family = m->math_family ? strdup(m->math_family) : NULL;
+    return p;
+}
+
+rp_math **rp_math_split(const rp_math *m, int *n) {
+    const rm_node *r = m->root;
+    rp_math **parts = calloc((size_t)r->nkids + 2, sizeof *parts);
+    int *cls = malloc(sizeof(int) * (size_t)(r->nkids + 1));
+    EN_ASSERT(parts && cls);
+    rm_classes(r, cls);
+    int np = 0, from = 0, style = m->display ? RS_D : RS_T;
+    for (int i = 0; i < r->nkids && !m->display; i++) {
+        if (r->kids[i]->kind == RN_STYLE) style = r->kids[i]->style;
+        if (cls[i] != RM_REL && cls[i] != RM_BIN) continue;
+        /* the next atom: no break before another relation (:=) or at the end */
+        int next = i + 1;
+        while (next < r->nkids && cls[next] < 0) next++;
+        if (next >= r->nkids || cls[next] == RM_REL) continue;
+        /* the space after the operator stays with it; what follows starts the next part */
+        parts[np++] = part_new(m, from, i + 1, rm_space_mu(cls[i], cls[next], style));
+        from = i + 1;
+    }
+    parts[np++] = part_new(m, from, r->nkids, 0);
+    free(cls);
+    *n = np;
+    return parts;
 }
 
 void rp_math_set_math_family(rp_math *m, const char *family) {

@@ -66,6 +66,7 @@ struct rm_node {
     int large;              /* big operator glyph (\sum): display-size variant */
     int big;                /* \big..\Bigg: 1..4, fixed-size delimiter */
     int middle;             /* \middle: a delimiter as tall as its \left and \right */
+    int brk;                /* ends a part of a split formula: a binary operator stays binary */
     int style;              /* FRAC: forced style (-1 none); STYLE: the style */
     int wide;               /* ACCENT: stretch over the nucleus (\widehat) */
     int func;               /* SYM: a named operator such as \exp (MathML &ApplyFunction;) */

@@ -2,6 +2,7 @@
  * and the MathML writer's elements. */
 #include <cairo.h>
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,4 +255,41 @@ Test(math_parse, random_inputs_never_crash) {
     cr_assert_lt(ok, total);
     cairo_destroy(cr);
     cairo_surface_destroy(s);
+}
+
+Test(math_parse, inline_break_points) {
+    static const struct { const char *tex; int display; int n; const char *first, *last; } cases[] = {
+        {"a + b = c", 0, 3, "{a bin:+ ~4}", "{c}"},
+        {"x := y", 0, 2, "{x rel:: rel:= ~5}", "{y}"},
+        {"{a + b} = c", 0, 2, "{{a bin:+ b} rel:= ~5}", "{c}"},
+        {"-a = b", 0, 2, "{bin:− a rel:= ~5}", "{b}"},
+        {"a + b = c", 1, 1, "{a bin:+ b rel:= c}", "{a bin:+ b rel:= c}"},
+        {"a =", 0, 1, "{a rel:=}", "{a rel:=}"},
+        {"", 0, 1, "{}", "{}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[256];
+        rp_math *m = rp_math_parse(cases[i].tex, cases[i].display, err, sizeof err);
+        cr_assert(m, "%s", err);
+        int n = 0;
+        rp_math **parts = rp_math_split(m, &n);
+        cr_expect_eq(n, cases[i].n, "'%s': %d parts, want %d", cases[i].tex, n, cases[i].n);
+        char *first = rp_math_dump(parts[0]), *last = rp_math_dump(parts[n - 1]);
+        cr_expect_str_eq(first, cases[i].first, "'%s': first part %s", cases[i].tex, first);
+        cr_expect_str_eq(last, cases[i].last, "'%s': last part %s", cases[i].tex, last);
+        free(first);
+        free(last);
+        /* the parts together are as wide as the whole */
+        double w, a, d, sum = 0;
+        rp_math_layout(m, NULL, "TeX Gyre Pagella", 10, &w, &a, &d);
+        for (int k = 0; k < n; k++) {
+            double pw;
+            rp_math_layout(parts[k], NULL, "TeX Gyre Pagella", 10, &pw, &a, &d);
+            sum += pw;
+            rp_math_free(parts[k]);
+        }
+        free(parts);
+        cr_expect(fabs(sum - w) < 1e-6, "'%s': parts %.4f pt wide, whole %.4f", cases[i].tex, sum, w);
+        rp_math_free(m);
+    }
 }
