@@ -105,6 +105,7 @@ static const rm_cmd cmds[] = {
     {"check", CK_ACCENT, "\u030C", 0, 0}, {"breve", CK_ACCENT, "\u0306", 0, 0},
     {"acute", CK_ACCENT, "\u0301", 0, 0}, {"grave", CK_ACCENT, "\u0300", 0, 0},
     {"overline", CK_OVERLINE, NULL, 0, 0},
+    {"overbrace", CK_ACCENT, "⏞", 0, 2}, {"underbrace", CK_ACCENT, "⏟", 0, 2},
     {"mathrm", CK_FONT, NULL, RF_ROMAN, 0}, {"mathit", CK_FONT, NULL, RF_ITALIC, 0},
     {"mathbf", CK_FONT, NULL, RF_BOLD, 0}, {"boldsymbol", CK_FONT, NULL, RF_BOLDITALIC, 0},
     {"bm", CK_FONT, NULL, RF_BOLDITALIC, 0}, {"mathcal", CK_FONT, NULL, RF_CAL, 0},
@@ -719,6 +720,10 @@ static rm_node *parse_command(rm_parser *p) {
         n->a = a;
         n->text = c->text ? strdup(c->text) : NULL;
         n->wide = c->lim;
+        if (n->wide == 2) { /* braces: \mathop{...}\limits, labels above or below */
+            n->cls = RM_OP;
+            n->limits = RL_ALWAYS;
+        }
         return n;
     }
     case CK_FONT: {

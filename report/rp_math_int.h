@@ -68,7 +68,7 @@ struct rm_node {
     int middle;             /* \middle: a delimiter as tall as its \left and \right */
     int brk;                /* ends a part of a split formula: a binary operator stays binary */
     int style;              /* FRAC: forced style (-1 none); STYLE: the style */
-    int wide;               /* ACCENT: stretch over the nucleus (\widehat) */
+    int wide;               /* ACCENT: 1 stretch over the nucleus (\widehat), 2 a brace (\overbrace ⏞, \underbrace ⏟) */
     int func;               /* SYM: a named operator such as \exp (MathML &ApplyFunction;) */
     int env, ncols;         /* TABLE: enum rm_env, widest row */
     char ldelim[8], rdelim[8]; /* FENCED; UTF-8, "" for the null delimiter */

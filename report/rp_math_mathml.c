@@ -201,13 +201,15 @@ static void ml_nucleus(sbuf *b, const rm_node *n, int style) {
             sb_str(b, "</msqrt>");
         }
         break;
-    case RN_ACCENT:
-        sb_str(b, "<mover accent=\"true\">");
-        ml_node(b, n->a, style | 1);
+    case RN_ACCENT: {
+        int under = n->text && !strcmp(n->text, "⏟");
+        sb_str(b, under ? "<munder accentunder=\"true\">" : "<mover accent=\"true\">");
+        ml_node(b, n->a, n->wide == 2 ? style : style | 1);
         sb_fmt(b, MO " stretchy=\"%s\">", n->wide || !n->text ? "true" : "false");
         sb_esc(b, accent_char(n->text));
-        sb_str(b, "</mo></mover>");
+        sb_str(b, under ? "</mo></munder>" : "</mo></mover>");
         break;
+    }
     case RN_FENCED:
         sb_str(b, "<mrow>");
         if (*n->ldelim) {

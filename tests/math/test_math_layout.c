@@ -109,6 +109,17 @@ Test(math_layout, sqrt_and_accents) {
     cr_assert(fabs(h.w - measure("x", 0).w) < 0.5, "an accent does not widen its nucleus");
 }
 
+Test(math_layout, braces_over_and_under) {
+    ext body = measure("a+b+c", 1), under = measure("\\underbrace{a+b+c}", 1), over = measure("\\overbrace{a+b+c}", 1);
+    ext lab = measure("\\underbrace{a+b+c}_{\\text{label}}", 1);
+    cr_log_info("body %.2f+%.2f, under %.2f+%.2f, over %.2f+%.2f, labelled %.2f+%.2f", body.a, body.d, under.a,
+                under.d, over.a, over.d, lab.a, lab.d);
+    cr_assert_gt(under.d, body.d + 3, "the brace hangs below");
+    cr_assert_gt(over.a, body.a + 3, "the brace stands above");
+    cr_assert_gt(lab.d, under.d + 3, "the label goes below the brace");
+    cr_assert(fabs(under.w - body.w) < 1, "a brace as wide as its body: %.2f vs %.2f", under.w, body.w);
+}
+
 Test(math_layout, scales_with_size) {
     const char *tex = "\\hat{y}_i = \\frac{\\exp(z_i)}{\\sum_{j=1}^{N}\\exp(z_j)}";
     ext a = measure_in(tex, 1, 10, NULL), b = measure_in(tex, 1, 20, NULL);

@@ -77,6 +77,7 @@ static const struct { const char *tex, *tree; } trees[] = {
     {"\\underset{i}{\\max}", "{(sub op:{op:rm:max} i)}"},
     {"p\\left(y \\middle| x\\right)", "{p (fence ( {y middle:| x} ))}"},
     {"\\mathbb{1}", "{#bb:1}"},
+    {"\\underbrace{a+b}_{n} \\overbrace{x}^2", "{(sub (acc:23DF {a bin:+ b}) n) (sup (acc:23DE x) #2)}"},
     {"T^\\intercal f\\colon X", "{(sup T ⊺) f punct:: X}"},
 };
 
@@ -182,6 +183,7 @@ Test(math_mathml, elements) {
         {"\\text{ if }", 0, {"<mtext>\u00A0if\u00A0</mtext>"}},
         {"\\|W\\|", 0, {"<mo lspace=\"0\" rspace=\"0\" stretchy=\"false\">‖</mo>"}},
         {"a \\overset{!}{=} b", 0, {"<mover><mrow><mo lspace=\"0\" rspace=\"0\">=</mo></mrow><mo lspace=\"0\" rspace=\"0\" stretchy=\"false\">!</mo></mover>"}},
+        {"\\underbrace{a}_{n}", 1, {"<munder><munder accentunder=\"true\"><mi>a</mi><mo lspace=\"0\" rspace=\"0\" stretchy=\"true\">⏟</mo></munder><mi>n</mi></munder>"}},
         {"\\left(a \\middle| b\\right)", 0, {"<mo lspace=\"0\" rspace=\"0\" fence=\"true\" stretchy=\"true\" symmetric=\"true\""}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
