@@ -22,7 +22,7 @@ enum ck {
     CK_BIGOP,   /* \sum: large glyph, limits per `lim` */
     CK_FUNC,    /* \exp: upright name, class op, limits per `lim` */
     CK_FRAC, CK_SQRT, CK_ACCENT, CK_OVERLINE, CK_FONT, CK_TEXT, CK_OPNAME, CK_CLASS,
-    CK_LEFT, CK_RIGHT, CK_SPACE, CK_BIG, CK_STYLE, CK_LIMITS, CK_BEGIN, CK_END, CK_OVERSET, CK_MIDDLE,
+    CK_LEFT, CK_RIGHT, CK_SPACE, CK_BIG, CK_STYLE, CK_LIMITS, CK_BEGIN, CK_END, CK_OVERSET, CK_MIDDLE, CK_SUBSTACK,
 };
 
 typedef struct {
@@ -129,7 +129,7 @@ static const rm_cmd cmds[] = {
     {"scriptstyle", CK_STYLE, NULL, RS_S, 0}, {"scriptscriptstyle", CK_STYLE, NULL, RS_SS, 0},
     {"limits", CK_LIMITS, NULL, RL_ALWAYS, 0}, {"nolimits", CK_LIMITS, NULL, RL_NEVER, 0},
     {"displaylimits", CK_LIMITS, NULL, RL_DISPLAY, 0},
-    {"begin", CK_BEGIN, NULL, 0, 0}, {"end", CK_END, NULL, 0, 0},
+    {"begin", CK_BEGIN, NULL, 0, 0}, {"end", CK_END, NULL, 0, 0}, {"substack", CK_SUBSTACK, NULL, 0, 0},
     {"overset", CK_OVERSET, NULL, 1, 0}, {"stackrel", CK_OVERSET, NULL, 1, 0}, {"underset", CK_OVERSET, NULL, 0, 0},
 };
 
@@ -309,6 +309,7 @@ typedef struct {
     int depth; /* nesting, bounded so hostile input cannot blow the stack */
     size_t left_at; /* the innermost open \left, for messages */
     size_t env_at;  /* the innermost open \begin, for messages */
+    int env_brace;  /* ... which is a \substack{ rather than a \begin */
     int lefts;      /* open \left groups, where \middle may appear */
 } rm_parser;
 
@@ -358,6 +359,7 @@ static const rm_cmd *read_cmd(rm_parser *p, size_t *start) {
 static rm_node *parse_list(rm_parser *p, int in_group);
 static rm_node *parse_primary(rm_parser *p);
 static rm_node *parse_env(rm_parser *p, size_t st);
+static rm_node *parse_substack(rm_parser *p, size_t st);
 
 /* Length of the UTF-8 sequence starting with byte c. */
 static int utf8_len(unsigned char c) {
@@ -575,18 +577,14 @@ static int env_name(rm_parser *p, const char *what) {
                 (int)len, p->s + b), -1;
 }
 
-/* \begin{env} cells separated by & and rows by \\ up to \end{env}. */
-static rm_node *parse_env(rm_parser *p, size_t st) {
-    int e = env_name(p, "\\begin");
-    if (e < 0) return NULL;
-    size_t outer = p->env_at;
-    p->env_at = st;
-    rm_node *tab = node_new(RN_TABLE, RM_INNER, (int)st), *row = node_new(RN_LIST, RM_ORD, (int)p->i);
-    tab->env = envs[e].env;
-    size_t endpos = p->i;
+/* Rows of cells separated by & and \\ into tab, up to \end (left
+ * unread but for the word, its position in *endpos) or, with brace, up to
+ * a '}' (consumed). */
+static int parse_rows(rm_parser *p, rm_node *tab, int brace, size_t st, size_t *endpos) {
+    rm_node *row = node_new(RN_LIST, RM_ORD, (int)p->i);
     for (;;) {
         rm_node *cell = parse_list(p, 3);
-        if (!cell) return node_free(row), node_free(tab), NULL;
+        if (!cell) return node_free(row), -1;
         if (tab->env == RE_ALIGNED && row->nkids % 2 == 1) {
             /* amsmath's {}: the relation starting a right-hand cell keeps its space */
             rm_node *empty = node_new(RN_LIST, RM_ORD, cell->pos);
@@ -595,28 +593,65 @@ static rm_node *parse_env(rm_parser *p, size_t st) {
             cell->kids[0] = empty;
         }
         list_push(row, cell);
-        if (p->i < p->n && p->s[p->i] == '}') {
+        int closing = p->s[p->i] == '}';
+        if (closing && !brace) {
             node_free(row);
-            node_free(tab);
-            return fail(p, p->i, "unbalanced '}' in the environment at column %d", column(p, st));
+            return fail(p, p->i, "unbalanced '}' in the environment at column %d", column(p, st)), -1;
+        }
+        if (!closing && brace && p->s[p->i] == '\\' && p->s[p->i + 1] != '\\') {
+            node_free(row);
+            return fail(p, p->i, "expected '}' to close the '{' at column %d before '\\end'", column(p, st)), -1;
         }
         if (p->s[p->i] == '&') {
             p->i++;
             continue;
         }
-        int last = p->s[p->i + 1] != '\\'; /* \end rather than \\ */
-        endpos = p->i;
-        p->i += last ? 4 : 2;
-        /* a trailing \\ before \end adds no empty row */
+        int last = closing || p->s[p->i + 1] != '\\'; /* \end or } rather than \\ */
+        *endpos = p->i;
+        p->i += closing ? 1 : last ? 4 : 2;
+        /* a trailing \\ before the end adds no empty row */
         if (!(last && row->nkids == 1 && row->kids[0]->nkids == 0 && tab->nkids > 0)) {
             if (row->nkids > tab->ncols) tab->ncols = row->nkids;
             list_push(tab, row);
         } else {
             node_free(row);
         }
-        if (last) break;
+        if (last) return 0;
         row = node_new(RN_LIST, RM_ORD, (int)p->i);
     }
+}
+
+/* \substack{a \\ b}: centred rows in the current (script) style. */
+static rm_node *parse_substack(rm_parser *p, size_t st) {
+    skip_space(p);
+    if (p->i >= p->n || p->s[p->i] != '{') return fail(p, p->i, "expected '{' after \\substack");
+    size_t open = p->i++, endpos;
+    rm_node *tab = node_new(RN_TABLE, RM_ORD, (int)st);
+    tab->env = RE_SUBSTACK;
+    size_t outer = p->env_at;
+    int outer_brace = p->env_brace;
+    p->env_at = open;
+    p->env_brace = 1;
+    int rc = parse_rows(p, tab, 1, open, &endpos);
+    p->env_at = outer;
+    p->env_brace = outer_brace;
+    if (rc < 0) return node_free(tab), NULL;
+    return tab;
+}
+
+/* \begin{env} cells separated by & and rows by \\ up to \end{env}. */
+static rm_node *parse_env(rm_parser *p, size_t st) {
+    int e = env_name(p, "\\begin");
+    if (e < 0) return NULL;
+    size_t outer = p->env_at;
+    int outer_brace = p->env_brace;
+    p->env_at = st;
+    p->env_brace = 0;
+    rm_node *tab = node_new(RN_TABLE, RM_INNER, (int)st);
+    tab->env = envs[e].env;
+    size_t endpos = p->i;
+    if (parse_rows(p, tab, 0, st, &endpos) < 0) return node_free(tab), NULL;
+    p->env_brace = outer_brace;
     size_t at = endpos;
     int e2 = env_name(p, "\\end");
     if (e2 < 0) return node_free(tab), NULL;
@@ -837,6 +872,8 @@ static rm_node *parse_command(rm_parser *p) {
         return fail(p, st, "'%s' must follow a big operator such as \\sum or \\max", name);
     case CK_BEGIN:
         return parse_env(p, st);
+    case CK_SUBSTACK:
+        return parse_substack(p, st);
     case CK_END:
         return fail(p, st, "unbalanced '\\end': no '\\begin' before it");
     }
@@ -875,8 +912,8 @@ static rm_node *parse_list(rm_parser *p, int in_group) {
         if (p->i >= p->n) {
             if (in_group == 3) {
                 node_free(l);
-                return fail(p, p->i, "expected '\\end' to close the '\\begin' at column %d (the formula ends here)",
-                            column(p, p->env_at));
+                return fail(p, p->i, "expected '%s' to close the '%s' at column %d (the formula ends here)",
+                            p->env_brace ? "}" : "\\end", p->env_brace ? "{" : "\\begin", column(p, p->env_at));
             }
             if (in_group == 2) {
                 node_free(l);

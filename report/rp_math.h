@@ -10,12 +10,13 @@
  * ..., \operatorname{} and \operatorname*{} (limits), \mathop{};
  * \mathrm \mathit \mathbf \boldsymbol \mathcal \mathbb \mathsf \mathtt,
  * \text{}; accents \hat \widehat \bar \overline \tilde \vec \dot \ddot;
- * \left \right with ( ) [ ] \{ \} | \| \langle \rangle \lfloor ... or '.',
- * \big \Big \bigg \Bigg (l/r); relations and operators \cdot \times \pm
+ * \overbrace \underbrace (labels as ^ and _); \overset \underset \stackrel;
+ * \left \middle \right with ( ) [ ] \{ \} | \| \langle \rangle \lfloor ... or
+ * '.', \big \Big \bigg \Bigg (l/r); relations and operators \cdot \times \pm
  * \le \ge \ne \approx \sim \equiv \propto \in \to \mapsto \mid ...;
  * \infty \partial \nabla \top \ell \dots \cdots; spacing \, \: \; \! \quad
  * \qquad ~; \displaystyle ...; environments matrix pmatrix bmatrix Bmatrix
- * vmatrix Vmatrix cases aligned gathered (& and \\).
+ * vmatrix Vmatrix cases aligned gathered (& and \\), \substack{a \\ b}.
  *
  * Errors read "column N: expected ..." (N counts characters from 1).
  */

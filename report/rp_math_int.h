@@ -41,7 +41,8 @@ enum rm_limits { RL_DISPLAY /* above/below in display style only */, RL_ALWAYS, 
 
 /* Environments: how a table aligns its columns and sets its cells. */
 enum rm_env { RE_MATRIX /* centred, text style */, RE_CASES /* left, text style */,
-              RE_ALIGNED /* right/left pairs, display style */, RE_GATHERED /* centred, display style */ };
+              RE_ALIGNED /* right/left pairs, display style */, RE_GATHERED /* centred, display style */,
+              RE_SUBSTACK /* centred, the current style, tight rows */ };
 
 /* Styles D, T, S, SS; cramped variants are odd. */
 enum { RS_D = 0, RS_T = 2, RS_S = 4, RS_SS = 6 };

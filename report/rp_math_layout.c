@@ -586,16 +586,17 @@ static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
 /* A table: rows on struts, columns aligned, centred on the math axis. */
 static rm_box *layout_table(rm_ctx *x, const rm_node *n, int style) {
     int disp = n->env == RE_ALIGNED || n->env == RE_GATHERED;
-    int st = rm_level(style) >= 2 ? style : disp ? RS_D : RS_T;
+    int st = n->env == RE_SUBSTACK || rm_level(style) >= 2 ? style : disp ? RS_D : RS_T;
     double em = ssize(x, st), axis = K(x, MC_AXIS, style);
+    double strut = n->env == RE_SUBSTACK ? 0.85 : 1.2; /* amsmath: \baselineskip of the script size */
     int nr = n->nkids, nc = n->ncols > 0 ? n->ncols : 1;
     rm_box **cell = calloc((size_t)(nr * nc) + 1, sizeof *cell);
     double *colw = calloc((size_t)nc, sizeof *colw), *rowh = calloc((size_t)nr + 1, sizeof *rowh),
            *rowd = calloc((size_t)nr + 1, sizeof *rowd);
     EN_ASSERT(cell && colw && rowh && rowd);
     for (int r = 0; r < nr; r++) {
-        rowh[r] = 0.7 * 1.2 * em; /* \arraystretch strut of a 1.2 em baselineskip */
-        rowd[r] = 0.3 * 1.2 * em;
+        rowh[r] = 0.7 * strut * em; /* the strut of an array row */
+        rowd[r] = 0.3 * strut * em;
         for (int c = 0; c < n->kids[r]->nkids; c++) {
             rm_box *b = layout_list(x, n->kids[r]->kids[c], st);
             cell[r * nc + c] = b;

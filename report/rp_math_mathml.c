@@ -232,9 +232,9 @@ static void ml_nucleus(sbuf *b, const rm_node *n, int style) {
         sb_str(b, "<mrow/>");
         break;
     case RN_TABLE: {
-        static const char *align[] = {"center", "left", "right left", "center"};
+        static const char *align[] = {"center", "left", "right left", "center", "center"};
         int disp = n->env == RE_ALIGNED || n->env == RE_GATHERED;
-        int st = rm_level(style) >= 2 ? style : disp ? RS_D : RS_T;
+        int st = n->env == RE_SUBSTACK || rm_level(style) >= 2 ? style : disp ? RS_D : RS_T;
         sb_fmt(b, "<mtable columnalign=\"%s\"%s>", align[n->env], disp ? " displaystyle=\"true\"" : "");
         for (int r = 0; r < n->nkids; r++) {
             sb_str(b, "<mtr>");
@@ -345,7 +345,7 @@ static void dump_nucleus(sbuf *b, const rm_node *n) {
     case RN_SPACE: sb_fmt(b, "~%g", n->mu); break;
     case RN_STYLE: sb_fmt(b, "\\style%d", n->style); break;
     case RN_TABLE: {
-        static const char *env[] = {"matrix", "cases", "aligned", "gathered"};
+        static const char *env[] = {"matrix", "cases", "aligned", "gathered", "substack"};
         sb_fmt(b, "(%s", env[n->env]);
         for (int r = 0; r < n->nkids; r++) {
             sb_str(b, " [");

@@ -77,6 +77,7 @@ static const struct { const char *tex, *tree; } trees[] = {
     {"\\underset{i}{\\max}", "{(sub op:{op:rm:max} i)}"},
     {"p\\left(y \\middle| x\\right)", "{p (fence ( {y middle:| x} ))}"},
     {"\\mathbb{1}", "{#bb:1}"},
+    {"\\sum_{\\substack{i \\in S \\\\ j \\ne i}} x", "{(sub op:∑ (substack [{i rel:∈ S}] [{j rel:≠ i}])) x}"},
     {"\\underbrace{a+b}_{n} \\overbrace{x}^2", "{(sub (acc:23DF {a bin:+ b}) n) (sup (acc:23DE x) #2)}"},
     {"T^\\intercal f\\colon X", "{(sup T ⊺) f punct:: X}"},
 };
@@ -119,6 +120,8 @@ static const struct { const char *tex, *msg; } errors[] = {
     {"a \\\\ b", "column 3: '\\\\' outside an environment"},
     {"a \\end{cases}", "column 3: unbalanced '\\end'"},
     {"a \\middle| b", "column 3: '\\middle' between a '\\left' and its '\\right'"},
+    {"\\substack{a \\\\ b", "column 17: expected '}' to close the '{' at column 10"},
+    {"\\substack{a \\end{cases}}", "column 13: expected '}' to close the '{' at column 10 before '\\end'"},
 };
 
 Test(math_parse, errors_with_positions) {
