@@ -982,6 +982,12 @@ static rm_node *parse_list(rm_parser *p, int in_group) {
             }
             *slot = parse_arg(p, c == '^' ? "'^'" : "'_'");
             if (!*slot) return node_free(l), NULL;
+            rm_node *k = *slot;
+            if (c == '^' && k->kind == RN_SYM && !k->sub && !k->sup && k->font == RF_SYM &&
+                (!strcmp(k->text, "′") || !strcmp(k->text, "″") || !strcmp(k->text, "‴"))) {
+                *slot = NULL; /* x^\prime: the font's prime is already raised, as for x' */
+                list_push(l, k);
+            }
             continue;
         }
         if (c == '\\') { /* \limits and \nolimits modify the previous atom */

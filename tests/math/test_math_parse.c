@@ -30,6 +30,7 @@ static const struct { const char *tex, *tree; } trees[] = {
     {"x'", "{x ′}"},
     {"f''(x)^2", "{f ″ open:( x (sup close:) #2)}"},
     {"x'^2", "{x (sup ′ #2)}"},
+    {"x^\\prime", "{x ′}"},
     {"{}^2", "{(sup {} #2)}"},
     {"\\alpha\\beta\\Gamma", "{α β rm:Γ}"},
     {"\\frac{a}{b}", "{(frac a b)}"},
