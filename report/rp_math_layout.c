@@ -784,6 +784,9 @@ static int load_math_font(rm_ctx *x, const char *name) {
         x->has_math = hb_ot_math_has_data(face);
         if (x->has_math)
             for (int i = 0; i < MC_COUNT; i++) {
+                /* script sizes stay TeX's 70 % and 50 % (7 and 5 pt at 10 pt);
+                 * Pagella Math would ask for 74 % and 55 % */
+                if (i == MC_SCRIPT_PCT || i == MC_SSCRIPT_PCT) continue;
                 double v = hb_ot_math_get_constant(x->hb, mconst[i].hb);
                 int pct = i == MC_RAD_DEG_PCT || i == MC_SCRIPT_PCT || i == MC_SSCRIPT_PCT;
                 if (pct ? v > 0 : 1) x->c[i] = pct ? v : v / x->upem;
