@@ -30,7 +30,8 @@ DEP_PC_TEST := criterion
 DEP_APT := pkg-config liblua5.4-dev libopenblas-dev libcairo2-dev libpango1.0-dev \
            libpng-dev zlib1g-dev libjpeg62-turbo-dev libcjson-dev libcmark-gfm-dev \
            libcmark-gfm-extensions-dev libcriterion-dev \
-           fonts-texgyre fonts-texgyre-math fonts-dejavu-core poppler-utils qpdf
+           fonts-texgyre fonts-texgyre-math fonts-dejavu-core poppler-utils qpdf \
+           python3-html5lib python3-pil
 
 DEPS_STAMP := build/.deps-ok
 
