@@ -5,8 +5,11 @@
 #include "en_version.h"
 #include "rp_cmd.h"
 
+int rp_cmd_tokenize(int, char **);
+
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
+    { "tokenize", rp_cmd_tokenize, "CLIP BPE token ids of each text" },
     { NULL, NULL, NULL },
 };
 
