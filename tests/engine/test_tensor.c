@@ -214,3 +214,14 @@ Test(train, mlp_two_spirals) {
     for (int i = 0; i < 8; i++) en_tensor_release(list[i]);
     en_params_free(p);
 }
+
+Test(autograd, second_backward_is_an_error) {
+    en_tensor *w = t_rand(9, EN_DIMS(4));
+    en_tensor *y = en_exp(w), *l = en_sum_all(y);
+    cr_assert_eq(en_backward(l), 0);
+    cr_expect_neq(en_backward(l), 0, "a second backward over a cleared tape succeeded");
+    cr_expect(strstr(en_error_msg(), "backward") != NULL, "message: %s", en_error_msg());
+    en_tensor_release(y);
+    en_tensor_release(l);
+    en_tensor_release(w);
+}
