@@ -1,0 +1,90 @@
+/* bench_train — one CLIP pre-training step (forward of both towers, the
+ * symmetric contrastive loss, backward, AdamW) on a small model: ViT width
+ * 128, 4 layers, 32x32 inputs, patch 4; text transformer width 128, 3
+ * layers, context 32; embed 128; batch 256 (issue 2, "Speed").
+ *   bench_train BATCH REPEATS [STEPS_ONLY]
+ * prints {"median_s", "per_s", "cpu_s"} per step (CPU seconds of all
+ * threads, the steadier figure on a shared machine). With STEPS_ONLY > 0 it
+ * just runs that many steps (for perf record). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "en_clip.h"
+#include "en_error.h"
+#include "en_optim.h"
+#include "en_pretrain.h"
+
+static double clock_s(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Forward, loss, backward, AdamW: the step of en_pretrain_run without the
+ * data generation. */
+static float train_step(en_clip *m, en_adamw *opt, en_tensor *x, en_tensor *tk) {
+    en_params *p = en_clip_params(m);
+    en_tensor *fi = en_clip_encode_image(m, x), *ft = en_clip_encode_text(m, tk);
+    en_tensor *loss = fi && ft ? en_clip_contrastive_loss(fi, ft, en_clip_logit_scale(m)) : NULL;
+    if (!loss) { fprintf(stderr, "bench_train: %s\n", en_error_msg()); exit(1); }
+    float lv = en_tensor_item(loss);
+    en_params_zero_grad(p);
+    en_backward(loss);
+    en_adamw_step_flat(opt, en_params_data(p), en_params_grad(p), (size_t)en_params_numel(p));
+    en_tensor_release(fi); en_tensor_release(ft); en_tensor_release(loss);
+    return lv;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) { fprintf(stderr, "usage: bench_train BATCH REPEATS [STEPS_ONLY]\n"); return 2; }
+    int batch = atoi(argv[1]), reps = atoi(argv[2]), only = argc > 3 ? atoi(argv[3]) : 0;
+    enum { CTX = 32, VOCAB = 1024 };
+    en_clip_config c = { .embed_dim = 128, .image_resolution = 32, .vision_vit = 1, .vision_layers = {4},
+                         .vision_width = 128, .vision_patch_size = 4, .context_length = CTX,
+                         .vocab_size = VOCAB, .transformer_width = 128, .transformer_layers = 3 };
+    en_clip_config_finish(&c);
+    en_rng r;
+    en_rng_seed(&r, 0);
+    en_clip *m = en_clip_new(&c, &r);
+    if (!m) { fprintf(stderr, "bench_train: %s\n", en_error_msg()); return 1; }
+    en_params *p = en_clip_params(m);
+    en_adamw opt;
+    en_adamw_init(&opt, (size_t)en_params_numel(p), NULL, 5e-4, 0.9, 0.98, 1e-6, 0.2);
+    en_tensor *x = en_tensor_randn(EN_DIMS(batch, 3, 32, 32), &r, 0, 1);
+    /* captions: sot, 8-23 tokens, eot (the largest id), padding */
+    int64_t *tok = calloc((size_t)batch * CTX, sizeof *tok);
+    for (int i = 0; i < batch; i++) {
+        int len = 8 + i % 16;
+        tok[i * CTX] = VOCAB - 2;
+        for (int k = 1; k <= len; k++) tok[i * CTX + k] = (i * 7 + k * 13) % (VOCAB - 2);
+        tok[i * CTX + len + 1] = VOCAB - 1;
+    }
+    en_tensor *tk = en_tensor_from_i64(EN_DIMS(batch, CTX), tok);
+    free(tok);
+    if (only > 0) {
+        for (int i = 0; i < only; i++) fprintf(stderr, "step %d loss %.4f\n", i, train_step(m, &opt, x, tk));
+    } else {
+        double *t = malloc((size_t)(reps + 1) * sizeof *t), *cpu = malloc((size_t)(reps + 1) * sizeof *cpu);
+        for (int i = 0; i <= reps; i++) { /* the first step warms caches and page tables */
+            double t0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+            train_step(m, &opt, x, tk);
+            t[i] = clock_s(CLOCK_MONOTONIC) - t0;
+            cpu[i] = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        }
+        qsort(t + 1, (size_t)reps, sizeof *t, cmp);
+        qsort(cpu + 1, (size_t)reps, sizeof *cpu, cmp);
+        double med = t[1 + reps / 2];
+        printf("{\"median_s\": %.4f, \"per_s\": %.3f, \"cpu_s\": %.4f}\n", med, batch / med, cpu[1 + reps / 2]);
+        free(t); free(cpu);
+    }
+    en_tensor_release(x); en_tensor_release(tk);
+    en_adamw_free(&opt);
+    en_clip_free(m);
+    return 0;
+}
