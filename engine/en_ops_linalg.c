@@ -144,6 +144,33 @@ en_tensor *en_linear(en_tensor *x, en_tensor *w, en_tensor *b) {
     return out;
 }
 
+/* gb (N) = or += the column sums of g (M, N): the bias gradient. Rows are
+ * summed in fixed blocks, then the block sums in block order, so the bits
+ * do not depend on the thread count. (A GEMM with a row of ones did this
+ * before at 2-7 GFLOP/s: M = 1 starves the micro-kernel; engine/NOTES.md.) */
+static void col_sums(float *gb, const float *g, int64_t M, int64_t N, int acc) {
+    enum { ROWS = 256 };
+    int64_t nb = (M + ROWS - 1) / ROWS;
+    if (!acc) memset(gb, 0, (size_t)N * sizeof(float));
+    if (nb == 0 || N == 0) return;
+    float *part = malloc((size_t)nb * (size_t)N * sizeof *part);
+    EN_ASSERT(part != NULL);
+#pragma omp parallel for schedule(static) if (M * N > 65536)
+    for (int64_t b = 0; b < nb; b++) {
+        float *p = part + b * N;
+        int64_t r0 = b * ROWS, r1 = r0 + ROWS < M ? r0 + ROWS : M;
+        memcpy(p, g + r0 * N, (size_t)N * sizeof(float));
+        for (int64_t r = r0 + 1; r < r1; r++) {
+            const float *gr = g + r * N;
+#pragma omp simd
+            for (int64_t j = 0; j < N; j++) p[j] += gr[j];
+        }
+    }
+    for (int64_t b = 0; b < nb; b++)
+        for (int64_t j = 0; j < N; j++) gb[j] += part[b * N + j];
+    free(part);
+}
+
 void en_linear_backward(en_node *n, const float *g) {
     en_tensor *x = n->in[0], *w = n->in[1];
     const kn_backend *be = en_backend_of(n->out);
@@ -157,14 +184,7 @@ void en_linear_backward(en_node *n, const float *g) {
                               (float)ax, gx, (int)K);
     if (gw && K > 0) be->gemm(1, 0, (int)N, (int)K, (int)M, 1.0f, g, (int)N, en_tensor_f32(x), (int)K,
                               (float)aw, gw, (int)K);
-    if (gb) { /* column sums as a GEMM with a row of ones */
-        float *ones = malloc((size_t)(M ? M : 1) * sizeof(float));
-        EN_ASSERT(ones != NULL);
-        for (int64_t i = 0; i < M; i++) ones[i] = 1.0f;
-        if (M > 0) be->gemm(0, 0, 1, (int)N, (int)M, 1.0f, ones, (int)M, g, (int)N, (float)ab, gb, (int)N);
-        else if (!ab) memset(gb, 0, (size_t)N * sizeof(float));
-        free(ones);
-    }
+    if (gb) col_sums(gb, g, M, N, ab);
 }
 
 /* ---- attention ------------------------------------------------------------ */

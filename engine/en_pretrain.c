@@ -250,7 +250,9 @@ int en_pretrain_run(const en_pretrain_cfg *cfg_in, en_bpe *bpe, en_pretrain_resu
     en_clip_set_train(t.m, 1);
     double t0 = now();
     int ran = 0, rc = 0;
+    double data_s = 0;
     while (t.step < c.steps) {
+        double d0 = now();
         /* the batch of this step */
         int64_t idx[1024];
         EN_ASSERT(B <= 1024);
@@ -274,6 +276,7 @@ int en_pretrain_run(const en_pretrain_cfg *cfg_in, en_bpe *bpe, en_pretrain_resu
             for (int k = 0; k < ctx; k++) tok[(size_t)i * ctx + k] = ids[k];
         }
         if (rc < 0) break;
+        data_s += now() - d0;
         en_tensor *x = en_tensor_from_f32(EN_DIMS(B, 3, R, R), xf);
         en_tensor *tk = en_tensor_from_i64(EN_DIMS(B, ctx), tok);
         en_tensor *fi = en_clip_encode_image(t.m, x), *ft = en_clip_encode_text(t.m, tk);
@@ -316,6 +319,7 @@ int en_pretrain_run(const en_pretrain_cfg *cfg_in, en_bpe *bpe, en_pretrain_resu
     free(pix); free(xf); free(tok); free(perm); free(ids);
     if (rc < 0) goto fail;
     out->wall_s = now() - t0;
+    out->data_s = data_s;
     out->images_per_s = ran ? ran * (double)B / out->wall_s : 0;
     out->steps_done = t.step;
     out->loss = t.loss;

@@ -45,6 +45,7 @@ typedef struct {
     float *loss;                /* per step [steps_done], malloc'd */
     double wall_s;              /* this run's training time */
     double images_per_s;        /* this run's throughput */
+    double data_s;              /* of wall_s, the time spent making batches */
     int interrupted;            /* 1 when stopped by a signal or stop_after */
 } en_pretrain_result;
 

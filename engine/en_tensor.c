@@ -786,8 +786,14 @@ void en_reduce_to(float *dst, int dnd, const int64_t *dshape, const float *src, 
     int64_t dn = 1, sn = 1;
     for (int i = 0; i < dnd; i++) dn *= dshape[i];
     for (int i = 0; i < snd; i++) sn *= sshape[i];
-    if (dn == sn) { /* no broadcast dim: a plain copy */
-        for (int64_t i = 0; i < sn; i++) dst[i] = acc ? dst[i] + src[i] : src[i];
+    if (dn == sn) { /* no broadcast dim: a plain copy (every residual add's backward) */
+        if (acc) {
+#pragma omp parallel for simd if (sn > 65536)
+            for (int64_t i = 0; i < sn; i++) dst[i] += src[i];
+        } else {
+#pragma omp parallel for simd if (sn > 65536)
+            for (int64_t i = 0; i < sn; i++) dst[i] = src[i];
+        }
         return;
     }
     if (!acc) memset(dst, 0, (size_t)dn * sizeof(float));

@@ -168,6 +168,7 @@ static void cpu_unary_bwd(kn_unary f, float *dx, const float *dy, const float *x
 /* ---- softmax ------------------------------------------------------------ */
 static void softmax_row(float *y, const float *x, int64_t C, int logsm) {
     float m = -INFINITY;
+#pragma omp simd reduction(max : m)
     for (int64_t j = 0; j < C; j++) m = x[j] > m ? x[j] : m;
     if (m == -INFINITY) m = 0; /* a fully masked row: uniform, not NaN */
     float s = 0;
@@ -182,6 +183,7 @@ static void softmax_row(float *y, const float *x, int64_t C, int logsm) {
         for (int64_t j = 0; j < C; j++) y[j] = x[j] - l;
     } else {
         float inv = 1.0f / s;
+#pragma omp simd
         for (int64_t j = 0; j < C; j++) y[j] *= inv;
     }
 }
@@ -205,7 +207,9 @@ static void cpu_softmax_bwd(float *dx, const float *dy, const float *y, int64_t 
                 d[j] = acc ? d[j] + v : v;
             }
         } else {
+#pragma omp simd reduction(+ : s)
             for (int64_t j = 0; j < C; j++) s += g[j] * p[j];
+#pragma omp simd
             for (int64_t j = 0; j < C; j++) {
                 float v = p[j] * (g[j] - s);
                 d[j] = acc ? d[j] + v : v;
@@ -217,25 +221,34 @@ static void cpu_softmax_bwd(float *dx, const float *dy, const float *y, int64_t 
 /* ---- layer norm --------------------------------------------------------- */
 static void cpu_layernorm_fwd(float *y, float *mean, float *rstd, const float *x, const float *w,
                               const float *b, int64_t N, int64_t C, float eps) {
+    /* The row sums are `omp simd` reductions: without them GCC keeps the
+     * source order and runs a scalar chain of C dependent adds per pass
+     * (engine/NOTES.md, "training step"). The vector order is fixed at
+     * compile time, so results stay the same from run to run. */
 #pragma omp parallel for if (N * C > 16384)
     for (int64_t i = 0; i < N; i++) {
         const float *xi = x + i * C;
         float *yi = y + i * C;
         float m = 0;
+#pragma omp simd reduction(+ : m)
         for (int64_t j = 0; j < C; j++) m += xi[j];
         m /= (float)C;
         float v = 0;
+#pragma omp simd reduction(+ : v)
         for (int64_t j = 0; j < C; j++) {
             float d = xi[j] - m;
             v += d * d;
         }
         float s = 1.0f / sqrtf(v / (float)C + eps);
-        for (int64_t j = 0; j < C; j++) {
-            float o = (xi[j] - m) * s;
-            if (w) o *= w[j];
-            if (b) o += b[j];
-            yi[j] = o;
-        }
+        if (w && b)
+            for (int64_t j = 0; j < C; j++) yi[j] = (xi[j] - m) * s * w[j] + b[j];
+        else
+            for (int64_t j = 0; j < C; j++) {
+                float o = (xi[j] - m) * s;
+                if (w) o *= w[j];
+                if (b) o += b[j];
+                yi[j] = o;
+            }
         if (mean) mean[i] = m;
         if (rstd) rstd[i] = s;
     }
@@ -256,18 +269,26 @@ static void cpu_layernorm_bwd(float *dx, float *dw, float *db, const float *dy, 
             const float *xi = x + i * C, *gi = dy + i * C;
             float m = mean[i], s = rstd[i];
             float sg = 0, sgx = 0; /* sums of dnorm and dnorm * xhat */
+#pragma omp simd reduction(+ : sg, sgx)
             for (int64_t j = 0; j < C; j++) {
                 float xh = (xi[j] - m) * s;
                 float dn = gi[j] * (w ? w[j] : 1.0f);
                 sg += dn;
                 sgx += dn * xh;
-                if (pw) pw[j] += gi[j] * xh;
-                if (pb) pb[j] += gi[j];
             }
+            /* omp simd: the compiler cannot prove pw, pb, dx apart from the
+             * inputs and would leave these loops scalar */
+            if (pw) /* pb = pw + C: both partial rows exist whenever one does */
+#pragma omp simd
+                for (int64_t j = 0; j < C; j++) {
+                    pw[j] += gi[j] * ((xi[j] - m) * s);
+                    pb[j] += gi[j];
+                }
             sg /= (float)C;
             sgx /= (float)C;
             if (dx) {
                 float *di = dx + i * C;
+#pragma omp simd
                 for (int64_t j = 0; j < C; j++) {
                     float xh = (xi[j] - m) * s;
                     float dn = gi[j] * (w ? w[j] : 1.0f);
@@ -330,7 +351,9 @@ static void cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, 
             float *r = dP + (size_t)i * T;
             const float *p = P + (size_t)i * T;
             float s = 0;
+#pragma omp simd reduction(+ : s)
             for (int j = 0; j < T; j++) s += r[j] * p[j];
+#pragma omp simd
             for (int j = 0; j < T; j++) r[j] = p[j] * (r[j] - s) * scale;
         }
         cpu_gemm(0, 0, T, hs, T, 1.0f, dP, T, k, 3 * C, beta, dq, 3 * C);  /* dQ = dS K */

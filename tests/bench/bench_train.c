@@ -5,15 +5,23 @@
  *   bench_train BATCH REPEATS [STEPS_ONLY]
  * prints {"median_s", "per_s", "cpu_s"} per step (CPU seconds of all
  * threads, the steadier figure on a shared machine). With STEPS_ONLY > 0 it
- * just runs that many steps (for perf record). */
+ * just runs that many steps (for perf record).
+ *   bench_train pretrain STEPS
+ * runs en_pretrain_run (data generation included) on the same model for
+ * STEPS steps and prints {"per_s", "data_s"}: images/s of the whole loop,
+ * and the seconds per step spent making the batch. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "en_bpe.h"
 #include "en_clip.h"
 #include "en_error.h"
 #include "en_optim.h"
 #include "en_pretrain.h"
+#include "en_shapes.h"
+#include <unistd.h>
 
 static double clock_s(clockid_t id) {
     struct timespec ts;
@@ -41,7 +49,41 @@ static float train_step(en_clip *m, en_adamw *opt, en_tensor *x, en_tensor *tk) 
     return lv;
 }
 
+static int bench_pretrain(int steps) {
+    char path[] = "/tmp/cb_bench_vocab_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return 1;
+    close(fd);
+    enum { NCAP = 2000 };
+    static char caps[NCAP][256];
+    const char *texts[NCAP];
+    for (int i = 0; i < NCAP; i++) {
+        en_shapes_scene sc;
+        en_shapes_scene_make(&sc, 1, EN_SPLIT_PRETRAIN, (uint64_t)i);
+        en_shapes_caption(&sc, 0, caps[i], sizeof caps[i], NULL);
+        texts[i] = caps[i];
+    }
+    if (en_bpe_train(texts, NCAP, 500, path) < 0) { fprintf(stderr, "bench_train: %s\n", en_error_msg()); return 1; }
+    en_bpe *b = en_bpe_load(path, -1);
+    unlink(path);
+    if (!b) { fprintf(stderr, "bench_train: %s\n", en_error_msg()); return 1; }
+    en_pretrain_cfg c = {0};
+    c.model = (en_clip_config){ .embed_dim = 128, .image_resolution = 32, .vision_vit = 1, .vision_layers = {4},
+                                .vision_width = 128, .vision_patch_size = 4, .context_length = 32,
+                                .vocab_size = en_bpe_vocab_size(b), .transformer_width = 128,
+                                .transformer_layers = 3 };
+    en_clip_config_finish(&c.model);
+    c.steps = steps; c.batch = 256; c.seed = 1;
+    en_pretrain_result r;
+    if (en_pretrain_run(&c, b, &r) < 0) { fprintf(stderr, "bench_train: %s\n", en_error_msg()); return 1; }
+    printf("{\"per_s\": %.3f, \"data_s\": %.4f}\n", r.images_per_s, r.data_s / steps);
+    en_pretrain_result_free(&r);
+    en_bpe_free(b);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 3 && !strcmp(argv[1], "pretrain")) return bench_pretrain(atoi(argv[2]));
     if (argc < 3) { fprintf(stderr, "usage: bench_train BATCH REPEATS [STEPS_ONLY]\n"); return 2; }
     int batch = atoi(argv[1]), reps = atoi(argv[2]), only = argc > 3 ? atoi(argv[3]) : 0;
     enum { CTX = 32, VOCAB = 1024 };
