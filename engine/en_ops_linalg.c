@@ -1,6 +1,8 @@
 /* Linear algebra on the back end's GEMM: matmul (2-D and batched), linear,
  * attention on packed q/k/v. Gradient rule: en_ops.h. */
 #include <math.h>
+#include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "en_error.h"
@@ -171,6 +173,47 @@ static void col_sums(float *gb, const float *g, int64_t M, int64_t N, int acc) {
     free(part);
 }
 
+/* gw (N,K) = or += g^T x, g (M,N), x (M,K): the weight gradient. In a
+ * training step M is batch x tokens (16640) and the output small (128 x
+ * 512): tiled over the output alone, the GEMM has 3 tiles for 2 threads and
+ * every tile packs all of g. So on the CPU the rows are cut into fixed
+ * blocks, one serial GEMM per block into its own partial (threads take
+ * blocks), and the partials are added in block order: the same bits at any
+ * thread count (engine/NOTES.md, "training step"). */
+static void weight_grad(const kn_backend *be, float *gw, const float *g, const float *x, int64_t M,
+                        int64_t N, int64_t K, int acc) {
+    enum { ROWS = 1024 };
+    int64_t nb = (M + ROWS - 1) / ROWS, NK = N * K;
+    if (be->device != EN_CPU || nb < 2 || omp_in_parallel()) {
+        be->gemm(1, 0, (int)N, (int)K, (int)M, 1.0f, g, (int)N, x, (int)K, (float)acc, gw, (int)K);
+        return;
+    }
+    float *part = malloc((size_t)nb * (size_t)NK * sizeof *part);
+    EN_ASSERT(part != NULL);
+#pragma omp parallel
+    {
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t r0 = b * ROWS, rn = r0 + ROWS < M ? ROWS : M - r0;
+            be->gemm(1, 0, (int)N, (int)K, (int)rn, 1.0f, g + r0 * N, (int)N, x + r0 * K, (int)K, 0.0f,
+                     part + b * NK, (int)K);
+        }
+        /* gw (+)= part_0 + part_1 + ..., in spans of 1024 that stay in L1 */
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < NK; c += 1024) {
+            int64_t n = NK - c < 1024 ? NK - c : 1024, b = 0;
+            float *d = gw + c;
+            if (!acc) memcpy(d, part + c, (size_t)n * sizeof *d), b = 1;
+            for (; b < nb; b++) {
+                const float *p = part + b * NK + c;
+#pragma omp simd
+                for (int64_t i = 0; i < n; i++) d[i] += p[i];
+            }
+        }
+    }
+    free(part);
+}
+
 void en_linear_backward(en_node *n, const float *g) {
     en_tensor *x = n->in[0], *w = n->in[1];
     const kn_backend *be = en_backend_of(n->out);
@@ -182,8 +225,7 @@ void en_linear_backward(en_node *n, const float *g) {
     float *gb = n->in[2] ? en_node_grad(n, 2, &ab) : NULL;
     if (gx && K > 0) be->gemm(0, tw, (int)M, (int)K, (int)N, 1.0f, g, (int)N, en_tensor_f32(w), ldw,
                               (float)ax, gx, (int)K);
-    if (gw && K > 0) be->gemm(1, 0, (int)N, (int)K, (int)M, 1.0f, g, (int)N, en_tensor_f32(x), (int)K,
-                              (float)aw, gw, (int)K);
+    if (gw && K > 0) weight_grad(be, gw, g, en_tensor_f32(x), M, N, K, aw);
     if (gb) col_sums(gb, g, M, N, ab);
 }
 

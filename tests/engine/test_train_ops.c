@@ -1,8 +1,8 @@
 /* The kernels that dominate a training step outside GEMM, at the sizes
  * where they thread and vectorise (the gradchecks in test_grad.c use tiny
- * shapes): layer norm, softmax, the bias gradient of linear, the residual
- * add's backward, each against a double-precision reference; and the bias
- * gradient gives the same bits at 1 and 2 threads. */
+ * shapes): layer norm, softmax, the bias and weight gradients of linear,
+ * the residual add's backward, each against a double-precision reference;
+ * and linear's parameter gradients give the same bits at 1 and 2 threads. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -83,8 +83,9 @@ Test(train_ops, softmax_large) {
     en_tensor_release(y); en_tensor_release(x); en_tensor_release(R);
 }
 
-/* d bias of linear over M rows (several row blocks, the last one partial),
- * twice (the leaf gradient accumulates). Returns the gradient (caller frees). */
+/* d bias and d weight of linear over M rows (several row blocks, the last
+ * one partial), twice (leaf gradients accumulate). Returns both gradients,
+ * bias first (caller frees). */
 static float *bias_grad(int threads, int64_t M, int64_t K, int64_t N) {
     en_set_num_threads(threads);
     en_tensor *x = t_rand(7, EN_DIMS(M, K)), *w = t_rand(8, EN_DIMS(N, K)), *b = t_rand(9, EN_DIMS(N));
@@ -99,18 +100,29 @@ static float *bias_grad(int threads, int64_t M, int64_t K, int64_t N) {
     const float *rp = en_tensor_f32(R);
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < N; j++) ref[j] += 2.0 * rp[i * N + j];
-    float *g = malloc((size_t)N * sizeof *g);
+    float *g = malloc((size_t)(N + N * K) * sizeof *g);
     memcpy(g, en_tensor_f32(en_tensor_grad(b)), (size_t)N * sizeof *g);
+    memcpy(g + N, en_tensor_f32(en_tensor_grad(w)), (size_t)(N * K) * sizeof *g);
     expect_close("linear d bias (accumulated twice)", g, ref, N);
-    free(ref);
+    double *rw = calloc((size_t)(N * K), sizeof *rw);
+    const float *xp = en_tensor_f32(x);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++)
+            for (int64_t k = 0; k < K; k++) rw[j * K + k] += 2.0 * rp[i * N + j] * xp[i * K + k];
+    expect_close("linear d weight (accumulated twice)", g + N, rw, N * K);
+    free(ref); free(rw);
     en_tensor_release(x); en_tensor_release(w); en_tensor_release(b); en_tensor_release(R);
     return g;
 }
 
-Test(train_ops, linear_bias_grad) {
-    int64_t M = 1000, K = 16, N = 70; /* 4 blocks of 256 rows, the last of 232 */
+Test(train_ops, linear_param_grads) {
+    /* bias: 10 blocks of 256 rows, the last of 196; weight: 3 blocks of
+     * 1024, the last of 452 */
+    int64_t M = 2500, K = 33, N = 70;
     float *g1 = bias_grad(1, M, K, N), *g2 = bias_grad(2, M, K, N);
     cr_expect(memcmp(g1, g2, (size_t)N * sizeof *g1) == 0, "bias gradient differs between 1 and 2 threads");
+    cr_expect(memcmp(g1 + N, g2 + N, (size_t)(N * K) * sizeof *g1) == 0,
+              "weight gradient differs between 1 and 2 threads");
     free(g1); free(g2);
     en_set_num_threads(0);
 }
