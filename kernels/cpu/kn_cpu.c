@@ -1,6 +1,7 @@
 /* The CPU back end: kn_sgemm (AVX-512, or OpenBLAS) for GEMM, OpenMP for the loops. */
 #include "kn_backend.h"
 #include "kn_gemm.h"
+#include "kn_attn.h"
 #include "kn_conv_table.h"
 
 #include <math.h>
@@ -309,6 +310,26 @@ static void cpu_layernorm_bwd(float *dx, float *dw, float *db, const float *dy, 
 }
 
 /* ---- attention on packed qkv ---------------------------------------------
+ * One head's products go to kn_attn's small GEMM when it covers the width
+ * (no packing, N padded to 16 not 48), else to cpu_gemm. */
+static void head_gemm(int ta, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
+    if (kn_att_gemm(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) < 0)
+        cpu_gemm(ta, 0, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* C = alpha A Bᵀ, B (N, K) rows ldb apart; bt: N*K floats of scratch. */
+static void head_gemm_nt(int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                         int ldb, float *bt, float *C, int ldc) {
+    if (kn_att_covers(N)) {
+        kn_att_transpose(bt, B, N, K, ldb);
+        kn_att_gemm(0, M, N, K, alpha, A, lda, bt, N, 0.0f, C, ldc);
+    } else {
+        cpu_gemm(0, 1, M, N, K, alpha, A, lda, B, ldb, 0.0f, C, ldc);
+    }
+}
+
+/*
  * Per (batch, head): S = Q K^T / sqrt(hs) (masked), P = softmax(S), O = P V,
  * with Q, K, V read in place from qkv (row stride 3C) and O written in place
  * into out (row stride C): no head split/merge copies. */
@@ -316,19 +337,22 @@ static void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, i
                               int H, int causal) {
     int hs = C / H;
     float scale = 1.0f / sqrtf((float)hs);
+    float *scratch = malloc((size_t)omp_get_max_threads() * T * hs * sizeof(float));
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
         const float *q = qkv + (size_t)b * T * 3 * C + h * hs, *k = q + C, *v = q + 2 * C;
         float *P = att + (size_t)bh * T * T;
-        cpu_gemm(0, 1, T, T, hs, scale, q, 3 * C, k, 3 * C, 0.0f, P, T);
+        float *bt = scratch + (size_t)omp_get_thread_num() * T * hs;
+        head_gemm_nt(T, T, hs, scale, q, 3 * C, k, 3 * C, bt, P, T);
         for (int i = 0; i < T; i++) {
             if (causal)
                 for (int j = i + 1; j < T; j++) P[i * T + j] = -INFINITY;
             softmax_row(P + (size_t)i * T, P + (size_t)i * T, T, 0);
         }
-        cpu_gemm(0, 0, T, hs, T, 1.0f, P, T, v, 3 * C, 0.0f, out + (size_t)b * T * C + h * hs, C);
+        head_gemm(0, T, hs, T, 1.0f, P, T, v, 3 * C, 0.0f, out + (size_t)b * T * C + h * hs, C);
     }
+    free(scratch);
 }
 
 static void cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att,
@@ -336,7 +360,7 @@ static void cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, 
     int hs = C / H;
     float scale = 1.0f / sqrtf((float)hs), beta = acc ? 1.0f : 0.0f;
     int nt = omp_get_max_threads();
-    float *scratch = malloc((size_t)nt * T * T * sizeof(float));
+    float *scratch = malloc((size_t)nt * (T * T + T * hs) * sizeof(float));
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
@@ -344,9 +368,9 @@ static void cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, 
         const float *q = qkv + base, *k = q + C, *v = q + 2 * C;
         float *dq = dqkv + base, *dk = dq + C, *dv = dq + 2 * C;
         const float *P = att + (size_t)bh * T * T, *dO = dout + (size_t)b * T * C + h * hs;
-        float *dP = scratch + (size_t)omp_get_thread_num() * T * T;
-        cpu_gemm(0, 1, T, T, hs, 1.0f, dO, C, v, 3 * C, 0.0f, dP, T);      /* dP = dO V^T */
-        cpu_gemm(1, 0, T, hs, T, 1.0f, P, T, dO, C, beta, dv, 3 * C);      /* dV = P^T dO */
+        float *dP = scratch + (size_t)omp_get_thread_num() * (T * T + T * hs), *bt = dP + T * T;
+        head_gemm_nt(T, T, hs, 1.0f, dO, C, v, 3 * C, bt, dP, T);         /* dP = dO V^T */
+        head_gemm(1, T, hs, T, 1.0f, P, T, dO, C, beta, dv, 3 * C);       /* dV = P^T dO */
         for (int i = 0; i < T; i++) {                                      /* dS */
             float *r = dP + (size_t)i * T;
             const float *p = P + (size_t)i * T;
@@ -356,8 +380,8 @@ static void cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, 
 #pragma omp simd
             for (int j = 0; j < T; j++) r[j] = p[j] * (r[j] - s) * scale;
         }
-        cpu_gemm(0, 0, T, hs, T, 1.0f, dP, T, k, 3 * C, beta, dq, 3 * C);  /* dQ = dS K */
-        cpu_gemm(1, 0, T, hs, T, 1.0f, dP, T, q, 3 * C, beta, dk, 3 * C);  /* dK = dS^T Q */
+        head_gemm(0, T, hs, T, 1.0f, dP, T, k, 3 * C, beta, dq, 3 * C);   /* dQ = dS K */
+        head_gemm(1, T, hs, T, 1.0f, dP, T, q, 3 * C, beta, dk, 3 * C);   /* dK = dS^T Q */
     }
     free(scratch);
 }

@@ -5,6 +5,7 @@
  * and linear's parameter gradients give the same bits at 1 and 2 threads. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,4 +142,73 @@ Test(train_ops, residual_add_backward) {
     free(r1); free(r2);
     en_tensor_release(s); en_tensor_release(y);
     en_tensor_release(a); en_tensor_release(b); en_tensor_release(R);
+}
+
+/* Attention on packed qkv (B, T, 3C) at the training step's shapes (T = 65
+ * image tokens, causal T = 25 text tokens; heads of 64, kn_attn's small GEMM)
+ * and at a head of 24 and T = 90 (past kn_attn's 80 keys: the general
+ * GEMM), forward and backward against a double reference. */
+static void attention_case(int B, int T, int C, int H, int causal) {
+    int hs = C / H;
+    en_tensor *qkv = t_rand_range(20 + T, EN_DIMS(B, T, 3 * C), -2, 2), *R = t_rand(30 + T, EN_DIMS(B, T, C));
+    en_tensor *y = en_attention(qkv, H, causal);
+    cr_assert(y);
+    cr_assert_eq(en_backward_with(y, R), 0);
+    const float *x = en_tensor_f32(qkv), *r = en_tensor_f32(R);
+    double *ro = calloc((size_t)B * T * C, sizeof *ro), *rd = calloc((size_t)B * T * 3 * C, sizeof *rd);
+    double *P = malloc((size_t)T * T * sizeof *P), *dP = malloc((size_t)T * T * sizeof *dP);
+    double scale = 1 / sqrt((double)hs);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const float *q = x + (size_t)b * T * 3 * C + h * hs, *k = q + C, *v = q + 2 * C;
+            double *dq = rd + (size_t)b * T * 3 * C + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+            for (int i = 0; i < T; i++) {
+                double m = -INFINITY, s = 0;
+                for (int j = 0; j < T; j++) {
+                    double d = 0;
+                    for (int c = 0; c < hs; c++) d += (double)q[i * 3 * C + c] * k[j * 3 * C + c];
+                    P[i * T + j] = causal && j > i ? -INFINITY : d * scale;
+                    m = fmax(m, P[i * T + j]);
+                }
+                for (int j = 0; j < T; j++) s += (P[i * T + j] = exp(P[i * T + j] - m));
+                for (int j = 0; j < T; j++) P[i * T + j] /= s;
+                for (int c = 0; c < hs; c++) {
+                    double o = 0;
+                    for (int j = 0; j < T; j++) o += P[i * T + j] * v[j * 3 * C + c];
+                    ro[((size_t)b * T + i) * C + h * hs + c] = o;
+                }
+            }
+            const float *dO = r + (size_t)b * T * C + h * hs;
+            for (int i = 0; i < T; i++) {
+                double dot = 0;
+                for (int j = 0; j < T; j++) {
+                    double d = 0;
+                    for (int c = 0; c < hs; c++) d += (double)dO[i * C + c] * v[j * 3 * C + c];
+                    dP[i * T + j] = d;
+                    dot += d * P[i * T + j];
+                }
+                for (int j = 0; j < T; j++) dP[i * T + j] = P[i * T + j] * (dP[i * T + j] - dot) * scale;
+            }
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j < T; j++)
+                    for (int c = 0; c < hs; c++) {
+                        dv[j * 3 * C + c] += P[i * T + j] * dO[i * C + c];
+                        dq[i * 3 * C + c] += dP[i * T + j] * k[j * 3 * C + c];
+                        dk[j * 3 * C + c] += dP[i * T + j] * q[i * 3 * C + c];
+                    }
+        }
+    char what[96];
+    snprintf(what, sizeof what, "attention B%d T%d C%d H%d%s forward", B, T, C, H, causal ? " causal" : "");
+    expect_close(what, en_tensor_f32(y), ro, (int64_t)B * T * C);
+    snprintf(what, sizeof what, "attention B%d T%d C%d H%d%s d qkv", B, T, C, H, causal ? " causal" : "");
+    expect_close(what, en_tensor_f32(en_tensor_grad(qkv)), rd, (int64_t)B * T * 3 * C);
+    free(ro); free(rd); free(P); free(dP);
+    en_tensor_release(y); en_tensor_release(qkv); en_tensor_release(R);
+}
+
+Test(train_ops, attention_heads) {
+    attention_case(3, 65, 128, 2, 0);
+    attention_case(3, 25, 128, 2, 1);
+    attention_case(2, 17, 48, 2, 1);  /* heads of 24: a masked last vector */
+    attention_case(2, 90, 64, 1, 0);  /* T past kn_attn's 80 keys */
 }
