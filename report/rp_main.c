@@ -4,9 +4,11 @@
 
 #include "en_version.h"
 #include "rp_cmd.h"
+#include "rp_cmds_runner.h"
 
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
+    { "run", lx_cmd_run, "run one chapter, write build/doc/<chapter>.json" },
     { NULL, NULL, NULL },
 };
 
