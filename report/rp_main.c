@@ -8,6 +8,8 @@
 
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
+    { "cache", rp_cmd_cache, "memo store: ls | why NAME | clean [NAME]" },
+    { "results", rp_cmd_results, "merge the results of fragments into one results.json" },
     { "run", lx_cmd_run, "run one chapter, write build/doc/<chapter>.json" },
     { NULL, NULL, NULL },
 };

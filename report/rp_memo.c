@@ -238,14 +238,17 @@ static void source_diff(char *out, size_t cap, const char *a, const char *b) {
     snprintf(out, cap, "source changed (line %d of the function: `%s`)", line, t);
 }
 
-static void params_diff(char *why, size_t cap, const cJSON *old, const cJSON *cur) {
-    const cJSON *po = cJSON_GetObjectItemCaseSensitive(old, "params");
-    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(cur, "params");
+/* comp: "params" (memo's explicit parameters) or "env" (the chapter
+ * variables and upvalues its function mentions) */
+static void params_diff(char *why, size_t cap, const cJSON *old, const cJSON *cur, const char *comp) {
+    const char *head = !strcmp(comp, "env") ? "variables changed:" : "params changed:";
+    const cJSON *po = cJSON_GetObjectItemCaseSensitive(old, comp);
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(cur, comp);
     if (!cJSON_IsObject(po) || !cJSON_IsObject(pc)) {
-        char *x = jprint(old, "params"), *y = jprint(cur, "params");
+        char *x = jprint(old, comp), *y = jprint(cur, comp);
         char line[300];
         clip(x, 100); clip(y, 100);
-        snprintf(line, sizeof line, "params changed: %s -> %s", x, y);
+        snprintf(line, sizeof line, "%s %s -> %s", head, x, y);
         add(why, cap, line);
         free(x); free(y);
         return;
@@ -263,7 +266,7 @@ static void params_diff(char *why, size_t cap, const cJSON *old, const cJSON *cu
             if (strcmp(x, y)) {
                 clip(x, 60); clip(y, 60);
                 if (shown++ < 4) {
-                    snprintf(line, sizeof line, "%s %s %s -> %s", shown == 1 ? "params changed:" : "",
+                    snprintf(line, sizeof line, "%s %s %s -> %s", shown == 1 ? head : "",
                              it->string, pass ? y : x, pass ? "(none)" : y);
                     add(why, cap, line[0] == ' ' ? line + 1 : line);
                 }
@@ -298,7 +301,8 @@ static void explain(char *why, size_t cap, const cJSON *entries, const cJSON *cu
         snprintf(line, sizeof line, "profile %s -> %s", jstr(ref, "profile"), jstr(cur, "profile"));
         add(why, cap, line);
     }
-    if (!same(ref, cur, "params")) params_diff(why, cap, ref, cur);
+    if (!same(ref, cur, "params")) params_diff(why, cap, ref, cur, "params");
+    if (!same(ref, cur, "env")) params_diff(why, cap, ref, cur, "env");
     if (!why[0]) add(why, cap, "key inputs differ");
 }
 

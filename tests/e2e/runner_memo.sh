@@ -1,0 +1,86 @@
+#!/bin/sh
+# The memo store seen from chapters: what reruns after which edit, corrupt
+# and half-written entries, two processes on one artifact, failing cells.
+set -eu
+CB=${CLIPBOOK:-build/bin/clipbook}
+case $CB in /*) ;; *) CB=$PWD/$CB ;; esac
+SRC=$PWD/tests/runner/chapters
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+cd "$T"; mkdir ch
+cp "$SRC"/profiles.lua "$SRC"/01-basic.lua "$SRC"/02-fail.lua "$SRC"/03-memo.lua "$SRC"/04-slow.lua ch/
+export CLIPBOOK_CACHE=$T/cache
+LOG=$T/cache/memo.log
+fail() { echo "FAIL: $*"; echo "--- memo.log"; cat "$LOG" 2>/dev/null; exit 1; }
+run() { mkdir -p "$T/cache"; : > "$LOG"; "$CB" run ch/03-memo.lua --quiet --profile smoke --out doc/03-memo.json "$@"; }
+count() { grep -c "^$1 $2 " "$LOG" || true; }
+expect() { # event name n
+  n=$(count "$1" "$2"); [ "$n" = "$3" ] || fail "$STEP: expected $3 '$1 $2', got $n"
+}
+
+STEP="first run";      run;  expect miss exp_a 1; expect miss exp_b 1
+grep -q '"memo.b":30' doc/03-memo.json || fail "$STEP: memo.b should be 30"
+grep -q 'a = 10, b = 30' doc/03-memo.json || fail "$STEP: prose values"
+
+STEP="prose edit";     sed -i -e 's/Prose that the tests edit./Other words./' -e 's/^-- a = {{ a }}/-- Edited prose, {{ a + 1 }}. a = {{ a }}/' ch/03-memo.lua
+run; expect hit exp_a 1; expect hit exp_b 1; expect miss exp_a 0; expect miss exp_b 0
+grep -q 'Edited prose, 11' doc/03-memo.json || fail "$STEP: new prose not written"
+
+STEP="code edit of exp_b"; sed -i 's/tag = "b"/tag = "bb"/' ch/03-memo.lua
+run; expect hit exp_a 1; expect miss exp_b 1
+grep "^miss exp_b" "$LOG" | grep -q 'source changed' || fail "$STEP: why should say source changed"
+
+STEP="code edit of exp_a changes its value"; sed -i 's/s = s + i/s = s + 2 * i/' ch/03-memo.lua
+run; expect miss exp_a 1; expect miss exp_b 1
+grep "^miss exp_b" "$LOG" | grep -q 'params changed: base 10 -> 20' || fail "$STEP: why should name the parameter"
+
+STEP="comment-only edit above the function"; sed -i 's/^-- %% experiments/-- %% experiments echo=true/' ch/03-memo.lua
+run; expect hit exp_a 1; expect hit exp_b 1
+
+STEP="chapter variable used by fn"; sed -i 's/local scale = 3/local scale = 4/' ch/03-memo.lua
+run; expect hit exp_a 1; expect miss exp_b 1
+"$CB" cache why exp_b | grep -q 'scale 3 -> 4' || fail "$STEP: cache why should name 'scale'"
+
+STEP="parameter change (profile n)"; : > "$LOG"
+"$CB" run ch/03-memo.lua --quiet --profile mini --out doc/03-memo.json
+expect miss exp_a 1; expect miss exp_b 1
+grep "^miss exp_a" "$LOG" | grep -q 'profile smoke -> mini' || fail "$STEP: why should name the profile"
+
+STEP="corrupt entry"; run >/dev/null 2>&1
+f=$(ls "$T"/cache/exp_a/*.val | head -1); : > "$LOG"
+head -c 30 "$f" > "$f.x" && mv "$f.x" "$f"
+run 2> err.txt; expect corrupt exp_a 1; expect miss exp_a 1
+grep -q 'corrupt cache entry' err.txt || fail "$STEP: not reported on stderr"
+grep -q '"memo.a":20' doc/03-memo.json || fail "$STEP: wrong value after recompute"
+
+STEP="flipped byte"; f=$(ls "$T"/cache/exp_a/*.val | head -1); : > "$LOG"
+printf 'X' | dd of="$f" bs=1 seek=50 conv=notrunc 2>/dev/null
+run 2> err.txt; expect corrupt exp_a 1
+grep -q 'checksum' err.txt || fail "$STEP: checksum mismatch not reported"
+
+STEP="killed writer"; : > "$LOG"
+rm -rf "$T/cache/slow"
+SLOW_S=5 "$CB" run ch/04-slow.lua --quiet --out doc/04-slow.json & pid=$!
+sleep 1; kill -9 $pid; wait $pid 2>/dev/null || true
+[ -z "$(ls "$T"/cache/slow/*.val 2>/dev/null)" ] || fail "$STEP: an entry exists after a killed run"
+SLOW_S=0 "$CB" run ch/04-slow.lua --quiet --out doc/04-slow.json || fail "$STEP: rerun failed (stale lock?)"
+grep -q '"slow.v":42' doc/04-slow.json || fail "$STEP: wrong value"
+
+STEP="two processes"; rm -rf "$T/cache/slow"; : > "$LOG"
+SLOW_S=1 "$CB" run ch/04-slow.lua --quiet --out doc/s1.json & p1=$!
+SLOW_S=1 "$CB" run ch/04-slow.lua --quiet --out doc/s2.json & p2=$!
+wait $p1; wait $p2
+expect miss slow 1; expect wait-hit slow 1
+grep -q '"slow.v":42' doc/s2.json && grep -q '"slow.v":42' doc/s1.json || fail "$STEP: values"
+
+STEP="failing cell"; rc=0
+"$CB" run ch/02-fail.lua --quiet --profile smoke --out doc/02-fail.json 2> err.txt || rc=$?
+[ "$rc" = 1 ] || fail "$STEP: exit status $rc, expected 1"
+grep -q '02-fail.lua:12: attempt to index a nil value' err.txt || fail "$STEP: stderr lacks the message"
+grep -q '"type":"error"' doc/02-fail.json || fail "$STEP: no error block"
+grep -q '02-fail.lua:14: in cell 3' doc/02-fail.json || fail "$STEP: traceback should point at the chapter line"
+grep -q '"skipped":"an earlier cell failed"' doc/02-fail.json || fail "$STEP: later cell should be skipped"
+"$CB" run ch/01-basic.lua --quiet --profile smoke --out doc/01-basic.json || fail "$STEP: another chapter failed"
+
+STEP="cache clean"; "$CB" cache clean exp_a >/dev/null; "$CB" cache ls | grep -q '^exp_a ' && fail "$STEP: exp_a still listed"
+"$CB" cache ls | grep -q '^exp_b ' || fail "$STEP: exp_b gone too"
+echo "runner_memo: all steps passed"
