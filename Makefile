@@ -6,11 +6,13 @@
 #   make report     render the study (PROFILE=mini by default)
 #   make clean
 #
-# Options: PROFILE=mini|smoke|paper  SANITIZE=1  CUDA=0|1  ARCH=native
+# Options: PROFILE=mini|smoke|paper  SANITIZE=1  CUDA=0|1  ARCH=native  V=1 (echo commands)
 # Sources are found by wildcard: a new engine/, kernels/, figures/, report/
 # or lua/ file, or a new tests/<module>/test_*.c, needs no edit here.
 
 PROFILE  ?= mini
+V        ?= 0
+Q        := $(if $(filter 1,$(V)),,@)
 SANITIZE ?= 0
 ARCH     ?= native
 CUDA     ?= $(shell command -v nvcc >/dev/null 2>&1 && test -e /usr/local/cuda/include/cublas_v2.h -o -e /usr/include/cublas_v2.h && echo 1 || echo 0)
@@ -103,7 +105,8 @@ $(DEPS_STAMP): Makefile
 
 $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
@@ -116,17 +119,20 @@ $(LIB_LUA): $(call obj,$(LUA_SRC))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
 	@rm -f $@
-	ar rcs $@ $^
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)ar rcs $@ $^
 
 $(CLIPBOOK): $(call obj,report/rp_main.c) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # One Criterion binary per tests/<module>/ folder.
 .SECONDEXPANSION:
 $(BUILD)/tests/%: $$(call obj,$$(wildcard tests/%/*.c)) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(DEP_PC_TEST) 2>/dev/null)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(DEP_PC_TEST) 2>/dev/null)
 
 test: $(DEPS_STAMP) $(CLIPBOOK) $(TEST_BINS)
 	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) SANITIZE=$(SANITIZE) sh tests/run.sh $(TEST_BINS)

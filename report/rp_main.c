@@ -6,11 +6,14 @@
 #include "rp_cmd.h"
 #include "rp_cmds_runner.h"
 
+int rp_cmd_tokenize(int, char **);
+
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
     { "cache", rp_cmd_cache, "memo store: ls | why NAME | clean [NAME]" },
     { "results", rp_cmd_results, "merge the results of fragments into one results.json" },
     { "run", lx_cmd_run, "run one chapter, write build/doc/<chapter>.json" },
+    { "tokenize", rp_cmd_tokenize, "CLIP BPE token ids of each text" },
     { NULL, NULL, NULL },
 };
 

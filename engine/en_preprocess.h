@@ -1,0 +1,32 @@
+/* en_preprocess — CLIP's image preprocessing, matching the reference
+ * pipeline (torchvision Resize(n, BICUBIC) on a PIL image, CenterCrop(n),
+ * ToTensor, Normalize) pixel for pixel:
+ *   - resize: Pillow's Image.resize(..., BICUBIC): Keys kernel a = -0.5,
+ *     support widened by the scale when shrinking (antialiasing), separable
+ *     passes (horizontal then vertical) with 22-bit fixed-point weights and
+ *     rounding to 8 bits between the passes;
+ *   - the shorter side to n, the longer to int(n * long / short);
+ *   - centre crop offsets int(round((size - n) / 2)) with Python's round;
+ *   - mean/std normalisation into float CHW.
+ * Images are uint8 HWC with c channels (1, 3 or 4), rows contiguous. */
+#ifndef EN_PREPROCESS_H
+#define EN_PREPROCESS_H
+
+#include <stdint.h>
+
+#define EN_CLIP_MEAN { 0.48145466f, 0.4578275f, 0.40821073f }
+#define EN_CLIP_STD  { 0.26862954f, 0.26130258f, 0.27577711f }
+
+/* Pillow BICUBIC resize of in (h,w,c) into out (oh,ow,c). 0, or -1 with
+ * en_error() for impossible sizes. */
+int en_resize_bicubic(uint8_t *out, int oh, int ow, const uint8_t *in, int h, int w, int c);
+
+/* Sizes after resizing the shorter side to n (torchvision's rule). */
+void en_resize_shorter_dims(int h, int w, int n, int *oh, int *ow);
+
+/* The whole CLIP pipeline for one RGB image (h,w,3) into out (3,n,n),
+ * normalised with mean/std (NULL: CLIP's). 0 or -1 with en_error(). */
+int en_clip_preprocess(float *out, const uint8_t *in, int h, int w, int n,
+                       const float *mean, const float *std);
+
+#endif
