@@ -14,6 +14,7 @@ const rp_cmd rp_cmds[] = {
     { "results", rp_cmd_results, "merge the results of fragments into one results.json" },
     { "run", lx_cmd_run, "run one chapter, write build/doc/<chapter>.json" },
     { "tokenize", rp_cmd_tokenize, "CLIP BPE token ids of each text" },
+    { "watch", rp_cmd_watch, "rerun what changed and re-render on every save" },
     { NULL, NULL, NULL },
 };
 
