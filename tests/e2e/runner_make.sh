@@ -10,7 +10,7 @@ mkdir "$T/ch"
 cp "$SRC"/profiles.lua "$SRC"/01-basic.lua "$SRC"/02-fail.lua "$SRC"/03-memo.lua "$T/ch/"
 export CLIPBOOK_CACHE=$T/cache
 fail() { echo "FAIL: $*"; cat "$T/out" 2>/dev/null; exit 1; }
-mk() { rc=0; make --no-print-directory -s report CLIPBOOK="$CB" PROFILE=${P:-smoke} CHAPTERS_DIR="$T/ch" \
+mk() { rc=0; make --no-print-directory -s report SANITIZE=${SANITIZE:-0} PROFILE=${P:-smoke} CHAPTERS_DIR="$T/ch" \
          DOC_DIR="$T/doc" REPORT_DIR="$T/report" > "$T/out" 2>&1 || rc=$?; }
 ran() { grep -c "$1  \(done\|FAILED\) in" "$T/out" || true; }
 
