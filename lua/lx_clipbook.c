@@ -1,10 +1,11 @@
 /* luaopen_clipbook: the engine module chapters see as `cb`. Grows with the
- * engine: tensors live in lx_tensor.c once the engine core has them. */
+ * engine; tensors live in lx_tensor.c. */
 #include <stdint.h>
 
 #include "en_rng.h"
 #include "en_version.h"
 #include "lx.h"
+#include "lx_tensor.h"
 
 /* The generator behind cb.seed / cb.rand; chapters get their seed from the
  * runner (provenance) and may reseed. */
@@ -37,5 +38,7 @@ int luaopen_clipbook(lua_State *L) {
         {"version", cb_version}, {"seed", cb_seed}, {"rand", cb_rand}, {NULL, NULL},
     };
     luaL_newlib(L, fns);
+    lx_tensor_open(L);
+    luaL_setfuncs(L, lx_tensor_functions, 0);
     return 1;
 }

@@ -205,11 +205,12 @@ static void jvalue(jctx *c, int idx, int depth) {
         break;
     }
     case LUA_TTABLE: jtable(c, idx, depth); break;
-    case LUA_TUSERDATA:
-        if (c->canonical && lx_tensor_hooks.digest && lx_tensor_hooks.digest(L, idx, num)) {
+    case LUA_TUSERDATA: {
+        char hex[65];
+        if (c->canonical && lx_tensor_hooks.digest && lx_tensor_hooks.digest(L, idx, hex)) {
             /* a tensor parameter: its content hash, dtype and shape */
             jb_str(c->b, "{\"$tensor\":");
-            jb_string(c->b, num, strlen(num));
+            jb_string(c->b, hex, strlen(hex));
             jb_str(c->b, ",\"meta\":");
             lx_tensor_hooks.describe(L, idx);
             jvalue(c, -1, depth + 1);
@@ -226,6 +227,7 @@ static void jvalue(jctx *c, int idx, int depth) {
         }
         jfail(c, "a userdata");
         break;
+    }
     default:
         jfail(c, lua_typename(L, lua_type(L, idx)));
     }

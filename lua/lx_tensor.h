@@ -1,0 +1,21 @@
+/* lx_tensor — the tensor userdata ("clipbook.Tensor") shared by the
+ * binding files. */
+#ifndef LX_TENSOR_H
+#define LX_TENSOR_H
+
+#include "en_tensor.h"
+#include "lx.h"
+
+#define LX_TENSOR_MT "clipbook.Tensor"
+
+/* Push a new handle owning t (the caller's reference passes to Lua). */
+void       lx_tensor_push(lua_State *L, en_tensor *t);
+/* The tensor at i, raising an argument error naming i otherwise. */
+en_tensor *lx_tensor_check(lua_State *L, int i);
+/* The tensor at i, or NULL. */
+en_tensor *lx_tensor_test(lua_State *L, int i);
+/* Registers the metatable and the memo hooks; functions for `cb`. */
+void       lx_tensor_open(lua_State *L);
+extern const luaL_Reg lx_tensor_functions[];
+
+#endif
