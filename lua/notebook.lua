@@ -92,7 +92,9 @@ function M.new(ctx)
     for k, v in pairs(t) do
       if k ~= "label" and k ~= "caption" and k ~= "width" then spec[k] = v end
     end
-    if next(spec) == nil then error("figure: the spec is empty", 2) end
+    if type(spec.kind) ~= "string" then
+      error("figure: the spec needs a kind (line, curve, bar, heatmap, image_grid, mask_overlay, panels; figures/FORMAT.md)", 2)
+    end
     local json = rt.json(spec)    -- raises on what cannot be drawn (functions...)
     if ctx.check_spec then
       local ok, err = ctx.check_spec(json)

@@ -75,7 +75,7 @@ end)
 assert(feats.x:numel() == 6 and feats.ids[2] == 6)
 local probe = memo("tensor_probe", { feats = feats.x }, function(p) return p.feats:sum():item() end)
 result("tensor.probe", probe)
-figure{ label = "fig-tensor", caption = "A tensor as figure data", type = "line",
+figure{ label = "fig-tensor", caption = "A tensor as figure data", kind = "line",
         series = { { y = feats.x:reshape(6) } } }
 
 -- %% churn
