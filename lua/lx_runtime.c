@@ -1,6 +1,5 @@
 /* "clipbook.runtime": the C services behind lua/runner.lua and
  * lua/notebook.lua (not for chapters). */
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +8,15 @@
 #include <unistd.h>
 
 #include "en_error.h"
+#include "en_rng.h"
+#include "en_tensor.h"
 #include "en_version.h"
 #include "lx.h"
 #include "rp_chapter.h"
 #include "rp_memo.h"
 #include "rp_sha256.h"
+
+en_rng *lx_rng_global(void); /* lx_clipbook.c */
 
 #define MEMO_MT "clipbook.MemoStore"
 #define LOCK_MT "clipbook.MemoLock"
@@ -245,7 +248,33 @@ static int rt_machine(lua_State *L) {
     return 1;
 }
 
-static int rt_threads(lua_State *L) { lua_pushinteger(L, omp_get_max_threads()); return 1; }
+static int rt_threads(lua_State *L) { lua_pushinteger(L, en_get_num_threads()); return 1; }
+static int rt_set_threads(lua_State *L) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 0, 1, "threads must be >= 0 (0: all cores)");
+    en_set_num_threads((int)n);
+    return 0;
+}
+
+/* The engine's generator as bytes, so memo can run fn from a seed of its
+ * own and give the chapter's stream back untouched afterwards: a result
+ * then does not depend on which other artifacts happened to be cached. */
+static int rt_rng_save(lua_State *L) {
+    en_rng *r = lx_rng_global();
+    lua_pushlstring(L, (const char *)r, sizeof *r);
+    return 1;
+}
+static int rt_rng_restore(lua_State *L) {
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    luaL_argcheck(L, n == sizeof(en_rng), 1, "not a saved generator state");
+    memcpy(lx_rng_global(), s, n);
+    return 0;
+}
+static int rt_rng_seed(lua_State *L) {
+    en_rng_seed(lx_rng_global(), (uint64_t)luaL_checkinteger(L, 1));
+    return 0;
+}
 static int rt_version(lua_State *L) { lua_pushstring(L, en_version()); return 1; }
 static int rt_name_ok(lua_State *L) { lua_pushboolean(L, rp_memo_name_ok(luaL_checkstring(L, 1))); return 1; }
 static int rt_pid(lua_State *L) { lua_pushinteger(L, getpid()); return 1; }
@@ -275,7 +304,8 @@ int luaopen_clipbook_runtime(lua_State *L) {
         {"pack", rt_pack}, {"unpack", rt_unpack}, {"memo_open", rt_memo_open},
         {"write_atomic", rt_write_atomic}, {"mkdirs", rt_mkdirs}, {"clock", rt_clock},
         {"isatty", rt_isatty}, {"machine", rt_machine}, {"threads", rt_threads},
-        {"engine_version", rt_version}, {"name_ok", rt_name_ok}, {"pid", rt_pid}, {NULL, NULL},
+        {"set_threads", rt_set_threads}, {"rng_save", rt_rng_save}, {"rng_restore", rt_rng_restore},
+        {"rng_seed", rt_rng_seed}, {"engine_version", rt_version}, {"name_ok", rt_name_ok}, {"pid", rt_pid}, {NULL, NULL},
     };
     luaL_newlib(L, fns);
     return 1;

@@ -321,6 +321,13 @@ function M.new(ctx)
     local why = store:explain(name, comps .. "}", false) or "?"
     store:log("miss", name, key, why)
     stats().misses = stats().misses + 1
+    -- fn draws from a generator seeded by the chapter seed, the name and
+    -- the params; the chapter's own stream resumes afterwards as if the
+    -- artifact had been a cache hit
+    -- (a to-be-closed value, so an error keeps its traceback)
+    local saved = rt.rng_save()
+    local restore <close> = setmetatable({}, { __close = function() rt.rng_restore(saved) end })
+    rt.rng_seed(tonumber(rt.sha256(ctx.seed .. "\0" .. name .. "\0" .. pjson):sub(1, 15), 16))
     local t0 = rt.clock()
     local value = fn(params)
     local wall = rt.clock() - t0

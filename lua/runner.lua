@@ -21,6 +21,7 @@ usage: clipbook run CHAPTER.lua [options]
   --out FILE       the fragment (default: build/doc/<chapter>.json)
   --cache DIR      the memo store (default: $CLIPBOOK_CACHE or build/cache)
   --seed N         the engine's random seed (default: profile.seed or 0)
+  --threads N      compute threads (default: $OMP_NUM_THREADS or all cores)
   --of I/N         show "[I/N]" in progress lines (set by make report)
   --quiet          no progress on stderr
 ]]
@@ -47,6 +48,7 @@ local function parse_args(args)
     elseif a == "--cache" then o.cache = val(a)
     elseif a == "--seed" then o.seed = math.tointeger(tonumber(val(a))) or error("--seed needs an integer", 0)
     elseif a == "--of" then o.of = val(a)
+    elseif a == "--threads" then o.threads = math.tointeger(tonumber(val(a))) or error("--threads needs an integer", 0)
     elseif a == "--quiet" then o.quiet = true
     elseif a == "-h" or a == "--help" then o.help = true
     elseif a:sub(1, 1) == "-" then error("unknown option " .. a, 0)
@@ -98,7 +100,7 @@ local function clean_traceback(tb, cellno)
   local keep = {}
   for line in tb:gmatch("[^\n]+") do
     if line:find("xpcall", 1, true) or line:find("runner.lua", 1, true) then break end
-    if not line:find("^stack traceback:") then
+    if not line:find("^stack traceback:") and not line:find("notebook.lua:", 1, true) then
       line = line:gsub("in main chunk", "in cell " .. cellno)
       keep[#keep + 1] = line:gsub("^%s+", "  ")
     end
@@ -122,6 +124,7 @@ function M.run(args)
   local seed = o.seed or math.tointeger(profile.seed) or 0
   local cb = require "clipbook"
   cb.seed(seed)
+  if o.threads then rt.set_threads(o.threads) end
 
   local t_start = rt.clock()
   local doc = {
@@ -151,7 +154,7 @@ function M.run(args)
   local base = setmetatable({}, { __index = _G })
   local chapter_env
   local ctx = {
-    doc = doc, store = store, profile = profile, quiet = quiet, tty = tty,
+    doc = doc, store = store, profile = profile, quiet = quiet, tty = tty, seed = seed,
     flush_output = flush_output,
     out = function() return cur_out end,
     stats = function() return cur_stats end,
