@@ -66,6 +66,9 @@ endif
 
 obj = $(1:%.c=$(BUILD)/obj/%.o)
 
+# The shapes world must be bit-identical on every machine: no FMA contraction.
+$(BUILD)/obj/engine/en_shapes.o: EXTRA_CFLAGS += -ffp-contract=off
+
 LIB_ENGINE  := $(BUILD)/lib/libcbengine.a
 LIB_FIGURES := $(BUILD)/lib/libcbfigures.a
 LIB_REPORT  := $(BUILD)/lib/libcbreport.a
