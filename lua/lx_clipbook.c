@@ -40,5 +40,6 @@ int luaopen_clipbook(lua_State *L) {
     luaL_newlib(L, fns);
     lx_tensor_open(L);
     luaL_setfuncs(L, lx_tensor_functions, 0);
+    luaL_setfuncs(L, lx_image_functions, 0);
     return 1;
 }

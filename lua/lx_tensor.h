@@ -17,5 +17,7 @@ en_tensor *lx_tensor_test(lua_State *L, int i);
 /* Registers the metatable and the memo hooks; functions for `cb`. */
 void       lx_tensor_open(lua_State *L);
 extern const luaL_Reg lx_tensor_functions[];
+/* cb.image(t [, {layout=, range=}]) and cb.mask(t): figure image objects. */
+extern const luaL_Reg lx_image_functions[];
 
 #endif

@@ -331,8 +331,10 @@ function M.new(ctx)
     local t0 = rt.clock()
     local value = fn(params)
     local wall = rt.clock() - t0
-    local okp, perr = store:put(name, key, value)
-    if not okp then error("memo '" .. name .. "': cannot store the result: " .. tostring(perr), 2) end
+    local okc, okp, perr = pcall(store.put, store, name, key, value)
+    if not okc or not okp then
+      error("memo '" .. name .. "': cannot store the result: " .. tostring(okc and perr or okp), 2)
+    end
     store:explain(name, comps .. string.format(',"wall_s":%.3f}', wall), true)
     counters[key] = true
     return value

@@ -138,7 +138,10 @@ function M.run(args)
     blocks = {},
   }
 
-  local tty = rt.isatty(2)
+  -- redrawn lines only on a terminal that this run has to itself (make -j
+  -- runs chapters side by side: plain lines then)
+  local mf = os.getenv("MAKEFLAGS") or ""
+  local tty = rt.isatty(2) and not mf:find("jobserver", 1, true) and not mf:find("%-j")
   local quiet = o.quiet
   local cur_out, cur_stats, cur_cell = {}, { hits = 0, misses = 0 }, nil
   local function flush_output()

@@ -85,3 +85,19 @@ for i = 1, 2000 do
   local z = y[1]
 end
 collectgarbage()
+
+-- %% images for figures
+local img = cb.image(cb.uniform({ 3, 4, 5 }))          -- CHW floats in [0, 1]
+assert(img.width == 5 and img.height == 4 and img.channels == 3 and #img.pixels == 80)
+local mask = cb.mask(cb.tensor({ { 0, 1 }, { 2, 1 } }, "i64"))
+assert(mask.channels == 1 and mask.pixels == "AAECAQ==", mask.pixels)
+local g = cb.image(cb.tensor{ { 0, 255 } }, { range = { 0, 255 } })
+assert(g.pixels == "AP8=", g.pixels)
+local okm, em = pcall(cb.mask, cb.zeros(2, 2, 3))
+assert(not okm and em:find("one channel"), em)
+figure{ kind = "mask_overlay", classes = { "bg", "a", "b" },
+        rows = { { image = cb.image(cb.uniform({ 2, 2, 3 })), masks = { mask } } } }
+local okb, eb = pcall(memo, "bad_value", {}, function() return { f = print } end)
+assert(not okb and eb:find("memo 'bad_value': cannot store the result"), eb)
+local okp, ep = pcall(memo, "bad_param", { f = print }, function() return 1 end)
+assert(not okp and ep:find("params: cannot encode function at f"), ep)
