@@ -41,5 +41,6 @@ int luaopen_clipbook(lua_State *L) {
     lx_tensor_open(L);
     luaL_setfuncs(L, lx_tensor_functions, 0);
     luaL_setfuncs(L, lx_image_functions, 0);
+    lx_data_open(L);
     return 1;
 }

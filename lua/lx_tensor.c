@@ -56,6 +56,15 @@ en_tensor *lx_tensor_test(lua_State *L, int i) {
     return u ? u->t : NULL;
 }
 
+/* Compute is float32: ops get f32 tensors, others are refused here rather
+ * than tripping an engine assertion. */
+static en_tensor *check_f32(lua_State *L, int i) {
+    en_tensor *t = lx_tensor_check(L, i);
+    if (t->dtype != EN_F32)
+        luaL_argerror(L, i, lua_pushfstring(L, "expected an f32 tensor, got %s (convert with :float())", en_dtype_name(t->dtype)));
+    return t;
+}
+
 static int t_release(lua_State *L) {
     lx_tensor *u = luaL_checkudata(L, 1, LX_TENSOR_MT);
     en_tensor_release(u->t);
@@ -366,6 +375,8 @@ static int arith(lua_State *L, binop op, int kind) {
     en_tensor *a = lx_tensor_test(L, 1), *b = lx_tensor_test(L, 2);
     if (!a && lua_type(L, 1) != LUA_TNUMBER) luaL_argerror(L, 1, "expected a tensor or a number");
     if (!b && lua_type(L, 2) != LUA_TNUMBER) luaL_argerror(L, 2, "expected a tensor or a number");
+    if (a) check_f32(L, 1);
+    if (b) check_f32(L, 2);
     lx_tensor *slot = push_empty(L);
     en_tensor *r;
     if (a && b) r = op(a, b);
@@ -385,21 +396,21 @@ static int t_add(lua_State *L) { return arith(L, en_add, 0); }
 static int t_sub(lua_State *L) { return arith(L, en_sub, 1); }
 static int t_mul(lua_State *L) { return arith(L, en_mul, 2); }
 static int t_div(lua_State *L) { return arith(L, en_div, 3); }
-static int t_unm(lua_State *L) { en_tensor *a = lx_tensor_check(L, 1); lx_tensor *u = push_empty(L); return push_result(L, u, en_neg(a)); }
+static int t_unm(lua_State *L) { en_tensor *a = check_f32(L, 1); lx_tensor *u = push_empty(L); return push_result(L, u, en_neg(a)); }
 static int t_pow(lua_State *L) {
-    en_tensor *a = lx_tensor_check(L, 1);
+    en_tensor *a = check_f32(L, 1);
     float p = (float)luaL_checknumber(L, 2);
     lx_tensor *u = push_empty(L);
     return push_result(L, u, en_pow(a, p));
 }
 static int t_matmul(lua_State *L) {
-    en_tensor *a = lx_tensor_check(L, 1), *b = lx_tensor_check(L, 2);
+    en_tensor *a = check_f32(L, 1), *b = check_f32(L, 2);
     lx_tensor *u = push_empty(L);
     return push_result(L, u, en_matmul(a, b));
 }
 
 typedef en_tensor *(*unop)(en_tensor *);
-static int unary(lua_State *L, unop f) { en_tensor *a = lx_tensor_check(L, 1); lx_tensor *u = push_empty(L); return push_result(L, u, f(a)); }
+static int unary(lua_State *L, unop f) { en_tensor *a = check_f32(L, 1); lx_tensor *u = push_empty(L); return push_result(L, u, f(a)); }
 static int t_exp(lua_State *L) { return unary(L, en_exp); }
 static int t_log(lua_State *L) { return unary(L, en_log); }
 static int t_sqrt(lua_State *L) { return unary(L, en_sqrt); }
@@ -408,14 +419,14 @@ static int t_relu(lua_State *L) { return unary(L, en_relu); }
 static int t_sigmoid(lua_State *L) { return unary(L, en_sigmoid); }
 static int t_tanh(lua_State *L) { return unary(L, en_tanh); }
 static int t_clone(lua_State *L) { en_tensor *a = lx_tensor_check(L, 1); lx_tensor *u = push_empty(L); return push_result(L, u, en_tensor_clone(a)); }
-static int t_contiguous(lua_State *L) { return unary(L, en_contiguous); }
-static int t_detach(lua_State *L) { return unary(L, en_tensor_detach); }
+static int t_contiguous(lua_State *L) { en_tensor *a = lx_tensor_check(L, 1); lx_tensor *u = push_empty(L); return push_result(L, u, en_contiguous(a)); }
+static int t_detach(lua_State *L) { en_tensor *a = lx_tensor_check(L, 1); lx_tensor *u = push_empty(L); return push_result(L, u, en_tensor_detach(a)); }
 static int t_float(lua_State *L) { en_tensor *a = lx_tensor_check(L, 1); lx_tensor *u = push_empty(L); return push_result(L, u, en_tensor_to_f32(a)); }
 static int t_long(lua_State *L) { en_tensor *a = lx_tensor_check(L, 1); lx_tensor *u = push_empty(L); return push_result(L, u, en_tensor_to_i64(a)); }
 
 /* t:sum([dim [, keepdim]]) / t:mean(...): all elements when dim is nil */
 static int reduce(lua_State *L, int mean) {
-    en_tensor *a = lx_tensor_check(L, 1);
+    en_tensor *a = check_f32(L, 1);
     lx_tensor *u;
     if (lua_isnoneornil(L, 2)) { u = push_empty(L); return push_result(L, u, mean ? en_mean_all(a) : en_sum_all(a)); }
     int ax = check_dim(L, 2, a), keep = lua_toboolean(L, 3);
@@ -424,10 +435,10 @@ static int reduce(lua_State *L, int mean) {
 }
 static int t_sum(lua_State *L) { return reduce(L, 0); }
 static int t_mean(lua_State *L) { return reduce(L, 1); }
-static int t_max(lua_State *L) { en_tensor *a = lx_tensor_check(L, 1); int ax = check_dim(L, 2, a), keep = lua_toboolean(L, 3); lx_tensor *u = push_empty(L); return push_result(L, u, en_max(a, ax, keep)); }
-static int t_argmax(lua_State *L) { en_tensor *a = lx_tensor_check(L, 1); int ax = check_dim(L, 2, a), keep = lua_toboolean(L, 3); lx_tensor *u = push_empty(L); return push_result(L, u, en_argmax(a, ax, keep)); }
-static int t_softmax(lua_State *L) { en_tensor *a = lx_tensor_check(L, 1); int ax = check_dim(L, 2, a); lx_tensor *u = push_empty(L); return push_result(L, u, en_softmax(a, ax)); }
-static int t_log_softmax(lua_State *L) { en_tensor *a = lx_tensor_check(L, 1); int ax = check_dim(L, 2, a); lx_tensor *u = push_empty(L); return push_result(L, u, en_log_softmax(a, ax)); }
+static int t_max(lua_State *L) { en_tensor *a = check_f32(L, 1); int ax = check_dim(L, 2, a), keep = lua_toboolean(L, 3); lx_tensor *u = push_empty(L); return push_result(L, u, en_max(a, ax, keep)); }
+static int t_argmax(lua_State *L) { en_tensor *a = check_f32(L, 1); int ax = check_dim(L, 2, a), keep = lua_toboolean(L, 3); lx_tensor *u = push_empty(L); return push_result(L, u, en_argmax(a, ax, keep)); }
+static int t_softmax(lua_State *L) { en_tensor *a = check_f32(L, 1); int ax = check_dim(L, 2, a); lx_tensor *u = push_empty(L); return push_result(L, u, en_softmax(a, ax)); }
+static int t_log_softmax(lua_State *L) { en_tensor *a = check_f32(L, 1); int ax = check_dim(L, 2, a); lx_tensor *u = push_empty(L); return push_result(L, u, en_log_softmax(a, ax)); }
 
 /* views */
 static int t_reshape(lua_State *L) {
@@ -477,7 +488,7 @@ static int t_squeeze(lua_State *L) { en_tensor *a = lx_tensor_check(L, 1); int d
 
 /* autodiff */
 static int t_requires_grad(lua_State *L) {
-    en_tensor *a = lx_tensor_check(L, 1);
+    en_tensor *a = check_f32(L, 1);
     en_requires_grad(a, lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2));
     lua_settop(L, 1);
     return 1;
@@ -491,7 +502,7 @@ static int t_grad(lua_State *L) {
     return 1;
 }
 static int t_backward(lua_State *L) {
-    en_tensor *a = lx_tensor_check(L, 1);
+    en_tensor *a = check_f32(L, 1);
     if (en_backward(a) < 0) return luaL_error(L, "backward: %s", en_error_msg());
     return 0;
 }

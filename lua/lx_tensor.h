@@ -19,5 +19,7 @@ void       lx_tensor_open(lua_State *L);
 extern const luaL_Reg lx_tensor_functions[];
 /* cb.image(t [, {layout=, range=}]) and cb.mask(t): figure image objects. */
 extern const luaL_Reg lx_image_functions[];
+/* Adds cb.shapes (lx_data.c) to the module table on top of the stack. */
+void lx_data_open(lua_State *L);
 
 #endif

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Tensors from Lua (tests/runner/chapters/05-tensors.lua asserts their
-# semantics), stored in and read back from the memo store. Under
+# semantics, 07-shapes.lua the shapes world's), stored in and read back
+# from the memo store. Under
 # SANITIZE=1 the binary is ASan's: leak checking at exit proves that
 # collected, freed and closed tensors and views released everything.
 set -eu
@@ -16,4 +17,6 @@ a=$(grep -o '"tensor.probe":[^,}]*' "$T/a.json"); b=$(grep -o '"tensor.probe":[^
 [ -n "$a" ] && [ "$a" = "$b" ] || fail "cached tensors differ: $a vs $b"
 grep -q '"series":\[{"y":\[[-0-9.e]*,[-0-9.e]*,[-0-9.e]*,[-0-9.e]*,[-0-9.e]*,[-0-9.e]*\]}\]' "$T/a.json" \
   || fail "a tensor in a figure spec should become a JSON array"
+"$CB" run tests/runner/chapters/07-shapes.lua --quiet --out "$T/s.json" 2> "$T/err" || fail "shapes world chapter"
+grep -q '"kind":"image_grid"' "$T/s.json" || fail "shapes figure missing"
 echo "runner_tensors: ok ($a)"
