@@ -41,6 +41,8 @@ int luaopen_clipbook(lua_State *L) {
     lx_tensor_open(L);
     luaL_setfuncs(L, lx_tensor_functions, 0);
     luaL_setfuncs(L, lx_image_functions, 0);
+    luaL_setfuncs(L, lx_ops_functions, 0);
+    lx_ops_open(L);
     lx_data_open(L);
     return 1;
 }

@@ -19,6 +19,10 @@ void       lx_tensor_open(lua_State *L);
 extern const luaL_Reg lx_tensor_functions[];
 /* cb.image(t [, {layout=, range=}]) and cb.mask(t): figure image objects. */
 extern const luaL_Reg lx_image_functions[];
+/* The engine ops (lx_ops.c): cb.* functions, and tensor methods added by
+ * lx_ops_open after lx_tensor_open. */
+extern const luaL_Reg lx_ops_functions[];
+void lx_ops_open(lua_State *L);
 /* Adds cb.shapes (lx_data.c) to the module table on top of the stack. */
 void lx_data_open(lua_State *L);
 
