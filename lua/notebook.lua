@@ -213,7 +213,12 @@ function M.new(ctx)
   local function lines_of(source)
     if file_lines[source] then return file_lines[source] end
     local ls = {}
-    if source:sub(1, 1) == "@" then
+    local text = ctx.sources and ctx.sources[source]
+    if text then
+      -- the chapter as it was read when the run started, not as the
+      -- editor may have left it since
+      for l in (text .. "\n"):gmatch("(.-)\r?\n") do ls[#ls + 1] = l end
+    elseif source:sub(1, 1) == "@" then
       local f = io.open(source:sub(2), "r")
       if f then
         for l in f:lines() do ls[#ls + 1] = l end
@@ -260,6 +265,7 @@ function M.new(ctx)
     for pre, name in src:gmatch("([%.:]?)%s*([%a_][%w_]*)") do
       if pre == "" and not KEYWORDS[name] and names[name] == nil then
         local v = rawget(chenv, name)
+        if v == nil and name == "profile" then v = ctx.profile end
         if v ~= nil then names[name] = { v } end
       end
     end
@@ -277,6 +283,33 @@ function M.new(ctx)
   end
 
   local counters = {}   -- key -> true when computed in this run
+
+  local function replay(entry)
+    if type(entry) ~= "table" or entry.blocks == nil then
+      error("memo: cache entry of an unknown layout (clipbook cache clean it)", 3)
+    end
+    ctx.flush_output()
+    for _, b in ipairs(entry.blocks) do
+      if b.type == "output" then
+        local buf = out()
+        buf[#buf + 1] = b.text
+        ctx.flush_output()
+      else
+        if b.label then
+          if labels[b.label] then error("memo: duplicate label '" .. b.label .. "' (replayed from the cache)", 3) end
+          labels[b.label] = true
+        end
+        if b.type == "figure" and type(b.spec) == "table" then setmetatable(b.spec, OBJECT) end
+        doc.blocks[#doc.blocks + 1] = b
+      end
+    end
+    for k, rv in pairs(entry.results) do
+      doc.results[k] = rv
+      results_fmt[k] = entry.fmts[k]
+    end
+    return entry.v
+  end
+
   function env.memo(name, params, fn)
     if type(name) ~= "string" or not rt.name_ok(name) then
       error("memo: name must be letters, digits, '_', '-', '.', got " .. tostring(name), 2)
@@ -296,13 +329,13 @@ function M.new(ctx)
     local djson = "{" .. table.concat(dparts, ",") .. "}"
     local engine = rt.engine_version()
     local pname = ctx.profile.name or "-"
-    local key = rt.sha256(table.concat({ "clipbook-memo/1", name, pjson, src, djson, engine, pname }, "\0"))
+    local key = rt.sha256(table.concat({ "clipbook-memo/2", name, pjson, src, djson, engine, pname }, "\0"))
     local store = ctx.store
     local got, v, msg = store:get(name, key)
     if got then
       store:log("hit", name, key)
       stats().hits = stats().hits + 1
-      return v
+      return replay(v)
     end
     if v == "corrupt" then
       io.stderr:write("clipbook run: " .. msg .. "; recomputing\n")
@@ -313,7 +346,7 @@ function M.new(ctx)
     if got then
       store:log("wait-hit", name, key)
       stats().hits = stats().hits + 1
-      return v
+      return replay(v)
     end
     local comps = string.format('{"key":%s,"name":%s,"params":%s,"env":%s,"source":%s,"engine":%s,"profile":%s,"chapter":%s,"time":%s',
       rt.json(key), rt.json(name), pjson, djson, rt.json(src), rt.json(engine), rt.json(pname),
@@ -328,10 +361,25 @@ function M.new(ctx)
     local saved = rt.rng_save()
     local restore <close> = setmetatable({}, { __close = function() rt.rng_restore(saved) end })
     rt.rng_seed(tonumber(rt.sha256(ctx.seed .. "\0" .. name .. "\0" .. pjson):sub(1, 15), 16))
+    -- what fn adds to the document (printed lines, figures, tables,
+    -- results) is stored with its value and replayed on a hit, so a cached
+    -- run writes the same document as the run that computed it
+    ctx.flush_output()
+    local n0, r0 = #doc.blocks, {}
+    for k, rv in pairs(doc.results) do r0[k] = rv end
     local t0 = rt.clock()
     local value = fn(params)
     local wall = rt.clock() - t0
-    local okc, okp, perr = pcall(store.put, store, name, key, value)
+    ctx.flush_output()
+    local entry = { v = value, blocks = {}, results = {}, fmts = {} }
+    for i = n0 + 1, #doc.blocks do entry.blocks[#entry.blocks + 1] = doc.blocks[i] end
+    for k, rv in pairs(doc.results) do
+      if r0[k] ~= rv then
+        entry.results[k] = rv
+        if type(results_fmt[k]) == "string" then entry.fmts[k] = results_fmt[k] end
+      end
+    end
+    local okc, okp, perr = pcall(store.put, store, name, key, entry)
     if not okc or not okp then
       error("memo '" .. name .. "': cannot store the result: " .. tostring(okc and perr or okp), 2)
     end
@@ -342,6 +390,16 @@ function M.new(ctx)
 
   env.profile = ctx.profile
   env.cb = require "clipbook"
+  -- io.write into the document too (io.stdout:write still reaches stdout)
+  local function capture_write(...)
+    local buf = out()
+    for i = 1, select("#", ...) do
+      local a = select(i, ...)
+      if not (i == 1 and a == env.io) then buf[#buf + 1] = tostring(a) end
+    end
+    return env.io
+  end
+  env.io = setmetatable({ write = capture_write }, { __index = io })
   env.print = function(...)
     local n = select("#", ...)
     local parts = {}

@@ -158,6 +158,7 @@ function M.run(args)
   local chapter_env
   local ctx = {
     doc = doc, store = store, profile = profile, quiet = quiet, tty = tty, seed = seed,
+    sources = { ["@" .. o.chapter] = src },
     flush_output = flush_output,
     out = function() return cur_out end,
     stats = function() return cur_stats end,

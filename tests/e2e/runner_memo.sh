@@ -7,7 +7,7 @@ case $CB in /*) ;; *) CB=$PWD/$CB ;; esac
 SRC=$PWD/tests/runner/chapters
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 cd "$T"; mkdir ch
-cp "$SRC"/profiles.lua "$SRC"/01-basic.lua "$SRC"/02-fail.lua "$SRC"/03-memo.lua "$SRC"/04-slow.lua ch/
+cp "$SRC"/profiles.lua "$SRC"/01-basic.lua "$SRC"/02-fail.lua "$SRC"/03-memo.lua "$SRC"/04-slow.lua "$SRC"/09-replay.lua ch/
 export CLIPBOOK_CACHE=$T/cache
 LOG=$T/cache/memo.log
 fail() { echo "FAIL: $*"; echo "--- memo.log"; cat "$LOG" 2>/dev/null; exit 1; }
@@ -45,14 +45,16 @@ STEP="parameter change (profile n)"; : > "$LOG"
 expect miss exp_a 1; expect miss exp_b 1
 grep "^miss exp_a" "$LOG" | grep -q 'profile smoke -> mini' || fail "$STEP: why should name the profile"
 
+# the entry this run reads: its key from the log
+entry() { k=$(grep "^hit $1 " "$LOG" | tail -1 | cut -d' ' -f3); ls "$T"/cache/$1/$k*.val; }
 STEP="corrupt entry"; run >/dev/null 2>&1
-f=$(ls "$T"/cache/exp_a/*.val | head -1); : > "$LOG"
+f=$(entry exp_a); : > "$LOG"
 head -c 30 "$f" > "$f.x" && mv "$f.x" "$f"
 run 2> err.txt; expect corrupt exp_a 1; expect miss exp_a 1
 grep -q 'corrupt cache entry' err.txt || fail "$STEP: not reported on stderr"
 grep -q '"memo.a":20' doc/03-memo.json || fail "$STEP: wrong value after recompute"
 
-STEP="flipped byte"; f=$(ls "$T"/cache/exp_a/*.val | head -1); : > "$LOG"
+STEP="flipped byte"; run; f=$(entry exp_a); : > "$LOG"
 printf 'X' | dd of="$f" bs=1 seek=50 conv=notrunc 2>/dev/null
 run 2> err.txt; expect corrupt exp_a 1
 grep -q 'checksum' err.txt || fail "$STEP: checksum mismatch not reported"
@@ -80,6 +82,14 @@ grep -q '"type":"error"' doc/02-fail.json || fail "$STEP: no error block"
 grep -q '02-fail.lua:14: in cell 3' doc/02-fail.json || fail "$STEP: traceback should point at the chapter line"
 grep -q '"skipped":"an earlier cell failed"' doc/02-fail.json || fail "$STEP: later cell should be skipped"
 "$CB" run ch/01-basic.lua --quiet --profile smoke --out doc/01-basic.json || fail "$STEP: another chapter failed"
+
+STEP="replay of what a cached experiment wrote"
+"$CB" run ch/09-replay.lua --quiet --out doc/r1.json; "$CB" run ch/09-replay.lua --quiet --out doc/r2.json
+[ "$(grep -c '^hit replay_train' "$LOG")" -ge 1 ] || fail "$STEP: second run should hit"
+b1=$(sed 's/"provenance":{[^]]*\][^}]*}//' doc/r1.json); b2=$(sed 's/"provenance":{[^]]*\][^}]*}//' doc/r2.json)
+[ "$b1" = "$b2" ] || fail "$STEP: the document differs between computing and replaying"
+grep -q 'epoch\\t3\\ndone training' doc/r2.json || fail "$STEP: printed lines not replayed"
+grep -q '"fig-replay"' doc/r2.json && grep -q '"replay.acc":0.75' doc/r2.json || fail "$STEP: figure/result not replayed"
 
 STEP="cache clean"; "$CB" cache clean exp_a >/dev/null; "$CB" cache ls | grep -q '^exp_a ' && fail "$STEP: exp_a still listed"
 "$CB" cache ls | grep -q '^exp_b ' || fail "$STEP: exp_b gone too"
