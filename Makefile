@@ -177,7 +177,9 @@ report: $(DEPS_STAMP) $(CLIPBOOK)
 	 $(CLIPBOOK) results $(DOCS) --out $(REPORT_DIR)/results.json || rc=1; \
 	 if [ -z "$(DOCS)" ]; then echo "report: no chapters in $(CHAPTERS_DIR)/"; \
 	 elif $(CLIPBOOK) help | grep -q '^  render '; then \
-	   $(CLIPBOOK) render $(DOCS) --out $(REPORT_DIR)/ || rc=1; \
+	   $(CLIPBOOK) render $(DOCS) --out $(REPORT_DIR)/ \
+	     $(if $(wildcard $(CHAPTERS_DIR)/meta.json),--meta $(CHAPTERS_DIR)/meta.json) || rc=1; \
+	   [ $$rc = 0 ] && echo "report: $(REPORT_DIR)/report.pdf"; \
 	 else echo "report: 'clipbook render' is not built yet; the fragments are in $(DOC_DIR)/"; fi; \
 	 [ $$rc = 0 ] || echo "report: some chapters failed (error blocks in their fragments)"; \
 	 exit $$rc

@@ -235,10 +235,11 @@ function M.run(args)
           eval = truthy(cell.opts.eval, true, "eval", cell),
           output = truthy(cell.opts.output, true, "output", cell),
           error = truthy(cell.opts.error, false, "error", cell),
+          numbers = truthy(cell.opts.numbers, false, "numbers", cell),
         }
       end)
       for k in pairs(cell.opts) do
-        if not ({ echo = 1, eval = 1, output = 1, error = 1, label = 1, caption = 1 })[k] then
+        if not ({ echo = 1, eval = 1, output = 1, error = 1, label = 1, caption = 1, numbers = 1 })[k] then
           io.stderr:write(string.format("%s:%d: warning: unknown cell option '%s'\n", o.chapter, cell.line, k))
         end
       end
@@ -250,7 +251,8 @@ function M.run(args)
       cur_cell = { opts = cell.opts, show_output = opts.output }
       if opts.echo and cell.text:find("%S") then
         doc.blocks[#doc.blocks + 1] = { type = "code", lang = "lua", text = cell.text, cell = code_index,
-                                        title = cell.title ~= "" and cell.title or nil, line = cell.first }
+                                        title = cell.title ~= "" and cell.title or nil, line = cell.first,
+                                        numbers = opts.numbers or nil }
       end
       local prov = { index = code_index, title = cell.title, line = cell.line, wall_s = 0,
                      memo_hits = 0, memo_misses = 0 }

@@ -8,8 +8,9 @@
  *                                      "double quoted")
  *
  * Text before the first marker is a code cell without a title (skipped when
- * blank). Code cell options: echo, eval, output, error (booleans, default
- * true, true, true, false), label, caption; others are kept and reported.
+ * blank). Code cell options: echo, eval, output, error, numbers (booleans,
+ * default true, true, true, false, false), label, caption; others are kept
+ * and reported.
  *
  * Each code cell runs as its own chunk, so that a failing cell can be
  * reported and the chapter's other cells still written; so that a chapter's

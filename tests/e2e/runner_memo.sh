@@ -82,6 +82,7 @@ grep -q '"type":"error"' doc/02-fail.json || fail "$STEP: no error block"
 grep -q '02-fail.lua:14: in cell 3' doc/02-fail.json || fail "$STEP: traceback should point at the chapter line"
 grep -q '"skipped":"an earlier cell failed"' doc/02-fail.json || fail "$STEP: later cell should be skipped"
 "$CB" run ch/01-basic.lua --quiet --profile smoke --out doc/01-basic.json || fail "$STEP: another chapter failed"
+grep -q '"numbers":true' doc/01-basic.json || fail "numbers=true should reach the code block"
 
 STEP="replay of what a cached experiment wrote"
 "$CB" run ch/09-replay.lua --quiet --out doc/r1.json; "$CB" run ch/09-replay.lua --quiet --out doc/r2.json

@@ -3,7 +3,7 @@
 --
 -- Some prose.
 
--- %% setup
+-- %% setup numbers=true
 local n = profile.n
 local function square(x) return x * x end
 print("n is", n)
