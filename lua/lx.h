@@ -29,6 +29,12 @@ char *lx_json_encode(lua_State *L, int idx, int canonical, size_t *n);
 /* Serialise / deserialise a Lua value (nil, booleans, numbers, strings,
  * tables of them, tensors) for the memo store. */
 void lx_value_pack(lua_State *L, int idx); /* pushes a string */
+/* The same bytes without the copy into a Lua string: the returned pointer
+ * lives in a buffer userdata left on the stack (pop it when done). */
+const char *lx_value_pack_buf(lua_State *L, int idx, size_t *n);
+/* Push a userdata that frees *slot with free() when collected; store a
+ * malloc'd pointer into the returned slot to hand it over. */
+void **lx_box_new(lua_State *L);
 int  lx_value_unpack(lua_State *L, const char *p, size_t n); /* 1, or 0 + en_error */
 
 #endif

@@ -134,17 +134,15 @@ static int memo_release(lua_State *L) {
 static int memo_get(lua_State *L) {
     rp_memo *m = check_store(L);
     const char *name = check_name(L, 2), *key = luaL_checkstring(L, 3);
+    void **slot = lx_box_new(L);  /* owns the bytes while they are unpacked */
     char *data = NULL;
     size_t n = 0;
     int rc = rp_memo_get(m, name, key, &data, &n);
+    *slot = data;
     if (rc == 1) { lua_pushboolean(L, 0); lua_pushliteral(L, "missing"); return 2; }
     if (rc == 2) { lua_pushboolean(L, 0); lua_pushliteral(L, "corrupt"); lua_pushstring(L, en_error_msg()); return 3; }
-    lua_pushlstring(L, data, n);
-    free(data);
-    size_t sn;
-    const char *s = lua_tolstring(L, -1, &sn);
     lua_pushboolean(L, 1);
-    if (!lx_value_unpack(L, s, sn)) {
+    if (!lx_value_unpack(L, data, n)) {
         lua_pushboolean(L, 0); lua_pushliteral(L, "corrupt"); lua_pushstring(L, en_error_msg());
         return 3;
     }
@@ -156,9 +154,8 @@ static int memo_put(lua_State *L) {
     rp_memo *m = check_store(L);
     const char *name = check_name(L, 2), *key = luaL_checkstring(L, 3);
     luaL_checkany(L, 4);
-    lx_value_pack(L, 4);
     size_t n;
-    const char *s = lua_tolstring(L, -1, &n);
+    const char *s = lx_value_pack_buf(L, 4, &n);
     if (rp_memo_put(m, name, key, s, n) < 0) return fail(L);
     lua_pushboolean(L, 1);
     return 1;

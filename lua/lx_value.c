@@ -328,14 +328,41 @@ static void pack(lua_State *L, int idx, jbuf *b, int depth, int seen) {
     }
 }
 
-void lx_value_pack(lua_State *L, int idx) {
+const char *lx_value_pack_buf(lua_State *L, int idx, size_t *n) {
     idx = lua_absindex(L, idx);
     jbuf *b = jbuf_new(L);
     lua_newtable(L);
     pack(L, idx, b, 0, lua_gettop(L));
     lua_pop(L, 1);
-    lua_pushlstring(L, b->s ? b->s : "", b->n);
+    *n = b->n;
+    return b->s ? b->s : "";
+}
+
+void lx_value_pack(lua_State *L, int idx) {
+    size_t n;
+    const char *s = lx_value_pack_buf(L, idx, &n);
+    lua_pushlstring(L, s, n);
     lua_remove(L, -2);  /* the buffer; its __gc frees the bytes */
+}
+
+/* A malloc'd block owned by a userdata (freed by __gc), so it can be held
+ * across calls that may raise. */
+typedef struct { void *p; } box;
+static int box_gc(lua_State *L) {
+    box *b = lua_touserdata(L, 1);
+    free(b->p);
+    b->p = NULL;
+    return 0;
+}
+void **lx_box_new(lua_State *L) {
+    box *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->p = NULL;
+    if (luaL_newmetatable(L, "clipbook.box")) {
+        lua_pushcfunction(L, box_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return &b->p;
 }
 
 typedef struct { const char *p; size_t n, at; } rd;
