@@ -44,5 +44,7 @@ int luaopen_clipbook(lua_State *L) {
     luaL_setfuncs(L, lx_ops_functions, 0);
     lx_ops_open(L);
     lx_data_open(L);
+    luaL_setfuncs(L, lx_bpe_functions, 0);
+    lx_bpe_open(L);
     return 1;
 }

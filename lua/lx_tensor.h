@@ -23,6 +23,9 @@ extern const luaL_Reg lx_image_functions[];
  * lx_ops_open after lx_tensor_open. */
 extern const luaL_Reg lx_ops_functions[];
 void lx_ops_open(lua_State *L);
+/* The BPE tokenizer (lx_bpe.c). */
+extern const luaL_Reg lx_bpe_functions[];
+void lx_bpe_open(lua_State *L);
 /* Adds cb.shapes (lx_data.c) to the module table on top of the stack. */
 void lx_data_open(lua_State *L);
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Tensors from Lua (tests/runner/chapters/05-tensors.lua asserts their
-# semantics, 07-shapes.lua the shapes world's, 08-train.lua the ops'), stored in and read back
+# semantics, 07-shapes.lua the shapes world's, 08-train.lua the ops', 10-bpe.lua the tokenizer's), stored in and read back
 # from the memo store. Under
 # SANITIZE=1 the binary is ASan's: leak checking at exit proves that
 # collected, freed and closed tensors and views released everything.
@@ -20,4 +20,5 @@ grep -q '"series":\[{"y":\[[-0-9.e]*,[-0-9.e]*,[-0-9.e]*,[-0-9.e]*,[-0-9.e]*,[-0
 "$CB" run tests/runner/chapters/07-shapes.lua --quiet --out "$T/s.json" 2> "$T/err" || fail "shapes world chapter"
 grep -q '"kind":"image_grid"' "$T/s.json" || fail "shapes figure missing"
 "$CB" run tests/runner/chapters/08-train.lua --quiet --out "$T/t.json" 2> "$T/err" || fail "training chapter"
+"$CB" run tests/runner/chapters/10-bpe.lua --quiet --out "$T/b.json" 2> "$T/err" || fail "tokenizer chapter"
 echo "runner_tensors: ok ($a)"
