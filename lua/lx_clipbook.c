@@ -46,5 +46,7 @@ int luaopen_clipbook(lua_State *L) {
     lx_data_open(L);
     luaL_setfuncs(L, lx_bpe_functions, 0);
     lx_bpe_open(L);
+    luaL_setfuncs(L, lx_npy_functions, 0);
+    lx_npy_open(L);
     return 1;
 }

@@ -26,6 +26,9 @@ void lx_ops_open(lua_State *L);
 /* The BPE tokenizer (lx_bpe.c). */
 extern const luaL_Reg lx_bpe_functions[];
 void lx_bpe_open(lua_State *L);
+/* .npy in and out (lx_npy.c). */
+extern const luaL_Reg lx_npy_functions[];
+void lx_npy_open(lua_State *L);
 /* Adds cb.shapes (lx_data.c) to the module table on top of the stack. */
 void lx_data_open(lua_State *L);
 
