@@ -29,6 +29,8 @@ void lx_bpe_open(lua_State *L);
 /* .npy in and out (lx_npy.c). */
 extern const luaL_Reg lx_npy_functions[];
 void lx_npy_open(lua_State *L);
+/* CIFAR-100, images, CLIP preprocessing (lx_io.c). */
+extern const luaL_Reg lx_io_functions[];
 /* Adds cb.shapes (lx_data.c) to the module table on top of the stack. */
 void lx_data_open(lua_State *L);
 

@@ -1,5 +1,5 @@
 -- %% [markdown]
--- # Arrays in and out as .npy (fixtures from tests/formats/data)
+-- # Files from Lua: .npy, images, CIFAR-100 (fixtures from tests/formats/data)
 
 -- %% npy
 local D = os.getenv("NPY_DIR") or "tests/formats/data"
@@ -29,3 +29,35 @@ assert(back:get(2, 1) == -1 and back:shape()[1] == 2)
 os.remove(out)
 local ok, e = pcall(cb.save_npy, 5, out)
 assert(not ok and e:find("bad argument #1"), e)
+
+-- %% images and CIFAR-100
+local img = assert(cb.load_image(D .. "/rgb.png"))
+local ref = assert(cb.load_npy(D .. "/rgb.png.rgb.npy"))      -- Pillow's bytes
+local diff = (img * 255 - ref:float()):abs():max(1):max(1):max(1):item()
+assert(diff < 1e-3, "load_image differs from Pillow by " .. diff)
+local png = os.tmpname() .. ".png"
+assert(cb.save_png(img, png))
+local again = assert(cb.load_image(png))
+assert((again - img):abs():sum():item() == 0, "PNG round trip is exact")
+os.remove(png)
+local x = cb.clip_preprocess(img, 32)
+assert(x:shape()[1] == 3 and x:shape()[2] == 32 and cb.all_finite(x))
+local none, m3 = cb.load_image(D .. "/missing.png")
+assert(none == nil and m3:find("missing.png"), m3)
+-- a two-record CIFAR-100 file
+local bin = os.tmpname()
+local f = assert(io.open(bin, "wb"))
+for r = 0, 1 do
+  f:write(string.char(r + 3, r + 40))
+  for k = 1, 3072 do f:write(string.char((k + r) % 256)) end
+end
+f:close()
+local c = assert(cb.cifar100(bin))
+assert(c.images:shape()[1] == 2 and c.fine[2] == 41 and c.coarse[1] == 3)
+assert(math.abs(c.images:get(2, 1, 1, 1) - 2 / 255) < 1e-7)
+local c2 = assert(cb.cifar100(bin, { start = 2, n = 1 }))
+assert(c2.fine[1] == 41 and c2.images:shape()[1] == 1)
+f = assert(io.open(bin, "ab")); f:write("x"); f:close()
+local bad, m4 = cb.cifar100(bin)
+assert(bad == nil and m4:find(bin, 1, true), m4)
+os.remove(bin)
