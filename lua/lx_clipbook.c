@@ -49,5 +49,6 @@ int luaopen_clipbook(lua_State *L) {
     luaL_setfuncs(L, lx_npy_functions, 0);
     lx_npy_open(L);
     luaL_setfuncs(L, lx_io_functions, 0);
+    luaL_setfuncs(L, lx_st_functions, 0);
     return 1;
 }

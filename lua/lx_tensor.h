@@ -26,8 +26,9 @@ void lx_ops_open(lua_State *L);
 /* The BPE tokenizer (lx_bpe.c). */
 extern const luaL_Reg lx_bpe_functions[];
 void lx_bpe_open(lua_State *L);
-/* .npy in and out (lx_npy.c). */
+/* .npy and safetensors in and out (lx_npy.c). */
 extern const luaL_Reg lx_npy_functions[];
+extern const luaL_Reg lx_st_functions[];
 void lx_npy_open(lua_State *L);
 /* CIFAR-100, images, CLIP preprocessing (lx_io.c). */
 extern const luaL_Reg lx_io_functions[];

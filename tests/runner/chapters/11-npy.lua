@@ -1,5 +1,5 @@
 -- %% [markdown]
--- # Files from Lua: .npy, images, CIFAR-100 (fixtures from tests/formats/data)
+-- # Files from Lua: .npy, safetensors, images, CIFAR-100 (fixtures from tests/formats/data)
 
 -- %% npy
 local D = os.getenv("NPY_DIR") or "tests/formats/data"
@@ -61,3 +61,18 @@ f = assert(io.open(bin, "ab")); f:write("x"); f:close()
 local bad, m4 = cb.cifar100(bin)
 assert(bad == nil and m4:find(bin, 1, true), m4)
 os.remove(bin)
+
+-- %% safetensors
+local st, meta = assert(cb.load_safetensors(D .. "/ref.safetensors"))
+assert(meta.embed_dim == "512")
+assert(st["a.f32"]:get(2, 3) == 1.25 and st["a.f32"]:dtype() == "f32")
+assert((st["b.f16"] - st["b.f16.as_f32"]):abs():sum():item() == 0, "F16 converted like numpy")
+assert((st["c.bf16"] - st["c.bf16.as_f32"]):abs():sum():item() == 0, "BF16 converted exactly")
+assert(st["e.i64"]:dtype() == "i64" and st["e.i64"]:get(1, 2) == -5 and st["f.u8"][3] == 255)
+local stp = os.tmpname()
+assert(cb.save_safetensors(stp, { w = st["a.f32"]:transpose(), ids = st["e.i64"] }, { note = "x" }))
+local back2, meta2 = assert(cb.load_safetensors(stp))
+assert(back2.w:get(3, 2) == 1.25 and back2.ids:get(2, 2) == st["e.i64"]:get(2, 2) and meta2.note == "x")
+os.remove(stp)
+local nost, m5 = cb.load_safetensors(D .. "/nope.safetensors")
+assert(nost == nil and m5:find("nope"), m5)
