@@ -140,7 +140,14 @@ $(BUILD)/tests/%: $$(call obj,$$(wildcard tests/%/*.c)) $(LIBS_ALL)
 test: $(DEPS_STAMP) $(CLIPBOOK) $(TEST_BINS)
 	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) SANITIZE=$(SANITIZE) sh tests/run.sh $(TEST_BINS)
 
-bench: $(DEPS_STAMP) $(CLIPBOOK)
+# One benchmark driver per tests/bench/*.c, linking every library.
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: $(DEPS_STAMP) $(CLIPBOOK) $(BENCH_BINS)
 	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) sh tests/bench/run.sh
 
 # ---- the report -----------------------------------------------------------

@@ -42,6 +42,14 @@ const en_op_info en_op_table[] = {
     {EN_OP_MSE, "mse", en_mse_backward},
     {EN_OP_BCE_LOGITS, "bce_with_logits", en_bce_logits_backward},
     /* -- conv ops here -- */
+    {EN_OP_CONV2D, "conv2d", en_conv2d_backward},
+    {EN_OP_CONV_TRANSPOSE2D, "conv_transpose2d", en_conv_transpose2d_backward},
+    {EN_OP_MAX_POOL2D, "max_pool2d", en_max_pool2d_backward},
+    {EN_OP_AVG_POOL2D, "avg_pool2d", en_avg_pool2d_backward},
+    {EN_OP_ADAPTIVE_AVG_POOL2D, "adaptive_avg_pool2d", en_adaptive_avg_pool2d_backward},
+    {EN_OP_UPSAMPLE_NEAREST, "upsample_nearest", en_upsample_backward},
+    {EN_OP_UPSAMPLE_BILINEAR, "upsample_bilinear", en_upsample_backward},
+    {EN_OP_BATCH_NORM2D, "batch_norm2d", en_batch_norm2d_backward},
 };
 
 _Static_assert(sizeof en_op_table / sizeof en_op_table[0] == EN_OP_COUNT,

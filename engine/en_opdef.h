@@ -85,6 +85,13 @@ void en_concat_backward(en_node *n, const float *g);
 void en_cross_entropy_backward(en_node *n, const float *g);
 void en_mse_backward(en_node *n, const float *g);
 void en_bce_logits_backward(en_node *n, const float *g);
-/* -- conv ops' backward functions here -- */
+/* -- conv ops' backward functions here -- (en_ops_conv.c) */
+void en_conv2d_backward(en_node *n, const float *g);
+void en_conv_transpose2d_backward(en_node *n, const float *g);
+void en_max_pool2d_backward(en_node *n, const float *g);
+void en_avg_pool2d_backward(en_node *n, const float *g);
+void en_adaptive_avg_pool2d_backward(en_node *n, const float *g);
+void en_upsample_backward(en_node *n, const float *g);  /* nearest, bilinear */
+void en_batch_norm2d_backward(en_node *n, const float *g);
 
 #endif

@@ -91,6 +91,14 @@ typedef enum {
     EN_OP_BCE_LOGITS,
     /* convolution, pooling, upsampling, batch norm (en_ops_conv.c) */
     /* -- add conv ops here -- */
+    EN_OP_CONV2D,
+    EN_OP_CONV_TRANSPOSE2D,
+    EN_OP_MAX_POOL2D,
+    EN_OP_AVG_POOL2D,
+    EN_OP_ADAPTIVE_AVG_POOL2D,
+    EN_OP_UPSAMPLE_NEAREST,
+    EN_OP_UPSAMPLE_BILINEAR,
+    EN_OP_BATCH_NORM2D,
     EN_OP_COUNT
 } en_op;
 

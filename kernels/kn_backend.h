@@ -20,6 +20,7 @@ typedef enum {
     KN_K_GEMM, KN_K_GEMM_BATCHED, KN_K_UNARY, KN_K_SOFTMAX, KN_K_LAYERNORM,
     KN_K_ATTENTION,
     /* -- conv kernels here -- */
+    KN_K_CONV2D, KN_K_CONV_TRANSPOSE2D, KN_K_POOL2D, KN_K_UPSAMPLE, KN_K_BATCHNORM2D,
     KN_KERNEL_COUNT
 } kn_kernel;
 
@@ -72,7 +73,55 @@ typedef struct kn_backend {
                           int causal);
     void (*attention_bwd)(float *dqkv, const float *dout, const float *qkv, const float *att,
                           int B, int T, int C, int H, int acc);
-    /* -- conv kernels here -- */
+    /* -- conv kernels here --
+     * NCHW; the contracts are in kernels/cpu/kn_conv.h, kn_pool.h,
+     * kn_resample.h and kn_norm.h (dw, db, dgamma, dbeta always +=; dinp
+     * =|+= by acc). Convolutions take a scratch buffer of conv*_scratch floats. */
+    size_t (*conv2d_scratch)(int N, int C, int H, int W, int OC, int KH, int KW, int stride,
+                             int pad);
+    void (*conv2d_fwd)(float *out, float *scratch, const float *inp, const float *w,
+                       const float *b, int N, int C, int H, int W, int OC, int KH, int KW,
+                       int stride, int pad);
+    void (*conv2d_bwd)(float *dinp, float *dw, float *db, float *scratch, const float *dout,
+                       const float *inp, const float *w, int N, int C, int H, int W, int OC,
+                       int KH, int KW, int stride, int pad, int acc);
+    size_t (*convt2d_scratch)(int N, int C, int H, int W, int OC, int KH, int KW, int stride,
+                              int pad, int outpad);
+    void (*convt2d_fwd)(float *out, float *scratch, const float *inp, const float *w,
+                        const float *b, int N, int C, int H, int W, int OC, int KH, int KW,
+                        int stride, int pad, int outpad);
+    void (*convt2d_bwd)(float *dinp, float *dw, float *db, float *scratch, const float *dout,
+                        const float *inp, const float *w, int N, int C, int H, int W, int OC,
+                        int KH, int KW, int stride, int pad, int outpad, int acc);
+    void (*maxpool2d_fwd)(float *out, int32_t *idx, const float *inp, int N, int C, int H,
+                          int W, int KH, int KW, int stride, int pad);
+    void (*maxpool2d_bwd)(float *dinp, const float *dout, const int32_t *idx, int N, int C,
+                          int H, int W, int OH, int OW, int acc);
+    void (*avgpool2d_fwd)(float *out, const float *inp, int N, int C, int H, int W, int KH,
+                          int KW, int stride, int pad, int count_include_pad);
+    void (*avgpool2d_bwd)(float *dinp, const float *dout, int N, int C, int H, int W, int KH,
+                          int KW, int stride, int pad, int count_include_pad, int acc);
+    void (*adaptive_avgpool2d_fwd)(float *out, const float *inp, int N, int C, int H, int W,
+                                   int OH, int OW);
+    void (*adaptive_avgpool2d_bwd)(float *dinp, const float *dout, int N, int C, int H, int W,
+                                   int OH, int OW, int acc);
+    void (*upsample_nearest_fwd)(float *out, const float *inp, int N, int C, int H, int W,
+                                 int OH, int OW, double scale_h, double scale_w);
+    void (*upsample_nearest_bwd)(float *dinp, const float *dout, int N, int C, int H, int W,
+                                 int OH, int OW, double scale_h, double scale_w, int acc);
+    void (*upsample_bilinear_fwd)(float *out, const float *inp, int N, int C, int H, int W,
+                                  int OH, int OW, int align_corners, double scale_h,
+                                  double scale_w);
+    void (*upsample_bilinear_bwd)(float *dinp, const float *dout, int N, int C, int H, int W,
+                                  int OH, int OW, int align_corners, double scale_h,
+                                  double scale_w, int acc);
+    void (*batchnorm2d_fwd)(float *out, float *mean, float *rstd, float *running_mean,
+                            float *running_var, const float *inp, const float *gamma,
+                            const float *beta, int N, int C, int HW, int training,
+                            float momentum, float eps);
+    void (*batchnorm2d_bwd)(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                            const float *inp, const float *mean, const float *rstd,
+                            const float *gamma, int N, int C, int HW, int training, int acc);
 } kn_backend;
 
 /* The CPU back end (always built): OpenBLAS GEMM, OpenMP loops. */

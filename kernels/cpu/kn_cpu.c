@@ -1,5 +1,6 @@
 /* The CPU back end: OpenBLAS for GEMM, OpenMP for the loops. */
 #include "kn_backend.h"
+#include "kn_conv_table.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -335,6 +336,7 @@ static const kn_backend kn_cpu = {
     .layernorm_bwd = cpu_layernorm_bwd,
     .attention_fwd = cpu_attention_fwd,
     .attention_bwd = cpu_attention_bwd,
+    KN_CPU_CONV_KERNELS,
 };
 
 const kn_backend *kn_cpu_backend(void) { return &kn_cpu; }
