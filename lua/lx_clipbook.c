@@ -52,5 +52,7 @@ int luaopen_clipbook(lua_State *L) {
     luaL_setfuncs(L, lx_st_functions, 0);
     luaL_setfuncs(L, lx_fit_functions, 0);
     lx_fit_open(L);
+    luaL_setfuncs(L, lx_model_functions, 0);
+    lx_model_open(L);
     return 1;
 }
