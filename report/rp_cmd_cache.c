@@ -2,6 +2,8 @@
  * (rp_memo.h). */
 #include <cJSON.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,9 @@ static const char *USAGE =
     "usage: clipbook cache [--cache DIR] ls\n"
     "       clipbook cache [--cache DIR] why NAME\n"
     "       clipbook cache [--cache DIR] clean [NAME]\n"
+    "       clipbook cache [--cache DIR] clean --stale\n"
+    "  --stale removes the entries a newer computation with the same\n"
+    "  parameters and profile replaced (older code, older engine)\n"
     "  DIR defaults to $CLIPBOOK_CACHE, else build/cache\n";
 
 static cJSON *load_index(const char *dir, const char *name) {
@@ -152,6 +157,58 @@ static int cmd_clean(const char *dir, const char *name) {
     return rc;
 }
 
+static int same_json(const cJSON *a, const cJSON *b, const char *k) {
+    char *x = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, k));
+    char *y = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, k));
+    int r = x && y ? !strcmp(x, y) : x == y;
+    free(x); free(y);
+    return r;
+}
+
+/* Entries superseded by a newer one of the same name, params and profile. */
+static int cmd_clean_stale(const char *dir) {
+    int n, removed = 0;
+    char **names = list_names(dir, &n);
+    for (int i = 0; i < n; i++) {
+        char lpath[4096], ipath[4096];
+        snprintf(lpath, sizeof lpath, "%s/%s/index.lock", dir, names[i]);
+        snprintf(ipath, sizeof ipath, "%s/%s/index.json", dir, names[i]);
+        /* the index lock: a run recording an entry waits for us */
+        int lk = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (lk >= 0) flock(lk, LOCK_EX);
+        cJSON *idx = load_index(dir, names[i]);
+        cJSON *entries = cJSON_GetObjectItemCaseSensitive(idx, "entries");
+        int k = cJSON_GetArraySize(entries), changed = 0;
+        for (int a = k - 2; a >= 0; a--) {
+            cJSON *e = cJSON_GetArrayItem(entries, a);
+            int stale = 0;
+            for (int b = a + 1; b < cJSON_GetArraySize(entries) && !stale; b++) {
+                cJSON *f = cJSON_GetArrayItem(entries, b);
+                stale = same_json(e, f, "params") && same_json(e, f, "profile") && same_json(e, f, "env");
+            }
+            if (!stale) continue;
+            char p[4096];
+            snprintf(p, sizeof p, "%s/%s/%s.val", dir, names[i], js(e, "key"));
+            if (unlink(p) == 0) removed++;
+            snprintf(p, sizeof p, "%s/%s/%s.lock", dir, names[i], js(e, "key"));
+            unlink(p);
+            cJSON_DeleteItemFromArray(entries, a);
+            changed = 1;
+        }
+        if (changed) {
+            char *out = cJSON_Print(idx);
+            if (rp_file_write_atomic(ipath, out, strlen(out)) < 0) fprintf(stderr, "clipbook cache: %s\n", en_error_msg());
+            free(out);
+        }
+        cJSON_Delete(idx);
+        if (lk >= 0) { flock(lk, LOCK_UN); close(lk); }
+        free(names[i]);
+    }
+    free(names);
+    printf("removed %d stale entr%s from %s\n", removed, removed == 1 ? "y" : "ies", dir);
+    return 0;
+}
+
 int rp_cmd_cache(int argc, char **argv) {
     const char *dir = getenv("CLIPBOOK_CACHE");
     if (!dir || !*dir) dir = "build/cache";
@@ -165,6 +222,7 @@ int rp_cmd_cache(int argc, char **argv) {
     const char *sub = argv[i];
     if (!strcmp(sub, "ls") && i + 1 == argc) return cmd_ls(dir);
     if (!strcmp(sub, "why") && i + 2 == argc) return cmd_why(dir, argv[i + 1]);
+    if (!strcmp(sub, "clean") && i + 2 == argc && !strcmp(argv[i + 1], "--stale")) return cmd_clean_stale(dir);
     if (!strcmp(sub, "clean") && i + 2 >= argc) return cmd_clean(dir, i + 1 < argc ? argv[i + 1] : NULL);
     fputs(USAGE, stderr);
     return 2;

@@ -92,6 +92,13 @@ b1=$(sed 's/"provenance":{[^]]*\][^}]*}//' doc/r1.json); b2=$(sed 's/"provenance
 grep -q 'epoch\\t3\\ndone training' doc/r2.json || fail "$STEP: printed lines not replayed"
 grep -q '"fig-replay"' doc/r2.json && grep -q '"replay.acc":0.75' doc/r2.json || fail "$STEP: figure/result not replayed"
 
+STEP="cache clean --stale"
+before=$(ls "$T"/cache/exp_b/*.val | wc -l)
+"$CB" cache clean --stale > out.txt
+after=$(ls "$T"/cache/exp_b/*.val | wc -l)
+[ "$before" -gt "$after" ] || fail "$STEP: superseded exp_b entries should go ($before -> $after)"
+: > "$LOG"; run; expect hit exp_a 1; expect hit exp_b 1
+
 STEP="cache clean"; "$CB" cache clean exp_a >/dev/null; "$CB" cache ls | grep -q '^exp_a ' && fail "$STEP: exp_a still listed"
 "$CB" cache ls | grep -q '^exp_b ' || fail "$STEP: exp_b gone too"
 echo "runner_memo: all steps passed"
