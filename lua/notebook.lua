@@ -31,6 +31,8 @@ local function fmt_value(v, fmt)
   end
   if type(v) == "string" then return v end
   if type(v) == "boolean" or v == nil then return tostring(v) end
+  local cbm = package.loaded["clipbook"]
+  if cbm and cbm.is_tensor(v) and v:numel() == 1 then return fmt_value(v:item(), fmt) end
   local mt = getmetatable(v)
   if mt and mt.__tostring then return tostring(v) end
   error("cannot show a " .. type(v) .. " inline (format it with string.format)", 0)
