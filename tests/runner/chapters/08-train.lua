@@ -95,3 +95,13 @@ end
 assert(cb.warmup_cosine(1, 10, 2, 1.0) == 0.5 and cb.warmup_cosine(2, 10, 2, 1.0) == 1.0)
 local okp, ep = pcall(cb.sgd, { X }, {})
 assert(not okp and ep:find("requires_grad"), ep)
+
+-- %% batching
+local perm = cb.randperm(N)
+local seen = {}
+for k = 1, N do seen[perm[k]] = true end
+local count = 0
+for _ in pairs(seen) do count = count + 1 end
+assert(count == N and cb.arange(3)[3] == 2)
+local batch = cb.gather_rows(X, perm:slice(1, 1, 8))
+assert(batch:shape()[1] == 8 and batch:shape()[2] == D)
