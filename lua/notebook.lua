@@ -9,12 +9,13 @@
 --   progress(n | list, label)  iterator with a progress bar / lines
 --   profile                  the profile's table (profile.name = "mini"...)
 --   cb                       require "clipbook", the engine
--- plus Lua's standard library; print() is captured into the document.
+-- plus Lua's standard library.
 --
 -- memo keys hash: the name; params (canonical JSON, keys sorted, tensors by
 -- content); the source text of fn (its lines in the chapter file); the
 -- values of the chapter variables and upvalues fn mentions (functions by
--- their source, one level deep); the engine version; the profile name.
+-- their source, two levels deep); the engine version; the profile name.
+-- print() and io.write() are captured into the document.
 local rt = require "clipbook.runtime"
 
 local M = {}
@@ -97,11 +98,15 @@ function M.new(ctx)
     if type(spec.kind) ~= "string" then
       error("figure: the spec needs a kind (line, curve, bar, heatmap, image_grid, mask_overlay, panels; figures/FORMAT.md)", 2)
     end
-    local json = rt.json(spec)    -- raises on what cannot be drawn (functions...)
+    local okj, json = pcall(rt.json, spec)
+    if not okj then error("figure: " .. tostring(json), 2) end
     if ctx.check_spec then
       local ok, err = ctx.check_spec(json)
       if not ok then error("figure: " .. err, 2) end
     end
+    -- a snapshot: the chapter may change its tables (or tensors) later,
+    -- and the document is written at the end of the run
+    spec = rt.unpack(rt.pack(spec))
     add_block({ type = "figure", label = label, caption = caption and tostring(caption) or nil,
                 width = width, spec = setmetatable(spec, OBJECT) })
   end
