@@ -17,6 +17,8 @@ a=$(grep -o '"tensor.probe":[^,}]*' "$T/a.json"); b=$(grep -o '"tensor.probe":[^
 [ -n "$a" ] && [ "$a" = "$b" ] || fail "cached tensors differ: $a vs $b"
 grep -q '"series":\[{"y":\[[-0-9.e]*,[-0-9.e]*,[-0-9.e]*,[-0-9.e]*,[-0-9.e]*,[-0-9.e]*\]}\]' "$T/a.json" \
   || fail "a tensor in a figure spec should become a JSON array"
+grep -q '"label":"fig-snap","spec":{"kind":"line","series":\[{"y":\[1,2,3\]}\]}' "$T/a.json" \
+  || fail "a figure must keep the data it had when figure() was called"
 "$CB" run tests/runner/chapters/07-shapes.lua --quiet --out "$T/s.json" 2> "$T/err" || fail "shapes world chapter"
 grep -q '"kind":"image_grid"' "$T/s.json" || fail "shapes figure missing"
 "$CB" run tests/runner/chapters/08-train.lua --quiet --out "$T/t.json" 2> "$T/err" || fail "training chapter"

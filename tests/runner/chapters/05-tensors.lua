@@ -101,3 +101,8 @@ local okb, eb = pcall(memo, "bad_value", {}, function() return { f = print } end
 assert(not okb and eb:find("memo 'bad_value': cannot store the result"), eb)
 local okp, ep = pcall(memo, "bad_param", { f = print }, function() return 1 end)
 assert(not okp and ep:find("params: cannot encode function at f"), ep)
+
+-- %% figures are snapshots
+local ys = { 1, 2, 3 }
+figure{ label = "fig-snap", kind = "line", series = { { y = ys } } }
+ys[1] = 100
