@@ -106,3 +106,5 @@ assert(not okp and ep:find("params: cannot encode function at f"), ep)
 local ys = { 1, 2, 3 }
 figure{ label = "fig-snap", kind = "line", series = { { y = ys } } }
 ys[1] = 100
+local okf, ef = pcall(figure, { kind = "line", series = { { y = "abc" } } })
+assert(not okf and ef:find("figure: series 1"), "the figures library checks specs: " .. tostring(ef))
