@@ -91,6 +91,49 @@ static int cmd_ls(const char *dir) {
     return 0;
 }
 
+static int same_json(const cJSON *a, const cJSON *b, const char *k);
+
+/* Lines of s (pointers into a copy the caller frees). */
+static char **split_lines(const char *s, int *n, char **copy) {
+    *copy = strdup(s);
+    int cap = 16;
+    char **v = malloc(sizeof *v * cap);
+    *n = 0;
+    for (char *p = *copy; p && *p;) {
+        char *e = strchr(p, '\n');
+        if (e) *e = 0;
+        if (*n == cap) { cap *= 2; v = realloc(v, sizeof *v * cap); }
+        v[(*n)++] = p;
+        p = e ? e + 1 : NULL;
+    }
+    return v;
+}
+
+/* A line diff of two function sources (longest common subsequence; the
+ * functions a memo wraps are short). */
+static void print_source_diff(const char *a, const char *b) {
+    char *ca, *cb;
+    int na, nb;
+    char **la = split_lines(a, &na, &ca), **lb = split_lines(b, &nb, &cb);
+    if ((long)na * nb <= 4000000L) {
+        int *t = calloc((size_t)(na + 1) * (nb + 1), sizeof *t);
+#define T(i, j) t[(size_t)(i) * (nb + 1) + (j)]
+        for (int i = na - 1; i >= 0; i--)
+            for (int j = nb - 1; j >= 0; j--)
+                T(i, j) = !strcmp(la[i], lb[j]) ? T(i + 1, j + 1) + 1 : (T(i + 1, j) > T(i, j + 1) ? T(i + 1, j) : T(i, j + 1));
+        printf("  source diff (older -> this):\n");
+        int i = 0, j = 0;
+        while (i < na || j < nb) {
+            if (i < na && j < nb && !strcmp(la[i], lb[j])) { i++; j++; }
+            else if (i < na && (j == nb || T(i + 1, j) >= T(i, j + 1))) printf("    - %s\n", la[i++]);
+            else printf("    + %s\n", lb[j++]);
+        }
+#undef T
+        free(t);
+    }
+    free(la); free(lb); free(ca); free(cb);
+}
+
 static int cmd_why(const char *dir, const char *name) {
     if (!rp_memo_name_ok(name)) { fprintf(stderr, "clipbook cache: '%s' is not an artifact name\n", name); return 2; }
     cJSON *idx = load_index(dir, name);
@@ -111,6 +154,16 @@ static int cmd_why(const char *dir, const char *name) {
                js(e, "profile"), js(e, "engine"), present ? "" : "  (no longer cached)", js(e, "why"),
                params ? params : "-");
         free(params);
+        /* for the latest: how its source differs from the version it replaced */
+        if (i == k - 1) {
+            const cJSON *ref = NULL;
+            for (int j = k - 2; j >= 0 && !ref; j--) {
+                const cJSON *f = cJSON_GetArrayItem(entries, j);
+                if (same_json(e, f, "params") && same_json(e, f, "profile")) ref = f;
+            }
+            if (!ref && k >= 2) ref = cJSON_GetArrayItem(entries, k - 2);
+            if (ref && strcmp(js(ref, "source"), js(e, "source"))) print_source_diff(js(ref, "source"), js(e, "source"));
+        }
     }
     cJSON_Delete(idx);
     return 0;

@@ -28,6 +28,8 @@ grep -q 'Edited prose, 11' doc/03-memo.json || fail "$STEP: new prose not writte
 STEP="code edit of exp_b"; sed -i 's/tag = "b"/tag = "bb"/' ch/03-memo.lua
 run; expect hit exp_a 1; expect miss exp_b 1
 grep "^miss exp_b" "$LOG" | grep -q 'source changed' || fail "$STEP: why should say source changed"
+"$CB" cache why exp_b > why.txt
+grep -q '^    - .*tag = "b" }' why.txt && grep -q '^    + .*tag = "bb" }' why.txt || { cat why.txt; fail "$STEP: cache why should show the source diff"; }
 
 STEP="code edit of exp_a changes its value"; sed -i 's/s = s + i/s = s + 2 * i/' ch/03-memo.lua
 run; expect miss exp_a 1; expect miss exp_b 1
