@@ -70,10 +70,13 @@ SLOW_S=0 "$CB" run ch/04-slow.lua --quiet --out doc/04-slow.json || fail "$STEP:
 grep -q '"slow.v":42' doc/04-slow.json || fail "$STEP: wrong value"
 
 STEP="two processes"; rm -rf "$T/cache/slow"; : > "$LOG"
-SLOW_S=1 "$CB" run ch/04-slow.lua --quiet --out doc/s1.json & p1=$!
-SLOW_S=1 "$CB" run ch/04-slow.lua --quiet --out doc/s2.json & p2=$!
+SLOW_S=2 "$CB" run ch/04-slow.lua --quiet --out doc/s1.json & p1=$!
+SLOW_S=2 "$CB" run ch/04-slow.lua --quiet --out doc/s2.json & p2=$!
 wait $p1; wait $p2
-expect miss slow 1; expect wait-hit slow 1
+# computed once; the other run waited for it (or, on a very loaded machine,
+# started after it was stored)
+expect miss slow 1
+[ $(( $(count wait-hit slow) + $(count hit slow) )) = 1 ] || fail "$STEP: the second run should read the first one's entry"
 grep -q '"slow.v":42' doc/s2.json && grep -q '"slow.v":42' doc/s1.json || fail "$STEP: values"
 
 STEP="failing cell"; rc=0
