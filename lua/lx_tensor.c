@@ -293,10 +293,13 @@ static int t_get(lua_State *L) {
         push_elem(L, t, off);
         return 1;
     }
+    /* every index checked before any view is held: a raise leaks nothing */
+    int64_t ks[EN_MAX_DIMS];
+    for (int d = 0; d < n; d++) ks[d] = check_index(L, d + 2, t, d);
     lx_tensor *slot = push_empty(L);
     en_tensor *v = en_tensor_retain(t);
     for (int d = 0; d < n; d++) {
-        int64_t k = check_index(L, d + 2, v, 0);
+        int64_t k = ks[d];
         en_tensor *w = en_select(v, 0, k);
         en_tensor_release(v);
         if (!w) return luaL_error(L, "%s", en_error_msg());

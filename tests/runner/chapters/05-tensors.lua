@@ -108,3 +108,6 @@ figure{ label = "fig-snap", kind = "line", series = { { y = ys } } }
 ys[1] = 100
 local okf, ef = pcall(figure, { kind = "line", series = { { y = "abc" } } })
 assert(not okf and ef:find("figure: series 1"), "the figures library checks specs: " .. tostring(ef))
+local cube = cb.zeros(2, 2, 2)
+local okg, eg = pcall(cube.get, cube, 1, 9)
+assert(not okg and eg:find("index 9 out of range"), eg)
