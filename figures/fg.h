@@ -57,6 +57,14 @@ int      fg_spec_add_hline(fg_spec *spec, double y, const char *label);
  * (an rp_cmd: argv[0] is "figure"; returns 0 ok, 1 failure, 2 usage). */
 int      fg_cmd_figure(int argc, char **argv);
 
+/* The figure as SVG text (malloc'd, NUL-terminated, *len bytes) for
+ * inlining in HTML: every id and reference gets id_prefix (e.g. "fig3-"),
+ * so several figures in one page do not share cairo's glyph ids. NULL on
+ * failure; a drawable figure with a missing picture is returned with err
+ * set, like fg_draw. */
+char    *fg_render_svg(const fg_spec *spec, double width_pt, double height_pt, const char *id_prefix,
+                       size_t *len, char *err, size_t errlen);
+
 /* Fonts (pango family names) and base size in points for all figures. */
 void     fg_set_fonts(const char *text_family, const char *mono_family, double size_pt);
 

@@ -30,7 +30,11 @@ static void text_fit(cairo_t *cr, const char *t, double size, double x, double y
 
 static double cell_aspect(const fg_spec *s) {
     for (int i = 0; i < s->img_rows * s->img_cols; i++)
-        if (s->images[i].surf) return (double)s->images[i].h / s->images[i].w;
+        if (s->images[i].surf) {
+            /* a 3000×1 strip still gets a visible cell */
+            double a = (double)s->images[i].h / s->images[i].w;
+            return a < 0.05 ? 0.05 : a > 20 ? 20 : a;
+        }
     return 1.0;
 }
 
