@@ -139,7 +139,7 @@ void fg_text_draw_max(cairo_t *cr, const char *text, double size, int bold, int 
 void fg_mark_draw(cairo_t *cr, fg_box box, const char *msg);  /* "no data" etc. */
 
 /* ---- ticks (fg_ticks.c) --------------------------------------------------- */
-#define FG_MAX_TICKS 64
+#define FG_MAX_TICKS 128
 typedef struct {
     int n;
     double v[FG_MAX_TICKS];
