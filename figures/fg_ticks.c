@@ -242,8 +242,9 @@ void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m
         t->n = 0; t->suffix[0] = 0;
         /* Few ticks on a short axis can all fall outside the range (0 and
          * 100 for 7..74): ask for one more until two land inside. */
-        int ok = 0;
-        for (int mm = m; mm <= m + 4 && !ok; mm++) {
+        int ok = 0, want = m >= 3 ? 3 : 2;
+        double a2 = 0, b2 = 0, s2 = 0;   /* the first with two inside, if none has `want` */
+        for (int mm = m; mm <= m + 4 && ok < want; mm++) {
             if (fg_ticks_wilkinson(lo, hi, mm, fl, &a, &b, &step) != 0) break;
             int inside = 0;
             for (int i = 0; i < FG_MAX_TICKS; i++) {
@@ -251,9 +252,11 @@ void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m
                 if (v > b + step * 1e-6) break;
                 inside += v >= lo - step * 1e-6 && v <= hi + step * 1e-6;
             }
-            ok = inside >= 2;
+            if (inside >= 2 && !ok) { ok = 2; a2 = a; b2 = b; s2 = step; }
+            if (inside >= want) ok = want;
         }
         if (!ok) continue;
+        if (ok < want) { a = a2; b = b2; step = s2; }
         /* Huge or tiny magnitudes: a common power of ten moves to the title. */
         double mag = fmax(fabs(lo), fabs(hi));
         int e = 0;
