@@ -253,7 +253,7 @@ void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m
                 inside += v >= lo - step * 1e-6 && v <= hi + step * 1e-6;
             }
             if (inside >= 2 && !ok) { ok = 2; a2 = a; b2 = b; s2 = step; }
-            if (inside >= want) ok = want;
+            if (inside >= want && mm <= m + 1) ok = want;   /* not much denser than asked */
         }
         if (!ok) continue;
         if (ok < want) { a = a2; b = b2; step = s2; }
