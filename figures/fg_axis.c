@@ -132,7 +132,7 @@ void fg_axes_layout(cairo_t *cr, fg_axes *a, fg_box box, const fg_spec *s,
     for (int pass = 0; pass < 2; pass++) {
         if (p.h < 10) p.h = 10;
         if (p.w < 10) p.w = 10;
-        int my = (int)(p.h / 38) + 1;
+        int my = (int)(p.h / 45) + 1;   /* about one label per 45 pt: 5 on a typical plot */
         fg_ticks_make(&a->yt, a->y.kind, ylo, yhi, my < 3 ? 3 : my, a->y_int ? FG_TICKS_INTEGER : 0);
         for (int k = 0; k < 8; k++) {   /* y labels a line apart at least */
             if (a->yt.n < 3) break;

@@ -42,6 +42,14 @@ static double cat_slot(const double *vals, int n, double x) {
     return NAN;
 }
 
+/* A data x in axis units: log exponent, or category slot (by value when
+ * the slots are the distinct x values, by index when they are named). */
+static double x_units(const fg_spec *s, const double *catv, int ncatv, double x) {
+    if (s->x_scale != FG_SCALE_CATEGORY) return fg_scale_t(s->x_scale, x);
+    if (s->n_x_cats > 0) return isfinite(x) ? x : NAN;
+    return cat_slot(catv, ncatv, x);
+}
+
 static void ema(double *out, const double *y, int n, double w) {
     double s = 0, wt = 1;
     int started = 0;
@@ -218,7 +226,8 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
         if (isfinite(y)) { ylo = fmin(ylo, y); yhi = fmax(yhi, y); }
     }
     for (int i = 0; i < s->n_vlines; i++) {
-        double x = s->x_scale == FG_SCALE_CATEGORY ? NAN : fg_scale_t(s->x_scale, s->vlines[i].v);
+        if (s->x_scale == FG_SCALE_CATEGORY) continue;   /* slots are already the x range */
+        double x = fg_scale_t(s->x_scale, s->vlines[i].v);
         if (isfinite(x)) { xlo = fmin(xlo, x); xhi = fmax(xhi, x); }
     }
 
@@ -315,7 +324,7 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
         cairo_restore(cr);
     }
     for (int i = 0; i < s->n_vlines; i++) {
-        double x = s->x_scale == FG_SCALE_CATEGORY ? NAN : fg_scale_fwd(&A.x, fg_scale_t(A.x.kind, s->vlines[i].v));
+        double x = fg_scale_fwd(&A.x, x_units(s, catv, ncatv, s->vlines[i].v));
         if (!isfinite(x) || x < A.plot.x || x > A.plot.x + A.plot.w) continue;
         cairo_save(cr);
         fg_set_rgb(cr, st->faint);
@@ -356,8 +365,7 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
     }
     cairo_restore(cr);
     for (int i = 0; i < s->n_notes; i++) {
-        double x = s->x_scale == FG_SCALE_CATEGORY ? s->notes[i].x : fg_scale_t(A.x.kind, s->notes[i].x);
-        double px = fg_scale_fwd(&A.x, x), py = fg_scale_fwd(&A.y, fg_scale_t(A.y.kind, s->notes[i].y));
+        double px = fg_scale_fwd(&A.x, x_units(s, catv, ncatv, s->notes[i].x)), py = fg_scale_fwd(&A.y, fg_scale_t(A.y.kind, s->notes[i].y));
         if (!isfinite(px) || !isfinite(py) || px < A.plot.x - 1 || px > A.plot.x + A.plot.w + 1
             || py < A.plot.y - 1 || py > A.plot.y + A.plot.h + 1) continue;
         cairo_save(cr);
