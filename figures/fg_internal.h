@@ -130,7 +130,8 @@ void fg_text_size_wrapped(cairo_t *cr, const char *text, double size, int markup
                           double *w, double *h, int *lines);
 void fg_text_draw_wrapped(cairo_t *cr, const char *text, double size, int markup, double width,
                           double x, double y, double ax, double ay);
-/* The same on a white ground, for labels drawn over data or lines. */
+/* fg_text_draw (plain text) on a white ground, for labels drawn over data
+ * or lines, ellipsized to maxw. */
 void fg_text_draw_bg(cairo_t *cr, const char *text, double size, double x, double y,
                      double ax, double ay, double maxw);
 /* fg_text_draw, ellipsized to maxw points when longer (maxw <= 0: never). */
