@@ -1,0 +1,97 @@
+/* en_opdef — what an op's implementation needs (not for callers of ops).
+ *
+ * A recorded op is a node on the tape: its inputs and output (referenced),
+ * up to EN_NODE_SAVED saved tensors (e.g. layer norm's mean and rstd), and a
+ * few integer/float arguments. Backward gets the output's gradient as a
+ * dense float array in the output's shape and asks en_node_grad() for each
+ * input's gradient buffer, dense in that input's shape, with the gradient
+ * rule's write-or-add flag (see en_ops.h). See en_ops.h "How to add an op".
+ */
+#ifndef EN_OPDEF_H
+#define EN_OPDEF_H
+
+#include "en_autograd.h"
+#include "en_ops.h"
+#include "kn_backend.h"
+
+#define EN_NODE_SAVED 3
+#define EN_NODE_IARGS (EN_MAX_DIMS * 2 + 4)
+
+typedef struct en_node {
+    en_op op;
+    int nin;
+    en_tensor **in;                   /* nin references */
+    en_tensor *out;                   /* reference */
+    en_tensor *saved[EN_NODE_SAVED];  /* references or NULL */
+    int64_t iarg[EN_NODE_IARGS];
+    float farg[4];
+    en_tensor *in_small[4];           /* storage for `in` when nin <= 4 */
+} en_node;
+
+typedef void (*en_backward_fn)(en_node *n, const float *gout);
+
+typedef struct {
+    en_op op;
+    const char *name;
+    en_backward_fn backward;
+} en_op_info;
+
+extern const en_op_info en_op_table[EN_OP_COUNT];
+
+/* Appends a node when grad mode is on and some input requires grad; marks
+ * out as requiring grad. Returns NULL (nothing to save) otherwise. Takes
+ * its own references to out and the inputs. */
+en_node *en_tape_record(en_op op, en_tensor *out, int nin, en_tensor *const *in);
+
+/* Gradient buffer of input i, dense in its shape, or NULL when that input
+ * needs no gradient. *acc = 1: add into it; 0: overwrite it (fresh,
+ * uninitialised memory). */
+float *en_node_grad(en_node *n, int i, int *acc);
+
+/* The back end serving tensor t (the CPU one for now). */
+const kn_backend *en_backend_of(const en_tensor *t);
+
+/* dst (dense, shape dshape) (=|+=) sum of src (dense, shape sshape) over the
+ * broadcast dims: dshape must broadcast to sshape. */
+void en_reduce_to(float *dst, int dnd, const int64_t *dshape, const float *src, int snd,
+                  const int64_t *sshape, int acc);
+
+/* The innermost active arena, or NULL. */
+en_arena *en_arena_active(void);
+/* Reallocates t's storage to nbytes (contents kept, growth zeroed); every
+ * view of it follows. Heap storage only. */
+void en_storage_resize(en_tensor *t, size_t nbytes);
+
+/* ---- backward functions, one per op (en_op_table) ------------------------ */
+void en_reshape_backward(en_node *n, const float *g);
+void en_permute_backward(en_node *n, const float *g);
+void en_slice_backward(en_node *n, const float *g);
+void en_expand_backward(en_node *n, const float *g);
+void en_contiguous_backward(en_node *n, const float *g);
+void en_binary_backward(en_node *n, const float *g);   /* add sub mul div */
+void en_scalar_backward(en_node *n, const float *g);   /* add/mul/pow scalar */
+void en_unary_backward(en_node *n, const float *g);    /* exp ... tanh */
+void en_sum_backward(en_node *n, const float *g);
+void en_max_backward(en_node *n, const float *g);
+void en_softmax_backward(en_node *n, const float *g);  /* softmax, log-softmax */
+void en_layer_norm_backward(en_node *n, const float *g);
+void en_l2_normalize_backward(en_node *n, const float *g);
+void en_matmul_backward(en_node *n, const float *g);
+void en_linear_backward(en_node *n, const float *g);
+void en_attention_backward(en_node *n, const float *g);
+void en_embedding_backward(en_node *n, const float *g);
+void en_gather_rows_backward(en_node *n, const float *g);
+void en_concat_backward(en_node *n, const float *g);
+void en_cross_entropy_backward(en_node *n, const float *g);
+void en_mse_backward(en_node *n, const float *g);
+void en_bce_logits_backward(en_node *n, const float *g);
+/* -- conv ops' backward functions here -- (en_ops_conv.c) */
+void en_conv2d_backward(en_node *n, const float *g);
+void en_conv_transpose2d_backward(en_node *n, const float *g);
+void en_max_pool2d_backward(en_node *n, const float *g);
+void en_avg_pool2d_backward(en_node *n, const float *g);
+void en_adaptive_avg_pool2d_backward(en_node *n, const float *g);
+void en_upsample_backward(en_node *n, const float *g);  /* nearest, bilinear */
+void en_batch_norm2d_backward(en_node *n, const float *g);
+
+#endif

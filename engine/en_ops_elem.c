@@ -1,0 +1,198 @@
+/* Elementwise ops: binary with broadcasting, scalar forms, unary functions.
+ * Gradient rule: see en_ops.h (leaves +=, activations = then +=). */
+#include <math.h>
+#include <string.h>
+
+#include "en_error.h"
+#include "en_opdef.h"
+
+/* ---- broadcasting ------------------------------------------------------ */
+static int bcast_shape(const char *op, const en_tensor *a, const en_tensor *b, int *nd,
+                       int64_t *shape) {
+    int n = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int i = 0; i < n; i++) {
+        int ia = i - (n - a->ndim), ib = i - (n - b->ndim);
+        int64_t da = ia >= 0 ? a->shape[ia] : 1, db = ib >= 0 ? b->shape[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            char x[128], y[128];
+            return en_error("%s: shapes %s and %s do not broadcast", op,
+                            en_tensor_shape_str(a, x, sizeof x), en_tensor_shape_str(b, y, sizeof y));
+        }
+        shape[i] = da == 1 ? db : da;
+    }
+    *nd = n;
+    return 0;
+}
+
+/* t's strides in the index space of `shape` (0 along broadcast dims). */
+static void bcast_strides(const en_tensor *t, int nd, const int64_t *shape, int64_t *st) {
+    int lead = nd - t->ndim;
+    for (int i = 0; i < nd; i++)
+        st[i] = (i < lead || (t->shape[i - lead] == 1 && shape[i] != 1)) ? 0 : t->stride[i - lead];
+}
+
+enum { F_ADD, F_SUB, F_MUL, F_DIV, F_GA_MUL, F_GB_MUL, F_GA_DIV, F_GB_DIV, F_NEG };
+
+/* dst[i] = f(a[.], b[.]) over shape, dst dense; a, b strided (pa, pb may
+ * be NULL for F_NEG: dst = -a). For the gradient kinds a is g (dense) and
+ * b is the other operand... see callers. */
+static inline float fapply(int f, float x, float y, float z) {
+    switch (f) {
+    case F_ADD: return x + y;
+    case F_SUB: return x - y;
+    case F_MUL: return x * y;
+    case F_DIV: return x / y;
+    case F_GA_MUL: return x * y;           /* g * b */
+    case F_GB_MUL: return x * y;           /* g * a */
+    case F_GA_DIV: return x / y;           /* g / b */
+    case F_GB_DIV: return -x * z / (y * y); /* -g a / b^2 (y = b, z = a) */
+    default: return -x;
+    }
+}
+
+/* out dense over shape; x, y, z strided views (y/z unused by some kinds). */
+static void nd_apply(int f, float *out, int nd, const int64_t *shape, const float *x,
+                     const int64_t *sx, const float *y, const int64_t *sy, const float *z,
+                     const int64_t *sz) {
+    int64_t inner = nd ? shape[nd - 1] : 1, outer = 1;
+    for (int i = 0; i + 1 < nd; i++) outer *= shape[i];
+    int64_t ix = nd ? sx[nd - 1] : 0, iy = (nd && sy) ? sy[nd - 1] : 0, iz = (nd && sz) ? sz[nd - 1] : 0;
+#pragma omp parallel for if (outer * inner > 65536)
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t r = o, ox = 0, oy = 0, oz = 0;
+        for (int d = nd - 2; d >= 0; d--) {
+            int64_t i = r % shape[d];
+            r /= shape[d];
+            ox += i * sx[d];
+            if (sy) oy += i * sy[d];
+            if (sz) oz += i * sz[d];
+        }
+        float *op = out + o * inner;
+        const float *xp = x + ox, *yp = y ? y + oy : NULL, *zp = z ? z + oz : NULL;
+        for (int64_t i = 0; i < inner; i++)
+            op[i] = fapply(f, xp[i * ix], yp ? yp[i * iy] : 0.0f, zp ? zp[i * iz] : 0.0f);
+    }
+}
+
+static en_tensor *binary(en_op op, const char *name, en_tensor *a, en_tensor *b) {
+    int nd = 0;
+    int64_t shape[EN_MAX_DIMS], sa[EN_MAX_DIMS], sb[EN_MAX_DIMS];
+    if (bcast_shape(name, a, b, &nd, shape)) return NULL;
+    en_tensor *out = en_tensor_empty(nd, shape);
+    float *o = en_tensor_f32(out);
+    const float *pa = en_tensor_f32(a), *pb = en_tensor_f32(b);
+    int f = op == EN_OP_ADD ? F_ADD : op == EN_OP_SUB ? F_SUB : op == EN_OP_MUL ? F_MUL : F_DIV;
+    if (en_tensor_same_shape(a, b) && en_tensor_is_contiguous(a) && en_tensor_is_contiguous(b)) {
+        int64_t n = en_tensor_numel(out);
+#pragma omp parallel for simd if (n > 65536)
+        for (int64_t i = 0; i < n; i++) o[i] = fapply(f, pa[i], pb[i], 0);
+    } else {
+        bcast_strides(a, nd, shape, sa);
+        bcast_strides(b, nd, shape, sb);
+        nd_apply(f, o, nd, shape, pa, sa, pb, sb, NULL, NULL);
+    }
+    en_tensor *in[2] = {a, b};
+    en_tape_record(op, out, 2, in);
+    return out;
+}
+
+en_tensor *en_add(en_tensor *a, en_tensor *b) { return binary(EN_OP_ADD, "add", a, b); }
+en_tensor *en_sub(en_tensor *a, en_tensor *b) { return binary(EN_OP_SUB, "sub", a, b); }
+en_tensor *en_mul(en_tensor *a, en_tensor *b) { return binary(EN_OP_MUL, "mul", a, b); }
+en_tensor *en_div(en_tensor *a, en_tensor *b) { return binary(EN_OP_DIV, "div", a, b); }
+
+void en_binary_backward(en_node *n, const float *g) {
+    en_tensor *a = n->in[0], *b = n->in[1], *y = n->out;
+    int nd = y->ndim;
+    int64_t dense[EN_MAX_DIMS], sa[EN_MAX_DIMS], sb[EN_MAX_DIMS];
+    int64_t s = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        dense[i] = s;
+        s *= y->shape[i];
+    }
+    bcast_strides(a, nd, y->shape, sa);
+    bcast_strides(b, nd, y->shape, sb);
+    int64_t ny = en_tensor_numel(y);
+    for (int k = 0; k < 2; k++) {
+        int acc;
+        float *gx = en_node_grad(n, k, &acc);
+        if (!gx) continue;
+        en_tensor *x = n->in[k];
+        if (n->op == EN_OP_ADD || (n->op == EN_OP_SUB && k == 0)) {
+            en_reduce_to(gx, x->ndim, x->shape, g, nd, y->shape, acc);
+            continue;
+        }
+        float *tmp = malloc((size_t)(ny ? ny : 1) * sizeof(float));
+        EN_ASSERT(tmp != NULL);
+        const float *pa = en_tensor_f32(a), *pb = en_tensor_f32(b);
+        if (n->op == EN_OP_SUB) nd_apply(F_NEG, tmp, nd, y->shape, g, dense, NULL, NULL, NULL, NULL);
+        else if (n->op == EN_OP_MUL && k == 0) nd_apply(F_GA_MUL, tmp, nd, y->shape, g, dense, pb, sb, NULL, NULL);
+        else if (n->op == EN_OP_MUL) nd_apply(F_GB_MUL, tmp, nd, y->shape, g, dense, pa, sa, NULL, NULL);
+        else if (k == 0) nd_apply(F_GA_DIV, tmp, nd, y->shape, g, dense, pb, sb, NULL, NULL);
+        else nd_apply(F_GB_DIV, tmp, nd, y->shape, g, dense, pb, sb, pa, sa);
+        en_reduce_to(gx, x->ndim, x->shape, tmp, nd, y->shape, acc);
+        free(tmp);
+    }
+}
+
+/* ---- unary and scalar ops ------------------------------------------------- */
+static en_tensor *unary(en_op op, kn_unary f, en_tensor *x, float a, float b) {
+    en_tensor *xc = en_contiguous(x);
+    en_tensor *y = en_tensor_empty(xc->ndim, xc->shape);
+    en_backend_of(xc)->unary_fwd(f, en_tensor_f32(y), en_tensor_f32(xc), en_tensor_numel(xc), a, b);
+    en_node *n = en_tape_record(op, y, 1, &xc);
+    if (n) {
+        n->iarg[0] = f;
+        n->farg[0] = a;
+        n->farg[1] = b;
+    }
+    en_tensor_release(xc);
+    return y;
+}
+
+void en_unary_backward(en_node *n, const float *g) {
+    int acc;
+    float *gx = en_node_grad(n, 0, &acc);
+    if (!gx) return;
+    en_backend_of(n->out)->unary_bwd((kn_unary)n->iarg[0], gx, g, en_tensor_f32(n->in[0]),
+                                     en_tensor_f32(n->out), en_tensor_numel(n->out), n->farg[0],
+                                     n->farg[1], acc);
+}
+
+void en_scalar_backward(en_node *n, const float *g) { en_unary_backward(n, g); }
+
+en_tensor *en_add_scalar(en_tensor *a, float s) { return unary(EN_OP_ADD_SCALAR, KN_U_ADD_SCALAR, a, s, 0); }
+en_tensor *en_mul_scalar(en_tensor *a, float s) { return unary(EN_OP_MUL_SCALAR, KN_U_MUL_SCALAR, a, s, 0); }
+en_tensor *en_neg(en_tensor *a) { return en_mul_scalar(a, -1.0f); }
+en_tensor *en_rsub_scalar(en_tensor *a, float s) {
+    en_tensor *m = en_neg(a), *r = en_add_scalar(m, s);
+    en_tensor_release(m);
+    return r;
+}
+en_tensor *en_pow(en_tensor *a, float p) { return unary(EN_OP_POW_SCALAR, KN_U_POW, a, p, 0); }
+en_tensor *en_exp(en_tensor *a) { return unary(EN_OP_EXP, KN_U_EXP, a, 0, 0); }
+en_tensor *en_log(en_tensor *a) { return unary(EN_OP_LOG, KN_U_LOG, a, 0, 0); }
+en_tensor *en_sqrt(en_tensor *a) { return unary(EN_OP_SQRT, KN_U_SQRT, a, 0, 0); }
+en_tensor *en_abs(en_tensor *a) { return unary(EN_OP_ABS, KN_U_ABS, a, 0, 0); }
+en_tensor *en_clamp(en_tensor *a, float lo, float hi) { return unary(EN_OP_CLAMP, KN_U_CLAMP, a, lo, hi); }
+en_tensor *en_relu(en_tensor *a) { return unary(EN_OP_RELU, KN_U_RELU, a, 0, 0); }
+en_tensor *en_gelu(en_tensor *a) { return unary(EN_OP_GELU_TANH, KN_U_GELU_TANH, a, 0, 0); }
+en_tensor *en_gelu_erf(en_tensor *a) { return unary(EN_OP_GELU_ERF, KN_U_GELU_ERF, a, 0, 0); }
+en_tensor *en_quick_gelu(en_tensor *a) { return unary(EN_OP_QUICK_GELU, KN_U_QUICK_GELU, a, 0, 0); }
+en_tensor *en_sigmoid(en_tensor *a) { return unary(EN_OP_SIGMOID, KN_U_SIGMOID, a, 0, 0); }
+en_tensor *en_tanh(en_tensor *a) { return unary(EN_OP_TANH, KN_U_TANH, a, 0, 0); }
+
+int en_all_finite(const en_tensor *x) {
+    int64_t n = en_tensor_numel(x);
+    const float *p = en_tensor_f32(x);
+    int ok = 1;
+    if (en_tensor_is_contiguous(x)) {
+#pragma omp parallel for reduction(&& : ok) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) ok = ok && isfinite(p[i]);
+        return ok;
+    }
+    en_tensor *c = en_tensor_clone(x);
+    ok = en_all_finite(c);
+    en_tensor_release(c);
+    return ok;
+}

@@ -1,0 +1,216 @@
+/* Linear algebra on the back end's GEMM: matmul (2-D and batched), linear,
+ * attention on packed q/k/v. Gradient rule: en_ops.h. */
+#include <math.h>
+#include <string.h>
+
+#include "en_error.h"
+#include "en_opdef.h"
+
+/* How the 2-D view t (last two dims) reaches GEMM: the logical matrix is
+ * `stored` (trans = 0) or `stored^T` (trans = 1), stored row-major with
+ * leading dim ld. 0 when the strides fit neither (then copy). */
+static int mat_layout(const en_tensor *t, int *trans, int *ld) {
+    int nd = t->ndim;
+    int64_t R = t->shape[nd - 2], C = t->shape[nd - 1], s0 = t->stride[nd - 2], s1 = t->stride[nd - 1];
+    if ((s1 == 1 || C <= 1) && (R <= 1 || s0 >= C)) {
+        *trans = 0;
+        *ld = (int)(R <= 1 ? (C > 1 ? C : 1) : s0);
+        return 1;
+    }
+    if ((s0 == 1 || R <= 1) && (C <= 1 || s1 >= R)) {
+        *trans = 1;
+        *ld = (int)(C <= 1 ? (R > 1 ? R : 1) : s1);
+        return 1;
+    }
+    return 0;
+}
+
+static en_tensor *as_matrix(en_tensor *t, int *trans, int *ld) {
+    if (t->ndim == 2 && mat_layout(t, trans, ld)) return en_tensor_retain(t);
+    en_tensor *c = en_contiguous(t);
+    *trans = 0;
+    *ld = (int)c->shape[c->ndim - 1];
+    if (*ld < 1) *ld = 1;
+    return c;
+}
+
+static int shape_err(const char *op, const en_tensor *a, const en_tensor *b) {
+    char x[128], y[128];
+    return en_error("%s: shapes %s and %s do not match", op, en_tensor_shape_str(a, x, sizeof x),
+                    en_tensor_shape_str(b, y, sizeof y));
+}
+
+en_tensor *en_matmul(en_tensor *a, en_tensor *b) {
+    if (a->ndim < 2 || b->ndim < 2) return shape_err("matmul", a, b), NULL;
+    int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1];
+    if (b->shape[b->ndim - 2] != K) return shape_err("matmul", a, b), NULL;
+    const kn_backend *be = en_backend_of(a);
+    int ta, tb, lda, ldb;
+    int64_t oshape[EN_MAX_DIMS];
+    int ond;
+    en_tensor *aa, *bb, *out;
+    if (b->ndim == 2) {
+        bb = as_matrix(b, &tb, &ldb);
+        aa = as_matrix(a, &ta, &lda);
+        int64_t Mf = en_tensor_numel(aa) / (K ? K : 1);
+        ond = a->ndim;
+        memcpy(oshape, a->shape, sizeof(int64_t) * ond);
+        oshape[ond - 1] = N;
+        out = en_tensor_empty(ond, oshape);
+        if (K == 0) en_tensor_fill_(out, 0);
+        else be->gemm(ta, tb, (int)Mf, (int)N, (int)K, 1.0f, en_tensor_f32(aa), lda,
+                      en_tensor_f32(bb), ldb, 0.0f, en_tensor_f32(out), (int)N);
+    } else {
+        if (a->ndim != 2 && a->ndim != b->ndim) return shape_err("matmul", a, b), NULL;
+        for (int i = 0; a->ndim != 2 && i < a->ndim - 2; i++)
+            if (a->shape[i] != b->shape[i]) return shape_err("matmul", a, b), NULL;
+        aa = as_matrix(a, &ta, &lda);
+        bb = en_contiguous(b);
+        tb = 0;
+        ldb = (int)(N ? N : 1);
+        ond = b->ndim;
+        memcpy(oshape, b->shape, sizeof(int64_t) * ond);
+        oshape[ond - 2] = M;
+        out = en_tensor_empty(ond, oshape);
+        int64_t batch = en_tensor_numel(bb) / ((K * N) != 0 ? K * N : 1);
+        if (K == 0) en_tensor_fill_(out, 0);
+        else be->gemm_batched(ta, 0, (int)M, (int)N, (int)K, 1.0f, en_tensor_f32(aa), lda,
+                              aa->ndim == 2 ? 0 : M * K, en_tensor_f32(bb), ldb, K * N, 0.0f,
+                              en_tensor_f32(out), (int)N, M * N, (int)batch);
+    }
+    en_tensor *in[2] = {aa, bb};
+    en_tape_record(EN_OP_MATMUL, out, 2, in);
+    en_tensor_release(aa);
+    en_tensor_release(bb);
+    return out;
+}
+
+void en_matmul_backward(en_node *n, const float *g) {
+    en_tensor *a = n->in[0], *b = n->in[1];
+    const kn_backend *be = en_backend_of(n->out);
+    int ta, tb, lda, ldb, acca, accb;
+    int64_t K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1], M = a->shape[a->ndim - 2];
+    if (a->ndim == 2) mat_layout(a, &ta, &lda);
+    else ta = 0, lda = (int)K;
+    if (b->ndim == 2) mat_layout(b, &tb, &ldb);
+    else tb = 0, ldb = (int)N;
+    float *ga = en_node_grad(n, 0, &acca), *gb = en_node_grad(n, 1, &accb);
+    if (K == 0 || N == 0) return;
+    if (b->ndim == 2) {
+        int64_t Mf = en_tensor_numel(a) / K;
+        if (ga) be->gemm(0, !tb, (int)Mf, (int)K, (int)N, 1.0f, g, (int)N, en_tensor_f32(b), ldb,
+                         (float)acca, ga, (int)K);
+        if (gb) be->gemm(!ta, 0, (int)K, (int)N, (int)Mf, 1.0f, en_tensor_f32(a), lda, g, (int)N,
+                         (float)accb, gb, (int)N);
+        return;
+    }
+    int64_t batch = en_tensor_numel(b) / (K * N), sa = a->ndim == 2 ? 0 : M * K;
+    if (ga) be->gemm_batched(0, 1, (int)M, (int)K, (int)N, 1.0f, g, (int)N, M * N,
+                             en_tensor_f32(b), ldb, K * N, (float)acca, ga, (int)K, sa, (int)batch);
+    if (gb) be->gemm_batched(!ta, 0, (int)K, (int)N, (int)M, 1.0f, en_tensor_f32(a), lda, sa, g,
+                             (int)N, M * N, (float)accb, gb, (int)N, K * N, (int)batch);
+}
+
+/* ---- linear --------------------------------------------------------------- */
+en_tensor *en_linear(en_tensor *x, en_tensor *w, en_tensor *b) {
+    if (x->ndim < 1 || w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1] ||
+        (b && en_tensor_numel(b) != w->shape[0]))
+        return shape_err("linear", x, w), NULL;
+    int64_t K = w->shape[1], N = w->shape[0];
+    en_tensor *xc = en_contiguous(x);
+    int64_t M = K ? en_tensor_numel(xc) / K : 0;
+    int tw, ldw;
+    en_tensor *wc = as_matrix(w, &tw, &ldw), *bc = b ? en_contiguous(b) : NULL;
+    int64_t oshape[EN_MAX_DIMS];
+    memcpy(oshape, x->shape, sizeof(int64_t) * x->ndim);
+    oshape[x->ndim - 1] = N;
+    en_tensor *out = en_tensor_empty(x->ndim, oshape);
+    float *o = en_tensor_f32(out);
+    if (bc) { /* start from the bias rows, GEMM adds on top (beta = 1) */
+        const float *bp = en_tensor_f32(bc);
+#pragma omp parallel for if (M * N > 65536)
+        for (int64_t i = 0; i < M; i++) memcpy(o + i * N, bp, (size_t)N * sizeof(float));
+    }
+    if (K > 0)
+        en_backend_of(xc)->gemm(0, !tw, (int)M, (int)N, (int)K, 1.0f, en_tensor_f32(xc), (int)K,
+                                en_tensor_f32(wc), ldw, bc ? 1.0f : 0.0f, o, (int)N);
+    else if (!bc)
+        en_tensor_fill_(out, 0);
+    en_tensor *in[3] = {xc, wc, bc};
+    en_tape_record(EN_OP_LINEAR, out, 3, in);
+    en_tensor_release(xc);
+    en_tensor_release(wc);
+    en_tensor_release(bc);
+    return out;
+}
+
+void en_linear_backward(en_node *n, const float *g) {
+    en_tensor *x = n->in[0], *w = n->in[1];
+    const kn_backend *be = en_backend_of(n->out);
+    int64_t K = w->shape[1], N = w->shape[0], M = K ? en_tensor_numel(x) / K : 0;
+    int tw, ldw, ax, aw, ab;
+    mat_layout(w, &tw, &ldw);
+    float *gx = en_node_grad(n, 0, &ax);
+    float *gw = en_node_grad(n, 1, &aw);
+    float *gb = n->in[2] ? en_node_grad(n, 2, &ab) : NULL;
+    if (gx && K > 0) be->gemm(0, tw, (int)M, (int)K, (int)N, 1.0f, g, (int)N, en_tensor_f32(w), ldw,
+                              (float)ax, gx, (int)K);
+    if (gw && K > 0) be->gemm(1, 0, (int)N, (int)K, (int)M, 1.0f, g, (int)N, en_tensor_f32(x), (int)K,
+                              (float)aw, gw, (int)K);
+    if (gb) { /* column sums as a GEMM with a row of ones */
+        float *ones = malloc((size_t)(M ? M : 1) * sizeof(float));
+        EN_ASSERT(ones != NULL);
+        for (int64_t i = 0; i < M; i++) ones[i] = 1.0f;
+        if (M > 0) be->gemm(0, 0, 1, (int)N, (int)M, 1.0f, ones, (int)M, g, (int)N, (float)ab, gb, (int)N);
+        else if (!ab) memset(gb, 0, (size_t)N * sizeof(float));
+        free(ones);
+    }
+}
+
+/* ---- attention ------------------------------------------------------------ */
+en_tensor *en_attention(en_tensor *qkv, int nhead, int causal) {
+    if (qkv->ndim != 3 || qkv->shape[2] % 3 || nhead < 1 || (qkv->shape[2] / 3) % nhead) {
+        char s[128];
+        return en_error("attention: qkv of shape %s with %d heads (want (B, T, 3C), C divisible by heads)",
+                        en_tensor_shape_str(qkv, s, sizeof s), nhead), NULL;
+    }
+    int64_t B = qkv->shape[0], T = qkv->shape[1], C = qkv->shape[2] / 3;
+    en_tensor *qc = en_contiguous(qkv);
+    en_tensor *out = en_tensor_empty(EN_DIMS(B, T, C));
+    en_tensor *att = en_tensor_empty(EN_DIMS(B, nhead, T, T));
+    en_backend_of(qc)->attention_fwd(en_tensor_f32(out), en_tensor_f32(att), en_tensor_f32(qc),
+                                     (int)B, (int)T, (int)C, nhead, causal);
+    en_node *n = en_tape_record(EN_OP_ATTENTION, out, 1, &qc);
+    if (n) {
+        n->saved[0] = att;
+        n->iarg[0] = nhead;
+        n->iarg[1] = causal;
+    } else {
+        en_tensor_release(att);
+    }
+    en_tensor_release(qc);
+    return out;
+}
+
+void en_attention_backward(en_node *n, const float *g) {
+    int acc;
+    float *gq = en_node_grad(n, 0, &acc);
+    if (!gq) return;
+    const en_tensor *q = n->in[0];
+    en_backend_of(q)->attention_bwd(gq, g, en_tensor_f32(q), en_tensor_f32(n->saved[0]),
+                                    (int)q->shape[0], (int)q->shape[1], (int)(q->shape[2] / 3),
+                                    (int)n->iarg[0], acc);
+}
+
+en_tensor *en_mha(en_tensor *x, en_tensor *in_w, en_tensor *in_b, en_tensor *out_w,
+                  en_tensor *out_b, int nhead, int causal) {
+    if (x->ndim != 3) return en_error("mha: x must be (B, T, C)"), NULL;
+    en_tensor *qkv = en_linear(x, in_w, in_b);
+    if (!qkv) return NULL;
+    en_tensor *h = en_attention(qkv, nhead, causal);
+    en_tensor_release(qkv);
+    if (!h) return NULL;
+    en_tensor *y = en_linear(h, out_w, out_b);
+    en_tensor_release(h);
+    return y;
+}

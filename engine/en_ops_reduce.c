@@ -1,0 +1,301 @@
+/* Reductions and normalisations: sum/mean, max/argmax, softmax,
+ * log-softmax, layer norm, L2 normalisation. Gradient rule: en_ops.h. */
+#include <math.h>
+#include <string.h>
+
+#include "en_error.h"
+#include "en_opdef.h"
+
+static int reduce_axes(const char *op, const en_tensor *a, int naxes, const int *axes, int *mark) {
+    for (int i = 0; i < a->ndim; i++) mark[i] = naxes == 0;
+    for (int i = 0; i < naxes; i++) {
+        int d = en_tensor_axis(a, axes[i]);
+        if (d < 0) return en_error("%s: %s", op, en_error_msg());
+        mark[d] = 1;
+    }
+    return 0;
+}
+
+static en_tensor *sum_scaled(en_tensor *a, int naxes, const int *axes, int keepdim, int mean) {
+    int mark[EN_MAX_DIMS];
+    if (reduce_axes(mean ? "mean" : "sum", a, naxes, axes, mark)) return NULL;
+    int64_t kshape[EN_MAX_DIMS], oshape[EN_MAX_DIMS], count = 1;
+    int ond = 0;
+    for (int i = 0; i < a->ndim; i++) {
+        kshape[i] = mark[i] ? 1 : a->shape[i];
+        if (mark[i]) count *= a->shape[i];
+        if (!mark[i] || keepdim) oshape[ond++] = kshape[i];
+    }
+    float scale = mean ? 1.0f / (float)(count ? count : 1) : 1.0f;
+    en_tensor *ac = en_contiguous(a);
+    en_tensor *out = en_tensor_empty(ond, oshape);
+    float *o = en_tensor_f32(out);
+    en_reduce_to(o, a->ndim, kshape, en_tensor_f32(ac), a->ndim, a->shape, 0);
+    if (scale != 1.0f) {
+        int64_t n = en_tensor_numel(out);
+        for (int64_t i = 0; i < n; i++) o[i] *= scale;
+    }
+    en_node *n = en_tape_record(EN_OP_SUM, out, 1, &ac);
+    if (n) {
+        for (int i = 0; i < a->ndim; i++) n->iarg[i] = kshape[i];
+        n->farg[0] = scale;
+    }
+    en_tensor_release(ac);
+    return out;
+}
+
+void en_sum_backward(en_node *n, const float *g) {
+    int acc;
+    float *gx = en_node_grad(n, 0, &acc);
+    if (!gx) return;
+    const en_tensor *x = n->in[0];
+    int nd = x->ndim;
+    int64_t gs[EN_MAX_DIMS], s = 1;
+    for (int i = nd - 1; i >= 0; i--) { /* strides of g in x's index space */
+        gs[i] = n->iarg[i] == 1 ? 0 : s;
+        s *= n->iarg[i];
+    }
+    float scale = n->farg[0];
+    int64_t inner = nd ? x->shape[nd - 1] : 1, outer = 1;
+    for (int i = 0; i + 1 < nd; i++) outer *= x->shape[i];
+    int64_t gi = nd ? gs[nd - 1] : 0;
+#pragma omp parallel for if (outer * inner > 65536)
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t r = o, off = 0;
+        for (int d = nd - 2; d >= 0; d--) {
+            off += (r % x->shape[d]) * gs[d];
+            r /= x->shape[d];
+        }
+        float *dp = gx + o * inner;
+        const float *gp = g + off;
+        for (int64_t i = 0; i < inner; i++) dp[i] = (acc ? dp[i] : 0.0f) + gp[i * gi] * scale;
+    }
+}
+
+en_tensor *en_sum(en_tensor *a, int naxes, const int *axes, int keepdim) {
+    return sum_scaled(a, naxes, axes, keepdim, 0);
+}
+en_tensor *en_mean(en_tensor *a, int naxes, const int *axes, int keepdim) {
+    return sum_scaled(a, naxes, axes, keepdim, 1);
+}
+en_tensor *en_sum_all(en_tensor *a) { return sum_scaled(a, 0, NULL, 0, 0); }
+en_tensor *en_mean_all(en_tensor *a) { return sum_scaled(a, 0, NULL, 0, 1); }
+
+/* ---- max / argmax ------------------------------------------------------------ */
+static void split_axis(const en_tensor *a, int d, int64_t *outer, int64_t *K, int64_t *inner) {
+    *outer = 1;
+    *inner = 1;
+    for (int i = 0; i < d; i++) *outer *= a->shape[i];
+    for (int i = d + 1; i < a->ndim; i++) *inner *= a->shape[i];
+    *K = a->shape[d];
+}
+
+static void reduced_shape(const en_tensor *a, int d, int keepdim, int *nd, int64_t *shape) {
+    int k = 0;
+    for (int i = 0; i < a->ndim; i++) {
+        if (i != d) shape[k++] = a->shape[i];
+        else if (keepdim) shape[k++] = 1;
+    }
+    *nd = k;
+}
+
+static en_tensor *max_impl(en_tensor *a, int axis, int keepdim, int want_index) {
+    int d = en_tensor_axis(a, axis);
+    if (d < 0) return NULL;
+    if (a->shape[d] == 0) return en_error("max: empty axis %d", axis), NULL;
+    int64_t outer, K, inner, shape[EN_MAX_DIMS];
+    int nd;
+    split_axis(a, d, &outer, &K, &inner);
+    reduced_shape(a, d, keepdim, &nd, shape);
+    en_tensor *ac = en_contiguous(a);
+    en_tensor *idx = en_tensor_new(EN_I64, nd, shape);
+    en_tensor *val = want_index ? NULL : en_tensor_empty(nd, shape);
+    const float *x = en_tensor_f32(ac);
+    int64_t *ip = en_tensor_i64(idx);
+    float *vp = val ? en_tensor_f32(val) : NULL;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *p = x + o * K * inner + i;
+            int64_t best = 0;
+            for (int64_t k = 1; k < K; k++)
+                if (p[k * inner] > p[best * inner]) best = k;
+            ip[o * inner + i] = best;
+            if (vp) vp[o * inner + i] = p[best * inner];
+        }
+    if (want_index) {
+        en_tensor_release(ac);
+        return idx;
+    }
+    en_node *n = en_tape_record(EN_OP_MAX, val, 1, &ac);
+    if (n) {
+        n->saved[0] = idx;
+        n->iarg[0] = outer;
+        n->iarg[1] = K;
+        n->iarg[2] = inner;
+    } else {
+        en_tensor_release(idx);
+    }
+    en_tensor_release(ac);
+    return val;
+}
+
+void en_max_backward(en_node *n, const float *g) {
+    int acc;
+    float *gx = en_node_grad(n, 0, &acc);
+    if (!gx) return;
+    int64_t outer = n->iarg[0], K = n->iarg[1], inner = n->iarg[2];
+    if (!acc) memset(gx, 0, (size_t)(outer * K * inner) * sizeof(float));
+    const int64_t *ip = en_tensor_i64(n->saved[0]);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++)
+            gx[o * K * inner + ip[o * inner + i] * inner + i] += g[o * inner + i];
+}
+
+en_tensor *en_max(en_tensor *a, int axis, int keepdim) { return max_impl(a, axis, keepdim, 0); }
+en_tensor *en_argmax(en_tensor *a, int axis, int keepdim) { return max_impl(a, axis, keepdim, 1); }
+
+/* ---- along-an-axis ops: work on the last axis, permute for others ---------- */
+typedef en_tensor *(*last_axis_fn)(en_tensor *x, float arg);
+
+static en_tensor *along_axis(en_tensor *x, int axis, last_axis_fn f, float arg) {
+    int d = en_tensor_axis(x, axis);
+    if (d < 0) return NULL;
+    if (d == x->ndim - 1) return f(x, arg);
+    en_tensor *t = en_transpose(x, d, x->ndim - 1);
+    en_tensor *y = f(t, arg);
+    en_tensor *yt = en_transpose(y, d, x->ndim - 1);
+    en_tensor *r = en_contiguous(yt);
+    en_tensor_release(t);
+    en_tensor_release(y);
+    en_tensor_release(yt);
+    return r;
+}
+
+static en_tensor *softmax_last(en_tensor *x, float logsm) {
+    en_tensor *xc = en_contiguous(x);
+    en_tensor *y = en_tensor_empty(xc->ndim, xc->shape);
+    int64_t C = xc->ndim ? xc->shape[xc->ndim - 1] : 1;
+    int64_t rows = C ? en_tensor_numel(xc) / C : 0;
+    en_backend_of(xc)->softmax_fwd(en_tensor_f32(y), en_tensor_f32(xc), rows, C, logsm != 0);
+    en_tape_record(logsm != 0 ? EN_OP_LOG_SOFTMAX : EN_OP_SOFTMAX, y, 1, &xc);
+    en_tensor_release(xc);
+    return y;
+}
+
+void en_softmax_backward(en_node *n, const float *g) {
+    int acc;
+    float *gx = en_node_grad(n, 0, &acc);
+    if (!gx) return;
+    const en_tensor *y = n->out;
+    int64_t C = y->ndim ? y->shape[y->ndim - 1] : 1;
+    int64_t rows = C ? en_tensor_numel(y) / C : 0;
+    en_backend_of(y)->softmax_bwd(gx, g, en_tensor_f32(y), rows, C, n->op == EN_OP_LOG_SOFTMAX, acc);
+}
+
+en_tensor *en_softmax(en_tensor *a, int axis) { return along_axis(a, axis, softmax_last, 0); }
+en_tensor *en_log_softmax(en_tensor *a, int axis) { return along_axis(a, axis, softmax_last, 1); }
+
+/* ---- layer norm --------------------------------------------------------------- */
+en_tensor *en_layer_norm(en_tensor *x, en_tensor *w, en_tensor *b, float eps) {
+    if (x->ndim < 1) return en_error("layer_norm: a 0-dim input"), NULL;
+    int64_t C = x->shape[x->ndim - 1], N = C ? en_tensor_numel(x) / C : 0;
+    if ((w && en_tensor_numel(w) != C) || (b && en_tensor_numel(b) != C))
+        return en_error("layer_norm: weight/bias size differs from the last dim %lld", (long long)C), NULL;
+    en_tensor *xc = en_contiguous(x), *wc = w ? en_contiguous(w) : NULL, *bc = b ? en_contiguous(b) : NULL;
+    en_tensor *y = en_tensor_empty(xc->ndim, xc->shape);
+    en_tensor *in[3] = {xc, wc, bc};
+    int rec = en_grad_enabled() && ((xc->flags | (wc ? wc->flags : 0) | (bc ? bc->flags : 0)) &
+                                    EN_T_REQUIRES_GRAD);
+    en_tensor *mean = rec ? en_tensor_empty(EN_DIMS(N)) : NULL;
+    en_tensor *rstd = rec ? en_tensor_empty(EN_DIMS(N)) : NULL;
+    en_backend_of(xc)->layernorm_fwd(en_tensor_f32(y), mean ? en_tensor_f32(mean) : NULL,
+                                     rstd ? en_tensor_f32(rstd) : NULL, en_tensor_f32(xc),
+                                     wc ? en_tensor_f32(wc) : NULL, bc ? en_tensor_f32(bc) : NULL,
+                                     N, C, eps);
+    en_node *n = en_tape_record(EN_OP_LAYER_NORM, y, 3, in);
+    if (n) {
+        n->saved[0] = mean;
+        n->saved[1] = rstd;
+        n->iarg[0] = N;
+        n->iarg[1] = C;
+    } else {
+        en_tensor_release(mean);
+        en_tensor_release(rstd);
+    }
+    en_tensor_release(xc);
+    en_tensor_release(wc);
+    en_tensor_release(bc);
+    return y;
+}
+
+void en_layer_norm_backward(en_node *n, const float *g) {
+    int ax = 0, aw = 1, ab = 1;
+    int64_t N = n->iarg[0], C = n->iarg[1];
+    float *gx = en_node_grad(n, 0, &ax);
+    float *gw = n->in[1] ? en_node_grad(n, 1, &aw) : NULL;
+    float *gb = n->in[2] ? en_node_grad(n, 2, &ab) : NULL;
+    if (gw && !aw) memset(gw, 0, (size_t)C * sizeof(float));
+    if (gb && !ab) memset(gb, 0, (size_t)C * sizeof(float));
+    en_backend_of(n->out)->layernorm_bwd(gx, gw, gb, g, en_tensor_f32(n->in[0]),
+                                         n->in[1] ? en_tensor_f32(n->in[1]) : NULL,
+                                         en_tensor_f32(n->saved[0]), en_tensor_f32(n->saved[1]),
+                                         N, C, ax);
+}
+
+/* ---- L2 normalisation ----------------------------------------------------- */
+static en_tensor *l2n_last(en_tensor *x, float eps) {
+    en_tensor *xc = en_contiguous(x);
+    int64_t C = xc->ndim ? xc->shape[xc->ndim - 1] : 1, N = C ? en_tensor_numel(xc) / C : 0;
+    en_tensor *y = en_tensor_empty(xc->ndim, xc->shape);
+    en_tensor *nrm = en_tensor_empty(EN_DIMS(N));
+    const float *xp = en_tensor_f32(xc);
+    float *yp = en_tensor_f32(y), *np = en_tensor_f32(nrm);
+#pragma omp parallel for if (N * C > 65536)
+    for (int64_t i = 0; i < N; i++) {
+        double s = 0;
+        for (int64_t j = 0; j < C; j++) s += (double)xp[i * C + j] * xp[i * C + j];
+        float nv = (float)sqrt(s), d = nv > eps ? nv : eps;
+        np[i] = nv;
+        for (int64_t j = 0; j < C; j++) yp[i * C + j] = xp[i * C + j] / d;
+    }
+    en_node *n = en_tape_record(EN_OP_L2_NORMALIZE, y, 1, &xc);
+    if (n) {
+        n->saved[0] = nrm;
+        n->farg[0] = eps;
+    } else {
+        en_tensor_release(nrm);
+    }
+    en_tensor_release(xc);
+    return y;
+}
+
+void en_l2_normalize_backward(en_node *n, const float *g) {
+    int acc;
+    float *gx = en_node_grad(n, 0, &acc);
+    if (!gx) return;
+    const en_tensor *y = n->out;
+    int64_t C = y->ndim ? y->shape[y->ndim - 1] : 1, N = C ? en_tensor_numel(y) / C : 0;
+    const float *yp = en_tensor_f32(y), *np = en_tensor_f32(n->saved[0]);
+    float eps = n->farg[0];
+#pragma omp parallel for if (N * C > 65536)
+    for (int64_t i = 0; i < N; i++) {
+        const float *gi = g + i * C, *yi = yp + i * C;
+        float *di = gx + i * C;
+        float v;
+        if (np[i] > eps) {
+            float s = 0;
+            for (int64_t j = 0; j < C; j++) s += gi[j] * yi[j];
+            for (int64_t j = 0; j < C; j++) {
+                v = (gi[j] - yi[j] * s) / np[i];
+                di[j] = acc ? di[j] + v : v;
+            }
+        } else {
+            for (int64_t j = 0; j < C; j++) {
+                v = gi[j] / eps;
+                di[j] = acc ? di[j] + v : v;
+            }
+        }
+    }
+}
+
+en_tensor *en_l2_normalize(en_tensor *x, int axis, float eps) { return along_axis(x, axis, l2n_last, eps); }

@@ -1,0 +1,763 @@
+/* Tensors, storage, arenas and the view ops (with their backward). */
+#include "en_tensor.h"
+
+#include <malloc.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "en_error.h"
+#include "en_opdef.h"
+
+struct en_storage {
+    void *data;
+    size_t nbytes;
+    int refcount;
+    int device;
+    int in_arena; /* data and struct live in an arena: never freed alone */
+};
+
+/* ---- arena --------------------------------------------------------------- */
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t cap;
+    char data[];
+} arena_chunk;
+
+struct en_arena {
+    char *base;
+    size_t cap, used;
+    arena_chunk *overflow; /* used when base is full; merged on reset */
+    size_t overflow_bytes;
+    en_storage **held;     /* heap storages referenced by arena views */
+    int nheld, capheld;
+};
+
+#define EN_ARENA_STACK 16
+static en_arena *arena_stack[EN_ARENA_STACK];
+static int arena_top = 0;
+static uint64_t alloc_count = 0;
+
+static void *counted_malloc(size_t n) {
+    __atomic_add_fetch(&alloc_count, 1, __ATOMIC_RELAXED);
+    void *p = malloc(n ? n : 1);
+    EN_ASSERT(p != NULL);
+    return p;
+}
+
+uint64_t en_tensor_alloc_count(void) { return __atomic_load_n(&alloc_count, __ATOMIC_RELAXED); }
+
+en_arena *en_arena_new(size_t initial) {
+    en_arena *a = calloc(1, sizeof *a);
+    EN_ASSERT(a != NULL);
+    a->cap = initial ? initial : (1u << 20);
+    a->base = aligned_alloc(64, (a->cap + 63) & ~(size_t)63);
+    EN_ASSERT(a->base != NULL);
+    return a;
+}
+
+static void arena_drop_contents(en_arena *a) {
+    for (int i = 0; i < a->nheld; i++) {
+        en_storage *s = a->held[i];
+        if (--s->refcount == 0) {
+            en_backend_of(NULL)->free(s->data);
+            free(s);
+        }
+    }
+    a->nheld = 0;
+    while (a->overflow) {
+        arena_chunk *c = a->overflow;
+        a->overflow = c->next;
+        free(c);
+    }
+}
+
+void en_arena_reset(en_arena *a) {
+    arena_drop_contents(a);
+    if (a->overflow_bytes) {
+        /* grow so that the next step fits in one block */
+        size_t ncap = a->cap + a->overflow_bytes + a->overflow_bytes / 4;
+        free(a->base);
+        a->cap = (ncap + 63) & ~(size_t)63;
+        a->base = aligned_alloc(64, a->cap);
+        EN_ASSERT(a->base != NULL);
+        a->overflow_bytes = 0;
+    }
+    a->used = 0;
+}
+
+void en_arena_free(en_arena *a) {
+    if (!a) return;
+    for (int i = 0; i < arena_top; i++) EN_ASSERT(arena_stack[i] != a);
+    arena_drop_contents(a);
+    free(a->held);
+    free(a->base);
+    free(a);
+}
+
+void en_arena_begin(en_arena *a) {
+    EN_ASSERT(arena_top < EN_ARENA_STACK);
+    arena_stack[arena_top++] = a;
+}
+
+void en_arena_end(en_arena *a) {
+    EN_ASSERT(arena_top > 0 && arena_stack[arena_top - 1] == a);
+    arena_top--;
+}
+
+size_t en_arena_used(const en_arena *a) { return a->used + a->overflow_bytes; }
+size_t en_arena_capacity(const en_arena *a) { return a->cap; }
+
+static void *arena_alloc(en_arena *a, size_t n) {
+    n = (n + 63) & ~(size_t)63;
+    if (a->used + n <= a->cap) {
+        void *p = a->base + a->used;
+        a->used += n;
+        return p;
+    }
+    arena_chunk *c = counted_malloc(sizeof *c + n + 64);
+    c->next = a->overflow;
+    c->cap = n;
+    a->overflow = c;
+    a->overflow_bytes += n;
+    return (void *)(((uintptr_t)c->data + 63) & ~(uintptr_t)63);
+}
+
+static en_arena *arena_active(void) { return arena_top ? arena_stack[arena_top - 1] : NULL; }
+en_arena *en_arena_active(void) { return arena_active(); }
+
+/* ---- storage ------------------------------------------------------------- */
+static pthread_once_t malloc_once = PTHREAD_ONCE_INIT;
+static void malloc_tune(void) {
+    /* Keep freed activation buffers in the heap instead of returning them
+     * to the kernel: a fresh page costs ~11 us to fault in on this kind of
+     * machine, more than the arithmetic done on it (engine/NOTES.md). */
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
+static en_storage *storage_new(size_t nbytes) {
+    en_arena *a = arena_active();
+    en_storage *s;
+    if (a) {
+        s = arena_alloc(a, sizeof *s);
+        s->data = arena_alloc(a, nbytes);
+        s->in_arena = 1;
+    } else {
+        pthread_once(&malloc_once, malloc_tune);
+        s = counted_malloc(sizeof *s);
+        __atomic_add_fetch(&alloc_count, 1, __ATOMIC_RELAXED);
+        s->data = kn_cpu_backend()->alloc(nbytes);
+        EN_ASSERT(s->data != NULL);
+        s->in_arena = 0;
+    }
+    s->nbytes = nbytes;
+    s->refcount = 1;
+    s->device = EN_CPU;
+    return s;
+}
+
+static void storage_release(en_storage *s) {
+    if (!s || s->in_arena) return;
+    if (--s->refcount == 0) {
+        kn_backend_get(s->device)->free(s->data);
+        free(s);
+    }
+}
+
+void en_storage_resize(en_tensor *t, size_t nbytes) {
+    en_storage *s = t->storage;
+    EN_ASSERT(!s->in_arena && s->device == EN_CPU);
+    const kn_backend *be = kn_cpu_backend();
+    void *nd = be->alloc(nbytes);
+    EN_ASSERT(nd != NULL);
+    size_t keep = s->nbytes < nbytes ? s->nbytes : nbytes;
+    memcpy(nd, s->data, keep);
+    if (nbytes > keep) memset((char *)nd + keep, 0, nbytes - keep);
+    be->free(s->data);
+    s->data = nd;
+    s->nbytes = nbytes;
+}
+
+const kn_backend *en_backend_of(const en_tensor *t) {
+    return kn_backend_get(t && t->storage ? t->storage->device : EN_CPU);
+}
+
+/* ---- headers ------------------------------------------------------------- */
+static en_tensor *header_new(void) {
+    en_arena *a = arena_active();
+    en_tensor *t;
+    if (a) {
+        t = arena_alloc(a, sizeof *t);
+        memset(t, 0, sizeof *t);
+        t->flags = EN_T_ARENA;
+    } else {
+        t = counted_malloc(sizeof *t);
+        memset(t, 0, sizeof *t);
+    }
+    t->refcount = 1;
+    return t;
+}
+
+static void set_contiguous_strides(en_tensor *t) {
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        t->stride[i] = s;
+        s *= t->shape[i];
+    }
+}
+
+en_tensor *en_tensor_new(en_dtype dt, int ndim, const int64_t *shape) {
+    EN_ASSERT(ndim >= 0 && ndim <= EN_MAX_DIMS);
+    en_tensor *t = header_new();
+    t->dtype = dt;
+    t->ndim = ndim;
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        EN_ASSERT(shape[i] >= 0);
+        t->shape[i] = shape[i];
+        n *= shape[i];
+    }
+    set_contiguous_strides(t);
+    t->storage = storage_new((size_t)n * en_dtype_size(dt));
+    return t;
+}
+
+en_tensor *en_tensor_empty(int ndim, const int64_t *shape) { return en_tensor_new(EN_F32, ndim, shape); }
+
+en_tensor *en_tensor_full(int ndim, const int64_t *shape, float v) {
+    en_tensor *t = en_tensor_empty(ndim, shape);
+    en_tensor_fill_(t, v);
+    return t;
+}
+en_tensor *en_tensor_zeros(int ndim, const int64_t *shape) {
+    en_tensor *t = en_tensor_empty(ndim, shape);
+    memset(t->storage->data, 0, t->storage->nbytes);
+    return t;
+}
+en_tensor *en_tensor_ones(int ndim, const int64_t *shape) { return en_tensor_full(ndim, shape, 1.0f); }
+en_tensor *en_tensor_scalar(float v) { return en_tensor_full(0, NULL, v); }
+
+en_tensor *en_tensor_from_f32(int ndim, const int64_t *shape, const float *data) {
+    en_tensor *t = en_tensor_empty(ndim, shape);
+    memcpy(t->storage->data, data, t->storage->nbytes);
+    return t;
+}
+en_tensor *en_tensor_from_i64(int ndim, const int64_t *shape, const int64_t *data) {
+    en_tensor *t = en_tensor_new(EN_I64, ndim, shape);
+    memcpy(t->storage->data, data, t->storage->nbytes);
+    return t;
+}
+en_tensor *en_tensor_randn(int ndim, const int64_t *shape, en_rng *r, float mean, float std) {
+    en_tensor *t = en_tensor_empty(ndim, shape);
+    en_rng_fill_normal(r, en_tensor_f32(t), (size_t)en_tensor_numel(t), mean, std);
+    return t;
+}
+en_tensor *en_tensor_uniform(int ndim, const int64_t *shape, en_rng *r, float lo, float hi) {
+    en_tensor *t = en_tensor_empty(ndim, shape);
+    en_rng_fill_uniform(r, en_tensor_f32(t), (size_t)en_tensor_numel(t), lo, hi);
+    return t;
+}
+en_tensor *en_tensor_empty_like(const en_tensor *t) { return en_tensor_new(t->dtype, t->ndim, t->shape); }
+en_tensor *en_tensor_zeros_like(const en_tensor *t) {
+    en_tensor *z = en_tensor_empty_like(t);
+    memset(z->storage->data, 0, z->storage->nbytes);
+    return z;
+}
+
+en_tensor *en_tensor_retain(en_tensor *t) {
+    if (t && !(t->flags & EN_T_ARENA)) t->refcount++;
+    return t;
+}
+
+void en_tensor_release(en_tensor *t) {
+    if (!t || (t->flags & EN_T_ARENA)) return;
+    EN_ASSERT(t->refcount > 0);
+    if (--t->refcount > 0) return;
+    en_tensor_release(t->grad);
+    storage_release(t->storage);
+    free(t);
+}
+
+/* ---- information --------------------------------------------------------- */
+int64_t en_tensor_numel(const en_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+
+int en_tensor_is_contiguous(const en_tensor *t) {
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->stride[i] != s) return 0;
+        s *= t->shape[i];
+    }
+    return 1;
+}
+
+int en_tensor_same_shape(const en_tensor *a, const en_tensor *b) {
+    if (a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+en_device en_tensor_device(const en_tensor *t) { return (en_device)t->storage->device; }
+
+float *en_tensor_f32(const en_tensor *t) {
+    EN_ASSERT(t->dtype == EN_F32 && t->storage->device == EN_CPU);
+    return (float *)t->storage->data + t->offset;
+}
+int64_t *en_tensor_i64(const en_tensor *t) {
+    EN_ASSERT(t->dtype == EN_I64 && t->storage->device == EN_CPU);
+    return (int64_t *)t->storage->data + t->offset;
+}
+
+static int64_t elem_offset(const en_tensor *t, int64_t lin) {
+    int64_t off = 0;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        int64_t i = lin % t->shape[d];
+        lin /= t->shape[d];
+        off += i * t->stride[d];
+    }
+    return off;
+}
+
+float en_tensor_item(const en_tensor *t) {
+    EN_ASSERT(en_tensor_numel(t) == 1);
+    if (t->dtype == EN_I64) return (float)en_tensor_i64(t)[0];
+    return en_tensor_f32(t)[0];
+}
+
+char *en_tensor_shape_str(const en_tensor *t, char *buf, size_t n) {
+    size_t k = 0;
+    k += snprintf(buf + k, n - k, "[");
+    for (int i = 0; i < t->ndim && k < n; i++)
+        k += snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+    return buf;
+}
+
+int en_tensor_axis(const en_tensor *t, int axis) {
+    int a = axis < 0 ? axis + t->ndim : axis;
+    if (a < 0 || a >= t->ndim) {
+        char b[128];
+        return en_error("axis %d out of range for a tensor of shape %s", axis,
+                        en_tensor_shape_str(t, b, sizeof b));
+    }
+    return a;
+}
+
+/* ---- strided copy --------------------------------------------------------
+ * dst (=|+=) src over `shape`, each side with its own strides. */
+static void nd_copy_f32(float *dst, const int64_t *ds, const float *src, const int64_t *ss,
+                        int nd, const int64_t *shape, int acc) {
+    if (nd == 0) {
+        dst[0] = acc ? dst[0] + src[0] : src[0];
+        return;
+    }
+    int64_t inner = shape[nd - 1], outer = 1;
+    for (int i = 0; i < nd - 1; i++) outer *= shape[i];
+    int64_t dsi = ds[nd - 1], ssi = ss[nd - 1];
+#pragma omp parallel for if (outer * inner > 65536)
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t r = o, doff = 0, soff = 0;
+        for (int d = nd - 2; d >= 0; d--) {
+            int64_t i = r % shape[d];
+            r /= shape[d];
+            doff += i * ds[d];
+            soff += i * ss[d];
+        }
+        float *dp = dst + doff;
+        const float *sp = src + soff;
+        if (acc)
+            for (int64_t i = 0; i < inner; i++) dp[i * dsi] += sp[i * ssi];
+        else if (dsi == 1 && ssi == 1)
+            memcpy(dp, sp, (size_t)inner * sizeof(float));
+        else
+            for (int64_t i = 0; i < inner; i++) dp[i * dsi] = sp[i * ssi];
+    }
+}
+
+static void dense_strides(int nd, const int64_t *shape, int64_t *st) {
+    int64_t s = 1;
+    for (int i = nd - 1; i >= 0; i--) {
+        st[i] = s;
+        s *= shape[i];
+    }
+}
+
+int en_tensor_copy_(en_tensor *dst, const en_tensor *src) {
+    if (en_tensor_numel(dst) != en_tensor_numel(src) || dst->ndim != src->ndim ||
+        !en_tensor_same_shape(dst, src)) {
+        char a[128], b[128];
+        return en_error("copy: shape %s into %s", en_tensor_shape_str(src, a, sizeof a),
+                        en_tensor_shape_str(dst, b, sizeof b));
+    }
+    if (dst->dtype == EN_F32 && src->dtype == EN_F32) {
+        nd_copy_f32(en_tensor_f32(dst), dst->stride, en_tensor_f32(src), src->stride, dst->ndim,
+                    dst->shape, 0);
+        return 0;
+    }
+    int64_t n = en_tensor_numel(dst);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t so = elem_offset(src, i), d = elem_offset(dst, i);
+        EN_ASSERT(src->dtype == EN_F32 || src->dtype == EN_I64);
+        double v = src->dtype == EN_F32 ? en_tensor_f32(src)[so] : (double)en_tensor_i64(src)[so];
+        if (dst->dtype == EN_F32) en_tensor_f32(dst)[d] = (float)v;
+        else if (dst->dtype == EN_I64) en_tensor_i64(dst)[d] = (int64_t)v;
+        else EN_ASSERT(0);
+    }
+    return 0;
+}
+
+en_tensor *en_tensor_clone(const en_tensor *t) {
+    en_tensor *c = en_tensor_empty_like(t);
+    en_tensor_copy_(c, t);
+    return c;
+}
+
+en_tensor *en_tensor_to_f32(const en_tensor *t) {
+    en_tensor *c = en_tensor_new(EN_F32, t->ndim, t->shape);
+    en_tensor_copy_(c, t);
+    return c;
+}
+en_tensor *en_tensor_to_i64(const en_tensor *t) {
+    en_tensor *c = en_tensor_new(EN_I64, t->ndim, t->shape);
+    en_tensor_copy_(c, t);
+    return c;
+}
+
+void en_tensor_fill_(en_tensor *t, float v) {
+    int64_t n = en_tensor_numel(t);
+    if (t->dtype == EN_I64) {
+        for (int64_t i = 0; i < n; i++) en_tensor_i64(t)[elem_offset(t, i)] = (int64_t)v;
+        return;
+    }
+    float *p = en_tensor_f32(t);
+    if (en_tensor_is_contiguous(t)) {
+        for (int64_t i = 0; i < n; i++) p[i] = v;
+    } else {
+        for (int64_t i = 0; i < n; i++) p[elem_offset(t, i)] = v;
+    }
+}
+
+en_tensor *en_tensor_to(en_tensor *t, en_device dev) {
+    if (dev == (en_device)t->storage->device) return en_tensor_retain(t);
+    en_error("device %d is not built into this engine", (int)dev);
+    return NULL;
+}
+
+/* ---- views ---------------------------------------------------------------- */
+static en_tensor *view_of(en_tensor *t) {
+    en_tensor *v = header_new();
+    v->dtype = t->dtype;
+    v->offset = t->offset;
+    v->storage = t->storage;
+    if (!t->storage->in_arena) {
+        t->storage->refcount++;
+        en_arena *a = arena_active();
+        if (a) { /* the arena header holds a reference, dropped on reset */
+            if (a->nheld == a->capheld) {
+                a->capheld = a->capheld ? 2 * a->capheld : 64;
+                a->held = realloc(a->held, (size_t)a->capheld * sizeof *a->held);
+                EN_ASSERT(a->held != NULL);
+            }
+            a->held[a->nheld++] = t->storage;
+        }
+    }
+    return v;
+}
+
+en_tensor *en_tensor_detach(en_tensor *t) {
+    en_tensor *v = view_of(t);
+    v->ndim = t->ndim;
+    memcpy(v->shape, t->shape, sizeof v->shape);
+    memcpy(v->stride, t->stride, sizeof v->stride);
+    return v;
+}
+
+en_tensor *en_contiguous(en_tensor *t) {
+    if (en_tensor_is_contiguous(t)) return en_tensor_retain(t);
+    en_tensor *c = en_tensor_empty_like(t);
+    en_tensor_copy_(c, t);
+    en_tape_record(EN_OP_CONTIGUOUS, c, 1, &t);
+    return c;
+}
+
+void en_contiguous_backward(en_node *n, const float *g) {
+    int acc;
+    float *gx = en_node_grad(n, 0, &acc);
+    if (!gx) return;
+    int64_t k = en_tensor_numel(n->in[0]);
+    for (int64_t i = 0; i < k; i++) gx[i] = acc ? gx[i] + g[i] : g[i];
+}
+
+static int shape_error(const char *op, const en_tensor *t, int nd, const int64_t *shape) {
+    char a[128], b[160];
+    size_t k = snprintf(b, sizeof b, "[");
+    for (int i = 0; i < nd && k < sizeof b; i++)
+        k += snprintf(b + k, sizeof b - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (k < sizeof b) snprintf(b + k, sizeof b - k, "]");
+    return en_error("%s: cannot take shape %s to %s", op, en_tensor_shape_str(t, a, sizeof a), b);
+}
+
+en_tensor *en_reshape(en_tensor *t, int ndim, const int64_t *shape) {
+    if (ndim < 0 || ndim > EN_MAX_DIMS) return en_error("reshape: %d dims", ndim), NULL;
+    int64_t sh[EN_MAX_DIMS], known = 1;
+    int infer = -1;
+    for (int i = 0; i < ndim; i++) {
+        sh[i] = shape[i];
+        if (sh[i] == -1) {
+            if (infer >= 0) return shape_error("reshape", t, ndim, shape), NULL;
+            infer = i;
+        } else if (sh[i] < 0) {
+            return shape_error("reshape", t, ndim, shape), NULL;
+        } else {
+            known *= sh[i];
+        }
+    }
+    int64_t n = en_tensor_numel(t);
+    if (infer >= 0) {
+        if (known == 0 || n % known) return shape_error("reshape", t, ndim, shape), NULL;
+        sh[infer] = n / known;
+        known *= sh[infer];
+    }
+    if (known != n) return shape_error("reshape", t, ndim, shape), NULL;
+    en_tensor *c = en_contiguous(t);
+    en_tensor *v = view_of(c);
+    v->ndim = ndim;
+    memcpy(v->shape, sh, sizeof(int64_t) * ndim);
+    set_contiguous_strides(v);
+    en_tape_record(EN_OP_RESHAPE, v, 1, &c);
+    en_tensor_release(c);
+    return v;
+}
+
+void en_reshape_backward(en_node *n, const float *g) { en_contiguous_backward(n, g); }
+
+en_tensor *en_flatten(en_tensor *t, int start, int end) {
+    int nd = t->ndim ? t->ndim : 1;
+    if (start < 0) start += nd;
+    if (end < 0) end += nd;
+    if (t->ndim == 0) return en_reshape(t, EN_DIMS(1));
+    if (start < 0 || end >= t->ndim || start > end)
+        return en_error("flatten: dims %d..%d of a %d-dim tensor", start, end, t->ndim), NULL;
+    int64_t sh[EN_MAX_DIMS];
+    int k = 0;
+    for (int i = 0; i < start; i++) sh[k++] = t->shape[i];
+    int64_t m = 1;
+    for (int i = start; i <= end; i++) m *= t->shape[i];
+    sh[k++] = m;
+    for (int i = end + 1; i < t->ndim; i++) sh[k++] = t->shape[i];
+    return en_reshape(t, k, sh);
+}
+
+en_tensor *en_permute(en_tensor *t, const int *perm) {
+    int seen[EN_MAX_DIMS] = {0};
+    for (int i = 0; i < t->ndim; i++) {
+        if (perm[i] < 0 || perm[i] >= t->ndim || seen[perm[i]])
+            return en_error("permute: not a permutation of %d dims", t->ndim), NULL;
+        seen[perm[i]] = 1;
+    }
+    en_tensor *v = view_of(t);
+    v->ndim = t->ndim;
+    for (int i = 0; i < t->ndim; i++) {
+        v->shape[i] = t->shape[perm[i]];
+        v->stride[i] = t->stride[perm[i]];
+    }
+    en_node *n = en_tape_record(EN_OP_PERMUTE, v, 1, &t);
+    if (n)
+        for (int i = 0; i < t->ndim; i++) n->iarg[i] = perm[i];
+    return v;
+}
+
+void en_permute_backward(en_node *n, const float *g) {
+    int acc;
+    float *gx = en_node_grad(n, 0, &acc);
+    if (!gx) return;
+    const en_tensor *x = n->in[0], *y = n->out;
+    int64_t xs[EN_MAX_DIMS], ds[EN_MAX_DIMS], gs[EN_MAX_DIMS];
+    dense_strides(x->ndim, x->shape, xs);
+    dense_strides(y->ndim, y->shape, gs);
+    for (int i = 0; i < y->ndim; i++) ds[i] = xs[n->iarg[i]];
+    nd_copy_f32(gx, ds, g, gs, y->ndim, y->shape, acc);
+}
+
+en_tensor *en_transpose(en_tensor *t, int d0, int d1) {
+    int a = en_tensor_axis(t, d0), b = en_tensor_axis(t, d1);
+    if (a < 0 || b < 0) return NULL;
+    int perm[EN_MAX_DIMS];
+    for (int i = 0; i < t->ndim; i++) perm[i] = i;
+    perm[a] = b;
+    perm[b] = a;
+    return en_permute(t, perm);
+}
+
+en_tensor *en_slice(en_tensor *t, int dim, int64_t start, int64_t end, int64_t step) {
+    int d = en_tensor_axis(t, dim);
+    if (d < 0) return NULL;
+    int64_t n = t->shape[d];
+    if (start < 0) start += n;
+    if (end < 0) end += n;
+    if (end > n) end = n;
+    if (start < 0 || start > n || step < 1)
+        return en_error("slice: start %lld step %lld out of range for size %lld", (long long)start,
+                        (long long)step, (long long)n), NULL;
+    if (end < start) end = start;
+    en_tensor *v = view_of(t);
+    v->ndim = t->ndim;
+    memcpy(v->shape, t->shape, sizeof v->shape);
+    memcpy(v->stride, t->stride, sizeof v->stride);
+    v->shape[d] = (end - start + step - 1) / step;
+    v->stride[d] = t->stride[d] * step;
+    v->offset = t->offset + start * t->stride[d];
+    en_node *nd = en_tape_record(EN_OP_SLICE, v, 1, &t);
+    if (nd) {
+        nd->iarg[0] = d;
+        nd->iarg[1] = start;
+        nd->iarg[2] = step;
+    }
+    return v;
+}
+
+void en_slice_backward(en_node *n, const float *g) {
+    int acc;
+    float *gx = en_node_grad(n, 0, &acc);
+    if (!gx) return;
+    const en_tensor *x = n->in[0], *y = n->out;
+    if (!acc) memset(gx, 0, (size_t)en_tensor_numel(x) * sizeof(float));
+    int64_t xs[EN_MAX_DIMS], gs[EN_MAX_DIMS];
+    dense_strides(x->ndim, x->shape, xs);
+    dense_strides(y->ndim, y->shape, gs);
+    int d = (int)n->iarg[0];
+    float *base = gx + n->iarg[1] * xs[d];
+    xs[d] *= n->iarg[2];
+    nd_copy_f32(base, xs, g, gs, y->ndim, y->shape, 1);
+}
+
+en_tensor *en_select(en_tensor *t, int dim, int64_t i) {
+    int d = en_tensor_axis(t, dim);
+    if (d < 0) return NULL;
+    if (i < 0) i += t->shape[d];
+    if (i < 0 || i >= t->shape[d])
+        return en_error("select: index %lld out of range for size %lld", (long long)i,
+                        (long long)t->shape[d]), NULL;
+    en_tensor *s = en_slice(t, d, i, i + 1, 1);
+    en_tensor *r = en_squeeze(s, d);
+    en_tensor_release(s);
+    return r;
+}
+
+en_tensor *en_unsqueeze(en_tensor *t, int dim) {
+    if (dim < 0) dim += t->ndim + 1;
+    if (dim < 0 || dim > t->ndim || t->ndim == EN_MAX_DIMS)
+        return en_error("unsqueeze: dim %d of a %d-dim tensor", dim, t->ndim), NULL;
+    int64_t sh[EN_MAX_DIMS];
+    int k = 0;
+    for (int i = 0; i < t->ndim; i++) {
+        if (i == dim) sh[k++] = 1;
+        sh[k++] = t->shape[i];
+    }
+    if (dim == t->ndim) sh[k++] = 1;
+    return en_reshape(t, k, sh);
+}
+
+en_tensor *en_squeeze(en_tensor *t, int dim) {
+    int d = en_tensor_axis(t, dim);
+    if (d < 0) return NULL;
+    if (t->shape[d] != 1) return en_error("squeeze: dim %d has size %lld", dim, (long long)t->shape[d]), NULL;
+    int64_t sh[EN_MAX_DIMS];
+    int k = 0;
+    for (int i = 0; i < t->ndim; i++)
+        if (i != d) sh[k++] = t->shape[i];
+    return en_reshape(t, k, sh);
+}
+
+en_tensor *en_expand(en_tensor *t, int ndim, const int64_t *shape) {
+    if (ndim < t->ndim || ndim > EN_MAX_DIMS) return shape_error("expand", t, ndim, shape), NULL;
+    en_tensor *v = view_of(t);
+    v->ndim = ndim;
+    int lead = ndim - t->ndim;
+    for (int i = 0; i < ndim; i++) {
+        int64_t want = shape[i];
+        if (i < lead) {
+            if (want < 0) goto bad;
+            v->shape[i] = want;
+            v->stride[i] = 0;
+            continue;
+        }
+        int64_t have = t->shape[i - lead];
+        if (want == -1) want = have;
+        if (have == want) {
+            v->shape[i] = have;
+            v->stride[i] = t->stride[i - lead];
+        } else if (have == 1) {
+            v->shape[i] = want;
+            v->stride[i] = 0;
+        } else {
+            goto bad;
+        }
+    }
+    en_tape_record(EN_OP_EXPAND, v, 1, &t);
+    return v;
+bad:
+    en_tensor_release(v);
+    return shape_error("expand", t, ndim, shape), NULL;
+}
+
+void en_expand_backward(en_node *n, const float *g) {
+    int acc;
+    float *gx = en_node_grad(n, 0, &acc);
+    if (!gx) return;
+    en_reduce_to(gx, n->in[0]->ndim, n->in[0]->shape, g, n->out->ndim, n->out->shape, acc);
+}
+
+void en_reduce_to(float *dst, int dnd, const int64_t *dshape, const float *src, int snd,
+                  const int64_t *sshape, int acc) {
+    EN_ASSERT(dnd <= snd);
+    int64_t dn = 1, sn = 1;
+    for (int i = 0; i < dnd; i++) dn *= dshape[i];
+    for (int i = 0; i < snd; i++) sn *= sshape[i];
+    if (dn == sn) { /* no broadcast dim: a plain copy */
+        for (int64_t i = 0; i < sn; i++) dst[i] = acc ? dst[i] + src[i] : src[i];
+        return;
+    }
+    if (!acc) memset(dst, 0, (size_t)dn * sizeof(float));
+    int64_t ds[EN_MAX_DIMS], bs[EN_MAX_DIMS], ss[EN_MAX_DIMS];
+    dense_strides(dnd, dshape, ds);
+    dense_strides(snd, sshape, ss);
+    int lead = snd - dnd;
+    for (int i = 0; i < snd; i++) {
+        if (i < lead) bs[i] = 0;
+        else {
+            EN_ASSERT(dshape[i - lead] == sshape[i] || dshape[i - lead] == 1);
+            bs[i] = dshape[i - lead] == sshape[i] ? ds[i - lead] : 0;
+        }
+    }
+    /* serial: several source elements land on one destination */
+    int64_t inner = snd ? sshape[snd - 1] : 1, outer = sn / (inner ? inner : 1);
+    int64_t bsi = snd ? bs[snd - 1] : 0;
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t r = o, doff = 0;
+        for (int d = snd - 2; d >= 0; d--) {
+            doff += (r % sshape[d]) * bs[d];
+            r /= sshape[d];
+        }
+        const float *sp = src + o * inner;
+        float *dp = dst + doff;
+        if (bsi == 0) {
+            float s = 0;
+            for (int64_t i = 0; i < inner; i++) s += sp[i];
+            dp[0] += s;
+        } else {
+            for (int64_t i = 0; i < inner; i++) dp[i] += sp[i];
+        }
+    }
+}
+
+/* ---- threads --------------------------------------------------------------- */
+void en_set_num_threads(int n) { kn_set_num_threads(n); }
+int en_get_num_threads(void) { return kn_get_num_threads(); }

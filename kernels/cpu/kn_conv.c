@@ -1,0 +1,494 @@
+/* kn_conv — im2col + GEMM convolutions. See kn_conv.h for the contract. */
+#include "kn_conv.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#include "en_error.h"
+#include "kn_gemm.h"
+
+#include <omp.h>
+
+/* Images per GEMM: enough that the GEMM has ~KN_CONV_MIN_COLS columns. */
+static int conv_group(int N, int P) {
+    int g = (KN_CONV_MIN_COLS + P - 1) / P;
+    if (g < 1) g = 1;
+    if (g > N) g = N;
+    return g;
+}
+
+static void im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW,
+                   int stride, int pad, int OH, int OW, int ld, int par) {
+    int K = C * KH * KW;
+#pragma omp parallel for schedule(static) if (par && K * OH * OW > 16384)
+    for (int r = 0; r < K; r++) {
+        int kw = r % KW, kh = (r / KW) % KH, c = r / (KW * KH);
+        const float *src = img + (size_t)c * H * W;
+        float *dst = cols + (size_t)r * ld;
+        for (int oh = 0; oh < OH; oh++) {
+            int ih = oh * stride - pad + kh;
+            float *d = dst + (size_t)oh * OW;
+            if (ih < 0 || ih >= H) {
+                memset(d, 0, sizeof(float) * OW);
+                continue;
+            }
+            const float *s = src + (size_t)ih * W;
+            if (stride == 1) {
+                /* contiguous run: the valid ow are those with 0 <= ow-pad+kw < W */
+                int lo = pad - kw, hi = W + pad - kw; /* ow in [lo, hi) valid */
+                if (lo < 0) lo = 0;
+                if (hi > OW) hi = OW;
+                if (hi < lo) hi = lo;
+                for (int ow = 0; ow < lo; ow++) d[ow] = 0;
+                if (hi > lo) memcpy(d + lo, s + lo - pad + kw, sizeof(float) * (hi - lo));
+                for (int ow = hi; ow < OW; ow++) d[ow] = 0;
+            } else {
+                for (int ow = 0; ow < OW; ow++) {
+                    int iw = ow * stride - pad + kw;
+                    d[ow] = (iw >= 0 && iw < W) ? s[iw] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+static void col2im(float *img, const float *cols, int C, int H, int W, int KH, int KW,
+                   int stride, int pad, int OH, int OW, int ld, int acc, int par) {
+    /* one thread per channel: a channel's rows only touch that channel's plane */
+#pragma omp parallel for schedule(static) if (par && C * KH * KW * OH * OW > 16384)
+    for (int c = 0; c < C; c++) {
+        float *dst = img + (size_t)c * H * W;
+        if (!acc) memset(dst, 0, sizeof(float) * H * W);
+        for (int kh = 0; kh < KH; kh++)
+            for (int kw = 0; kw < KW; kw++) {
+                const float *src = cols + (size_t)((c * KH + kh) * KW + kw) * ld;
+                for (int oh = 0; oh < OH; oh++) {
+                    int ih = oh * stride - pad + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    float *d = dst + (size_t)ih * W;
+                    const float *s = src + (size_t)oh * OW;
+                    for (int ow = 0; ow < OW; ow++) {
+                        int iw = ow * stride - pad + kw;
+                        if (iw >= 0 && iw < W) d[iw] += s[ow];
+                    }
+                }
+            }
+    }
+}
+
+/* Copies gn images' (R, P) planes into one (R, gn*P) matrix, or back. */
+static void gather_planes(float *dst, const float *src, int gn, int R, int P, int par) {
+#pragma omp parallel for collapse(2) schedule(static) if (par && (size_t)gn * R * P > 65536)
+    for (int i = 0; i < gn; i++)
+        for (int r = 0; r < R; r++)
+            memcpy(dst + (size_t)r * gn * P + (size_t)i * P,
+                   src + ((size_t)i * R + r) * P, sizeof(float) * P);
+}
+static void scatter_planes(float *dst, const float *src, const float *bias, int gn,
+                           int R, int P, int acc, int par) {
+#pragma omp parallel for collapse(2) schedule(static) if (par && (size_t)gn * R * P > 65536)
+    for (int i = 0; i < gn; i++)
+        for (int r = 0; r < R; r++) {
+            float *d = dst + ((size_t)i * R + r) * P;
+            const float *s = src + (size_t)r * gn * P + (size_t)i * P;
+            float bv = bias ? bias[r] : 0.0f;
+            if (acc)
+                for (int p = 0; p < P; p++) d[p] += s[p] + bv;
+            else
+                for (int p = 0; p < P; p++) d[p] = s[p] + bv;
+        }
+}
+
+/* Called inside a parallel region (orphaned `omp for`) or outside one. */
+static void bias_grad(float *db, const float *dout, int N, int OC, int P) {
+#pragma omp for schedule(static)
+    for (int oc = 0; oc < OC; oc++) {
+        double s = 0;
+        for (int n = 0; n < N; n++) {
+            const float *d = dout + ((size_t)n * OC + oc) * P;
+            float t = 0;
+            for (int p = 0; p < P; p++) t += d[p];
+            s += t;
+        }
+        db[oc] += (float)s;
+    }
+}
+
+void kn_im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW,
+               int stride, int pad, int OH, int OW, int ld) {
+    im2col(cols, img, C, H, W, KH, KW, stride, pad, OH, OW, ld, 1);
+}
+void kn_col2im(float *img, const float *cols, int C, int H, int W, int KH, int KW,
+               int stride, int pad, int OH, int OW, int ld, int acc) {
+    col2im(img, cols, C, H, W, KH, KW, stride, pad, OH, OW, ld, acc, 1);
+}
+
+/* ---- threading ---------------------------------------------------------------
+ * Two plans. With a batch of at least T images (T = OpenMP threads) every
+ * thread takes a slice of the batch and runs im2col and its GEMMs itself,
+ * with OpenBLAS held to one thread: OpenMP's workers keep spinning for a
+ * while after a parallel region, and when OpenBLAS's own pthreads start a
+ * GEMM in that window the two sets fight over the cores (measured: half the
+ * GEMM rate on 2 cores). With fewer images, the loops are OpenMP-threaded
+ * and the GEMMs OpenBLAS-threaded, one after the other. */
+
+typedef struct {
+    int N, C, H, W, OC, KH, KW, stride, pad, OH, OW;
+    int P, K;       /* output pixels per image; im2col rows */
+    int T, g;       /* threads of the sliced plan (1: loop plan); images per GEMM */
+    size_t chunk;   /* scratch floats per thread */
+    int split;      /* forward threads splitting each image's pixels (0: none) */
+    size_t split_per; /* their scratch floats each */
+} conv_geo;
+
+static int sliced_plan = 1;
+void kn_conv_set_sliced(int on) { sliced_plan = on; }
+
+static int conv_threads(int N) {
+    int T = omp_in_parallel() || !sliced_plan ? 1 : omp_get_max_threads();
+    return T > 1 && N >= T ? T : 1;
+}
+
+static conv_geo conv_plan(int N, int C, int H, int W, int OC, int KH, int KW, int stride,
+                          int pad) {
+    conv_geo q = {N, C, H, W, OC, KH, KW, stride, pad, kn_conv_out_size(H, KH, stride, pad),
+                  kn_conv_out_size(W, KW, stride, pad), 0, 0, 0, 0, 0, 0, 0};
+    q.P = q.OH * q.OW;
+    q.K = C * KH * KW;
+    q.T = conv_threads(N);
+    q.g = conv_group((N + q.T - 1) / q.T, q.P);
+    /* cols, dcols, gathered dout; plus a private dw for every thread but 0 */
+    q.chunk = (2 * (size_t)q.K + OC) * q.g * q.P + (q.T > 1 ? (size_t)OC * q.K : 0);
+    /* fewer images than threads (inference on one image): the forward splits
+     * each image's output pixels over the threads instead */
+    int TT = omp_in_parallel() || !sliced_plan ? 1 : omp_get_max_threads();
+    if (q.T == 1 && TT > 1 && q.P >= 2 * TT) {
+        q.split = TT;
+        q.split_per = (size_t)q.K * ((q.P + TT - 1) / TT);
+    }
+    return q;
+}
+
+/* Runs body(t, n0, n1) on T threads with OpenBLAS held to one thread, or
+ * once on the whole batch with threading left to the loops and OpenBLAS. */
+#define CONV_RUN(q, body)                                                       \
+    do {                                                                        \
+        if ((q).T > 1) {                                                        \
+            int prev_ = openblas_get_num_threads();                             \
+            openblas_set_num_threads(1);                                        \
+            _Pragma("omp parallel num_threads((q).T)") {                        \
+                int t = omp_get_thread_num();                                   \
+                int n0 = (int)((long)(q).N * t / (q).T);                        \
+                int n1 = (int)((long)(q).N * (t + 1) / (q).T);                  \
+                body;                                                           \
+            }                                                                   \
+            openblas_set_num_threads(prev_);                                    \
+        } else {                                                                \
+            int t = 0, n0 = 0, n1 = (q).N;                                      \
+            (void)t;                                                            \
+            body;                                                               \
+        }                                                                       \
+    } while (0)
+
+/* ---- conv2d ---------------------------------------------------------------- */
+
+size_t kn_conv2d_scratch_floats(int N, int C, int H, int W, int OC, int KH, int KW,
+                                int stride, int pad) {
+    conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
+    size_t need = q.chunk * q.T, split = q.split_per * q.split;
+    return need > split ? need : split;
+}
+
+static int is_pointwise(const conv_geo *q) {
+    return q->KH == 1 && q->KW == 1 && q->stride == 1 && q->pad == 0;
+}
+
+/* Forward of images [n0, n1); par: thread the loops (loop plan). */
+static void conv2d_fwd_range(const conv_geo *q, float *out, float *scratch, const float *inp,
+                             const float *w, const float *b, int n0, int n1, int par) {
+    int P = q->P, K = q->K, OC = q->OC, g = q->g;
+    size_t in_sz = (size_t)q->C * q->H * q->W, out_sz = (size_t)OC * P;
+    float *cols = scratch, *stage = scratch + (size_t)K * g * P;
+    for (int m = n0; m < n1; m += g) {
+        int gn = n1 - m < g ? n1 - m : g, cn = gn * P;
+        const float *B = cols;
+        if (gn == 1 && is_pointwise(q))
+            B = inp + m * in_sz;
+        else
+            for (int i = 0; i < gn; i++)
+                im2col(cols + (size_t)i * P, inp + (m + i) * in_sz, q->C, q->H, q->W, q->KH,
+                       q->KW, q->stride, q->pad, q->OH, q->OW, cn, par);
+        if (gn == 1) {
+            float *o = out + m * out_sz;
+            for (int oc = 0; oc < OC; oc++) {
+                float bv = b ? b[oc] : 0.0f;
+                for (int p = 0; p < P; p++) o[(size_t)oc * P + p] = bv;
+            }
+            kn_sgemm(0, 0, OC, P, K, 1.0f, w, K,
+                        B, P, 1.0f, o, P);
+        } else {
+            kn_sgemm(0, 0, OC, cn, K, 1.0f, w, K,
+                        B, cn, 0.0f, stage, cn);
+            scatter_planes(out + m * out_sz, stage, b, gn, OC, P, 0, par);
+        }
+    }
+}
+
+/* im2col of output pixels [p0, p1) only, rows of p1 - p0. */
+static void im2col_pixels(float *cols, const float *img, const conv_geo *q, int p0, int p1) {
+    int n = p1 - p0;
+    for (int r = 0; r < q->K; r++) {
+        int kw = r % q->KW, kh = (r / q->KW) % q->KH, c = r / (q->KW * q->KH);
+        const float *src = img + (size_t)c * q->H * q->W;
+        float *dst = cols + (size_t)r * n;
+        int oh = p0 / q->OW, ow = p0 % q->OW;
+        for (int i = 0; i < n; i++) {
+            int ih = oh * q->stride - q->pad + kh, iw = ow * q->stride - q->pad + kw;
+            dst[i] = (ih >= 0 && ih < q->H && iw >= 0 && iw < q->W) ? src[ih * q->W + iw] : 0.0f;
+            if (++ow == q->OW) { ow = 0; oh++; }
+        }
+    }
+}
+
+static void conv2d_fwd_split(const conv_geo *q, float *out, float *scratch, const float *inp,
+                             const float *w, const float *b) {
+    int P = q->P, K = q->K, OC = q->OC, TT = q->split;
+    size_t in_sz = (size_t)q->C * q->H * q->W, out_sz = (size_t)OC * P;
+    int prev = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+#pragma omp parallel num_threads(TT)
+    {
+        int t = omp_get_thread_num();
+        int p0 = (int)((long)P * t / TT), p1 = (int)((long)P * (t + 1) / TT), n = p1 - p0;
+        float *cols = scratch + q->split_per * t;
+        for (int m = 0; m < q->N && n > 0; m++) {
+            const float *B = cols;
+            int ldb = n;
+            if (is_pointwise(q)) {
+                B = inp + m * in_sz + p0;
+                ldb = P;
+            } else {
+                im2col_pixels(cols, inp + m * in_sz, q, p0, p1);
+            }
+            float *o = out + m * out_sz + p0;
+            for (int oc = 0; oc < OC; oc++) {
+                float bv = b ? b[oc] : 0.0f;
+                for (int i = 0; i < n; i++) o[(size_t)oc * P + i] = bv;
+            }
+            kn_sgemm(0, 0, OC, n, K, 1.0f, w, K, B,
+                        ldb, 1.0f, o, P);
+        }
+    }
+    openblas_set_num_threads(prev);
+}
+
+void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float *w,
+                       const float *b, int N, int C, int H, int W, int OC, int KH,
+                       int KW, int stride, int pad) {
+    conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
+    EN_ASSERT(q.OH > 0 && q.OW > 0);
+    if (q.split) {
+        conv2d_fwd_split(&q, out, scratch, inp, w, b);
+        return;
+    }
+    CONV_RUN(q, conv2d_fwd_range(&q, out, scratch + q.chunk * t, inp, w, b, n0, n1, q.T == 1));
+}
+
+/* Backward of images [n0, n1): dinp for them, dw (+=) into dwt. */
+static void conv2d_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *scratch,
+                             const float *dout, const float *inp, const float *w, int n0,
+                             int n1, int acc, int par) {
+    int P = q->P, K = q->K, OC = q->OC, g = q->g;
+    size_t in_sz = (size_t)q->C * q->H * q->W, out_sz = (size_t)OC * P;
+    float *cols = scratch, *dcols = scratch + (size_t)K * g * P;
+    float *D = dcols + (size_t)K * g * P;
+    int pw = is_pointwise(q);
+    for (int m = n0; m < n1; m += g) {
+        int gn = n1 - m < g ? n1 - m : g, cn = gn * P;
+        const float *Dp = D;
+        if (gn == 1)
+            Dp = dout + m * out_sz;
+        else
+            gather_planes(D, dout + m * out_sz, gn, OC, P, par);
+        if (dwt) {
+            const float *B = cols;
+            if (gn == 1 && pw)
+                B = inp + m * in_sz;
+            else
+                for (int i = 0; i < gn; i++)
+                    im2col(cols + (size_t)i * P, inp + (m + i) * in_sz, q->C, q->H, q->W,
+                           q->KH, q->KW, q->stride, q->pad, q->OH, q->OW, cn, par);
+            kn_sgemm(0, 1, OC, K, cn, 1.0f, Dp, cn,
+                        B, cn, 1.0f, dwt, K);
+        }
+        if (dinp) {
+            if (gn == 1 && pw) {
+                kn_sgemm(1, 0, K, cn, OC, 1.0f, w, K,
+                            Dp, cn, acc ? 1.0f : 0.0f, dinp + m * in_sz, cn);
+                continue;
+            }
+            kn_sgemm(1, 0, K, cn, OC, 1.0f, w, K, Dp,
+                        cn, 0.0f, dcols, cn);
+            for (int i = 0; i < gn; i++)
+                col2im(dinp + (m + i) * in_sz, dcols + (size_t)i * P, q->C, q->H, q->W,
+                       q->KH, q->KW, q->stride, q->pad, q->OH, q->OW, cn, acc, par);
+        }
+    }
+}
+
+/* dw += the private dw partials of threads 1..T-1 (each at the end of its chunk). */
+static void reduce_partials(float *dw, const float *scratch, const conv_geo *q, size_t n) {
+#pragma omp for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float s = 0;
+        for (int t = 1; t < q->T; t++) s += scratch[q->chunk * (t + 1) - n + i];
+        dw[i] += s;
+    }
+}
+
+void kn_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
+                        const float *dout, const float *inp, const float *w, int N,
+                        int C, int H, int W, int OC, int KH, int KW, int stride,
+                        int pad, int acc) {
+    conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
+    size_t nw = (size_t)OC * q.K;
+    CONV_RUN(q, {
+        float *mine = scratch + q.chunk * t;
+        float *dwt = dw;
+        if (dw && t > 0) { /* a private partial, zeroed, summed below */
+            dwt = mine + q.chunk - nw;
+            memset(dwt, 0, sizeof(float) * nw);
+        }
+        conv2d_bwd_range(&q, dinp, dwt, mine, dout, inp, w, n0, n1, acc, q.T == 1);
+        if (q.T > 1) {
+            if (db) bias_grad(db, dout, N, OC, q.P);
+            if (dw) {
+                _Pragma("omp barrier");
+                reduce_partials(dw, scratch, &q, nw);
+            }
+        } else if (db) {
+            _Pragma("omp parallel if ((size_t)N * OC * q.P > 65536)")
+            bias_grad(db, dout, N, OC, q.P);
+        }
+    });
+}
+
+/* ---- conv_transpose2d ---------------------------------------------------------
+ * The forward is conv2d's input gradient: cols = wᵀ·x, then col2im onto the
+ * (OC, OH, OW) output seen as the "image" of a conv whose grid is (H, W). */
+
+/* conv_geo reused with the roles: P = H*W input pixels, K = OC*KH*KW rows
+ * of the column matrix. */
+static conv_geo convt_plan(int N, int C, int H, int W, int OC, int KH, int KW, int stride,
+                           int pad, int outpad) {
+    conv_geo q = {N, C, H, W, OC, KH, KW, stride, pad,
+                  kn_convt_out_size(H, KH, stride, pad, outpad),
+                  kn_convt_out_size(W, KW, stride, pad, outpad), 0, 0, 0, 0, 0, 0, 0};
+    q.P = H * W;
+    q.K = OC * KH * KW;
+    q.T = conv_threads(N);
+    q.g = conv_group((N + q.T - 1) / q.T, q.P);
+    /* gathered x, cols, dinp staging; plus a private dw for threads 1.. */
+    q.chunk = (2 * (size_t)C + q.K) * q.g * q.P + (q.T > 1 ? (size_t)C * q.K : 0);
+    return q;
+}
+
+size_t kn_convt2d_scratch_floats(int N, int C, int H, int W, int OC, int KH, int KW,
+                                 int stride, int pad, int outpad) {
+    conv_geo q = convt_plan(N, C, H, W, OC, KH, KW, stride, pad, outpad);
+    return q.chunk * q.T;
+}
+
+static void convt_fwd_range(const conv_geo *q, float *out, float *scratch, const float *inp,
+                            const float *w, const float *b, int n0, int n1, int par) {
+    int P = q->P, Kt = q->K, C = q->C, OC = q->OC, g = q->g, OP = q->OH * q->OW;
+    size_t in_sz = (size_t)C * P, out_sz = (size_t)OC * OP;
+    float *X = scratch, *cols = scratch + (size_t)C * g * P;
+    for (int m = n0; m < n1; m += g) {
+        int gn = n1 - m < g ? n1 - m : g, cn = gn * P;
+        const float *Xp = X;
+        if (gn == 1)
+            Xp = inp + m * in_sz;
+        else
+            gather_planes(X, inp + m * in_sz, gn, C, P, par);
+        kn_sgemm(1, 0, Kt, cn, C, 1.0f, w, Kt, Xp, cn,
+                    0.0f, cols, cn);
+        for (int i = 0; i < gn; i++) {
+            float *o = out + (m + i) * out_sz;
+            col2im(o, cols + (size_t)i * P, OC, q->OH, q->OW, q->KH, q->KW, q->stride, q->pad,
+                   q->H, q->W, cn, 0, par);
+            if (b)
+                for (int oc = 0; oc < OC; oc++)
+                    for (int p = 0; p < OP; p++) o[(size_t)oc * OP + p] += b[oc];
+        }
+    }
+}
+
+void kn_convt2d_forward(float *out, float *scratch, const float *inp, const float *w,
+                        const float *b, int N, int C, int H, int W, int OC, int KH,
+                        int KW, int stride, int pad, int outpad) {
+    conv_geo q = convt_plan(N, C, H, W, OC, KH, KW, stride, pad, outpad);
+    EN_ASSERT(q.OH > 0 && q.OW > 0 && outpad >= 0 && outpad < stride);
+    CONV_RUN(q, convt_fwd_range(&q, out, scratch + q.chunk * t, inp, w, b, n0, n1, q.T == 1));
+}
+
+static void convt_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *scratch,
+                            const float *dout, const float *inp, const float *w, int n0,
+                            int n1, int acc, int par) {
+    int P = q->P, Kt = q->K, C = q->C, OC = q->OC, g = q->g;
+    size_t in_sz = (size_t)C * P, out_sz = (size_t)OC * q->OH * q->OW;
+    float *X = scratch, *D = scratch + (size_t)C * g * P, *Y = D + (size_t)Kt * g * P;
+    for (int m = n0; m < n1; m += g) {
+        int gn = n1 - m < g ? n1 - m : g, cn = gn * P;
+        for (int i = 0; i < gn; i++)
+            im2col(D + (size_t)i * P, dout + (m + i) * out_sz, OC, q->OH, q->OW, q->KH, q->KW,
+                   q->stride, q->pad, q->H, q->W, cn, par);
+        if (dwt) {
+            const float *Xp = X;
+            if (gn == 1)
+                Xp = inp + m * in_sz;
+            else
+                gather_planes(X, inp + m * in_sz, gn, C, P, par);
+            kn_sgemm(0, 1, C, Kt, cn, 1.0f, Xp, cn, D,
+                        cn, 1.0f, dwt, Kt);
+        }
+        if (dinp) {
+            if (gn == 1) {
+                kn_sgemm(0, 0, C, cn, Kt, 1.0f, w, Kt,
+                            D, cn, acc ? 1.0f : 0.0f, dinp + m * in_sz, cn);
+            } else {
+                kn_sgemm(0, 0, C, cn, Kt, 1.0f, w, Kt,
+                            D, cn, 0.0f, Y, cn);
+                scatter_planes(dinp + m * in_sz, Y, NULL, gn, C, P, acc, par);
+            }
+        }
+    }
+}
+
+void kn_convt2d_backward(float *dinp, float *dw, float *db, float *scratch,
+                         const float *dout, const float *inp, const float *w, int N,
+                         int C, int H, int W, int OC, int KH, int KW, int stride,
+                         int pad, int outpad, int acc) {
+    conv_geo q = convt_plan(N, C, H, W, OC, KH, KW, stride, pad, outpad);
+    size_t nw = (size_t)C * q.K;
+    int OP = q.OH * q.OW;
+    CONV_RUN(q, {
+        float *mine = scratch + q.chunk * t;
+        float *dwt = dw;
+        if (dw && t > 0) {
+            dwt = mine + q.chunk - nw;
+            memset(dwt, 0, sizeof(float) * nw);
+        }
+        if (dw || dinp) convt_bwd_range(&q, dinp, dwt, mine, dout, inp, w, n0, n1, acc, q.T == 1);
+        if (q.T > 1) {
+            if (db) bias_grad(db, dout, N, OC, OP);
+            if (dw) {
+                _Pragma("omp barrier");
+                reduce_partials(dw, scratch, &q, nw);
+            }
+        } else if (db) {
+            _Pragma("omp parallel if ((size_t)N * OC * OP > 65536)")
+            bias_grad(db, dout, N, OC, OP);
+        }
+    });
+}

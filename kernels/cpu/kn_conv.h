@@ -1,0 +1,77 @@
+/* kn_conv — 2-D convolution and transposed convolution on the CPU, NCHW float32.
+ *
+ * Plain arrays in, plain arrays out; no allocation: the caller passes a scratch
+ * buffer of at least kn_conv2d_scratch_floats(...) floats (the engine carves it
+ * from its arena). Forward and backward sit side by side, arguments ordered
+ * outputs, inputs, sizes.
+ *
+ * Gradient rule: parameter gradients (dw, db) accumulate (+=); the activation
+ * gradient dinp is written (=) when acc = 0 and added (+=) when acc = 1 (the
+ * engine's fan-out rule, see kn_backend.h). Any of dinp, dw, db, b may be NULL.
+ *
+ * Method: im2col + cblas_sgemm. Images are grouped so that each GEMM has at
+ * least ~KN_CONV_MIN_COLS columns (a 7x7 feature map alone makes a skinny,
+ * slow GEMM). With at least as many images as OpenMP threads, each thread
+ * takes a slice of the batch (im2col and single-threaded GEMMs); otherwise
+ * the loops are OpenMP-threaded and the GEMMs OpenBLAS-threaded. The scratch
+ * size depends on the OpenMP thread count: ask for it after setting threads.
+ * A 1x1, stride-1, unpadded convolution on one image skips im2col.
+ *
+ * Output size: OH = (H + 2*pad - KH) / stride + 1 (floor), as PyTorch.
+ */
+#ifndef KN_CONV_H
+#define KN_CONV_H
+
+#include <stddef.h>
+
+#define KN_CONV_MIN_COLS 2048
+
+static inline int kn_conv_out_size(int in, int k, int stride, int pad) {
+    return (in + 2 * pad - k) / stride + 1;
+}
+/* Transposed convolution: OH = (H - 1)*stride - 2*pad + KH + output_padding. */
+static inline int kn_convt_out_size(int in, int k, int stride, int pad, int outpad) {
+    return (in - 1) * stride - 2 * pad + k + outpad;
+}
+
+/* Scratch (in floats) needed by forward and backward of both ops below:
+ * conv2d: (N, C, H, W) input, (OC, C, KH, KW) weight.  */
+size_t kn_conv2d_scratch_floats(int N, int C, int H, int W, int OC, int KH, int KW,
+                                int stride, int pad);
+/* conv_transpose2d: (N, C, H, W) input, (C, OC, KH, KW) weight. */
+size_t kn_convt2d_scratch_floats(int N, int C, int H, int W, int OC, int KH, int KW,
+                                 int stride, int pad, int outpad);
+
+void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float *w,
+                       const float *b, int N, int C, int H, int W, int OC, int KH,
+                       int KW, int stride, int pad);
+// inp (N,C,H,W) w (OC,C,KH,KW) b (OC) out (N,OC,OH,OW)
+void kn_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
+                        const float *dout, const float *inp, const float *w, int N,
+                        int C, int H, int W, int OC, int KH, int KW, int stride,
+                        int pad, int acc);
+// dout (N,OC,OH,OW) dinp like inp, dw like w, db (OC)
+
+/* Transposed convolution with PyTorch's weight layout (in, out, KH, KW):
+ * the adjoint of conv2d from (OC, OH, OW) to (C, H, W). */
+void kn_convt2d_forward(float *out, float *scratch, const float *inp, const float *w,
+                        const float *b, int N, int C, int H, int W, int OC, int KH,
+                        int KW, int stride, int pad, int outpad);
+// inp (N,C,H,W) w (C,OC,KH,KW) b (OC) out (N,OC,OH,OW)
+void kn_convt2d_backward(float *dinp, float *dw, float *db, float *scratch,
+                         const float *dout, const float *inp, const float *w, int N,
+                         int C, int H, int W, int OC, int KH, int KW, int stride,
+                         int pad, int outpad, int acc);
+
+/* The building blocks, exposed for tests and for other kernels.
+ * im2col: cols[(c*KH+kh)*KW+kw][ld*… + oh*OW+ow], row stride ld (>= OH*OW).
+ * col2im: the adjoint; img is written (acc = 0) or added to (acc = 1). */
+void kn_im2col(float *cols, const float *img, int C, int H, int W, int KH, int KW,
+               int stride, int pad, int OH, int OW, int ld);
+void kn_col2im(float *img, const float *cols, int C, int H, int W, int KH, int KW,
+               int stride, int pad, int OH, int OW, int ld, int acc);
+
+/* Kernel lab only: 0 turns the batch-sliced threading plan off (see kn_conv.c). */
+void kn_conv_set_sliced(int on);
+
+#endif

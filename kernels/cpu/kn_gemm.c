@@ -1,0 +1,222 @@
+/* kn_gemm — packed GEMM with an AVX-512 8x48 micro-kernel. See kn_gemm.h. */
+#include "kn_gemm.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "en_error.h"
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+
+#define MR 8
+#define NR 48
+#define KC 192  /* a B micro-panel, KC x NR floats = 36 KiB, stays in L1 (48 KiB) */
+#define MC 192  /* an A block, MC x KC = 144 KiB, stays in L2 */
+#define NC 768  /* a B block, KC x NC = 576 KiB, in L2/L3 */
+#define MAX_THREADS 256
+
+/* Packing buffers per OpenMP thread number, grown on demand and kept: a
+ * GEMM allocates nothing once warm. Reachable from this array, not leaked. */
+static float *pack_buf[MAX_THREADS];
+static size_t pack_cap[MAX_THREADS];
+
+static float *pack_space(size_t floats) {
+    int t = omp_get_thread_num();
+    EN_ASSERT(t < MAX_THREADS);
+    if (pack_cap[t] < floats) {
+        free(pack_buf[t]);
+        pack_buf[t] = aligned_alloc(64, ((floats * sizeof(float) + 63) / 64) * 64);
+        EN_ASSERT(pack_buf[t] != NULL);
+        pack_cap[t] = floats;
+    }
+    return pack_buf[t];
+}
+
+/* A block rows [i0, i0+mc) x cols [p0, p0+kc) of op(A), times alpha, into
+ * micro-panels of MR rows: Ap[panel][k][MR], zero past mc. */
+static void pack_a(float *Ap, int ta, const float *A, int lda, int i0, int mc, int p0, int kc,
+                   float alpha) {
+    for (int ip = 0; ip < mc; ip += MR) {
+        int mr = mc - ip < MR ? mc - ip : MR;
+        float *dst = Ap + (size_t)ip * kc;
+        if (!ta) {
+            for (int ii = 0; ii < mr; ii++) {
+                const float *src = A + (size_t)(i0 + ip + ii) * lda + p0;
+                for (int k = 0; k < kc; k++) dst[k * MR + ii] = alpha * src[k];
+            }
+        } else {
+            for (int k = 0; k < kc; k++) {
+                const float *src = A + (size_t)(p0 + k) * lda + i0 + ip;
+                for (int ii = 0; ii < mr; ii++) dst[k * MR + ii] = alpha * src[ii];
+            }
+        }
+        for (int ii = mr; ii < MR; ii++)
+            for (int k = 0; k < kc; k++) dst[k * MR + ii] = 0.0f;
+    }
+}
+
+/* B block rows [p0, p0+kc) x cols [j0, j0+nc) of op(B) into micro-panels of
+ * NR columns: Bp[panel][k][NR], zero past nc. */
+static void pack_b(float *Bp, int tb, const float *B, int ldb, int p0, int kc, int j0, int nc) {
+    for (int jp = 0; jp < nc; jp += NR) {
+        int nr = nc - jp < NR ? nc - jp : NR;
+        float *dst = Bp + (size_t)jp * kc;
+        if (!tb) {
+            for (int k = 0; k < kc; k++) {
+                const float *src = B + (size_t)(p0 + k) * ldb + j0 + jp;
+                float *d = dst + (size_t)k * NR;
+                memcpy(d, src, sizeof(float) * nr);
+                for (int jj = nr; jj < NR; jj++) d[jj] = 0.0f;
+            }
+        } else {
+            for (int jj = 0; jj < nr; jj++) {
+                const float *src = B + (size_t)(j0 + jp + jj) * ldb + p0;
+                for (int k = 0; k < kc; k++) dst[(size_t)k * NR + jj] = src[k];
+            }
+            for (int jj = nr; jj < NR; jj++)
+                for (int k = 0; k < kc; k++) dst[(size_t)k * NR + jj] = 0.0f;
+        }
+    }
+}
+
+static inline __mmask16 cols_mask(int nr, int v) {
+    int n = nr - 16 * v;
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+/* C[0:mr, 0:nr] += Ap (kc x MR) ᵀ· Bp (kc x NR); the full 8x48 tile lives
+ * in 24 registers for the whole k loop. */
+static void micro_8x48(int kc, const float *restrict a, const float *restrict b,
+                       float *restrict c, int ldc, int mr, int nr) {
+#define ROW(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0;
+    ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
+#undef ROW
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32);
+#define FMA(i)                                                                 \
+    {                                                                          \
+        __m512 ai = _mm512_set1_ps(a[i]);                                      \
+        c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                            \
+        c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                            \
+        c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                            \
+    }
+        FMA(0) FMA(1) FMA(2) FMA(3) FMA(4) FMA(5) FMA(6) FMA(7)
+#undef FMA
+        a += MR;
+        b += NR;
+    }
+    if (mr == MR && nr == NR) {
+#define STORE(i)                                                               \
+    {                                                                          \
+        float *r = c + (size_t)(i) * ldc;                                      \
+        _mm512_storeu_ps(r, _mm512_add_ps(_mm512_loadu_ps(r), c##i##0));       \
+        _mm512_storeu_ps(r + 16, _mm512_add_ps(_mm512_loadu_ps(r + 16), c##i##1)); \
+        _mm512_storeu_ps(r + 32, _mm512_add_ps(_mm512_loadu_ps(r + 32), c##i##2)); \
+    }
+        STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
+#undef STORE
+        return;
+    }
+    __mmask16 m0 = cols_mask(nr, 0), m1 = cols_mask(nr, 1), m2 = cols_mask(nr, 2);
+#define STOREM(i)                                                              \
+    if ((i) < mr) {                                                            \
+        float *r = c + (size_t)(i) * ldc;                                      \
+        _mm512_mask_storeu_ps(r, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, r), c##i##0)); \
+        _mm512_mask_storeu_ps(r + 16, m1,                                      \
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(m1, r + 16), c##i##1)); \
+        _mm512_mask_storeu_ps(r + 32, m2,                                      \
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(m2, r + 32), c##i##2)); \
+    }
+    STOREM(0) STOREM(1) STOREM(2) STOREM(3) STOREM(4) STOREM(5) STOREM(6) STOREM(7)
+#undef STOREM
+}
+
+/* One output tile: rows [i0, i0+mc), cols [j0, j0+nc), all of K. */
+static void gemm_tile(int ta, int tb, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float *C, int ldc, int i0, int mc, int j0,
+                      int nc) {
+    float *Ap = pack_space((size_t)MC * KC + (size_t)KC * NC);
+    float *Bp = Ap + (size_t)MC * KC;
+    for (int p0 = 0; p0 < K; p0 += KC) {
+        int kc = K - p0 < KC ? K - p0 : KC;
+        pack_b(Bp, tb, B, ldb, p0, kc, j0, nc);
+        pack_a(Ap, ta, A, lda, i0, mc, p0, kc, alpha);
+        for (int jp = 0; jp < nc; jp += NR)
+            for (int ip = 0; ip < mc; ip += MR)
+                micro_8x48(kc, Ap + (size_t)ip * kc, Bp + (size_t)jp * kc,
+                           C + (size_t)(i0 + ip) * ldc + j0 + jp, ldc,
+                           mc - ip < MR ? mc - ip : MR, nc - jp < NR ? nc - jp : NR);
+    }
+}
+
+static void scale_c(float *C, int ldc, int M, int N, float beta) {
+    if (beta == 1.0f) return;
+    for (int i = 0; i < M; i++) {
+        float *r = C + (size_t)i * ldc;
+        if (beta == 0.0f)
+            memset(r, 0, sizeof(float) * N);
+        else
+            for (int j = 0; j < N; j++) r[j] *= beta;
+    }
+}
+
+void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    int nI = (M + MC - 1) / MC, nJ = (N + NC - 1) / NC, items = nI * nJ;
+    int par = !omp_in_parallel() && omp_get_max_threads() > 1 &&
+              (double)M * N * K > 4e6;
+    if (!par) {
+        scale_c(C, ldc, M, N, beta);
+        if (K <= 0 || alpha == 0.0f) return;
+        for (int it = 0; it < items; it++) {
+            int i0 = (it % nI) * MC, j0 = (it / nI) * NC;
+            gemm_tile(ta, tb, K, alpha, A, lda, B, ldb, C, ldc, i0, M - i0 < MC ? M - i0 : MC,
+                      j0, N - j0 < NC ? N - j0 : NC);
+        }
+        return;
+    }
+    /* More tiles than threads, so that the split is even: halve the column
+     * blocks until there are at least 2 per thread (down to NR columns). */
+    int T = omp_get_max_threads(), nc = NC;
+    while (nc > NR && (long)nI * ((N + nc - 1) / nc) < 2L * T) nc = (nc / 2 + NR - 1) / NR * NR;
+    nJ = (N + nc - 1) / nc;
+    items = nI * nJ;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int i = 0; i < M; i++) {
+            float *r = C + (size_t)i * ldc;
+            if (beta == 0.0f)
+                memset(r, 0, sizeof(float) * N);
+            else if (beta != 1.0f)
+                for (int j = 0; j < N; j++) r[j] *= beta;
+        }
+        if (K > 0 && alpha != 0.0f) {
+#pragma omp for schedule(dynamic, 1)
+            for (int it = 0; it < items; it++) {
+                int i0 = (it % nI) * MC, j0 = (it / nI) * nc;
+                gemm_tile(ta, tb, K, alpha, A, lda, B, ldb, C, ldc, i0,
+                          M - i0 < MC ? M - i0 : MC, j0, N - j0 < nc ? N - j0 : nc);
+            }
+        }
+    }
+}
+
+int kn_sgemm_is_native(void) { return 1; }
+
+#else /* no AVX-512: OpenBLAS */
+
+void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+int kn_sgemm_is_native(void) { return 0; }
+
+#endif

@@ -1,0 +1,136 @@
+/* kn_backend — a compute back end: one small table of functions.
+ *
+ * The engine reaches the hardware only through this table: memory (alloc,
+ * free, copy, sync), GEMM, and the hot op kernels. Pointers passed to a back
+ * end's functions are in that back end's memory; arrays are dense row-major
+ * float32 unless an ld/stride says otherwise. A kernel slot may be NULL on a
+ * back end that lacks it: supports(k) answers, and the engine then runs the
+ * CPU kernel on a host copy. Kernels write (acc = 0) or add (acc = 1) their
+ * gradient outputs (the engine's gradient rule, see engine/en_ops.h).
+ *
+ * kernels/ knows nothing of tensors or the tape: plain arrays and sizes.
+ */
+#ifndef KN_BACKEND_H
+#define KN_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    KN_K_GEMM, KN_K_GEMM_BATCHED, KN_K_UNARY, KN_K_SOFTMAX, KN_K_LAYERNORM,
+    KN_K_ATTENTION,
+    /* -- conv kernels here -- */
+    KN_K_CONV2D, KN_K_CONV_TRANSPOSE2D, KN_K_POOL2D, KN_K_UPSAMPLE, KN_K_BATCHNORM2D,
+    KN_KERNEL_COUNT
+} kn_kernel;
+
+/* Elementwise functions: y = f(x; a, b). */
+typedef enum {
+    KN_U_EXP, KN_U_LOG, KN_U_SQRT, KN_U_ABS, KN_U_CLAMP /* a=lo b=hi */,
+    KN_U_RELU, KN_U_GELU_TANH, KN_U_GELU_ERF, KN_U_QUICK_GELU, KN_U_SIGMOID,
+    KN_U_TANH, KN_U_POW /* a=p */, KN_U_ADD_SCALAR /* a */, KN_U_MUL_SCALAR /* a */,
+    KN_UNARY_COUNT
+} kn_unary;
+
+enum { KN_COPY_H2D, KN_COPY_D2H, KN_COPY_D2D };
+
+typedef struct kn_backend {
+    const char *name;
+    int device;                        /* en_device value */
+    void *(*alloc)(size_t nbytes);     /* NULL when out of memory */
+    void  (*free)(void *p);
+    void  (*copy)(void *dst, const void *src, size_t nbytes, int kind);
+    void  (*memzero)(void *p, size_t nbytes);
+    void  (*sync)(void);
+    int   (*supports)(kn_kernel k);
+
+    /* C (M,N) = alpha op(A) op(B) + beta C; op(A) (M,K), op(B) (K,N);
+     * ta/tb: 1 = transposed. Row-major with leading dims. */
+    void (*gemm)(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
+    /* batch independent GEMMs at element strides sa, sb, sc. */
+    void (*gemm_batched)(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                         int lda, int64_t sa, const float *B, int ldb, int64_t sb, float beta,
+                         float *C, int ldc, int64_t sc, int batch);
+
+    void (*unary_fwd)(kn_unary f, float *y, const float *x, int64_t n, float a, float b);
+    /* dx (=|+=) dy * f'(x); y = f(x) is given too (some derivatives use it). */
+    void (*unary_bwd)(kn_unary f, float *dx, const float *dy, const float *x, const float *y,
+                      int64_t n, float a, float b, int acc);
+    /* Along rows of length C; logsm = 1: log-softmax. */
+    void (*softmax_fwd)(float *y, const float *x, int64_t rows, int64_t C, int logsm);
+    void (*softmax_bwd)(float *dx, const float *dy, const float *y, int64_t rows, int64_t C,
+                        int logsm, int acc);
+    /* x (N,C); w, b (C) or NULL; mean, rstd (N) saved for backward. */
+    void (*layernorm_fwd)(float *y, float *mean, float *rstd, const float *x, const float *w,
+                          const float *b, int64_t N, int64_t C, float eps);
+    /* dx (N,C) (=|+= by accx); dw, db (C) always +=, either may be NULL. */
+    void (*layernorm_bwd)(float *dx, float *dw, float *db, const float *dy, const float *x,
+                          const float *w, const float *mean, const float *rstd, int64_t N,
+                          int64_t C, int accx);
+    /* qkv (B,T,3C) -> out (B,T,C); att (B,H,T,T) softmax probabilities. */
+    void (*attention_fwd)(float *out, float *att, const float *qkv, int B, int T, int C, int H,
+                          int causal);
+    void (*attention_bwd)(float *dqkv, const float *dout, const float *qkv, const float *att,
+                          int B, int T, int C, int H, int acc);
+    /* -- conv kernels here --
+     * NCHW; the contracts are in kernels/cpu/kn_conv.h, kn_pool.h,
+     * kn_resample.h and kn_norm.h (dw, db, dgamma, dbeta always +=; dinp
+     * =|+= by acc). Convolutions take a scratch buffer of conv*_scratch floats. */
+    size_t (*conv2d_scratch)(int N, int C, int H, int W, int OC, int KH, int KW, int stride,
+                             int pad);
+    void (*conv2d_fwd)(float *out, float *scratch, const float *inp, const float *w,
+                       const float *b, int N, int C, int H, int W, int OC, int KH, int KW,
+                       int stride, int pad);
+    void (*conv2d_bwd)(float *dinp, float *dw, float *db, float *scratch, const float *dout,
+                       const float *inp, const float *w, int N, int C, int H, int W, int OC,
+                       int KH, int KW, int stride, int pad, int acc);
+    size_t (*convt2d_scratch)(int N, int C, int H, int W, int OC, int KH, int KW, int stride,
+                              int pad, int outpad);
+    void (*convt2d_fwd)(float *out, float *scratch, const float *inp, const float *w,
+                        const float *b, int N, int C, int H, int W, int OC, int KH, int KW,
+                        int stride, int pad, int outpad);
+    void (*convt2d_bwd)(float *dinp, float *dw, float *db, float *scratch, const float *dout,
+                        const float *inp, const float *w, int N, int C, int H, int W, int OC,
+                        int KH, int KW, int stride, int pad, int outpad, int acc);
+    void (*maxpool2d_fwd)(float *out, int32_t *idx, const float *inp, int N, int C, int H,
+                          int W, int KH, int KW, int stride, int pad);
+    void (*maxpool2d_bwd)(float *dinp, const float *dout, const int32_t *idx, int N, int C,
+                          int H, int W, int OH, int OW, int acc);
+    void (*avgpool2d_fwd)(float *out, const float *inp, int N, int C, int H, int W, int KH,
+                          int KW, int stride, int pad, int count_include_pad);
+    void (*avgpool2d_bwd)(float *dinp, const float *dout, int N, int C, int H, int W, int KH,
+                          int KW, int stride, int pad, int count_include_pad, int acc);
+    void (*adaptive_avgpool2d_fwd)(float *out, const float *inp, int N, int C, int H, int W,
+                                   int OH, int OW);
+    void (*adaptive_avgpool2d_bwd)(float *dinp, const float *dout, int N, int C, int H, int W,
+                                   int OH, int OW, int acc);
+    void (*upsample_nearest_fwd)(float *out, const float *inp, int N, int C, int H, int W,
+                                 int OH, int OW, double scale_h, double scale_w);
+    void (*upsample_nearest_bwd)(float *dinp, const float *dout, int N, int C, int H, int W,
+                                 int OH, int OW, double scale_h, double scale_w, int acc);
+    void (*upsample_bilinear_fwd)(float *out, const float *inp, int N, int C, int H, int W,
+                                  int OH, int OW, int align_corners, double scale_h,
+                                  double scale_w);
+    void (*upsample_bilinear_bwd)(float *dinp, const float *dout, int N, int C, int H, int W,
+                                  int OH, int OW, int align_corners, double scale_h,
+                                  double scale_w, int acc);
+    void (*batchnorm2d_fwd)(float *out, float *mean, float *rstd, float *running_mean,
+                            float *running_var, const float *inp, const float *gamma,
+                            const float *beta, int N, int C, int HW, int training,
+                            float momentum, float eps);
+    void (*batchnorm2d_bwd)(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                            const float *inp, const float *mean, const float *rstd,
+                            const float *gamma, int N, int C, int HW, int training, int acc);
+} kn_backend;
+
+/* The CPU back end (always built): OpenBLAS GEMM, OpenMP loops. */
+const kn_backend *kn_cpu_backend(void);
+/* The back end for a device, or NULL when not built. */
+const kn_backend *kn_backend_get(int device);
+
+/* Bounds both OpenMP and OpenBLAS threads (n <= 0: every core). */
+void kn_set_num_threads(int n);
+int  kn_get_num_threads(void);
+
+#endif
