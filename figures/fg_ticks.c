@@ -176,12 +176,17 @@ void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m
         if (e1 - e0 + 1 >= 2) {
             int span = e1 - e0, every = 1;
             while (span / every + 1 > m && every < 1 << 20) every *= 2;   /* every 1, 2, 4... powers */
-            for (int e = e0; e <= e1 && t->n < FG_MAX_TICKS; e++) {
-                if (((e % every) + every) % every) continue;
-                t->v[t->n] = e;
-                format_power(t->label[t->n], sizeof t->label[0], base, e);
-                t->n++;
+            for (; every >= 1; every /= 2) {   /* multiples of every that leave two inside */
+                t->n = 0;
+                for (int e = e0; e <= e1 && t->n < FG_MAX_TICKS; e++) {
+                    if (((e % every) + every) % every) continue;
+                    t->v[t->n] = e;
+                    format_power(t->label[t->n], sizeof t->label[0], base, e);
+                    t->n++;
+                }
+                if (t->n >= 2) break;
             }
+            if (every < 1) every = 1;
             if (base == 10 && every == 1 && span <= 6) {   /* minor ticks 2..9 */
                 for (int e = e0 - 1; e <= e1; e++)
                     for (int k = 2; k <= 9 && t->nminor < FG_MAX_TICKS * 2; k++) {
