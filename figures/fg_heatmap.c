@@ -150,11 +150,11 @@ int fg_heatmap_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t
 
     fg_set_rgb(cr, st->ink);
     for (int r = 0; r < R && s->row_labels; r += rskip)
-        fg_text_draw(cr, s->row_labels[r], st->tick_size, 0, 0, x0 - st->pad, y0 + (r + 0.5) * ch, 1, 0.5, 0);
+        fg_text_draw_max(cr, s->row_labels[r], st->tick_size, 0, 0, x0 - st->pad, y0 + (r + 0.5) * ch, 1, 0.5, 0, rowlw);
     for (int c = 0; c < C && s->col_labels; c += skip) {
         double x = x0 + (c + 0.5) * cw, y = y0 + gh + st->pad;
-        if (rot) fg_text_draw(cr, s->col_labels[c], st->tick_size, 0, 0, x + lh * 0.3, y, 1, 0.5, -M_PI / 4);
-        else fg_text_draw(cr, s->col_labels[c], st->tick_size, 0, 0, x, y, 0.5, 0, 0);
+        if (rot) fg_text_draw_max(cr, s->col_labels[c], st->tick_size, 0, 0, x + lh * 0.3, y, 1, 0.5, -M_PI / 4, collw);
+        else fg_text_draw_max(cr, s->col_labels[c], st->tick_size, 0, 0, x, y, 0.5, 0, 0, collw);
     }
     if (s->x_label && *s->x_label)
         fg_text_draw(cr, s->x_label, st->size, 0, 0, x0 + gw / 2, fmin(box.y + box.h, y0 + gh + bottom), 0.5, 1, 0);
