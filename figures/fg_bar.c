@@ -19,7 +19,7 @@ static double err_hi(const fg_series *se, int j) {
     return NAN;
 }
 
-int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
+static int bar_body(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
     const fg_style *st = fg_style_get();
     int ncat = s->n_x_cats;
     for (int i = 0; i < s->n_series && !s->x_cats; i++)
@@ -178,4 +178,11 @@ int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t err
     free(names);
     (void)err; (void)errlen;
     return 0;
+}
+
+int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
+    cairo_save(cr);
+    int rc = bar_body(cr, box, s, err, errlen);
+    cairo_restore(cr);
+    return rc;
 }

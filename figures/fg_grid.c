@@ -38,15 +38,6 @@ static double cell_aspect(const fg_spec *s) {
     return 1.0;
 }
 
-static void class_items(const fg_spec *s, fg_legend_item *it, int *n) {
-    *n = 0;
-    for (int c = 0; c < s->n_classes && *n < 64; c++) {
-        if (c == s->bg_class) continue;
-        it[(*n)++] = (fg_legend_item){ .label = s->classes[c], .color = fg_palette(c > s->bg_class ? c - 1 : c),
-                                       .patch = 1, .alpha = 0.85 };
-    }
-}
-
 double fg_grid_aspect(const fg_spec *s) {
     if (s->img_rows <= 0 || s->img_cols <= 0) return 0.3;
     double W = 390, ah = cell_aspect(s);
@@ -89,7 +80,7 @@ int fg_grid_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
     int nit = 0;
     double lw = 0, lh = 0;
     if (s->kind == FG_MASK_OVERLAY) {
-        class_items(s, items, &nit);
+        nit = fg_mask_legend_items(s, items, 64);
         if (nit) {
             fg_legend_size(cr, items, nit, 1, box.w, &lw, &lh);
             bottom = lh + 2;

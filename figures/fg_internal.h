@@ -244,6 +244,13 @@ int fg_heatmap_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t
 int fg_grid_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen);
 double fg_grid_aspect(const fg_spec *s);
 
+/* Masks (fg_mask.c): blend class map cls (w×h) over img (NULL: grey) at
+ * alpha into out; the legend items of a mask overlay's classes. */
+fg_rgb fg_mask_color(int cls, int bg);
+int  fg_mask_overlay(fg_image *out, const fg_image *img, const unsigned char *cls, int w, int h,
+                     int bg, double alpha);
+int  fg_mask_legend_items(const fg_spec *s, fg_legend_item *it, int max);
+
 /* Images (fg_image.c). */
 int  fg_image_from_png(fg_image *im, const char *path);
 int  fg_image_from_pixels(fg_image *im, int w, int h, int ch, const unsigned char *px);

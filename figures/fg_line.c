@@ -142,7 +142,7 @@ static void place_hlabels(cairo_t *cr, const fg_axes *a, const fg_spec *s, fg_in
     }
 }
 
-int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
+static int line_body(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
     const fg_style *st = fg_style_get();
     int curve = s->kind == FG_CURVE;
     fg_axes A;
@@ -387,5 +387,12 @@ done:
     free(catv);
     if (catnames) { for (int i = 0; i < ncatv; i++) free(catnames[i]); free(catnames); }
     (void)err; (void)errlen;
+    return rc;
+}
+
+int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
+    cairo_save(cr);
+    int rc = line_body(cr, box, s, err, errlen);
+    cairo_restore(cr);
     return rc;
 }

@@ -291,52 +291,6 @@ static int image_of(const cJSON *o, const char *base, fg_image *im, const char *
     return 0;
 }
 
-/* Overlay a class map on an image: each non-background class in its
- * palette colour at alpha, over the image (scaled to the mask's size by
- * nearest neighbour when sizes differ). */
-static int overlay_of(fg_image *out, const fg_image *img, const unsigned char *cls, int w, int h,
-                      int bg, double alpha) {
-    unsigned char *px = malloc((size_t)w * h * 4 + 1);
-    if (!px) return -1;
-    const unsigned char *id = NULL;
-    int istride = 0, iw = 0, ih = 0;
-    if (img && img->surf) {
-        cairo_surface_flush(img->surf);
-        id = cairo_image_surface_get_data(img->surf);
-        istride = cairo_image_surface_get_stride(img->surf);
-        iw = img->w; ih = img->h;
-    }
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            double r = 0.92, g = 0.92, b = 0.92;   /* no image: light grey ground */
-            if (id) {
-                int sx = x * iw / w, sy = y * ih / h;
-                uint32_t v = *(const uint32_t *)(id + sy * istride + sx * 4);
-                unsigned a = v >> 24;
-                double af = a / 255.0;
-                /* premultiplied over white */
-                r = ((v >> 16) & 255) / 255.0 + (1 - af);
-                g = ((v >> 8) & 255) / 255.0 + (1 - af);
-                b = (v & 255) / 255.0 + (1 - af);
-            }
-            int c = cls[(size_t)y * w + x];
-            if (c != bg) {
-                fg_rgb k = fg_palette(c > bg ? c - 1 : c);
-                r = (1 - alpha) * r + alpha * k.r;
-                g = (1 - alpha) * g + alpha * k.g;
-                b = (1 - alpha) * b + alpha * k.b;
-            }
-            unsigned char *q = px + ((size_t)y * w + x) * 4;
-            q[0] = (unsigned char)lround(fmin(r, 1) * 255);
-            q[1] = (unsigned char)lround(fmin(g, 1) * 255);
-            q[2] = (unsigned char)lround(fmin(b, 1) * 255);
-            q[3] = 255;
-        }
-    int rc = fg_image_from_pixels(out, w, h, 4, px);
-    free(px);
-    return rc;
-}
-
 static int parse_grid(const cJSON *o, const char *base, fg_spec *s, char *err, size_t errlen) {
     const cJSON *im = cJSON_GetObjectItemCaseSensitive(o, "images");
     if (!cJSON_IsArray(im)) { fg_err(err, errlen, "image_grid: 'images' must be an array (of rows, or flat with 'cols')"); return -1; }
@@ -415,7 +369,7 @@ static int parse_masks(const cJSON *o, const char *base, fg_spec *s, char *err, 
             unsigned char *cls = malloc((size_t)w * h + 1);
             for (size_t i = 0; i < (size_t)w * h; i++) cls[i] = px[i * ch];   /* class = first channel */
             free(px);
-            int rc = overlay_of(cell, img->surf ? img : NULL, cls, w, h, bg, alpha);
+            int rc = fg_mask_overlay(cell, img->surf ? img : NULL, cls, w, h, bg, alpha);
             free(cls);
             if (rc) { fg_err(err, errlen, "%s: cannot make an image surface", ctx); return -1; }
         }
