@@ -5,8 +5,10 @@
  * "inf" become NAN and are drawn as gaps. A PNG that cannot be read is not
  * a parse error: the image keeps the reason and fg_draw reports it. */
 #include <cJSON.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fg_internal.h"
 
@@ -542,9 +544,49 @@ static fg_spec *parse_obj(const cJSON *o, const char *base, int depth, char *err
     return s;
 }
 
+/* JSON has no NaN or infinity, but number printers (Lua's %.17g, C's
+ * printf, Python's json) write nan, -nan, inf, Infinity, NaN. Outside
+ * strings, such a word where a value starts becomes null: a gap. */
+static char *nonfinite_to_null(const char *j) {
+    static const char *words[] = { "-infinity", "infinity", "-inf", "inf", "-nan", "nan" };
+    size_t n = strlen(j);
+    char *o = malloc(n + 1);   /* "null" is never longer than the word */
+    if (!o) return NULL;
+    size_t k = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < n;) {
+        char c = j[i];
+        if (in_str) {
+            o[k++] = c;
+            if (c == '\\' && i + 1 < n) o[k++] = j[++i];
+            else if (c == '"') in_str = 0;
+            i++;
+            continue;
+        }
+        if (c == '"') { in_str = 1; o[k++] = c; i++; continue; }
+        int matched = 0;
+        if (c == '-' || c == 'n' || c == 'N' || c == 'i' || c == 'I') {
+            for (int w = 0; w < 6 && !matched; w++) {
+                size_t L = strlen(words[w]);
+                if (i + L <= n && !strncasecmp(j + i, words[w], L)
+                    && (i + L == n || !(isalnum((unsigned char)j[i + L]) || j[i + L] == '_'))) {
+                    memcpy(o + k, "null", 4); k += 4; i += L;
+                    matched = 1;
+                }
+            }
+        }
+        if (!matched) o[k++] = j[i++];
+    }
+    o[k] = 0;
+    return o;
+}
+
 fg_spec *fg_spec_parse(const char *json, const char *base_dir, char *err, size_t errlen) {
     if (!json) { fg_err(err, errlen, "no JSON text"); return NULL; }
-    cJSON *o = cJSON_Parse(json);
+    char *clean = nonfinite_to_null(json);
+    if (!clean) { fg_err(err, errlen, "out of memory"); return NULL; }
+    cJSON *o = cJSON_Parse(clean);
+    free(clean);
     if (!o) {
         const char *at = cJSON_GetErrorPtr();
         fg_err(err, errlen, "invalid JSON near '%.24s'", at ? at : "?");
