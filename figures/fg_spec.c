@@ -581,6 +581,16 @@ static char *nonfinite_to_null(const char *j) {
     return o;
 }
 
+/* A Lua table that is empty serialises as {} as often as []: every empty
+ * object becomes an empty array (where an object was wanted, both are
+ * equally wrong and still rejected). */
+static void empty_objects_to_arrays(cJSON *j) {
+    for (; j; j = j->next) {
+        if (cJSON_IsObject(j) && !j->child) j->type = (j->type & ~0xFF) | cJSON_Array;
+        else if (j->child) empty_objects_to_arrays(j->child);
+    }
+}
+
 fg_spec *fg_spec_parse(const char *json, const char *base_dir, char *err, size_t errlen) {
     if (!json) { fg_err(err, errlen, "no JSON text"); return NULL; }
     char *clean = nonfinite_to_null(json);
@@ -592,13 +602,20 @@ fg_spec *fg_spec_parse(const char *json, const char *base_dir, char *err, size_t
         fg_err(err, errlen, "invalid JSON near '%.24s'", at ? at : "?");
         return NULL;
     }
+    empty_objects_to_arrays(o->child);
     fg_spec *s = parse_obj(o, base_dir, 0, err, errlen);
     cJSON_Delete(o);
     return s;
 }
 
 fg_spec *fg_spec_from_cjson(const struct cJSON *o, const char *base_dir, char *err, size_t errlen) {
-    return parse_obj(o, base_dir, 0, err, errlen);
+    if (!o) { fg_err(err, errlen, "no figure spec"); return NULL; }
+    cJSON *d = cJSON_Duplicate(o, 1);   /* the caller's tree stays as it is */
+    if (!d) { fg_err(err, errlen, "out of memory"); return NULL; }
+    empty_objects_to_arrays(d->child);
+    fg_spec *s = parse_obj(d, base_dir, 0, err, errlen);
+    cJSON_Delete(d);
+    return s;
 }
 
 void fg_spec_free(fg_spec *s) {

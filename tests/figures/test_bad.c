@@ -172,7 +172,7 @@ Test(spec, errors) {
     parse_fails("{\"kind\":\"line\",\"series\":[{\"y\":[1,2],\"lo\":[1]}]}", "lo/hi");
     parse_fails("{\"kind\":\"line\",\"series\":[{\"y\":[1,2],\"lo\":[1,2]}]}", "both lo and hi");
     parse_fails("{\"kind\":\"line\",\"x_scale\":\"loglog\",\"series\":[]}", "loglog");
-    parse_fails("{\"kind\":\"line\",\"series\":{}}", "series");
+    parse_fails("{\"kind\":\"line\",\"series\":{\"a\":1}}", "series");
     parse_fails("{\"kind\":\"line\",\"series\":[{\"y\":\"abc\"}]}", "'y' must be an array");
     parse_fails("{\"kind\":\"image_grid\",\"images\":[{\"width\":2,\"height\":2,\"channels\":3,\"pixels\":\"AAAA\"}]}", "needs 12");
     parse_fails("{\"kind\":\"image_grid\",\"images\":[{\"width\":2,\"height\":2,\"pixels\":\"%%%%\"}]}", "base64");
@@ -271,4 +271,10 @@ Test(spec, nonfinite_literals) {
     cr_assert(isnan(s->series[0].y.v[1]) && s->series[0].y.v[2] == 3);
     fg_spec_free(s);
     cr_assert_null(fg_spec_parse("{\"kind\":\"line\",\"series\":[{\"y\":[1,nanx]}]}", ".", err, sizeof err), "nanx is not a number");
+}
+
+/* Empty Lua tables arrive as {} as often as []. */
+Test(spec, empty_object_is_empty_array) {
+    drawn_ok("{} for []", "{\"kind\":\"line\",\"x_label\":\"x\",\"series\":[{\"name\":\"a\",\"x\":{},\"y\":{}},{\"name\":\"b\",\"y\":[1,2]}],\"hlines\":{}}");
+    marked("series {}", "{\"kind\":\"curve\",\"series\":{}}");
 }
