@@ -278,3 +278,7 @@ Test(spec, empty_object_is_empty_array) {
     drawn_ok("{} for []", "{\"kind\":\"line\",\"x_label\":\"x\",\"series\":[{\"name\":\"a\",\"x\":{},\"y\":{}},{\"name\":\"b\",\"y\":[1,2]}],\"hlines\":{}}");
     marked("series {}", "{\"kind\":\"curve\",\"series\":{}}");
 }
+
+Test(bad, invalid_utf8) {
+    drawn_ok("invalid UTF-8 labels", "{\"kind\":\"bar\",\"x_label\":\"caf\xe9\",\"categories\":[\"\xff\xfe\",\"ok\"],\"series\":[{\"name\":\"\xc3\",\"y\":[1,2]},{\"name\":\"b\",\"y\":[2,1]}]}");
+}
