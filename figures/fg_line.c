@@ -142,6 +142,31 @@ static void place_hlabels(cairo_t *cr, const fg_axes *a, const fg_spec *s, fg_in
     }
 }
 
+/* An annotation's text goes in the quadrant around its point that hides
+ * the least data and stays inside the plot; where[i]: bit 0 left of the
+ * point, bit 1 below it. Its box joins the ink. */
+static void place_notes(cairo_t *cr, const fg_axes *a, const fg_spec *s, const double *catv, int ncatv,
+                        fg_ink *ink, int *where) {
+    const fg_style *st = fg_style_get();
+    for (int i = 0; i < s->n_notes; i++) {
+        where[i] = 0;
+        double px = fg_scale_fwd(&a->x, x_units(s, catv, ncatv, s->notes[i].x));
+        double py = fg_scale_fwd(&a->y, fg_scale_t(a->y.kind, s->notes[i].y));
+        if (!isfinite(px) || !isfinite(py) || !s->notes[i].text) continue;
+        double w, h;
+        fg_text_size(cr, s->notes[i].text, st->tick_size, 0, &w, &h);
+        int best = px > a->plot.x + a->plot.w * 0.6 ? 1 : 0, bestc = -1;
+        for (int c = 0; c < 4; c++) {
+            double x = (c & 1) ? px - 3 - w : px + 3, y = (c & 2) ? py + 2 : py - 2 - h;
+            if (x < a->plot.x || x + w > a->plot.x + a->plot.w || y < a->plot.y || y + h > a->plot.y + a->plot.h) continue;
+            int n = fg_ink_count(ink, x - 1, y, w + 2, h);
+            if (bestc < 0 || n < bestc) { bestc = n; best = c; }
+        }
+        where[i] = best;
+        fg_ink_rect(ink, (best & 1) ? px - 3 - w : px + 3, (best & 2) ? py + 2 : py - 2 - h, w, h, 3);
+    }
+}
+
 static int line_body(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
     const fg_style *st = fg_style_get();
     int curve = s->kind == FG_CURVE;
@@ -261,12 +286,13 @@ static int line_body(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_
                                          .marker = P[i].marker, .alpha = P[i].band ? 0.2 : 0 };
     }
     int leg_outside = 0, leg_horiz = 0;
-    int *hwhere = calloc(s->n_hlines + 1, sizeof *hwhere);
+    int *hwhere = calloc(s->n_hlines + 1, sizeof *hwhere), *nwhere = calloc(s->n_notes + 1, sizeof *nwhere);
     double lw = 0, lh = 0, lx = 0, ly = 0;
     fg_axes_layout(cr, &A, box, s, xlo, xhi, ylo, yhi, 0, 0);
     fg_ink ink = { 0 };
     ink_build(&ink, &A, P, s->n_series, s);
     place_hlabels(cr, &A, s, &ink, hwhere);
+    place_notes(cr, &A, s, catv, ncatv, &ink, nwhere);
     if (nit > 0 && s->legend != FG_LEG_NONE) {
         fg_legend_size(cr, items, nit, 0, 0, &lw, &lh);
         if (s->legend == FG_LEG_OUTSIDE) leg_outside = 1;
@@ -288,6 +314,7 @@ static int line_body(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_
             fg_ink_free(&ink);
             ink_build(&ink, &A, P, s->n_series, s);
             place_hlabels(cr, &A, s, &ink, hwhere);
+    place_notes(cr, &A, s, catv, ncatv, &ink, nwhere);
         }
     }
     fg_ink_free(&ink);
@@ -372,15 +399,16 @@ static int line_body(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_
         fg_set_rgb(cr, st->ink);
         cairo_arc(cr, px, py, 1.2, 0, 2 * M_PI);
         cairo_fill(cr);
-        /* Text on the side with more room, so it stays inside the plot. */
-        double ax = px > A.plot.x + A.plot.w * 0.6 ? 1 : 0;
-        fg_text_draw_bg(cr, s->notes[i].text, st->tick_size, px + (ax ? -3 : 3), py - 2, ax, 1, ax ? px - A.plot.x - 3 : A.plot.x + A.plot.w - px - 3);
+        int left = nwhere[i] & 1, below = nwhere[i] & 2;
+        fg_text_draw_bg(cr, s->notes[i].text, st->tick_size, px + (left ? -3 : 3), below ? py + 2 : py - 2, left, below ? 0 : 1,
+                        left ? px - A.plot.x - 3 : A.plot.x + A.plot.w - px - 3);
         cairo_restore(cr);
     }
     fg_axes_draw(cr, &A, st, s);
     if (nit > 0 && s->legend != FG_LEG_NONE) fg_legend_draw(cr, items, nit, lx, ly, leg_horiz, box.w - 8, !leg_outside);
     free(items);
     free(hwhere);
+    free(nwhere);
 done:
     for (int i = 0; i < s->n_series; i++) { free(P[i].x); free(P[i].y); free(P[i].raw); free(P[i].lo); free(P[i].hi); }
     free(P);
