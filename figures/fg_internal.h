@@ -225,6 +225,11 @@ void fg_ink_free(fg_ink *k);
 int  fg_legend_place(const fg_ink *k, fg_box plot, double w, double h, fg_legend_pos want,
                      double *x, double *y);
 
+/* Reference lines: labels placed off the data (where[i]: bit 0 left end,
+ * bit 1 below the line; their boxes join the ink), then drawn. */
+void fg_hlines_place(cairo_t *cr, const fg_axes *a, const fg_spec *s, fg_ink *ink, int *where);
+void fg_hlines_draw(cairo_t *cr, const fg_axes *a, const fg_spec *s, const int *where);
+
 void fg_band_draw(cairo_t *cr, const fg_axes *a, const fg_vec *x, const fg_vec *lo,
                   const fg_vec *hi, fg_rgb c, double alpha);
 void fg_marker_draw(cairo_t *cr, int marker, double x, double y, double r, fg_rgb c);

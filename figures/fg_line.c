@@ -115,33 +115,6 @@ static void ink_build(fg_ink *k, const fg_axes *a, const prep *P, int np, const 
     }
 }
 
-/* Each reference-line label goes where it hides the least data: at the
- * right or left end, above or below its line. Its box then joins the ink,
- * so the legend keeps off it too. where[i]: bit 0 left, bit 1 below. */
-static void place_hlabels(cairo_t *cr, const fg_axes *a, const fg_spec *s, fg_ink *ink, int *where) {
-    const fg_style *st = fg_style_get();
-    for (int i = 0; i < s->n_hlines; i++) {
-        where[i] = 0;
-        double y = fg_scale_fwd(&a->y, fg_scale_t(a->y.kind, s->hlines[i].v));
-        if (!s->hlines[i].label || !isfinite(y)) continue;
-        double w, h;
-        fg_text_size(cr, s->hlines[i].label, st->tick_size, 0, &w, &h);
-        if (w > a->plot.w - 4) w = a->plot.w - 4;
-        int best = 0, bestc = -1;
-        for (int c = 0; c < 4; c++) {
-            double x = (c & 1) ? a->plot.x + 2 : a->plot.x + a->plot.w - 2 - w;
-            double ty = (c & 2) ? y + 1.5 : y - 1.5 - h;
-            if (ty < a->plot.y - 1 || ty + h > a->plot.y + a->plot.h + 1) continue;   /* stay inside */
-            int n = fg_ink_count(ink, x - 1, ty, w + 2, h);
-            if (bestc < 0 || n < bestc) { bestc = n; best = c; }
-        }
-        where[i] = best;
-        double x = (best & 1) ? a->plot.x + 2 : a->plot.x + a->plot.w - 2 - w;
-        double ty = (best & 2) ? y + 1.5 : y - 1.5 - h;
-        fg_ink_rect(ink, x, ty, w, h, 3);
-    }
-}
-
 /* An annotation's text goes in the quadrant around its point that hides
  * the least data and stays inside the plot; where[i]: bit 0 left of the
  * point, bit 1 below it. Its box joins the ink. */
@@ -291,7 +264,7 @@ static int line_body(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_
     fg_axes_layout(cr, &A, box, s, xlo, xhi, ylo, yhi, 0, 0);
     fg_ink ink = { 0 };
     ink_build(&ink, &A, P, s->n_series, s);
-    place_hlabels(cr, &A, s, &ink, hwhere);
+    fg_hlines_place(cr, &A, s, &ink, hwhere);
     place_notes(cr, &A, s, catv, ncatv, &ink, nwhere);
     if (nit > 0 && s->legend != FG_LEG_NONE) {
         fg_legend_size(cr, items, nit, 0, 0, &lw, &lh);
@@ -313,7 +286,7 @@ static int line_body(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_
             /* the plot moved: the labels choose again */
             fg_ink_free(&ink);
             ink_build(&ink, &A, P, s->n_series, s);
-            place_hlabels(cr, &A, s, &ink, hwhere);
+            fg_hlines_place(cr, &A, s, &ink, hwhere);
     place_notes(cr, &A, s, catv, ncatv, &ink, nwhere);
         }
     }
@@ -332,24 +305,7 @@ static int line_body(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_
         bandax.x.kind = FG_SCALE_LINEAR;
         fg_band_draw(cr, &bandax, &vx, &vl, &vh, P[i].c, 0.2);
     }
-    /* Reference lines under the data, labelled at their right end. */
-    for (int i = 0; i < s->n_hlines; i++) {
-        double y = fg_scale_fwd(&A.y, fg_scale_t(A.y.kind, s->hlines[i].v));
-        if (!isfinite(y) || y < A.plot.y || y > A.plot.y + A.plot.h) continue;
-        cairo_save(cr);
-        fg_set_rgb(cr, st->faint);
-        cairo_set_line_width(cr, st->axis_w * 1.2);
-        fg_set_dash(cr, s->hlines[i].dash >= 0 ? s->hlines[i].dash : 1, st->axis_w);
-        cairo_move_to(cr, A.plot.x, y);
-        cairo_line_to(cr, A.plot.x + A.plot.w, y);
-        cairo_stroke(cr);
-        if (s->hlines[i].label) {
-            int left = hwhere[i] & 1, below = hwhere[i] & 2;
-            fg_text_draw_bg(cr, s->hlines[i].label, st->tick_size, left ? A.plot.x + 2 : A.plot.x + A.plot.w - 2,
-                            below ? y + 1.5 : y - 1.5, left ? 0 : 1, below ? 0 : 1, A.plot.w - 4);
-        }
-        cairo_restore(cr);
-    }
+    fg_hlines_draw(cr, &A, s, hwhere);
     for (int i = 0; i < s->n_vlines; i++) {
         double x = fg_scale_fwd(&A.x, x_units(s, catv, ncatv, s->vlines[i].v));
         if (!isfinite(x) || x < A.plot.x || x > A.plot.x + A.plot.w) continue;
