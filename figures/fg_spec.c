@@ -550,7 +550,7 @@ static fg_spec *parse_obj(const cJSON *o, const char *base, int depth, char *err
 static char *nonfinite_to_null(const char *j) {
     static const char *words[] = { "-infinity", "infinity", "-inf", "inf", "-nan", "nan" };
     size_t n = strlen(j);
-    char *o = malloc(n + 1);   /* "null" is never longer than the word */
+    char *o = malloc(2 * n + 1);   /* "null" replaces 3-letter "nan" too */
     if (!o) return NULL;
     size_t k = 0;
     int in_str = 0;
@@ -596,12 +596,13 @@ fg_spec *fg_spec_parse(const char *json, const char *base_dir, char *err, size_t
     char *clean = nonfinite_to_null(json);
     if (!clean) { fg_err(err, errlen, "out of memory"); return NULL; }
     cJSON *o = cJSON_Parse(clean);
-    free(clean);
     if (!o) {
-        const char *at = cJSON_GetErrorPtr();
+        const char *at = cJSON_GetErrorPtr();   /* points into clean */
         fg_err(err, errlen, "invalid JSON near '%.24s'", at ? at : "?");
+        free(clean);
         return NULL;
     }
+    free(clean);
     empty_objects_to_arrays(o->child);
     fg_spec *s = parse_obj(o, base_dir, 0, err, errlen);
     cJSON_Delete(o);
