@@ -13,7 +13,7 @@ char *fgt_read(const char *path);
 
 static unsigned rnd(unsigned *s) { *s = *s * 1664525u + 1013904223u; return *s >> 8; }
 
-static const char *extremes[] = { "0", "-1", "1e308", "-1e308", "1e-320", "null", "3000", "-0", "1e9", "2.5", "\"x\"", "[]", "{}" };
+static const char *extremes[] = { "0", "-1", "1e308", "-1e308", "1e-320", "null", "3000", "-0", "1e9", "2.5", "\"x\"", "[]", "{}", "nan", "-inf", "Infinity" };
 
 static char *mutate(const char *src, unsigned *seed) {
     size_t n = strlen(src);
