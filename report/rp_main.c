@@ -11,6 +11,8 @@
 int rp_cmd_classify(int, char **);
 int rp_cmd_embed_images(int, char **);
 int rp_cmd_embed_texts(int, char **);
+int rp_cmd_math(int argc, char **argv);
+int rp_cmd_render(int argc, char **argv);
 int rp_cmd_tokenize(int, char **);
 
 const rp_cmd rp_cmds[] = {
@@ -19,6 +21,8 @@ const rp_cmd rp_cmds[] = {
     { "embed-images", rp_cmd_embed_images, "CLIP image features of image files into a .npy" },
     { "embed-texts", rp_cmd_embed_texts, "CLIP text features of texts into a .npy" },
     { "figure", fg_cmd_figure, "render one figure spec to PDF, SVG or PNG" },
+    { "math", rp_cmd_math, "typeset one TeX formula (PNG/PDF/SVG, MathML, parse dump)" },
+    { "render", rp_cmd_render, "typeset build/doc/*.json into report.pdf and report.html" },
     { "tokenize", rp_cmd_tokenize, "CLIP BPE token ids of each text" },
     { NULL, NULL, NULL },
 };
