@@ -203,6 +203,76 @@ static int is_pointwise(const conv_geo *q) {
     return q->KH == 1 && q->KW == 1 && q->stride == 1 && q->pad == 0;
 }
 
+/* ---- implicit im2col for dw ---------------------------------------------------
+ * With the native GEMM, dw's GEMM never stores the column matrix: its B
+ * packer reads each block straight from the input images (which stay in
+ * cache), saving a write and a read of K x pixels floats per image
+ * (measured: 5-25 % faster backward on 3x3 layers). The forward keeps the
+ * stored matrix: its dense packing measured faster there. */
+
+static int implicit_on = 1;
+void kn_conv_set_implicit(int on) { implicit_on = on; }
+static int use_implicit(void) { return implicit_on && kn_sgemm_is_native(); }
+
+typedef struct {
+    const conv_geo *q;
+    const float *base; /* image 0 of the group */
+    int col0;          /* virtual column of the GEMM's column 0 */
+} cols_ctx;
+
+/* dst[t*ds] = cols[r][j + t] for t < n, where column j = i*P + oh*OW + ow
+ * of the group's virtual im2col matrix and row r = (c, kh, kw). */
+static void im2col_segment(float *dst, int ds, const cols_ctx *x, int r, int j, int n) {
+    const conv_geo *q = x->q;
+    int kw = r % q->KW, kh = (r / q->KW) % q->KH, c = r / (q->KW * q->KH);
+    size_t in_sz = (size_t)q->C * q->H * q->W;
+    int i = j / q->P, p = j % q->P, oh = p / q->OW, ow = p % q->OW;
+    const float *img = x->base + i * in_sz + (size_t)c * q->H * q->W;
+    while (n > 0) {
+        int run = q->OW - ow < n ? q->OW - ow : n;
+        int ih = oh * q->stride - q->pad + kh;
+        if (ih < 0 || ih >= q->H) {
+            for (int t = 0; t < run; t++) dst[(size_t)t * ds] = 0.0f;
+        } else if (q->stride == 1 && ds == 1) {
+            /* a contiguous run of the input row, zero-padded at its ends */
+            const float *s = img + (size_t)ih * q->W - q->pad + kw;
+            int lo = q->pad - kw - ow, hi = q->W + q->pad - kw - ow; /* valid t in [lo, hi) */
+            if (lo < 0) lo = 0;
+            if (hi > run) hi = run;
+            if (hi < lo) hi = lo;
+            for (int t = 0; t < lo; t++) dst[t] = 0.0f;
+            if (hi > lo) memcpy(dst + lo, s + ow + lo, sizeof(float) * (hi - lo));
+            for (int t = hi; t < run; t++) dst[t] = 0.0f;
+        } else {
+            const float *s = img + (size_t)ih * q->W;
+            for (int t = 0; t < run; t++) {
+                int iw = (ow + t) * q->stride - q->pad + kw;
+                dst[(size_t)t * ds] = (iw >= 0 && iw < q->W) ? s[iw] : 0.0f;
+            }
+        }
+        dst += (size_t)run * ds;
+        n -= run;
+        ow += run;
+        if (ow == q->OW) {
+            ow = 0;
+            if (++oh == q->OH) { oh = 0; img += in_sz; }
+        }
+    }
+}
+
+/* B = the column matrix transposed (columns x K): dw's operand. */
+static void pack_cols_t(float *Bp, const void *ctx, int p0, int kc, int j0, int nc) {
+    const cols_ctx *x = ctx;
+    for (int jp = 0; jp < nc; jp += KN_GEMM_NR) {
+        int nr = nc - jp < KN_GEMM_NR ? nc - jp : KN_GEMM_NR;
+        float *dst = Bp + (size_t)jp * kc;
+        for (int t = 0; t < nr; t++)
+            im2col_segment(dst + t, KN_GEMM_NR, x, j0 + jp + t, x->col0 + p0, kc);
+        for (int t = nr; t < KN_GEMM_NR; t++)
+            for (int k = 0; k < kc; k++) dst[(size_t)k * KN_GEMM_NR + t] = 0.0f;
+    }
+}
+
 /* Forward of images [n0, n1); par: thread the loops (loop plan). */
 static void conv2d_fwd_range(const conv_geo *q, float *out, float *scratch, const float *inp,
                              const float *w, const float *b, int n0, int n1, int par) {
@@ -218,19 +288,14 @@ static void conv2d_fwd_range(const conv_geo *q, float *out, float *scratch, cons
             for (int i = 0; i < gn; i++)
                 im2col(cols + (size_t)i * P, inp + (m + i) * in_sz, q->C, q->H, q->W, q->KH,
                        q->KW, q->stride, q->pad, q->OH, q->OW, cn, par);
-        if (gn == 1) {
-            float *o = out + m * out_sz;
+        float *o = gn == 1 ? out + m * out_sz : stage;
+        if (gn == 1)
             for (int oc = 0; oc < OC; oc++) {
                 float bv = b ? b[oc] : 0.0f;
                 for (int p = 0; p < P; p++) o[(size_t)oc * P + p] = bv;
             }
-            kn_sgemm(0, 0, OC, P, K, 1.0f, w, K,
-                        B, P, 1.0f, o, P);
-        } else {
-            kn_sgemm(0, 0, OC, cn, K, 1.0f, w, K,
-                        B, cn, 0.0f, stage, cn);
-            scatter_planes(out + m * out_sz, stage, b, gn, OC, P, 0, par);
-        }
+        kn_sgemm(0, 0, OC, cn, K, 1.0f, w, K, B, cn, gn == 1 ? 1.0f : 0.0f, o, cn);
+        if (gn > 1) scatter_planes(out + m * out_sz, stage, b, gn, OC, P, 0, par);
     }
 }
 
@@ -275,8 +340,7 @@ static void conv2d_fwd_split(const conv_geo *q, float *out, float *scratch, cons
                 float bv = b ? b[oc] : 0.0f;
                 for (int i = 0; i < n; i++) o[(size_t)oc * P + i] = bv;
             }
-            kn_sgemm(0, 0, OC, n, K, 1.0f, w, K, B,
-                        ldb, 1.0f, o, P);
+            kn_sgemm(0, 0, OC, n, K, 1.0f, w, K, B, ldb, 1.0f, o, P);
         }
     }
     openblas_set_num_threads(prev);
@@ -312,14 +376,19 @@ static void conv2d_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *
             gather_planes(D, dout + m * out_sz, gn, OC, P, par);
         if (dwt) {
             const float *B = cols;
+            cols_ctx cx = {q, inp + m * in_sz, 0};
             if (gn == 1 && pw)
                 B = inp + m * in_sz;
+            else if (use_implicit())
+                B = NULL;
             else
                 for (int i = 0; i < gn; i++)
                     im2col(cols + (size_t)i * P, inp + (m + i) * in_sz, q->C, q->H, q->W,
                            q->KH, q->KW, q->stride, q->pad, q->OH, q->OW, cn, par);
-            kn_sgemm(0, 1, OC, K, cn, 1.0f, Dp, cn,
-                        B, cn, 1.0f, dwt, K);
+            if (B)
+                kn_sgemm(0, 1, OC, K, cn, 1.0f, Dp, cn, B, cn, 1.0f, dwt, K);
+            else
+                kn_sgemm_packed_b(0, OC, K, cn, 1.0f, Dp, cn, pack_cols_t, &cx, 1.0f, dwt, K);
         }
         if (dinp) {
             if (gn == 1 && pw) {

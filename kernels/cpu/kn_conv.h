@@ -73,5 +73,8 @@ void kn_col2im(float *img, const float *cols, int C, int H, int W, int KH, int K
 
 /* Kernel lab only: 0 turns the batch-sliced threading plan off (see kn_conv.c). */
 void kn_conv_set_sliced(int on);
+/* Kernel lab and tests: 0 materialises the im2col matrix for dw even with
+ * the native GEMM (the path taken without AVX-512). */
+void kn_conv_set_implicit(int on);
 
 #endif

@@ -147,14 +147,18 @@ static void check_cfg(const conv_cfg *c, int transposed, en_rng *r) {
 }
 
 /* 1, 2 and 3 threads: the loop plan, batch slices (N >= threads) and the
- * pixel split (N < threads) all run, whatever the machine. */
+ * pixel split (N < threads) all run, whatever the machine; each with dw's
+ * implicit im2col (native GEMM) and with the stored column matrix. */
 Test(conv2d, matches_loops_and_finite_differences) {
     en_rng r; en_rng_seed(&r, 11);
-    for (int th = 1; th <= 3; th++) {
-        omp_set_num_threads(th);
-        printf("-- %d threads\n", th);
-        for (size_t i = 0; i < sizeof conv_cfgs / sizeof *conv_cfgs; i++) check_cfg(&conv_cfgs[i], 0, &r);
-    }
+    for (int implicit = 0; implicit < 2; implicit++)
+        for (int th = 1; th <= 3; th++) {
+            omp_set_num_threads(th);
+            kn_conv_set_implicit(implicit);
+            printf("-- %d threads, implicit im2col %d\n", th, implicit);
+            for (size_t i = 0; i < sizeof conv_cfgs / sizeof *conv_cfgs; i++)
+                check_cfg(&conv_cfgs[i], 0, &r);
+        }
 }
 
 Test(conv_transpose2d, matches_loops_and_finite_differences) {
