@@ -140,11 +140,53 @@ $(BUILD)/tests/%: $$(call obj,$$(wildcard tests/%/*.c)) $(LIBS_ALL)
 test: $(DEPS_STAMP) $(CLIPBOOK) $(TEST_BINS)
 	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) SANITIZE=$(SANITIZE) sh tests/run.sh $(TEST_BINS)
 
-bench: $(DEPS_STAMP) $(CLIPBOOK)
+# One benchmark driver per tests/bench/*.c, linking every library.
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS_ALL)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: $(DEPS_STAMP) $(CLIPBOOK) $(BENCH_BINS)
 	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) sh tests/bench/run.sh
 
 report: $(DEPS_STAMP) $(CLIPBOOK)
 	@echo "report: the chapter runner and renderer land with issues #5 and #7"
+
+# make fuzz: libFuzzer targets for the file-format readers (tests/fuzz/fuzz_*.c,
+# never part of `make test`), built with clang + ASan/UBSan into $(BUILD)/fuzz/
+# and run one after the other for FUZZ_SECONDS each; new inputs go to
+# $(BUILD)/fuzz/corpus/<target>/, the committed seeds stay read-only.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_APT     := clang libclang-rt-14-dev
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_ENGINE  := $(wildcard engine/en_error.c engine/en_dtype.c engine/en_ndbuf.c engine/en_safetensors.c \
+                  engine/en_npy.c engine/en_image.c engine/en_cifar.c)
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -march=$(ARCH) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined -Iengine $(shell pkg-config --cflags libcjson libpng libjpeg 2>/dev/null)
+FUZZ_LIBS    := $(shell pkg-config --libs libcjson libpng libjpeg 2>/dev/null) -lm
+
+$(BUILD)/fuzz/.deps-ok:
+	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1 || \
+	    ! test -e "$$($(FUZZ_CC) -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-x86_64.a"; then \
+	   if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	     DEBIAN_FRONTEND=noninteractive apt-get update -q && apt-get install -y -q --no-install-recommends $(FUZZ_APT) || exit 1; \
+	   else echo "fuzz: run:  sudo apt-get install -y $(FUZZ_APT)"; exit 1; fi; \
+	 fi
+	@mkdir -p $(dir $@) && touch $@
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_ENGINE) engine/*.h | $(DEPS_STAMP) $(BUILD)/fuzz/.deps-ok
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_ENGINE) $(FUZZ_LIBS)
+
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+	@for t in $(FUZZ_TARGETS); do \
+	   mkdir -p $(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
+	   dict=; [ -e tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
+	   echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	   $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 $$dict \
+	     -artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	 done
 
 clean:
 	rm -rf build

@@ -1,14 +1,22 @@
 /* clipbook — the command line. Dispatches to the subcommands in rp_cmds[]. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "en_version.h"
 #include "rp_cmd.h"
 
+int rp_cmd_classify(int, char **);
+int rp_cmd_embed_images(int, char **);
+int rp_cmd_embed_texts(int, char **);
 int rp_cmd_tokenize(int, char **);
 
 const rp_cmd rp_cmds[] = {
     /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
+    { "classify", rp_cmd_classify, "zero-shot top-5 labels of images with a CLIP model" },
+    { "embed-images", rp_cmd_embed_images, "CLIP image features of image files into a .npy" },
+    { "embed-texts", rp_cmd_embed_texts, "CLIP text features of texts into a .npy" },
     { "tokenize", rp_cmd_tokenize, "CLIP BPE token ids of each text" },
     { NULL, NULL, NULL },
 };
@@ -20,7 +28,18 @@ static int usage(FILE *f) {
     return f == stderr ? 2 : 0;
 }
 
+/* libgomp reads OMP_WAIT_POLICY once, when it is loaded, so it cannot be
+ * set from main(): when the user has not chosen one, run ourselves again
+ * with PASSIVE. Spinning waiters cost 10-50x on a loaded 2-core machine
+ * (engine/NOTES.md, "OpenMP wait policy"). */
+static void ensure_wait_policy(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv); /* returns only on failure: carry on spinning */
+}
+
 int main(int argc, char **argv) {
+    ensure_wait_policy(argv);
     if (argc < 2) return usage(stderr);
     if (!strcmp(argv[1], "--version")) { printf("clipbook %s\n", en_version()); return 0; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) return usage(stdout);

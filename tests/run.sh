@@ -3,6 +3,10 @@
 # script in tests/e2e/, and prints one closing line "N passed, N failed".
 # Exits non-zero when anything failed or crashed.
 set -u
+# OpenMP threads that spin while waiting steal the core the other thread
+# (or OpenBLAS) needs; on a loaded machine that is 10-50x slower. See
+# engine/NOTES.md ("OpenMP wait policy").
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 passed=0; failed=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 for bin in "$@"; do

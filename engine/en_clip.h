@@ -1,0 +1,79 @@
+/* en_clip — OpenAI's CLIP in the engine: the Vision Transformer and the
+ * ModifiedResNet image towers, the causal text transformer, logit_scale.
+ * Follows openai/CLIP's clip/model.py number for number; parameters carry
+ * OpenAI's key names ("visual.transformer.resblocks.0.attn.in_proj_weight",
+ * "token_embedding.weight", ...) so checkpoints load by name.
+ *
+ * A model owns its parameters in one en_params registry (flat buffers an
+ * optimiser steps over) and, for the ResNet, batch-norm running statistics
+ * as separate buffers. Forward passes record on the autodiff tape when grad
+ * mode is on (pre-training) and not otherwise (inference).
+ */
+#ifndef EN_CLIP_H
+#define EN_CLIP_H
+
+#include "en_autograd.h"
+#include "en_ops.h"
+#include "en_rng.h"
+#include "en_tensor.h"
+
+#define EN_CLIP_MAX_LAYERS 64
+
+typedef struct {
+    int embed_dim;
+    int image_resolution;
+    int vision_vit;            /* 1: ViT, 0: ModifiedResNet */
+    int vision_layers[4];      /* ViT: [0] = layers; ResNet: blocks per stage */
+    int vision_width;
+    int vision_patch_size;     /* ViT only */
+    int vision_heads;          /* ViT: width/64; ResNet: width*32/64 (OpenAI's rule) */
+    int context_length;
+    int vocab_size;
+    int transformer_width;
+    int transformer_heads;
+    int transformer_layers;
+    /* clipbook's variant for small inputs (metadata "resnet_stem_stride",
+     * "resnet_stem_pool"): OpenAI's ResNet is 2 and 2 (downsampling by 32);
+     * 1 and 1 keep a 4x larger pre-pool map. */
+    int resnet_stem_stride;
+    int resnet_stem_pool;
+} en_clip_config;
+
+typedef struct en_clip en_clip;
+
+/* Sensible defaults derived from the sizes given (heads, stem): call after
+ * filling the sizes, before en_clip_new. */
+void     en_clip_config_finish(en_clip_config *c);
+/* A model with OpenAI's initialisation, drawn from r. NULL + en_error on an
+ * inconsistent config. */
+en_clip *en_clip_new(const en_clip_config *c, en_rng *r);
+void     en_clip_free(en_clip *m);
+const en_clip_config *en_clip_get_config(const en_clip *m);
+en_params *en_clip_params(en_clip *m);
+
+/* images (N, 3, R, R) normalised -> (N, embed_dim), not normalised. */
+en_tensor *en_clip_encode_image(en_clip *m, en_tensor *images);
+/* tokens EN_I64 (N, L), L <= context_length, eot = largest id per row ->
+ * (N, embed_dim). */
+en_tensor *en_clip_encode_text(en_clip *m, const en_tensor *tokens);
+/* What the attention pool / class token sees: ResNet (N, C, h, w) before
+ * the attention pool; ViT (N, T, width) after ln_post. */
+en_tensor *en_clip_image_prepool(en_clip *m, en_tensor *images);
+/* The attention pool alone (ResNet): (N, C, h, w) -> (N, embed_dim). */
+en_tensor *en_clip_attnpool(en_clip *m, en_tensor *feats);
+/* The logit scale parameter (0-dim; exp() of it multiplies the cosines). */
+en_tensor *en_clip_logit_scale(en_clip *m);
+/* BatchNorm mode for the ResNet: 1 = training statistics (and updates of the
+ * running ones), 0 = running statistics (inference, the default). */
+void       en_clip_set_train(en_clip *m, int train);
+
+/* Checkpoints: safetensors with OpenAI's key names. Hyper-parameters come
+ * from __metadata__ when present (keys named after the CLIP constructor's
+ * arguments), otherwise they are inferred from tensor shapes as OpenAI's
+ * build_model does. A missing key, an extra key or a wrong shape is an
+ * error naming the key and both shapes. F32/F16/BF16 accepted; integer
+ * entries (num_batches_tracked) skipped. */
+en_clip *en_clip_load(const char *path);
+int      en_clip_save(en_clip *m, const char *path);
+
+#endif

@@ -1,0 +1,177 @@
+/* The engine's CLIP against tests/reference/clip_ref.py (PyTorch), on tiny
+ * random-weight checkpoints with OpenAI's key names: a ViT (F32, heads from
+ * metadata), an OpenAI-layout ResNet (F16, everything inferred from the
+ * shapes) and clipbook's small-input ResNet variant (stem stride 1). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "en_clip.h"
+#include "en_error.h"
+#include "en_npy.h"
+#include "en_safetensors.h"
+
+#define DIR "tests/clip/models/"
+
+static const int64_t TOKENS[3][12] = {
+    {9, 17, 3, 250, 0, 0, 0, 0, 0, 0, 0, 0},
+    {9, 41, 42, 43, 44, 45, 46, 47, 48, 49, 299, 0},
+    {9, 299, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+};
+
+static en_tensor *images(int n, int res) {
+    int64_t count = (int64_t)n * 3 * res * res;
+    float *d = malloc((size_t)count * sizeof *d);
+    for (int64_t i = 0; i < count; i++) d[i] = (float)(sin(0.37 * (double)i + 0.11) * 1.5);
+    en_tensor *t = en_tensor_from_f32(EN_DIMS(n, 3, res, res), d);
+    free(d);
+    return t;
+}
+
+/* max |got - want| / max |want| */
+static double rel_err(const en_tensor *got, const char *npy) {
+    en_ndbuf want;
+    cr_assert_eq(en_npy_read_as(npy, EN_F32, &want), 0, "%s", en_error_msg());
+    cr_assert_eq(got->ndim, want.ndim, "%s: rank %d vs %d", npy, got->ndim, want.ndim);
+    for (int d = 0; d < got->ndim; d++)
+        cr_assert_eq(got->shape[d], want.shape[d], "%s: dim %d: %lld vs %lld", npy, d,
+                     (long long)got->shape[d], (long long)want.shape[d]);
+    en_tensor *c = en_tensor_clone(got);
+    const float *g = en_tensor_f32(c), *w = want.data;
+    double maxd = 0, maxw = 0;
+    for (size_t i = 0; i < en_ndbuf_numel(&want); i++) {
+        maxd = fmax(maxd, fabs((double)g[i] - w[i]));
+        maxw = fmax(maxw, fabs((double)w[i]));
+    }
+    en_tensor_release(c);
+    en_ndbuf_free(&want);
+    return maxd / maxw;
+}
+
+static void check_model(const char *name, int res) {
+    char path[256];
+    snprintf(path, sizeof path, DIR "%s.safetensors", name);
+    en_clip *m = en_clip_load(path);
+    cr_assert(m, "load %s: %s", path, en_error_msg());
+    cr_assert_eq(en_clip_get_config(m)->image_resolution, res);
+    int prev = en_grad_set_enabled(0);
+    en_tensor *x = images(2, res);
+    en_tensor *img = en_clip_encode_image(m, x), *pre = en_clip_image_prepool(m, x);
+    cr_assert(img && pre, "%s", en_error_msg());
+    en_tensor *tok = en_tensor_from_i64(EN_DIMS(3, 12), &TOKENS[0][0]);
+    en_tensor *txt = en_clip_encode_text(m, tok);
+    cr_assert(txt, "%s", en_error_msg());
+    const char *what[3] = { "image", "prepool", "text" };
+    en_tensor *got[3] = { img, pre, txt };
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, DIR "%s.%s.npy", name, what[k]);
+        double e = rel_err(got[k], path);
+        cr_log_info("%s %s: relative error %.2e", name, what[k], e);
+        cr_assert(e < 2e-5, "%s %s: relative error %.3g vs PyTorch", name, what[k], e);
+        en_tensor_release(got[k]);
+    }
+    en_tensor_release(x);
+    en_tensor_release(tok);
+    en_grad_set_enabled(prev);
+    en_clip_free(m);
+}
+
+Test(clip_models, vit_matches_reference) { check_model("vit", 32); }
+Test(clip_models, resnet_f16_inferred_matches_reference) { check_model("rn", 64); }
+Test(clip_models, resnet_small_input_variant_matches_reference) { check_model("rn_stem1", 32); }
+
+Test(clip_models, save_load_roundtrip) {
+    en_clip *m = en_clip_load(DIR "rn_stem1.safetensors");
+    cr_assert(m, "%s", en_error_msg());
+    char path[] = "/tmp/cb_clip_XXXXXX.safetensors";
+    int fd = mkstemps(path, 12);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(en_clip_save(m, path), 0, "%s", en_error_msg());
+    en_clip *m2 = en_clip_load(path);
+    cr_assert(m2, "%s", en_error_msg());
+    en_params *a = en_clip_params(m), *b = en_clip_params(m2);
+    cr_assert_eq(en_params_numel(a), en_params_numel(b));
+    cr_assert(!memcmp(en_params_data(a), en_params_data(b), (size_t)en_params_numel(a) * sizeof(float)));
+    cr_assert_eq(en_clip_get_config(m2)->resnet_stem_stride, 1);
+    en_clip_free(m); en_clip_free(m2);
+    unlink(path);
+}
+
+Test(clip_models, new_model_shapes_and_errors) {
+    en_clip_config c = { .embed_dim = 32, .image_resolution = 32, .vision_vit = 1, .vision_layers = {2},
+                         .vision_width = 64, .vision_patch_size = 8, .context_length = 16,
+                         .vocab_size = 100, .transformer_width = 64, .transformer_layers = 2 };
+    en_rng r;
+    en_rng_seed(&r, 1);
+    en_clip *m = en_clip_new(&c, &r);
+    cr_assert(m, "%s", en_error_msg());
+    int prev = en_grad_set_enabled(0);
+    en_tensor *bad = en_tensor_zeros(EN_DIMS(1, 3, 30, 30));
+    cr_assert_null(en_clip_encode_image(m, bad));
+    cr_assert(strstr(en_error_msg(), "(N, 3, 32, 32)"), "%s", en_error_msg());
+    en_tensor *ok = en_tensor_zeros(EN_DIMS(2, 3, 32, 32));
+    en_tensor *f = en_clip_encode_image(m, ok);
+    cr_assert(f && f->shape[0] == 2 && f->shape[1] == 32);
+    int64_t toks[2] = { 5, 200 };
+    en_tensor *t = en_tensor_from_i64(EN_DIMS(1, 2), toks);
+    cr_assert_null(en_clip_encode_text(m, t));
+    cr_assert(strstr(en_error_msg(), "200"), "%s", en_error_msg());
+    en_tensor_release(bad); en_tensor_release(ok); en_tensor_release(f); en_tensor_release(t);
+    en_grad_set_enabled(prev);
+    en_clip_free(m);
+    c.image_resolution = 30;
+    cr_assert_null(en_clip_new(&c, &r));
+}
+
+Test(clip_models, bad_checkpoints_name_the_key) {
+    cr_assert_null(en_clip_load("/nonexistent.safetensors"));
+    cr_assert(strstr(en_error_msg(), "/nonexistent.safetensors"));
+}
+
+/* Rewrites rn_stem1 with one change: drop `drop`, add `extra`, or give
+ * `reshape` a wrong shape; returns the error of loading it. */
+static const char *load_modified(const char *drop, const char *extra, const char *reshape) {
+    static char msg[512];
+    en_st_file *f = en_st_open(DIR "rn_stem1.safetensors");
+    cr_assert(f);
+    int n = en_st_count(f), k = 0;
+    const char **names = calloc((size_t)n + 1, sizeof *names);
+    en_ndbuf *bufs = calloc((size_t)n + 1, sizeof *bufs);
+    for (int i = 0; i < n; i++) {
+        const en_st_entry *e = en_st_entry_at(f, i);
+        if (drop && !strcmp(e->name, drop)) continue;
+        cr_assert_eq(en_st_read_ndbuf(f, e, &bufs[k]), 0);
+        if (reshape && !strcmp(e->name, reshape)) { bufs[k].shape[0] = 1; bufs[k].nbytes = en_ndbuf_numel(&bufs[k]) * en_dtype_size(bufs[k].dtype); }
+        names[k++] = e->name;
+    }
+    float one = 1;
+    if (extra) { names[k] = extra; bufs[k++] = (en_ndbuf){ .dtype = EN_F32, .ndim = 1, .shape = {1}, .data = &one, .nbytes = 4 }; }
+    char path[] = "/tmp/cb_clip_bad_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    int nm = en_st_meta_count(f);
+    const char *keys[32], *vals[32];
+    for (int i = 0; i < nm && i < 32; i++) en_st_meta_at(f, i, &keys[i], &vals[i]);
+    cr_assert_eq(en_st_write(path, k, names, bufs, nm, keys, vals), 0, "%s", en_error_msg());
+    for (int i = 0; i < k; i++) if (!extra || i < k - 1) en_ndbuf_free(&bufs[i]);
+    en_st_close(f);
+    free(names); free(bufs);
+    en_clip *m = en_clip_load(path);
+    unlink(path);
+    cr_assert_null(m, "a bad checkpoint loaded");
+    snprintf(msg, sizeof msg, "%s", en_error_msg());
+    return msg;
+}
+
+Test(clip_models, bad_keys_and_shapes_are_named) {
+    const char *e = load_modified("visual.layer2.0.conv2.weight", NULL, NULL);
+    cr_assert(strstr(e, "missing key 'visual.layer2.0.conv2.weight'"), "%s", e);
+    e = load_modified(NULL, "visual.surprise", NULL);
+    cr_assert(strstr(e, "unexpected key 'visual.surprise'"), "%s", e);
+    e = load_modified(NULL, NULL, "visual.attnpool.c_proj.weight");
+    cr_assert(strstr(e, "'visual.attnpool.c_proj.weight' has shape [1, 64], expected [16, 64]"), "%s", e);
+}
