@@ -40,9 +40,9 @@ en_node *en_tape_record(en_op op, en_tensor *out, int nin, en_tensor *const *in)
     int need = 0;
     for (int i = 0; i < nin; i++)
         if (in[i] && (in[i]->flags & EN_T_REQUIRES_GRAD)) need = 1;
-    if (!need) return NULL;
-    /* Arena memory is reset under the tape's feet: record nothing there. */
-    EN_ASSERT(!(out->flags & EN_T_ARENA));
+    /* Arena memory is reset under the tape's feet: an arena implies no
+     * grad (a later backward then reports that nothing was recorded). */
+    if (!need || (out->flags & EN_T_ARENA)) return NULL;
     en_node *n = calloc(1, sizeof *n);
     EN_ASSERT(n != NULL);
     n->op = op;
