@@ -147,7 +147,7 @@ static void check_cfg(const conv_cfg *c, int transposed, en_rng *r) {
 }
 
 /* 1, 2 and 3 threads: the loop plan, batch slices (N >= threads) and the
- * pixel split (N < threads) all run, whatever the machine; each with dw's
+ * pixel split (N < threads) all run, whatever the machine; each with the
  * implicit im2col (native GEMM) and with the stored column matrix. */
 Test(conv2d, matches_loops_and_finite_differences) {
     en_rng r; en_rng_seed(&r, 11);
