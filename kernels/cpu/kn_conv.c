@@ -192,11 +192,21 @@ static conv_geo conv_plan(int N, int C, int H, int W, int OC, int KH, int KW, in
 
 /* ---- conv2d ---------------------------------------------------------------- */
 
+static int dinp_by_flipped_conv(int KH, int KW, int stride, int pad);
+static size_t flipped_w_floats(int C, int OC, int KH, int KW);
+
 size_t kn_conv2d_scratch_floats(int N, int C, int H, int W, int OC, int KH, int KW,
                                 int stride, int pad) {
     conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
     size_t need = q.chunk * q.T, split = q.split_per * q.split;
-    return need > split ? need : split;
+    if (split > need) need = split;
+    if (dinp_by_flipped_conv(KH, KW, stride, pad)) {
+        conv_geo f = conv_plan(N, OC, q.OH, q.OW, C, KH, KW, 1, KH - 1 - pad);
+        size_t fn = f.chunk * f.T > f.split_per * f.split ? f.chunk * f.T : f.split_per * f.split;
+        fn += flipped_w_floats(C, OC, KH, KW);
+        if (fn > need) need = fn;
+    }
+    return need;
 }
 
 static int is_pointwise(const conv_geo *q) {
@@ -335,8 +345,9 @@ static void pack_cols_t(float *Bp, const void *ctx, int p0, int kc, int j0, int 
 }
 
 /* Forward of images [n0, n1); par: thread the loops (loop plan). */
+/* out (=|+= by acc) conv(inp) + b, images [n0, n1). */
 static void conv2d_fwd_range(const conv_geo *q, float *out, float *scratch, const float *inp,
-                             const float *w, const float *b, int n0, int n1, int par) {
+                             const float *w, const float *b, int n0, int n1, int par, int acc) {
     int P = q->P, K = q->K, OC = q->OC, g = q->g;
     size_t in_sz = (size_t)q->C * q->H * q->W, out_sz = (size_t)OC * P;
     float *cols = scratch, *stage = scratch + (size_t)K * g * P;
@@ -352,17 +363,21 @@ static void conv2d_fwd_range(const conv_geo *q, float *out, float *scratch, cons
                 im2col(cols + (size_t)i * P, inp + (m + i) * in_sz, q->C, q->H, q->W, q->KH,
                        q->KW, q->stride, q->pad, q->OH, q->OW, cn, par);
         float *o = gn == 1 ? out + m * out_sz : stage;
-        if (gn == 1)
+        if (gn == 1 && (!acc || b))
             for (int oc = 0; oc < OC; oc++) {
                 float bv = b ? b[oc] : 0.0f;
-                for (int p = 0; p < P; p++) o[(size_t)oc * P + p] = bv;
+                float *r = o + (size_t)oc * P;
+                if (acc)
+                    for (int p = 0; p < P; p++) r[p] += bv;
+                else
+                    for (int p = 0; p < P; p++) r[p] = bv;
             }
         if (implicit)
             kn_sgemm_packed_b(0, OC, cn, K, 1.0f, w, K, pack_cols, &cx, gn == 1 ? 1.0f : 0.0f,
                               o, cn);
         else
             kn_sgemm(0, 0, OC, cn, K, 1.0f, w, K, B, cn, gn == 1 ? 1.0f : 0.0f, o, cn);
-        if (gn > 1) scatter_planes(out + m * out_sz, stage, b, gn, OC, P, 0, par);
+        if (gn > 1) scatter_planes(out + m * out_sz, stage, b, gn, OC, P, acc, par);
     }
 }
 
@@ -383,7 +398,7 @@ static void im2col_pixels(float *cols, const float *img, const conv_geo *q, int 
 }
 
 static void conv2d_fwd_split(const conv_geo *q, float *out, float *scratch, const float *inp,
-                             const float *w, const float *b) {
+                             const float *w, const float *b, int acc) {
     int P = q->P, K = q->K, OC = q->OC, TT = q->split;
     size_t in_sz = (size_t)q->C * q->H * q->W, out_sz = (size_t)OC * P;
     int prev = openblas_get_num_threads();
@@ -404,9 +419,13 @@ static void conv2d_fwd_split(const conv_geo *q, float *out, float *scratch, cons
                 im2col_pixels(cols, inp + m * in_sz, q, p0, p1);
             }
             float *o = out + m * out_sz + p0;
-            for (int oc = 0; oc < OC; oc++) {
+            for (int oc = 0; oc < OC && (!acc || b); oc++) {
                 float bv = b ? b[oc] : 0.0f;
-                for (int i = 0; i < n; i++) o[(size_t)oc * P + i] = bv;
+                float *r = o + (size_t)oc * P;
+                if (acc)
+                    for (int i = 0; i < n; i++) r[i] += bv;
+                else
+                    for (int i = 0; i < n; i++) r[i] = bv;
             }
             if (implicit)
                 kn_sgemm_packed_b(0, OC, n, K, 1.0f, w, K, pack_cols, &cx, 1.0f, o, P);
@@ -417,16 +436,35 @@ static void conv2d_fwd_split(const conv_geo *q, float *out, float *scratch, cons
     openblas_set_num_threads(prev);
 }
 
-void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float *w,
-                       const float *b, int N, int C, int H, int W, int OC, int KH,
-                       int KW, int stride, int pad) {
+static void conv2d_forward_acc(float *out, float *scratch, const float *inp, const float *w,
+                               const float *b, int N, int C, int H, int W, int OC, int KH,
+                               int KW, int stride, int pad, int acc) {
     conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
     EN_ASSERT(q.OH > 0 && q.OW > 0);
     if (q.split) {
-        conv2d_fwd_split(&q, out, scratch, inp, w, b);
+        conv2d_fwd_split(&q, out, scratch, inp, w, b, acc);
         return;
     }
-    CONV_RUN(q, conv2d_fwd_range(&q, out, scratch + q.chunk * t, inp, w, b, n0, n1, q.T == 1));
+    CONV_RUN(q, conv2d_fwd_range(&q, out, scratch + q.chunk * t, inp, w, b, n0, n1, q.T == 1,
+                                 acc));
+}
+
+void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float *w,
+                       const float *b, int N, int C, int H, int W, int OC, int KH,
+                       int KW, int stride, int pad) {
+    conv2d_forward_acc(out, scratch, inp, w, b, N, C, H, W, OC, KH, KW, stride, pad, 0);
+}
+
+/* A stride-1 convolution's input gradient is itself a stride-1 convolution:
+ * of dout with the kernel flipped in space and transposed in channels,
+ * padded by K-1-pad. With the native GEMM that runs the fast forward path
+ * (implicit im2col) instead of a GEMM into dcols and col2im. */
+static int dinp_by_flipped_conv(int KH, int KW, int stride, int pad) {
+    return use_implicit() && stride == 1 && KH == KW && pad <= KH - 1 && !(KH == 1 && pad == 0);
+}
+
+static size_t flipped_w_floats(int C, int OC, int KH, int KW) {
+    return ((size_t)C * OC * KH * KW + 15) / 16 * 16;
 }
 
 /* Backward of images [n0, n1): dinp for them, dw (+=) into dwt. */
@@ -450,7 +488,7 @@ static void conv2d_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *
             cols_ctx cx = {q, inp + m * in_sz, 0};
             if (gn == 1 && pw)
                 B = inp + m * in_sz;
-            else if (use_implicit())
+            else if (use_implicit() && !pw) /* a 1x1 gather packs faster dense */
                 B = NULL;
             else
                 for (int i = 0; i < gn; i++)
@@ -492,6 +530,19 @@ void kn_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
                         int pad, int acc) {
     conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
     size_t nw = (size_t)OC * q.K;
+    if (dinp && dinp_by_flipped_conv(KH, KW, stride, pad)) {
+        float *wf = scratch; /* wf[c][oc][kh][kw] = w[oc][c][KH-1-kh][KW-1-kw] */
+        for (int oc = 0; oc < OC; oc++)
+            for (int c = 0; c < C; c++)
+                for (int kh = 0; kh < KH; kh++)
+                    for (int kw = 0; kw < KW; kw++)
+                        wf[((size_t)(c * OC + oc) * KH + kh) * KW + kw] =
+                            w[((size_t)(oc * C + c) * KH + KH - 1 - kh) * KW + KW - 1 - kw];
+        conv2d_forward_acc(dinp, scratch + flipped_w_floats(C, OC, KH, KW), dout, wf, NULL, N,
+                           OC, q.OH, q.OW, C, KH, KW, 1, KH - 1 - pad, acc);
+        dinp = NULL;
+        if (!dw && !db) return;
+    }
     CONV_RUN(q, {
         float *mine = scratch + q.chunk * t;
         float *dwt = dw;
