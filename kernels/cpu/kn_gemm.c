@@ -14,8 +14,8 @@
 #define MR 8
 #define NR KN_GEMM_NR
 #define KC 192  /* a B micro-panel, KC x NR floats = 36 KiB, stays in L1 (48 KiB) */
-#define MC 192  /* an A block, MC x KC = 144 KiB, stays in L2 */
-#define NC 768  /* a B block, KC x NC = 576 KiB, in L2/L3 */
+#define MC 256  /* an A block, MC x KC = 192 KiB, stays in L2 */
+#define NC 576  /* a B block, KC x NC = 432 KiB, in L2 */
 #define MAX_THREADS 256
 
 /* Packing buffers per OpenMP thread number, grown on demand and kept: a
