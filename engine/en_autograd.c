@@ -103,9 +103,10 @@ void en_tape_clear(void) {
 size_t en_tape_len(void) { return tape_n; }
 
 int en_backward_with(en_tensor *out, const en_tensor *grad) {
-    if (!(out->flags & EN_T_REQUIRES_GRAD) || (out->flags & EN_T_LEAF)) {
+    if (!(out->flags & EN_T_REQUIRES_GRAD) || (out->flags & EN_T_LEAF) || tape_n == 0) {
         en_tape_clear();
-        return en_error("backward: the tensor was not computed from anything that requires grad");
+        return en_error("backward: nothing recorded leads to this tensor (no input requires grad, "
+                        "grad mode was off, or backward already ran on it)");
     }
     if (!en_tensor_same_shape(out, grad)) {
         en_tape_clear();

@@ -1,8 +1,8 @@
-/* The CPU back end: OpenBLAS for GEMM, OpenMP for the loops. */
+/* The CPU back end: kn_sgemm (AVX-512, or OpenBLAS) for GEMM, OpenMP for the loops. */
 #include "kn_backend.h"
+#include "kn_gemm.h"
 #include "kn_conv_table.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -30,12 +30,6 @@ void kn_set_num_threads(int n) {
 
 int kn_get_num_threads(void) { return kn_threads > 0 ? kn_threads : omp_get_max_threads(); }
 
-/* The engine's GEMMs run on OpenMP's threads, each calling a serial
- * OpenBLAS on its block of rows: one pool of threads instead of two that
- * fight over the cores (engine/NOTES.md). */
-static void blas_serial_begin(void) { blas_threads(1); }
-static void blas_serial_end(void) { blas_threads(kn_get_num_threads()); }
-
 static void *cpu_alloc(size_t n) {
     void *p = NULL;
     if (posix_memalign(&p, 64, n ? n : 64) != 0) return NULL;
@@ -52,43 +46,14 @@ static void cpu_memzero(void *p, size_t n) {
 static void cpu_sync(void) {}
 static int cpu_supports(kn_kernel k) { return k >= 0 && k < KN_KERNEL_COUNT; }
 
-static void gemm_serial(int ta, int tb, int M, int N, int K, float alpha, const float *A,
-                        int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-    if (M == 0 || N == 0) return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-/* Splits C into one block per thread, along M when it is tall enough,
- * otherwise along N; blocks are multiples of 16 rows/columns. */
+/* kn_sgemm (kernels/cpu/kn_gemm.c, AVX-512 packed GEMM; cblas_sgemm on
+ * machines without AVX-512) threads itself over OpenMP tiles outside a
+ * parallel region and runs on the calling thread inside one, so the
+ * per-head GEMMs below run one per thread; OpenBLAS's own pool is never
+ * woken to fight OpenMP's (engine/NOTES.md). */
 static void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc) {
-    if (M == 0 || N == 0) return;
-    int nt = kn_get_num_threads();
-    double flops = 2.0 * M * N * K;
-    if (nt == 1 || flops < 2e6 || omp_in_parallel()) {
-        blas_serial_begin();
-        gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        if (!omp_in_parallel()) blas_serial_end();
-        return;
-    }
-    int alongM = M >= 32 * nt || M >= N;
-    int len = alongM ? M : N;
-    int chunk = ((len + nt - 1) / nt + 15) / 16 * 16;
-    blas_serial_begin();
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), s0 = t * chunk, s1 = s0 + chunk < len ? s0 + chunk : len;
-        if (s0 < s1) {
-            if (alongM)
-                gemm_serial(ta, tb, s1 - s0, N, K, alpha, ta ? A + s0 : A + (size_t)s0 * lda, lda,
-                            B, ldb, beta, C + (size_t)s0 * ldc, ldc);
-            else
-                gemm_serial(ta, tb, M, s1 - s0, K, alpha, A, lda,
-                            tb ? B + (size_t)s0 * ldb : B + s0, ldb, beta, C + s0, ldc);
-        }
-    }
-    blas_serial_end();
+    kn_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 static void cpu_gemm_batched(int ta, int tb, int M, int N, int K, float alpha, const float *A,
@@ -103,11 +68,9 @@ static void cpu_gemm_batched(int ta, int tb, int M, int N, int K, float alpha, c
                      (sc == 0 && i > 0) ? 1.0f : beta, C + i * sc, ldc);
         return;
     }
-    blas_serial_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < batch; i++)
-        gemm_serial(ta, tb, M, N, K, alpha, A + i * sa, lda, B + i * sb, ldb, beta, C + i * sc, ldc);
-    blas_serial_end();
+        cpu_gemm(ta, tb, M, N, K, alpha, A + i * sa, lda, B + i * sb, ldb, beta, C + i * sc, ldc);
 }
 
 /* ---- elementwise -------------------------------------------------------- */
@@ -332,21 +295,19 @@ static void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, i
                               int H, int causal) {
     int hs = C / H;
     float scale = 1.0f / sqrtf((float)hs);
-    blas_serial_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
         const float *q = qkv + (size_t)b * T * 3 * C + h * hs, *k = q + C, *v = q + 2 * C;
         float *P = att + (size_t)bh * T * T;
-        gemm_serial(0, 1, T, T, hs, scale, q, 3 * C, k, 3 * C, 0.0f, P, T);
+        cpu_gemm(0, 1, T, T, hs, scale, q, 3 * C, k, 3 * C, 0.0f, P, T);
         for (int i = 0; i < T; i++) {
             if (causal)
                 for (int j = i + 1; j < T; j++) P[i * T + j] = -INFINITY;
             softmax_row(P + (size_t)i * T, P + (size_t)i * T, T, 0);
         }
-        gemm_serial(0, 0, T, hs, T, 1.0f, P, T, v, 3 * C, 0.0f, out + (size_t)b * T * C + h * hs, C);
+        cpu_gemm(0, 0, T, hs, T, 1.0f, P, T, v, 3 * C, 0.0f, out + (size_t)b * T * C + h * hs, C);
     }
-    blas_serial_end();
 }
 
 static void cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att,
@@ -355,7 +316,6 @@ static void cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, 
     float scale = 1.0f / sqrtf((float)hs), beta = acc ? 1.0f : 0.0f;
     int nt = omp_get_max_threads();
     float *scratch = malloc((size_t)nt * T * T * sizeof(float));
-    blas_serial_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
@@ -364,8 +324,8 @@ static void cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, 
         float *dq = dqkv + base, *dk = dq + C, *dv = dq + 2 * C;
         const float *P = att + (size_t)bh * T * T, *dO = dout + (size_t)b * T * C + h * hs;
         float *dP = scratch + (size_t)omp_get_thread_num() * T * T;
-        gemm_serial(0, 1, T, T, hs, 1.0f, dO, C, v, 3 * C, 0.0f, dP, T);      /* dP = dO V^T */
-        gemm_serial(1, 0, T, hs, T, 1.0f, P, T, dO, C, beta, dv, 3 * C);      /* dV = P^T dO */
+        cpu_gemm(0, 1, T, T, hs, 1.0f, dO, C, v, 3 * C, 0.0f, dP, T);      /* dP = dO V^T */
+        cpu_gemm(1, 0, T, hs, T, 1.0f, P, T, dO, C, beta, dv, 3 * C);      /* dV = P^T dO */
         for (int i = 0; i < T; i++) {                                      /* dS */
             float *r = dP + (size_t)i * T;
             const float *p = P + (size_t)i * T;
@@ -373,10 +333,9 @@ static void cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, 
             for (int j = 0; j < T; j++) s += r[j] * p[j];
             for (int j = 0; j < T; j++) r[j] = p[j] * (r[j] - s) * scale;
         }
-        gemm_serial(0, 0, T, hs, T, 1.0f, dP, T, k, 3 * C, beta, dq, 3 * C);  /* dQ = dS K */
-        gemm_serial(1, 0, T, hs, T, 1.0f, dP, T, q, 3 * C, beta, dk, 3 * C);  /* dK = dS^T Q */
+        cpu_gemm(0, 0, T, hs, T, 1.0f, dP, T, k, 3 * C, beta, dq, 3 * C);  /* dQ = dS K */
+        cpu_gemm(1, 0, T, hs, T, 1.0f, dP, T, q, 3 * C, beta, dk, 3 * C);  /* dK = dS^T Q */
     }
-    blas_serial_end();
     free(scratch);
 }
 

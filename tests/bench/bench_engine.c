@@ -23,6 +23,12 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -173,20 +179,24 @@ static void bench_vit(int B, int iters) {
     en_tensor *img = en_tensor_uniform(EN_DIMS(B, 3, RES, RES), &r, -1.7f, 1.7f);
     en_tensor *out = en_tensor_empty(EN_DIMS(B, OUT));
     en_arena *ar = en_arena_new((size_t)256 << 20);
-    double t[32];
+    double t[32], cpu[32];
     if (iters > 32) iters = 32;
     for (int it = -1; it < iters; it++) { /* it -1: warm-up (arena grows) */
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         en_arena_begin(ar);
         en_tensor *y = vit_forward(&m, img);
         en_tensor_copy_(out, y);
         en_arena_end(ar);
         en_arena_reset(ar);
         double dt = now() - t0;
-        if (it >= 0) t[it] = B / dt;
+        if (it >= 0) {
+            t[it] = B / dt;
+            cpu[it] = (cpu_now() - c0) / B;
+        }
         fprintf(stderr, "vit iter %d: %.3f s (%.2f img/s)\n", it, dt, B / dt);
     }
     printf("vit_img_s %.3f\n", median(t, iters));
+    printf("vit_cpu_ms_per_img %.1f\n", 1e3 * median(cpu, iters));
     printf("vit_arena_mb %.1f\n", en_arena_capacity(ar) / 1048576.0);
     printf("vit_checksum %.6f\n", en_tensor_f32(out)[0]);
     en_arena_free(ar);

@@ -64,14 +64,15 @@ class ViT(nn.Module):
 
 
 def measure(model, img, iters):
-    rates = []
+    rates, cpu = [], []
     with torch.inference_mode():
         model(img)  # warm-up
         for _ in range(iters):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             model(img)
             rates.append(img.shape[0] / (time.perf_counter() - t0))
-    return statistics.median(rates)
+            cpu.append((time.process_time() - c0) / img.shape[0])
+    return statistics.median(rates), statistics.median(cpu)
 
 
 def main():
@@ -82,7 +83,9 @@ def main():
     print("torch_threads", torch.get_num_threads())
     for name, bf in (("lnd", False), ("nld", True)):
         model = ViT(batch_first=bf).eval()
-        print(f"vit_torch_{name}_img_s {measure(model, img, iters):.3f}", flush=True)
+        rate, cpu = measure(model, img, iters)
+        print(f"vit_torch_{name}_img_s {rate:.3f}", flush=True)
+        print(f"vit_torch_{name}_cpu_ms_per_img {1e3 * cpu:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -230,3 +230,32 @@ Test(forward, user_errors_are_messages) {
     en_tensor_release(a);
     en_tensor_release(b);
 }
+
+/* en_mha against PyTorch's nn.MultiheadAttention (batch_first) on the same
+ * weights: forward and input gradient, with and without a causal mask. */
+#include "fix_mha.h"
+
+Test(forward, mha_matches_pytorch) {
+    for (int causal = 0; causal < 2; causal++) {
+        en_tensor *x = en_tensor_from_f32(EN_DIMS(FIX_B, FIX_T, FIX_C), fix_x);
+        en_tensor *iw = en_tensor_from_f32(EN_DIMS(3 * FIX_C, FIX_C), fix_in_w);
+        en_tensor *ib = en_tensor_from_f32(EN_DIMS(3 * FIX_C), fix_in_b);
+        en_tensor *ow = en_tensor_from_f32(EN_DIMS(FIX_C, FIX_C), fix_out_w);
+        en_tensor *ob = en_tensor_from_f32(EN_DIMS(FIX_C), fix_out_b);
+        en_requires_grad(x, 1);
+        en_tensor *y = en_mha(x, iw, ib, ow, ob, FIX_H, causal);
+        cr_assert_not_null(y, "%s", en_error_msg());
+        float r[FIX_B * FIX_T * FIX_C];
+        for (int i = 0; i < FIX_B * FIX_T * FIX_C; i++) r[i] = (float)(0.5 + 0.37 * sin(1.7 * i + 0.3));
+        en_tensor *R = en_tensor_from_f32(EN_DIMS(FIX_B, FIX_T, FIX_C), r);
+        en_tensor *p = en_mul(y, R), *l = en_sum_all(p);
+        cr_assert_eq(en_backward(l), 0);
+        EXPECT_CLOSE(causal ? "mha causal vs torch" : "mha vs torch", en_tensor_f32(y),
+                     causal ? fix_y1 : fix_y0, FIX_B * FIX_T * FIX_C, 1e-5);
+        EXPECT_CLOSE(causal ? "mha causal dx vs torch" : "mha dx vs torch",
+                     en_tensor_f32(en_tensor_grad(x)), causal ? fix_dx1 : fix_dx0,
+                     FIX_B * FIX_T * FIX_C, 1e-5);
+        en_tensor *list[] = {x, iw, ib, ow, ob, y, R, p, l};
+        for (int i = 0; i < 9; i++) en_tensor_release(list[i]);
+    }
+}

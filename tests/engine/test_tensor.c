@@ -214,3 +214,49 @@ Test(train, mlp_two_spirals) {
     for (int i = 0; i < 8; i++) en_tensor_release(list[i]);
     en_params_free(p);
 }
+
+Test(autograd, second_backward_is_an_error) {
+    en_tensor *w = t_rand(9, EN_DIMS(4));
+    en_tensor *y = en_exp(w), *l = en_sum_all(y);
+    cr_assert_eq(en_backward(l), 0);
+    cr_expect_neq(en_backward(l), 0, "a second backward over a cleared tape succeeded");
+    cr_expect(strstr(en_error_msg(), "backward") != NULL, "message: %s", en_error_msg());
+    en_tensor_release(y);
+    en_tensor_release(l);
+    en_tensor_release(w);
+}
+
+/* Same seed, same thread count: the same bits, run after run. */
+static float det_run(float *grads, int64_t *n) {
+    en_rng r;
+    en_rng_seed(&r, 77);
+    en_params *p = en_params_new();
+    en_tensor *w1 = en_params_add(p, "w1", EN_DIMS(64, 48)), *w2 = en_params_add(p, "w2", EN_DIMS(10, 64));
+    en_rng_fill_normal(&r, en_tensor_f32(w1), 64 * 48, 0, 0.2f);
+    en_rng_fill_normal(&r, en_tensor_f32(w2), 640, 0, 0.2f);
+    en_tensor *x = en_tensor_randn(EN_DIMS(300, 48), &r, 0, 1);
+    int64_t ys[300];
+    for (int i = 0; i < 300; i++) ys[i] = (int64_t)en_rng_below(&r, 10);
+    en_tensor *y = en_tensor_from_i64(EN_DIMS(300), ys);
+    en_tensor *h = en_linear(x, w1, NULL), *a = en_gelu(h), *o = en_linear(a, w2, NULL);
+    en_tensor *sm = en_softmax(o, -1), *l1 = en_cross_entropy(o, y), *l2 = en_mse(sm, sm);
+    en_tensor *l = en_add(l1, l2);
+    float v = en_tensor_item(l);
+    en_backward(l);
+    *n = en_params_numel(p);
+    memcpy(grads, en_params_grad(p), (size_t)*n * sizeof(float));
+    en_tensor *list[] = {x, y, h, a, o, sm, l1, l2, l};
+    for (int i = 0; i < 9; i++) en_tensor_release(list[i]);
+    en_params_free(p);
+    return v;
+}
+
+Test(autograd, deterministic_at_fixed_threads) {
+    en_set_num_threads(2);
+    static float g1[8192], g2[8192];
+    int64_t n1, n2;
+    float a = det_run(g1, &n1), b = det_run(g2, &n2);
+    cr_assert_eq(n1, n2);
+    cr_expect(memcmp(&a, &b, sizeof a) == 0, "loss %.9g then %.9g", a, b);
+    cr_expect(memcmp(g1, g2, (size_t)n1 * sizeof(float)) == 0, "gradients differ between runs");
+}
