@@ -193,6 +193,14 @@ Test(grad, layer_norm) {
 /* ---- linear algebra ---------------------------------------------------------- */
 static en_tensor *f_matmul(en_tensor **in, void *ctx) {
     int k = *(int *)ctx;
+    if (k == 3) { /* batched, with a transposed (non-contiguous) 3-D operand */
+        en_tensor *a = en_transpose(in[0], 1, 2);
+        en_tensor *b = en_slice(in[1], 2, 0, 5, 2); /* every other column */
+        en_tensor *y = en_matmul(a, b);
+        en_tensor_release(a);
+        en_tensor_release(b);
+        return y;
+    }
     if (k == 1 || k == 2) { /* transposed views of a and/or b */
         en_tensor *a = k == 1 ? en_transpose(in[0], 0, 1) : en_tensor_retain(in[0]);
         en_tensor *b = en_transpose(in[1], 0, 1);
@@ -224,6 +232,9 @@ Test(grad, matmul) {
     en_tensor *f[2] = {t_rand(80, EN_DIMS(3, 4)), t_rand(81, EN_DIMS(2, 4, 5))};
     k = 0; CHECK("matmul 2-D x batch", f_matmul, 2, f, &k);
     release_all(2, f);
+    en_tensor *g[2] = {t_rand(82, EN_DIMS(2, 4, 3)), t_rand(83, EN_DIMS(2, 4, 5))};
+    k = 3; CHECK("matmul batched views", f_matmul, 2, g, &k);
+    release_all(2, g);
 }
 
 static en_tensor *f_linear(en_tensor **in, void *ctx) {
