@@ -30,7 +30,8 @@ DEP_PC_TEST := criterion
 DEP_APT := pkg-config liblua5.4-dev libopenblas-dev libcairo2-dev libpango1.0-dev \
            libpng-dev zlib1g-dev libjpeg62-turbo-dev libcjson-dev libcmark-gfm-dev \
            libcmark-gfm-extensions-dev libcriterion-dev \
-           fonts-texgyre fonts-dejavu-core poppler-utils qpdf
+           fonts-texgyre fonts-texgyre-math fonts-dejavu-core poppler-utils qpdf \
+           python3-html5lib python3-pil
 
 DEPS_STAMP := build/.deps-ok
 
@@ -91,6 +92,7 @@ deps: $(DEPS_STAMP)
 $(DEPS_STAMP): Makefile
 	@missing=""; for p in $(DEP_PC) $(DEP_PC_TEST); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
 	 fc-list : family 2>/dev/null | grep -q 'TeX Gyre Pagella' || missing="$$missing fonts-texgyre"; \
+	 fc-list : family 2>/dev/null | grep -q 'TeX Gyre Pagella Math' || missing="$$missing fonts-texgyre-math"; \
 	 fc-list : family 2>/dev/null | grep -q 'DejaVu Sans Mono' || missing="$$missing fonts-dejavu-core"; \
 	 command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	 command -v qpdf >/dev/null 2>&1 || missing="$$missing qpdf"; \
@@ -150,8 +152,51 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS_ALL)
 bench: $(DEPS_STAMP) $(CLIPBOOK) $(BENCH_BINS)
 	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) sh tests/bench/run.sh
 
+# ---- the report -----------------------------------------------------------
+# One `clipbook run` per chapter (parallel with -jN) into $(DOC_DIR), then the
+# merged results and `clipbook render`. A fragment is remade only when its
+# chapter, lua/*.lua, the profiles file, the profile or the engine version
+# changed (the two stamps below change content only when those do). A failed
+# chapter keeps its fragment (with the error block) but is dated 1970 so the
+# next `make report` reruns it; the other chapters still run (-k).
+CHAPTERS_DIR ?= chapters
+DOC_DIR      ?= build/doc
+REPORT_DIR   ?= build/report
+CHAPTERS     := $(sort $(wildcard $(CHAPTERS_DIR)/[0-9]*.lua))
+DOCS         := $(CHAPTERS:$(CHAPTERS_DIR)/%.lua=$(DOC_DIR)/%.json)
+CHAPTER_DEPS := $(wildcard lua/*.lua) $(wildcard $(CHAPTERS_DIR)/profiles.lua)
+
+.PHONY: docs watch FORCE
+FORCE:
+
+$(DOC_DIR)/.profile: FORCE
+	@mkdir -p $(@D); echo "$(PROFILE)" | cmp -s - $@ || echo "$(PROFILE)" > $@
+$(DOC_DIR)/.engine: FORCE | $(CLIPBOOK)
+	@mkdir -p $(@D); $(CLIPBOOK) --version | cmp -s - $@ || $(CLIPBOOK) --version > $@
+
+$(DOC_DIR)/%.json: $(CHAPTERS_DIR)/%.lua $(CHAPTER_DEPS) $(DOC_DIR)/.profile $(DOC_DIR)/.engine | $(CLIPBOOK)
+	@$(CLIPBOOK) run $< --profile $(PROFILE) --out $@ \
+	   --of "$$(echo $(CHAPTERS) | tr ' ' '\n' | grep -nxF '$<' | cut -d: -f1)/$(words $(CHAPTERS))" \
+	 || { touch -c -d @0 $@ 2>/dev/null; exit 1; }
+
+docs: $(DOCS)
+
 report: $(DEPS_STAMP) $(CLIPBOOK)
-	@echo "report: the chapter runner and renderer land with issues #5 and #7"
+	@rc=0; $(MAKE) --no-print-directory -k docs || rc=1; \
+	 $(CLIPBOOK) results $(DOCS) --out $(REPORT_DIR)/results.json || rc=1; \
+	 if [ -z "$(DOCS)" ]; then echo "report: no chapters in $(CHAPTERS_DIR)/"; \
+	 elif $(CLIPBOOK) help | grep -q '^  render '; then \
+	   $(CLIPBOOK) render $(DOCS) --out $(REPORT_DIR)/ \
+	     $(if $(wildcard $(CHAPTERS_DIR)/meta.json),--meta $(CHAPTERS_DIR)/meta.json) || rc=1; \
+	   [ $$rc = 0 ] && echo "report: $(REPORT_DIR)/report.pdf"; \
+	 else echo "report: 'clipbook render' is not built yet; the fragments are in $(DOC_DIR)/"; fi; \
+	 [ $$rc = 0 ] || echo "report: some chapters failed (error blocks in their fragments)"; \
+	 exit $$rc
+
+# Rerun what changed and re-render on every save (inotify); Ctrl-C stops.
+watch: $(DEPS_STAMP) $(CLIPBOOK)
+	@$(CLIPBOOK) watch --cmd "$(MAKE) --no-print-directory report PROFILE=$(PROFILE)" \
+	   --pdf $(REPORT_DIR)/report.pdf $(CHAPTERS_DIR) lua
 
 # make fuzz: libFuzzer targets for the file-format readers (tests/fuzz/fuzz_*.c,
 # never part of `make test`), built with clang + ASan/UBSan into $(BUILD)/fuzz/

@@ -1,0 +1,45 @@
+/* lx — the Lua 5.4 bindings (one module, `require "clipbook"`) and the
+ * runtime that `clipbook run` gives the notebook library (lua/ *.lua files).
+ *
+ *   luaopen_clipbook          the engine module chapters see as `cb`
+ *   luaopen_clipbook_runtime  "clipbook.runtime": chapter parsing, JSON,
+ *                             canonical params, value (de)serialisation,
+ *                             the memo store, clocks; used by lua/runner.lua
+ *                             and lua/notebook.lua only
+ *
+ * Misuse from Lua raises a Lua error naming the argument; expected failures
+ * (a missing file) return nil, message. */
+#ifndef LX_H
+#define LX_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stddef.h>
+
+int luaopen_clipbook(lua_State *L);
+int luaopen_clipbook_runtime(lua_State *L);
+
+/* Encode the value at idx as JSON into a malloc'd string. canonical: keys
+ * sorted, tensors as {"$tensor": sha256, "dtype", "shape"}, NaN as a string
+ * (memo parameters); otherwise tensors through their __json metamethod and
+ * non-finite numbers as null (documents). Raises a Lua error on values that
+ * cannot be encoded (functions, cycles), naming the path to them. */
+char *lx_json_encode(lua_State *L, int idx, int canonical, size_t *n);
+
+/* Serialise / deserialise a Lua value (nil, booleans, numbers, strings,
+ * tables of them, tensors) for the memo store. */
+void lx_value_pack(lua_State *L, int idx); /* pushes a string */
+/* The same bytes without the copy into a Lua string: the returned pointer
+ * lives in a buffer userdata left on the stack (pop it when done). */
+const char *lx_value_pack_buf(lua_State *L, int idx, size_t *n);
+/* Engine objects other than tensors (models) take part in memo through
+ * metafields: __memo_digest(obj) -> string (their canonical identity as a
+ * parameter), __memo_pack(obj) -> bytes and __memo_type = "name"; the
+ * function registered here for "name" turns the bytes back into one. */
+void lx_memo_register_unpack(lua_State *L, const char *type, lua_CFunction fn);
+/* Push a userdata that frees *slot with free() when collected; store a
+ * malloc'd pointer into the returned slot to hand it over. */
+void **lx_box_new(lua_State *L);
+int  lx_value_unpack(lua_State *L, const char *p, size_t n); /* 1, or 0 + en_error */
+
+#endif

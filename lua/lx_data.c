@@ -1,0 +1,134 @@
+/* Data sets for chapters. cb.shapes: the mini profile's shapes world
+ * (engine/en_shapes.h) as tensors.
+ *
+ *   cb.shapes.batch{split=, start=, n=, size=, seed=, masks=, captions=,
+ *                   variant=}
+ *     split: "pretrain" | "cls_train" | "cls_val" | "cls_test" |
+ *            "seg_train" | "seg_val" | "seg_test"; pictures start..start+n-1
+ *            (1-based, like Lua lists; picture i is the same in any batch)
+ *     -> { images = f32 (n,3,size,size) in [0,1] (CHW, as ToTensor),
+ *          labels = i64 (n), counts = i64 (n), cells = i64 (n),
+ *          semantic = i64 (n,size,size)   when masks=true,
+ *          captions = { "...", ... }      when captions=true }
+ *     labels are the engine's 0-based class indices (cross-entropy
+ *     targets): cb.shapes.class_names()[label + 1] names one.
+ *   cb.shapes.class_names() -> { "red circle", ... } (64)
+ *   cb.shapes.classes = 64
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "en_shapes.h"
+#include "en_tensor.h"
+#include "lx.h"
+#include "lx_tensor.h"
+
+static const char *const SPLITS[] = {"pretrain", "cls_train", "cls_val", "cls_test",
+                                     "seg_train", "seg_val", "seg_test", NULL};
+
+static int opt_int(lua_State *L, const char *k, lua_Integer def, lua_Integer lo, lua_Integer hi) {
+    lua_getfield(L, 1, k);
+    lua_Integer v = def;
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        v = lua_tointegerx(L, -1, &ok);
+        if (!ok) luaL_error(L, "shapes.batch: %s must be an integer", k);
+    }
+    lua_pop(L, 1);
+    if (v < lo || v > hi) luaL_error(L, "shapes.batch: %s = %d is out of range %d..%d", k, (int)v, (int)lo, (int)hi);
+    return (int)v;
+}
+
+static int opt_bool(lua_State *L, const char *k) {
+    lua_getfield(L, 1, k);
+    int v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static int shapes_batch(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "split");
+    int split = luaL_checkoption(L, -1, NULL, SPLITS);
+    lua_pop(L, 1);
+    int start = opt_int(L, "start", 1, 1, INT32_MAX);
+    int n = opt_int(L, "n", 0, 1, 1 << 20);
+    int size = opt_int(L, "size", 32, 8, 1024);
+    lua_getfield(L, 1, "seed");
+    lua_Integer seed = lua_isnil(L, -1) ? 0 : luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+    int masks = opt_bool(L, "masks"), captions = opt_bool(L, "captions");
+    int variant = opt_int(L, "variant", 0, 0, INT32_MAX);
+    if ((int64_t)n * size * size * 3 > (int64_t)1 << 31) return luaL_error(L, "shapes.batch: n * size^2 too large");
+
+    /* scratch buffers as userdata: collected even if something below raises */
+    size_t px = (size_t)n * size * size;
+    uint8_t *rgb = lua_newuserdatauv(L, px * 3, 0);
+    uint8_t *sem = masks ? lua_newuserdatauv(L, px, 0) : NULL;
+    int32_t *ints = lua_newuserdatauv(L, sizeof(int32_t) * 3 * (size_t)n, 0);
+    en_shapes_batch((uint64_t)seed, (en_split)split, (uint64_t)(start - 1), n, size, rgb, sem, NULL,
+                    ints, ints + n, ints + 2 * n);
+
+    lua_createtable(L, 0, 6);
+    int res = lua_gettop(L);
+    int64_t ish[4] = {n, 3, size, size};
+    en_tensor *img = en_tensor_new(EN_F32, 4, ish);
+    lx_tensor_push(L, img);
+    float *f = en_tensor_f32(img);
+    for (int i = 0; i < n; i++)
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++)
+                for (int c = 0; c < 3; c++)
+                    f[(((size_t)i * 3 + c) * size + y) * size + x] =
+                        rgb[(((size_t)i * size + y) * size + x) * 3 + c] * (1.0f / 255.0f);
+    lua_setfield(L, res, "images");
+    const char *names[3] = {"labels", "counts", "cells"};
+    int64_t vsh[1] = {n};
+    for (int k = 0; k < 3; k++) {
+        en_tensor *t = en_tensor_new(EN_I64, 1, vsh);
+        lx_tensor_push(L, t);
+        for (int i = 0; i < n; i++) en_tensor_i64(t)[i] = ints[k * n + i];
+        lua_setfield(L, res, names[k]);
+    }
+    if (masks) {
+        int64_t msh[3] = {n, size, size};
+        en_tensor *t = en_tensor_new(EN_I64, 3, msh);
+        lx_tensor_push(L, t);
+        for (size_t i = 0; i < px; i++) en_tensor_i64(t)[i] = sem[i];
+        lua_setfield(L, res, "semantic");
+    }
+    if (captions) {
+        lua_createtable(L, n, 0);
+        for (int i = 0; i < n; i++) {
+            en_shapes_scene sc;
+            char buf[512];
+            en_shapes_scene_make(&sc, (uint64_t)seed, (en_split)split, (uint64_t)(start - 1 + i));
+            en_shapes_caption(&sc, (uint64_t)variant, buf, sizeof buf, NULL);
+            lua_pushstring(L, buf);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, res, "captions");
+    }
+    return 1;
+}
+
+static int shapes_class_names(lua_State *L) {
+    lua_createtable(L, EN_SHAPES_CLASSES, 0);
+    for (int i = 0; i < EN_SHAPES_CLASSES; i++) {
+        char buf[64];
+        en_shapes_class_name(i, buf, sizeof buf);
+        lua_pushstring(L, buf);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+/* Adds cb.shapes to the module table on top of the stack. */
+void lx_data_open(lua_State *L) {
+    static const luaL_Reg fns[] = {{"batch", shapes_batch}, {"class_names", shapes_class_names}, {NULL, NULL}};
+    luaL_newlib(L, fns);
+    lua_pushinteger(L, EN_SHAPES_CLASSES);
+    lua_setfield(L, -2, "classes");
+    lua_setfield(L, -2, "shapes");
+}

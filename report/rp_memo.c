@@ -1,0 +1,348 @@
+/* The memo store's files: entries, locks, the log and the index. */
+#include "rp_memo.h"
+
+#include <cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "en_error.h"
+#include "rp_chapter.h"
+#include "rp_sha256.h"
+
+struct rp_memo {
+    char *dir;
+    char *chapter;
+    int logfd;
+};
+
+int rp_mkdirs(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) return en_error("%s: path too long", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char c = buf[i];
+        buf[i] = 0;
+        if (mkdir(buf, 0777) < 0 && errno != EEXIST) return en_error("%s: cannot create folder: %m", buf);
+        buf[i] = c;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const void *p, size_t n) {
+    const char *c = p;
+    while (n) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0) { if (errno == EINTR) continue; return -1; }
+        c += k; n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Write header (may be NULL) then data to a temporary file beside path,
+ * then rename over path. */
+static int write_atomic2(const char *path, const void *hdr, size_t hn, const void *data, size_t n) {
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + 64);
+    EN_ASSERT(tmp);
+    static unsigned counter;
+    snprintf(tmp, pl + 64, "%s.tmp.%ld.%u", path, (long)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) { en_error("%s: cannot create: %m", tmp); free(tmp); return -1; }
+    if ((hn && write_all(fd, hdr, hn) < 0) || write_all(fd, data, n) < 0 || fsync(fd) < 0) {
+        en_error("%s: write failed: %m", tmp);
+        close(fd); unlink(tmp); free(tmp);
+        return -1;
+    }
+    close(fd);
+    if (rename(tmp, path) < 0) {
+        en_error("%s: cannot rename into place: %m", path);
+        unlink(tmp); free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+int rp_file_write_atomic(const char *path, const void *data, size_t n) {
+    return write_atomic2(path, NULL, 0, data, n);
+}
+
+rp_memo *rp_memo_open(const char *dir, const char *chapter) {
+    if (rp_mkdirs(dir) < 0) return NULL;
+    rp_memo *m = calloc(1, sizeof *m);
+    EN_ASSERT(m);
+    m->dir = strdup(dir);
+    m->chapter = strdup(chapter ? chapter : "-");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/memo.log", dir);
+    m->logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (m->logfd < 0) { en_error("%s: cannot open: %m", path); rp_memo_close(m); return NULL; }
+    return m;
+}
+
+void rp_memo_close(rp_memo *m) {
+    if (!m) return;
+    if (m->logfd >= 0) close(m->logfd);
+    free(m->dir);
+    free(m->chapter);
+    free(m);
+}
+
+const char *rp_memo_dir(const rp_memo *m) { return m->dir; }
+
+int rp_memo_name_ok(const char *name) {
+    if (!name || !*name || strlen(name) > 200 || name[0] == '.') return 0;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.') return 0;
+    return 1;
+}
+
+static void entry_path(char *out, size_t cap, const rp_memo *m, const char *name, const char *key, const char *ext) {
+    snprintf(out, cap, "%s/%s/%s%s", m->dir, name, key, ext);
+}
+
+int rp_memo_get(rp_memo *m, const char *name, const char *key, char **data, size_t *n) {
+    char path[4096];
+    entry_path(path, sizeof path, m, name, key, ".val");
+    size_t len;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 1;
+    fclose(f);
+    char *buf = rp_file_read(path, &len);
+    if (!buf) return 2;
+    const char *why = NULL;
+    uint64_t plen = 0;
+    if (len < RP_MEMO_HEADER || memcmp(buf, RP_MEMO_MAGIC, 8)) why = "bad header";
+    else {
+        for (int i = 0; i < 8; i++) plen |= (uint64_t)(uint8_t)buf[8 + i] << (8 * i);
+        if (plen != len - RP_MEMO_HEADER) why = "truncated (length does not match its header)";
+        else {
+            uint8_t d[32];
+            rp_sha256_digest(d, buf + RP_MEMO_HEADER, plen);
+            if (memcmp(d, buf + 16, 32)) why = "checksum mismatch";
+        }
+    }
+    if (why) {
+        en_error("%s: corrupt cache entry: %s", path, why);
+        free(buf);
+        unlink(path);
+        return 2;
+    }
+    memmove(buf, buf + RP_MEMO_HEADER, plen);
+    *data = buf;
+    *n = plen;
+    return 0;
+}
+
+int rp_memo_put(rp_memo *m, const char *name, const char *key, const void *data, size_t n) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", m->dir, name);
+    if (rp_mkdirs(path) < 0) return -1;
+    entry_path(path, sizeof path, m, name, key, ".val");
+    uint8_t hdr[RP_MEMO_HEADER];
+    memcpy(hdr, RP_MEMO_MAGIC, 8);
+    for (int i = 0; i < 8; i++) hdr[8 + i] = (uint8_t)((uint64_t)n >> (8 * i));
+    rp_sha256_digest(hdr + 16, data, n);
+    return write_atomic2(path, hdr, sizeof hdr, data, n);
+}
+
+static int lock_path(const char *path) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return en_error("%s: cannot open lock: %m", path);
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno == EINTR) continue;
+        en_error("%s: cannot lock: %m", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int rp_memo_lock(rp_memo *m, const char *name, const char *key) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", m->dir, name);
+    if (rp_mkdirs(path) < 0) return -1;
+    entry_path(path, sizeof path, m, name, key, ".lock");
+    return lock_path(path);
+}
+
+void rp_memo_unlock(int fd) {
+    if (fd >= 0) { flock(fd, LOCK_UN); close(fd); }
+}
+
+void rp_memo_log(rp_memo *m, const char *event, const char *name, const char *key, const char *why) {
+    char line[1024], ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int k = snprintf(line, sizeof line, "%s %s %.12s chapter=%s pid=%ld time=%s%s%s\n", event, name, key,
+                     m->chapter, (long)getpid(), ts, why && *why ? " why=" : "", why ? why : "");
+    if (k >= (int)sizeof line) { k = sizeof line - 1; line[k - 1] = '\n'; }
+    if (write(m->logfd, line, (size_t)k) < 0) { /* the log is advisory */ }
+}
+
+/* ---- the index and "why" ---------------------------------------------- */
+
+static const char *jstr(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static char *jprint(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return v ? cJSON_PrintUnformatted(v) : strdup("(none)");
+}
+
+static int same(const cJSON *a, const cJSON *b, const char *k) {
+    char *x = jprint(a, k), *y = jprint(b, k);
+    int r = !strcmp(x, y);
+    free(x); free(y);
+    return r;
+}
+
+static void add(char *why, size_t cap, const char *s) {
+    size_t n = strlen(why);
+    if (n && n + 2 < cap) { strcat(why, "; "); n += 2; }
+    snprintf(why + n, cap - n, "%s", s);
+}
+
+static void clip(char *s, size_t max) {
+    if (strlen(s) > max) strcpy(s + max - 3, "...");
+}
+
+/* The first line where two source texts differ. */
+static void source_diff(char *out, size_t cap, const char *a, const char *b) {
+    int line = 1;
+    const char *la = a, *lb = b;
+    while (*a && *a == *b) { if (*a == '\n') { line++; la = a + 1; lb = b + 1; } a++; b++; }
+    const char *e = lb;
+    while (*e && *e != '\n') e++;
+    char text[64];
+    snprintf(text, sizeof text, "%.*s", (int)(e - lb), lb);
+    clip(text, 48);
+    char *t = text;
+    while (*t == ' ' || *t == '\t') t++;
+    (void)la;
+    snprintf(out, cap, "source changed (line %d of the function: `%s`)", line, t);
+}
+
+/* comp: "params" (memo's explicit parameters) or "env" (the chapter
+ * variables and upvalues its function mentions) */
+static void params_diff(char *why, size_t cap, const cJSON *old, const cJSON *cur, const char *comp) {
+    const char *head = !strcmp(comp, "env") ? "variables changed:" : "params changed:";
+    const cJSON *po = cJSON_GetObjectItemCaseSensitive(old, comp);
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(cur, comp);
+    if (!cJSON_IsObject(po) || !cJSON_IsObject(pc)) {
+        char *x = jprint(old, comp), *y = jprint(cur, comp);
+        char line[300];
+        clip(x, 100); clip(y, 100);
+        snprintf(line, sizeof line, "%s %s -> %s", head, x, y);
+        add(why, cap, line);
+        free(x); free(y);
+        return;
+    }
+    int shown = 0;
+    char line[400];
+    const cJSON *it;
+    for (int pass = 0; pass < 2; pass++) {
+        const cJSON *from = pass ? po : pc, *other = pass ? pc : po;
+        cJSON_ArrayForEach(it, from) {
+            const cJSON *o = cJSON_GetObjectItemCaseSensitive(other, it->string);
+            if (pass && o) continue;  /* keys in both were compared in pass 0 */
+            char *x = o ? cJSON_PrintUnformatted(o) : strdup("(none)");
+            char *y = cJSON_PrintUnformatted(it);
+            if (strcmp(x, y)) {
+                clip(x, 60); clip(y, 60);
+                if (shown++ < 4) {
+                    snprintf(line, sizeof line, "%s %s %s -> %s", shown == 1 ? head : "",
+                             it->string, pass ? y : x, pass ? "(none)" : y);
+                    add(why, cap, line[0] == ' ' ? line + 1 : line);
+                }
+            }
+            free(x); free(y);
+        }
+    }
+}
+
+static void explain(char *why, size_t cap, const cJSON *entries, const cJSON *cur) {
+    why[0] = 0;
+    const cJSON *e, *same_params = NULL, *same_source = NULL, *same_key = NULL, *newest = NULL;
+    cJSON_ArrayForEach(e, entries) {
+        newest = e;
+        if (!strcmp(jstr(e, "key"), jstr(cur, "key"))) same_key = e;
+        if (same(e, cur, "params") && same(e, cur, "profile")) same_params = e;
+        if (same(e, cur, "source")) same_source = e;
+    }
+    if (same_key) { add(why, cap, "entry not in the cache (removed, or corrupt)"); return; }
+    const cJSON *ref = same_params ? same_params : same_source ? same_source : newest;
+    if (!ref) { add(why, cap, "new"); return; }
+    char line[300];
+    if (!same(ref, cur, "source")) {
+        source_diff(line, sizeof line, jstr(ref, "source"), jstr(cur, "source"));
+        add(why, cap, line);
+    }
+    if (!same(ref, cur, "engine")) {
+        snprintf(line, sizeof line, "engine %s -> %s", jstr(ref, "engine"), jstr(cur, "engine"));
+        add(why, cap, line);
+    }
+    if (!same(ref, cur, "profile")) {
+        snprintf(line, sizeof line, "profile %s -> %s", jstr(ref, "profile"), jstr(cur, "profile"));
+        add(why, cap, line);
+    }
+    if (!same(ref, cur, "params")) params_diff(why, cap, ref, cur, "params");
+    if (!same(ref, cur, "env")) params_diff(why, cap, ref, cur, "env");
+    if (!why[0]) add(why, cap, "key inputs differ");
+}
+
+int rp_memo_explain(rp_memo *m, const char *name, const char *comps_json, int record, char *why, size_t whylen) {
+    cJSON *cur = cJSON_Parse(comps_json);
+    if (!cur) return en_error("memo '%s': bad components JSON", name);
+    char dir[4096], path[4200], lpath[4200];
+    snprintf(dir, sizeof dir, "%s/%s", m->dir, name);
+    if (rp_mkdirs(dir) < 0) { cJSON_Delete(cur); return -1; }
+    snprintf(path, sizeof path, "%s/index.json", dir);
+    snprintf(lpath, sizeof lpath, "%s/index.lock", dir);
+    int lk = record ? lock_path(lpath) : -1;
+    if (record && lk < 0) { cJSON_Delete(cur); return -1; }
+    cJSON *idx = NULL;
+    char *txt = rp_file_read(path, NULL);
+    if (txt) { idx = cJSON_Parse(txt); free(txt); }
+    en_error_clear();
+    if (!cJSON_IsObject(idx)) { cJSON_Delete(idx); idx = cJSON_CreateObject(); }
+    cJSON *entries = cJSON_GetObjectItemCaseSensitive(idx, "entries");
+    if (!cJSON_IsArray(entries)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(idx, "entries");
+        entries = cJSON_AddArrayToObject(idx, "entries");
+    }
+    explain(why, whylen, entries, cur);
+    int rc = 0;
+    if (record) {
+        /* newest last; one entry per key; the 64 newest kept */
+        for (int i = cJSON_GetArraySize(entries) - 1; i >= 0; i--)
+            if (!strcmp(jstr(cJSON_GetArrayItem(entries, i), "key"), jstr(cur, "key")))
+                cJSON_DeleteItemFromArray(entries, i);
+        cJSON_AddStringToObject(cur, "why", why);
+        cJSON_AddItemToArray(entries, cur);
+        cur = NULL;
+        while (cJSON_GetArraySize(entries) > 64) cJSON_DeleteItemFromArray(entries, 0);
+        char *out = cJSON_Print(idx);
+        rc = rp_file_write_atomic(path, out, strlen(out));
+        free(out);
+        rp_memo_unlock(lk);
+    }
+    cJSON_Delete(cur);
+    cJSON_Delete(idx);
+    return rc;
+}

@@ -1,0 +1,68 @@
+/* rp_memo — the memo store on disk (build/cache/ by default). Knows bytes,
+ * not Lua values: lua/ serialises values and computes keys.
+ *
+ * Layout, one folder per artifact name ([A-Za-z0-9_.-]+):
+ *   DIR/NAME/KEY.val     an entry: "CBMEMO1\n", u64 LE payload length,
+ *                        SHA-256 of the payload (32 bytes), the payload.
+ *                        Written to a temporary file, fsynced, renamed:
+ *                        a reader sees a whole entry or none; a truncated
+ *                        or altered one fails its length or checksum.
+ *   DIR/NAME/KEY.lock    flock()ed while KEY is computed, so that two
+ *                        processes asking for it compute it once.
+ *   DIR/NAME/index.json  {"entries": [components...]}, newest last: what
+ *                        each cached key was made of (params as canonical
+ *                        JSON, source text, engine, profile, chapter,
+ *                        time), for `clipbook cache ls|why`.
+ *   DIR/memo.log         append-only, one line per lookup:
+ *                        EVENT NAME KEY12 chapter=C pid=P time=T [why=...]
+ *                        EVENT: hit | miss | wait-hit (another process
+ *                        computed it while we waited) | corrupt.
+ */
+#ifndef RP_MEMO_H
+#define RP_MEMO_H
+
+#include <stddef.h>
+
+#define RP_MEMO_MAGIC "CBMEMO1\n"
+#define RP_MEMO_HEADER 48
+
+typedef struct rp_memo rp_memo;
+
+/* Open (creating) the store at dir; chapter names the log's writer. */
+rp_memo *rp_memo_open(const char *dir, const char *chapter);
+void     rp_memo_close(rp_memo *m);
+const char *rp_memo_dir(const rp_memo *m);
+
+/* 1 when name is a valid artifact name. */
+int rp_memo_name_ok(const char *name);
+
+/* Look up NAME/KEY. 0: found, payload malloc'd in *data, *n; 1: missing;
+ * 2: present but corrupt (en_error says why; the entry is removed). */
+int rp_memo_get(rp_memo *m, const char *name, const char *key, char **data, size_t *n);
+/* Store NAME/KEY atomically. 0, or -1 with en_error. */
+int rp_memo_put(rp_memo *m, const char *name, const char *key, const void *data, size_t n);
+
+/* Exclusive lock on NAME/KEY (blocks). Returns an fd for rp_memo_unlock, or
+ * -1 with en_error. */
+int  rp_memo_lock(rp_memo *m, const char *name, const char *key);
+void rp_memo_unlock(int fd);
+
+/* Append one line to memo.log (a single write(2), O_APPEND). */
+void rp_memo_log(rp_memo *m, const char *event, const char *name, const char *key, const char *why);
+
+/* Record a computed entry's components (a JSON object text with at least
+ * "key", "params", "source", "engine", "profile") in NAME/index.json and
+ * write into why a one-line reason it had to be computed, found by
+ * comparing with the closest older entry ("new", "source changed",
+ * "params changed: lr 0.1 -> 0.2", "engine 0.1.0 -> 0.2.0", ...).
+ * why_only: compute the reason without recording. 0, or -1 with en_error. */
+int rp_memo_explain(rp_memo *m, const char *name, const char *comps_json, int record,
+                    char *why, size_t whylen);
+
+/* Atomically replace path with data (temporary file in the same folder,
+ * fsync, rename). 0, or -1 with en_error. */
+int rp_file_write_atomic(const char *path, const void *data, size_t n);
+/* mkdir -p. 0, or -1 with en_error. */
+int rp_mkdirs(const char *path);
+
+#endif
