@@ -3,13 +3,42 @@
 
 #include <stddef.h>
 
-void kn_att_transpose(float *dst, const float *src, int rows, int cols, int lds) {
-    for (int i = 0; i < rows; i++)
-        for (int j = 0; j < cols; j++) dst[(size_t)j * rows + i] = src[(size_t)i * lds + j];
-}
-
 #if defined(__AVX512F__)
 #include <immintrin.h>
+
+/* dst rows 0..15 (ldd apart) = columns of the 16 x 16 block at src: a
+ * strided scalar store per element cost half as much as the GEMM after it
+ * (engine/NOTES.md); in registers it is 16 loads, 64 shuffles, 16 stores. */
+static void tr16(float *dst, int ldd, const float *src, int lds) {
+    __m512 r[16], t[16], u[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + (size_t)i * lds);
+    for (int i = 0; i < 16; i += 2) { /* lane k: [r_i[4k], r_i+1[4k], r_i[4k+1], r_i+1[4k+1]] */
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) { /* u_i+m lane k: rows i..i+3 at column 4k+m */
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int m = 0; m < 4; m++) { /* column 4k+m = lane k of u_m, u_4+m, u_8+m, u_12+m */
+        __m512 v = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88), w = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xDD);
+        __m512 x = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88), y = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xDD);
+        _mm512_storeu_ps(dst + (size_t)m * ldd, _mm512_shuffle_f32x4(v, x, 0x88));
+        _mm512_storeu_ps(dst + (size_t)(4 + m) * ldd, _mm512_shuffle_f32x4(w, y, 0x88));
+        _mm512_storeu_ps(dst + (size_t)(8 + m) * ldd, _mm512_shuffle_f32x4(v, x, 0xDD));
+        _mm512_storeu_ps(dst + (size_t)(12 + m) * ldd, _mm512_shuffle_f32x4(w, y, 0xDD));
+    }
+}
+
+void kn_att_transpose(float *dst, const float *src, int rows, int cols, int lds) {
+    int r16 = rows / 16 * 16, c16 = cols / 16 * 16;
+    for (int i = 0; i < r16; i += 16)
+        for (int j = 0; j < c16; j += 16) tr16(dst + (size_t)j * rows + i, rows, src + (size_t)i * lds + j, lds);
+    for (int i = 0; i < rows; i++) /* the edges */
+        for (int j = i < r16 ? c16 : 0; j < cols; j++) dst[(size_t)j * rows + i] = src[(size_t)i * lds + j];
+}
 
 /* MR rows (1..4) x NV vectors (1..5) of C; both compile-time constants at
  * every call, so the accumulators stay in registers. */
@@ -77,6 +106,11 @@ int kn_att_gemm(int ta, int M, int N, int K, float alpha, const float *A, int ld
 #else /* no AVX-512: the caller's general GEMM */
 
 int kn_att_covers(int N) { (void)N; return 0; }
+
+void kn_att_transpose(float *dst, const float *src, int rows, int cols, int lds) {
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) dst[(size_t)j * rows + i] = src[(size_t)i * lds + j];
+}
 
 int kn_att_gemm(int ta, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                 int ldb, float beta, float *C, int ldc) {
