@@ -182,9 +182,11 @@ static void col_sums(float *gb, const float *g, int64_t M, int64_t N, int acc) {
  * thread count (engine/NOTES.md, "training step"). */
 static void weight_grad(const kn_backend *be, float *gw, const float *g, const float *x, int64_t M,
                         int64_t N, int64_t K, int acc) {
-    enum { ROWS = 1024 };
+    enum { ROWS = 1024, MAX_OUT = 512 * 512 };
     int64_t nb = (M + ROWS - 1) / ROWS, NK = N * K;
-    if (be->device != EN_CPU || nb < 2 || omp_in_parallel()) {
+    /* A large output (ViT-B/32's 768 x 3072) already gives kn_sgemm many
+     * tiles, and nb partials of it would be tens of MB: not worth it there. */
+    if (be->device != EN_CPU || nb < 2 || NK > MAX_OUT || omp_in_parallel()) {
         be->gemm(1, 0, (int)N, (int)K, (int)M, 1.0f, g, (int)N, x, (int)K, (float)acc, gw, (int)K);
         return;
     }
