@@ -100,7 +100,7 @@ local runs = memo("fewshot." .. tower, { shots = profile.shots, seeds = profile.
         end
         local Wi, bi = interpolate(W_zeroshot, b_zeroshot, zs.W, zs.b, best_a)
         out[k][seed] = {
-          random = cb.head_accuracy(Xte, yte, rand.W, rand.b),
+          random_init = cb.head_accuracy(Xte, yte, rand.W, rand.b),
           zs_init = cb.head_accuracy(Xte, yte, zs.W, zs.b),
           early = cb.head_accuracy(Xte, yte, early.W, early.b),
           pull = cb.head_accuracy(Xte, yte, pull.W, pull.b),
@@ -124,7 +124,7 @@ local function stats(k, key)
   return 100 * s / n, 100 * lo, 100 * hi
 end
 local methods = {
-  { key = "random", name = "random init" }, { key = "zs_init", name = "zero-shot init" },
+  { key = "random_init", name = "random init" }, { key = "zs_init", name = "zero-shot init" },
   { key = "early", name = "zero-shot init + early stopping" }, { key = "pull", name = "zero-shot init + L2 pull" },
   { key = "interp", name = "interpolation zero-shot / few-shot" },
 }
@@ -151,7 +151,7 @@ end
 local zs_below, zs_total = below_count("zs_init")
 result("fewshot.vit.zs_init.runs_below_zeroshot", zs_below)
 result("fewshot.vit.runs", zs_total)
-local k1_random = stats(1, "random")
+local k1_random = stats(1, "random_init")
 local k1_zs = stats(1, "zs_init")
 local claim1 = k1_random < 100 * zs_acc
 local claim2 = zs_below == 0
@@ -171,7 +171,7 @@ figure {
 
 -- %% [markdown]
 -- @fig-fewshot is the study's main figure. With one shot per class, the
--- randomly initialised head reaches {{ result("fewshot.vit.random.k1.mean") }} %
+-- randomly initialised head reaches {{ result("fewshot.vit.random_init.k1.mean") }} %
 -- and the zero-shot-initialised head {{ result("fewshot.vit.zs_init.k1.mean") }} %,
 -- against {{ result("fewshot.vit.zeroshot") }} % for zero-shot itself.
 --

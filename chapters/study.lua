@@ -9,7 +9,8 @@
 --                                  pre-training record {loss=, wall_s=, ...}
 --   S.data(split, opts)            {images, labels, counts, cells [, semantic]}
 --   S.features(tower, split, kind) f32 (N, D): "pooled" (the CLIP embedding)
---                                  or "prepool" (what the pool sees, flattened)
+--                                  or "prepool" (what the pool sees, flattened);
+--                                  "map": the ResNet's map unflattened (N,C,h,w)
 --   S.labels(split)                i64 (N) class labels of a split
 --   S.text_features(tower, texts)  unit-norm f32 (#texts, E)
 --   S.class_names()
@@ -30,8 +31,13 @@ local function read_all(path)
   return s
 end
 
+-- files the engine must read from disk (the tokenizer, checkpoints) are
+-- written from the memo store into a scratch folder beside the cache
+local SCRATCH = (os.getenv("CLIPBOOK_CACHE") or "build/cache") .. "/files"
+M.scratch = SCRATCH
+
 local function write_all(path, s)
-  os.execute("mkdir -p build/tmp")
+  os.execute('mkdir -p "' .. SCRATCH .. '"')
   local tmp = path .. ".part" .. tostring(math.random(1 << 30))
   local f = assert(io.open(tmp, "wb"))
   f:write(s)
@@ -39,8 +45,131 @@ local function write_all(path, s)
   assert(os.rename(tmp, path))
 end
 
+-- A small JSON reader, for the chapters that summarise the others'
+-- fragments (build/doc/*.json): objects, arrays, strings, numbers, true,
+-- false, null (as nil).
+local function json_decode(text)
+  local pos = 1
+  local function ws() pos = text:find("[^ \t\r\n]", pos) or #text + 1 end
+  local value
+  local ESC = { b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
+  local function str()
+    local out = {}
+    pos = pos + 1
+    while true do
+      local a, b, chunk, c = text:find('^([^"\\]*)(["\\])', pos)
+      if not a then error("json: unterminated string") end
+      out[#out + 1] = chunk
+      pos = b + 1
+      if c == '"' then break end
+      local e = text:sub(pos, pos)
+      if e == "u" then
+        local cp = tonumber(text:sub(pos + 1, pos + 4), 16)
+        out[#out + 1] = utf8.char(cp)
+        pos = pos + 5
+      else
+        out[#out + 1] = ESC[e] or e
+        pos = pos + 1
+      end
+    end
+    return table.concat(out)
+  end
+  function value()
+    ws()
+    local c = text:sub(pos, pos)
+    if c == "{" then
+      local t = {}
+      pos = pos + 1
+      ws()
+      if text:sub(pos, pos) == "}" then pos = pos + 1 return t end
+      while true do
+        ws()
+        local k = str()
+        ws()
+        pos = pos + 1 -- ':'
+        t[k] = value()
+        ws()
+        local d = text:sub(pos, pos)
+        pos = pos + 1
+        if d == "}" then return t end
+      end
+    elseif c == "[" then
+      local t = {}
+      pos = pos + 1
+      ws()
+      if text:sub(pos, pos) == "]" then pos = pos + 1 return t end
+      while true do
+        t[#t + 1] = value()
+        ws()
+        local d = text:sub(pos, pos)
+        pos = pos + 1
+        if d == "]" then return t end
+      end
+    elseif c == '"' then
+      return str()
+    elseif text:find("^true", pos) then pos = pos + 4 return true
+    elseif text:find("^false", pos) then pos = pos + 5 return false
+    elseif text:find("^null", pos) then pos = pos + 4 return nil
+    end
+    local a, b = text:find("^-?[%d.eE+-]+", pos)
+    if not a then error("json: unexpected '" .. c .. "' at " .. pos) end
+    pos = b + 1
+    return tonumber(text:sub(a, b))
+  end
+  return value()
+end
+M.json_decode = json_decode
+
+-- The other chapters' fragments (the conclusion and the appendix summarise
+-- them; the Makefile runs those two last).
+function M.fragments(dir)
+  dir = dir or os.getenv("CLIPBOOK_DOC_DIR") or "build/doc"
+  local list = {}
+  local p = io.popen('ls "' .. dir .. '"/[0-9]*.json 2>/dev/null')
+  for path in p:lines() do
+    local f = io.open(path, "rb")
+    if f then
+      local ok, doc = pcall(json_decode, f:read("a"))
+      f:close()
+      if ok and type(doc) == "table" then list[#list + 1] = doc end
+    end
+  end
+  p:close()
+  return list
+end
+
+-- The memo store keys an artifact by its function's source and by the
+-- chapter variables whose names appear in it. The functions here are shared
+-- by every chapter, so they must hash the same whatever names a chapter
+-- uses: memo sees only a one-line trampoline with names no chapter uses,
+-- and the code itself enters the key as the hash of this file (any edit
+-- here reruns the shared artifacts; an edit to a chapter does not).
+local __study_impls = {}
+local function __study_trampoline(__study_params)
+  return __study_impls[__study_params.__key](__study_params)
+end
+local study_hash
+local function study_source_hash()
+  if study_hash then return study_hash end
+  local rt = require "clipbook.runtime"
+  local src = debug.getinfo(1, "S").source
+  local f = src:sub(1, 1) == "@" and io.open(src:sub(2), "rb")
+  local text = f and f:read("a") or src
+  if f then f:close() end
+  study_hash = rt.sha256(text):sub(1, 16)
+  return study_hash
+end
+
 function M.new(nb)
-  local memo, profile, cb = nb.memo, nb.profile, nb.cb
+  local profile, cb = nb.profile, nb.cb
+  local function memo(name, params, impl)
+    local p = {}
+    for k, v in pairs(params) do p[k] = v end
+    p.__study = study_source_hash()
+    p.__key = name
+    __study_impls[name] = impl
+    return nb.memo(name, p, __study_trampoline)
+  end
   local S = { profile = profile }
   local data = profile.data
   local pname = profile.name or "profile"
@@ -71,14 +200,14 @@ function M.new(nb)
                                     captions = true, variant = v }
         for _, c in ipairs(b.captions) do caps[#caps + 1] = c end
       end
-      local path = "build/tmp/bpe-train-" .. pname .. ".txt"
-      os.execute("mkdir -p build/tmp")
+      local path = SCRATCH .. "/bpe-train-" .. pname .. ".txt"
+      os.execute('mkdir -p "' .. SCRATCH .. '"')
       assert(cb.bpe_train(caps, q.merges, path))
       local s = read_all(path)
       os.remove(path)
       return s
     end)
-    local path = "build/tmp/bpe-" .. pname .. ".txt"
+    local path = SCRATCH .. "/bpe-" .. pname .. ".txt"
     write_all(path, merges)
     bpe_cache = assert(cb.bpe(path))
     return bpe_cache
@@ -111,19 +240,19 @@ function M.new(nb)
           for k, v in pairs(q.tower) do if k ~= "train" then cfg[k] = v end end
           cfg.vocab_size = q.vocab
           local tr = q.tower.train
-          os.execute("mkdir -p build/tmp")
-          local state = "build/tmp/pretrain-" .. pname .. "-" .. tower .. ".state"
+          os.execute('mkdir -p "' .. SCRATCH .. '"')
+          local state = SCRATCH .. "/pretrain-" .. pname .. "-" .. tower .. ".state"
           local model, log = cb.clip_pretrain(cfg, bpe, {
             steps = tr.steps, batch = tr.batch, lr = tr.lr, seed = q.seed, corpus = tr.corpus,
             state = state, checkpoint_every = 25, label = "pretrain " .. tower })
-          local path = "build/tmp/model-" .. pname .. "-" .. tower .. ".safetensors.part"
+          local path = SCRATCH .. "/model-" .. pname .. "-" .. tower .. ".safetensors.part"
           assert(model:save(path))
           local bytes = read_all(path)
           os.remove(path)
           return { bytes = bytes, loss = log.loss, wall_s = log.wall_s, images_per_s = log.images_per_s,
                    resumed_from = log.resumed_from, nparams = model:nparams() }
         end)
-      local path = "build/tmp/model-" .. pname .. "-" .. tower .. ".safetensors"
+      local path = SCRATCH .. "/model-" .. pname .. "-" .. tower .. ".safetensors"
       write_all(path, rec.bytes)
       m = assert(cb.clip_load(path))
       info = { loss = rec.loss, wall_s = rec.wall_s, images_per_s = rec.images_per_s,
@@ -192,6 +321,8 @@ function M.new(nb)
           local f
           if q.kind == "pooled" then
             f = m:encode_image(x)
+          elseif q.kind == "map" then
+            f = m:prepool(x)                     -- kept as (N, C, h, w)
           else
             f = m:prepool(x)
             f = f:reshape(f:shape()[1], -1)
