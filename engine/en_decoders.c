@@ -178,7 +178,9 @@ en_vqvae *en_vqvae_new(const en_vqvae_config *c, en_rng *r) {
     EN_ASSERT(m->codebook && m->ema_sum && m->ema_size);
     en_init_normal(r, m->codebook, (size_t)c->codes * D, 0.0f, 1.0f);
     memcpy(m->ema_sum, m->codebook, sizeof(float) * (size_t)c->codes * D);
-    for (int i = 0; i < c->codes; i++) m->ema_size[i] = 1.0f;
+    /* zero counts: the first batch restarts every code it does not use at one
+     * of its own encoder outputs, a data-dependent initialisation */
+    for (int i = 0; i < c->codes; i++) m->ema_size[i] = 0.0f;
     m->tr.p = m->p;
     trainer_init(&m->tr, m->L, m->nl);
     return m;
