@@ -30,7 +30,8 @@ DEP_PC_TEST := criterion
 DEP_APT := pkg-config liblua5.4-dev libopenblas-dev libcairo2-dev libpango1.0-dev \
            libpng-dev zlib1g-dev libjpeg62-turbo-dev libcjson-dev libcmark-gfm-dev \
            libcmark-gfm-extensions-dev libcriterion-dev \
-           fonts-texgyre fonts-dejavu-core poppler-utils qpdf
+           fonts-texgyre fonts-texgyre-math fonts-dejavu-core poppler-utils qpdf \
+           python3-html5lib python3-pil
 
 DEPS_STAMP := build/.deps-ok
 
@@ -91,6 +92,7 @@ deps: $(DEPS_STAMP)
 $(DEPS_STAMP): Makefile
 	@missing=""; for p in $(DEP_PC) $(DEP_PC_TEST); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
 	 fc-list : family 2>/dev/null | grep -q 'TeX Gyre Pagella' || missing="$$missing fonts-texgyre"; \
+	 fc-list : family 2>/dev/null | grep -q 'TeX Gyre Pagella Math' || missing="$$missing fonts-texgyre-math"; \
 	 fc-list : family 2>/dev/null | grep -q 'DejaVu Sans Mono' || missing="$$missing fonts-dejavu-core"; \
 	 command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	 command -v qpdf >/dev/null 2>&1 || missing="$$missing qpdf"; \

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "en_clip_internal.h"
 #include "en_error.h"
@@ -328,6 +329,26 @@ fail:
     free(t.seg_decay); free(t.seg_plain); free(t.loss);
     en_clip_free(t.m);
     return -1;
+}
+
+void en_pretrain_report_stderr(void *ctx, const en_pretrain_log *l) {
+    (void)ctx;
+    static int tty = -1;
+    if (tty < 0) tty = isatty(2);
+    if (tty) {
+        int width = 24, fill = (int)((double)width * l->step / l->steps);
+        char bar[32];
+        for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+        bar[width] = 0;
+        fprintf(stderr, "\r  pre-train [%s] %d/%d  loss %.3f  %.0f img/s  ETA %.0f s ",
+                bar, l->step, l->steps, l->loss, l->images_per_s, l->eta_s);
+        if (l->step == l->steps) fputc('\n', stderr);
+    } else {
+        int every = l->steps / 10 > 0 ? l->steps / 10 : 1;
+        if (l->step % every == 0 || l->step == l->steps)
+            fprintf(stderr, "  pre-train step %d/%d  loss %.3f  %.0f img/s  ETA %.0f s\n",
+                    l->step, l->steps, l->loss, l->images_per_s, l->eta_s);
+    }
 }
 
 void en_pretrain_result_free(en_pretrain_result *r) {

@@ -58,6 +58,11 @@ void en_pretrain_defaults(en_pretrain_cfg *cfg);
 int  en_pretrain_run(const en_pretrain_cfg *cfg, en_bpe *bpe, en_pretrain_result *out);
 void en_pretrain_result_free(en_pretrain_result *r);
 
+/* A ready on_step reporter on stderr: a one-line bar redrawn in place on a
+ * terminal (step, loss, images/s, ETA), otherwise a plain line every 10 %
+ * of the steps. ctx: NULL. */
+void en_pretrain_report_stderr(void *ctx, const en_pretrain_log *log);
+
 /* The symmetric contrastive loss of CLIP for image and text features
  * (B, E) and the logit-scale parameter (0-dim):
  *   logits = exp(t) * normalise(I) @ normalise(T)^T

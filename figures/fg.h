@@ -1,8 +1,10 @@
 /* fg — the figures library: draws every figure of the study from a spec.
  *
  * Contract (the renderer and the chapter runner rely on it):
- *   - A spec is plain data (serialisable to JSON: see FORMAT below, kept
- *     in this header) and knows nothing of the engine.
+ *   - A spec is plain data (JSON; the format, every kind and field with
+ *     its default, is in figures/FORMAT.md) and knows nothing of the
+ *     engine. Kinds: line, curve (training), bar, heatmap, image_grid,
+ *     mask_overlay, panels.
  *   - fg_draw() draws into whatever surface the caller set up (PDF, SVG,
  *     PNG) inside a box, in points; it never creates a surface.
  *   - Image data in a spec is either a path to a PNG, relative to the
@@ -36,6 +38,24 @@ int      fg_draw(cairo_t *cr, fg_box box, const fg_spec *spec, char *err, size_t
 /* Render to a file chosen by extension: .pdf, .svg or .png. */
 int      fg_render_file(const fg_spec *spec, const char *path, double width_pt,
                         double height_pt, char *err, size_t errlen);
+
+/* The same from a cJSON object already parsed (the report's fragment). */
+struct cJSON;
+fg_spec *fg_spec_from_cjson(const struct cJSON *obj, const char *base_dir, char *err, size_t errlen);
+
+/* Building a line, curve or bar spec from C (values are copied; lo/hi may
+ * be NULL, x may be NULL for 1..n). fg_spec_set keys: title, x_label,
+ * y_label, x_scale, y_scale, legend (values as in FORMAT.md). Other kinds:
+ * build a cJSON tree and use fg_spec_from_cjson. All return 0 or -1. */
+fg_spec *fg_spec_new(const char *kind);
+int      fg_spec_set(fg_spec *spec, const char *key, const char *value);
+int      fg_spec_add_series(fg_spec *spec, const char *name, const double *x, const double *y,
+                            const double *lo, const double *hi, int n);
+int      fg_spec_add_hline(fg_spec *spec, double y, const char *label);
+
+/* `clipbook figure SPEC.json --out x.pdf|x.svg|x.png [--width PT] [--height PT]`
+ * (an rp_cmd: argv[0] is "figure"; returns 0 ok, 1 failure, 2 usage). */
+int      fg_cmd_figure(int argc, char **argv);
 
 /* Fonts (pango family names) and base size in points for all figures. */
 void     fg_set_fonts(const char *text_family, const char *mono_family, double size_pt);

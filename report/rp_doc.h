@@ -29,8 +29,10 @@
  *
  *   {"type":"markdown", "text": (md)}                        a prose cell
  *   {"type":"code", "lang":"lua", "text":"...", "cell":3,    an echoed cell
- *        "title":"train heads", "line":40}                    (line: first
- *                                                             line in source)
+ *        "title":"train heads", "line":40,                    (line: first
+ *        "numbers":true}                                      line in source;
+ *                                                             numbers: show
+ *                                                             line numbers)
  *   {"type":"output", "text":"..."}                           captured print()
  *   {"type":"figure", "label":"fig-shots", "caption": (md),
  *        "width": 1.0,                                        fraction of text
@@ -60,6 +62,11 @@
  *   @tbl-x, @sec-x, @eq-x become "Figure 3", "Table 2", "Section 4.1",
  *   "Equation (5)" with links; citations [@key] or [@a; @b] refer to the
  *   bibliography in chapters/meta.json.
+ *
+ * Images in prose, ![alt](img/x.png), are relative to the fragment's folder;
+ * a paragraph holding only an image is typeset as a centred picture (PDF)
+ * and inlined as a data URI (HTML). Raw HTML in prose reaches the HTML page
+ * only.
  *
  * Labels are global across chapters; numbering is assigned at render time
  * in chapter order. The first level-1 heading of a chapter is its title.

@@ -5,12 +5,15 @@
 #include <unistd.h>
 
 #include "en_version.h"
+#include "fg.h"
 #include "rp_cmd.h"
 #include "rp_cmds_runner.h"
 
 int rp_cmd_classify(int, char **);
 int rp_cmd_embed_images(int, char **);
 int rp_cmd_embed_texts(int, char **);
+int rp_cmd_math(int argc, char **argv);
+int rp_cmd_render(int argc, char **argv);
 int rp_cmd_tokenize(int, char **);
 
 const rp_cmd rp_cmds[] = {
@@ -19,6 +22,9 @@ const rp_cmd rp_cmds[] = {
     { "classify", rp_cmd_classify, "zero-shot top-5 labels of images with a CLIP model" },
     { "embed-images", rp_cmd_embed_images, "CLIP image features of image files into a .npy" },
     { "embed-texts", rp_cmd_embed_texts, "CLIP text features of texts into a .npy" },
+    { "figure", fg_cmd_figure, "render one figure spec to PDF, SVG or PNG" },
+    { "math", rp_cmd_math, "typeset one TeX formula (PNG/PDF/SVG, MathML, parse dump)" },
+    { "render", rp_cmd_render, "typeset build/doc/*.json into report.pdf and report.html" },
     { "results", rp_cmd_results, "merge the results of fragments into one results.json" },
     { "run", lx_cmd_run, "run one chapter, write build/doc/<chapter>.json" },
     { "tokenize", rp_cmd_tokenize, "CLIP BPE token ids of each text" },

@@ -7,6 +7,10 @@ set -u
 # (or OpenBLAS) needs; on a loaded machine that is 10-50x slower. See
 # engine/NOTES.md ("OpenMP wait policy").
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+# fontconfig/pango/cairo keep process-lifetime caches that LeakSanitizer
+# reports at exit; tests/lsan.supp names those libraries.
+LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 passed=0; failed=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 for bin in "$@"; do

@@ -1,0 +1,216 @@
+/* Report renderer: Markdown extensions, numbering, highlighting, loading
+ * errors, and a render of the fixture (tests/report/fixture) in both
+ * formats. The PDF/HTML checks that need external tools (pdftotext, qpdf,
+ * html5lib, Chromium) are in tests/e2e/report.sh. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "en_error.h"
+#include "rp_model.h"
+
+int rp_cmd_render(int argc, char **argv);
+
+static int count_kind(const rp_doc *d, char kind) {
+    int n = 0;
+    for (int i = 0; i < d->nsp; i++) n += d->sp[i].kind == kind;
+    return n;
+}
+
+Test(md, placeholders_for_math_xrefs_citations) {
+    rp_doc *d = rp_doc_new();
+    cmark_node *doc = rp_md_parse(d, "Loss $\\hat{y}_i = x^2$ see @fig-a, [@radford2021; @he2016] and "
+                                     "`$not math$ @fig-b` or mail a@fig-c.\n\n$$a_1 + b$$ {#eq-one}\n\n"
+                                     "```\n$code$ @sec-x\n```\n");
+    cr_expect_eq(count_kind(d, RP_SP_MATH), 1, "inline math: %d", count_kind(d, RP_SP_MATH));
+    cr_expect_eq(count_kind(d, RP_SP_DMATH), 1);
+    cr_expect_eq(count_kind(d, RP_SP_XREF), 1, "only @fig-a is a reference (code and emails are not)");
+    cr_expect_eq(count_kind(d, RP_SP_CITE), 1);
+    for (int i = 0; i < d->nsp; i++) {
+        if (d->sp[i].kind == RP_SP_MATH) cr_expect_str_eq(d->sp[i].text, "\\hat{y}_i = x^2");
+        if (d->sp[i].kind == RP_SP_XREF) cr_expect_str_eq(d->sp[i].text, "fig-a");
+        if (d->sp[i].kind == RP_SP_CITE) cr_expect_str_eq(d->sp[i].text, "radford2021;he2016");
+        if (d->sp[i].kind == RP_SP_DMATH) {
+            cr_expect_str_eq(d->sp[i].text, "a_1 + b");
+            cr_expect_str_eq(d->sp[i].label, "eq-one");
+        }
+    }
+    /* the code span and the fenced block keep their text */
+    char *html = cmark_render_html(doc, rp_md_options(), rp_md_extensions());
+    cr_expect(strstr(html, "<code>$not math$ @fig-b</code>") != NULL, "%s", html);
+    cr_expect(strstr(html, "$code$ @sec-x") != NULL);
+    free(html);
+    cmark_node_free(doc);
+    rp_doc_free(d);
+}
+
+Test(md, heading_labels_stripped) {
+    rp_doc *d = rp_doc_new();
+    cmark_node *doc = rp_md_parse(d, "## Results {#sec-res}\n\ntext\n");
+    cmark_node *h = cmark_node_first_child(doc);
+    cr_assert_eq(cmark_node_get_type(h), CMARK_NODE_HEADING);
+    char *t = rp_md_plain(d, h);
+    cr_expect_str_eq(t, "Results");
+    cr_expect_str_eq(cmark_node_get_user_data(h), "sec-res");
+    free(t);
+    free(cmark_node_get_user_data(h));
+    cmark_node_free(doc);
+    rp_doc_free(d);
+}
+
+static rp_doc *load_fixture(void) {
+    rp_doc *d = rp_doc_new();
+    cr_assert_eq(rp_doc_load_meta(d, "tests/report/fixture/meta.json"), 0, "%s", en_error_msg());
+    cr_assert_eq(rp_doc_load_chapter(d, "tests/report/fixture/01-how-clip-works.json"), 0, "%s", en_error_msg());
+    cr_assert_eq(rp_doc_load_chapter(d, "tests/report/fixture/02-linear-probe.json"), 0, "%s", en_error_msg());
+    cr_assert_eq(rp_xref_number(d), 0, "%s", en_error_msg());
+    return d;
+}
+
+Test(xref, numbers_across_chapters) {
+    rp_doc *d = load_fixture();
+    struct { const char *label, *text; } want[] = {
+        { "sec-clip", "Section 1" }, { "sec-the-two-encoders", "Section 1.1" },
+        { "sec-zero-shot-classification", "Section 1.1.1" }, { "sec-probe", "Section 2" },
+        { "sec-results", "Section 2.1" }, { "sec-summary", "Section 2.2.1" },
+        { "fig-shots", "Figure 1" }, { "tbl-probe", "Table 1" },
+        { "eq-loss", "Equation (1)" }, { "eq-logits", "Equation (2)" },
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        char *t = rp_xref_text(d, want[i].label);
+        cr_expect(t && !strcmp(t, want[i].text), "%s: got %s, want %s", want[i].label, t ? t : "NULL", want[i].text);
+        free(t);
+    }
+    cr_expect_null(rp_xref_text(d, "fig-missing"));
+    /* citations: numbered by first citation (abstract cites radford first) */
+    cr_expect_eq(rp_xref_ref(d, "radford2021")->number, 1);
+    cr_expect_eq(rp_xref_ref(d, "he2016")->number, 2);
+    cr_expect_eq(rp_xref_ref(d, "pedregosa2011")->number, 3);
+    cr_expect_eq(rp_xref_ref(d, "vandenoord2017")->number, 4, "uncited references come last");
+    rp_doc_free(d);
+}
+
+Test(xref, duplicate_label_is_an_error) {
+    rp_doc *d = rp_doc_new();
+    d->chapters = calloc(1, sizeof *d->chapters);
+    d->nchapters = 1;
+    d->chapters[0].blocks = calloc(1, sizeof(rp_block));
+    d->chapters[0].nblocks = 1;
+    d->chapters[0].stem = strdup("x");
+    d->chapters[0].blocks[0].kind = RP_B_MD;
+    d->chapters[0].blocks[0].md = rp_md_parse(d, "# A {#sec-a}\n\n## B {#sec-a}\n");
+    cr_expect_eq(rp_xref_number(d), -1);
+    cr_expect(strstr(en_error_msg(), "sec-a") != NULL, "%s", en_error_msg());
+    rp_doc_free(d);
+}
+
+Test(highlight, lua_tokens) {
+    const char *src = "local s = \"a -- b\" -- note\nif x == 0x1F then print([[long\nstr]]) end --[[ c\nc ]] y = 1.5e-3";
+    rp_hl_span *sp;
+    int n = rp_highlight_lua(src, strlen(src), &sp);
+    size_t covered = 0;
+    int kinds[RP_HL_COUNT] = { 0 };
+    for (int i = 0; i < n; i++) {
+        cr_expect_eq(sp[i].start, covered, "spans are contiguous");
+        covered += sp[i].len;
+        kinds[sp[i].kind]++;
+        char tok[64];
+        snprintf(tok, sizeof tok, "%.*s", (int)sp[i].len, src + sp[i].start);
+        if (sp[i].kind == RP_HL_STRING) cr_expect(!strcmp(tok, "\"a -- b\"") || !strcmp(tok, "[[long\nstr]]"), "string %s", tok);
+        if (sp[i].kind == RP_HL_COMMENT) cr_expect(!strcmp(tok, "-- note") || !strcmp(tok, "--[[ c\nc ]]"), "comment %s", tok);
+        if (sp[i].kind == RP_HL_NUMBER) cr_expect(!strcmp(tok, "0x1F") || !strcmp(tok, "1.5e-3"), "number %s", tok);
+        if (sp[i].kind == RP_HL_BUILTIN) cr_expect_str_eq(tok, "print");
+    }
+    cr_expect_eq(covered, strlen(src));
+    cr_expect_eq(kinds[RP_HL_STRING], 2);
+    cr_expect_eq(kinds[RP_HL_COMMENT], 2);
+    cr_expect_eq(kinds[RP_HL_NUMBER], 2);
+    cr_expect_geq(kinds[RP_HL_KEYWORD], 4, "local if then end: %d", kinds[RP_HL_KEYWORD]);
+    free(sp);
+}
+
+static int render(const char *out, const char *extra) {
+    char *argv[16];
+    int argc = 0;
+    argv[argc++] = "render";
+    argv[argc++] = "tests/report/fixture/01-how-clip-works.json";
+    argv[argc++] = "tests/report/fixture/02-linear-probe.json";
+    argv[argc++] = "--meta";
+    argv[argc++] = "tests/report/fixture/meta.json";
+    argv[argc++] = "--out";
+    argv[argc++] = (char *)out;
+    if (extra) argv[argc++] = (char *)extra;
+    return rp_cmd_render(argc, argv);
+}
+
+static char *slurp(const char *path, size_t *n) {
+    char *s = rp_doc_read_file(path, n);
+    cr_assert_not_null(s, "%s", en_error_msg());
+    return s;
+}
+
+Test(render, fixture_both_formats, .timeout = 60) {
+    char dir[] = "/tmp/rp_testXXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(render(dir, NULL), 0, "%s", en_error_msg());
+    char path[512];
+    size_t n;
+    snprintf(path, sizeof path, "%s/report.pdf", dir);
+    char *pdf = slurp(path, &n);
+    cr_expect(n > 20000 && !memcmp(pdf, "%PDF-", 5), "PDF of %zu bytes", n);
+    cr_expect(memmem(pdf, n, "/Dest (fig-shots)", 17) != NULL, "a link to the figure");
+    cr_expect(memmem(pdf, n, "/Title (CLIP, Rebuilt)", 22) != NULL, "title metadata");
+    free(pdf);
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    char *html = slurp(path, &n);
+    cr_expect(!strncmp(html, "<!DOCTYPE html>", 15));
+    const char *must[] = { "id=\"sec-clip\"", "id=\"fig-shots\"", "id=\"tbl-probe\"", "id=\"eq-loss\"",
+                           "href=\"#fig-shots\">Figure 1</a>", "<math", "<svg", "class=\"kw\"",
+                           "class=\"callout warning\"", "class=\"error\"", "id=\"ref-radford2021\"",
+                           "<nav id=\"toc\">", "@media print", "src=\"data:image/png;base64,", "class=\"unresolved\">??fig-missing" };
+    for (size_t i = 0; i < sizeof must / sizeof *must; i++)
+        cr_expect(strstr(html, must[i]) != NULL, "HTML lacks %s", must[i]);
+    cr_expect_null(strstr(html, "\x01"), "no placeholder left");
+    free(html);
+    /* a flag without its value is a usage error */
+    cr_assert_eq(render(dir, "--paper"), 2, "--paper needs a value");
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    cr_expect_eq(system(path), 0);
+}
+
+Test(render, reproducible, .timeout = 60) {
+    char a[] = "/tmp/rp_testXXXXXX", b[] = "/tmp/rp_testXXXXXX";
+    cr_assert_not_null(mkdtemp(a));
+    cr_assert_not_null(mkdtemp(b));
+    cr_assert_eq(render(a, "--no-html"), 0);
+    cr_assert_eq(render(b, "--no-html"), 0);
+    char pa[512], pb[512];
+    size_t na, nb;
+    snprintf(pa, sizeof pa, "%s/report.pdf", a);
+    snprintf(pb, sizeof pb, "%s/report.pdf", b);
+    char *x = slurp(pa, &na), *y = slurp(pb, &nb);
+    size_t first = 0;
+    while (first < na && first < nb && x[first] == y[first]) first++;
+    cr_expect(na == nb && first == na, "PDFs differ at byte %zu (%zu vs %zu bytes)", first, na, nb);
+    free(x);
+    free(y);
+    snprintf(pa, sizeof pa, "rm -rf '%s' '%s'", a, b);
+    cr_expect_eq(system(pa), 0);
+}
+
+Test(load, errors_name_the_file) {
+    char path[] = "/tmp/rp_badXXXXXX.json";
+    int fd = mkstemps(path, 5);
+    cr_assert(fd >= 0);
+    const char *bad = "{\"format\":\"clipbook-doc/1\",\"blocks\":[{\"type\":\"poem\"}]}";
+    cr_assert_eq(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    rp_doc *d = rp_doc_new();
+    cr_expect_eq(rp_doc_load_chapter(d, path), -1);
+    cr_expect(strstr(en_error_msg(), "unknown type 'poem'") && strstr(en_error_msg(), path), "%s", en_error_msg());
+    cr_expect_eq(rp_doc_load_chapter(d, "/nonexistent/x.json"), -1);
+    rp_doc_free(d);
+    unlink(path);
+}
