@@ -62,8 +62,8 @@ end
 --   `resnet_stem_stride = 1`, `resnet_stem_pool = 1`), so 32 px pictures
 --   leave a 4×4 map. The price is that the stem and the first stage run at
 --   full resolution: 16 times the pixels of OpenAI's stem, which is why
---   this tower is the slower of the two per picture (@tbl-towers) although
---   it is narrow.
+--   this tower is the slower of the two per picture (@tbl-towers, @tbl-bench)
+--   although it is narrow.
 --
 -- Both text towers are the same small causal transformer over a BPE
 -- vocabulary learnt from the corpus's captions. Optimisation follows the
@@ -128,10 +128,43 @@ figure {
 -- {{ result("pretrain.vit.images_per_s") }} pictures/s, the ResNet
 -- {{ result("pretrain.rn.wall_s") }} s at {{ result("pretrain.rn.images_per_s") }}
 -- pictures/s (measured on this machine while other work shared its cores;
--- @sec-appendix lists the machine). These sizes were chosen by measuring a
--- few candidates: a ViT of width 128 with four layers ran at a ninth of the
--- throughput of the one used here, and a ResNet of width 32 (1,024 channels
--- before the pool) at a fifth, for no gain we could afford to wait for.
+-- @sec-appendix lists the machine).
+--
+-- The sizes come from timing a few candidates for a few steps each
+-- (@tbl-bench): the budget is about four minutes of pre-training per tower
+-- on two cores, which at the throughput measured buys one pass over the
+-- corpus for the ViT and a fraction of one for the ResNet. Wider towers or
+-- finer patches run several times slower, and would have had to train on a
+-- fraction of the pictures.
+
+-- %% candidate sizes echo=false
+local bench = memo("sizes.bench", { bench = profile.bench, vocab = S.bpe():vocab_size() }, function(q)
+  local rows = {}
+  for _, cand in ipairs(q.bench.candidates) do
+    local cfg = {}
+    for k, v in pairs(cand) do if k ~= "name" then cfg[k] = v end end
+    cfg.vocab_size = q.vocab
+    local m, log = cb.clip_pretrain(cfg, S.bpe(), { steps = q.bench.steps, batch = q.bench.batch, lr = 1e-3,
+                                                     corpus = 4096, label = "bench" })
+    local c = m:config()
+    local side = c.vision_vit == 1 and c.image_resolution // c.vision_patch_size
+                 or c.image_resolution // (8 * c.resnet_stem_stride * c.resnet_stem_pool)
+    rows[#rows + 1] = { cand.name, m:nparams(), side, log.images_per_s }
+  end
+  return rows
+end)
+if #bench > 0 then
+  tabular {
+    label = "tbl-bench",
+    caption = "Candidate image towers (each with the text tower of @tbl-towers), timed for " .. profile.bench.steps
+      .. " pre-training steps of " .. profile.bench.batch .. " pairs on this machine: parameters, side of the map before "
+      .. "the pool (ViT: of the token grid) and throughput.",
+    columns = { "candidate", "parameters", "pre-pool map", "pictures/s" },
+    rows = bench, formats = { nil, "%d", "%d", "%.0f" },
+  }
+end
+
+-- %% [markdown]
 --
 -- ## What training changed
 --

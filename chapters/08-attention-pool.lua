@@ -26,7 +26,7 @@ for _, tower in ipairs { "rn", "vit" } do
   for _, target in ipairs { "counts", "cells", "labels" } do
     acc[tower][target] = {}
     for _, kind in ipairs { "pooled", "prepool" } do
-      acc[tower][target][kind] = S.linear_probe(tower, kind, C, target)
+      acc[tower][target][kind] = S.linear_probe(tower, kind, C, target, profile.probe.pool_max_iter)
     end
   end
 end
@@ -83,7 +83,8 @@ for _, tw in ipairs { { "rn", "ResNet" }, { "vit", "ViT" } } do
 end
 tabular {
   label = "tbl-pool-probes",
-  caption = "Linear-probe test accuracy (%) for count, position (3×3 cell) and class, pooled against pre-pool features. "
+  caption = "Linear-probe test accuracy (%) for count, position (3×3 cell) and class, pooled against pre-pool features "
+    .. "(C = " .. C .. ", at most " .. profile.probe.pool_max_iter .. " L-BFGS iterations). "
     .. string.format("Majority class: %.1f %% (count), %.1f %% (position).", base_count, base_cell),
   columns = { "model", "features", "dim", "count", "position", "class" },
   rows = rows, formats = { nil, nil, "%d", "%.2f", "%.2f", "%.2f" },

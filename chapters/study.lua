@@ -354,11 +354,11 @@ function M.new(nb)
 
   -- Multinomial logistic regression on frozen features (scikit-learn's
   -- semantics): fit on cls_train, accuracy on cls_val and cls_test.
-  function S.linear_probe(tower, kind, C, target)
+  function S.linear_probe(tower, kind, C, target, max_iter)
     target = target or "labels"
     return memo("probe." .. tower .. "." .. kind .. "." .. target .. ".C" .. tostring(C),
       { tower = model_params(tower), data = data, seed = profile.seed, kind = kind, C = C, target = target,
-        max_iter = profile.probe.max_iter },
+        max_iter = max_iter or profile.probe.max_iter },
       function(q)
         local Xtr = S.features(tower, "cls_train", q.kind)
         local ytr = S.targets("cls_train", q.target)
