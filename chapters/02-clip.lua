@@ -61,8 +61,9 @@ end
 --   neither strides nor pools (recorded in the checkpoint's metadata as
 --   `resnet_stem_stride = 1`, `resnet_stem_pool = 1`), so 32 px pictures
 --   leave a 4×4 map. The price is that the stem and the first stage run at
---   full resolution: 16 times the pixels of OpenAI's stem, which is why
---   this tower is the slower of the two per picture (@tbl-towers, @tbl-bench)
+--   full resolution, 16 times the pixels of OpenAI's stem: timed below
+--   (@tbl-bench), it makes this tower several times slower per picture than
+--   the same tower with OpenAI's stem, and the slower of our two towers
 --   although it is narrow.
 --
 -- Both text towers are the same small causal transformer over a BPE
@@ -135,7 +136,7 @@ figure {
 -- on two cores, which at the throughput measured buys one pass over the
 -- corpus for the ViT and a fraction of one for the ResNet. Wider towers or
 -- finer patches run several times slower, and would have had to train on a
--- fraction of the pictures.
+-- fraction of the pictures. {{ used and openai and string.format("Keeping the ResNet's 4×4 map costs a factor of %.1f in throughput against OpenAI's stem, which would leave a single cell at 32 px.", openai / used) or "" }}
 
 -- %% candidate sizes echo=false
 local bench = memo("sizes.bench", { bench = profile.bench, vocab = S.bpe():vocab_size() }, function(q)
@@ -153,6 +154,12 @@ local bench = memo("sizes.bench", { bench = profile.bench, vocab = S.bpe():vocab
   end
   return rows
 end)
+local used, openai
+for _, r in ipairs(bench) do
+  if r[1]:find("stem 1/1 %(used%)") then used = r[4] end
+  if r[1]:find("OpenAI stem") then openai = r[4] end
+end
+if used and openai then result("bench.rn_stem_slowdown", openai / used, "%.1f") end
 if #bench > 0 then
   tabular {
     label = "tbl-bench",

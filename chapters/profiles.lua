@@ -40,8 +40,10 @@ return {
     -- candidate sizes timed in chapter 2 (a few steps each)
     bench = { steps = 2, batch = 16, candidates = {
       tower { name = "ViT w32", vision_vit = 1, image_resolution = 16, vision_patch_size = 4, vision_layers = 1, vision_width = 32 },
-      tower { name = "ResNet w4", vision_vit = 0, image_resolution = 16, vision_layers = { 1, 1, 1, 1 }, vision_width = 4,
-              resnet_stem_stride = 1, resnet_stem_pool = 1 },
+      tower { name = "ResNet w4, stem 1/1 (used)", vision_vit = 0, image_resolution = 16, vision_layers = { 1, 1, 1, 1 },
+              vision_width = 4, resnet_stem_stride = 1, resnet_stem_pool = 1 },
+      tower { name = "ResNet w4, OpenAI stem 2/2", vision_vit = 0, image_resolution = 16, vision_layers = { 1, 1, 1, 1 },
+              vision_width = 4, resnet_stem_stride = 2, resnet_stem_pool = 2 },
     } },
     probe = { C = 0.316, max_iter = 200, pool_max_iter = 100, sweep = { 0.1, 1, 10 } },
     fewshot = { epochs = 30, lr = 1e-2, curve_epochs = 30 },
@@ -74,7 +76,7 @@ return {
               vision_width = 32, resnet_stem_stride = 1, resnet_stem_pool = 1 },
     } },
     probe = { C = 0.316, max_iter = 1000, pool_max_iter = 300, sweep = { 0.01, 0.0316, 0.1, 0.316, 1, 3.16, 10 } },
-    fewshot = { epochs = 200, lr = 1e-2, curve_epochs = 200 },
+    fewshot = { epochs = 200, lr = 1e-3, curve_epochs = 200 },
     decoder = { steps = 150, batch = 64, lr = 2e-3, codes = 64, code_dim = 32 },
   },
   -- CIFAR-100 and OpenAI's ViT-B/32 and RN50 checkpoints, on a GPU

@@ -279,6 +279,10 @@ function M.new(nb)
     -- CIFAR-100: train for the training splits; validation carved from the
     -- end of train; test for test
     need(data.dir, "CIFAR-100 (binary version)")
+    if opts.masks or split:find("^seg_") then
+      error(string.format("the %s profile has no segmentation set with masks (data.seg_dir); the "
+        .. "VQ-VAE and segmentation chapters need one", pname), 0)
+    end
     local file = split == "cls_test" and "/test.bin" or "/train.bin"
     local start = split == "cls_val" and (50000 - n + 1) or 1
     local b = assert(cb.cifar100(data.dir .. file, { start = start, n = n }))
@@ -314,17 +318,23 @@ function M.new(nb)
         local chunk = 1024
         for a = 1, n, chunk do
           local b = S.data(q.split, { start = a, n = math.min(chunk, n - a + 1), size = res })
-          local x = b.images
+          local x, opts = b.images, nil
           if data.source ~= "shapes" then
-            error("paper profile: preprocess CIFAR pictures to the model's resolution here", 0)
+            -- CIFAR's 32 px pictures through CLIP's own preprocessing
+            -- (bicubic resize to the model's input, centre crop, mean/std)
+            local pics = {}
+            for i = 1, x:shape()[1] do
+              pics[i] = cb.clip_preprocess(x[i]:transpose(1, 2):transpose(2, 3):contiguous(), res)
+            end
+            x, opts = cb.stack(pics, 1), { normalized = true }
           end
           local f
           if q.kind == "pooled" then
-            f = m:encode_image(x)
+            f = m:encode_image(x, opts)
           elseif q.kind == "map" then
-            f = m:prepool(x)                     -- kept as (N, C, h, w)
+            f = m:prepool(x, opts)               -- kept as (N, C, h, w)
           else
-            f = m:prepool(x)
+            f = m:prepool(x, opts)
             f = f:reshape(f:shape()[1], -1)
           end
           parts[#parts + 1] = f
