@@ -186,7 +186,7 @@ local B = 8
 local batch = S.data("cls_test", { n = B, size = vit:config().image_resolution, captions = true })
 local tok = S.bpe():tokenize(batch.captions, vit:config().context_length, true)
 local cfg = vit:config()
-local fresh = cb.clip_new(cfg, profile.seed)
+local fresh = cb.study_clip_new(cfg, profile.seed)
 local function sims(m)
   local I = m:encode_image(batch.images):normalize(2)
   local T = m:encode_text(tok):normalize(2)

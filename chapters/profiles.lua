@@ -40,9 +40,10 @@ return {
     -- candidate sizes timed in chapter 2 (a few steps each)
     bench = { steps = 2, batch = 16, candidates = {
       tower { name = "ViT w32", vision_vit = 1, image_resolution = 16, vision_patch_size = 4, vision_layers = 1, vision_width = 32 },
-      tower { name = "ResNet w4, stem 1/1 (used)", vision_vit = 0, image_resolution = 16, vision_layers = { 1, 1, 1, 1 },
+      -- (32 px: at 16 px OpenAI's stem would leave no map at all)
+      tower { name = "ResNet w4, stem 1/1 (used)", vision_vit = 0, image_resolution = 32, vision_layers = { 1, 1, 1, 1 },
               vision_width = 4, resnet_stem_stride = 1, resnet_stem_pool = 1 },
-      tower { name = "ResNet w4, OpenAI stem 2/2", vision_vit = 0, image_resolution = 16, vision_layers = { 1, 1, 1, 1 },
+      tower { name = "ResNet w4, OpenAI stem 2/2", vision_vit = 0, image_resolution = 32, vision_layers = { 1, 1, 1, 1 },
               vision_width = 4, resnet_stem_stride = 2, resnet_stem_pool = 2 },
     } },
     probe = { C = 0.316, max_iter = 200, pool_max_iter = 100, sweep = { 0.1, 1, 10 } },

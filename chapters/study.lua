@@ -230,7 +230,7 @@ function M.new(nb)
     local m, info
     if t.checkpoint then
       need(t.checkpoint, "the " .. tower .. " checkpoint")
-      m = assert(cb.clip_load(t.checkpoint))
+      m = assert(cb.study_clip_load(t.checkpoint))
       info = { checkpoint = t.checkpoint }
     else
       local bpe = S.bpe()
@@ -254,7 +254,7 @@ function M.new(nb)
         end)
       local path = SCRATCH .. "/model-" .. pname .. "-" .. tower .. ".safetensors"
       write_all(path, rec.bytes)
-      m = assert(cb.clip_load(path))
+      m = assert(cb.study_clip_load(path))
       info = { loss = rec.loss, wall_s = rec.wall_s, images_per_s = rec.images_per_s,
                resumed_from = rec.resumed_from, nparams = rec.nparams }
     end
@@ -372,7 +372,7 @@ function M.new(nb)
       function(q)
         local Xtr = S.features(tower, "cls_train", q.kind)
         local ytr = S.targets("cls_train", q.target)
-        local fit = cb.logreg_fit(Xtr, ytr, { C = q.C, max_iter = q.max_iter })
+        local fit = cb.study_logreg_fit(Xtr, ytr, { C = q.C, max_iter = q.max_iter })
         local acc = {}
         for _, split in ipairs { "cls_train", "cls_val", "cls_test" } do
           acc[split] = cb.head_accuracy(S.features(tower, split, q.kind), S.targets(split, q.target), fit.W, fit.b)

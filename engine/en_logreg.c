@@ -148,6 +148,7 @@ static void rows_softmax(const lr_ctx *c, lr_thread *h, int64_t r0, int64_t rn,
         double m = -INFINITY;
         #pragma omp simd
         for (int64_t k = 0; k < K; k++) e[k] = z[k] + alpha * (double)zd[k] + b[k];
+        #pragma omp simd reduction(max:m)
         for (int64_t k = 0; k < K; k++) m = e[k] > m ? e[k] : m;
         int64_t yn = c->y[n];
         double vy = e[yn], s = 0;
@@ -245,8 +246,9 @@ static int check_inputs(const float *X, const int64_t *y, int64_t N, int64_t D, 
     if (D <= 0) return en_error("logreg: no features (D = %lld)", (long long)D);
     if (K < 2) return en_error("logreg: needs at least 2 classes (K = %lld)", (long long)K);
     if (!(C > 0) || isinf(C)) return en_error("logreg: C must be a positive number (got %g)", C);
-    if ((uint64_t)N * (uint64_t)K > (uint64_t)INT32_MAX * 8 || N > INT32_MAX || D > INT32_MAX)
-        return en_error("logreg: %lld x %lld x %lld is too large", (long long)N, (long long)D, (long long)K);
+    if (N > INT32_MAX || D > INT32_MAX || K > INT32_MAX)  /* BLAS takes int dimensions */
+        return en_error("logreg: %lld x %lld with %lld classes is too large (each must fit an int)",
+                        (long long)N, (long long)D, (long long)K);
     int64_t bad = -1;
     #pragma omp parallel for schedule(static) reduction(max:bad)
     for (int64_t i = 0; i < N * D; i++)

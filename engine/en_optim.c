@@ -1,6 +1,7 @@
 #include "en_optim.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,18 +147,34 @@ void en_adamw_free(en_adamw *o) {
 
 /* ---- clipping ----------------------------------------------------------- */
 
-float en_clip_grad_norm(const en_seg *segs, int nseg, float max_norm) {
-    /* Sum of squares in double: a float sum over millions of elements would
-     * lose digits, and the norm decides whether anything is clipped. */
-    double ss = 0;
-    for (int s = 0; s < nseg; s++) {
-        const float *g = segs[s].g;
-        size_t n = segs[s].n;
-        double part = 0;
-        #pragma omp parallel for schedule(static) reduction(+:part) if (n >= PAR_MIN)
-        for (size_t i = 0; i < n; i++) part += (double)g[i] * g[i];
-        ss += part;
+/* Sum of squares in double: a float sum over millions of elements would
+ * lose digits, and the norm decides whether anything is clipped. Each thread
+ * sums a fixed block and the blocks are added in order, so the norm is the
+ * same on every run with the same thread count. */
+static double sum_squares(const float *g, size_t n) {
+    if (n < PAR_MIN) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+        return s;
     }
+    double part[256] = { 0 };
+    int nt = omp_get_max_threads() < 256 ? omp_get_max_threads() : 256;
+    #pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), tn = omp_get_num_threads();
+        size_t i0 = n * t / tn, i1 = n * (t + 1) / tn;
+        double s = 0;
+        for (size_t i = i0; i < i1; i++) s += (double)g[i] * g[i];
+        part[t] = s;
+    }
+    double s = 0;
+    for (int t = 0; t < nt; t++) s += part[t];
+    return s;
+}
+
+float en_clip_grad_norm(const en_seg *segs, int nseg, float max_norm) {
+    double ss = 0;
+    for (int s = 0; s < nseg; s++) ss += sum_squares(segs[s].g, segs[s].n);
     float total = (float)sqrt(ss);
     float coef = max_norm / (total + 1e-6f);
     if (!(coef >= 1.0f)) { /* NaN scales too, as torch.clamp passes it on */

@@ -32,6 +32,11 @@ void lx_value_pack(lua_State *L, int idx); /* pushes a string */
 /* The same bytes without the copy into a Lua string: the returned pointer
  * lives in a buffer userdata left on the stack (pop it when done). */
 const char *lx_value_pack_buf(lua_State *L, int idx, size_t *n);
+/* Engine objects other than tensors (models) take part in memo through
+ * metafields: __memo_digest(obj) -> string (their canonical identity as a
+ * parameter), __memo_pack(obj) -> bytes and __memo_type = "name"; the
+ * function registered here for "name" turns the bytes back into one. */
+void lx_memo_register_unpack(lua_State *L, const char *type, lua_CFunction fn);
 /* Push a userdata that frees *slot with free() when collected; store a
  * malloc'd pointer into the returned slot to hand it over. */
 void **lx_box_new(lua_State *L);

@@ -27,6 +27,13 @@ static en_bpe *check_bpe(lua_State *L) {
     return u->b;
 }
 
+/* For other binding files: the tokenizer at i (raises naming i). */
+void lx_bpe_check(lua_State *L, int i, en_bpe **out) {
+    lx_bpe *u = luaL_testudata(L, i, BPE_MT);
+    if (!u || !u->b) luaL_argerror(L, 1, "bpe must be a tokenizer from cb.bpe(path)");
+    *out = u->b;
+}
+
 static int bpe_release(lua_State *L) {
     lx_bpe *u = luaL_checkudata(L, 1, BPE_MT);
     en_bpe_free(u->b);

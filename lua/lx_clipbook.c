@@ -51,6 +51,10 @@ int luaopen_clipbook(lua_State *L) {
     lx_npy_open(L);
     luaL_setfuncs(L, lx_io_functions, 0);
     luaL_setfuncs(L, lx_st_functions, 0);
+    luaL_setfuncs(L, lx_fit_functions, 0);
+    lx_fit_open(L);
+    luaL_setfuncs(L, lx_model_functions, 0);
+    lx_model_open(L);
     lx_study_register(L);
     return 1;
 }

@@ -11,6 +11,7 @@
 #include "en_rng.h"
 #include "en_tensor.h"
 #include "en_version.h"
+#include "fg.h"
 #include "lx.h"
 #include "rp_chapter.h"
 #include "rp_memo.h"
@@ -245,6 +246,18 @@ static int rt_machine(lua_State *L) {
     return 1;
 }
 
+/* check_spec(json) -> true | false, message: the figures library's own
+ * parser, so a spec it cannot draw fails at its cell, not at render time. */
+static int rt_check_spec(lua_State *L) {
+    const char *json = luaL_checkstring(L, 1);
+    char err[512] = "";
+    fg_spec *s = fg_spec_parse(json, luaL_optstring(L, 2, "build/doc"), err, sizeof err);
+    if (!s) { lua_pushboolean(L, 0); lua_pushstring(L, err[0] ? err : "bad figure spec"); return 2; }
+    fg_spec_free(s);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int rt_threads(lua_State *L) { lua_pushinteger(L, en_get_num_threads()); return 1; }
 static int rt_set_threads(lua_State *L) {
     lua_Integer n = luaL_checkinteger(L, 1);
@@ -301,7 +314,7 @@ int luaopen_clipbook_runtime(lua_State *L) {
         {"pack", rt_pack}, {"unpack", rt_unpack}, {"memo_open", rt_memo_open},
         {"write_atomic", rt_write_atomic}, {"mkdirs", rt_mkdirs}, {"clock", rt_clock},
         {"isatty", rt_isatty}, {"machine", rt_machine}, {"threads", rt_threads},
-        {"set_threads", rt_set_threads}, {"rng_save", rt_rng_save}, {"rng_restore", rt_rng_restore},
+        {"check_spec", rt_check_spec}, {"set_threads", rt_set_threads}, {"rng_save", rt_rng_save}, {"rng_restore", rt_rng_restore},
         {"rng_seed", rt_rng_seed}, {"engine_version", rt_version}, {"name_ok", rt_name_ok}, {"pid", rt_pid}, {NULL, NULL},
     };
     luaL_newlib(L, fns);

@@ -3,10 +3,13 @@
  * regression. Added by the chapters helper; folds into runner's bindings
  * when those grow the same functions.
  *
- *   cb.clip_new(cfg [, seed])          -> model   (OpenAI's initialisation)
+ * (cb.study_* where runner's lx_model.c / lx_fit.c have a function of the
+ * same name with other semantics.)
+ *
+ *   cb.study_clip_new(cfg [, seed])    -> model   (OpenAI's initialisation)
  *   cb.clip_pretrain(cfg, bpe, opts)   -> model, { loss = {...}, wall_s=,
  *                                         images_per_s=, resumed_from= }
- *   cb.clip_load(path)                 -> model | nil, message
+ *   cb.study_clip_load(path)           -> model | nil, message
  *   model:save(path)                   -> true | nil, message
  *   model:encode_image(images [, {normalized=}])  (N,3,R,R) -> (N,E)
  *   model:encode_text(tokens)          i64 (N,L) -> (N,E)
@@ -14,7 +17,7 @@
  *   model:attnpool(feats)              ResNet only: (N,C,h,w) -> (N,E)
  *   model:logit_scale()                exp(t), a number
  *   model:config()                     the en_clip_config as a table
- *   cb.logreg_fit(X, y, {C=, max_iter=, tol=, classes=})
+ *   cb.study_logreg_fit(X, y, {C=, max_iter=, tol=, classes=})
  *                                      -> { W = (K,D), b = (K), n_iter=, status= }
  *   cb.head_train(X, y, W0, b0, opts), cb.head_accuracy(X, y, W, b)
  *                                      linear heads (few-shot), see below
@@ -44,7 +47,7 @@
 #include "lx_study.h"
 #include "lx_tensor.h"
 
-#define CLIP_MT "clipbook.CLIP"
+#define CLIP_MT "clipbook.StudyCLIP" /* not runner's clipbook.CLIP (lx_model.c) */
 #define BPE_MT  "clipbook.BPE"
 
 typedef struct { en_clip *m; } lx_clip;
@@ -695,8 +698,8 @@ static void decoders_open(lua_State *L) {
 }
 
 static const luaL_Reg lx_study_functions[] = {
-    {"clip_new", cb_clip_new}, {"clip_load", cb_clip_load}, {"clip_pretrain", cb_clip_pretrain},
-    {"logreg_fit", cb_logreg_fit}, {"head_train", cb_head_train},
+    {"study_clip_new", cb_clip_new}, {"study_clip_load", cb_clip_load}, {"clip_pretrain", cb_clip_pretrain},
+    {"study_logreg_fit", cb_logreg_fit}, {"head_train", cb_head_train},
     {"head_accuracy", cb_head_accuracy}, {"vqvae_new", cb_vqvae_new}, {"segnet_new", cb_segnet_new},
     {NULL, NULL},
 };

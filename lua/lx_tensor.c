@@ -293,10 +293,13 @@ static int t_get(lua_State *L) {
         push_elem(L, t, off);
         return 1;
     }
+    /* every index checked before any view is held: a raise leaks nothing */
+    int64_t ks[EN_MAX_DIMS];
+    for (int d = 0; d < n; d++) ks[d] = check_index(L, d + 2, t, d);
     lx_tensor *slot = push_empty(L);
     en_tensor *v = en_tensor_retain(t);
     for (int d = 0; d < n; d++) {
-        int64_t k = check_index(L, d + 2, v, 0);
+        int64_t k = ks[d];
         en_tensor *w = en_select(v, 0, k);
         en_tensor_release(v);
         if (!w) return luaL_error(L, "%s", en_error_msg());
@@ -519,6 +522,22 @@ static int cb_no_grad(lua_State *L) {
     if (st != LUA_OK) return lua_error(L);
     return lua_gettop(L);
 }
+/* cb.arange(n) -> i64 0..n-1; cb.randperm(n) -> i64, a permutation of
+ * 0..n-1 from the seeded generator (batching, shuffles) */
+static int index_vector(lua_State *L, int perm) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 0, 1, "n must be >= 0");
+    int64_t shape[1] = {n};
+    lx_tensor *u = push_empty(L);
+    u->t = en_tensor_new(EN_I64, 1, shape);
+    int64_t *p = en_tensor_i64(u->t);
+    if (perm) en_rng_permutation(lx_rng_global(), p, n);
+    else for (int64_t i = 0; i < n; i++) p[i] = i;
+    return 1;
+}
+static int cb_arange(lua_State *L) { return index_vector(L, 0); }
+static int cb_randperm(lua_State *L) { return index_vector(L, 1); }
+
 static int cb_grad_enabled(lua_State *L) { lua_pushboolean(L, en_grad_enabled()); return 1; }
 static int cb_set_threads(lua_State *L) { en_set_num_threads((int)luaL_checkinteger(L, 1)); return 0; }
 static int cb_is_tensor(lua_State *L) { lua_pushboolean(L, lx_tensor_test(L, 1) != NULL); return 1; }
@@ -640,5 +659,6 @@ const luaL_Reg lx_tensor_functions[] = {
     {"tensor", cb_tensor}, {"zeros", cb_zeros}, {"ones", cb_ones}, {"full", cb_full},
     {"randn", cb_randn}, {"uniform", cb_uniform}, {"no_grad", cb_no_grad},
     {"grad_enabled", cb_grad_enabled}, {"set_threads", cb_set_threads},
-    {"is_tensor", cb_is_tensor}, {"matmul", t_matmul}, {NULL, NULL},
+    {"is_tensor", cb_is_tensor}, {"matmul", t_matmul}, {"arange", cb_arange},
+    {"randperm", cb_randperm}, {NULL, NULL},
 };

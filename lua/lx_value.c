@@ -218,6 +218,16 @@ static void jvalue(jctx *c, int idx, int depth) {
             jb_str(c->b, "}");
             break;
         }
+        if (c->canonical && luaL_getmetafield(L, idx, "__memo_digest") == LUA_TFUNCTION) {
+            /* another engine object (a model): a hash of what it holds */
+            lua_pushvalue(L, idx);
+            lua_call(L, 1, 1);
+            jb_str(c->b, "{\"$object\":");
+            jvalue(c, -1, depth + 1);
+            jb_str(c->b, "}");
+            lua_pop(L, 1);
+            break;
+        }
         if (luaL_getmetafield(L, idx, "__json") == LUA_TFUNCTION) {
             lua_pushvalue(L, idx);
             lua_call(L, 1, 1);
@@ -251,7 +261,17 @@ char *lx_json_encode(lua_State *L, int idx, int canonical, size_t *n) {
 
 lx_tensor_hooks_t lx_tensor_hooks;
 
-enum { V_NIL = 'n', V_TRUE = 't', V_FALSE = 'f', V_INT = 'i', V_DBL = 'd', V_STR = 's', V_TAB = 'T', V_TENSOR = 'X' };
+enum { V_NIL = 'n', V_TRUE = 't', V_FALSE = 'f', V_INT = 'i', V_DBL = 'd', V_STR = 's', V_TAB = 'T', V_TENSOR = 'X',
+       V_OBJECT = 'U' };
+
+#define UNPACKERS "clipbook.memo_unpack"
+
+void lx_memo_register_unpack(lua_State *L, const char *type, lua_CFunction fn) {
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, UNPACKERS);
+    lua_pushcfunction(L, fn);
+    lua_setfield(L, -2, type);
+    lua_pop(L, 1);
+}
 
 static void put_u64(jbuf *b, uint64_t v) {
     char s[8];
@@ -315,6 +335,24 @@ static void pack(lua_State *L, int idx, jbuf *b, int depth, int seen) {
         break;
     }
     case LUA_TUSERDATA:
+        if (luaL_getmetafield(L, idx, "__memo_pack") == LUA_TFUNCTION) {
+            /* another engine object: its type name and its own bytes */
+            if (luaL_getmetafield(L, idx, "__memo_type") != LUA_TSTRING) luaL_error(L, "memo: object without a __memo_type");
+            size_t tn, pn;
+            const char *type = lua_tolstring(L, -1, &tn);
+            lua_pushvalue(L, -2);
+            lua_pushvalue(L, idx);
+            lua_call(L, 1, 1);
+            const char *payload = luaL_checklstring(L, -1, &pn);
+            tag = V_OBJECT;
+            jb_add(b, &tag, 1);
+            put_u64(b, tn);
+            jb_add(b, type, tn);
+            put_u64(b, pn);
+            jb_add(b, payload, pn);
+            lua_pop(L, 3);
+            break;
+        }
         tag = V_TENSOR;
         if (lx_tensor_hooks.pack) {
             size_t at = b->n;
@@ -405,6 +443,29 @@ static int unpack(lua_State *L, rd *r, int depth) {
             lua_rawset(L, -3);
         }
         return 1;
+    case V_OBJECT: {
+        uint64_t tn, pn;
+        if (!get_u64(r, &tn) || tn > r->n - r->at || tn > 64) break;
+        char type[65];
+        memcpy(type, r->p + r->at, (size_t)tn);
+        type[tn] = 0;
+        r->at += tn;
+        if (!get_u64(r, &pn) || pn > r->n - r->at) break;
+        luaL_getsubtable(L, LUA_REGISTRYINDEX, UNPACKERS);
+        if (lua_getfield(L, -1, type) != LUA_TFUNCTION) {
+            lua_pop(L, 2);
+            return en_error("memo: entry holds a '%s' but nothing reads those", type), 0;
+        }
+        lua_remove(L, -2);
+        lua_pushlstring(L, r->p + r->at, (size_t)pn);
+        r->at += pn;
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+            en_error("memo: cannot read back a '%s': %s", type, lua_tostring(L, -1));
+            lua_pop(L, 1);
+            return 0;
+        }
+        return 1;
+    }
     case V_TENSOR: {
         if (!lx_tensor_hooks.unpack) return en_error("memo: entry holds a tensor but tensors are not available"), 0;
         size_t used = 0;

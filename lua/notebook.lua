@@ -9,12 +9,13 @@
 --   progress(n | list, label)  iterator with a progress bar / lines
 --   profile                  the profile's table (profile.name = "mini"...)
 --   cb                       require "clipbook", the engine
--- plus Lua's standard library; print() is captured into the document.
+-- plus Lua's standard library.
 --
 -- memo keys hash: the name; params (canonical JSON, keys sorted, tensors by
 -- content); the source text of fn (its lines in the chapter file); the
 -- values of the chapter variables and upvalues fn mentions (functions by
--- their source, one level deep); the engine version; the profile name.
+-- their source, two levels deep); the engine version; the profile name.
+-- print() and io.write() are captured into the document.
 local rt = require "clipbook.runtime"
 
 local M = {}
@@ -31,6 +32,8 @@ local function fmt_value(v, fmt)
   end
   if type(v) == "string" then return v end
   if type(v) == "boolean" or v == nil then return tostring(v) end
+  local cbm = package.loaded["clipbook"]
+  if cbm and cbm.is_tensor(v) and v:numel() == 1 then return fmt_value(v:item(), fmt) end
   local mt = getmetatable(v)
   if mt and mt.__tostring then return tostring(v) end
   error("cannot show a " .. type(v) .. " inline (format it with string.format)", 0)
@@ -95,11 +98,15 @@ function M.new(ctx)
     if type(spec.kind) ~= "string" then
       error("figure: the spec needs a kind (line, curve, bar, heatmap, image_grid, mask_overlay, panels; figures/FORMAT.md)", 2)
     end
-    local json = rt.json(spec)    -- raises on what cannot be drawn (functions...)
+    local okj, json = pcall(rt.json, spec)
+    if not okj then error("figure: " .. tostring(json), 2) end
     if ctx.check_spec then
       local ok, err = ctx.check_spec(json)
       if not ok then error("figure: " .. err, 2) end
     end
+    -- a snapshot: the chapter may change its tables (or tensors) later,
+    -- and the document is written at the end of the run
+    spec = rt.unpack(rt.pack(spec))
     add_block({ type = "figure", label = label, caption = caption and tostring(caption) or nil,
                 width = width, spec = setmetatable(spec, OBJECT) })
   end
@@ -233,7 +240,9 @@ function M.new(ctx)
 
   local function source_of(fn)
     local info = debug.getinfo(fn, "S")
-    if info.what == "C" then return "C:" .. tostring(fn) end
+    -- a C function has no text to hash; its address changes between runs,
+    -- so it stands for itself only by kind (the engine version covers it)
+    if info.what == "C" then return "C function" end
     local ls = lines_of(info.source)
     local a, b = info.linedefined, info.lastlinedefined
     if a == 0 then return "chunk:" .. info.source end
@@ -282,7 +291,6 @@ function M.new(ctx)
     end
   end
 
-  local counters = {}   -- key -> true when computed in this run
 
   local function replay(entry)
     if type(entry) ~= "table" or entry.blocks == nil then
@@ -384,7 +392,6 @@ function M.new(ctx)
       error("memo '" .. name .. "': cannot store the result: " .. tostring(okc and perr or okp), 2)
     end
     store:explain(name, comps .. string.format(',"wall_s":%.3f}', wall), true)
-    counters[key] = true
     return value
   end
 

@@ -2,6 +2,8 @@
  * (rp_memo.h). */
 #include <cJSON.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,9 @@ static const char *USAGE =
     "usage: clipbook cache [--cache DIR] ls\n"
     "       clipbook cache [--cache DIR] why NAME\n"
     "       clipbook cache [--cache DIR] clean [NAME]\n"
+    "       clipbook cache [--cache DIR] clean --stale\n"
+    "  --stale removes the entries a newer computation with the same\n"
+    "  parameters and profile replaced (older code, older engine)\n"
     "  DIR defaults to $CLIPBOOK_CACHE, else build/cache\n";
 
 static cJSON *load_index(const char *dir, const char *name) {
@@ -86,6 +91,49 @@ static int cmd_ls(const char *dir) {
     return 0;
 }
 
+static int same_json(const cJSON *a, const cJSON *b, const char *k);
+
+/* Lines of s (pointers into a copy the caller frees). */
+static char **split_lines(const char *s, int *n, char **copy) {
+    *copy = strdup(s);
+    int cap = 16;
+    char **v = malloc(sizeof *v * cap);
+    *n = 0;
+    for (char *p = *copy; p && *p;) {
+        char *e = strchr(p, '\n');
+        if (e) *e = 0;
+        if (*n == cap) { cap *= 2; v = realloc(v, sizeof *v * cap); }
+        v[(*n)++] = p;
+        p = e ? e + 1 : NULL;
+    }
+    return v;
+}
+
+/* A line diff of two function sources (longest common subsequence; the
+ * functions a memo wraps are short). */
+static void print_source_diff(const char *a, const char *b) {
+    char *ca, *cb;
+    int na, nb;
+    char **la = split_lines(a, &na, &ca), **lb = split_lines(b, &nb, &cb);
+    if ((long)na * nb <= 4000000L) {
+        int *t = calloc((size_t)(na + 1) * (nb + 1), sizeof *t);
+#define T(i, j) t[(size_t)(i) * (nb + 1) + (j)]
+        for (int i = na - 1; i >= 0; i--)
+            for (int j = nb - 1; j >= 0; j--)
+                T(i, j) = !strcmp(la[i], lb[j]) ? T(i + 1, j + 1) + 1 : (T(i + 1, j) > T(i, j + 1) ? T(i + 1, j) : T(i, j + 1));
+        printf("  source diff (older -> this):\n");
+        int i = 0, j = 0;
+        while (i < na || j < nb) {
+            if (i < na && j < nb && !strcmp(la[i], lb[j])) { i++; j++; }
+            else if (i < na && (j == nb || T(i + 1, j) >= T(i, j + 1))) printf("    - %s\n", la[i++]);
+            else printf("    + %s\n", lb[j++]);
+        }
+#undef T
+        free(t);
+    }
+    free(la); free(lb); free(ca); free(cb);
+}
+
 static int cmd_why(const char *dir, const char *name) {
     if (!rp_memo_name_ok(name)) { fprintf(stderr, "clipbook cache: '%s' is not an artifact name\n", name); return 2; }
     cJSON *idx = load_index(dir, name);
@@ -106,6 +154,16 @@ static int cmd_why(const char *dir, const char *name) {
                js(e, "profile"), js(e, "engine"), present ? "" : "  (no longer cached)", js(e, "why"),
                params ? params : "-");
         free(params);
+        /* for the latest: how its source differs from the version it replaced */
+        if (i == k - 1) {
+            const cJSON *ref = NULL;
+            for (int j = k - 2; j >= 0 && !ref; j--) {
+                const cJSON *f = cJSON_GetArrayItem(entries, j);
+                if (same_json(e, f, "params") && same_json(e, f, "profile")) ref = f;
+            }
+            if (!ref && k >= 2) ref = cJSON_GetArrayItem(entries, k - 2);
+            if (ref && strcmp(js(ref, "source"), js(e, "source"))) print_source_diff(js(ref, "source"), js(e, "source"));
+        }
     }
     cJSON_Delete(idx);
     return 0;
@@ -152,6 +210,58 @@ static int cmd_clean(const char *dir, const char *name) {
     return rc;
 }
 
+static int same_json(const cJSON *a, const cJSON *b, const char *k) {
+    char *x = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(a, k));
+    char *y = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(b, k));
+    int r = x && y ? !strcmp(x, y) : x == y;
+    free(x); free(y);
+    return r;
+}
+
+/* Entries superseded by a newer one of the same name, params and profile. */
+static int cmd_clean_stale(const char *dir) {
+    int n, removed = 0;
+    char **names = list_names(dir, &n);
+    for (int i = 0; i < n; i++) {
+        char lpath[4096], ipath[4096];
+        snprintf(lpath, sizeof lpath, "%s/%s/index.lock", dir, names[i]);
+        snprintf(ipath, sizeof ipath, "%s/%s/index.json", dir, names[i]);
+        /* the index lock: a run recording an entry waits for us */
+        int lk = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (lk >= 0) flock(lk, LOCK_EX);
+        cJSON *idx = load_index(dir, names[i]);
+        cJSON *entries = cJSON_GetObjectItemCaseSensitive(idx, "entries");
+        int k = cJSON_GetArraySize(entries), changed = 0;
+        for (int a = k - 2; a >= 0; a--) {
+            cJSON *e = cJSON_GetArrayItem(entries, a);
+            int stale = 0;
+            for (int b = a + 1; b < cJSON_GetArraySize(entries) && !stale; b++) {
+                cJSON *f = cJSON_GetArrayItem(entries, b);
+                stale = same_json(e, f, "params") && same_json(e, f, "profile") && same_json(e, f, "env");
+            }
+            if (!stale) continue;
+            char p[4096];
+            snprintf(p, sizeof p, "%s/%s/%s.val", dir, names[i], js(e, "key"));
+            if (unlink(p) == 0) removed++;
+            snprintf(p, sizeof p, "%s/%s/%s.lock", dir, names[i], js(e, "key"));
+            unlink(p);
+            cJSON_DeleteItemFromArray(entries, a);
+            changed = 1;
+        }
+        if (changed) {
+            char *out = cJSON_Print(idx);
+            if (rp_file_write_atomic(ipath, out, strlen(out)) < 0) fprintf(stderr, "clipbook cache: %s\n", en_error_msg());
+            free(out);
+        }
+        cJSON_Delete(idx);
+        if (lk >= 0) { flock(lk, LOCK_UN); close(lk); }
+        free(names[i]);
+    }
+    free(names);
+    printf("removed %d stale entr%s from %s\n", removed, removed == 1 ? "y" : "ies", dir);
+    return 0;
+}
+
 int rp_cmd_cache(int argc, char **argv) {
     const char *dir = getenv("CLIPBOOK_CACHE");
     if (!dir || !*dir) dir = "build/cache";
@@ -165,6 +275,7 @@ int rp_cmd_cache(int argc, char **argv) {
     const char *sub = argv[i];
     if (!strcmp(sub, "ls") && i + 1 == argc) return cmd_ls(dir);
     if (!strcmp(sub, "why") && i + 2 == argc) return cmd_why(dir, argv[i + 1]);
+    if (!strcmp(sub, "clean") && i + 2 == argc && !strcmp(argv[i + 1], "--stale")) return cmd_clean_stale(dir);
     if (!strcmp(sub, "clean") && i + 2 >= argc) return cmd_clean(dir, i + 1 < argc ? argv[i + 1] : NULL);
     fputs(USAGE, stderr);
     return 2;

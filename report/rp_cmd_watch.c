@@ -38,6 +38,11 @@ static int run_once(const char *cmd, const char *pdf, int nrun) {
     strftime(ts, sizeof ts, "%H:%M:%S", localtime(&t));
     fprintf(stderr, "watch: [%s] run %d: %s\n", ts, nrun, cmd);
     int rc = system(cmd);
+    /* system() ignores SIGINT while the command runs: a Ctrl-C that
+     * stopped the command stops the watch too */
+    if (rc != -1 && ((WIFSIGNALED(rc) && (WTERMSIG(rc) == SIGINT || WTERMSIG(rc) == SIGTERM)) ||
+                     (WIFEXITED(rc) && WEXITSTATUS(rc) == 130)))
+        stop = 1;
     int status = rc == -1 ? 127 : WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
     struct stat st;
     if (status == 0 && stat(pdf, &st) == 0) fprintf(stderr, "watch: report ready: %s\n", pdf);

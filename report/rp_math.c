@@ -22,7 +22,7 @@ enum ck {
     CK_BIGOP,   /* \sum: large glyph, limits per `lim` */
     CK_FUNC,    /* \exp: upright name, class op, limits per `lim` */
     CK_FRAC, CK_SQRT, CK_ACCENT, CK_OVERLINE, CK_FONT, CK_TEXT, CK_OPNAME, CK_CLASS,
-    CK_LEFT, CK_RIGHT, CK_SPACE, CK_BIG, CK_STYLE, CK_LIMITS, CK_BEGIN, CK_END, CK_OVERSET, CK_MIDDLE,
+    CK_LEFT, CK_RIGHT, CK_SPACE, CK_BIG, CK_STYLE, CK_LIMITS, CK_BEGIN, CK_END, CK_OVERSET, CK_MIDDLE, CK_SUBSTACK,
 };
 
 typedef struct {
@@ -105,6 +105,7 @@ static const rm_cmd cmds[] = {
     {"check", CK_ACCENT, "\u030C", 0, 0}, {"breve", CK_ACCENT, "\u0306", 0, 0},
     {"acute", CK_ACCENT, "\u0301", 0, 0}, {"grave", CK_ACCENT, "\u0300", 0, 0},
     {"overline", CK_OVERLINE, NULL, 0, 0},
+    {"overbrace", CK_ACCENT, "⏞", 0, 2}, {"underbrace", CK_ACCENT, "⏟", 0, 2},
     {"mathrm", CK_FONT, NULL, RF_ROMAN, 0}, {"mathit", CK_FONT, NULL, RF_ITALIC, 0},
     {"mathbf", CK_FONT, NULL, RF_BOLD, 0}, {"boldsymbol", CK_FONT, NULL, RF_BOLDITALIC, 0},
     {"bm", CK_FONT, NULL, RF_BOLDITALIC, 0}, {"mathcal", CK_FONT, NULL, RF_CAL, 0},
@@ -128,7 +129,7 @@ static const rm_cmd cmds[] = {
     {"scriptstyle", CK_STYLE, NULL, RS_S, 0}, {"scriptscriptstyle", CK_STYLE, NULL, RS_SS, 0},
     {"limits", CK_LIMITS, NULL, RL_ALWAYS, 0}, {"nolimits", CK_LIMITS, NULL, RL_NEVER, 0},
     {"displaylimits", CK_LIMITS, NULL, RL_DISPLAY, 0},
-    {"begin", CK_BEGIN, NULL, 0, 0}, {"end", CK_END, NULL, 0, 0},
+    {"begin", CK_BEGIN, NULL, 0, 0}, {"end", CK_END, NULL, 0, 0}, {"substack", CK_SUBSTACK, NULL, 0, 0},
     {"overset", CK_OVERSET, NULL, 1, 0}, {"stackrel", CK_OVERSET, NULL, 1, 0}, {"underset", CK_OVERSET, NULL, 0, 0},
 };
 
@@ -251,7 +252,7 @@ void rm_classes(const rm_node *l, int *cls) {
         cls[i] = c;
         prev = i;
     }
-    if (prev >= 0 && cls[prev] == RM_BIN) cls[prev] = RM_ORD;
+    if (prev >= 0 && cls[prev] == RM_BIN && !l->kids[prev]->brk) cls[prev] = RM_ORD;
 }
 
 /* ---- nodes --------------------------------------------------------------- */
@@ -308,6 +309,7 @@ typedef struct {
     int depth; /* nesting, bounded so hostile input cannot blow the stack */
     size_t left_at; /* the innermost open \left, for messages */
     size_t env_at;  /* the innermost open \begin, for messages */
+    int env_brace;  /* ... which is a \substack{ rather than a \begin */
     int lefts;      /* open \left groups, where \middle may appear */
 } rm_parser;
 
@@ -357,6 +359,7 @@ static const rm_cmd *read_cmd(rm_parser *p, size_t *start) {
 static rm_node *parse_list(rm_parser *p, int in_group);
 static rm_node *parse_primary(rm_parser *p);
 static rm_node *parse_env(rm_parser *p, size_t st);
+static rm_node *parse_substack(rm_parser *p, size_t st);
 
 /* Length of the UTF-8 sequence starting with byte c. */
 static int utf8_len(unsigned char c) {
@@ -413,7 +416,7 @@ static rm_node *char_atom(rm_parser *p, int single_digit) {
         p->i += (size_t)l;
         return n;
     }
-    if (c == '&') return fail(p, at, "'&' outside an alignment (alignments are not supported)");
+    if (c == '&') return fail(p, at, "'&' outside an environment such as cases, aligned or pmatrix");
     if (c == '~') { /* a tie: an interword space */
         rm_node *n = node_new(RN_SPACE, RM_ORD, (int)at);
         n->mu = 6;
@@ -574,18 +577,14 @@ static int env_name(rm_parser *p, const char *what) {
                 (int)len, p->s + b), -1;
 }
 
-/* \begin{env} cells separated by & and rows by \\ up to \end{env}. */
-static rm_node *parse_env(rm_parser *p, size_t st) {
-    int e = env_name(p, "\\begin");
-    if (e < 0) return NULL;
-    size_t outer = p->env_at;
-    p->env_at = st;
-    rm_node *tab = node_new(RN_TABLE, RM_INNER, (int)st), *row = node_new(RN_LIST, RM_ORD, (int)p->i);
-    tab->env = envs[e].env;
-    size_t endpos = p->i;
+/* Rows of cells separated by & and \\ into tab, up to \end (left
+ * unread but for the word, its position in *endpos) or, with brace, up to
+ * a '}' (consumed). */
+static int parse_rows(rm_parser *p, rm_node *tab, int brace, size_t st, size_t *endpos) {
+    rm_node *row = node_new(RN_LIST, RM_ORD, (int)p->i);
     for (;;) {
         rm_node *cell = parse_list(p, 3);
-        if (!cell) return node_free(row), node_free(tab), NULL;
+        if (!cell) return node_free(row), -1;
         if (tab->env == RE_ALIGNED && row->nkids % 2 == 1) {
             /* amsmath's {}: the relation starting a right-hand cell keeps its space */
             rm_node *empty = node_new(RN_LIST, RM_ORD, cell->pos);
@@ -594,28 +593,65 @@ static rm_node *parse_env(rm_parser *p, size_t st) {
             cell->kids[0] = empty;
         }
         list_push(row, cell);
-        if (p->i < p->n && p->s[p->i] == '}') {
+        int closing = p->s[p->i] == '}';
+        if (closing && !brace) {
             node_free(row);
-            node_free(tab);
-            return fail(p, p->i, "unbalanced '}' in the environment at column %d", column(p, st));
+            return fail(p, p->i, "unbalanced '}' in the environment at column %d", column(p, st)), -1;
+        }
+        if (!closing && brace && p->s[p->i] == '\\' && p->s[p->i + 1] != '\\') {
+            node_free(row);
+            return fail(p, p->i, "expected '}' to close the '{' at column %d before '\\end'", column(p, st)), -1;
         }
         if (p->s[p->i] == '&') {
             p->i++;
             continue;
         }
-        int last = p->s[p->i + 1] != '\\'; /* \end rather than \\ */
-        endpos = p->i;
-        p->i += last ? 4 : 2;
-        /* a trailing \\ before \end adds no empty row */
+        int last = closing || p->s[p->i + 1] != '\\'; /* \end or } rather than \\ */
+        *endpos = p->i;
+        p->i += closing ? 1 : last ? 4 : 2;
+        /* a trailing \\ before the end adds no empty row */
         if (!(last && row->nkids == 1 && row->kids[0]->nkids == 0 && tab->nkids > 0)) {
             if (row->nkids > tab->ncols) tab->ncols = row->nkids;
             list_push(tab, row);
         } else {
             node_free(row);
         }
-        if (last) break;
+        if (last) return 0;
         row = node_new(RN_LIST, RM_ORD, (int)p->i);
     }
+}
+
+/* \substack{a \\ b}: centred rows in the current (script) style. */
+static rm_node *parse_substack(rm_parser *p, size_t st) {
+    skip_space(p);
+    if (p->i >= p->n || p->s[p->i] != '{') return fail(p, p->i, "expected '{' after \\substack");
+    size_t open = p->i++, endpos;
+    rm_node *tab = node_new(RN_TABLE, RM_ORD, (int)st);
+    tab->env = RE_SUBSTACK;
+    size_t outer = p->env_at;
+    int outer_brace = p->env_brace;
+    p->env_at = open;
+    p->env_brace = 1;
+    int rc = parse_rows(p, tab, 1, open, &endpos);
+    p->env_at = outer;
+    p->env_brace = outer_brace;
+    if (rc < 0) return node_free(tab), NULL;
+    return tab;
+}
+
+/* \begin{env} cells separated by & and rows by \\ up to \end{env}. */
+static rm_node *parse_env(rm_parser *p, size_t st) {
+    int e = env_name(p, "\\begin");
+    if (e < 0) return NULL;
+    size_t outer = p->env_at;
+    int outer_brace = p->env_brace;
+    p->env_at = st;
+    p->env_brace = 0;
+    rm_node *tab = node_new(RN_TABLE, RM_INNER, (int)st);
+    tab->env = envs[e].env;
+    size_t endpos = p->i;
+    if (parse_rows(p, tab, 0, st, &endpos) < 0) return node_free(tab), NULL;
+    p->env_brace = outer_brace;
     size_t at = endpos;
     int e2 = env_name(p, "\\end");
     if (e2 < 0) return node_free(tab), NULL;
@@ -719,6 +755,10 @@ static rm_node *parse_command(rm_parser *p) {
         n->a = a;
         n->text = c->text ? strdup(c->text) : NULL;
         n->wide = c->lim;
+        if (n->wide == 2) { /* braces: \mathop{...}\limits, labels above or below */
+            n->cls = RM_OP;
+            n->limits = RL_ALWAYS;
+        }
         return n;
     }
     case CK_FONT: {
@@ -832,6 +872,8 @@ static rm_node *parse_command(rm_parser *p) {
         return fail(p, st, "'%s' must follow a big operator such as \\sum or \\max", name);
     case CK_BEGIN:
         return parse_env(p, st);
+    case CK_SUBSTACK:
+        return parse_substack(p, st);
     case CK_END:
         return fail(p, st, "unbalanced '\\end': no '\\begin' before it");
     }
@@ -870,8 +912,8 @@ static rm_node *parse_list(rm_parser *p, int in_group) {
         if (p->i >= p->n) {
             if (in_group == 3) {
                 node_free(l);
-                return fail(p, p->i, "expected '\\end' to close the '\\begin' at column %d (the formula ends here)",
-                            column(p, p->env_at));
+                return fail(p, p->i, "expected '%s' to close the '%s' at column %d (the formula ends here)",
+                            p->env_brace ? "}" : "\\end", p->env_brace ? "{" : "\\begin", column(p, p->env_at));
             }
             if (in_group == 2) {
                 node_free(l);
@@ -940,6 +982,12 @@ static rm_node *parse_list(rm_parser *p, int in_group) {
             }
             *slot = parse_arg(p, c == '^' ? "'^'" : "'_'");
             if (!*slot) return node_free(l), NULL;
+            rm_node *k = *slot;
+            if (c == '^' && k->kind == RN_SYM && !k->sub && !k->sup && k->font == RF_SYM &&
+                (!strcmp(k->text, "′") || !strcmp(k->text, "″") || !strcmp(k->text, "‴"))) {
+                *slot = NULL; /* x^\prime: the font's prime is already raised, as for x' */
+                list_push(l, k);
+            }
             continue;
         }
         if (c == '\\') { /* \limits and \nolimits modify the previous atom */
@@ -996,6 +1044,7 @@ rp_math *rp_math_parse(const char *tex, int display, char *err, size_t errlen) {
     rp_math *m = calloc(1, sizeof *m);
     EN_ASSERT(m);
     m->root = root;
+    m->tex = strdup(tex);
     m->display = display != 0;
     return m;
 }
@@ -1003,9 +1052,67 @@ rp_math *rp_math_parse(const char *tex, int display, char *err, size_t errlen) {
 void rp_math_free(rp_math *m) {
     if (!m) return;
     node_free(m->root);
+    free(m->tex);
     rm_box_free(m->box);
     free(m->math_family);
     free(m);
+}
+
+static rm_node *node_clone(const rm_node *n) {
+    if (!n) return NULL;
+    rm_node *c = malloc(sizeof *c);
+    EN_ASSERT(c);
+    *c = *n;
+    c->text = n->text ? strdup(n->text) : NULL;
+    c->a = node_clone(n->a);
+    c->b = node_clone(n->b);
+    c->sub = node_clone(n->sub);
+    c->sup = node_clone(n->sup);
+    c->kids = NULL;
+    c->cap = c->nkids = 0;
+    for (int i = 0; i < n->nkids; i++) list_push(c, node_clone(n->kids[i]));
+    return c;
+}
+
+static rp_math *part_new(const rp_math *m, int from, int to, double trailing_mu) {
+    rp_math *p = calloc(1, sizeof *p);
+    EN_ASSERT(p);
+    p->root = node_new(RN_LIST, RM_ORD, from < m->root->nkids ? m->root->kids[from]->pos : 0);
+    for (int i = from; i < to; i++) list_push(p->root, node_clone(m->root->kids[i]));
+    if (trailing_mu > 0) {
+        p->root->kids[p->root->nkids - 1]->brk = 1;
+        rm_node *sp = node_new(RN_SPACE, RM_ORD, 0);
+        sp->mu = trailing_mu;
+        list_push(p->root, sp);
+    }
+    p->tex = strdup(m->tex);
+    p->display = m->display;
+    p->math_family = m->math_family ? strdup(m->math_family) : NULL;
+    return p;
+}
+
+rp_math **rp_math_split(const rp_math *m, int *n) {
+    const rm_node *r = m->root;
+    rp_math **parts = calloc((size_t)r->nkids + 2, sizeof *parts);
+    int *cls = malloc(sizeof(int) * (size_t)(r->nkids + 1));
+    EN_ASSERT(parts && cls);
+    rm_classes(r, cls);
+    int np = 0, from = 0, style = m->display ? RS_D : RS_T;
+    for (int i = 0; i < r->nkids && !m->display; i++) {
+        if (r->kids[i]->kind == RN_STYLE) style = r->kids[i]->style;
+        if (cls[i] != RM_REL && cls[i] != RM_BIN) continue;
+        /* the next atom: no break before another relation (:=) or at the end */
+        int next = i + 1;
+        while (next < r->nkids && cls[next] < 0) next++;
+        if (next >= r->nkids || cls[next] == RM_REL) continue;
+        /* the space after the operator stays with it; what follows starts the next part */
+        parts[np++] = part_new(m, from, i + 1, rm_space_mu(cls[i], cls[next], style));
+        from = i + 1;
+    }
+    parts[np++] = part_new(m, from, r->nkids, 0);
+    free(cls);
+    *n = np;
+    return parts;
 }
 
 void rp_math_set_math_family(rp_math *m, const char *family) {

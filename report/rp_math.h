@@ -10,12 +10,13 @@
  * ..., \operatorname{} and \operatorname*{} (limits), \mathop{};
  * \mathrm \mathit \mathbf \boldsymbol \mathcal \mathbb \mathsf \mathtt,
  * \text{}; accents \hat \widehat \bar \overline \tilde \vec \dot \ddot;
- * \left \right with ( ) [ ] \{ \} | \| \langle \rangle \lfloor ... or '.',
- * \big \Big \bigg \Bigg (l/r); relations and operators \cdot \times \pm
+ * \overbrace \underbrace (labels as ^ and _); \overset \underset \stackrel;
+ * \left \middle \right with ( ) [ ] \{ \} | \| \langle \rangle \lfloor ... or
+ * '.', \big \Big \bigg \Bigg (l/r); relations and operators \cdot \times \pm
  * \le \ge \ne \approx \sim \equiv \propto \in \to \mapsto \mid ...;
  * \infty \partial \nabla \top \ell \dots \cdots; spacing \, \: \; \! \quad
  * \qquad ~; \displaystyle ...; environments matrix pmatrix bmatrix Bmatrix
- * vmatrix Vmatrix cases aligned gathered (& and \\).
+ * vmatrix Vmatrix cases aligned gathered (& and \\), \substack{a \\ b}.
  *
  * Errors read "column N: expected ..." (N counts characters from 1).
  */
@@ -47,6 +48,14 @@ void     rp_math_draw(rp_math *m, cairo_t *cr, double x, double y);
  * installed, else "TeX Gyre Pagella Math". A font without an OpenType
  * MATH table works too: delimiters are then drawn as paths. */
 void     rp_math_set_math_family(rp_math *m, const char *family);
+
+/* Where TeX may break an inline formula across lines: after a relation or
+ * a binary operator at the top level (never inside braces, never between
+ * two relations). Returns a malloc'd array of *n formulas (just a copy
+ * when there is no break point, and always for display style), each to be
+ * laid out and drawn on its own; the space after the operator ends its
+ * part. The caller frees each with rp_math_free, then the array. */
+rp_math **rp_math_split(const rp_math *m, int *n);
 
 /* A malloc'd <math> element (display="block" in display style). */
 char    *rp_math_to_mathml(const rp_math *m);

@@ -41,7 +41,8 @@ enum rm_limits { RL_DISPLAY /* above/below in display style only */, RL_ALWAYS, 
 
 /* Environments: how a table aligns its columns and sets its cells. */
 enum rm_env { RE_MATRIX /* centred, text style */, RE_CASES /* left, text style */,
-              RE_ALIGNED /* right/left pairs, display style */, RE_GATHERED /* centred, display style */ };
+              RE_ALIGNED /* right/left pairs, display style */, RE_GATHERED /* centred, display style */,
+              RE_SUBSTACK /* centred, the current style, tight rows */ };
 
 /* Styles D, T, S, SS; cramped variants are odd. */
 enum { RS_D = 0, RS_T = 2, RS_S = 4, RS_SS = 6 };
@@ -66,8 +67,9 @@ struct rm_node {
     int large;              /* big operator glyph (\sum): display-size variant */
     int big;                /* \big..\Bigg: 1..4, fixed-size delimiter */
     int middle;             /* \middle: a delimiter as tall as its \left and \right */
+    int brk;                /* ends a part of a split formula: a binary operator stays binary */
     int style;              /* FRAC: forced style (-1 none); STYLE: the style */
-    int wide;               /* ACCENT: stretch over the nucleus (\widehat) */
+    int wide;               /* ACCENT: 1 stretch over the nucleus (\widehat), 2 a brace (\overbrace ⏞, \underbrace ⏟) */
     int func;               /* SYM: a named operator such as \exp (MathML &ApplyFunction;) */
     int env, ncols;         /* TABLE: enum rm_env, widest row */
     char ldelim[8], rdelim[8]; /* FENCED; UTF-8, "" for the null delimiter */
@@ -79,6 +81,7 @@ typedef struct rm_box rm_box;
 
 struct rp_math {
     rm_node *root;
+    char *tex;              /* the source, for MathML's alttext */
     int display;
     char *math_family;      /* the symbol font; NULL: "<text family> Math", else Pagella Math */
     rm_box *box;            /* laid-out boxes, NULL before rp_math_layout */

@@ -284,17 +284,19 @@ static rm_box *letters_box(rm_ctx *x, const char *text, int font, double size) {
 
 /* ---- delimiters ------------------------------------------------------------ */
 
-/* A vertical assembly of the glyph's parts at least `need` tall, with its
- * bottom on the baseline. NULL when the font has none for the glyph. */
-static rm_box *assembly_box(rm_ctx *x, unsigned gid, double need, double size) {
+/* An assembly of the glyph's parts at least `need` long: vertical with
+ * its bottom on the baseline, or horizontal from the origin. NULL when the
+ * font has none for the glyph. */
+static rm_box *assembly_box(rm_ctx *x, unsigned gid, double need, double size, int horiz) {
     double sc = size / x->upem;
-    unsigned n = hb_ot_math_get_glyph_assembly(x->hb, gid, HB_DIRECTION_BTT, 0, NULL, NULL, NULL);
+    hb_direction_t dir = horiz ? HB_DIRECTION_LTR : HB_DIRECTION_BTT;
+    unsigned n = hb_ot_math_get_glyph_assembly(x->hb, gid, dir, 0, NULL, NULL, NULL);
     if (n == 0 || n > 16) return NULL;
     hb_ot_math_glyph_part_t parts[16];
     hb_position_t ic;
     unsigned cnt = n;
-    hb_ot_math_get_glyph_assembly(x->hb, gid, HB_DIRECTION_BTT, 0, &cnt, parts, &ic);
-    double omin = hb_ot_math_get_min_connector_overlap(x->hb, HB_DIRECTION_BTT);
+    hb_ot_math_get_glyph_assembly(x->hb, gid, dir, 0, &cnt, parts, &ic);
+    double omin = hb_ot_math_get_min_connector_overlap(x->hb, dir);
     double need_fu = need / sc;
     int reps = 0, k = 0;
     double sum = 0;
@@ -325,12 +327,20 @@ static rm_box *assembly_box(rm_ctx *x, unsigned gid, double need, double size) {
         int r = (parts[i].flags & HB_OT_MATH_GLYPH_PART_FLAG_EXTENDER) ? reps : 1;
         for (int j = 0; j < r; j++) {
             rm_box *g = glyph_box(x, parts[i].glyph, size);
-            box_add(l, g, 0, pos * sc + g->d);
+            if (horiz) box_add(l, g, pos * sc, 0);
+            else box_add(l, g, 0, pos * sc + g->d);
             pos += parts[i].full_advance - o;
         }
     }
-    l->d = 0;
-    l->h = (pos + o) * sc;
+    if (horiz) { /* true ink extents: a brace's parts float above the baseline */
+        l->w = (pos + o) * sc;
+        l->h = -1e30;
+        l->d = -1e30;
+        for (rm_box *g = l->first; g; g = g->next) l->h = fmax(l->h, g->h), l->d = fmax(l->d, g->d);
+    } else {
+        l->d = 0;
+        l->h = (pos + o) * sc;
+    }
     return l;
 }
 
@@ -361,7 +371,7 @@ static rm_box *delim_box(rm_ctx *x, const char *d, double need, int style) {
         double sc = size / x->upem;
         for (unsigned i = 0; i < cnt && !b; i++)
             if (v[i].advance * sc >= need) b = glyph_box(x, v[i].glyph, size);
-        if (!b) b = assembly_box(x, g, need, size);
+        if (!b) b = assembly_box(x, g, need, size, 0);
         if (!b && cnt) b = glyph_box(x, v[cnt - 1].glyph, size);
         if (b) tagged(b, d);
     }
@@ -411,7 +421,7 @@ static rm_box *radical_glyph(rm_ctx *x, double need, double size) {
         double sc = size / x->upem;
         for (unsigned i = 0; i < cnt; i++)
             if (v[i].advance * sc >= need) return glyph_box(x, v[i].glyph, size);
-        rm_box *a = assembly_box(x, g, need, size);
+        rm_box *a = assembly_box(x, g, need, size, 0);
         if (a) return a;
         if (cnt) return glyph_box(x, v[cnt - 1].glyph, size);
     }
@@ -465,6 +475,30 @@ static rm_box *layout_accent(rm_ctx *x, const rm_node *n, int style) {
     const char *s = n->text;
     unsigned cp = rm_utf8_decode(&s);
     unsigned g = math_glyph(x, cp);
+    if (n->wide == 2) { /* \overbrace, \underbrace: 0.3 em from the body, as plain TeX */
+        rm_box *br = NULL;
+        if (g && x->has_math) {
+            hb_ot_math_glyph_variant_t v[32];
+            unsigned cnt = 32;
+            hb_ot_math_get_glyph_variants(x->hb, g, HB_DIRECTION_LTR, 0, &cnt, v);
+            for (unsigned i = 0; i < cnt && !br; i++)
+                if (v[i].advance * sz / x->upem >= body->w) br = glyph_box(x, v[i].glyph, sz);
+            if (!br) br = assembly_box(x, g, body->w, sz, 1);
+        }
+        if (!br) { /* drawn */
+            br = box_new(BX_PATH);
+            snprintf(br->delim, sizeof br->delim, "%s", n->text);
+            br->size = sz;
+            br->w = body->w;
+            br->h = cp == 0x23DE ? 0.75 * sz : -0.15 * sz; /* ink between -d and h, like the glyphs */
+            br->d = cp == 0x23DE ? -0.6 * sz : 0.3 * sz;
+        }
+        double gap = 0.3 * sz, bx = (body->w - br->w) / 2;
+        if (cp == 0x23DE) box_add(l, br, bx, body->h + gap + br->d);
+        else box_add(l, br, bx, -(body->d + gap + br->h));
+        l->w = fmax(body->w, br->w);
+        return l;
+    }
     rm_box *acc = NULL;
     if (g) {
         if (n->wide && x->has_math) { /* the widest variant that still fits */
@@ -552,16 +586,17 @@ static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
 /* A table: rows on struts, columns aligned, centred on the math axis. */
 static rm_box *layout_table(rm_ctx *x, const rm_node *n, int style) {
     int disp = n->env == RE_ALIGNED || n->env == RE_GATHERED;
-    int st = rm_level(style) >= 2 ? style : disp ? RS_D : RS_T;
+    int st = n->env == RE_SUBSTACK || rm_level(style) >= 2 ? style : disp ? RS_D : RS_T;
     double em = ssize(x, st), axis = K(x, MC_AXIS, style);
+    double strut = n->env == RE_SUBSTACK ? 0.85 : 1.2; /* amsmath: \baselineskip of the script size */
     int nr = n->nkids, nc = n->ncols > 0 ? n->ncols : 1;
     rm_box **cell = calloc((size_t)(nr * nc) + 1, sizeof *cell);
     double *colw = calloc((size_t)nc, sizeof *colw), *rowh = calloc((size_t)nr + 1, sizeof *rowh),
            *rowd = calloc((size_t)nr + 1, sizeof *rowd);
     EN_ASSERT(cell && colw && rowh && rowd);
     for (int r = 0; r < nr; r++) {
-        rowh[r] = 0.7 * 1.2 * em; /* \arraystretch strut of a 1.2 em baselineskip */
-        rowd[r] = 0.3 * 1.2 * em;
+        rowh[r] = 0.7 * strut * em; /* the strut of an array row */
+        rowd[r] = 0.3 * strut * em;
         for (int c = 0; c < n->kids[r]->nkids; c++) {
             rm_box *b = layout_list(x, n->kids[r]->kids[c], st);
             cell[r * nc + c] = b;
@@ -749,6 +784,9 @@ static int load_math_font(rm_ctx *x, const char *name) {
         x->has_math = hb_ot_math_has_data(face);
         if (x->has_math)
             for (int i = 0; i < MC_COUNT; i++) {
+                /* script sizes stay TeX's 70 % and 50 % (7 and 5 pt at 10 pt);
+                 * Pagella Math would ask for 74 % and 55 % */
+                if (i == MC_SCRIPT_PCT || i == MC_SSCRIPT_PCT) continue;
                 double v = hb_ot_math_get_constant(x->hb, mconst[i].hb);
                 int pct = i == MC_RAD_DEG_PCT || i == MC_SCRIPT_PCT || i == MC_SSCRIPT_PCT;
                 if (pct ? v > 0 : 1) x->c[i] = pct ? v : v / x->upem;
@@ -790,6 +828,7 @@ static void ctx_close(rm_ctx *x) {
 
 void rp_math_layout(rp_math *m, cairo_t *cr, const char *family, double size_pt, double *width, double *ascent,
                     double *descent) {
+    EN_ASSERT(size_pt > 0 && size_pt < 1e4);
     rm_box_free(m->box);
     /* metrics do not depend on the target (hinting is off): a scratch
      * context serves callers that only measure */
@@ -848,6 +887,17 @@ static void draw_path(cairo_t *cr, const rm_box *b, double x, double y) {
         cairo_move_to(cr, xo, top);
         cairo_line_to(cr, xi, mid);
         cairo_line_to(cr, xo, bot);
+        cairo_stroke(cr);
+    } else if (!strcmp(d, "⏞") || !strcmp(d, "⏟")) { /* a horizontal brace, tips towards the body */
+        double s = !strcmp(d, "⏞") ? 1 : -1, yt = s > 0 ? bot : top, yc = mid, yp = s > 0 ? top : bot;
+        double l0 = x, r0 = x + w, c = x + w / 2;
+        cairo_move_to(cr, l0, yt);
+        cairo_curve_to(cr, l0, yc, l0, yc, l0 + 0.1 * H + lw, yc);
+        cairo_line_to(cr, c - 0.1 * H - lw, yc);
+        cairo_curve_to(cr, c, yc, c, yc, c, yp);
+        cairo_curve_to(cr, c, yc, c, yc, c + 0.1 * H + lw, yc);
+        cairo_line_to(cr, r0 - 0.1 * H - lw, yc);
+        cairo_curve_to(cr, r0, yc, r0, yc, r0, yt);
         cairo_stroke(cr);
     } else if (!strcmp(d, "√")) {
         cairo_move_to(cr, x, mid + 0.1 * H);

@@ -201,13 +201,15 @@ static void ml_nucleus(sbuf *b, const rm_node *n, int style) {
             sb_str(b, "</msqrt>");
         }
         break;
-    case RN_ACCENT:
-        sb_str(b, "<mover accent=\"true\">");
-        ml_node(b, n->a, style | 1);
+    case RN_ACCENT: {
+        int under = n->text && !strcmp(n->text, "⏟");
+        sb_str(b, under ? "<munder accentunder=\"true\">" : "<mover accent=\"true\">");
+        ml_node(b, n->a, n->wide == 2 ? style : style | 1);
         sb_fmt(b, MO " stretchy=\"%s\">", n->wide || !n->text ? "true" : "false");
         sb_esc(b, accent_char(n->text));
-        sb_str(b, "</mo></mover>");
+        sb_str(b, under ? "</mo></munder>" : "</mo></mover>");
         break;
+    }
     case RN_FENCED:
         sb_str(b, "<mrow>");
         if (*n->ldelim) {
@@ -230,9 +232,9 @@ static void ml_nucleus(sbuf *b, const rm_node *n, int style) {
         sb_str(b, "<mrow/>");
         break;
     case RN_TABLE: {
-        static const char *align[] = {"center", "left", "right left", "center"};
+        static const char *align[] = {"center", "left", "right left", "center", "center"};
         int disp = n->env == RE_ALIGNED || n->env == RE_GATHERED;
-        int st = rm_level(style) >= 2 ? style : disp ? RS_D : RS_T;
+        int st = n->env == RE_SUBSTACK || rm_level(style) >= 2 ? style : disp ? RS_D : RS_T;
         sb_fmt(b, "<mtable columnalign=\"%s\"%s>", align[n->env], disp ? " displaystyle=\"true\"" : "");
         for (int r = 0; r < n->nkids; r++) {
             sb_str(b, "<mtr>");
@@ -271,8 +273,13 @@ static void ml_node(sbuf *b, const rm_node *n, int style) {
 
 char *rp_math_to_mathml(const rp_math *m) {
     sbuf b = {0};
-    sb_fmt(&b, "<math xmlns=\"http://www.w3.org/1998/Math/MathML\" display=\"%s\">",
+    sb_fmt(&b, "<math xmlns=\"http://www.w3.org/1998/Math/MathML\" display=\"%s\" alttext=\"",
            m->display ? "block" : "inline");
+    for (const char *s = m->tex; *s; s++) { /* one line: parsers normalise newlines in attributes */
+        char one[2] = {*s == '\n' || *s == '\r' || *s == '\t' ? ' ' : *s, 0};
+        sb_esc(&b, one);
+    }
+    sb_str(&b, "\">");
     ml_node(&b, m->root, m->display ? RS_D : RS_T);
     sb_str(&b, "</math>");
     return b.s;
@@ -338,7 +345,7 @@ static void dump_nucleus(sbuf *b, const rm_node *n) {
     case RN_SPACE: sb_fmt(b, "~%g", n->mu); break;
     case RN_STYLE: sb_fmt(b, "\\style%d", n->style); break;
     case RN_TABLE: {
-        static const char *env[] = {"matrix", "cases", "aligned", "gathered"};
+        static const char *env[] = {"matrix", "cases", "aligned", "gathered", "substack"};
         sb_fmt(b, "(%s", env[n->env]);
         for (int r = 0; r < n->nkids; r++) {
             sb_str(b, " [");

@@ -1,6 +1,7 @@
 #!/bin/sh
 # MathML from `clipbook math --mathml` is well-formed XML (python3's
-# xml.dom.minidom parses it) and holds the elements each construct needs.
+# xml.dom.minidom parses it), holds the elements each construct needs and
+# carries its TeX source in alttext.
 set -eu
 CLIPBOOK=${CLIPBOOK:-build/bin/clipbook}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -10,6 +11,7 @@ while IFS='@' read -r tex want; do
   n=$((n + 1))
   "$CLIPBOOK" math --mathml "$tex" > "$tmp/$n.xml"
   printf '%s\n' "$want" > "$tmp/$n.want"
+  printf '%s' "$tex" > "$tmp/$n.tex"
 done <<'LIST'
 \mathrm{logits} = \exp(t)\cdot I_e T_e^{\top}@math mrow mi mo msubsup
 \mathcal{L} = \frac{1}{2}\left(\mathrm{CE}_{\text{rows}} + \mathrm{CE}_{\text{cols}}\right)@mfrac mn msub mtext mo
@@ -38,6 +40,9 @@ for i in range(1, n + 1):
     if root.tagName != "math" or root.getAttribute("xmlns") != "http://www.w3.org/1998/Math/MathML" \
        or root.getAttribute("display") != "block":
         print(f"formula {i}: bad <math> root"); bad += 1
+    tex = open(f"{d}/{i}.tex", encoding="utf-8").read()
+    if root.getAttribute("alttext") != tex:
+        print(f"formula {i}: alttext {root.getAttribute('alttext')!r} is not the source {tex!r}"); bad += 1
     for el in want:
         if not doc.getElementsByTagName(el):
             print(f"formula {i}: no <{el}> in\n  {src}"); bad += 1

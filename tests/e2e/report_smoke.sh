@@ -9,7 +9,7 @@ CB=${CLIPBOOK:-build/bin/clipbook}
 case $CB in /*) ;; *) CB=$PWD/$CB ;; esac
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 export CLIPBOOK_CACHE=$T/cache
-fail() { echo "FAIL: $*"; tail -n 40 "$T/out" 2>/dev/null; exit 1; }
+fail() { echo "FAIL: $*"; grep -v "^    " "$T/out" | grep -B2 -A12 -m1 "FAILED\|rror" || tail -n 40 "$T/out" 2>/dev/null; exit 1; }
 
 start=$(date +%s)
 rc=0

@@ -36,10 +36,10 @@ P=mini mk
 
 # watch: one run at start, one after a save
 "$CB" watch --cmd "echo ran >> $T/watch.log" --pdf "$T/none.pdf" --max-runs 2 "$T/ch" 2> "$T/out" & w=$!
-for i in 1 2 3 4 5 6 7 8 9 10; do [ -s "$T/watch.log" ] && break; sleep 0.2; done
+i=0; while [ ! -s "$T/watch.log" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 sleep 0.3
 echo "-- touched" >> "$T/ch/01-basic.lua"
-for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do kill -0 $w 2>/dev/null || break; sleep 0.2; done
+i=0; while kill -0 $w 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
 kill $w 2>/dev/null && fail "watch did not rerun after a save"
 [ "$(wc -l < "$T/watch.log")" = 2 ] || fail "watch should have run twice"
 grep -q '01-basic.lua changed' "$T/out" || fail "watch should say what changed"

@@ -2,6 +2,7 @@
  * and the MathML writer's elements. */
 #include <cairo.h>
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ static const struct { const char *tex, *tree; } trees[] = {
     {"x'", "{x ′}"},
     {"f''(x)^2", "{f ″ open:( x (sup close:) #2)}"},
     {"x'^2", "{x (sup ′ #2)}"},
+    {"x^\\prime", "{x ′}"},
     {"{}^2", "{(sup {} #2)}"},
     {"\\alpha\\beta\\Gamma", "{α β rm:Γ}"},
     {"\\frac{a}{b}", "{(frac a b)}"},
@@ -76,6 +78,8 @@ static const struct { const char *tex, *tree; } trees[] = {
     {"\\underset{i}{\\max}", "{(sub op:{op:rm:max} i)}"},
     {"p\\left(y \\middle| x\\right)", "{p (fence ( {y middle:| x} ))}"},
     {"\\mathbb{1}", "{#bb:1}"},
+    {"\\sum_{\\substack{i \\in S \\\\ j \\ne i}} x", "{(sub op:∑ (substack [{i rel:∈ S}] [{j rel:≠ i}])) x}"},
+    {"\\underbrace{a+b}_{n} \\overbrace{x}^2", "{(sub (acc:23DF {a bin:+ b}) n) (sup (acc:23DE x) #2)}"},
     {"T^\\intercal f\\colon X", "{(sup T ⊺) f punct:: X}"},
 };
 
@@ -108,7 +112,7 @@ static const struct { const char *tex, *msg; } errors[] = {
     {"\\left x \\right)", "column 7: expected a delimiter after \\left"},
     {"a \\limits", "column 3: '\\limits' must follow a big operator"},
     {"x^\\frac12", "column 3: expected '{' around the argument of '^'"},
-    {"a & b", "column 3: '&' outside an alignment"},
+    {"a & b", "column 3: '&' outside an environment"},
     {"αβ \\oops", "column 4: unknown command '\\oops'"},
     {"x\\", "column 2: expected a command name"},
     {"\\begin{foo} x \\end{foo}", "column 8: unknown environment 'foo'"},
@@ -117,6 +121,8 @@ static const struct { const char *tex, *msg; } errors[] = {
     {"a \\\\ b", "column 3: '\\\\' outside an environment"},
     {"a \\end{cases}", "column 3: unbalanced '\\end'"},
     {"a \\middle| b", "column 3: '\\middle' between a '\\left' and its '\\right'"},
+    {"\\substack{a \\\\ b", "column 17: expected '}' to close the '{' at column 10"},
+    {"\\substack{a \\end{cases}}", "column 13: expected '}' to close the '{' at column 10 before '\\end'"},
 };
 
 Test(math_parse, errors_with_positions) {
@@ -165,7 +171,7 @@ Test(math_mathml, elements) {
         {"\\exp x", 0, {"<mi>exp</mi><mo lspace=\"0\" rspace=\"0\">\u2061</mo><mspace width=\"0.1667em\"/><mi>x</mi>"}},
         {"\\max_{W} f", 1, {"<munder><mo lspace=\"0\" rspace=\"0\" movablelimits=\"true\" form=\"prefix\">max</mo><mi>W</mi></munder>"}},
         {"\\text{a < b & c}", 0, {"<mtext>a &lt; b &amp; c</mtext>"}},
-        {"a < b", 0, {"<mo lspace=\"0\" rspace=\"0\">&lt;</mo>"}},
+        {"a < b", 0, {"<mo lspace=\"0\" rspace=\"0\">&lt;</mo>", "alttext=\"a &lt; b\""}},
         {"\\left( x \\right)", 0, {"<mo lspace=\"0\" rspace=\"0\" fence=\"true\" form=\"prefix\" stretchy=\"true\" symmetric=\"true\">(</mo>",
                                    "form=\"postfix\""}},
         {"\\mathbf{W}\\mathrm{d}", 0, {"<mi>𝐖</mi>", "<mi mathvariant=\"normal\">d</mi>"}},
@@ -181,6 +187,7 @@ Test(math_mathml, elements) {
         {"\\text{ if }", 0, {"<mtext>\u00A0if\u00A0</mtext>"}},
         {"\\|W\\|", 0, {"<mo lspace=\"0\" rspace=\"0\" stretchy=\"false\">‖</mo>"}},
         {"a \\overset{!}{=} b", 0, {"<mover><mrow><mo lspace=\"0\" rspace=\"0\">=</mo></mrow><mo lspace=\"0\" rspace=\"0\" stretchy=\"false\">!</mo></mover>"}},
+        {"\\underbrace{a}_{n}", 1, {"<munder><munder accentunder=\"true\"><mi>a</mi><mo lspace=\"0\" rspace=\"0\" stretchy=\"true\">⏟</mo></munder><mi>n</mi></munder>"}},
         {"\\left(a \\middle| b\\right)", 0, {"<mo lspace=\"0\" rspace=\"0\" fence=\"true\" stretchy=\"true\" symmetric=\"true\""}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -254,4 +261,41 @@ Test(math_parse, random_inputs_never_crash) {
     cr_assert_lt(ok, total);
     cairo_destroy(cr);
     cairo_surface_destroy(s);
+}
+
+Test(math_parse, inline_break_points) {
+    static const struct { const char *tex; int display; int n; const char *first, *last; } cases[] = {
+        {"a + b = c", 0, 3, "{a bin:+ ~4}", "{c}"},
+        {"x := y", 0, 2, "{x rel:: rel:= ~5}", "{y}"},
+        {"{a + b} = c", 0, 2, "{{a bin:+ b} rel:= ~5}", "{c}"},
+        {"-a = b", 0, 2, "{bin:− a rel:= ~5}", "{b}"},
+        {"a + b = c", 1, 1, "{a bin:+ b rel:= c}", "{a bin:+ b rel:= c}"},
+        {"a =", 0, 1, "{a rel:=}", "{a rel:=}"},
+        {"", 0, 1, "{}", "{}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[256];
+        rp_math *m = rp_math_parse(cases[i].tex, cases[i].display, err, sizeof err);
+        cr_assert(m, "%s", err);
+        int n = 0;
+        rp_math **parts = rp_math_split(m, &n);
+        cr_expect_eq(n, cases[i].n, "'%s': %d parts, want %d", cases[i].tex, n, cases[i].n);
+        char *first = rp_math_dump(parts[0]), *last = rp_math_dump(parts[n - 1]);
+        cr_expect_str_eq(first, cases[i].first, "'%s': first part %s", cases[i].tex, first);
+        cr_expect_str_eq(last, cases[i].last, "'%s': last part %s", cases[i].tex, last);
+        free(first);
+        free(last);
+        /* the parts together are as wide as the whole */
+        double w, a, d, sum = 0;
+        rp_math_layout(m, NULL, "TeX Gyre Pagella", 10, &w, &a, &d);
+        for (int k = 0; k < n; k++) {
+            double pw;
+            rp_math_layout(parts[k], NULL, "TeX Gyre Pagella", 10, &pw, &a, &d);
+            sum += pw;
+            rp_math_free(parts[k]);
+        }
+        free(parts);
+        cr_expect(fabs(sum - w) < 1e-6, "'%s': parts %.4f pt wide, whole %.4f", cases[i].tex, sum, w);
+        rp_math_free(m);
+    }
 }

@@ -20,6 +20,8 @@ static const struct { const char *tex; int display; } formulas[] = {
      "\\mathcal{L} = \\frac{1}{2}\\left(\\mathrm{CE}_{\\text{rows}} + \\mathrm{CE}_{\\text{cols}}\\right)", 1},
     {"\\mathcal{L} = -\\frac{1}{2N}\\sum_{i=1}^{N}\\left[\\log\\frac{e^{s_{ii}/\\tau}}{\\sum_{j=1}^{N} e^{s_{ij}/\\tau}}"
      " + \\log\\frac{e^{s_{ii}/\\tau}}{\\sum_{j=1}^{N} e^{s_{ji}/\\tau}}\\right]", 1},
+    {"\\mathcal{L} = \\frac{1}{2}\\Big(\\underbrace{\\mathrm{CE}(S, y)}_{\\text{image}\\to\\text{text}} + "
+     "\\underbrace{\\mathrm{CE}(S^{\\top}, y)}_{\\text{text}\\to\\text{image}}\\Big)", 1},
     /* softmax and cross-entropy */
     {"\\hat{y}_i = \\mathrm{softmax}(z)_i = \\frac{\\exp(z_i)}{\\sum_{j} \\exp(z_j)}, \\qquad "
      "H(y, \\hat{y}) = -\\sum_{k=1}^{K} y_k \\log \\hat{y}_k", 1},

@@ -197,3 +197,21 @@ Test(init, kaiming_and_xavier_spread) {
     cr_assert(memcmp(p, q, n * sizeof *p) == 0);
     free(p); free(q);
 }
+
+/* The threaded path: a large buffer, against a plain double sum. */
+Test(clip, large_buffer_norm_and_scale) {
+    size_t n = 300000;
+    float *g = malloc(n * sizeof *g), *g0 = malloc(n * sizeof *g0);
+    en_rng r; en_rng_seed(&r, 4);
+    en_rng_fill_normal(&r, g, n, 0, 1);
+    memcpy(g0, g, n * sizeof *g);
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+    en_seg segs[2] = { { NULL, g, 100000 }, { NULL, g + 100000, n - 100000 } };
+    float total = en_clip_grad_norm(segs, 2, 1.0f);
+    double rel = fabs(total - sqrt(ss)) / sqrt(ss), coef = 1.0 / (sqrt(ss) + 1e-6), w = 0;
+    for (size_t i = 0; i < n; i++) w = fmax(w, fabs(g[i] - g0[i] * coef));
+    cr_log_info("clip large: norm %.7g vs %.7g, worst scaled difference %.3g", total, sqrt(ss), w);
+    cr_assert(rel < 1e-7 && w < 1e-8, "norm rel %g, scale %g", rel, w);
+    free(g); free(g0);
+}

@@ -101,3 +101,13 @@ local okb, eb = pcall(memo, "bad_value", {}, function() return { f = print } end
 assert(not okb and eb:find("memo 'bad_value': cannot store the result"), eb)
 local okp, ep = pcall(memo, "bad_param", { f = print }, function() return 1 end)
 assert(not okp and ep:find("params: cannot encode function at f"), ep)
+
+-- %% figures are snapshots
+local ys = { 1, 2, 3 }
+figure{ label = "fig-snap", kind = "line", series = { { y = ys } } }
+ys[1] = 100
+local okf, ef = pcall(figure, { kind = "line", series = { { y = "abc" } } })
+assert(not okf and ef:find("figure: series 1"), "the figures library checks specs: " .. tostring(ef))
+local cube = cb.zeros(2, 2, 2)
+local okg, eg = pcall(cube.get, cube, 1, 9)
+assert(not okg and eg:find("index 9 out of range"), eg)

@@ -56,3 +56,52 @@ local ok3, e3 = pcall(cb.concat, { a, 5 }, 1)
 assert(not ok3 and e3:find("element 2 is not an f32 tensor"), e3)
 local qkv = cb.randn({ 1, 4, 6 })
 assert(cb.attention(qkv, 1, true):shape()[3] == 2)
+
+-- %% logistic regression and optimisers
+local m = assert(cb.logreg_fit(X, y, { C = 10, max_iter = 200 }))
+local info = m:info()
+assert(info.n_iter >= 1 and type(info.status) == "string" and info.loss > 0)
+local acc_lr = m:score(X, y)
+assert(acc_lr > 0.9, "logreg accuracy " .. acc_lr)
+local P = m:predict_proba(X)
+assert(math.abs(P:sum(2):mean():item() - 1) < 1e-5, "probabilities sum to one")
+local m2 = cb.logreg_load(m:state())
+assert(m2:score(X, y) == acc_lr)
+local kept = memo("logreg_state", { C = 10 }, function(p) return assert(cb.logreg_fit(X, y, { C = p.C, max_iter = 200 })):state() end)
+assert(cb.logreg_load(kept):score(X, y) == acc_lr)
+local one, why = cb.logreg_fit(X, cb.zeros(N):long(), {})
+assert(one == nil and type(why) == "string", "one class is the data's fault: nil, message")
+local okx, ex = pcall(cb.logreg_fit, X, cb.zeros(3):long())
+assert(not okx and ex:find("one class per row"), ex)
+result("train.logreg_acc", acc_lr, "%.3f")
+
+for _, make in ipairs({ function(ps) return cb.sgd(ps, { lr = 0.5, momentum = 0.9 }) end,
+                        function(ps) return cb.adamw(ps, { lr = 0.05, weight_decay = 0 }) end }) do
+  local W2 = cb.zeros(K, D):requires_grad()
+  local b2 = cb.zeros(K):requires_grad()
+  local opt = make({ W2, b2 })
+  local l0, l1
+  for step = 1, 40 do
+    opt:zero_grad()
+    local loss = cb.cross_entropy(cb.linear(X, W2, b2), y)
+    l0 = l0 or loss:item(); l1 = loss:item()
+    loss:backward()
+    cb.clip_grad_norm({ W2, b2 }, 5.0)
+    opt:lr(cb.warmup_cosine(step, 40, 4, opt:lr() > 0.1 and 0.5 or 0.05))
+    opt:step()
+  end
+  assert(l1 < 0.5 * l0, ("optimiser should reduce the loss: %g -> %g"):format(l0, l1))
+end
+assert(cb.warmup_cosine(1, 10, 2, 1.0) == 0.5 and cb.warmup_cosine(2, 10, 2, 1.0) == 1.0)
+local okp, ep = pcall(cb.sgd, { X }, {})
+assert(not okp and ep:find("requires_grad"), ep)
+
+-- %% batching
+local perm = cb.randperm(N)
+local seen = {}
+for k = 1, N do seen[perm[k]] = true end
+local count = 0
+for _ in pairs(seen) do count = count + 1 end
+assert(count == N and cb.arange(3)[3] == 2)
+local batch = cb.gather_rows(X, perm:slice(1, 1, 8))
+assert(batch:shape()[1] == 8 and batch:shape()[2] == D)

@@ -1,0 +1,365 @@
+/* Fitting from Lua: scikit-learn's logistic regression (engine/en_logreg.h),
+ * torch.optim's SGD and AdamW, gradient clipping and the warm-up cosine
+ * schedule (engine/en_optim.h, en_sched.h).
+ *
+ *   local m = cb.logreg_fit(X, y, { C = 0.316, max_iter = 1000, tol = 1e-4 })
+ *        X f32 (N, D), y i64 (N) classes 0..K-1 -> model, or nil, message
+ *        for what the data caused (one class, NaN in X, ...)
+ *   m:predict(X) -> i64 (N)    m:predict_proba(X) / m:decision(X) -> f32 (N, K)
+ *   m:score(X, y) -> accuracy  m:info() -> { n_iter, n_fev, loss, grad_max, status }
+ *   m:state() -> { W = (K, D), b = (K) }   cb.logreg_load(state) -> model
+ *   local opt = cb.sgd(params, { lr =, momentum =, dampening =, weight_decay =, nesterov = })
+ *   local opt = cb.adamw(params, { lr =, betas = { b1, b2 }, eps =, weight_decay = })
+ *        params: a list of f32 leaf tensors (t:requires_grad())
+ *   opt:step()  opt:zero_grad()  opt:lr([new])
+ *   cb.clip_grad_norm(params, max_norm) -> the norm before clipping
+ *   cb.warmup_cosine(step, total, warmup, lr_max [, lr_min]) (step 1-based)
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "en_autograd.h"
+#include "en_error.h"
+#include "en_logreg.h"
+#include "en_optim.h"
+#include "en_sched.h"
+#include "en_tensor.h"
+#include "lx.h"
+#include "lx_tensor.h"
+
+#define LOGREG_MT "clipbook.LogReg"
+#define OPTIM_MT "clipbook.Optimizer"
+
+/* ---- logistic regression -------------------------------------------------- */
+
+typedef struct { en_logreg m; int fitted; } lx_logreg;
+
+static int logreg_release(lua_State *L) {
+    lx_logreg *u = luaL_checkudata(L, 1, LOGREG_MT);
+    en_logreg_free(&u->m);  /* idempotent: NULLs what it frees */
+    u->fitted = 0;
+    return 0;
+}
+
+static lx_logreg *check_logreg(lua_State *L) {
+    lx_logreg *u = luaL_checkudata(L, 1, LOGREG_MT);
+    if (!u->fitted) luaL_argerror(L, 1, "model was freed");
+    return u;
+}
+
+static lx_logreg *new_logreg(lua_State *L) {
+    lx_logreg *u = lua_newuserdatauv(L, sizeof *u, 0);
+    memset(u, 0, sizeof *u);
+    luaL_setmetatable(L, LOGREG_MT);
+    return u;
+}
+
+/* A contiguous f32 copy-or-self of the (N, D) tensor at i, anchored on the
+ * stack (so it is released whatever happens next). */
+static en_tensor *dense_f32(lua_State *L, int i, int ndim, const char *what) {
+    en_tensor *t = lx_tensor_check(L, i);
+    if (t->dtype != EN_F32) luaL_argerror(L, i, lua_pushfstring(L, "%s must be an f32 tensor", what));
+    if (t->ndim != ndim) luaL_argerror(L, i, lua_pushfstring(L, "%s must have %d dims", what, ndim));
+    en_tensor *c = en_contiguous(t);
+    lx_tensor_push(L, c);
+    return c;
+}
+
+static en_tensor *dense_i64(lua_State *L, int i, const char *what) {
+    en_tensor *t = lx_tensor_check(L, i);
+    if (t->dtype != EN_I64 || t->ndim != 1) luaL_argerror(L, i, lua_pushfstring(L, "%s must be an i64 vector of classes", what));
+    en_tensor *c = en_contiguous(t);
+    lx_tensor_push(L, c);
+    return c;
+}
+
+static double opt_num(lua_State *L, int t, const char *k, double def) {
+    if (!lua_istable(L, t)) return def;
+    lua_getfield(L, t, k);
+    double v = lua_isnil(L, -1) ? def : luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static int cb_logreg_fit(lua_State *L) {
+    en_tensor *X = dense_f32(L, 1, 2, "X");
+    en_tensor *y = dense_i64(L, 2, "y");
+    if (y->shape[0] != X->shape[0]) return luaL_argerror(L, 2, "y must have one class per row of X");
+    en_logreg_opts o = en_logreg_defaults();
+    o.C = opt_num(L, 3, "C", o.C);
+    o.max_iter = (int)opt_num(L, 3, "max_iter", o.max_iter);
+    o.tol = opt_num(L, 3, "tol", o.tol);
+    o.verbose = (int)opt_num(L, 3, "verbose", 0);
+    int64_t K = 0;
+    for (int64_t i = 0; i < y->shape[0]; i++) if (en_tensor_i64(y)[i] + 1 > K) K = en_tensor_i64(y)[i] + 1;
+    K = (int64_t)opt_num(L, 3, "classes", (double)K);
+    lx_logreg *u = new_logreg(L);
+    if (en_logreg_fit(&u->m, en_tensor_f32(X), en_tensor_i64(y), X->shape[0], X->shape[1], K, &o) < 0) {
+        en_logreg_free(&u->m);
+        lua_pushnil(L);
+        lua_pushstring(L, en_error_msg());
+        return 2;
+    }
+    u->fitted = 1;
+    return 1;
+}
+
+typedef enum { OUT_LABELS, OUT_PROBA, OUT_SCORES } out_kind;
+
+static int logreg_apply(lua_State *L, out_kind k) {
+    lx_logreg *u = check_logreg(L);
+    en_tensor *X = dense_f32(L, 2, 2, "X");
+    if (X->shape[1] != u->m.D) return luaL_argerror(L, 2, lua_pushfstring(L, "X has %d features, the model %d", (int)X->shape[1], (int)u->m.D));
+    int64_t N = X->shape[0];
+    int64_t shape[2] = {N, u->m.K};
+    en_tensor *out = en_tensor_new(k == OUT_LABELS ? EN_I64 : EN_F32, k == OUT_LABELS ? 1 : 2, shape);
+    lx_tensor_push(L, out);
+    int rc = k == OUT_LABELS ? en_logreg_predict(&u->m, en_tensor_f32(X), N, en_tensor_i64(out))
+           : k == OUT_PROBA  ? en_logreg_predict_proba(&u->m, en_tensor_f32(X), N, en_tensor_f32(out))
+                             : en_logreg_decision(&u->m, en_tensor_f32(X), N, en_tensor_f32(out));
+    if (rc < 0) return luaL_error(L, "logreg: %s", en_error_msg());
+    return 1;
+}
+static int logreg_predict(lua_State *L) { return logreg_apply(L, OUT_LABELS); }
+static int logreg_proba(lua_State *L) { return logreg_apply(L, OUT_PROBA); }
+static int logreg_decision(lua_State *L) { return logreg_apply(L, OUT_SCORES); }
+
+static int logreg_score(lua_State *L) {
+    lua_settop(L, 3);
+    en_tensor *y = dense_i64(L, 3, "y");            /* stack: m X y yc */
+    lua_pushcfunction(L, logreg_predict);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_call(L, 2, 1);
+    en_tensor *p = lx_tensor_test(L, -1);
+    if (p->shape[0] != y->shape[0]) return luaL_argerror(L, 3, "y must have one class per row of X");
+    int64_t hit = 0;
+    for (int64_t i = 0; i < y->shape[0]; i++) hit += en_tensor_i64(p)[i] == en_tensor_i64(y)[i];
+    lua_pushnumber(L, y->shape[0] ? (double)hit / (double)y->shape[0] : 0.0);
+    return 1;
+}
+
+static int logreg_info(lua_State *L) {
+    lx_logreg *u = check_logreg(L);
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, u->m.n_iter); lua_setfield(L, -2, "n_iter");
+    lua_pushinteger(L, u->m.n_fev); lua_setfield(L, -2, "n_fev");
+    lua_pushnumber(L, u->m.loss); lua_setfield(L, -2, "loss");
+    lua_pushnumber(L, u->m.grad_max); lua_setfield(L, -2, "grad_max");
+    lua_pushstring(L, en_logreg_status_name(u->m.status)); lua_setfield(L, -2, "status");
+    return 1;
+}
+
+static int logreg_state(lua_State *L) {
+    lx_logreg *u = check_logreg(L);
+    lua_createtable(L, 0, 2);
+    int64_t ws[2] = {u->m.K, u->m.D}, bs[1] = {u->m.K};
+    lx_tensor_push(L, en_tensor_from_f32(2, ws, u->m.W));
+    lua_setfield(L, -2, "W");
+    lx_tensor_push(L, en_tensor_from_f32(1, bs, u->m.b));
+    lua_setfield(L, -2, "b");
+    return 1;
+}
+
+/* The inverse of m:state(), e.g. for a model kept in the memo store. */
+static int cb_logreg_load(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "W");
+    en_tensor *W = dense_f32(L, lua_gettop(L), 2, "state.W");
+    lua_getfield(L, 1, "b");
+    en_tensor *b = dense_f32(L, lua_gettop(L), 1, "state.b");
+    if (b->shape[0] != W->shape[0]) return luaL_argerror(L, 1, "state.b must have one entry per row of state.W");
+    lx_logreg *u = new_logreg(L);
+    u->m.K = W->shape[0];
+    u->m.D = W->shape[1];
+    u->m.W = malloc(sizeof(float) * (size_t)(u->m.K * u->m.D));
+    u->m.b = malloc(sizeof(float) * (size_t)u->m.K);
+    if (!u->m.W || !u->m.b) { free(u->m.W); free(u->m.b); u->m.W = u->m.b = NULL; return luaL_error(L, "out of memory"); }
+    memcpy(u->m.W, en_tensor_f32(W), sizeof(float) * (size_t)(u->m.K * u->m.D));
+    memcpy(u->m.b, en_tensor_f32(b), sizeof(float) * (size_t)u->m.K);
+    u->fitted = 1;
+    return 1;
+}
+
+/* ---- optimisers ------------------------------------------------------------- */
+
+typedef struct {
+    int kind;      /* 0 sgd, 1 adamw */
+    int live;
+    size_t n;      /* total elements */
+    en_sgd sgd;
+    en_adamw adam;
+} lx_optim;
+
+static int optim_release(lua_State *L) {
+    lx_optim *o = luaL_checkudata(L, 1, OPTIM_MT);
+    if (o->live) { if (o->kind == 0) en_sgd_free(&o->sgd); else en_adamw_free(&o->adam); }
+    o->live = 0;
+    return 0;
+}
+
+static lx_optim *check_optim(lua_State *L) {
+    lx_optim *o = luaL_checkudata(L, 1, OPTIM_MT);
+    if (!o->live) luaL_argerror(L, 1, "optimizer was freed");
+    return o;
+}
+
+/* Check the parameter list at i: f32, contiguous, leaves. Returns the count
+ * and the total number of elements. */
+static int check_params(lua_State *L, int i, size_t *total) {
+    luaL_checktype(L, i, LUA_TTABLE);
+    int n = (int)lua_rawlen(L, i);
+    luaL_argcheck(L, n >= 1, i, "needs a non-empty list of tensors");
+    *total = 0;
+    for (int k = 1; k <= n; k++) {
+        lua_rawgeti(L, i, k);
+        en_tensor *t = lx_tensor_test(L, -1);
+        if (!t || t->dtype != EN_F32 || !en_tensor_is_contiguous(t) || !en_tensor_requires_grad(t))
+            luaL_argerror(L, i, lua_pushfstring(L, "element %d is not a contiguous f32 tensor with requires_grad()", k));
+        *total += (size_t)en_tensor_numel(t);
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+/* Segments for the list at i (in a userdata on the stack); parameters
+ * without a gradient yet get a zero one, so the layout never changes. */
+static en_seg *segments(lua_State *L, int i, int n) {
+    en_seg *s = lua_newuserdatauv(L, sizeof *s * (size_t)n, 0);
+    for (int k = 0; k < n; k++) {
+        lua_rawgeti(L, i, k + 1);
+        en_tensor *t = lx_tensor_test(L, -1);
+        lua_pop(L, 1);
+        size_t m = (size_t)en_tensor_numel(t);
+        en_tensor *g = en_tensor_grad(t);
+        s[k].p = en_tensor_f32(t);
+        s[k].n = m;
+        if (g && en_tensor_numel(g) == (int64_t)m) s[k].g = en_tensor_f32(g);
+        else s[k].g = memset(lua_newuserdatauv(L, sizeof(float) * (m ? m : 1), 0), 0, sizeof(float) * (m ? m : 1));
+    }
+    return s;
+}
+
+static int new_optim(lua_State *L, int kind) {
+    size_t total;
+    check_params(L, 1, &total);
+    lx_optim *o = lua_newuserdatauv(L, sizeof *o, 1);
+    memset(o, 0, sizeof *o);
+    luaL_setmetatable(L, OPTIM_MT);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);   /* the list keeps its tensors alive */
+    o->kind = kind;
+    o->n = total;
+    int rc;
+    if (kind == 0) {
+        rc = en_sgd_init(&o->sgd, total, NULL, opt_num(L, 2, "lr", 1e-2), opt_num(L, 2, "momentum", 0),
+                         opt_num(L, 2, "dampening", 0), opt_num(L, 2, "weight_decay", 0),
+                         (int)opt_num(L, 2, "nesterov", 0));
+    } else {
+        double b1 = 0.9, b2 = 0.999;
+        if (lua_istable(L, 2) && lua_getfield(L, 2, "betas") == LUA_TTABLE) {
+            lua_rawgeti(L, -1, 1); b1 = luaL_checknumber(L, -1); lua_pop(L, 1);
+            lua_rawgeti(L, -1, 2); b2 = luaL_checknumber(L, -1); lua_pop(L, 1);
+        }
+        if (lua_istable(L, 2)) lua_pop(L, 1);
+        rc = en_adamw_init(&o->adam, total, NULL, opt_num(L, 2, "lr", 1e-3), b1, b2,
+                           opt_num(L, 2, "eps", 1e-8), opt_num(L, 2, "weight_decay", 1e-2));
+    }
+    if (rc < 0) return luaL_argerror(L, 2, en_error_msg());
+    o->live = 1;
+    return 1;
+}
+static int cb_sgd(lua_State *L) { return new_optim(L, 0); }
+static int cb_adamw(lua_State *L) { return new_optim(L, 1); }
+
+static int optim_step(lua_State *L) {
+    lx_optim *o = check_optim(L);
+    lua_getiuservalue(L, 1, 1);
+    int li = lua_gettop(L);
+    size_t total;
+    int n = check_params(L, li, &total);
+    if (total != o->n) return luaL_error(L, "optimizer: the parameters changed size since it was made");
+    en_seg *s = segments(L, li, n);
+    if (o->kind == 0) en_sgd_step(&o->sgd, s, n);
+    else en_adamw_step(&o->adam, s, n);
+    return 0;
+}
+
+static int optim_zero_grad(lua_State *L) {
+    check_optim(L);
+    lua_getiuservalue(L, 1, 1);
+    int n = (int)lua_rawlen(L, -1);
+    for (int k = 1; k <= n; k++) {
+        lua_rawgeti(L, -1, k);
+        en_tensor *t = lx_tensor_test(L, -1);
+        if (t) en_zero_grad(t);
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static int optim_lr(lua_State *L) {
+    lx_optim *o = check_optim(L);
+    double *lr = o->kind == 0 ? &o->sgd.lr : &o->adam.lr;
+    if (!lua_isnoneornil(L, 2)) {
+        double v = luaL_checknumber(L, 2);
+        luaL_argcheck(L, v >= 0, 2, "lr must be >= 0");
+        *lr = v;
+    }
+    lua_pushnumber(L, *lr);
+    return 1;
+}
+
+static int cb_clip_grad_norm(lua_State *L) {
+    size_t total;
+    int n = check_params(L, 1, &total);
+    float max = (float)luaL_checknumber(L, 2);
+    luaL_argcheck(L, max > 0, 2, "max_norm must be > 0");
+    en_seg *s = segments(L, 1, n);
+    lua_pushnumber(L, en_clip_grad_norm(s, n, max));
+    return 1;
+}
+
+static int cb_warmup_cosine(lua_State *L) {
+    lua_Integer s = luaL_checkinteger(L, 1), S = luaL_checkinteger(L, 2), W = luaL_checkinteger(L, 3);
+    double hi = luaL_checknumber(L, 4), lo = luaL_optnumber(L, 5, 0);
+    luaL_argcheck(L, S >= 1, 2, "total must be >= 1");
+    luaL_argcheck(L, W >= 0 && W <= S, 3, "warmup must be in 0..total");
+    luaL_argcheck(L, s >= 1, 1, "step is 1-based");
+    lua_pushnumber(L, en_sched_warmup_cosine((long)(s - 1), (long)S, (long)W, hi, lo));
+    return 1;
+}
+
+const luaL_Reg lx_fit_functions[] = {
+    {"logreg_fit", cb_logreg_fit}, {"logreg_load", cb_logreg_load}, {"sgd", cb_sgd},
+    {"adamw", cb_adamw}, {"clip_grad_norm", cb_clip_grad_norm}, {"warmup_cosine", cb_warmup_cosine},
+    {NULL, NULL},
+};
+
+void lx_fit_open(lua_State *L) {
+    static const luaL_Reg lr_methods[] = {
+        {"predict", logreg_predict}, {"predict_proba", logreg_proba}, {"decision", logreg_decision},
+        {"score", logreg_score}, {"info", logreg_info}, {"state", logreg_state},
+        {"free", logreg_release}, {NULL, NULL},
+    };
+    static const luaL_Reg opt_methods[] = {
+        {"step", optim_step}, {"zero_grad", optim_zero_grad}, {"lr", optim_lr},
+        {"free", optim_release}, {NULL, NULL},
+    };
+    if (luaL_newmetatable(L, LOGREG_MT)) {
+        luaL_newlib(L, lr_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, logreg_release); lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, logreg_release); lua_setfield(L, -2, "__close");
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, OPTIM_MT)) {
+        luaL_newlib(L, opt_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, optim_release); lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, optim_release); lua_setfield(L, -2, "__close");
+    }
+    lua_pop(L, 1);
+}
