@@ -94,6 +94,16 @@ local function claim(i) return rows[i][3] end
 --   against {{ num("probe.position.pooled.top1") }} %). A gap counts here
 --   only when it exceeds five points.
 --
+-- The weakest link of this run is visible in @sec-zeroshot: our ViT names
+-- the main object's colour {{ num("zeroshot.vit.colour_acc", "%.0f") }} % of
+-- the time but its shape only {{ num("zeroshot.vit.shape_acc", "%.0f") }} %
+-- (guessing: 12.5 % each). Towers pre-trained within this profile's budget
+-- learnt colour long before shape, so the 64-class results (probe, zero-shot,
+-- few-shot) sit close together near the colour-only ceiling of one class in
+-- eight, and the few-shot heads have little to add that the text did not
+-- already know. The position probe, which does not depend on shape, is the
+-- clearest result of the run.
+--
 -- What differs from the original is scale: towers of a few hundred thousand
 -- parameters pre-trained for minutes on a synthetic world, against
 -- OpenAI's models trained on 400 million pairs. Where a verdict here
