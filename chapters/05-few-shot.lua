@@ -70,8 +70,10 @@ local function interpolate(W0, b0, W1, b1, alpha)
   return W0 * (1 - alpha) + W1 * alpha, b0 * (1 - alpha) + b1 * alpha
 end
 
+-- (the test features enter the key by content: a change to the model reruns this)
 local runs = memo("fewshot." .. tower, { shots = profile.shots, seeds = profile.seeds, fs = fs,
-                                         model = S.model_params(tower), data = profile.data },
+                                         model = S.model_params(tower), data = profile.data,
+                                         fingerprint = S.features(tower, "cls_test", "pooled") },
   function(q)
     local Xtr, ytr = features("cls_train"), S.targets("cls_train", "labels")
     local Xv, yv = features("cls_val"), S.targets("cls_val", "labels")
