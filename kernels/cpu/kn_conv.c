@@ -456,12 +456,14 @@ static int use_wino(int N, int C, int H, int W, int OC, int KH, int KW, int stri
         return 0;
     int OH = H + 2 * pad - 2, OW = W + 2 * pad - 2;
     if (OH <= 0 || OW <= 0) return 0;
-    /* odd maps pay for whole 2x2 tiles: at 7x7 that is 64 outputs for 49 and
-     * the GEMM path wins; few tiles make skinny GEMMs that repack U each time */
+    /* Each call transforms and packs the weights (3 passes over 16 OC x C
+     * floats): with few tiles that dominates (512-512 at 7x7, batch 8: 128
+     * tiles, 0.6x the GEMM path; batch 32: 1.2x). Odd maps also pay for whole
+     * 2x2 tiles (7x7: 64 outputs for 49); worse than that is not tried. */
     double tiles = (double)N * ((OH + 1) / 2) * ((OW + 1) / 2);
     double waste = 4.0 * ((OH + 1) / 2) * ((OW + 1) / 2) / ((double)OH * OW);
     int T = omp_in_parallel() ? 1 : omp_get_max_threads();
-    return waste <= 1.15 && tiles / T >= 96;
+    return waste <= 1.35 && tiles >= 256 && tiles / T >= 64;
 }
 
 static void conv2d_forward_acc(float *out, float *scratch, const float *inp, const float *w,

@@ -37,9 +37,9 @@ static wino_geo wino_plan(int N, int C, int H, int W, int OC, int pad) {
     q.TH = (q.OH + 1) / 2;
     q.TW = (q.OW + 1) / 2;
     q.threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    /* measured (engine/NOTES.md, conv 3x3): 384 tiles per chunk with up to 256
-     * channels in and out together, 192 above */
-    int target = wino_tiles > 0 ? wino_tiles : C + OC <= 256 ? 384 : 192;
+    /* measured (engine/NOTES.md, conv 3x3): 192 tiles per chunk with up to 256
+     * channels in and out together, 96 above (V and M stay nearer the cache) */
+    int target = wino_tiles > 0 ? wino_tiles : C + OC <= 256 ? 192 : 96;
     int total = N * q.TH;
     /* every thread gets at least one chunk */
     int cap = (total + q.threads - 1) / q.threads, rmax = target / q.TW;
@@ -62,11 +62,13 @@ static wino_geo wino_plan(int N, int C, int H, int W, int OC, int pad) {
 }
 
 static size_t u_floats(int C, int OC) { return ((size_t)16 * C * OC + 15) / 16 * 16; }
+/* one xi's U in the GEMM's packed layout */
+static size_t up_floats(int C, int OC) { return (kn_sgemm_packed_a_floats(OC, C) + 15) / 16 * 16; }
 
 size_t kn_wino3_scratch_floats(int N, int C, int H, int W, int OC, int pad) {
     wino_geo q = wino_plan(N, C, H, W, OC, pad);
     int T = omp_in_parallel() ? 1 : omp_get_max_threads();
-    return u_floats(C, OC) + q.per_thread * (size_t)(T > q.threads ? T : q.threads);
+    return u_floats(C, OC) + 16 * up_floats(C, OC) + q.per_thread * (size_t)(T > q.threads ? T : q.threads);
 }
 
 #ifdef __AVX512F__
@@ -305,7 +307,7 @@ static void output_transform(float *out, const wino_geo *q, const float *restric
     }
 }
 
-static void wino_chunk(const wino_geo *q, float *out, float *mine, const float *U,
+static void wino_chunk(const wino_geo *q, float *out, float *mine, const float *Up,
                        const float *inp, const float *b, int k, int acc) {
     int total = q->N * q->TH;
     int r0 = k * q->rows, r1 = r0 + q->rows < total ? r0 + q->rows : total;
@@ -318,8 +320,8 @@ static void wino_chunk(const wino_geo *q, float *out, float *mine, const float *
                        sizeof(float) * (T - (r1 - r0) * q->TW));
     input_transform(V, buf, q, inp, r0, r1);
     for (int xi = 0; xi < 16; xi++)
-        kn_sgemm(0, 0, OC, T, C, 1.0f, U + (size_t)xi * OC * C, C, V + (size_t)xi * C * T, T,
-                 0.0f, M + (size_t)xi * OC * T, T);
+        kn_sgemm_prepacked_a(OC, T, C, Up + xi * up_floats(C, OC), V + (size_t)xi * C * T, T,
+                             0.0f, M + (size_t)xi * OC * T, T);
     output_transform(out, q, M, b, r0, r1, acc);
 }
 
@@ -331,17 +333,24 @@ void kn_wino3_forward(float *out, float *scratch, const float *inp, const float 
                       const float *b, int N, int C, int H, int W, int OC, int pad, int acc) {
     wino_geo q = wino_plan(N, C, H, W, OC, pad);
     EN_ASSERT(q.OH > 0 && q.OW > 0 && pad >= 0 && pad <= 2);
-    float *U = scratch, *rest = scratch + u_floats(C, OC);
+    float *U = scratch, *Up = U + u_floats(C, OC), *rest = Up + 16 * up_floats(C, OC);
+    /* U is packed for the GEMM once here, not once per chunk */
+#define WINO_PACK_U                                                                     \
+    _Pragma("omp for schedule(static)") for (int xi = 0; xi < 16; xi++)                 \
+        kn_sgemm_pack_a(Up + xi * up_floats(C, OC), 0, OC, C, 1.0f, U + (size_t)xi * OC * C, C)
     if (q.threads > 1) {
 #pragma omp parallel num_threads(q.threads)
         {
-            weight_transform(U, w, OC, C); /* ends in the `omp for` barrier */
+            weight_transform(U, w, OC, C); /* each `omp for` ends in a barrier */
+            WINO_PACK_U;
             float *mine = rest + q.per_thread * omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)
-            for (int k = 0; k < q.nchunks; k++) wino_chunk(&q, out, mine, U, inp, b, k, acc);
+            for (int k = 0; k < q.nchunks; k++) wino_chunk(&q, out, mine, Up, inp, b, k, acc);
         }
     } else {
         weight_transform(U, w, OC, C);
-        for (int k = 0; k < q.nchunks; k++) wino_chunk(&q, out, rest, U, inp, b, k, acc);
+        WINO_PACK_U;
+        for (int k = 0; k < q.nchunks; k++) wino_chunk(&q, out, rest, Up, inp, b, k, acc);
     }
+#undef WINO_PACK_U
 }
