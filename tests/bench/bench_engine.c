@@ -1,7 +1,7 @@
 /* bench_engine — the engine's speed on GEMM-bound layers and on a
  * ViT-B/32-shaped image-encoder forward (random weights).
  *
- *   bench_engine [threads] [vit_iters]
+ *   bench_engine [threads] [vit_iters] [all|gemm|vit|vit-heap]
  *
  * Prints `key value` lines for tests/bench/bench_engine.sh:
  *   gemm_<shape>_engine / gemm_<shape>_raw   GFLOP/s (median of repeats)
@@ -171,7 +171,7 @@ static en_tensor *vit_forward(vit *m, en_tensor *img) {
     return step(x, en_matmul(x, m->proj));
 }
 
-static void bench_vit(int B, int iters) {
+static void bench_vit(int B, int iters, int use_arena) {
     vit m;
     vit_init(&m);
     en_rng r;
@@ -183,11 +183,15 @@ static void bench_vit(int B, int iters) {
     if (iters > 32) iters = 32;
     for (int it = -1; it < iters; it++) { /* it -1: warm-up (arena grows) */
         double t0 = now(), c0 = cpu_now();
-        en_arena_begin(ar);
+        if (use_arena) en_arena_begin(ar);
         en_tensor *y = vit_forward(&m, img);
         en_tensor_copy_(out, y);
-        en_arena_end(ar);
-        en_arena_reset(ar);
+        if (use_arena) {
+            en_arena_end(ar);
+            en_arena_reset(ar);
+        } else {
+            en_tensor_release(y);
+        }
         double dt = now() - t0;
         if (it >= 0) {
             t[it] = B / dt;
@@ -220,6 +224,8 @@ int main(int argc, char **argv) {
         bench_gemm("patch_1568x3072x768", 1568, 3072, 768, ar);
         en_arena_free(ar);
     }
-    if (strcmp(only, "gemm") != 0) bench_vit(32, iters);
+    /* "vit-heap": the same forward without an arena (heap tensors, freed
+     * as they go), to measure what the arena buys */
+    if (strcmp(only, "gemm") != 0) bench_vit(32, iters, strcmp(only, "vit-heap") != 0);
     return 0;
 }

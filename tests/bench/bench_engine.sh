@@ -16,7 +16,11 @@ mkdir -p "$B"
 raw=$(mktemp); trap 'rm -f "$raw"' EXIT
 "$BIN" "$T" "$ITERS" gemm >>"$raw" || exit 1
 have_torch=1
-/usr/bin/python3 -c 'import torch' 2>/dev/null || { have_torch=0; echo "bench_engine: no torch for /usr/bin/python3 (apt-get install python3-torch): peer skipped"; }
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch >/dev/null || have_torch=0
+  else have_torch=0; fi
+  [ "$have_torch" = 0 ] && echo "bench_engine: no torch for /usr/bin/python3 (sudo apt-get install python3-torch): peer skipped"
+fi
 for r in $(seq "$RUNS"); do
   "$BIN" "$T" "$ITERS" vit >>"$raw" 2>/dev/null || exit 1
   [ "$have_torch" = 1 ] && /usr/bin/python3 tests/bench/vit_torch.py "$T" "$ITERS" >>"$raw"

@@ -193,6 +193,14 @@ Test(grad, layer_norm) {
 /* ---- linear algebra ---------------------------------------------------------- */
 static en_tensor *f_matmul(en_tensor **in, void *ctx) {
     int k = *(int *)ctx;
+    if (k == 3) { /* batched, with a transposed (non-contiguous) 3-D operand */
+        en_tensor *a = en_transpose(in[0], 1, 2);
+        en_tensor *b = en_slice(in[1], 2, 0, 5, 2); /* every other column */
+        en_tensor *y = en_matmul(a, b);
+        en_tensor_release(a);
+        en_tensor_release(b);
+        return y;
+    }
     if (k == 1 || k == 2) { /* transposed views of a and/or b */
         en_tensor *a = k == 1 ? en_transpose(in[0], 0, 1) : en_tensor_retain(in[0]);
         en_tensor *b = en_transpose(in[1], 0, 1);
@@ -224,6 +232,9 @@ Test(grad, matmul) {
     en_tensor *f[2] = {t_rand(80, EN_DIMS(3, 4)), t_rand(81, EN_DIMS(2, 4, 5))};
     k = 0; CHECK("matmul 2-D x batch", f_matmul, 2, f, &k);
     release_all(2, f);
+    en_tensor *g[2] = {t_rand(82, EN_DIMS(2, 4, 3)), t_rand(83, EN_DIMS(2, 4, 5))};
+    k = 3; CHECK("matmul batched views", f_matmul, 2, g, &k);
+    release_all(2, g);
 }
 
 static en_tensor *f_linear(en_tensor **in, void *ctx) {
@@ -322,4 +333,43 @@ Test(grad, losses) {
     en_tensor *b[2] = {t_rand(133, EN_DIMS(3, 4)), t_rand_range(134, EN_DIMS(3, 4), 0, 1)};
     CHECK("bce_with_logits", f_bce, 2, b, NULL);
     release_all(2, b);
+}
+
+/* Random shapes (seeded): broadcasting pairs drawn at random, every binary
+ * op, and sums over random axes. */
+static en_tensor *f_sum_axes(en_tensor **in, void *ctx) {
+    int *c = ctx; /* c[0] = naxes, c[1..] axes, c[5] keepdim */
+    return en_sum(in[0], c[0], c + 1, c[5]);
+}
+
+Test(grad, random_shapes) {
+    en_rng r;
+    en_rng_seed(&r, 2024);
+    for (int trial = 0; trial < 8; trial++) {
+        int nd = 1 + (int)en_rng_below(&r, 4);
+        int64_t sa[4], sb[4];
+        for (int i = 0; i < nd; i++) {
+            int64_t d = 1 + (int64_t)en_rng_below(&r, 3);
+            sa[i] = en_rng_below(&r, 3) == 0 ? 1 : d; /* some dims broadcast */
+            sb[i] = en_rng_below(&r, 3) == 0 ? 1 : d;
+        }
+        int ndb = nd - (int)en_rng_below(&r, (uint64_t)nd); /* b may have fewer dims */
+        char name[64];
+        for (int op = 0; op < 4; op++) {
+            en_tensor *in[2] = {t_rand(300 + trial * 4 + op, nd, sa),
+                                t_rand_range(400 + trial * 4 + op, ndb, sb + (nd - ndb), 0.5f, 2.0f)};
+            snprintf(name, sizeof name, "random %s #%d (%dd, %dd)", (const char *[]){"add", "sub", "mul", "div"}[op],
+                     trial, nd, ndb);
+            CHECK(name, f_binop, 2, in, &op);
+            release_all(2, in);
+        }
+        int c[6] = {0};
+        c[0] = 1 + (int)en_rng_below(&r, (uint64_t)nd);
+        for (int k = 0; k < c[0]; k++) c[1 + k] = k; /* the first naxes dims */
+        c[5] = (int)en_rng_below(&r, 2);
+        en_tensor *x[1] = {t_rand(500 + trial, nd, sa)};
+        snprintf(name, sizeof name, "random sum #%d (%d axes, keep %d)", trial, c[0], c[5]);
+        CHECK(name, f_sum_axes, 1, x, c);
+        release_all(1, x);
+    }
 }

@@ -260,3 +260,55 @@ Test(autograd, deterministic_at_fixed_threads) {
     cr_expect(memcmp(&a, &b, sizeof a) == 0, "loss %.9g then %.9g", a, b);
     cr_expect(memcmp(g1, g2, (size_t)n1 * sizeof(float)) == 0, "gradients differ between runs");
 }
+
+/* Tensors big enough that every threaded loop takes its parallel path
+ * (thresholds of 16-64 K elements): 1 thread and 3 threads must agree. */
+static float threaded_run(int threads, float *grads, int64_t *n) {
+    en_set_num_threads(threads);
+    en_rng r;
+    en_rng_seed(&r, 99);
+    en_params *p = en_params_new();
+    en_tensor *win = en_params_add(p, "in", EN_DIMS(288, 96)), *wo = en_params_add(p, "out", EN_DIMS(96, 96));
+    en_tensor *lw = en_params_add(p, "lnw", EN_DIMS(96)), *lb = en_params_add(p, "lnb", EN_DIMS(96));
+    en_tensor *pos = en_params_add(p, "pos", EN_DIMS(50, 96)), *head = en_params_add(p, "head", EN_DIMS(10, 96));
+    en_rng_fill_normal(&r, en_tensor_f32(win), 288 * 96, 0, 0.1f);
+    en_rng_fill_normal(&r, en_tensor_f32(wo), 96 * 96, 0, 0.1f);
+    en_rng_fill_normal(&r, en_tensor_f32(pos), 50 * 96, 0, 0.1f);
+    en_rng_fill_normal(&r, en_tensor_f32(head), 960, 0, 0.1f);
+    en_tensor_fill_(lw, 1.0f);
+    en_tensor *x = en_tensor_randn(EN_DIMS(16, 50, 96), &r, 0, 1);
+    int64_t ys[16];
+    for (int i = 0; i < 16; i++) ys[i] = i % 10;
+    en_tensor *y = en_tensor_from_i64(EN_DIMS(16), ys);
+    en_tensor *a = en_add(x, pos);                         /* broadcast */
+    en_tensor *h = en_layer_norm(a, lw, lb, 1e-5f);
+    en_tensor *m = en_mha(h, win, NULL, wo, NULL, 4, 1);
+    en_tensor *g = en_quick_gelu(m);
+    en_tensor *t = en_transpose(g, 1, 2), *tc = en_contiguous(t); /* permuted copy */
+    en_tensor *s = en_softmax(tc, -1), *n2 = en_l2_normalize(s, 1, 1e-12f);
+    int ax = 2;
+    en_tensor *mean = en_mean(n2, 1, &ax, 0);              /* (16, 96) */
+    en_tensor *logits = en_linear(mean, head, NULL), *l = en_cross_entropy(logits, y);
+    float v = en_tensor_item(l);
+    en_backward(l);
+    *n = en_params_numel(p);
+    memcpy(grads, en_params_grad(p), (size_t)*n * sizeof(float));
+    en_tensor *list[] = {x, y, a, h, m, g, t, tc, s, n2, mean, logits, l};
+    for (int i = 0; i < 13; i++) en_tensor_release(list[i]);
+    en_params_free(p);
+    return v;
+}
+
+Test(autograd, threaded_paths_agree_with_serial) {
+    static float g1[65536], g3[65536];
+    int64_t n1, n3;
+    float a = threaded_run(1, g1, &n1), b = threaded_run(3, g3, &n3);
+    en_set_num_threads(2);
+    cr_assert_eq(n1, n3);
+    double worst = t_maxdiff(g1, g3, n1), scale = 0;
+    for (int64_t i = 0; i < n1; i++) scale = fmax(scale, fabs(g1[i]));
+    printf("threads 1 vs 3: loss %.7g vs %.7g, gradient max |diff| %.3g (max |grad| %.3g, tolerance 1e-4 relative)\n",
+           a, b, worst, scale);
+    cr_expect(fabsf(a - b) <= 1e-5f * fabsf(a), "loss %.9g vs %.9g", a, b);
+    cr_expect(worst <= 1e-4 * scale, "gradients differ by %.3g", worst);
+}
