@@ -1,5 +1,6 @@
 /* Kernel lab: 3x3 stride-1 pad-1 conv2d forward on RN50's 3x3 layers at
- * 224 px (batch 8) and small mini-profile-sized layers.
+ * 224 px (batch 8; the CLIP stem's two stride-1 convs at 112), 7x7 and 14x14
+ * at batch 32 (bench_clip's batch), and small mini-profile-sized layers.
  *   v0  plain loops (the reference; image 0 only, for validation)
  *   v1  im2col + kn_sgemm with implicit packing (kn_conv2d_forward, Winograd off)
  *   v2+ Winograd F(2x2,3x3), 16 GEMMs on kn_sgemm, chunks of 96/192/384/768 tiles
@@ -28,6 +29,7 @@ typedef struct { const char *name; int N, C, H, W, OC; } shape;
 static const shape shapes[] = {
     {"64-64 @56 b8", 8, 64, 56, 56, 64},    {"128-128 @28 b8", 8, 128, 28, 28, 128},
     {"256-256 @14 b8", 8, 256, 14, 14, 256}, {"512-512 @7 b8", 8, 512, 7, 7, 512},
+    {"stem 32-32 @112 b8", 8, 32, 112, 112, 32}, {"stem 32-64 @112 b8", 8, 32, 112, 112, 64},
     {"512-512 @7 b32", 32, 512, 7, 7, 512}, {"256-256 @14 b32", 32, 256, 14, 14, 256},
     {"16-16 @32 b32", 32, 16, 32, 32, 16},  {"32-32 @16 b32", 32, 32, 16, 16, 32},
     {"64-64 @8 b32", 32, 64, 8, 8, 64},
