@@ -166,7 +166,11 @@ DOC_DIR      ?= build/doc
 REPORT_DIR   ?= build/report
 CHAPTERS     := $(sort $(wildcard $(CHAPTERS_DIR)/[0-9]*.lua))
 DOCS         := $(CHAPTERS:$(CHAPTERS_DIR)/%.lua=$(DOC_DIR)/%.json)
-CHAPTER_DEPS := $(wildcard lua/*.lua) $(wildcard $(CHAPTERS_DIR)/profiles.lua)
+CHAPTER_DEPS := $(wildcard lua/*.lua) $(wildcard $(CHAPTERS_DIR)/profiles.lua) $(wildcard $(CHAPTERS_DIR)/study.lua)
+# the conclusion and the appendix summarise the other chapters' fragments
+SUMMARY_DOCS := $(filter $(DOC_DIR)/09-% $(DOC_DIR)/10-%,$(DOCS))
+$(SUMMARY_DOCS): $(filter-out $(SUMMARY_DOCS),$(DOCS))
+$(filter $(DOC_DIR)/10-%,$(DOCS)): $(filter $(DOC_DIR)/09-%,$(DOCS))
 
 .PHONY: docs watch FORCE
 FORCE:
@@ -177,7 +181,7 @@ $(DOC_DIR)/.engine: FORCE | $(CLIPBOOK)
 	@mkdir -p $(@D); $(CLIPBOOK) --version | cmp -s - $@ || $(CLIPBOOK) --version > $@
 
 $(DOC_DIR)/%.json: $(CHAPTERS_DIR)/%.lua $(CHAPTER_DEPS) $(DOC_DIR)/.profile $(DOC_DIR)/.engine | $(CLIPBOOK)
-	@$(CLIPBOOK) run $< --profile $(PROFILE) --out $@ \
+	@CLIPBOOK_DOC_DIR=$(DOC_DIR) $(CLIPBOOK) run $< --profile $(PROFILE) --out $@ \
 	   --of "$$(echo $(CHAPTERS) | tr ' ' '\n' | grep -nxF '$<' | cut -d: -f1)/$(words $(CHAPTERS))" \
 	 || { touch -c -d @0 $@ 2>/dev/null; exit 1; }
 

@@ -2,11 +2,97 @@
 -- `clipbook run --profile P` hands chapters profiles[P] as `profile`
 -- (profile.name = P); chapters read sizes from it and never branch on the
 -- name. Chapters add the fields they need; keep the three in step.
+--
+-- towers: the two CLIP models. Either `checkpoint` (a safetensors file with
+-- OpenAI's key names) or a model config plus `train` (pre-training on the
+-- shapes world). data: where pictures come from and how many per split.
+
+-- The mini towers (chapter 2 justifies them with measurements): a ViT on
+-- 32 px pictures in 8 px patches (16 tokens) and a ModifiedResNet whose
+-- stem neither strides nor pools (clipbook's small-input variant), so 32 px
+-- pictures leave a 4x4 map before the attention pool.
+local text = { context_length = 32, transformer_width = 64, transformer_heads = 2, transformer_layers = 2,
+               embed_dim = 64 }
+local function tower(t)
+  -- (the profiles file is loaded with no standard library: no pairs)
+  local keys = { "context_length", "transformer_width", "transformer_heads", "transformer_layers", "embed_dim" }
+  for i = 1, #keys do
+    if t[keys[i]] == nil then t[keys[i]] = text[keys[i]] end
+  end
+  return t
+end
+
 return {
   -- tests: the whole study in well under a minute
-  smoke = { seed = 0, shots = { 1, 2, 4 } },
+  smoke = {
+    seed = 0, shots = { 1, 2, 4 }, seeds = 2,
+    bpe = { texts = 2000, merges = 200 },
+    towers = {
+      vit = tower { vision_vit = 1, image_resolution = 16, vision_patch_size = 4, vision_layers = 1,
+                    vision_width = 32, vision_heads = 2, transformer_width = 32, transformer_layers = 1,
+                    embed_dim = 32, train = { steps = 40, batch = 64, lr = 3e-3, corpus = 4000 } },
+      rn = tower { vision_vit = 0, image_resolution = 16, vision_layers = { 1, 1, 1, 1 }, vision_width = 4,
+                   resnet_stem_stride = 1, resnet_stem_pool = 1, transformer_width = 32, transformer_layers = 1,
+                   embed_dim = 32, train = { steps = 6, batch = 64, lr = 3e-3, corpus = 4000 } },
+    },
+    data = { source = "shapes", cls_train = 512, cls_val = 256, cls_test = 512,
+             seg_train = 128, seg_val = 64, seg_test = 64 },
+    -- candidate sizes timed in chapter 2 (a few steps each)
+    bench = { steps = 2, batch = 16, candidates = {
+      tower { name = "ViT w32", vision_vit = 1, image_resolution = 16, vision_patch_size = 4, vision_layers = 1, vision_width = 32 },
+      -- (32 px: at 16 px OpenAI's stem would leave no map at all)
+      tower { name = "ResNet w4, stem 1/1 (used)", vision_vit = 0, image_resolution = 32, vision_layers = { 1, 1, 1, 1 },
+              vision_width = 4, resnet_stem_stride = 1, resnet_stem_pool = 1 },
+      tower { name = "ResNet w4, OpenAI stem 2/2", vision_vit = 0, image_resolution = 32, vision_layers = { 1, 1, 1, 1 },
+              vision_width = 4, resnet_stem_stride = 2, resnet_stem_pool = 2 },
+    } },
+    probe = { C = 0.316, max_iter = 200, pool_max_iter = 100, sweep = { 0.1, 1, 10 } },
+    fewshot = { epochs = 30, lr = 1e-2, curve_epochs = 30 },
+    decoder = { steps = 20, batch = 32, lr = 2e-3, codes = 32, code_dim = 16 },
+  },
   -- the default: shapes world, small towers, CPU, minutes
-  mini = { seed = 0, shots = { 1, 2, 4, 8, 16 } },
+  mini = {
+    seed = 0, shots = { 1, 2, 4, 8, 16 }, seeds = 3,
+    bpe = { texts = 10000, merges = 400 },
+    towers = {
+      vit = tower { vision_vit = 1, image_resolution = 32, vision_patch_size = 8, vision_layers = 2,
+                    vision_width = 64, vision_heads = 2,
+                    train = { steps = 200, batch = 256, lr = 2e-3, corpus = 50000 } },
+      rn = tower { vision_vit = 0, image_resolution = 32, vision_layers = { 1, 1, 1, 1 }, vision_width = 8,
+                   resnet_stem_stride = 1, resnet_stem_pool = 1,
+                   train = { steps = 60, batch = 256, lr = 2e-3, corpus = 50000 } },
+    },
+    data = { source = "shapes", cls_train = 2048, cls_val = 1024, cls_test = 2048,
+             seg_train = 1024, seg_val = 256, seg_test = 512 },
+    bench = { steps = 3, batch = 64, candidates = {
+      tower { name = "ViT width 64, 2 layers, patch 8 (used)", vision_vit = 1, image_resolution = 32, vision_patch_size = 8,
+              vision_layers = 2, vision_width = 64, vision_heads = 2 },
+      tower { name = "ViT width 128, 4 layers, patch 4", vision_vit = 1, image_resolution = 32, vision_patch_size = 4,
+              vision_layers = 4, vision_width = 128, vision_heads = 2 },
+      tower { name = "ResNet width 8, stem 1/1 (used)", vision_vit = 0, image_resolution = 32, vision_layers = { 1, 1, 1, 1 },
+              vision_width = 8, resnet_stem_stride = 1, resnet_stem_pool = 1 },
+      tower { name = "ResNet width 8, OpenAI stem 2/2", vision_vit = 0, image_resolution = 32, vision_layers = { 1, 1, 1, 1 },
+              vision_width = 8, resnet_stem_stride = 2, resnet_stem_pool = 2 },
+      tower { name = "ResNet width 32, stem 1/1", vision_vit = 0, image_resolution = 32, vision_layers = { 1, 1, 1, 1 },
+              vision_width = 32, resnet_stem_stride = 1, resnet_stem_pool = 1 },
+    } },
+    probe = { C = 0.316, max_iter = 1000, pool_max_iter = 300, sweep = { 0.01, 0.0316, 0.1, 0.316, 1, 3.16, 10 } },
+    fewshot = { epochs = 200, lr = 1e-3, curve_epochs = 200 },
+    decoder = { steps = 150, batch = 64, lr = 2e-3, codes = 64, code_dim = 32 },
+  },
   -- CIFAR-100 and OpenAI's ViT-B/32 and RN50 checkpoints, on a GPU
-  paper = { seed = 0, shots = { 1, 2, 4, 8, 16 } },
+  paper = {
+    seed = 0, shots = { 1, 2, 4, 8, 16 }, seeds = 3,
+    bpe = { file = "data/bpe_simple_vocab_16e6.txt" },
+    towers = {
+      vit = { checkpoint = "data/ViT-B-32.safetensors" },
+      rn = { checkpoint = "data/RN50.safetensors" },
+    },
+    data = { source = "cifar100", dir = "data/cifar-100-binary", cls_train = 50000, cls_val = 5000,
+             cls_test = 10000, seg_train = 2000, seg_val = 500, seg_test = 500 },
+    bench = { steps = 0, batch = 0, candidates = {} },
+    probe = { C = 0.316, max_iter = 1000, pool_max_iter = 1000, sweep = { 0.01, 0.0316, 0.1, 0.316, 1, 3.16, 10 } },
+    fewshot = { epochs = 200, lr = 1e-3, curve_epochs = 200 },
+    decoder = { steps = 2000, batch = 128, lr = 2e-4, codes = 512, code_dim = 64 },
+  },
 }

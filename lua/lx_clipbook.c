@@ -5,6 +5,7 @@
 #include "en_rng.h"
 #include "en_version.h"
 #include "lx.h"
+#include "lx_study.h"
 #include "lx_tensor.h"
 
 /* The generator behind cb.seed / cb.rand; chapters get their seed from the
@@ -54,5 +55,6 @@ int luaopen_clipbook(lua_State *L) {
     lx_fit_open(L);
     luaL_setfuncs(L, lx_model_functions, 0);
     lx_model_open(L);
+    lx_study_register(L);
     return 1;
 }
