@@ -69,6 +69,8 @@ obj = $(1:%.c=$(BUILD)/obj/%.o)
 
 # The shapes world must be bit-identical on every machine: no FMA contraction.
 $(BUILD)/obj/engine/en_shapes.o: EXTRA_CFLAGS += -ffp-contract=off
+# Winograd (kn_wino.c): -O3 unrolls the intrinsic transforms, ~5 % per layer (engine/NOTES.md).
+$(BUILD)/obj/kernels/cpu/kn_wino.o: EXTRA_CFLAGS += -O3
 
 LIB_ENGINE  := $(BUILD)/lib/libcbengine.a
 LIB_FIGURES := $(BUILD)/lib/libcbfigures.a

@@ -194,15 +194,24 @@ static conv_geo conv_plan(int N, int C, int H, int W, int OC, int KH, int KW, in
 
 static int dinp_by_flipped_conv(int KH, int KW, int stride, int pad);
 static size_t flipped_w_floats(int C, int OC, int KH, int KW);
+static int use_wino(int N, int C, int H, int W, int OC, int KH, int KW, int stride, int pad);
 
 size_t kn_conv2d_scratch_floats(int N, int C, int H, int W, int OC, int KH, int KW,
                                 int stride, int pad) {
     conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
     size_t need = q.chunk * q.T, split = q.split_per * q.split;
     if (split > need) need = split;
+    if (use_wino(N, C, H, W, OC, KH, KW, stride, pad)) {
+        size_t wn = kn_wino3_scratch_floats(N, C, H, W, OC, pad);
+        if (wn > need) need = wn;
+    }
     if (dinp_by_flipped_conv(KH, KW, stride, pad)) {
         conv_geo f = conv_plan(N, OC, q.OH, q.OW, C, KH, KW, 1, KH - 1 - pad);
         size_t fn = f.chunk * f.T > f.split_per * f.split ? f.chunk * f.T : f.split_per * f.split;
+        if (use_wino(N, OC, q.OH, q.OW, C, KH, KW, 1, KH - 1 - pad)) {
+            size_t wn = kn_wino3_scratch_floats(N, OC, q.OH, q.OW, C, KH - 1 - pad);
+            if (wn > fn) fn = wn;
+        }
         fn += flipped_w_floats(C, OC, KH, KW);
         if (fn > need) need = fn;
     }
@@ -436,9 +445,34 @@ static void conv2d_fwd_split(const conv_geo *q, float *out, float *scratch, cons
     openblas_set_num_threads(prev);
 }
 
+/* Winograd F(2x2,3x3) (kn_wino.c) where it beats the GEMM path: 3x3,
+ * stride 1, native GEMM, and enough channels for its 16 GEMMs (see
+ * engine/NOTES.md, conv 3x3, for the measurements behind the bounds). */
+static int wino_on = 1;
+void kn_conv_set_wino(int on) { wino_on = on; }
+static int use_wino(int N, int C, int H, int W, int OC, int KH, int KW, int stride, int pad) {
+    if (!wino_on || !kn_sgemm_is_native() || !kn_wino3_ok(KH, KW, stride, pad) || C < 16 ||
+        OC < 16)
+        return 0;
+    int OH = H + 2 * pad - 2, OW = W + 2 * pad - 2;
+    if (OH <= 0 || OW <= 0) return 0;
+    /* Each call transforms and packs the weights (3 passes over 16 OC x C
+     * floats): with few tiles that dominates (512-512 at 7x7, batch 8: 128
+     * tiles, 0.6x the GEMM path; batch 32: 1.2x). Odd maps also pay for whole
+     * 2x2 tiles (7x7: 64 outputs for 49); worse than that is not tried. */
+    double tiles = (double)N * ((OH + 1) / 2) * ((OW + 1) / 2);
+    double waste = 4.0 * ((OH + 1) / 2) * ((OW + 1) / 2) / ((double)OH * OW);
+    int T = omp_in_parallel() ? 1 : omp_get_max_threads();
+    return waste <= 1.35 && tiles >= 256 && tiles / T >= 64;
+}
+
 static void conv2d_forward_acc(float *out, float *scratch, const float *inp, const float *w,
                                const float *b, int N, int C, int H, int W, int OC, int KH,
                                int KW, int stride, int pad, int acc) {
+    if (use_wino(N, C, H, W, OC, KH, KW, stride, pad)) {
+        kn_wino3_forward(out, scratch, inp, w, b, N, C, H, W, OC, pad, acc);
+        return;
+    }
     conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
     EN_ASSERT(q.OH > 0 && q.OW > 0);
     if (q.split) {

@@ -74,6 +74,17 @@ void kn_im2col(float *cols, const float *img, int C, int H, int W, int KH, int K
 void kn_col2im(float *img, const float *cols, int C, int H, int W, int KH, int KW,
                int stride, int pad, int OH, int OW, int ld, int acc);
 
+/* Winograd F(2x2,3x3) (kn_wino.c): a 3x3, stride-1 convolution with pad 0..2
+ * (kn_wino3_ok), out (= or += by acc) conv(inp) + b. kn_conv2d_forward and
+ * the stride-1 input gradient dispatch to it where it wins (kn_conv.c). */
+int kn_wino3_ok(int KH, int KW, int stride, int pad);
+size_t kn_wino3_scratch_floats(int N, int C, int H, int W, int OC, int pad);
+void kn_wino3_forward(float *out, float *scratch, const float *inp, const float *w,
+                      const float *b, int N, int C, int H, int W, int OC, int pad, int acc);
+/* Kernel lab: tiles per chunk (0: default); 0 turns the Winograd dispatch off. */
+void kn_wino3_set_tiles(int t);
+void kn_conv_set_wino(int on);
+
 /* Kernel lab only: 0 turns the batch-sliced threading plan off (see kn_conv.c). */
 void kn_conv_set_sliced(int on);
 /* Kernel lab and tests: 0 materialises the im2col matrix even with the

@@ -141,15 +141,26 @@ static void pack_dense_b(float *Bp, const void *ctx, int p0, int kc, int j0, int
     pack_b(Bp, d->tb, d->B, d->ldb, p0, kc, j0, nc);
 }
 
+/* Pre-packed A (kn_sgemm_pack_a): the (MC x KC) blocks in the order the
+ * GEMM visits them, row blocks outer; block (i0, p0) starts at i0*K +
+ * round_up(mc, MR)*p0 (every earlier row block is a full MC x K). */
+static size_t prepacked_off(int i0, int mc, int p0, int K) {
+    return (size_t)i0 * K + (size_t)((mc + MR - 1) / MR * MR) * p0;
+}
+
 /* One output tile: rows [i0, i0+mc), cols [j0, j0+nc), all of K. */
-static void gemm_tile(int ta, int K, float alpha, const float *A, int lda, kn_packb_fn packb,
-                      const void *bctx, float *C, int ldc, int i0, int mc, int j0, int nc) {
+static void gemm_tile(int ta, int K, float alpha, const float *A, int lda, const float *Apre,
+                      kn_packb_fn packb, const void *bctx, float *C, int ldc, int i0, int mc,
+                      int j0, int nc) {
     float *Ap = pack_space((size_t)MC * KC + (size_t)KC * NC);
     float *Bp = Ap + (size_t)MC * KC;
     for (int p0 = 0; p0 < K; p0 += KC) {
         int kc = K - p0 < KC ? K - p0 : KC;
         packb(Bp, bctx, p0, kc, j0, nc);
-        pack_a(Ap, ta, A, lda, i0, mc, p0, kc, alpha);
+        if (Apre)
+            Ap = (float *)Apre + prepacked_off(i0, mc, p0, K);
+        else
+            pack_a(Ap, ta, A, lda, i0, mc, p0, kc, alpha);
         for (int jp = 0; jp < nc; jp += NR)
             for (int ip = 0; ip < mc; ip += MR)
                 micro_8x48(kc, Ap + (size_t)ip * kc, Bp + (size_t)jp * kc,
@@ -169,8 +180,35 @@ static void scale_c(float *C, int ldc, int M, int N, float beta) {
     }
 }
 
+size_t kn_sgemm_packed_a_floats(int M, int K) { return (size_t)((M + MR - 1) / MR * MR) * K; }
+
+void kn_sgemm_pack_a(float *Ap, int ta, int M, int K, float alpha, const float *A, int lda) {
+    for (int i0 = 0; i0 < M; i0 += MC) {
+        int mc = M - i0 < MC ? M - i0 : MC;
+        for (int p0 = 0; p0 < K; p0 += KC)
+            pack_a(Ap + prepacked_off(i0, mc, p0, K), ta, A, lda, i0, mc, p0,
+                   K - p0 < KC ? K - p0 : KC, alpha);
+    }
+}
+
+static void gemm_run(int ta, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *Apre, kn_packb_fn packb, const void *bctx, float beta,
+                     float *C, int ldc);
+
 void kn_sgemm_packed_b(int ta, int M, int N, int K, float alpha, const float *A, int lda,
                        kn_packb_fn packb, const void *bctx, float beta, float *C, int ldc) {
+    gemm_run(ta, M, N, K, alpha, A, lda, NULL, packb, bctx, beta, C, ldc);
+}
+
+void kn_sgemm_prepacked_a(int M, int N, int K, const float *Ap, const float *B, int ldb,
+                          float beta, float *C, int ldc) {
+    dense_b d = {0, B, ldb};
+    gemm_run(0, M, N, K, 1.0f, NULL, 0, Ap, pack_dense_b, &d, beta, C, ldc);
+}
+
+static void gemm_run(int ta, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *Apre, kn_packb_fn packb, const void *bctx, float beta,
+                     float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     int nI = (M + MC - 1) / MC, nJ = (N + NC - 1) / NC, items = nI * nJ;
     int par = !omp_in_parallel() && omp_get_max_threads() > 1 &&
@@ -180,8 +218,8 @@ void kn_sgemm_packed_b(int ta, int M, int N, int K, float alpha, const float *A,
         if (K <= 0 || alpha == 0.0f) return;
         for (int it = 0; it < items; it++) {
             int i0 = (it % nI) * MC, j0 = (it / nI) * NC;
-            gemm_tile(ta, K, alpha, A, lda, packb, bctx, C, ldc, i0, M - i0 < MC ? M - i0 : MC,
-                      j0, N - j0 < NC ? N - j0 : NC);
+            gemm_tile(ta, K, alpha, A, lda, Apre, packb, bctx, C, ldc, i0,
+                      M - i0 < MC ? M - i0 : MC, j0, N - j0 < NC ? N - j0 : NC);
         }
         return;
     }
@@ -205,7 +243,7 @@ void kn_sgemm_packed_b(int ta, int M, int N, int K, float alpha, const float *A,
 #pragma omp for schedule(dynamic, 1)
             for (int it = 0; it < items; it++) {
                 int i0 = (it % nI) * MC, j0 = (it / nI) * nc;
-                gemm_tile(ta, K, alpha, A, lda, packb, bctx, C, ldc, i0,
+                gemm_tile(ta, K, alpha, A, lda, Apre, packb, bctx, C, ldc, i0,
                           M - i0 < MC ? M - i0 : MC, j0, N - j0 < nc ? N - j0 : nc);
             }
         }
@@ -234,6 +272,20 @@ void kn_sgemm_packed_b(int ta, int M, int N, int K, float alpha, const float *A,
     (void)ta; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)lda; (void)packb;
     (void)bctx; (void)beta; (void)C; (void)ldc;
     EN_ASSERT(!"kn_sgemm_packed_b needs the AVX-512 build (kn_sgemm_is_native)");
+}
+
+size_t kn_sgemm_packed_a_floats(int M, int K) { return (size_t)M * K; }
+
+/* Without the native kernel "packed" A is A itself, alpha folded in. */
+void kn_sgemm_pack_a(float *Ap, int ta, int M, int K, float alpha, const float *A, int lda) {
+    for (int i = 0; i < M; i++)
+        for (int k = 0; k < K; k++)
+            Ap[(size_t)i * K + k] = alpha * (ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
+}
+
+void kn_sgemm_prepacked_a(int M, int N, int K, const float *Ap, const float *B, int ldb,
+                          float beta, float *C, int ldc) {
+    kn_sgemm(0, 0, M, N, K, 1.0f, Ap, K, B, ldb, beta, C, ldc);
 }
 
 int kn_sgemm_is_native(void) { return 0; }

@@ -18,6 +18,8 @@
 #ifndef KN_GEMM_H
 #define KN_GEMM_H
 
+#include <stddef.h>
+
 void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
@@ -33,5 +35,15 @@ int kn_sgemm_is_native(void);
 typedef void (*kn_packb_fn)(float *Bp, const void *ctx, int p0, int kc, int j0, int nc);
 void kn_sgemm_packed_b(int ta, int M, int N, int K, float alpha, const float *A, int lda,
                        kn_packb_fn packb, const void *bctx, float beta, float *C, int ldc);
+
+/* A packed once for many GEMMs with the same left operand (Winograd's
+ * transformed weights, used by every chunk of tiles): kn_sgemm_pack_a writes
+ * op(A) (M,K) times alpha into Ap (kn_sgemm_packed_a_floats(M, K) floats);
+ * kn_sgemm_prepacked_a then runs C = Ap * B + beta C, B (K,N) stored as is,
+ * without repacking A (which costs as much as the FLOPs when N is ~100). */
+size_t kn_sgemm_packed_a_floats(int M, int K);
+void kn_sgemm_pack_a(float *Ap, int ta, int M, int K, float alpha, const float *A, int lda);
+void kn_sgemm_prepacked_a(int M, int N, int K, const float *Ap, const float *B, int ldb,
+                          float beta, float *C, int ldc);
 
 #endif

@@ -1,7 +1,9 @@
 /* bench_clip — CLIP encoder throughput with random weights at OpenAI's
  * sizes: ViT-B/32 and RN50 image towers (224 x 224) and the text tower.
  *   bench_clip vit|rn50|text BATCH REPEATS
- * prints {"median_s": per batch, "per_s": items per second}. */
+ * prints {"median_s": per batch, "per_s": items per second}.
+ * BENCH_CLOCK=cpu: process CPU time (one thread on a loaded machine);
+ * KN_CONV_WINO=0: 3x3 convolutions without Winograd (kernel lab A/B). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +11,13 @@
 
 #include "en_clip.h"
 #include "en_error.h"
+#include "kn_conv.h"
+
+static clockid_t bench_clock = CLOCK_MONOTONIC;
 
 static double now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -23,7 +28,9 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: bench_clip vit|rn50|text BATCH REPEATS\n"); return 2; }
-    const char *which = argv[1];
+    const char *which = argv[1], *ck = getenv("BENCH_CLOCK"), *wino = getenv("KN_CONV_WINO");
+    if (ck && !strcmp(ck, "cpu")) bench_clock = CLOCK_PROCESS_CPUTIME_ID;
+    if (wino && !strcmp(wino, "0")) kn_conv_set_wino(0);
     int batch = atoi(argv[2]), reps = atoi(argv[3]);
     en_clip_config c = { .embed_dim = 512, .image_resolution = 224, .vision_vit = 1, .vision_layers = {12},
                          .vision_width = 768, .vision_patch_size = 32, .context_length = 77,
