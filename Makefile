@@ -155,9 +155,10 @@ bench: $(DEPS_STAMP) $(CLIPBOOK) $(BENCH_BINS)
 # ---- the paper profile's data ---------------------------------------------
 # make data: CIFAR-100, OpenAI's BPE vocabulary and the ViT-B/32 and RN50
 # checkpoints into $(DATA_DIR) (about 1.4 GB), verified; what is there is kept.
+# FETCH_ARGS passes options on (e.g. "--only bpe", "--base-url URL").
 DATA_DIR ?= data
 data: $(DEPS_STAMP) $(CLIPBOOK)
-	$(CLIPBOOK) fetch --dir $(DATA_DIR)
+	$(CLIPBOOK) fetch --dir $(DATA_DIR) $(FETCH_ARGS)
 
 # ---- the report -----------------------------------------------------------
 # One `clipbook run` per chapter (parallel with -jN) into $(DOC_DIR), then the

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 #include "en_bpe.h"
 #include "en_cifar.h"
@@ -319,7 +321,7 @@ static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock
         int all_recorded = 1, ok = 1;
         for (int i = 0; i < n_outputs(it) && ok; i++) {
             char rel[512];
-            int rec;
+            int rec = 0;
             rel_output(it, i, rel, sizeof rel);
             if (verify_file(it, dir, rel, !it->n_members, lock, a->verify, &rec) < 0) {
                 fprintf(stderr, "clipbook fetch: %s; removing it and fetching again\n", en_error_msg());
@@ -353,7 +355,7 @@ static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock
     }
 
     /* The download: placed by hand, left by an earlier run, or fetched now. */
-    int rec;
+    int rec = 0;
     if (rp_fetch_stat(dl_path, NULL, NULL) == 1 && verify_file(it, dir, it->file, 1, lock, 1, &rec) < 0) {
         fprintf(stderr, "clipbook fetch: %s; removing it\n", en_error_msg());
         unlink(dl_path);
@@ -477,10 +479,23 @@ int rp_cmd_fetch(int argc, char **argv) {
         free(items);
         return 1;
     }
+    /* Two runs on one folder (two `make data`) would write the same .part
+     * files: the second waits for the first, then finds its files there. */
+    int busy = -1;
+    if (!a.list) {
+        char bp[1100];
+        snprintf(bp, sizeof bp, "%s/.fetch.busy", a.dir);
+        busy = open(bp, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (busy >= 0 && flock(busy, LOCK_EX | LOCK_NB) < 0) {
+            fprintf(stderr, "clipbook fetch: another clipbook fetch is working in %s; waiting for it\n", a.dir);
+            flock(busy, LOCK_EX);
+        }
+    }
     rp_fetch_lock lock;
     if (rp_fetch_lock_read(&lock, a.dir) < 0) {
         fprintf(stderr, "clipbook fetch: %s\n", en_error_msg());
         free(items);
+        if (busy >= 0) close(busy);
         return 1;
     }
     int failed = 0, tried = 0;
@@ -499,5 +514,6 @@ int rp_cmd_fetch(int argc, char **argv) {
     if (failed) fprintf(stderr, "clipbook fetch: %d of %d failed; what succeeded is kept, rerun to try the rest\n", failed, tried);
     rp_fetch_lock_free(&lock);
     free(items);
+    if (busy >= 0) close(busy);
     return failed ? 1 : 0;
 }

@@ -106,6 +106,12 @@ run
 ls "$T/data"/*.part "$T/data"/models/*.part >/dev/null 2>&1 && fail "leftover .part files"
 run --verify --only vit
 [ $rc = 0 ] || fail "--verify exited $rc"
+# CIFAR extracted by hand (files there, nothing in the lock): checked, recorded
+grep -v '^cifar-100-binary' "$T/data/MANIFEST.lock" >"$T/lock" && mv "$T/lock" "$T/data/MANIFEST.lock"
+run --only cifar
+[ $rc = 0 ] || fail "hand-extracted CIFAR exited $rc"
+has "cifar      ok (present, recorded in $T/data/MANIFEST.lock): train.bin 5 records"
+[ "$(wc -l <"$T/log")" = "$n" ] || fail "hand-extracted CIFAR was downloaded again"
 
 # ---- a file changed on disk since recorded: re-fetched ----
 printf 'x' >>"$T/data/models/vit.safetensors"
@@ -213,8 +219,11 @@ has "not the expected model: vit 0 (expected 1)"
 
 # ---- overrides: CLIPBOOK_DATA_URL_<NAME> and --base-url ----
 rm -rf "$T/data2"
-CLIPBOOK_DATA_URL_BADSHA="$U/vocab.txt" "$CB" fetch --dir "$T/data2" --manifest "$T/m" --only badsha >"$T/out" 2>&1 && fail "override: still a bad hash"
-grep -q "GET /vocab.txt" "$T/log" || fail "CLIPBOOK_DATA_URL_BADSHA not used"
+cp "$T/srv/vocab.txt" "$T/srv/override.txt"
+CLIPBOOK_DATA_URL_BADSHA="$U/override.txt" "$CB" fetch --dir "$T/data2" --manifest "$T/m" --only badsha >"$T/out" 2>&1 && fail "override: still a bad hash"
+grep -q "GET /override.txt" "$T/log" || fail "CLIPBOOK_DATA_URL_BADSHA not used"
+"$CB" fetch --dir "$T/data2" --manifest "$T/m" --only vit --base-url "$U/redirect" >"$T/out" 2>&1 || fail "--base-url"
+grep -q "GET /redirect/models/vit.safetensors" "$T/log" || fail "--base-url not used"
 
 # ---- the built-in manifest: usage errors, --list, OpenAI's vocabulary ----
 rc=0; "$CB" fetch --dir "$T/data3" --only nosuch >"$T/out" 2>&1 || rc=$?

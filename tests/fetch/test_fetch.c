@@ -257,7 +257,7 @@ static void make_tar(const char *path, int break_sum, int cut) {
 }
 
 Test(fetch, untar_members) {
-    char arch[300], out[300];
+    char arch[300], out[512];
     snprintf(arch, sizeof arch, "%s/t.tar.gz", tmpdir);
     make_tar(arch, 0, 0);
     char members[2][128] = {"two.bin", "one.txt"};
