@@ -40,9 +40,9 @@ en_node *en_tape_record(en_op op, en_tensor *out, int nin, en_tensor *const *in)
     int need = 0;
     for (int i = 0; i < nin; i++)
         if (in[i] && (in[i]->flags & EN_T_REQUIRES_GRAD)) need = 1;
-    if (!need) return NULL;
-    /* Arena memory is reset under the tape's feet: record nothing there. */
-    EN_ASSERT(!(out->flags & EN_T_ARENA));
+    /* Arena memory is reset under the tape's feet: an arena implies no
+     * grad (a later backward then reports that nothing was recorded). */
+    if (!need || (out->flags & EN_T_ARENA)) return NULL;
     en_node *n = calloc(1, sizeof *n);
     EN_ASSERT(n != NULL);
     n->op = op;
@@ -103,9 +103,10 @@ void en_tape_clear(void) {
 size_t en_tape_len(void) { return tape_n; }
 
 int en_backward_with(en_tensor *out, const en_tensor *grad) {
-    if (!(out->flags & EN_T_REQUIRES_GRAD) || (out->flags & EN_T_LEAF)) {
+    if (!(out->flags & EN_T_REQUIRES_GRAD) || (out->flags & EN_T_LEAF) || tape_n == 0) {
         en_tape_clear();
-        return en_error("backward: the tensor was not computed from anything that requires grad");
+        return en_error("backward: nothing recorded leads to this tensor (no input requires grad, "
+                        "grad mode was off, or backward already ran on it)");
     }
     if (!en_tensor_same_shape(out, grad)) {
         en_tape_clear();

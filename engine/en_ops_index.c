@@ -159,8 +159,7 @@ en_tensor *en_cross_entropy(en_tensor *logits, const en_tensor *targets) {
     en_tensor *lse = en_tensor_empty(EN_DIMS(N));
     const float *x = en_tensor_f32(xc);
     float *lp = en_tensor_f32(lse);
-    double total = 0;
-#pragma omp parallel for reduction(+ : total) if (N * K > 65536)
+#pragma omp parallel for if (N * K > 65536)
     for (int64_t i = 0; i < N; i++) {
         const float *r = x + i * K;
         float m = -INFINITY;
@@ -168,8 +167,9 @@ en_tensor *en_cross_entropy(en_tensor *logits, const en_tensor *targets) {
         double s = 0;
         for (int64_t j = 0; j < K; j++) s += exp((double)r[j] - m);
         lp[i] = (float)(m + log(s));
-        total += (double)lp[i] - r[tp[i]];
     }
+    double total = 0; /* summed in row order: the same bits at any thread count */
+    for (int64_t i = 0; i < N; i++) total += (double)lp[i] - x[i * K + tp[i]];
     en_tensor *out = en_tensor_scalar(N ? (float)(total / N) : 0.0f);
     en_node *n = en_tape_record(EN_OP_CROSS_ENTROPY, out, 1, &xc);
     if (n) {
@@ -209,12 +209,24 @@ static en_tensor *pair_loss(en_op op, const char *name, en_tensor *a, en_tensor 
     en_tensor *ac = en_contiguous(a), *bc = en_contiguous(b);
     int64_t n = en_tensor_numel(ac);
     const float *x = en_tensor_f32(ac), *t = en_tensor_f32(bc);
-    double s = 0;
-#pragma omp parallel for reduction(+ : s) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        if (op == EN_OP_MSE) s += (double)(x[i] - t[i]) * (x[i] - t[i]);
-        else s += fmax(x[i], 0.0) - (double)x[i] * t[i] + log1p(exp(-fabs((double)x[i])));
+    /* fixed blocks summed in order: the same bits at any thread count
+     * (an OpenMP reduction combines partial sums in arrival order) */
+    enum { BLK = 4096 };
+    int64_t nb = (n + BLK - 1) / BLK;
+    double *part = malloc((size_t)(nb ? nb : 1) * sizeof(double));
+    EN_ASSERT(part != NULL);
+#pragma omp parallel for if (n > 65536)
+    for (int64_t b = 0; b < nb; b++) {
+        double s = 0;
+        for (int64_t i = b * BLK; i < n && i < (b + 1) * BLK; i++) {
+            if (op == EN_OP_MSE) s += (double)(x[i] - t[i]) * (x[i] - t[i]);
+            else s += fmax(x[i], 0.0) - (double)x[i] * t[i] + log1p(exp(-fabs((double)x[i])));
+        }
+        part[b] = s;
     }
+    double s = 0;
+    for (int64_t b = 0; b < nb; b++) s += part[b];
+    free(part);
     en_tensor *out = en_tensor_scalar(n ? (float)(s / n) : 0.0f);
     en_tensor *in[2] = {ac, bc};
     en_tape_record(op, out, 2, in);

@@ -16,22 +16,36 @@ struct en_storage {
     size_t nbytes;
     int refcount;
     int device;
-    int in_arena; /* data and struct live in an arena: never freed alone */
+    en_arena *arena; /* struct and data live in this arena (NULL: heap) */
+    size_t bucket;   /* the arena block size it came from */
 };
 
-/* ---- arena --------------------------------------------------------------- */
+/* ---- arena ----------------------------------------------------------------
+ * A bump allocator with exact-size free lists: a released activation's
+ * block goes on the list for its size and the next tensor of that size
+ * takes it (last in, first out: still in cache). Inference steps repeat
+ * the same sizes, so after the first step every block comes from a list
+ * and the arena holds only the peak live set. */
 typedef struct arena_chunk {
     struct arena_chunk *next;
     size_t cap;
     char data[];
 } arena_chunk;
 
+typedef struct free_block { struct free_block *next; } free_block;
+typedef struct { size_t size; free_block *head; } free_list;
+
+#define EN_ARENA_LISTS 64
+
 struct en_arena {
     char *base;
     size_t cap, used;
     arena_chunk *overflow; /* used when base is full; merged on reset */
     size_t overflow_bytes;
-    en_storage **held;     /* heap storages referenced by arena views */
+    free_list lists[EN_ARENA_LISTS];
+    int nlists;
+    free_block *headers;   /* released tensor headers */
+    en_tensor **held;      /* arena headers viewing heap storage */
     int nheld, capheld;
 };
 
@@ -52,26 +66,25 @@ uint64_t en_tensor_alloc_count(void) { return __atomic_load_n(&alloc_count, __AT
 en_arena *en_arena_new(size_t initial) {
     en_arena *a = calloc(1, sizeof *a);
     EN_ASSERT(a != NULL);
-    a->cap = initial ? initial : (1u << 20);
-    a->base = aligned_alloc(64, (a->cap + 63) & ~(size_t)63);
+    a->cap = initial ? (initial + 63) & ~(size_t)63 : (1u << 20);
+    a->base = aligned_alloc(64, a->cap);
     EN_ASSERT(a->base != NULL);
     return a;
 }
 
+static void storage_release(en_storage *s);
+
 static void arena_drop_contents(en_arena *a) {
-    for (int i = 0; i < a->nheld; i++) {
-        en_storage *s = a->held[i];
-        if (--s->refcount == 0) {
-            en_backend_of(NULL)->free(s->data);
-            free(s);
-        }
-    }
+    for (int i = 0; i < a->nheld; i++)
+        if (a->held[i]->refcount > 0) storage_release(a->held[i]->storage);
     a->nheld = 0;
     while (a->overflow) {
         arena_chunk *c = a->overflow;
         a->overflow = c->next;
         free(c);
     }
+    a->nlists = 0;
+    a->headers = NULL;
 }
 
 void en_arena_reset(en_arena *a) {
@@ -125,6 +138,35 @@ static void *arena_alloc(en_arena *a, size_t n) {
     return (void *)(((uintptr_t)c->data + 63) & ~(uintptr_t)63);
 }
 
+static free_list *arena_list(en_arena *a, size_t size) {
+    for (int i = 0; i < a->nlists; i++)
+        if (a->lists[i].size == size) return &a->lists[i];
+    if (a->nlists == EN_ARENA_LISTS) return NULL; /* too many sizes: bump only */
+    a->lists[a->nlists] = (free_list){size, NULL};
+    return &a->lists[a->nlists++];
+}
+
+/* A block of at least n bytes (64-aligned); *bucket receives its size. */
+static void *arena_block(en_arena *a, size_t n, size_t *bucket) {
+    n = (n + 63) & ~(size_t)63;
+    *bucket = n;
+    free_list *l = arena_list(a, n);
+    if (l && l->head) {
+        free_block *b = l->head;
+        l->head = b->next;
+        return b;
+    }
+    return arena_alloc(a, n);
+}
+
+static void arena_block_free(en_arena *a, void *p, size_t bucket) {
+    free_list *l = arena_list(a, bucket);
+    if (!l) return;
+    free_block *b = p;
+    b->next = l->head;
+    l->head = b;
+}
+
 static en_arena *arena_active(void) { return arena_top ? arena_stack[arena_top - 1] : NULL; }
 en_arena *en_arena_active(void) { return arena_active(); }
 
@@ -141,17 +183,20 @@ static void malloc_tune(void) {
 static en_storage *storage_new(size_t nbytes) {
     en_arena *a = arena_active();
     en_storage *s;
-    if (a) {
-        s = arena_alloc(a, sizeof *s);
-        s->data = arena_alloc(a, nbytes);
-        s->in_arena = 1;
+    if (a) { /* struct and data in one block */
+        size_t head = (sizeof *s + 63) & ~(size_t)63, bucket;
+        char *blk = arena_block(a, head + nbytes, &bucket);
+        s = (en_storage *)blk;
+        s->data = blk + head;
+        s->arena = a;
+        s->bucket = bucket;
     } else {
         pthread_once(&malloc_once, malloc_tune);
         s = counted_malloc(sizeof *s);
         __atomic_add_fetch(&alloc_count, 1, __ATOMIC_RELAXED);
         s->data = kn_cpu_backend()->alloc(nbytes);
         EN_ASSERT(s->data != NULL);
-        s->in_arena = 0;
+        s->arena = NULL;
     }
     s->nbytes = nbytes;
     s->refcount = 1;
@@ -160,8 +205,11 @@ static en_storage *storage_new(size_t nbytes) {
 }
 
 static void storage_release(en_storage *s) {
-    if (!s || s->in_arena) return;
-    if (--s->refcount == 0) {
+    if (!s) return;
+    EN_ASSERT(s->refcount > 0);
+    if (--s->refcount > 0) return;
+    if (s->arena) arena_block_free(s->arena, s, s->bucket);
+    else {
         kn_backend_get(s->device)->free(s->data);
         free(s);
     }
@@ -169,7 +217,7 @@ static void storage_release(en_storage *s) {
 
 void en_storage_resize(en_tensor *t, size_t nbytes) {
     en_storage *s = t->storage;
-    EN_ASSERT(!s->in_arena && s->device == EN_CPU);
+    EN_ASSERT(!s->arena && s->device == EN_CPU);
     const kn_backend *be = kn_cpu_backend();
     void *nd = be->alloc(nbytes);
     EN_ASSERT(nd != NULL);
@@ -190,9 +238,15 @@ static en_tensor *header_new(void) {
     en_arena *a = arena_active();
     en_tensor *t;
     if (a) {
-        t = arena_alloc(a, sizeof *t);
+        if (a->headers) {
+            t = (en_tensor *)a->headers;
+            a->headers = a->headers->next;
+        } else {
+            t = arena_alloc(a, sizeof *t);
+        }
         memset(t, 0, sizeof *t);
         t->flags = EN_T_ARENA;
+        t->arena = a;
     } else {
         t = counted_malloc(sizeof *t);
         memset(t, 0, sizeof *t);
@@ -268,17 +322,30 @@ en_tensor *en_tensor_zeros_like(const en_tensor *t) {
 }
 
 en_tensor *en_tensor_retain(en_tensor *t) {
-    if (t && !(t->flags & EN_T_ARENA)) t->refcount++;
+    if (t) t->refcount++;
     return t;
 }
 
 void en_tensor_release(en_tensor *t) {
-    if (!t || (t->flags & EN_T_ARENA)) return;
+    if (!t) return;
     EN_ASSERT(t->refcount > 0);
     if (--t->refcount > 0) return;
     en_tensor_release(t->grad);
-    storage_release(t->storage);
-    free(t);
+    en_storage *s = t->storage;
+    if (t->arena && !s->arena) {
+        /* an arena view of heap storage: on the held list, which must see
+         * its refcount of 0, so the header is not recycled */
+        storage_release(s);
+        return;
+    }
+    storage_release(s);
+    if (t->arena) {
+        free_block *b = (free_block *)t;
+        b->next = t->arena->headers;
+        t->arena->headers = b;
+    } else {
+        free(t);
+    }
 }
 
 /* ---- information --------------------------------------------------------- */
@@ -456,17 +523,15 @@ static en_tensor *view_of(en_tensor *t) {
     v->dtype = t->dtype;
     v->offset = t->offset;
     v->storage = t->storage;
-    if (!t->storage->in_arena) {
-        t->storage->refcount++;
-        en_arena *a = arena_active();
-        if (a) { /* the arena header holds a reference, dropped on reset */
-            if (a->nheld == a->capheld) {
-                a->capheld = a->capheld ? 2 * a->capheld : 64;
-                a->held = realloc(a->held, (size_t)a->capheld * sizeof *a->held);
-                EN_ASSERT(a->held != NULL);
-            }
-            a->held[a->nheld++] = t->storage;
+    t->storage->refcount++;
+    en_arena *a = v->arena;
+    if (a && !t->storage->arena) { /* reset drops this reference if still held */
+        if (a->nheld == a->capheld) {
+            a->capheld = a->capheld ? 2 * a->capheld : 64;
+            a->held = realloc(a->held, (size_t)a->capheld * sizeof *a->held);
+            EN_ASSERT(a->held != NULL);
         }
+        a->held[a->nheld++] = v;
     }
     return v;
 }

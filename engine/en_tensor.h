@@ -11,12 +11,16 @@
  * borrowed (a function that keeps one takes its own reference).
  *
  * Arena: between en_arena_begin(a) and en_arena_end(a), new tensors (header
- * and data) come from arena `a`, a bump allocator whose memory is kept from
- * one en_arena_reset() to the next, so a repeated inference step allocates
- * nothing and touches no fresh page. Releasing an arena tensor is a no-op;
- * en_arena_reset() frees them all at once (copy out what must outlive it
- * with en_tensor_copy_ into a tensor made outside the arena). Arena tensors
- * must not be recorded on the autodiff tape: use arenas with grad off.
+ * and data) come from arena `a`: a bump allocator with exact-size free
+ * lists, whose memory is kept from one en_arena_reset() to the next, so a
+ * repeated inference step allocates nothing and touches no fresh page.
+ * Releasing an arena tensor returns its block for reuse by the next tensor
+ * of that size (so the arena holds the peak live set, not every
+ * intermediate); en_arena_reset() frees whatever is left at once, after
+ * which no arena tensor may be used or released. Copy out what must
+ * outlive it with en_tensor_copy_ into a tensor made outside the arena.
+ * Nothing made in an arena is recorded on the autodiff tape (an arena
+ * implies no grad): use arenas for inference.
  *
  * Device: every storage lives on one device. CPU is the only one built now;
  * data pointers of a CUDA storage are device pointers, and en_tensor_f32()
@@ -50,6 +54,7 @@ struct en_tensor {
     int refcount;
     unsigned flags;               /* EN_T_* below */
     en_tensor *grad;              /* contiguous, same shape; NULL until set */
+    en_arena *arena;              /* internal: the arena holding the header */
 };
 
 enum {

@@ -35,7 +35,10 @@ double   fg_spec_aspect(const fg_spec *spec);
  * "cannot draw" mark is drawn in the box instead. */
 int      fg_draw(cairo_t *cr, fg_box box, const fg_spec *spec, char *err, size_t errlen);
 
-/* Render to a file chosen by extension: .pdf, .svg or .png. */
+/* Render to a file chosen by extension: .pdf, .svg or .png (2 px per pt,
+ * on white). width_pt <= 0: 390; height_pt <= 0: width × fg_spec_aspect.
+ * -1 with err when the file cannot be written, or when fg_draw reported a
+ * problem (the file is then written, with the mark). */
 int      fg_render_file(const fg_spec *spec, const char *path, double width_pt,
                         double height_pt, char *err, size_t errlen);
 
@@ -53,11 +56,21 @@ int      fg_spec_add_series(fg_spec *spec, const char *name, const double *x, co
                             const double *lo, const double *hi, int n);
 int      fg_spec_add_hline(fg_spec *spec, double y, const char *label);
 
-/* `clipbook figure SPEC.json --out x.pdf|x.svg|x.png [--width PT] [--height PT]`
- * (an rp_cmd: argv[0] is "figure"; returns 0 ok, 1 failure, 2 usage). */
+/* `clipbook figure SPEC.json --out x.pdf|x.svg|x.png [--width PT] [--height PT]
+ * [--font FAMILY] [--size PT]` (an rp_cmd: argv[0] is "figure"; returns 0 ok, 1 failure, 2 usage). */
 int      fg_cmd_figure(int argc, char **argv);
 
-/* Fonts (pango family names) and base size in points for all figures. */
+/* The figure as SVG text (malloc'd, NUL-terminated, *len bytes) for
+ * inlining in HTML: every id and reference gets id_prefix (e.g. "fig3-"),
+ * so several figures in one page do not share cairo's glyph ids. NULL on
+ * failure; a drawable figure with a missing picture is returned with err
+ * set, like fg_draw. */
+char    *fg_render_svg(const fg_spec *spec, double width_pt, double height_pt, const char *id_prefix,
+                       size_t *len, char *err, size_t errlen);
+
+/* Fonts (pango family names) and base size in points for all figures;
+ * tick labels and legends use 0.88 of it. Default: DejaVu Sans, 9 pt.
+ * NULL or size <= 3 leaves that setting as it is. */
 void     fg_set_fonts(const char *text_family, const char *mono_family, double size_pt);
 
 #endif

@@ -88,6 +88,14 @@ static int x_labels_collide(cairo_t *cr, const fg_axes *a, double size, int skip
 
 /* Category names are user text: escaped for markup, cut at 48 characters
  * with an ellipsis so one long name cannot eat the plot. */
+/* The closest pair of y ticks, in points (log ticks are uneven). */
+static double y_gap(const fg_axes *a) {
+    double gap = INFINITY;
+    for (int i = 1; i < a->yt.n; i++)
+        gap = fmin(gap, fabs(fg_scale_fwd(&a->y, a->yt.v[i]) - fg_scale_fwd(&a->y, a->yt.v[i - 1])));
+    return gap;
+}
+
 static void make_cat_ticks(fg_ticks *t, char **cats, int n) {
     memset(t, 0, sizeof *t);
     for (int i = 0; i < n && t->n < FG_MAX_TICKS; i++) {
@@ -132,14 +140,24 @@ void fg_axes_layout(cairo_t *cr, fg_axes *a, fg_box box, const fg_spec *s,
     for (int pass = 0; pass < 2; pass++) {
         if (p.h < 10) p.h = 10;
         if (p.w < 10) p.w = 10;
-        int my = (int)(p.h / 38) + 1;
+        int my = (int)(p.h / 45) + 1;   /* about one label per 45 pt: 5 on a typical plot */
         fg_ticks_make(&a->yt, a->y.kind, ylo, yhi, my < 3 ? 3 : my, a->y_int ? FG_TICKS_INTEGER : 0);
+        a->y.p0 = p.y + p.h; a->y.p1 = p.y;
         for (int k = 0; k < 8; k++) {   /* y labels a line apart at least */
-            if (a->yt.n < 3) break;
-            double gap = p.h * (a->yt.v[1] - a->yt.v[0]) / (yhi - ylo);
-            if (fabs(gap) >= lh * 1.3) break;
+            if (a->yt.n < 3 || y_gap(a) >= lh * 1.3) break;
             my = a->yt.n - 1;
             fg_ticks_make(&a->yt, a->y.kind, ylo, yhi, my, a->y_int ? FG_TICKS_INTEGER : 0);
+        }
+        /* Fewer asked did not give fewer (uneven log ticks, a tiny axis):
+         * keep every other tick until they fit. */
+        for (int k = 0; k < 8 && a->yt.n > 2 && y_gap(a) < lh * 1.1; k++) {
+            int n = 0;
+            for (int i = 0; i < a->yt.n; i += 2) {
+                a->yt.v[n] = a->yt.v[i];
+                memcpy(a->yt.label[n], a->yt.label[i], sizeof a->yt.label[0]);
+                n++;
+            }
+            a->yt.n = n;
         }
         double ylw = max_label_w(cr, &a->yt, st->tick_size, NULL);
         left_title = ((s->y_label && *s->y_label) || *a->yt.suffix) ? th + st->pad : 0;

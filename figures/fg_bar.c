@@ -19,7 +19,25 @@ static double err_hi(const fg_series *se, int j) {
     return NAN;
 }
 
-int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
+/* The bars (with their error bars and value labels) as ink, so legends
+ * and reference-line labels keep off them. */
+static void bar_ink(fg_ink *ink, const fg_axes *A, const fg_spec *s, int ncat, double bw, double base) {
+    double vh = s->bar_values ? fg_style_get()->tick_size * 1.3 : 0;
+    for (int i = 0; i < s->n_series; i++)
+        for (int j = 0; j < s->series[i].y.n && j < ncat; j++) {
+            double x0 = fg_scale_fwd(&A->x, j - GROUP_W / 2 + i * bw), x1 = fg_scale_fwd(&A->x, j - GROUP_W / 2 + (i + 1) * bw);
+            double y0 = fg_scale_fwd(&A->y, base);
+            double y1 = fg_scale_fwd(&A->y, fg_scale_t(s->y_scale, s->series[i].y.v[j]));
+            double e1 = fg_scale_fwd(&A->y, fg_scale_t(s->y_scale, err_hi(&s->series[i], j)));
+            if (isfinite(e1)) y1 = y0 > y1 ? fmin(y1, e1) : fmax(y1, e1);
+            if (!isfinite(y1)) continue;
+            y1 += y1 < y0 ? -vh : vh;
+            y1 = fmax(A->plot.y - 5, fmin(A->plot.y + A->plot.h + 5, y1));
+            fg_ink_rect(ink, x0, fmin(y0, y1), x1 - x0, fabs(y1 - y0), 3);
+        }
+}
+
+static int bar_body(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
     const fg_style *st = fg_style_get();
     int ncat = s->n_x_cats;
     for (int i = 0; i < s->n_series && !s->x_cats; i++)
@@ -84,24 +102,13 @@ int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t err
     double base = s->y_scale == FG_SCALE_LINEAR ? fmax(ylo, fmin(yhi, 0)) : ylo;
     double lw = 0, lh = 0, lx = 0, ly = 0;
     int outside = 0, horiz = 0;
+    int *hwhere = calloc(s->n_hlines + 1, sizeof *hwhere);
+    fg_ink ink = { 0 };
+    bar_ink(&ink, &A, s, ncat, bw, base);
+    fg_hlines_place(cr, &A, s, &ink, hwhere);
     if (show_leg) {
         fg_legend_size(cr, items, nit, 0, 0, &lw, &lh);
-        fg_ink ink = { 0 };
-        for (int i = 0; i < ns; i++)
-            for (int j = 0; j < s->series[i].y.n && j < ncat; j++) {
-                double x0 = fg_scale_fwd(&A.x, j - GROUP_W / 2 + i * bw), x1 = fg_scale_fwd(&A.x, j - GROUP_W / 2 + (i + 1) * bw);
-                double y0 = fg_scale_fwd(&A.y, base);
-                double y1 = fg_scale_fwd(&A.y, fg_scale_t(s->y_scale, s->series[i].y.v[j]));
-                double e1 = fg_scale_fwd(&A.y, fg_scale_t(s->y_scale, err_hi(&s->series[i], j)));
-                if (isfinite(e1)) y1 = y0 > y1 ? fmin(y1, e1) : fmax(y1, e1);
-                if (isfinite(y1)) fg_ink_rect(&ink, x0, fmin(y0, y1), x1 - x0, fabs(y1 - y0), 3);
-            }
-        for (int i = 0; i < s->n_hlines; i++) {
-            double y = fg_scale_fwd(&A.y, fg_scale_t(A.y.kind, s->hlines[i].v));
-            if (isfinite(y)) fg_ink_segment(&ink, A.plot.x, y, A.plot.x + A.plot.w, y, 3);
-        }
         outside = s->legend == FG_LEG_OUTSIDE || fg_legend_place(&ink, A.plot, lw, lh, s->legend, &lx, &ly) != 0;
-        fg_ink_free(&ink);
         if (outside) {
             if (lw <= box.w * 0.28) {
                 fg_axes_layout(cr, &A, box, &t, -0.5, ncat - 0.5, ylo, yhi, lw + 6, 0);
@@ -113,8 +120,12 @@ int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t err
                 lx = fmax(box.x, fmin(A.plot.x + (A.plot.w - lw) / 2, box.x + box.w - lw));
                 ly = A.plot.y - lh - 6;
             }
+            fg_ink_free(&ink);   /* the plot moved: the labels choose again */
+            bar_ink(&ink, &A, s, ncat, bw, base);
+            fg_hlines_place(cr, &A, s, &ink, hwhere);
         }
     }
+    fg_ink_free(&ink);
 
     fg_axes_draw_grid(cr, &A, st, s->grid);
     cairo_save(cr);
@@ -159,23 +170,19 @@ int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t err
             }
         }
     }
-    for (int i = 0; i < s->n_hlines; i++) {
-        double y = fg_scale_fwd(&A.y, fg_scale_t(A.y.kind, s->hlines[i].v));
-        if (!isfinite(y) || y < A.plot.y || y > A.plot.y + A.plot.h) continue;
-        fg_set_rgb(cr, st->faint);
-        cairo_set_line_width(cr, st->axis_w * 1.2);
-        fg_set_dash(cr, s->hlines[i].dash >= 0 ? s->hlines[i].dash : 1, st->axis_w);
-        cairo_move_to(cr, A.plot.x, y);
-        cairo_line_to(cr, A.plot.x + A.plot.w, y);
-        cairo_stroke(cr);
-        cairo_set_dash(cr, NULL, 0, 0);
-        if (s->hlines[i].label)
-            fg_text_draw_bg(cr, s->hlines[i].label, st->tick_size, A.plot.x + A.plot.w - 2, y - 1.5, 1, 1, A.plot.w - 4);
-    }
+    fg_hlines_draw(cr, &A, s, hwhere);
     cairo_restore(cr);
     fg_axes_draw(cr, &A, st, &t);
     if (show_leg) fg_legend_draw(cr, items, nit, lx, ly, horiz, box.w - 8, !outside);
     free(names);
+    free(hwhere);
     (void)err; (void)errlen;
     return 0;
+}
+
+int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
+    cairo_save(cr);
+    int rc = bar_body(cr, box, s, err, errlen);
+    cairo_restore(cr);
+    return rc;
 }

@@ -47,7 +47,8 @@ void fg_colorbar_draw(cairo_t *cr, fg_box b, fg_cmap m, double vmin, double vmax
     cairo_set_line_width(cr, st->axis_w);
     double wm = 0;
     for (int i = 0; i < t.n; i++) {
-        double u = flat ? 0.5 : (t.v[i] - vmin) / (vmax - vmin);
+        double d = vmax - vmin;
+        double u = flat ? 0.5 : isfinite(d) ? (t.v[i] - vmin) / d : (t.v[i] / 2 - vmin / 2) / (vmax / 2 - vmin / 2);
         if (!(u >= -1e-9 && u <= 1 + 1e-9)) continue;
         double y = b.y + b.h - u * b.h;
         cairo_move_to(cr, b.x + BAR_W, y);

@@ -30,17 +30,12 @@ static void text_fit(cairo_t *cr, const char *t, double size, double x, double y
 
 static double cell_aspect(const fg_spec *s) {
     for (int i = 0; i < s->img_rows * s->img_cols; i++)
-        if (s->images[i].surf) return (double)s->images[i].h / s->images[i].w;
+        if (s->images[i].surf) {
+            /* a 3000×1 strip still gets a visible cell */
+            double a = (double)s->images[i].h / s->images[i].w;
+            return a < 0.05 ? 0.05 : a > 20 ? 20 : a;
+        }
     return 1.0;
-}
-
-static void class_items(const fg_spec *s, fg_legend_item *it, int *n) {
-    *n = 0;
-    for (int c = 0; c < s->n_classes && *n < 64; c++) {
-        if (c == s->bg_class) continue;
-        it[(*n)++] = (fg_legend_item){ .label = s->classes[c], .color = fg_palette(c > s->bg_class ? c - 1 : c),
-                                       .patch = 1, .alpha = 0.85 };
-    }
 }
 
 double fg_grid_aspect(const fg_spec *s) {
@@ -85,7 +80,7 @@ int fg_grid_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
     int nit = 0;
     double lw = 0, lh = 0;
     if (s->kind == FG_MASK_OVERLAY) {
-        class_items(s, items, &nit);
+        nit = fg_mask_legend_items(s, items, 64);
         if (nit) {
             fg_legend_size(cr, items, nit, 1, box.w, &lw, &lh);
             bottom = lh + 2;

@@ -10,6 +10,13 @@
 
 #include "fg_internal.h"
 
+/* Position of v in [vmin, vmax]; halves keep ±1e308 spans finite. */
+static double unit(double v, double vmin, double vmax, int flat) {
+    if (flat) return 0.5;
+    double d = vmax - vmin;
+    return isfinite(d) ? (v - vmin) / d : (v / 2 - vmin / 2) / (vmax / 2 - vmin / 2);
+}
+
 static int auto_digits(const fg_spec *s, double vmin, double vmax) {
     int integral = 1;
     for (int i = 0; i < s->rows * s->cols; i++) {
@@ -41,7 +48,7 @@ int fg_heatmap_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t
     if (isfinite(s->vmax)) vmax = s->vmax;
     if (vmax < vmin) { double t = vmin; vmin = vmax; vmax = t; }
     /* a span too small to divide by: every cell gets the middle colour */
-    int flat = !(vmax - vmin > 1e-12 * fmax(fabs(vmin), fabs(vmax))) || !isfinite(vmax - vmin);
+    int flat = !(vmax - vmin > 1e-12 * fmax(fabs(vmin), fabs(vmax)));
 
     cairo_save(cr);
     double th, lh;
@@ -102,7 +109,7 @@ int fg_heatmap_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t
         for (int r = 0; r < R; r++)
             for (int c = 0; c < C; c++) {
                 double v = s->cells[(size_t)r * C + c];
-                fg_rgb k = isfinite(v) ? fg_cmap_at(s->cmap, flat ? 0.5 : (v - vmin) / (vmax - vmin)) : (fg_rgb){ 0.85, 0.85, 0.85 };
+                fg_rgb k = isfinite(v) ? fg_cmap_at(s->cmap, unit(v, vmin, vmax, flat)) : (fg_rgb){ 0.85, 0.85, 0.85 };
                 *(uint32_t *)(d + r * stride + c * 4) = 0xff000000u | ((unsigned)lround(k.r * 255) << 16)
                                                         | ((unsigned)lround(k.g * 255) << 8) | (unsigned)lround(k.b * 255);
             }
@@ -123,16 +130,17 @@ int fg_heatmap_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t
             for (int c = 0; c < C; c++) {
                 double v = s->cells[(size_t)r * C + c];
                 if (!isfinite(v)) continue;
-                char b[48];
-                snprintf(b, sizeof b, "%.*f", digits, v);
-                if (b[0] == '-') {
+                char b[64];
+                if (fabs(v) >= 1e6) snprintf(b, sizeof b, "%.3g", v);   /* 1e308 is not 309 digits */
+                else snprintf(b, sizeof b, "%.*f", digits, v);
+                if (b[0] == '-' && strlen(b) + 3 < sizeof b) {
                     memmove(b + 3, b + 1, strlen(b));
                     memcpy(b, "\xe2\x88\x92", 3);
                 }
                 double w;
                 fg_text_size(cr, b, vs, 0, &w, NULL);
                 if (w > cw * 0.92) continue;
-                fg_rgb k = fg_cmap_at(s->cmap, flat ? 0.5 : (v - vmin) / (vmax - vmin));
+                fg_rgb k = fg_cmap_at(s->cmap, unit(v, vmin, vmax, flat));
                 double lum = 0.2126 * k.r + 0.7152 * k.g + 0.0722 * k.b;
                 if (lum < 0.5) cairo_set_source_rgb(cr, 1, 1, 1);
                 else fg_set_rgb(cr, st->ink);
@@ -142,11 +150,11 @@ int fg_heatmap_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t
 
     fg_set_rgb(cr, st->ink);
     for (int r = 0; r < R && s->row_labels; r += rskip)
-        fg_text_draw(cr, s->row_labels[r], st->tick_size, 0, 0, x0 - st->pad, y0 + (r + 0.5) * ch, 1, 0.5, 0);
+        fg_text_draw_max(cr, s->row_labels[r], st->tick_size, 0, 0, x0 - st->pad, y0 + (r + 0.5) * ch, 1, 0.5, 0, rowlw);
     for (int c = 0; c < C && s->col_labels; c += skip) {
         double x = x0 + (c + 0.5) * cw, y = y0 + gh + st->pad;
-        if (rot) fg_text_draw(cr, s->col_labels[c], st->tick_size, 0, 0, x + lh * 0.3, y, 1, 0.5, -M_PI / 4);
-        else fg_text_draw(cr, s->col_labels[c], st->tick_size, 0, 0, x, y, 0.5, 0, 0);
+        if (rot) fg_text_draw_max(cr, s->col_labels[c], st->tick_size, 0, 0, x + lh * 0.3, y, 1, 0.5, -M_PI / 4, collw);
+        else fg_text_draw_max(cr, s->col_labels[c], st->tick_size, 0, 0, x, y, 0.5, 0, 0, collw);
     }
     if (s->x_label && *s->x_label)
         fg_text_draw(cr, s->x_label, st->size, 0, 0, x0 + gw / 2, fmin(box.y + box.h, y0 + gh + bottom), 0.5, 1, 0);

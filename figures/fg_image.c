@@ -9,16 +9,19 @@
 
 #include "fg_internal.h"
 
+/* The value of a base64 character (standard and URL-safe alphabets), or
+ * -1. A function, not a lazily filled table: figures may be parsed from
+ * several threads. */
+static int b64(unsigned char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+}
+
 unsigned char *fg_base64_decode(const char *s, size_t *n) {
-    static signed char map[256];
-    static int ready = 0;
-    if (!ready) {
-        memset(map, -1, sizeof map);
-        const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for (int i = 0; i < 64; i++) map[(unsigned char)a[i]] = (signed char)i;
-        map['-'] = 62; map['_'] = 63;   /* URL-safe alphabet too */
-        ready = 1;
-    }
     size_t len = strlen(s);
     unsigned char *out = malloc(len / 4 * 3 + 4);
     if (!out) return NULL;
@@ -29,8 +32,9 @@ unsigned char *fg_base64_decode(const char *s, size_t *n) {
         unsigned char c = (unsigned char)s[i];
         if (c == '=') break;
         if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
-        if (map[c] < 0) { free(out); return NULL; }
-        acc = (acc << 6) | (unsigned)map[c];
+        int v = b64(c);
+        if (v < 0) { free(out); return NULL; }
+        acc = (acc << 6) | (unsigned)v;
         bits += 6;
         if (bits >= 8) { bits -= 8; out[o++] = (unsigned char)(acc >> bits); acc &= (1u << bits) - 1; }
     }

@@ -130,7 +130,8 @@ void fg_text_size_wrapped(cairo_t *cr, const char *text, double size, int markup
                           double *w, double *h, int *lines);
 void fg_text_draw_wrapped(cairo_t *cr, const char *text, double size, int markup, double width,
                           double x, double y, double ax, double ay);
-/* The same on a white ground, for labels drawn over data or lines. */
+/* fg_text_draw (plain text) on a white ground, for labels drawn over data
+ * or lines, ellipsized to maxw. */
 void fg_text_draw_bg(cairo_t *cr, const char *text, double size, double x, double y,
                      double ax, double ay, double maxw);
 /* fg_text_draw, ellipsized to maxw points when longer (maxw <= 0: never). */
@@ -139,7 +140,7 @@ void fg_text_draw_max(cairo_t *cr, const char *text, double size, int bold, int 
 void fg_mark_draw(cairo_t *cr, fg_box box, const char *msg);  /* "no data" etc. */
 
 /* ---- ticks (fg_ticks.c) --------------------------------------------------- */
-#define FG_MAX_TICKS 64
+#define FG_MAX_TICKS 128
 typedef struct {
     int n;
     double v[FG_MAX_TICKS];
@@ -224,6 +225,11 @@ void fg_ink_free(fg_ink *k);
 int  fg_legend_place(const fg_ink *k, fg_box plot, double w, double h, fg_legend_pos want,
                      double *x, double *y);
 
+/* Reference lines: labels placed off the data (where[i]: bit 0 left end,
+ * bit 1 below the line; their boxes join the ink), then drawn. */
+void fg_hlines_place(cairo_t *cr, const fg_axes *a, const fg_spec *s, fg_ink *ink, int *where);
+void fg_hlines_draw(cairo_t *cr, const fg_axes *a, const fg_spec *s, const int *where);
+
 void fg_band_draw(cairo_t *cr, const fg_axes *a, const fg_vec *x, const fg_vec *lo,
                   const fg_vec *hi, fg_rgb c, double alpha);
 void fg_marker_draw(cairo_t *cr, int marker, double x, double y, double r, fg_rgb c);
@@ -242,6 +248,13 @@ int fg_bar_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t err
 int fg_heatmap_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen);
 int fg_grid_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen);
 double fg_grid_aspect(const fg_spec *s);
+
+/* Masks (fg_mask.c): blend class map cls (w×h) over img (NULL: grey) at
+ * alpha into out; the legend items of a mask overlay's classes. */
+fg_rgb fg_mask_color(int cls, int bg);
+int  fg_mask_overlay(fg_image *out, const fg_image *img, const unsigned char *cls, int w, int h,
+                     int bg, double alpha);
+int  fg_mask_legend_items(const fg_spec *s, fg_legend_item *it, int max);
 
 /* Images (fg_image.c). */
 int  fg_image_from_png(fg_image *im, const char *path);

@@ -42,6 +42,14 @@ static double cat_slot(const double *vals, int n, double x) {
     return NAN;
 }
 
+/* A data x in axis units: log exponent, or category slot (by value when
+ * the slots are the distinct x values, by index when they are named). */
+static double x_units(const fg_spec *s, const double *catv, int ncatv, double x) {
+    if (s->x_scale != FG_SCALE_CATEGORY) return fg_scale_t(s->x_scale, x);
+    if (s->n_x_cats > 0) return isfinite(x) ? x : NAN;
+    return cat_slot(catv, ncatv, x);
+}
+
 static void ema(double *out, const double *y, int n, double w) {
     double s = 0, wt = 1;
     int started = 0;
@@ -107,34 +115,32 @@ static void ink_build(fg_ink *k, const fg_axes *a, const prep *P, int np, const 
     }
 }
 
-/* Each reference-line label goes where it hides the least data: at the
- * right or left end, above or below its line. Its box then joins the ink,
- * so the legend keeps off it too. where[i]: bit 0 left, bit 1 below. */
-static void place_hlabels(cairo_t *cr, const fg_axes *a, const fg_spec *s, fg_ink *ink, int *where) {
+/* An annotation's text goes in the quadrant around its point that hides
+ * the least data and stays inside the plot; where[i]: bit 0 left of the
+ * point, bit 1 below it. Its box joins the ink. */
+static void place_notes(cairo_t *cr, const fg_axes *a, const fg_spec *s, const double *catv, int ncatv,
+                        fg_ink *ink, int *where) {
     const fg_style *st = fg_style_get();
-    for (int i = 0; i < s->n_hlines; i++) {
+    for (int i = 0; i < s->n_notes; i++) {
         where[i] = 0;
-        double y = fg_scale_fwd(&a->y, fg_scale_t(a->y.kind, s->hlines[i].v));
-        if (!s->hlines[i].label || !isfinite(y)) continue;
+        double px = fg_scale_fwd(&a->x, x_units(s, catv, ncatv, s->notes[i].x));
+        double py = fg_scale_fwd(&a->y, fg_scale_t(a->y.kind, s->notes[i].y));
+        if (!isfinite(px) || !isfinite(py) || !s->notes[i].text) continue;
         double w, h;
-        fg_text_size(cr, s->hlines[i].label, st->tick_size, 0, &w, &h);
-        if (w > a->plot.w - 4) w = a->plot.w - 4;
-        int best = 0, bestc = -1;
+        fg_text_size(cr, s->notes[i].text, st->tick_size, 0, &w, &h);
+        int best = px > a->plot.x + a->plot.w * 0.6 ? 1 : 0, bestc = -1;
         for (int c = 0; c < 4; c++) {
-            double x = (c & 1) ? a->plot.x + 2 : a->plot.x + a->plot.w - 2 - w;
-            double ty = (c & 2) ? y + 1.5 : y - 1.5 - h;
-            if (ty < a->plot.y - 1 || ty + h > a->plot.y + a->plot.h + 1) continue;   /* stay inside */
-            int n = fg_ink_count(ink, x - 1, ty, w + 2, h);
+            double x = (c & 1) ? px - 3 - w : px + 3, y = (c & 2) ? py + 2 : py - 2 - h;
+            if (x < a->plot.x || x + w > a->plot.x + a->plot.w || y < a->plot.y || y + h > a->plot.y + a->plot.h) continue;
+            int n = fg_ink_count(ink, x - 1, y, w + 2, h);
             if (bestc < 0 || n < bestc) { bestc = n; best = c; }
         }
         where[i] = best;
-        double x = (best & 1) ? a->plot.x + 2 : a->plot.x + a->plot.w - 2 - w;
-        double ty = (best & 2) ? y + 1.5 : y - 1.5 - h;
-        fg_ink_rect(ink, x, ty, w, h, 3);
+        fg_ink_rect(ink, (best & 1) ? px - 3 - w : px + 3, (best & 2) ? py + 2 : py - 2 - h, w, h, 3);
     }
 }
 
-int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
+static int line_body(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
     const fg_style *st = fg_style_get();
     int curve = s->kind == FG_CURVE;
     fg_axes A;
@@ -218,7 +224,8 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
         if (isfinite(y)) { ylo = fmin(ylo, y); yhi = fmax(yhi, y); }
     }
     for (int i = 0; i < s->n_vlines; i++) {
-        double x = s->x_scale == FG_SCALE_CATEGORY ? NAN : fg_scale_t(s->x_scale, s->vlines[i].v);
+        if (s->x_scale == FG_SCALE_CATEGORY) continue;   /* slots are already the x range */
+        double x = fg_scale_t(s->x_scale, s->vlines[i].v);
         if (isfinite(x)) { xlo = fmin(xlo, x); xhi = fmax(xhi, x); }
     }
 
@@ -252,12 +259,13 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
                                          .marker = P[i].marker, .alpha = P[i].band ? 0.2 : 0 };
     }
     int leg_outside = 0, leg_horiz = 0;
-    int *hwhere = calloc(s->n_hlines + 1, sizeof *hwhere);
+    int *hwhere = calloc(s->n_hlines + 1, sizeof *hwhere), *nwhere = calloc(s->n_notes + 1, sizeof *nwhere);
     double lw = 0, lh = 0, lx = 0, ly = 0;
     fg_axes_layout(cr, &A, box, s, xlo, xhi, ylo, yhi, 0, 0);
     fg_ink ink = { 0 };
     ink_build(&ink, &A, P, s->n_series, s);
-    place_hlabels(cr, &A, s, &ink, hwhere);
+    fg_hlines_place(cr, &A, s, &ink, hwhere);
+    place_notes(cr, &A, s, catv, ncatv, &ink, nwhere);
     if (nit > 0 && s->legend != FG_LEG_NONE) {
         fg_legend_size(cr, items, nit, 0, 0, &lw, &lh);
         if (s->legend == FG_LEG_OUTSIDE) leg_outside = 1;
@@ -278,7 +286,8 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
             /* the plot moved: the labels choose again */
             fg_ink_free(&ink);
             ink_build(&ink, &A, P, s->n_series, s);
-            place_hlabels(cr, &A, s, &ink, hwhere);
+            fg_hlines_place(cr, &A, s, &ink, hwhere);
+    place_notes(cr, &A, s, catv, ncatv, &ink, nwhere);
         }
     }
     fg_ink_free(&ink);
@@ -296,26 +305,9 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
         bandax.x.kind = FG_SCALE_LINEAR;
         fg_band_draw(cr, &bandax, &vx, &vl, &vh, P[i].c, 0.2);
     }
-    /* Reference lines under the data, labelled at their right end. */
-    for (int i = 0; i < s->n_hlines; i++) {
-        double y = fg_scale_fwd(&A.y, fg_scale_t(A.y.kind, s->hlines[i].v));
-        if (!isfinite(y) || y < A.plot.y || y > A.plot.y + A.plot.h) continue;
-        cairo_save(cr);
-        fg_set_rgb(cr, st->faint);
-        cairo_set_line_width(cr, st->axis_w * 1.2);
-        fg_set_dash(cr, s->hlines[i].dash >= 0 ? s->hlines[i].dash : 1, st->axis_w);
-        cairo_move_to(cr, A.plot.x, y);
-        cairo_line_to(cr, A.plot.x + A.plot.w, y);
-        cairo_stroke(cr);
-        if (s->hlines[i].label) {
-            int left = hwhere[i] & 1, below = hwhere[i] & 2;
-            fg_text_draw_bg(cr, s->hlines[i].label, st->tick_size, left ? A.plot.x + 2 : A.plot.x + A.plot.w - 2,
-                            below ? y + 1.5 : y - 1.5, left ? 0 : 1, below ? 0 : 1, A.plot.w - 4);
-        }
-        cairo_restore(cr);
-    }
+    fg_hlines_draw(cr, &A, s, hwhere);
     for (int i = 0; i < s->n_vlines; i++) {
-        double x = s->x_scale == FG_SCALE_CATEGORY ? NAN : fg_scale_fwd(&A.x, fg_scale_t(A.x.kind, s->vlines[i].v));
+        double x = fg_scale_fwd(&A.x, x_units(s, catv, ncatv, s->vlines[i].v));
         if (!isfinite(x) || x < A.plot.x || x > A.plot.x + A.plot.w) continue;
         cairo_save(cr);
         fg_set_rgb(cr, st->faint);
@@ -356,28 +348,35 @@ int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t er
     }
     cairo_restore(cr);
     for (int i = 0; i < s->n_notes; i++) {
-        double x = s->x_scale == FG_SCALE_CATEGORY ? s->notes[i].x : fg_scale_t(A.x.kind, s->notes[i].x);
-        double px = fg_scale_fwd(&A.x, x), py = fg_scale_fwd(&A.y, fg_scale_t(A.y.kind, s->notes[i].y));
+        double px = fg_scale_fwd(&A.x, x_units(s, catv, ncatv, s->notes[i].x)), py = fg_scale_fwd(&A.y, fg_scale_t(A.y.kind, s->notes[i].y));
         if (!isfinite(px) || !isfinite(py) || px < A.plot.x - 1 || px > A.plot.x + A.plot.w + 1
             || py < A.plot.y - 1 || py > A.plot.y + A.plot.h + 1) continue;
         cairo_save(cr);
         fg_set_rgb(cr, st->ink);
         cairo_arc(cr, px, py, 1.2, 0, 2 * M_PI);
         cairo_fill(cr);
-        /* Text on the side with more room, so it stays inside the plot. */
-        double ax = px > A.plot.x + A.plot.w * 0.6 ? 1 : 0;
-        fg_text_draw_bg(cr, s->notes[i].text, st->tick_size, px + (ax ? -3 : 3), py - 2, ax, 1, ax ? px - A.plot.x - 3 : A.plot.x + A.plot.w - px - 3);
+        int left = nwhere[i] & 1, below = nwhere[i] & 2;
+        fg_text_draw_bg(cr, s->notes[i].text, st->tick_size, px + (left ? -3 : 3), below ? py + 2 : py - 2, left, below ? 0 : 1,
+                        left ? px - A.plot.x - 3 : A.plot.x + A.plot.w - px - 3);
         cairo_restore(cr);
     }
     fg_axes_draw(cr, &A, st, s);
     if (nit > 0 && s->legend != FG_LEG_NONE) fg_legend_draw(cr, items, nit, lx, ly, leg_horiz, box.w - 8, !leg_outside);
     free(items);
     free(hwhere);
+    free(nwhere);
 done:
     for (int i = 0; i < s->n_series; i++) { free(P[i].x); free(P[i].y); free(P[i].raw); free(P[i].lo); free(P[i].hi); }
     free(P);
     free(catv);
     if (catnames) { for (int i = 0; i < ncatv; i++) free(catnames[i]); free(catnames); }
     (void)err; (void)errlen;
+    return rc;
+}
+
+int fg_line_draw(cairo_t *cr, fg_box box, const fg_spec *s, char *err, size_t errlen) {
+    cairo_save(cr);
+    int rc = line_body(cr, box, s, err, errlen);
+    cairo_restore(cr);
     return rc;
 }

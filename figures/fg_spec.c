@@ -5,8 +5,10 @@
  * "inf" become NAN and are drawn as gaps. A PNG that cannot be read is not
  * a parse error: the image keeps the reason and fg_draw reports it. */
 #include <cJSON.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fg_internal.h"
 
@@ -291,52 +293,6 @@ static int image_of(const cJSON *o, const char *base, fg_image *im, const char *
     return 0;
 }
 
-/* Overlay a class map on an image: each non-background class in its
- * palette colour at alpha, over the image (scaled to the mask's size by
- * nearest neighbour when sizes differ). */
-static int overlay_of(fg_image *out, const fg_image *img, const unsigned char *cls, int w, int h,
-                      int bg, double alpha) {
-    unsigned char *px = malloc((size_t)w * h * 4 + 1);
-    if (!px) return -1;
-    const unsigned char *id = NULL;
-    int istride = 0, iw = 0, ih = 0;
-    if (img && img->surf) {
-        cairo_surface_flush(img->surf);
-        id = cairo_image_surface_get_data(img->surf);
-        istride = cairo_image_surface_get_stride(img->surf);
-        iw = img->w; ih = img->h;
-    }
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            double r = 0.92, g = 0.92, b = 0.92;   /* no image: light grey ground */
-            if (id) {
-                int sx = x * iw / w, sy = y * ih / h;
-                uint32_t v = *(const uint32_t *)(id + sy * istride + sx * 4);
-                unsigned a = v >> 24;
-                double af = a / 255.0;
-                /* premultiplied over white */
-                r = ((v >> 16) & 255) / 255.0 + (1 - af);
-                g = ((v >> 8) & 255) / 255.0 + (1 - af);
-                b = (v & 255) / 255.0 + (1 - af);
-            }
-            int c = cls[(size_t)y * w + x];
-            if (c != bg) {
-                fg_rgb k = fg_palette(c > bg ? c - 1 : c);
-                r = (1 - alpha) * r + alpha * k.r;
-                g = (1 - alpha) * g + alpha * k.g;
-                b = (1 - alpha) * b + alpha * k.b;
-            }
-            unsigned char *q = px + ((size_t)y * w + x) * 4;
-            q[0] = (unsigned char)lround(fmin(r, 1) * 255);
-            q[1] = (unsigned char)lround(fmin(g, 1) * 255);
-            q[2] = (unsigned char)lround(fmin(b, 1) * 255);
-            q[3] = 255;
-        }
-    int rc = fg_image_from_pixels(out, w, h, 4, px);
-    free(px);
-    return rc;
-}
-
 static int parse_grid(const cJSON *o, const char *base, fg_spec *s, char *err, size_t errlen) {
     const cJSON *im = cJSON_GetObjectItemCaseSensitive(o, "images");
     if (!cJSON_IsArray(im)) { fg_err(err, errlen, "image_grid: 'images' must be an array (of rows, or flat with 'cols')"); return -1; }
@@ -415,7 +371,7 @@ static int parse_masks(const cJSON *o, const char *base, fg_spec *s, char *err, 
             unsigned char *cls = malloc((size_t)w * h + 1);
             for (size_t i = 0; i < (size_t)w * h; i++) cls[i] = px[i * ch];   /* class = first channel */
             free(px);
-            int rc = overlay_of(cell, img->surf ? img : NULL, cls, w, h, bg, alpha);
+            int rc = fg_mask_overlay(cell, img->surf ? img : NULL, cls, w, h, bg, alpha);
             free(cls);
             if (rc) { fg_err(err, errlen, "%s: cannot make an image surface", ctx); return -1; }
         }
@@ -588,21 +544,79 @@ static fg_spec *parse_obj(const cJSON *o, const char *base, int depth, char *err
     return s;
 }
 
+/* JSON has no NaN or infinity, but number printers (Lua's %.17g, C's
+ * printf, Python's json) write nan, -nan, inf, Infinity, NaN. Outside
+ * strings, such a word where a value starts becomes null: a gap. */
+static char *nonfinite_to_null(const char *j) {
+    static const char *words[] = { "-infinity", "infinity", "-inf", "inf", "-nan", "nan" };
+    size_t n = strlen(j);
+    char *o = malloc(2 * n + 1);   /* "null" replaces 3-letter "nan" too */
+    if (!o) return NULL;
+    size_t k = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < n;) {
+        char c = j[i];
+        if (in_str) {
+            o[k++] = c;
+            if (c == '\\' && i + 1 < n) o[k++] = j[++i];
+            else if (c == '"') in_str = 0;
+            i++;
+            continue;
+        }
+        if (c == '"') { in_str = 1; o[k++] = c; i++; continue; }
+        int matched = 0;
+        if (c == '-' || c == 'n' || c == 'N' || c == 'i' || c == 'I') {
+            for (int w = 0; w < 6 && !matched; w++) {
+                size_t L = strlen(words[w]);
+                if (i + L <= n && !strncasecmp(j + i, words[w], L)
+                    && (i + L == n || !(isalnum((unsigned char)j[i + L]) || j[i + L] == '_'))) {
+                    memcpy(o + k, "null", 4); k += 4; i += L;
+                    matched = 1;
+                }
+            }
+        }
+        if (!matched) o[k++] = j[i++];
+    }
+    o[k] = 0;
+    return o;
+}
+
+/* A Lua table that is empty serialises as {} as often as []: every empty
+ * object becomes an empty array (where an object was wanted, both are
+ * equally wrong and still rejected). */
+static void empty_objects_to_arrays(cJSON *j) {
+    for (; j; j = j->next) {
+        if (cJSON_IsObject(j) && !j->child) j->type = (j->type & ~0xFF) | cJSON_Array;
+        else if (j->child) empty_objects_to_arrays(j->child);
+    }
+}
+
 fg_spec *fg_spec_parse(const char *json, const char *base_dir, char *err, size_t errlen) {
     if (!json) { fg_err(err, errlen, "no JSON text"); return NULL; }
-    cJSON *o = cJSON_Parse(json);
+    char *clean = nonfinite_to_null(json);
+    if (!clean) { fg_err(err, errlen, "out of memory"); return NULL; }
+    cJSON *o = cJSON_Parse(clean);
     if (!o) {
-        const char *at = cJSON_GetErrorPtr();
+        const char *at = cJSON_GetErrorPtr();   /* points into clean */
         fg_err(err, errlen, "invalid JSON near '%.24s'", at ? at : "?");
+        free(clean);
         return NULL;
     }
+    free(clean);
+    empty_objects_to_arrays(o->child);
     fg_spec *s = parse_obj(o, base_dir, 0, err, errlen);
     cJSON_Delete(o);
     return s;
 }
 
 fg_spec *fg_spec_from_cjson(const struct cJSON *o, const char *base_dir, char *err, size_t errlen) {
-    return parse_obj(o, base_dir, 0, err, errlen);
+    if (!o) { fg_err(err, errlen, "no figure spec"); return NULL; }
+    cJSON *d = cJSON_Duplicate(o, 1);   /* the caller's tree stays as it is */
+    if (!d) { fg_err(err, errlen, "out of memory"); return NULL; }
+    empty_objects_to_arrays(d->child);
+    fg_spec *s = parse_obj(d, base_dir, 0, err, errlen);
+    cJSON_Delete(d);
+    return s;
 }
 
 void fg_spec_free(fg_spec *s) {

@@ -26,6 +26,8 @@ PangoLayout *fg_text_layout(cairo_t *cr, const char *text, double size, int bold
     pango_font_description_free(fd);
 
     if (!text) text = "";
+    char *valid = NULL;
+    if (!g_utf8_validate(text, -1, NULL)) text = valid = g_utf8_make_valid(text, -1);   /* bytes from Lua */
     char *sup = NULL;
     if (markup && strstr(text, "<sup>")) {
         /* Pango's <sup> scales relative to a point size and comes out too
@@ -49,6 +51,7 @@ PangoLayout *fg_text_layout(cairo_t *cr, const char *text, double size, int bold
         pango_layout_set_text(l, text, -1);
     }
     g_free(sup);
+    g_free(valid);
     return l;
 }
 

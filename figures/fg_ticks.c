@@ -176,12 +176,17 @@ void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m
         if (e1 - e0 + 1 >= 2) {
             int span = e1 - e0, every = 1;
             while (span / every + 1 > m && every < 1 << 20) every *= 2;   /* every 1, 2, 4... powers */
-            for (int e = e0; e <= e1 && t->n < FG_MAX_TICKS; e++) {
-                if (((e % every) + every) % every) continue;
-                t->v[t->n] = e;
-                format_power(t->label[t->n], sizeof t->label[0], base, e);
-                t->n++;
+            for (; every >= 1; every /= 2) {   /* multiples of every that leave two inside */
+                t->n = 0;
+                for (int e = e0; e <= e1 && t->n < FG_MAX_TICKS; e++) {
+                    if (((e % every) + every) % every) continue;
+                    t->v[t->n] = e;
+                    format_power(t->label[t->n], sizeof t->label[0], base, e);
+                    t->n++;
+                }
+                if (t->n >= 2) break;
             }
+            if (every < 1) every = 1;
             if (base == 10 && every == 1 && span <= 6) {   /* minor ticks 2..9 */
                 for (int e = e0 - 1; e <= e1; e++)
                     for (int k = 2; k <= 9 && t->nminor < FG_MAX_TICKS * 2; k++) {
@@ -242,8 +247,9 @@ void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m
         t->n = 0; t->suffix[0] = 0;
         /* Few ticks on a short axis can all fall outside the range (0 and
          * 100 for 7..74): ask for one more until two land inside. */
-        int ok = 0;
-        for (int mm = m; mm <= m + 4 && !ok; mm++) {
+        int ok = 0, want = m >= 3 ? 3 : 2;
+        double a2 = 0, b2 = 0, s2 = 0;   /* the first with two inside, if none has `want` */
+        for (int mm = m; mm <= m + 4 && ok < want; mm++) {
             if (fg_ticks_wilkinson(lo, hi, mm, fl, &a, &b, &step) != 0) break;
             int inside = 0;
             for (int i = 0; i < FG_MAX_TICKS; i++) {
@@ -251,9 +257,11 @@ void fg_ticks_make(fg_ticks *t, fg_scale_kind scale, double lo, double hi, int m
                 if (v > b + step * 1e-6) break;
                 inside += v >= lo - step * 1e-6 && v <= hi + step * 1e-6;
             }
-            ok = inside >= 2;
+            if (inside >= 2 && !ok) { ok = 2; a2 = a; b2 = b; s2 = step; }
+            if (inside >= want && mm <= m + 1) ok = want;   /* not much denser than asked */
         }
         if (!ok) continue;
+        if (ok < want) { a = a2; b = b2; step = s2; }
         /* Huge or tiny magnitudes: a common power of ten moves to the title. */
         double mag = fmax(fabs(lo), fabs(hi));
         int e = 0;

@@ -124,7 +124,8 @@ typedef struct kn_backend {
                             const float *gamma, int N, int C, int HW, int training, int acc);
 } kn_backend;
 
-/* The CPU back end (always built): OpenBLAS GEMM, OpenMP loops. */
+/* The CPU back end (always built): kn_sgemm GEMM (AVX-512 micro-kernel, or
+ * OpenBLAS without AVX-512), OpenMP loops. */
 const kn_backend *kn_cpu_backend(void);
 /* The back end for a device, or NULL when not built. */
 const kn_backend *kn_backend_get(int device);

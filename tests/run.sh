@@ -23,6 +23,8 @@ for bin in "$@"; do
   if [ -z "$t" ]; then failed=$((failed + 1)); echo "!! $bin printed no summary (rc=$rc)"; continue; fi
   passed=$((passed + p)); failed=$((failed + t - p))
   if [ "$rc" -ne 0 ] && [ "$t" = "$p" ]; then failed=$((failed + 1)); echo "!! $bin exited $rc"; fi
+  # Criterion's workers do not turn a sanitizer report into a failure
+  if grep -q 'ERROR: [A-Za-z]*Sanitizer\|runtime error:' "$log"; then failed=$((failed + 1)); echo "!! $bin: sanitizer report"; fi
 done
 for sh in tests/e2e/*.sh; do
   [ -e "$sh" ] || continue

@@ -192,45 +192,192 @@ static conv_geo conv_plan(int N, int C, int H, int W, int OC, int KH, int KW, in
 
 /* ---- conv2d ---------------------------------------------------------------- */
 
+static int dinp_by_flipped_conv(int KH, int KW, int stride, int pad);
+static size_t flipped_w_floats(int C, int OC, int KH, int KW);
+
 size_t kn_conv2d_scratch_floats(int N, int C, int H, int W, int OC, int KH, int KW,
                                 int stride, int pad) {
     conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
     size_t need = q.chunk * q.T, split = q.split_per * q.split;
-    return need > split ? need : split;
+    if (split > need) need = split;
+    if (dinp_by_flipped_conv(KH, KW, stride, pad)) {
+        conv_geo f = conv_plan(N, OC, q.OH, q.OW, C, KH, KW, 1, KH - 1 - pad);
+        size_t fn = f.chunk * f.T > f.split_per * f.split ? f.chunk * f.T : f.split_per * f.split;
+        fn += flipped_w_floats(C, OC, KH, KW);
+        if (fn > need) need = fn;
+    }
+    return need;
 }
 
 static int is_pointwise(const conv_geo *q) {
     return q->KH == 1 && q->KW == 1 && q->stride == 1 && q->pad == 0;
 }
 
+/* ---- implicit im2col ----------------------------------------------------------
+ * With the native GEMM, the forward's and dw's GEMMs never store the column
+ * matrix: their B packers read each block straight from the input images
+ * (which stay in cache), saving a write and a read of K x pixels floats per
+ * image. Measured on RN50 3x3 layers, one thread: forward 5-28 % faster,
+ * dw 5-25 %. (dinp still goes through a stored dcols and col2im.) */
+
+static int implicit_on = 1;
+void kn_conv_set_implicit(int on) { implicit_on = on; }
+static int use_implicit(void) { return implicit_on && kn_sgemm_is_native(); }
+
+typedef struct {
+    const conv_geo *q;
+    const float *base; /* image 0 of the group */
+    int col0;          /* virtual column of the GEMM's column 0 */
+} cols_ctx;
+
+/* dst[t*ds] = cols[r][j + t] for t < n, where column j = i*P + oh*OW + ow
+ * of the group's virtual im2col matrix and row r = (c, kh, kw). */
+static void im2col_segment(float *dst, int ds, const cols_ctx *x, int r, int j, int n) {
+    const conv_geo *q = x->q;
+    int kw = r % q->KW, kh = (r / q->KW) % q->KH, c = r / (q->KW * q->KH);
+    size_t in_sz = (size_t)q->C * q->H * q->W;
+    int i = j / q->P, p = j % q->P, oh = p / q->OW, ow = p % q->OW;
+    const float *img = x->base + i * in_sz + (size_t)c * q->H * q->W;
+    while (n > 0) {
+        int run = q->OW - ow < n ? q->OW - ow : n;
+        int ih = oh * q->stride - q->pad + kh;
+        if (ih < 0 || ih >= q->H) {
+            for (int t = 0; t < run; t++) dst[(size_t)t * ds] = 0.0f;
+        } else if (q->stride == 1 && ds == 1) {
+            /* a contiguous run of the input row, zero-padded at its ends */
+            const float *s = img + (size_t)ih * q->W - q->pad + kw;
+            int lo = q->pad - kw - ow, hi = q->W + q->pad - kw - ow; /* valid t in [lo, hi) */
+            if (lo < 0) lo = 0;
+            if (hi > run) hi = run;
+            if (hi < lo) hi = lo;
+            for (int t = 0; t < lo; t++) dst[t] = 0.0f;
+            if (hi > lo) memcpy(dst + lo, s + ow + lo, sizeof(float) * (hi - lo));
+            for (int t = hi; t < run; t++) dst[t] = 0.0f;
+        } else {
+            const float *s = img + (size_t)ih * q->W;
+            for (int t = 0; t < run; t++) {
+                int iw = (ow + t) * q->stride - q->pad + kw;
+                dst[(size_t)t * ds] = (iw >= 0 && iw < q->W) ? s[iw] : 0.0f;
+            }
+        }
+        dst += (size_t)run * ds;
+        n -= run;
+        ow += run;
+        if (ow == q->OW) {
+            ow = 0;
+            if (++oh == q->OH) { oh = 0; img += in_sz; }
+        }
+    }
+}
+
+/* B = the column matrix (K x columns): the forward's operand. A panel's
+ * columns fall into runs along output rows, listed once; each of the kc rows
+ * (c, kh, kw) then copies its runs from the input (stride 1: one memcpy each). */
+typedef struct { int off, len, oh, ow; const float *img; } col_run;
+
+static void pack_cols(float *Bp, const void *ctx, int p0, int kc, int j0, int nc) {
+    const cols_ctx *x = ctx;
+    const conv_geo *q = x->q;
+    size_t in_sz = (size_t)q->C * q->H * q->W, plane = (size_t)q->H * q->W;
+    for (int jp = 0; jp < nc; jp += KN_GEMM_NR) {
+        int nr = nc - jp < KN_GEMM_NR ? nc - jp : KN_GEMM_NR;
+        float *dst = Bp + (size_t)jp * kc;
+        col_run runs[KN_GEMM_NR];
+        int nrun = 0, j = x->col0 + j0 + jp;
+        int i = j / q->P, p = j % q->P, oh = p / q->OW, ow = p % q->OW;
+        for (int off = 0; off < nr;) {
+            int len = q->OW - ow < nr - off ? q->OW - ow : nr - off;
+            runs[nrun++] = (col_run){off, len, oh, ow, x->base + i * in_sz};
+            off += len;
+            ow += len;
+            if (ow == q->OW) {
+                ow = 0;
+                if (++oh == q->OH) { oh = 0; i++; }
+            }
+        }
+        int r = p0, kw = r % q->KW, kh = (r / q->KW) % q->KH, c = r / (q->KW * q->KH);
+        for (int k = 0; k < kc; k++) {
+            float *d = dst + (size_t)k * KN_GEMM_NR;
+            for (int u = 0; u < nrun; u++) {
+                col_run ru = runs[u];
+                float *o = d + ru.off;
+                int ih = ru.oh * q->stride - q->pad + kh;
+                if (ih < 0 || ih >= q->H) {
+                    memset(o, 0, sizeof(float) * ru.len);
+                    continue;
+                }
+                const float *s = ru.img + c * plane + (size_t)ih * q->W;
+                if (q->stride == 1) {
+                    int lo = q->pad - kw - ru.ow, hi = q->W + q->pad - kw - ru.ow;
+                    if (lo < 0) lo = 0;
+                    if (hi > ru.len) hi = ru.len;
+                    if (hi < lo) hi = lo;
+                    for (int t = 0; t < lo; t++) o[t] = 0.0f;
+                    if (hi > lo) memcpy(o + lo, s + ru.ow - q->pad + kw + lo, sizeof(float) * (hi - lo));
+                    for (int t = hi; t < ru.len; t++) o[t] = 0.0f;
+                } else {
+                    for (int t = 0; t < ru.len; t++) {
+                        int iw = (ru.ow + t) * q->stride - q->pad + kw;
+                        o[t] = (iw >= 0 && iw < q->W) ? s[iw] : 0.0f;
+                    }
+                }
+            }
+            for (int t = nr; t < KN_GEMM_NR; t++) d[t] = 0.0f;
+            if (++kw == q->KW) {
+                kw = 0;
+                if (++kh == q->KH) { kh = 0; c++; }
+            }
+        }
+    }
+}
+
+/* B = the column matrix transposed (columns x K): dw's operand. */
+static void pack_cols_t(float *Bp, const void *ctx, int p0, int kc, int j0, int nc) {
+    const cols_ctx *x = ctx;
+    for (int jp = 0; jp < nc; jp += KN_GEMM_NR) {
+        int nr = nc - jp < KN_GEMM_NR ? nc - jp : KN_GEMM_NR;
+        float *dst = Bp + (size_t)jp * kc;
+        for (int t = 0; t < nr; t++)
+            im2col_segment(dst + t, KN_GEMM_NR, x, j0 + jp + t, x->col0 + p0, kc);
+        for (int t = nr; t < KN_GEMM_NR; t++)
+            for (int k = 0; k < kc; k++) dst[(size_t)k * KN_GEMM_NR + t] = 0.0f;
+    }
+}
+
 /* Forward of images [n0, n1); par: thread the loops (loop plan). */
+/* out (=|+= by acc) conv(inp) + b, images [n0, n1). */
 static void conv2d_fwd_range(const conv_geo *q, float *out, float *scratch, const float *inp,
-                             const float *w, const float *b, int n0, int n1, int par) {
+                             const float *w, const float *b, int n0, int n1, int par, int acc) {
     int P = q->P, K = q->K, OC = q->OC, g = q->g;
     size_t in_sz = (size_t)q->C * q->H * q->W, out_sz = (size_t)OC * P;
     float *cols = scratch, *stage = scratch + (size_t)K * g * P;
     for (int m = n0; m < n1; m += g) {
         int gn = n1 - m < g ? n1 - m : g, cn = gn * P;
         const float *B = cols;
+        int implicit = use_implicit() && !is_pointwise(q);
+        cols_ctx cx = {q, inp + m * in_sz, 0};
         if (gn == 1 && is_pointwise(q))
             B = inp + m * in_sz;
-        else
+        else if (!implicit)
             for (int i = 0; i < gn; i++)
                 im2col(cols + (size_t)i * P, inp + (m + i) * in_sz, q->C, q->H, q->W, q->KH,
                        q->KW, q->stride, q->pad, q->OH, q->OW, cn, par);
-        if (gn == 1) {
-            float *o = out + m * out_sz;
+        float *o = gn == 1 ? out + m * out_sz : stage;
+        if (gn == 1 && (!acc || b))
             for (int oc = 0; oc < OC; oc++) {
                 float bv = b ? b[oc] : 0.0f;
-                for (int p = 0; p < P; p++) o[(size_t)oc * P + p] = bv;
+                float *r = o + (size_t)oc * P;
+                if (acc)
+                    for (int p = 0; p < P; p++) r[p] += bv;
+                else
+                    for (int p = 0; p < P; p++) r[p] = bv;
             }
-            kn_sgemm(0, 0, OC, P, K, 1.0f, w, K,
-                        B, P, 1.0f, o, P);
-        } else {
-            kn_sgemm(0, 0, OC, cn, K, 1.0f, w, K,
-                        B, cn, 0.0f, stage, cn);
-            scatter_planes(out + m * out_sz, stage, b, gn, OC, P, 0, par);
-        }
+        if (implicit)
+            kn_sgemm_packed_b(0, OC, cn, K, 1.0f, w, K, pack_cols, &cx, gn == 1 ? 1.0f : 0.0f,
+                              o, cn);
+        else
+            kn_sgemm(0, 0, OC, cn, K, 1.0f, w, K, B, cn, gn == 1 ? 1.0f : 0.0f, o, cn);
+        if (gn > 1) scatter_planes(out + m * out_sz, stage, b, gn, OC, P, acc, par);
     }
 }
 
@@ -251,7 +398,7 @@ static void im2col_pixels(float *cols, const float *img, const conv_geo *q, int 
 }
 
 static void conv2d_fwd_split(const conv_geo *q, float *out, float *scratch, const float *inp,
-                             const float *w, const float *b) {
+                             const float *w, const float *b, int acc) {
     int P = q->P, K = q->K, OC = q->OC, TT = q->split;
     size_t in_sz = (size_t)q->C * q->H * q->W, out_sz = (size_t)OC * P;
     int prev = openblas_get_num_threads();
@@ -263,35 +410,61 @@ static void conv2d_fwd_split(const conv_geo *q, float *out, float *scratch, cons
         float *cols = scratch + q->split_per * t;
         for (int m = 0; m < q->N && n > 0; m++) {
             const float *B = cols;
-            int ldb = n;
+            int ldb = n, implicit = use_implicit() && !is_pointwise(q);
+            cols_ctx cx = {q, inp + m * in_sz, p0};
             if (is_pointwise(q)) {
                 B = inp + m * in_sz + p0;
                 ldb = P;
-            } else {
+            } else if (!implicit) {
                 im2col_pixels(cols, inp + m * in_sz, q, p0, p1);
             }
             float *o = out + m * out_sz + p0;
-            for (int oc = 0; oc < OC; oc++) {
+            for (int oc = 0; oc < OC && (!acc || b); oc++) {
                 float bv = b ? b[oc] : 0.0f;
-                for (int i = 0; i < n; i++) o[(size_t)oc * P + i] = bv;
+                float *r = o + (size_t)oc * P;
+                if (acc)
+                    for (int i = 0; i < n; i++) r[i] += bv;
+                else
+                    for (int i = 0; i < n; i++) r[i] = bv;
             }
-            kn_sgemm(0, 0, OC, n, K, 1.0f, w, K, B,
-                        ldb, 1.0f, o, P);
+            if (implicit)
+                kn_sgemm_packed_b(0, OC, n, K, 1.0f, w, K, pack_cols, &cx, 1.0f, o, P);
+            else
+                kn_sgemm(0, 0, OC, n, K, 1.0f, w, K, B, ldb, 1.0f, o, P);
         }
     }
     openblas_set_num_threads(prev);
 }
 
-void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float *w,
-                       const float *b, int N, int C, int H, int W, int OC, int KH,
-                       int KW, int stride, int pad) {
+static void conv2d_forward_acc(float *out, float *scratch, const float *inp, const float *w,
+                               const float *b, int N, int C, int H, int W, int OC, int KH,
+                               int KW, int stride, int pad, int acc) {
     conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
     EN_ASSERT(q.OH > 0 && q.OW > 0);
     if (q.split) {
-        conv2d_fwd_split(&q, out, scratch, inp, w, b);
+        conv2d_fwd_split(&q, out, scratch, inp, w, b, acc);
         return;
     }
-    CONV_RUN(q, conv2d_fwd_range(&q, out, scratch + q.chunk * t, inp, w, b, n0, n1, q.T == 1));
+    CONV_RUN(q, conv2d_fwd_range(&q, out, scratch + q.chunk * t, inp, w, b, n0, n1, q.T == 1,
+                                 acc));
+}
+
+void kn_conv2d_forward(float *out, float *scratch, const float *inp, const float *w,
+                       const float *b, int N, int C, int H, int W, int OC, int KH,
+                       int KW, int stride, int pad) {
+    conv2d_forward_acc(out, scratch, inp, w, b, N, C, H, W, OC, KH, KW, stride, pad, 0);
+}
+
+/* A stride-1 convolution's input gradient is itself a stride-1 convolution:
+ * of dout with the kernel flipped in space and transposed in channels,
+ * padded by K-1-pad. With the native GEMM that runs the fast forward path
+ * (implicit im2col) instead of a GEMM into dcols and col2im. */
+static int dinp_by_flipped_conv(int KH, int KW, int stride, int pad) {
+    return use_implicit() && stride == 1 && KH == KW && pad <= KH - 1 && !(KH == 1 && pad == 0);
+}
+
+static size_t flipped_w_floats(int C, int OC, int KH, int KW) {
+    return ((size_t)C * OC * KH * KW + 15) / 16 * 16;
 }
 
 /* Backward of images [n0, n1): dinp for them, dw (+=) into dwt. */
@@ -312,14 +485,19 @@ static void conv2d_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *
             gather_planes(D, dout + m * out_sz, gn, OC, P, par);
         if (dwt) {
             const float *B = cols;
+            cols_ctx cx = {q, inp + m * in_sz, 0};
             if (gn == 1 && pw)
                 B = inp + m * in_sz;
+            else if (use_implicit() && !pw) /* a 1x1 gather packs faster dense */
+                B = NULL;
             else
                 for (int i = 0; i < gn; i++)
                     im2col(cols + (size_t)i * P, inp + (m + i) * in_sz, q->C, q->H, q->W,
                            q->KH, q->KW, q->stride, q->pad, q->OH, q->OW, cn, par);
-            kn_sgemm(0, 1, OC, K, cn, 1.0f, Dp, cn,
-                        B, cn, 1.0f, dwt, K);
+            if (B)
+                kn_sgemm(0, 1, OC, K, cn, 1.0f, Dp, cn, B, cn, 1.0f, dwt, K);
+            else
+                kn_sgemm_packed_b(0, OC, K, cn, 1.0f, Dp, cn, pack_cols_t, &cx, 1.0f, dwt, K);
         }
         if (dinp) {
             if (gn == 1 && pw) {
@@ -352,6 +530,19 @@ void kn_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
                         int pad, int acc) {
     conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
     size_t nw = (size_t)OC * q.K;
+    if (dinp && dinp_by_flipped_conv(KH, KW, stride, pad)) {
+        float *wf = scratch; /* wf[c][oc][kh][kw] = w[oc][c][KH-1-kh][KW-1-kw] */
+        for (int oc = 0; oc < OC; oc++)
+            for (int c = 0; c < C; c++)
+                for (int kh = 0; kh < KH; kh++)
+                    for (int kw = 0; kw < KW; kw++)
+                        wf[((size_t)(c * OC + oc) * KH + kh) * KW + kw] =
+                            w[((size_t)(oc * C + c) * KH + KH - 1 - kh) * KW + KW - 1 - kw];
+        conv2d_forward_acc(dinp, scratch + flipped_w_floats(C, OC, KH, KW), dout, wf, NULL, N,
+                           OC, q.OH, q.OW, C, KH, KW, 1, KH - 1 - pad, acc);
+        dinp = NULL;
+        if (!dw && !db) return;
+    }
     CONV_RUN(q, {
         float *mine = scratch + q.chunk * t;
         float *dwt = dw;

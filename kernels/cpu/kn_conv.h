@@ -9,13 +9,16 @@
  * gradient dinp is written (=) when acc = 0 and added (+=) when acc = 1 (the
  * engine's fan-out rule, see kn_backend.h). Any of dinp, dw, db, b may be NULL.
  *
- * Method: im2col + cblas_sgemm. Images are grouped so that each GEMM has at
- * least ~KN_CONV_MIN_COLS columns (a 7x7 feature map alone makes a skinny,
- * slow GEMM). With at least as many images as OpenMP threads, each thread
- * takes a slice of the batch (im2col and single-threaded GEMMs); otherwise
- * the loops are OpenMP-threaded and the GEMMs OpenBLAS-threaded. The scratch
- * size depends on the OpenMP thread count: ask for it after setting threads.
- * A 1x1, stride-1, unpadded convolution on one image skips im2col.
+ * Method: im2col + GEMM (kn_gemm.h; with AVX-512 the forward's and dw's
+ * GEMMs pack their operand straight from the images, no im2col matrix).
+ * Images are grouped so that each GEMM has at least ~KN_CONV_MIN_COLS
+ * columns (a 7x7 feature map alone makes a skinny, slow GEMM). With at least
+ * as many images as OpenMP threads, each thread takes a slice of the batch;
+ * with fewer, the forward splits each image's pixels over the threads and
+ * the backward threads its loops and GEMMs. Only OpenMP threads are used
+ * (see engine/NOTES.md, conv). The scratch size depends on the OpenMP thread
+ * count: ask for it after setting threads. A 1x1, stride-1, unpadded
+ * convolution on one image skips im2col.
  *
  * Output size: OH = (H + 2*pad - KH) / stride + 1 (floor), as PyTorch.
  */
@@ -73,5 +76,8 @@ void kn_col2im(float *img, const float *cols, int C, int H, int W, int KH, int K
 
 /* Kernel lab only: 0 turns the batch-sliced threading plan off (see kn_conv.c). */
 void kn_conv_set_sliced(int on);
+/* Kernel lab and tests: 0 materialises the im2col matrix even with the
+ * native GEMM (the path taken without AVX-512). */
+void kn_conv_set_implicit(int on);
 
 #endif

@@ -1,8 +1,8 @@
-/* The CPU back end: OpenBLAS for GEMM, OpenMP for the loops. */
+/* The CPU back end: kn_sgemm (AVX-512, or OpenBLAS) for GEMM, OpenMP for the loops. */
 #include "kn_backend.h"
+#include "kn_gemm.h"
 #include "kn_conv_table.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -11,21 +11,24 @@
 /* OpenBLAS (Debian's pthread build) keeps its own pool; bound it as well. */
 void openblas_set_num_threads(int num_threads);
 
-static int kn_threads = 0; /* 0: not set yet */
+static int kn_threads = 0;  /* 0: not set yet */
+static int blas_now = -1;   /* OpenBLAS's thread count as last set here */
+
+static void blas_threads(int n) {
+    if (n != blas_now) {
+        openblas_set_num_threads(n);
+        blas_now = n;
+    }
+}
 
 void kn_set_num_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
     kn_threads = n;
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    blas_threads(n); /* for code that calls cblas directly */
 }
 
 int kn_get_num_threads(void) { return kn_threads > 0 ? kn_threads : omp_get_max_threads(); }
-
-/* Small GEMMs run one per OpenMP thread; OpenBLAS must then stay serial on
- * each, or its own threads would fight ours. */
-static void blas_serial_begin(void) { openblas_set_num_threads(1); }
-static void blas_serial_end(void) { openblas_set_num_threads(kn_get_num_threads()); }
 
 static void *cpu_alloc(size_t n) {
     void *p = NULL;
@@ -43,11 +46,14 @@ static void cpu_memzero(void *p, size_t n) {
 static void cpu_sync(void) {}
 static int cpu_supports(kn_kernel k) { return k >= 0 && k < KN_KERNEL_COUNT; }
 
+/* kn_sgemm (kernels/cpu/kn_gemm.c, AVX-512 packed GEMM; cblas_sgemm on
+ * machines without AVX-512) threads itself over OpenMP tiles outside a
+ * parallel region and runs on the calling thread inside one, so the
+ * per-head GEMMs below run one per thread; OpenBLAS's own pool is never
+ * woken to fight OpenMP's (engine/NOTES.md). */
 static void cpu_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc) {
-    if (M == 0 || N == 0) return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    kn_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 static void cpu_gemm_batched(int ta, int tb, int M, int N, int K, float alpha, const float *A,
@@ -55,24 +61,43 @@ static void cpu_gemm_batched(int ta, int tb, int M, int N, int K, float alpha, c
                              float beta, float *C, int ldc, int64_t sc, int batch) {
     double flops = 2.0 * M * N * K;
     if (batch == 1 || flops > 4e6 || sc == 0) {
-        /* Large GEMMs: OpenBLAS threads each one. sc == 0 accumulates into
+        /* Large GEMMs: cpu_gemm threads each one. sc == 0 accumulates into
          * one C, so it must stay serial. */
         for (int i = 0; i < batch; i++)
             cpu_gemm(ta, tb, M, N, K, alpha, A + i * sa, lda, B + i * sb, ldb,
                      (sc == 0 && i > 0) ? 1.0f : beta, C + i * sc, ldc);
         return;
     }
-    blas_serial_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < batch; i++)
         cpu_gemm(ta, tb, M, N, K, alpha, A + i * sa, lda, B + i * sb, ldb, beta, C + i * sc, ldc);
-    blas_serial_end();
 }
 
 /* ---- elementwise -------------------------------------------------------- */
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 
-static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+/* expf that the compiler vectorises (libm's expf is a scalar call): range
+ * reduction by Cody-Waite, Cephes' degree-6 polynomial, ~1 ulp in float.
+ * Below -87.3 it returns 0 (no denormals); above 88.7, e^88.7. */
+static inline float kn_expf(float x0) {
+    float x = x0 < -87.3f ? -87.3f : (x0 > 88.7f ? 88.7f : x0);
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x / ln 2) */
+    float r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { uint32_t i; float f; } sc = {.i = (uint32_t)((int32_t)n + 127) << 23};
+    return x0 < -87.3f ? 0.0f : p * sc.f; /* underflow (and -inf) -> 0 */
+}
+
+static inline float sigm(float x) { return 1.0f / (1.0f + kn_expf(-x)); }
+/* tanh through exp: 1 - 2 / (e^2u + 1); absolute error ~1e-7 */
+static inline float kn_tanhf(float u) { return 1.0f - 2.0f / (kn_expf(2.0f * u) + 1.0f); }
 
 static void cpu_unary_fwd(kn_unary f, float *y, const float *x, int64_t n, float a, float b) {
 #define LOOP(expr)                                                                   \
@@ -82,17 +107,17 @@ static void cpu_unary_fwd(kn_unary f, float *y, const float *x, int64_t n, float
     }                                                                                \
     break;
     switch (f) {
-    case KN_U_EXP: LOOP(expf(v))
+    case KN_U_EXP: LOOP(v > 88.7f ? INFINITY : kn_expf(v))
     case KN_U_LOG: LOOP(logf(v))
     case KN_U_SQRT: LOOP(sqrtf(v))
     case KN_U_ABS: LOOP(fabsf(v))
     case KN_U_CLAMP: LOOP(v < a ? a : (v > b ? b : v))
     case KN_U_RELU: LOOP(v > 0 ? v : 0)
-    case KN_U_GELU_TANH: LOOP(0.5f * v * (1.0f + tanhf(GELU_K * (v + 0.044715f * v * v * v))))
+    case KN_U_GELU_TANH: LOOP(0.5f * v * (1.0f + kn_tanhf(GELU_K * (v + 0.044715f * v * v * v))))
     case KN_U_GELU_ERF: LOOP(0.5f * v * (1.0f + erff(v * 0.7071067811865476f)))
     case KN_U_QUICK_GELU: LOOP(v * sigm(1.702f * v))
     case KN_U_SIGMOID: LOOP(sigm(v))
-    case KN_U_TANH: LOOP(tanhf(v))
+    case KN_U_TANH: LOOP(kn_tanhf(v))
     case KN_U_POW: LOOP(powf(v, a))
     case KN_U_ADD_SCALAR: LOOP(v + a)
     case KN_U_MUL_SCALAR: LOOP(v * a)
@@ -119,7 +144,7 @@ static void cpu_unary_bwd(kn_unary f, float *dx, const float *dy, const float *x
     case KN_U_RELU: LOOP(v > 0 ? 1.0f : 0.0f)
     case KN_U_GELU_TANH: {
         LOOP(({
-            float t = tanhf(GELU_K * (v + 0.044715f * v * v * v));
+            float t = kn_tanhf(GELU_K * (v + 0.044715f * v * v * v));
             0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * GELU_K * (1.0f + 3.0f * 0.044715f * v * v);
         }))
     }
@@ -146,8 +171,9 @@ static void softmax_row(float *y, const float *x, int64_t C, int logsm) {
     for (int64_t j = 0; j < C; j++) m = x[j] > m ? x[j] : m;
     if (m == -INFINITY) m = 0; /* a fully masked row: uniform, not NaN */
     float s = 0;
+#pragma omp simd reduction(+ : s)
     for (int64_t j = 0; j < C; j++) {
-        float e = expf(x[j] - m);
+        float e = kn_expf(x[j] - m);
         y[j] = e;
         s += e;
     }
@@ -175,7 +201,7 @@ static void cpu_softmax_bwd(float *dx, const float *dy, const float *y, int64_t 
         if (logsm) {
             for (int64_t j = 0; j < C; j++) s += g[j];
             for (int64_t j = 0; j < C; j++) {
-                float v = g[j] - expf(p[j]) * s;
+                float v = g[j] - kn_expf(p[j]) * s;
                 d[j] = acc ? d[j] + v : v;
             }
         } else {
@@ -269,7 +295,6 @@ static void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, i
                               int H, int causal) {
     int hs = C / H;
     float scale = 1.0f / sqrtf((float)hs);
-    blas_serial_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
@@ -283,7 +308,6 @@ static void cpu_attention_fwd(float *out, float *att, const float *qkv, int B, i
         }
         cpu_gemm(0, 0, T, hs, T, 1.0f, P, T, v, 3 * C, 0.0f, out + (size_t)b * T * C + h * hs, C);
     }
-    blas_serial_end();
 }
 
 static void cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att,
@@ -292,7 +316,6 @@ static void cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, 
     float scale = 1.0f / sqrtf((float)hs), beta = acc ? 1.0f : 0.0f;
     int nt = omp_get_max_threads();
     float *scratch = malloc((size_t)nt * T * T * sizeof(float));
-    blas_serial_begin();
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < B * H; bh++) {
         int b = bh / H, h = bh % H;
@@ -313,7 +336,6 @@ static void cpu_attention_bwd(float *dqkv, const float *dout, const float *qkv, 
         cpu_gemm(0, 0, T, hs, T, 1.0f, dP, T, k, 3 * C, beta, dq, 3 * C);  /* dQ = dS K */
         cpu_gemm(1, 0, T, hs, T, 1.0f, dP, T, q, 3 * C, beta, dk, 3 * C);  /* dK = dS^T Q */
     }
-    blas_serial_end();
     free(scratch);
 }
 

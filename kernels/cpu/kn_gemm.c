@@ -12,10 +12,10 @@
 #include <immintrin.h>
 
 #define MR 8
-#define NR 48
+#define NR KN_GEMM_NR
 #define KC 192  /* a B micro-panel, KC x NR floats = 36 KiB, stays in L1 (48 KiB) */
-#define MC 192  /* an A block, MC x KC = 144 KiB, stays in L2 */
-#define NC 768  /* a B block, KC x NC = 576 KiB, in L2/L3 */
+#define MC 256  /* an A block, MC x KC = 192 KiB, stays in L2 */
+#define NC 576  /* a B block, KC x NC = 432 KiB, in L2 */
 #define MAX_THREADS 256
 
 /* Packing buffers per OpenMP thread number, grown on demand and kept: a
@@ -134,15 +134,21 @@ static void micro_8x48(int kc, const float *restrict a, const float *restrict b,
 #undef STOREM
 }
 
+typedef struct { int tb; const float *B; int ldb; } dense_b;
+
+static void pack_dense_b(float *Bp, const void *ctx, int p0, int kc, int j0, int nc) {
+    const dense_b *d = ctx;
+    pack_b(Bp, d->tb, d->B, d->ldb, p0, kc, j0, nc);
+}
+
 /* One output tile: rows [i0, i0+mc), cols [j0, j0+nc), all of K. */
-static void gemm_tile(int ta, int tb, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float *C, int ldc, int i0, int mc, int j0,
-                      int nc) {
+static void gemm_tile(int ta, int K, float alpha, const float *A, int lda, kn_packb_fn packb,
+                      const void *bctx, float *C, int ldc, int i0, int mc, int j0, int nc) {
     float *Ap = pack_space((size_t)MC * KC + (size_t)KC * NC);
     float *Bp = Ap + (size_t)MC * KC;
     for (int p0 = 0; p0 < K; p0 += KC) {
         int kc = K - p0 < KC ? K - p0 : KC;
-        pack_b(Bp, tb, B, ldb, p0, kc, j0, nc);
+        packb(Bp, bctx, p0, kc, j0, nc);
         pack_a(Ap, ta, A, lda, i0, mc, p0, kc, alpha);
         for (int jp = 0; jp < nc; jp += NR)
             for (int ip = 0; ip < mc; ip += MR)
@@ -163,8 +169,8 @@ static void scale_c(float *C, int ldc, int M, int N, float beta) {
     }
 }
 
-void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-              const float *B, int ldb, float beta, float *C, int ldc) {
+void kn_sgemm_packed_b(int ta, int M, int N, int K, float alpha, const float *A, int lda,
+                       kn_packb_fn packb, const void *bctx, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     int nI = (M + MC - 1) / MC, nJ = (N + NC - 1) / NC, items = nI * nJ;
     int par = !omp_in_parallel() && omp_get_max_threads() > 1 &&
@@ -174,7 +180,7 @@ void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
         if (K <= 0 || alpha == 0.0f) return;
         for (int it = 0; it < items; it++) {
             int i0 = (it % nI) * MC, j0 = (it / nI) * NC;
-            gemm_tile(ta, tb, K, alpha, A, lda, B, ldb, C, ldc, i0, M - i0 < MC ? M - i0 : MC,
+            gemm_tile(ta, K, alpha, A, lda, packb, bctx, C, ldc, i0, M - i0 < MC ? M - i0 : MC,
                       j0, N - j0 < NC ? N - j0 : NC);
         }
         return;
@@ -199,11 +205,17 @@ void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
 #pragma omp for schedule(dynamic, 1)
             for (int it = 0; it < items; it++) {
                 int i0 = (it % nI) * MC, j0 = (it / nI) * nc;
-                gemm_tile(ta, tb, K, alpha, A, lda, B, ldb, C, ldc, i0,
+                gemm_tile(ta, K, alpha, A, lda, packb, bctx, C, ldc, i0,
                           M - i0 < MC ? M - i0 : MC, j0, N - j0 < nc ? N - j0 : nc);
             }
         }
     }
+}
+
+void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+    dense_b d = {tb, B, ldb};
+    kn_sgemm_packed_b(ta, M, N, K, alpha, A, lda, pack_dense_b, &d, beta, C, ldc);
 }
 
 int kn_sgemm_is_native(void) { return 1; }
@@ -215,6 +227,13 @@ void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
     if (M <= 0 || N <= 0) return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void kn_sgemm_packed_b(int ta, int M, int N, int K, float alpha, const float *A, int lda,
+                       kn_packb_fn packb, const void *bctx, float beta, float *C, int ldc) {
+    (void)ta; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)lda; (void)packb;
+    (void)bctx; (void)beta; (void)C; (void)ldc;
+    EN_ASSERT(!"kn_sgemm_packed_b needs the AVX-512 build (kn_sgemm_is_native)");
 }
 
 int kn_sgemm_is_native(void) { return 0; }

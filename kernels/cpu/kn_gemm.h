@@ -24,4 +24,14 @@ void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
 /* 1 when the AVX-512 kernel is compiled in (else kn_sgemm is cblas_sgemm). */
 int kn_sgemm_is_native(void);
 
+/* The same GEMM (ta as above) with op(B) (K,N) never stored: packb writes
+ * rows [p0, p0+kc) x columns [j0, j0+nc) of it into Bp as micro-panels of
+ * KN_GEMM_NR columns, Bp[panel][k][KN_GEMM_NR], zero past nc. A convolution
+ * packs straight from its input image this way (no im2col matrix). Native
+ * build only (asserted). */
+#define KN_GEMM_NR 48
+typedef void (*kn_packb_fn)(float *Bp, const void *ctx, int p0, int kc, int j0, int nc);
+void kn_sgemm_packed_b(int ta, int M, int N, int K, float alpha, const float *A, int lda,
+                       kn_packb_fn packb, const void *bctx, float beta, float *C, int ldc);
+
 #endif

@@ -2,7 +2,8 @@
  * GFLOP/s on RN50-shaped layers, against the raw cblas_sgemm rate on the GEMM
  * that the same work amounts to ((OC x K) @ (K x N*OH*OW)), same threads.
  * Validates the forward against a plain loop on one output channel first.
- * Usage: bench_conv [threads] [json-out]   (see bench_conv.sh) */
+ * Usage: bench_conv [threads] [json-out|-] [sliced 0|1] [implicit 0|1]
+ * (see bench_conv.sh) */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     FILE *js = argc > 2 && strcmp(argv[2], "-") ? fopen(argv[2], "w") : NULL;
     if (argc > 3) kn_conv_set_sliced(atoi(argv[3]));
+    if (argc > 4) kn_conv_set_implicit(atoi(argv[4]));
     const char *ck = getenv("BENCH_CLOCK");
     if (ck && !strcmp(ck, "cpu")) bench_clock = CLOCK_PROCESS_CPUTIME_ID;
     omp_set_num_threads(threads);

@@ -7,9 +7,8 @@ set -eu
 B="${BENCH_DIR:-build/bench}"
 T="${BENCH_THREADS:-2}"
 mkdir -p "$B"
-cc -std=gnu11 -O2 -march=native -fopenmp -Iengine -Ikernels -Ikernels/cpu \
-   $(pkg-config --cflags openblas) -o "$B/bench_conv" tests/bench/bench_conv.c \
-   kernels/cpu/kn_conv.c kernels/cpu/kn_gemm.c engine/en_error.c $(pkg-config --libs openblas) -lm
+# built by `make bench` (one driver per tests/bench/*.c); standalone runs build it
+[ -x "$B/bench_conv" ] || make -s "$B/bench_conv"
 "$B/bench_conv" "$T" "$B/part-kn-conv.json"
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 OMP_WAIT_POLICY=PASSIVE \

@@ -16,6 +16,10 @@ for s in "shots per class" "top-1 accuracy (%)" "zero-shot init" "random init" "
   grep -qF "$s" "$T/line.txt" || fail "line.pdf: text '$s' not found by pdftotext"
 done
 
+"$CB" figure $REF/line.json --out "$T/serif.pdf" --font "TeX Gyre Pagella" --size 8.5 || fail "--font"
+pdffonts "$T/serif.pdf" | grep -qi "pagella" || fail "--font: the PDF does not use TeX Gyre Pagella"
+pdffonts "$T/line.pdf" | grep -qi "dejavu" || fail "default font: not DejaVu Sans"
+
 "$CB" figure $REF/bar.json --out "$T/bar.pdf" --width 300 --height 200 || fail "bar.pdf"
 pdftotext "$T/bar.pdf" - | grep -qF "pre-pool" || fail "bar.pdf: legend label not found"
 pdfinfo "$T/bar.pdf" 2>/dev/null | grep -q "300 x 200 pts" || fail "bar.pdf: --width/--height not honoured"

@@ -172,7 +172,7 @@ Test(spec, errors) {
     parse_fails("{\"kind\":\"line\",\"series\":[{\"y\":[1,2],\"lo\":[1]}]}", "lo/hi");
     parse_fails("{\"kind\":\"line\",\"series\":[{\"y\":[1,2],\"lo\":[1,2]}]}", "both lo and hi");
     parse_fails("{\"kind\":\"line\",\"x_scale\":\"loglog\",\"series\":[]}", "loglog");
-    parse_fails("{\"kind\":\"line\",\"series\":{}}", "series");
+    parse_fails("{\"kind\":\"line\",\"series\":{\"a\":1}}", "series");
     parse_fails("{\"kind\":\"line\",\"series\":[{\"y\":\"abc\"}]}", "'y' must be an array");
     parse_fails("{\"kind\":\"image_grid\",\"images\":[{\"width\":2,\"height\":2,\"channels\":3,\"pixels\":\"AAAA\"}]}", "needs 12");
     parse_fails("{\"kind\":\"image_grid\",\"images\":[{\"width\":2,\"height\":2,\"pixels\":\"%%%%\"}]}", "base64");
@@ -242,4 +242,43 @@ Test(spec, fonts) {
     cr_assert_float_eq(w1, w3, 1e-9);
     cairo_destroy(cr);
     cairo_surface_destroy(s);
+}
+
+Test(bad, more_kinds) {
+    drawn_ok("heatmap ±1e308", "{\"kind\":\"heatmap\",\"values\":[[1e308,-1e308],[0,1]],\"colormap\":\"diverging\"}");
+    drawn_ok("heatmap vmin>vmax", "{\"kind\":\"heatmap\",\"values\":[[1,2],[3,4]],\"vmin\":5,\"vmax\":1}");
+    drawn_ok("bar huge", "{\"kind\":\"bar\",\"series\":[{\"y\":[1e300,-1e300,5],\"err\":[1e300,1,null]}]}");
+    drawn_ok("bar negative", "{\"kind\":\"bar\",\"categories\":[\"a\",\"b\"],\"series\":[{\"y\":[-3,-1]},{\"y\":[-2,-5]}]}");
+    drawn_ok("bar log with zero", "{\"kind\":\"bar\",\"y_scale\":\"log10\",\"series\":[{\"y\":[0,10,1000]}]}");
+    drawn_ok("curve smooth with gaps", "{\"kind\":\"curve\",\"smooth\":0.95,\"series\":[{\"y\":[null,1,2,null,null,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31]}]}");
+    drawn_ok("mask size differs", "{\"kind\":\"mask_overlay\",\"classes\":[\"bg\",\"a\"],\"rows\":[{\"image\":{\"width\":4,\"height\":4,\"values\":[0,50,100,150,0,50,100,150,0,50,100,150,0,50,100,150]},"
+             "\"masks\":[{\"width\":2,\"height\":2,\"values\":[0,1,1,0]},{\"width\":3,\"height\":1,\"values\":[9,200,255]}]}]}");
+    drawn_ok("mask without image", "{\"kind\":\"mask_overlay\",\"rows\":[{\"image\":null,\"masks\":[{\"width\":2,\"height\":2,\"values\":[0,1,2,3]}]}]}");
+    drawn_ok("1x1 image", "{\"kind\":\"image_grid\",\"images\":[{\"width\":1,\"height\":1,\"values\":[128]}]}");
+    drawn_ok("mixed image sizes", "{\"kind\":\"image_grid\",\"images\":[{\"width\":1,\"height\":1,\"values\":[128]},{\"width\":4,\"height\":1,\"values\":[0,80,160,240]},"
+             "{\"width\":1,\"height\":3,\"channels\":4,\"values\":[255,0,0,255,0,255,0,128,0,0,255,0]}],\"cols\":3}");
+    drawn_ok("very wide image", "{\"kind\":\"image_grid\",\"images\":[{\"width\":3000,\"height\":1,\"pixels\":\"AAcOFRwjKjE4P0ZNVFtiaXB3foWMk5qhqK+2vcTL0tng5+71/AMKERgfJi00O0JJUFdeZWxzeoGIj5adpKuyucDHztXc4+rx+P8GDRQbIikwNz5FTFNaYWhvdn2Ei5KZoKeutbzDytHY3+bt9PsCCRAXHiUsMzpBSE9WXWRrcnmAh46VnKOqsbi/xs3U2+Lp8Pf+BQwTGiEoLzY9REtSWWBnbnV8g4qRmJ+mrbS7wsnQ197l7PP6AQgPFh0kKzI5QEdOVVxjanF4f4aNlJuiqbC3vsXM09rh6O/2/QQLEhkgJy41PENKUVhfZm10e4KJkJeepayzusHIz9bd5Ovy+QAHDhUcIyoxOD9GTVRbYmlwd36FjJOaoaivtr3Ey9LZ4Ofu9fwDChEYHyYtNDtCSVBXXmVsc3qBiI+WnaSrsrnAx87V3OPq8fj/Bg0UGyIpMDc+RUxTWmFob3Z9hIuSmaCnrrW8w8rR2N/m7fT7AgkQFx4lLDM6QUhPVl1ka3J5gIeOlZyjqrG4v8bN1Nvi6fD3/gUMExohKC82PURLUllgZ251fIOKkZifpq20u8LJ0Nfe5ezz+gEIDxYdJCsyOUBHTlVcY2pxeH+GjZSboqmwt77FzNPa4ejv9v0ECxIZICcuNTxDSlFYX2ZtdHuCiZCXnqWss7rByM/W3eTr8vkABw4VHCMqMTg/Rk1UW2JpcHd+hYyTmqGor7a9xMvS2eDn7vX8AwoRGB8mLTQ7QklQV15lbHN6gYiPlp2kq7K5wMfO1dzj6vH4/wYNFBsiKTA3PkVMU1phaG92fYSLkpmgp661vMPK0djf5u30+wIJEBceJSwzOkFIT1ZdZGtyeYCHjpWco6qxuL/GzdTb4unw9/4FDBMaISgvNj1ES1JZYGdudXyDipGYn6attLvCydDX3uXs8/oBCA8WHSQrMjlAR05VXGNqcXh/ho2Um6KpsLe+xczT2uHo7/b9BAsSGSAnLjU8Q0pRWF9mbXR7gomQl56lrLO6wcjP1t3k6/L5AAcOFRwjKjE4P0ZNVFtiaXB3foWMk5qhqK+2vcTL0tng5+71/AMKERgfJi00O0JJUFdeZWxzeoGIj5adpKuyucDHztXc4+rx+P8GDRQbIikwNz5FTFNaYWhvdn2Ei5KZoKeutbzDytHY3+bt9PsCCRAXHiUsMzpBSE9WXWRrcnmAh46VnKOqsbi/xs3U2+Lp8Pf+BQwTGiEoLzY9REtSWWBnbnV8g4qRmJ+mrbS7wsnQ197l7PP6AQgPFh0kKzI5QEdOVVxjanF4f4aNlJuiqbC3vsXM09rh6O/2/QQLEhkgJy41PENKUVhfZm10e4KJkJeepayzusHIz9bd5Ovy+QAHDhUcIyoxOD9GTVRbYmlwd36FjJOaoaivtr3Ey9LZ4Ofu9fwDChEYHyYtNDtCSVBXXmVsc3qBiI+WnaSrsrnAx87V3OPq8fj/Bg0UGyIpMDc+RUxTWmFob3Z9hIuSmaCnrrW8w8rR2N/m7fT7AgkQFx4lLDM6QUhPVl1ka3J5gIeOlZyjqrG4v8bN1Nvi6fD3/gUMExohKC82PURLUllgZ251fIOKkZifpq20u8LJ0Nfe5ezz+gEIDxYdJCsyOUBHTlVcY2pxeH+GjZSboqmwt77FzNPa4ejv9v0ECxIZICcuNTxDSlFYX2ZtdHuCiZCXnqWss7rByM/W3eTr8vkABw4VHCMqMTg/Rk1UW2JpcHd+hYyTmqGor7a9xMvS2eDn7vX8AwoRGB8mLTQ7QklQV15lbHN6gYiPlp2kq7K5wMfO1dzj6vH4/wYNFBsiKTA3PkVMU1phaG92fYSLkpmgp661vMPK0djf5u30+wIJEBceJSwzOkFIT1ZdZGtyeYCHjpWco6qxuL/GzdTb4unw9/4FDBMaISgvNj1ES1JZYGdudXyDipGYn6attLvCydDX3uXs8/oBCA8WHSQrMjlAR05VXGNqcXh/ho2Um6KpsLe+xczT2uHo7/b9BAsSGSAnLjU8Q0pRWF9mbXR7gomQl56lrLO6wcjP1t3k6/L5AAcOFRwjKjE4P0ZNVFtiaXB3foWMk5qhqK+2vcTL0tng5+71/AMKERgfJi00O0JJUFdeZWxzeoGIj5adpKuyucDHztXc4+rx+P8GDRQbIikwNz5FTFNaYWhvdn2Ei5KZoKeutbzDytHY3+bt9PsCCRAXHiUsMzpBSE9WXWRrcnmAh46VnKOqsbi/xs3U2+Lp8Pf+BQwTGiEoLzY9REtSWWBnbnV8g4qRmJ+mrbS7wsnQ197l7PP6AQgPFh0kKzI5QEdOVVxjanF4f4aNlJuiqbC3vsXM09rh6O/2/QQLEhkgJy41PENKUVhfZm10e4KJkJeepayzusHIz9bd5Ovy+QAHDhUcIyoxOD9GTVRbYmlwd36FjJOaoaivtr3Ey9LZ4Ofu9fwDChEYHyYtNDtCSVBXXmVsc3qBiI+WnaSrsrnAx87V3OPq8fj/Bg0UGyIpMDc+RUxTWmFob3Z9hIuSmaCnrrW8w8rR2N/m7fT7AgkQFx4lLDM6QUhPVl1ka3J5gIeOlZyjqrG4v8bN1Nvi6fD3/gUMExohKC82PURLUllgZ251fIOKkZifpq20u8LJ0Nfe5ezz+gEIDxYdJCsyOUBHTlVcY2pxeH+GjZSboqmwt77FzNPa4ejv9v0ECxIZICcuNTxDSlFYX2ZtdHuCiZCXnqWss7rByM/W3eTr8vkABw4VHCMqMTg/Rk1UW2JpcHd+hYyTmqGor7a9xMvS2eDn7vX8AwoRGB8mLTQ7QklQV15lbHN6gYiPlp2kq7K5wMfO1dzj6vH4/wYNFBsiKTA3PkVMU1phaG92fYSLkpmgp661vMPK0djf5u30+wIJEBceJSwzOkFIT1ZdZGtyeYCHjpWco6qxuL/GzdTb4unw9/4FDBMaISgvNj1ES1JZYGdudXyDipGYn6attLvCydDX3uXs8/oBCA8WHSQrMjlAR05VXGNqcXh/ho2Um6KpsLe+xczT2uHo7/b9BAsSGSAnLjU8Q0pRWF9mbXR7gomQl56lrLO6wcjP1t3k6/L5AAcOFRwjKjE4P0ZNVFtiaXB3foWMk5qhqK+2vcTL0tng5+71/AMKERgfJi00O0JJUFdeZWxzeoGIj5adpKuyucDHztXc4+rx+P8GDRQbIikwNz5FTFNaYWhvdn2Ei5KZoKeutbzDytHY3+bt9PsCCRAXHiUsMzpBSE9WXWRrcnmAh46VnKOqsbi/xs3U2+Lp8Pf+BQwTGiEoLzY9REtSWWBnbnV8g4qRmJ+mrbS7wsnQ197l7PP6AQgPFh0kKzI5QEdOVVxjanF4f4aNlJuiqbC3vsXM09rh6O/2/QQLEhkgJy41PENKUVhfZm10e4KJkJeepayzusHIz9bd5Ovy+QAHDhUcIyoxOD9GTVRbYmlwd36FjJOaoaivtr3Ey9LZ4Ofu9fwDChEYHyYtNDtCSVBXXmVsc3qBiI+WnaSrsrnAx87V3OPq8fj/Bg0UGyIpMDc+RUxTWmFob3Z9hIuSmaCnrrW8w8rR2N/m7fT7AgkQFx4lLDM6QUhPVl1ka3J5gIeOlZyjqrG4v8bN1Nvi6fD3/gUMExohKC82PURLUllgZ251fIOKkZifpq20u8LJ0Nfe5ezz+gEIDxYdJCsyOUBHTlVcY2pxeH+GjZSboqmwt77FzNPa4ejv9v0ECxIZICcuNTxDSlFYX2ZtdHuCiZCXnqWss7rByM/W3eTr8vkABw4VHCMqMTg/Rk1UW2JpcHd+hYyTmqGor7a9xMvS2eDn7vX8AwoRGB8mLTQ7QklQV15lbHN6gYiPlp2kq7K5wMfO1dzj6vH4/wYNFBsiKTA3PkVMU1phaG92fYSLkpmgp661vMPK0djf5u30+wIJEBceJSwzOkFIT1ZdZGtyeYCHjpWco6qxuL/GzdTb4unw9/4FDBMaISgvNj1ES1JZYGdudXyDipGYn6attLvCydDX3uXs8/oB\"}]}");
+}
+
+/* nan/inf written by number printers (not JSON) read as gaps; inside
+ * strings they stay text. */
+Test(spec, nonfinite_literals) {
+    drawn_ok("nan/inf literals", "{\"kind\":\"line\",\"series\":[{\"name\":\"nan inf\",\"y\":[1,nan,-nan,inf,-inf,NaN,Infinity,-Infinity,2]}]}");
+    char err[256];
+    fg_spec *s = fg_spec_parse("{\"kind\":\"line\",\"title\":\"inf nan\",\"series\":[{\"y\":[1,nan,3]}]}", ".", err, sizeof err);
+    cr_assert(s, "%s", err);
+    cr_assert_str_eq(s->title, "inf nan");
+    cr_assert(isnan(s->series[0].y.v[1]) && s->series[0].y.v[2] == 3);
+    fg_spec_free(s);
+    cr_assert_null(fg_spec_parse("{\"kind\":\"line\",\"series\":[{\"y\":[1,nanx]}]}", ".", err, sizeof err), "nanx is not a number");
+}
+
+/* Empty Lua tables arrive as {} as often as []. */
+Test(spec, empty_object_is_empty_array) {
+    drawn_ok("{} for []", "{\"kind\":\"line\",\"x_label\":\"x\",\"series\":[{\"name\":\"a\",\"x\":{},\"y\":{}},{\"name\":\"b\",\"y\":[1,2]}],\"hlines\":{}}");
+    marked("series {}", "{\"kind\":\"curve\",\"series\":{}}");
+}
+
+Test(bad, invalid_utf8) {
+    drawn_ok("invalid UTF-8 labels", "{\"kind\":\"bar\",\"x_label\":\"caf\xe9\",\"categories\":[\"\xff\xfe\",\"ok\"],\"series\":[{\"name\":\"\xc3\",\"y\":[1,2]},{\"name\":\"b\",\"y\":[2,1]}]}");
 }

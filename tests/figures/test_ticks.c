@@ -163,3 +163,35 @@ Test(legend, finds_empty_corner) {
     cr_assert(x < 10 && y > 150);
     fg_ink_free(&k);
 }
+
+/* y labels are at least a line of text apart, on uneven log ticks too. */
+Test(ticks, y_no_overlap) {
+    char err[256];
+    const char *specs[] = { "{\"kind\":\"line\",\"y_scale\":\"log10\"}", "{\"kind\":\"line\",\"y_scale\":\"log2\"}", "{\"kind\":\"line\"}" };
+    double ranges[][2] = { { -0.6, 0.42 }, { -3, 4 }, { 0.1, 0.3 }, { -12, 12 }, { 0, 1 } };
+    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 10, 10);
+    cairo_t *cr = cairo_create(surf);
+    double lh;
+    fg_text_size(cr, "0", fg_style_get()->tick_size, 0, NULL, &lh);
+    int checked = 0;
+    for (int si = 0; si < 3; si++) {
+        fg_spec *s = fg_spec_parse(specs[si], ".", err, sizeof err);
+        cr_assert(s, "%s", err);
+        for (int ri = 0; ri < 5; ri++)
+            for (double h = 50; h <= 400; h += 35) {
+                fg_axes a;
+                memset(&a, 0, sizeof a);
+                fg_axes_layout(cr, &a, (fg_box){ 0, 0, 390, h }, s, 0, 1, ranges[ri][0], ranges[ri][1], 0, 0);
+                for (int i = 1; i < a.yt.n; i++) {
+                    double g = fabs(fg_scale_fwd(&a.y, a.yt.v[i]) - fg_scale_fwd(&a.y, a.yt.v[i - 1]));
+                    cr_assert(g >= lh - 1e-9, "%s [%g,%g] h=%.0f: labels '%s' and '%s' %.1f pt apart (line %.1f)",
+                              specs[si], ranges[ri][0], ranges[ri][1], h, a.yt.label[i - 1], a.yt.label[i], g, lh);
+                }
+                checked++;
+            }
+        fg_spec_free(s);
+    }
+    printf("figures: y labels a line apart on %d axes\n", checked);
+    cairo_destroy(cr);
+    cairo_surface_destroy(surf);
+}

@@ -1,5 +1,5 @@
 /* kn_sgemm against a plain double-precision loop: every transpose pair,
- * sizes around the micro-kernel's 8x48 tile and the 192/768 blocks, leading
+ * sizes around the micro-kernel's 8x48 tile and the 256/192/576 blocks, leading
  * dimensions wider than the matrices, alpha and beta (beta = 0 must not let
  * NaNs through), serial and self-threaded paths. */
 #include <omp.h>
@@ -41,7 +41,7 @@ static double check(en_rng *r, int ta, int tb, int M, int N, int K, float alpha,
 
 Test(gemm, matches_loops) {
     en_rng r; en_rng_seed(&r, 51);
-    static const int Ms[] = {1, 7, 8, 9, 13, 64, 193};
+    static const int Ms[] = {1, 7, 8, 9, 13, 64, 260};
     static const int Ns[] = {1, 15, 16, 17, 47, 48, 49, 100, 769};
     static const int Ks[] = {1, 5, 192, 193, 385};
     static const float betas[] = {0.0f, 1.0f, -0.5f};
@@ -61,7 +61,7 @@ Test(gemm, matches_loops) {
                     runs++;
                 }
         /* large enough to take the threaded path, with edge tiles */
-        worst = fmax(worst, check(&r, 0, 0, 200, 1000, 300, 1.0f, 0.0f));
+        worst = fmax(worst, check(&r, 0, 0, 300, 1000, 300, 1.0f, 0.0f));
         worst = fmax(worst, check(&r, 1, 1, 130, 770, 200, -1.0f, 1.0f));
         worst = fmax(worst, check(&r, 0, 1, 64, 2000, 576, 1.0f, 1.0f));
         runs += 3;
