@@ -25,11 +25,11 @@ endif
 
 # ---- dependencies ---------------------------------------------------------
 # pkg-config name  ->  Debian package that provides it
-DEP_PC  := lua5.4 openblas cairo pangocairo libpng zlib libjpeg libcjson libcmark-gfm
+DEP_PC  := lua5.4 openblas cairo pangocairo libpng zlib libjpeg libcjson libcmark-gfm libcurl
 DEP_PC_TEST := criterion
 DEP_APT := pkg-config liblua5.4-dev libopenblas-dev libcairo2-dev libpango1.0-dev \
            libpng-dev zlib1g-dev libjpeg62-turbo-dev libcjson-dev libcmark-gfm-dev \
-           libcmark-gfm-extensions-dev libcriterion-dev \
+           libcmark-gfm-extensions-dev libcriterion-dev libcurl4-openssl-dev \
            fonts-texgyre fonts-texgyre-math fonts-dejavu-core poppler-utils qpdf \
            python3-html5lib python3-pil
 
@@ -82,7 +82,7 @@ CLIPBOOK    := $(BUILD)/bin/clipbook
 TEST_MODS := $(sort $(patsubst tests/%/,%,$(dir $(wildcard tests/*/test_*.c))))
 TEST_BINS := $(TEST_MODS:%=$(BUILD)/tests/%)
 
-.PHONY: all deps test bench report clean fuzz
+.PHONY: all deps test bench report clean fuzz data
 .SECONDARY:
 .DEFAULT_GOAL := all
 
@@ -153,6 +153,14 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS_ALL)
 
 bench: $(DEPS_STAMP) $(CLIPBOOK) $(BENCH_BINS)
 	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) sh tests/bench/run.sh
+
+# ---- the paper profile's data ---------------------------------------------
+# make data: CIFAR-100, OpenAI's BPE vocabulary and the ViT-B/32 and RN50
+# checkpoints into $(DATA_DIR) (about 1.4 GB), verified; what is there is kept.
+# FETCH_ARGS passes options on (e.g. "--only bpe", "--base-url URL").
+DATA_DIR ?= data
+data: $(DEPS_STAMP) $(CLIPBOOK)
+	$(CLIPBOOK) fetch --dir $(DATA_DIR) $(FETCH_ARGS)
 
 # ---- the report -----------------------------------------------------------
 # One `clipbook run` per chapter (parallel with -jN) into $(DOC_DIR), then the

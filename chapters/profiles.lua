@@ -83,10 +83,10 @@ return {
   -- CIFAR-100 and OpenAI's ViT-B/32 and RN50 checkpoints, on a GPU
   paper = {
     seed = 0, shots = { 1, 2, 4, 8, 16 }, seeds = 3,
-    bpe = { file = "data/bpe_simple_vocab_16e6.txt" },
+    bpe = { file = "data/bpe_simple_vocab_16e6.txt.gz" },
     towers = {
-      vit = { checkpoint = "data/ViT-B-32.safetensors" },
-      rn = { checkpoint = "data/RN50.safetensors" },
+      vit = { checkpoint = "data/clip-vit-b-32.safetensors" },
+      rn = { checkpoint = "data/clip-rn50.safetensors" },
     },
     data = { source = "cifar100", dir = "data/cifar-100-binary", cls_train = 50000, cls_val = 5000,
              cls_test = 10000, seg_train = 2000, seg_val = 500, seg_test = 500 },

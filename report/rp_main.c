@@ -12,6 +12,7 @@
 int rp_cmd_classify(int, char **);
 int rp_cmd_embed_images(int, char **);
 int rp_cmd_embed_texts(int, char **);
+int rp_cmd_fetch(int argc, char **argv);
 int rp_cmd_math(int argc, char **argv);
 int rp_cmd_render(int argc, char **argv);
 int rp_cmd_tokenize(int, char **);
@@ -22,6 +23,7 @@ const rp_cmd rp_cmds[] = {
     { "classify", rp_cmd_classify, "zero-shot top-5 labels of images with a CLIP model" },
     { "embed-images", rp_cmd_embed_images, "CLIP image features of image files into a .npy" },
     { "embed-texts", rp_cmd_embed_texts, "CLIP text features of texts into a .npy" },
+    { "fetch", rp_cmd_fetch, "download and verify the paper profile's data and weights into data/" },
     { "figure", fg_cmd_figure, "render one figure spec to PDF, SVG or PNG" },
     { "math", rp_cmd_math, "typeset one TeX formula (PNG/PDF/SVG, MathML, parse dump)" },
     { "render", rp_cmd_render, "typeset build/doc/*.json into report.pdf and report.html" },

@@ -1,0 +1,131 @@
+/* rp_fetch — getting the `paper` profile's data: the manifest, downloads,
+ * checks, the lock file and archive extraction. Knows nothing of what the
+ * files hold: checking their content (a checkpoint loads, a data set has
+ * its records) is the caller's (report/rp_cmd_fetch.c).
+ *
+ * The manifest is text: "[name]" starts an artifact, then "key value"
+ * lines ('#' starts a comment):
+ *   title   one line for --list
+ *   file    where the download goes, relative to the data folder
+ *   url     primary URL; further url lines are mirrors, tried in order
+ *   size    bytes, or "unknown"
+ *   approx  a size estimate (K/M/G suffixes) for the disk-space check
+ *           and the progress line when size is unknown
+ *   sha256  64 hex digits, or "unknown"
+ *   md5     32 hex digits, or "unknown" (what some hosts publish)
+ *   extract DIR MEMBER...  `file` is a .tar.gz: pull DIR/MEMBER out into
+ *           the data folder's DIR/MEMBER, then remove the archive
+ *   check   KIND ARGS...  handed to the caller's content check as it is
+ * A hash that is "unknown" is recorded, on the first download that passes
+ * the content check, in DIR/MANIFEST.lock ("path size mtime sha256" per
+ * line) and checked against ever after.
+ *
+ * Downloads go to FILE.part and are renamed when complete and verified; a
+ * .part left by an interrupted run is resumed where the server takes
+ * ranges (restarted where it does not). Proxies come from the environment
+ * (libcurl's http_proxy / https_proxy / no_proxy). All functions return
+ * 0 / -1 + en_error(), except where said.
+ */
+#ifndef RP_FETCH_H
+#define RP_FETCH_H
+
+#include <stdint.h>
+
+#define RP_FETCH_MAX_URLS    4
+#define RP_FETCH_MAX_MEMBERS 16
+
+typedef struct {
+    char name[64];
+    char title[160];
+    char file[256];
+    char urls[RP_FETCH_MAX_URLS][1024];
+    int n_urls;
+    int64_t size;     /* -1: unknown */
+    int64_t approx;   /* 0: none given */
+    char sha256[65];  /* "": unknown */
+    char md5[33];     /* "": unknown */
+    char extract_dir[256];
+    char members[RP_FETCH_MAX_MEMBERS][128];
+    int n_members;    /* 0: a plain file */
+    char check[512];  /* "": no content check */
+} rp_fetch_item;
+
+/* The built-in manifest (OpenAI's CLIP checkpoints and vocabulary, CIFAR-100). */
+const char *rp_fetch_manifest_builtin(void);
+
+/* Parses manifest text; origin names it in errors ("FILE:LINE: ...").
+ * *items is malloc'd; free it. */
+int rp_fetch_manifest_parse(const char *text, const char *origin, rp_fetch_item **items, int *n);
+
+/* Applies the overrides: CLIPBOOK_DATA_URL_<NAME> (name upper-cased,
+ * '-' -> '_') replaces every URL; otherwise base_url (when not NULL) gives
+ * BASE/<file>; otherwise HF_ENDPOINT replaces https://huggingface.co. */
+void rp_fetch_item_urls(rp_fetch_item *it, const char *base_url);
+
+/* The host part of a URL, for messages ("www.cs.toronto.edu"). */
+void rp_fetch_url_host(const char *url, char *host, int cap);
+
+/* ---- the lock file ---- */
+typedef struct {
+    char path[256];
+    int64_t size;
+    int64_t mtime;
+    char sha256[65];
+} rp_fetch_lock_entry;
+
+typedef struct {
+    char file[1024];
+    rp_fetch_lock_entry *e;
+    int n, cap;
+} rp_fetch_lock;
+
+/* A missing lock file is an empty lock; a malformed line is an error. */
+int  rp_fetch_lock_read(rp_fetch_lock *l, const char *dir);
+const rp_fetch_lock_entry *rp_fetch_lock_find(const rp_fetch_lock *l, const char *path);
+void rp_fetch_lock_set(rp_fetch_lock *l, const char *path, int64_t size, int64_t mtime, const char *sha256);
+/* Written atomically (temp file + rename). */
+int  rp_fetch_lock_write(const rp_fetch_lock *l);
+void rp_fetch_lock_free(rp_fetch_lock *l);
+
+/* ---- files ---- */
+/* SHA-256 (and MD5 when md5hex is not NULL) of a file, as lowercase hex. */
+int rp_fetch_hash_file(const char *path, char sha256hex[65], char md5hex[33]);
+/* Size and modification time; 1 when the file exists, 0 when it does not,
+ * -1 on another error. */
+int rp_fetch_stat(const char *path, int64_t *size, int64_t *mtime);
+/* Bytes free on the file system holding dir; -1 when unknown. */
+int64_t rp_fetch_free_bytes(const char *dir);
+/* Creates dir and its parents. */
+int rp_fetch_mkdirs(const char *dir);
+
+/* Extracts the members DIR/MEMBER of a .tar.gz (or plain .tar) into
+ * outdir/DIR/MEMBER, each through a temp file and a rename. Every member
+ * asked for must be there; header checksums are verified. */
+int rp_fetch_untar(const char *archive, const char *dir, char members[][128], int n_members,
+                   const char *outdir);
+
+/* ---- downloads ---- */
+typedef struct {
+    int connect_timeout_s; /* default 30 */
+    int stall_timeout_s;   /* abort when no byte arrives for this long; default 60 */
+    int retries;           /* further tries after a transient failure; default 3 */
+    int retry_wait_ms;     /* first wait between tries, doubled each time; default 1000 */
+    int progress;          /* 1: a bar on a terminal, periodic lines otherwise; 0: quiet */
+    const char *label;     /* shown in the progress line */
+    int64_t expected;      /* total size when known (for progress), -1 otherwise */
+} rp_fetch_opts;
+
+void rp_fetch_opts_default(rp_fetch_opts *o);
+
+enum {
+    RP_FETCH_OK = 0,
+    RP_FETCH_UNREACHABLE = 1, /* DNS, connection refused, connect timeout: message says "offline?" */
+    RP_FETCH_FAILED = 2,      /* HTTP error, stalled, write error... */
+};
+
+/* Downloads url to part (appending to what part already holds when the
+ * server takes a range request). Returns RP_FETCH_OK, or one of the
+ * failure kinds with en_error() set to curl's / the server's reason. */
+int rp_fetch_download(const char *url, const char *part, const rp_fetch_opts *o);
+
+#endif

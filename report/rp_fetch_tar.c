@@ -1,0 +1,181 @@
+/* rp_fetch_untar — a small tar reader over zlib's gzread (which also reads
+ * an uncompressed tar as it is): ustar and GNU/pax long names, regular
+ * files only. Output paths are built from the manifest, never from the
+ * archive, so a hostile archive cannot write outside the data folder. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "en_error.h"
+#include "rp_fetch.h"
+
+/* Octal (NUL/space padded) or GNU base-256 number; -1 when malformed. */
+static int64_t tar_num(const unsigned char *p, int n) {
+    if (p[0] & 0x80) {
+        int64_t v = p[0] & 0x3f;
+        for (int i = 1; i < n; i++) {
+            if (v > (INT64_MAX >> 8)) return -1;
+            v = (v << 8) | p[i];
+        }
+        return v;
+    }
+    int64_t v = 0;
+    int i = 0, any = 0;
+    while (i < n && (p[i] == ' ' || p[i] == 0)) i++;
+    for (; i < n && p[i] >= '0' && p[i] <= '7'; i++, any = 1) {
+        if (v > (INT64_MAX >> 3)) return -1;
+        v = v * 8 + (p[i] - '0');
+    }
+    for (; i < n; i++)
+        if (p[i] != ' ' && p[i] != 0) return -1;
+    return any ? v : 0;
+}
+
+static int read_full(gzFile g, void *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        int r = gzread(g, (char *)buf + got, (unsigned)(n - got > (1u << 30) ? (1u << 30) : n - got));
+        if (r <= 0) return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+static const char *gz_reason(gzFile g) {
+    int code;
+    const char *m = gzerror(g, &code);
+    return code == Z_OK || !m || !*m ? "unexpected end of archive" : m;
+}
+
+/* Reads a member's data (size bytes, then padding to 512) into a malloc'd,
+ * NUL-terminated buffer: long names and pax records. */
+static char *read_small(gzFile g, int64_t size) {
+    if (size < 0 || size > (1 << 20)) return NULL;
+    int64_t padded = (size + 511) & ~(int64_t)511;
+    char *b = malloc((size_t)padded + 1);
+    if (!b) return NULL;
+    if (read_full(g, b, (size_t)padded) < 0) { free(b); return NULL; }
+    b[size] = 0;
+    return b;
+}
+
+/* The "path=" record of a pax header, or NULL. */
+static char *pax_path(const char *rec, int64_t size) {
+    const char *p = rec, *end = rec + size;
+    while (p < end) {
+        char *sp;
+        long len = strtol(p, &sp, 10);
+        if (len <= 0 || *sp != ' ' || p + len > end) return NULL;
+        const char *kv = sp + 1, *stop = p + len - 1; /* record ends in '\n' */
+        if (stop > kv && !strncmp(kv, "path=", 5)) return strndup(kv + 5, (size_t)(stop - kv - 5));
+        p += len;
+    }
+    return NULL;
+}
+
+static int copy_out(gzFile g, int64_t size, const char *archive, const char *out) {
+    char tmp[1300];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return en_error("%s: cannot create: %s", tmp, strerror(errno));
+    size_t bufsz = 1 << 20;
+    char *buf = malloc(bufsz);
+    EN_ASSERT(buf);
+    int64_t left = (size + 511) & ~(int64_t)511, data = size;
+    while (left > 0) {
+        size_t take = left < (int64_t)bufsz ? (size_t)left : bufsz;
+        if (read_full(g, buf, take) < 0) {
+            en_error("%s: %s (inside %s)", archive, gz_reason(g), out);
+            goto fail;
+        }
+        size_t w = data < (int64_t)take ? (size_t)data : take;
+        if (w && fwrite(buf, 1, w, f) != w) { en_error("%s: write failed: %s", tmp, strerror(errno)); goto fail; }
+        data -= (int64_t)w;
+        left -= (int64_t)take;
+    }
+    free(buf);
+    if (fflush(f) || ferror(f)) { en_error("%s: write failed: %s", tmp, strerror(errno)); fclose(f); unlink(tmp); return -1; }
+    fclose(f);
+    if (rename(tmp, out) < 0) { int e = errno; unlink(tmp); return en_error("%s: cannot rename: %s", out, strerror(e)); }
+    return 0;
+fail:
+    free(buf);
+    fclose(f);
+    unlink(tmp);
+    return -1;
+}
+
+int rp_fetch_untar(const char *archive, const char *dir, char members[][128], int n_members, const char *outdir) {
+    gzFile g = gzopen(archive, "rb");
+    if (!g) return en_error("%s: cannot open: %s", archive, strerror(errno));
+    gzbuffer(g, 1 << 18);
+    char outd[1024];
+    snprintf(outd, sizeof outd, "%s/%s", outdir, dir);
+    if (rp_fetch_mkdirs(outd) < 0) { gzclose(g); return -1; }
+    int found[RP_FETCH_MAX_MEMBERS] = {0}, nfound = 0, rc = -1;
+    char *longname = NULL;
+    unsigned char h[512];
+    for (;;) {
+        if (read_full(g, h, 512) < 0) { en_error("%s: %s", archive, gz_reason(g)); goto done; }
+        int zero = 1;
+        for (int i = 0; i < 512 && zero; i++) zero = h[i] == 0;
+        if (zero) break; /* end of archive */
+        int64_t sum = tar_num(h + 148, 8), calc = 0;
+        for (int i = 0; i < 512; i++) calc += (i >= 148 && i < 156) ? ' ' : h[i];
+        if (sum != calc) { en_error("%s: not a tar archive, or corrupt (header checksum)", archive); goto done; }
+        int64_t size = tar_num(h + 124, 12);
+        if (size < 0) { en_error("%s: corrupt member size", archive); goto done; }
+        char type = (char)h[156];
+        if (type == 'L' || type == 'x') { /* the next member's name */
+            char *b = read_small(g, size);
+            if (!b) { en_error("%s: corrupt long name", archive); goto done; }
+            free(longname);
+            longname = type == 'L' ? b : pax_path(b, size);
+            if (type == 'x') free(b);
+            continue;
+        }
+        char name[512];
+        if (longname) {
+            snprintf(name, sizeof name, "%s", longname);
+            free(longname);
+            longname = NULL;
+        } else if (!memcmp(h + 257, "ustar", 5) && h[345]) {
+            snprintf(name, sizeof name, "%.155s/%.100s", (const char *)h + 345, (const char *)h);
+        } else {
+            snprintf(name, sizeof name, "%.100s", (const char *)h);
+        }
+        const char *nm = name;
+        while (!strncmp(nm, "./", 2)) nm += 2;
+        int want = -1;
+        size_t dl = strlen(dir);
+        if ((type == '0' || type == 0) && !strncmp(nm, dir, dl) && nm[dl] == '/')
+            for (int i = 0; i < n_members; i++)
+                if (!strcmp(nm + dl + 1, members[i])) want = i;
+        if (want >= 0 && !found[want]) {
+            char out[1200];
+            snprintf(out, sizeof out, "%s/%s", outd, members[want]);
+            if (copy_out(g, size, archive, out) < 0) goto done;
+            found[want] = 1;
+            if (++nfound == n_members) { rc = 0; goto done; }
+        } else {
+            int64_t left = (size + 511) & ~(int64_t)511;
+            char skip[4096];
+            while (left > 0) {
+                size_t take = left < (int64_t)sizeof skip ? (size_t)left : sizeof skip;
+                if (read_full(g, skip, take) < 0) { en_error("%s: %s", archive, gz_reason(g)); goto done; }
+                left -= (int64_t)take;
+            }
+        }
+    }
+    for (int i = 0; i < n_members; i++)
+        if (!found[i]) { en_error("%s: no member %s/%s", archive, dir, members[i]); goto done; }
+    rc = 0;
+done:
+    free(longname);
+    gzclose(g);
+    return rc;
+}
