@@ -151,3 +151,29 @@ Test(bpe, bad_files) {
     cr_assert(strstr(en_error_msg(), ":2:"), "message: %s", en_error_msg());
     unlink(path);
 }
+
+/* vocab.json + merges.txt (Hugging Face's layout) of OpenAI's first 1,000
+ * merges (tests/reference/gen_bpe_pair.py) encode exactly as those merges
+ * read from OpenAI's own file. */
+Test(bpe, vocab_json_pair_matches_merges_file) {
+    en_bpe *ref = NULL;
+    if (access(OPENAI_VOCAB, R_OK) != 0) cr_skip_test("%s not present", OPENAI_VOCAB);
+    ref = en_bpe_load(OPENAI_VOCAB, 1000);
+    en_bpe *pair = en_bpe_load_pair("tests/clip/pair/vocab.json", "tests/clip/pair/merges.txt");
+    cr_assert(ref && pair, "%s", en_error_msg());
+    cr_assert_eq(en_bpe_vocab_size(pair), en_bpe_vocab_size(ref));
+    cr_assert_eq(en_bpe_sot(pair), 1512);
+    cr_assert_eq(en_bpe_eot(pair), 1513);
+    const char *texts[] = { "a photo of a cat.", "Two small red circles above a blue square!",
+                            "naïve café 日本 &amp; emoji 😀", "<|startoftext|>hello<|endoftext|>" };
+    for (int k = 0; k < 4; k++) {
+        int32_t a[128], b[128];
+        int ta, tb, na = en_bpe_encode(ref, texts[k], a, 128, &ta), nb = en_bpe_encode(pair, texts[k], b, 128, &tb);
+        cr_assert_eq(na, nb, "'%s': %d vs %d tokens", texts[k], na, nb);
+        for (int i = 0; i < na; i++) cr_assert_eq(a[i], b[i], "'%s' token %d: %d vs %d", texts[k], i, a[i], b[i]);
+    }
+    en_bpe_free(ref);
+    en_bpe_free(pair);
+    cr_assert_null(en_bpe_load_pair("tests/clip/pair/merges.txt", "tests/clip/pair/merges.txt"));
+    cr_assert(strstr(en_error_msg(), "merges.txt"), "%s", en_error_msg());
+}
