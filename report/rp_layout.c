@@ -631,10 +631,13 @@ static void table_item(rp_ts *T, cmark_node **md, int ncols, int nrows, const ch
     tb->cw = box_keep(T, calloc(ncols, sizeof(double)));
     tb->rh = box_keep(T, calloc(nrows, sizeof(double)));
     double fs = T->size * 0.92;
+    /* Column widths as a browser's automatic table layout: each column gets
+     * at least its widest word (min) and at most its unwrapped text (max);
+     * when the max widths do not fit, the room between the two is shared in
+     * proportion to it. Scaling the max widths alone squeezed short columns
+     * until words broke mid-letter. */
+    double *minw = box_keep(T, calloc(ncols, sizeof(double)));
     for (int pass = 0; pass < 2; pass++) {
-        double total = 0;
-        for (int c = 0; c < ncols; c++) total += tb->cw[c];
-        double scale = pass && total > T->tw ? T->tw / total : 1;
         for (int r = 0; r < nrows; r++)
             for (int c = 0; c < ncols; c++) {
                 ib b;
@@ -650,17 +653,33 @@ static void table_item(rp_ts *T, cmark_node **md, int ncols, int nrows, const ch
                 }
                 if (r == 0) attr_range(&b, pango_attr_weight_new(PANGO_WEIGHT_BOLD), 0);
                 char al = align ? align[c] : 'l';
-                double w = pass ? tb->cw[c] * scale - 2 * CELLPAD : -1;
+                double w = pass ? tb->cw[c] - 2 * CELLPAD : -1;
                 rp_para *p = para_make(T, &b, font(T, T->serif, fs, 0, 0), w, pass ? al : 'l', 1.0, PANGO_WRAP_WORD_CHAR);
                 if (!pass) {
                     double nw = para_natural(p) + 2 * CELLPAD;
                     if (nw > tb->cw[c]) tb->cw[c] = nw;
+                    /* the widest word: lay out at 1 pt, words overflow whole */
+                    pango_layout_set_wrap(p->lay, PANGO_WRAP_WORD);
+                    pango_layout_set_width(p->lay, PANGO_SCALE);
+                    double mw = para_natural(p) + 2 * CELLPAD;
+                    if (mw > minw[c]) minw[c] = mw;
                 } else {
                     tb->cells[r * ncols + c] = p;
                     if (p->height + 6 > tb->rh[r]) tb->rh[r] = p->height + 6;
                 }
             }
-        if (pass) for (int c = 0; c < ncols; c++) tb->cw[c] *= scale;
+        if (!pass) {
+            double smax = 0, smin = 0;
+            for (int c = 0; c < ncols; c++) { smax += tb->cw[c]; smin += minw[c]; }
+            if (smax > T->tw) {
+                if (smin >= T->tw) {
+                    for (int c = 0; c < ncols; c++) tb->cw[c] = minw[c] * T->tw / smin;
+                } else {
+                    double f = (T->tw - smin) / (smax - smin);
+                    for (int c = 0; c < ncols; c++) tb->cw[c] = minw[c] + (tb->cw[c] - minw[c]) * f;
+                }
+            }
+        }
     }
     tb->w = 0;
     for (int c = 0; c < ncols; c++) tb->w += tb->cw[c];
