@@ -41,14 +41,17 @@ static int usage(FILE *f) {
     return f == stderr ? 2 : 0;
 }
 
-/* libgomp reads OMP_WAIT_POLICY once, when it is loaded, so it cannot be
- * set from main(): when the user has not chosen one, run ourselves again
- * with PASSIVE. Spinning waiters cost 10-50x on a loaded 2-core machine
- * (engine/NOTES.md, "OpenMP wait policy"). */
+/* libgomp reads OMP_WAIT_POLICY, and OpenBLAS OPENBLAS_THREAD_TIMEOUT,
+ * once, when they are loaded, so neither can be set from main(): when the
+ * user has chosen neither, run ourselves again with waiting threads that
+ * sleep instead of spin. Spinning waiters cost 10-50x on a loaded 2-core
+ * machine, and OpenBLAS's idle threads spinning after a call halve the
+ * engine's own GEMM rate (engine/NOTES.md, "OpenMP wait policy"). */
 static void ensure_wait_policy(char **argv) {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    execv("/proc/self/exe", argv); /* returns only on failure: carry on spinning */
+    int again = 0;
+    if (!getenv("OMP_WAIT_POLICY")) { setenv("OMP_WAIT_POLICY", "PASSIVE", 1); again = 1; }
+    if (!getenv("OPENBLAS_THREAD_TIMEOUT")) { setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1); again = 1; }
+    if (again) execv("/proc/self/exe", argv); /* returns only on failure: carry on */
 }
 
 int main(int argc, char **argv) {

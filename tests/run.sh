@@ -7,6 +7,7 @@ set -u
 # (or OpenBLAS) needs; on a loaded machine that is 10-50x slower. See
 # engine/NOTES.md ("OpenMP wait policy").
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+export OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-4}"
 # fontconfig/pango/cairo keep process-lifetime caches that LeakSanitizer
 # reports at exit; tests/lsan.supp names those libraries.
 LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"

@@ -6,6 +6,11 @@
 # prints its own table. The parts are merged into $BUILD/bench/engine.json
 # (the CLIP model figures into clip.json, from parts named part-clip-*.json).
 set -u
+# OpenBLAS's idle threads spin for ~0.1 s after each call; a benchmark that
+# alternates a raw cblas_sgemm with the engine then measures the engine on
+# one free core (engine/NOTES.md). Both sides (and PyTorch, which uses
+# OpenBLAS here) run with idle threads that sleep at once.
+export OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-4}"
 B="${BUILD:-build}/bench"
 mkdir -p "$B"; rm -f "$B"/part-*.json
 rc=0
