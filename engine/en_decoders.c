@@ -112,6 +112,17 @@ static void trainer_init(trainer *t, layer *L, int nl) {
     EN_ASSERT(en_adamw_init(&t->opt, t->n, NULL, 1e-3, 0.9, 0.999, 1e-8, 0.0) == 0);
 }
 
+/* One optimisation step on loss: zero the gradients, backward, AdamW at lr.
+ * Returns the loss, or NAN when the backward failed. */
+static float trainer_step(trainer *t, en_tensor *loss, double lr) {
+    float out = en_tensor_item(loss);
+    en_params_zero_grad(t->p);
+    if (en_backward(loss) < 0) return NAN;
+    t->opt.lr = lr;
+    en_adamw_step(&t->opt, t->seg, t->nseg);
+    return out;
+}
+
 static int check_batch(const char *who, en_tensor *images, en_tensor *feats, int in_ch, int grid, int image) {
     if (in_ch == 0) {
         if (!images || images->ndim != 4 || images->shape[1] != 3 || images->shape[2] != image || images->shape[3] != image)
@@ -306,14 +317,8 @@ float en_vqvae_train_step(en_vqvae *m, en_tensor *images, en_tensor *feats, doub
             en_tensor *lr_ = keep(&tl, en_mse(xr, target_c));
             en_tensor *lc = keep(&tl, en_mse(ze, zq));
             en_tensor *loss = keep(&tl, en_add(lr_, keep(&tl, en_mul_scalar(lc, (float)m->c.beta))));
-            out = en_tensor_item(loss);
             if (recon) *recon = en_tensor_item(lr_);
-            en_params_zero_grad(m->p);
-            if (en_backward(loss) < 0) out = NAN;
-            else {
-                m->tr.opt.lr = lr;
-                en_adamw_step(&m->tr.opt, m->tr.seg, m->tr.nseg);
-            }
+            out = trainer_step(&m->tr, loss, lr);
         }
     }
     if (isnan(out)) en_tape_clear();
@@ -471,15 +476,7 @@ float en_segnet_train_step(en_segnet *m, en_tensor *images, en_tensor *feats, en
     en_tensor *logits = seg_forward(m, &tl, images, feats);
     if (logits) {
         en_tensor *loss = keep(&tl, en_bce_with_logits(logits, masks));
-        if (loss) {
-            out = en_tensor_item(loss);
-            en_params_zero_grad(m->p);
-            if (en_backward(loss) < 0) out = NAN;
-            else {
-                m->tr.opt.lr = lr;
-                en_adamw_step(&m->tr.opt, m->tr.seg, m->tr.nseg);
-            }
-        }
+        if (loss) out = trainer_step(&m->tr, loss, lr);
     }
     if (isnan(out)) en_tape_clear();
     tmp_free(&tl);
