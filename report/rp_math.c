@@ -428,6 +428,19 @@ static rm_node *char_atom(rm_parser *p, int single_digit) {
     return fail(p, at, "expected a letter, digit, symbol or command, found '%c'", c);
 }
 
+/* {list}: the group at p->i (a '{'), its closing brace consumed. */
+static rm_node *parse_group(rm_parser *p) {
+    size_t open = p->i++;
+    rm_node *l = parse_list(p, 1);
+    if (!l) return NULL;
+    if (p->i >= p->n || p->s[p->i] != '}') {
+        node_free(l);
+        return fail(p, p->i, "expected '}' to close the '{' at column %d", column(p, open));
+    }
+    p->i++;
+    return l;
+}
+
 /* A required argument: {group} or a single token. Single-kid groups are
  * unwrapped so that x_{i} and x_i give the same tree. */
 static rm_node *parse_arg(rm_parser *p, const char *what) {
@@ -435,14 +448,8 @@ static rm_node *parse_arg(rm_parser *p, const char *what) {
     if (p->i >= p->n) return fail(p, p->i, "expected an argument for %s (the formula ends here)", what);
     char c = p->s[p->i];
     if (c == '{') {
-        size_t open = p->i++;
-        rm_node *l = parse_list(p, 1);
+        rm_node *l = parse_group(p);
         if (!l) return NULL;
-        if (p->i >= p->n || p->s[p->i] != '}') {
-            node_free(l);
-            return fail(p, p->i, "expected '}' to close the '{' at column %d", column(p, open));
-        }
-        p->i++;
         if (l->nkids == 1 && l->kids[0]->kind != RN_STYLE) {
             rm_node *k = l->kids[0];
             l->nkids = 0;
@@ -885,15 +892,9 @@ static rm_node *parse_primary(rm_parser *p) {
     if (p->i >= p->n) return fail(p, p->i, "expected an atom (the formula ends here)");
     char c = p->s[p->i];
     if (c == '{') {
-        size_t open = p->i++;
-        rm_node *l = parse_list(p, 1);
-        if (!l) return NULL;
-        if (p->i >= p->n || p->s[p->i] != '}') {
-            node_free(l);
-            return fail(p, p->i, "expected '}' to close the '{' at column %d", column(p, open));
-        }
-        p->i++;
-        l->pos = (int)open;
+        int open = (int)p->i;
+        rm_node *l = parse_group(p);
+        if (l) l->pos = open;
         return l;
     }
     if (c == '\\') return parse_command(p);
