@@ -31,6 +31,8 @@ typedef struct {
     double lr, lr_min, weight_decay, beta1, beta2, eps, grad_clip;
     uint64_t seed;
     int corpus;                 /* pictures in the corpus (EN_SPLIT_PRETRAIN) */
+    int render_cache;           /* 0: keep rendered pictures for later epochs when the
+                                   corpus fits in 512 MiB; -1: render every time */
     const char *state_path;     /* resumable state; NULL: no checkpoints */
     int checkpoint_every;       /* steps; 0: only on interruption */
     int stop_after;             /* >0: stop (and checkpoint) after this many steps of this run (tests) */

@@ -68,8 +68,14 @@ Test(pretrain, resume_gives_same_weights) {
     c.model.vision_layers[0] = c.model.vision_layers[1] = c.model.vision_layers[2] = c.model.vision_layers[3] = 1;
     c.model.vision_heads = 2; c.model.resnet_stem_stride = 1; c.model.resnet_stem_pool = 1;
     c.batch = 16;
+    /* 160 pictures from a corpus of 40: four epochs, batches that straddle
+     * epochs, so the rendered-picture cache is used (and starts empty again
+     * on resume); the uninterrupted run renders every picture afresh */
+    c.corpus = 40;
     en_pretrain_result whole, part, rest;
+    c.render_cache = -1;
     cr_assert_eq(en_pretrain_run(&c, b, &whole), 0, "%s", en_error_msg());
+    c.render_cache = 0;
     char path[] = "/tmp/cb_pt_state_XXXXXX";
     int fd = mkstemp(path);
     close(fd);
