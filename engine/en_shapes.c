@@ -130,8 +130,10 @@ void en_shapes_scene_make(en_shapes_scene *sc, uint64_t seed, en_split split, ui
         o->colour = (int)en_rng_below(&r, EN_COLOURS_N);
         o->style = (int)en_rng_below(&r, EN_STYLES_N);
         /* object 0 is the main one: clearly the largest */
-        o->r = i == 0 ? unif(&r, 0.16, 0.27) : unif(&r, 0.08, 0.145);
-        o->angle = unif(&r, 0, 2 * PI);
+        /* (sizes, tilt, style contrast and texture contrast were tuned so that
+         * a small tower learns shape within minutes: engine/NOTES.md) */
+        o->r = i == 0 ? unif(&r, 0.25, 0.36) : unif(&r, 0.06, 0.10);
+        o->angle = unif(&r, -0.22, 0.22); /* tilted, not spun: a turned square is a diamond */
         for (int tries = 0; tries < 12; tries++) {
             o->cx = unif(&r, o->r * 0.8, 1 - o->r * 0.8);
             o->cy = unif(&r, o->r * 0.8, 1 - o->r * 0.8);
@@ -183,6 +185,7 @@ static void background_at(const en_shapes_scene *sc, double u, double v, double 
     case 3: f = 0.7 + 0.6 * (u * tc * 0.5 + v * ts * 0.5 + 0.5); break;
     default: break;
     }
+    f = 1 + (f - 1) * 0.5; /* textures at half contrast: a shape's edge must win over them */
     for (int c = 0; c < 3; c++) rgb[c] = (int)(sc->bg_rgb[c] * f);
 }
 
@@ -219,9 +222,9 @@ void en_shapes_render(const en_shapes_scene *sc, int size, uint8_t *rgb, uint8_t
                         const en_shape_obj *o = &sc->obj[i];
                         if (!in_shape(o->shape, lx, ly)) continue;
                         double f = 1.0;
-                        if (o->style == 1 && in_shape(o->shape, lx / 0.6, ly / 0.6)) continue; /* outlined */
+                        if (o->style == 1 && in_shape(o->shape, lx / 0.45, ly / 0.45)) continue; /* outlined */
                         if (o->style == 2)
-                            f = ((long)floor((lx * fr[i].stripe_c + ly * fr[i].stripe_s) * 2.5 + 8) & 1) ? 1.0 : 0.55;
+                            f = ((long)floor((lx * fr[i].stripe_c + ly * fr[i].stripe_s) * 2.5 + 8) & 1) ? 1.0 : 0.775;
                         if (o->style == 3) f = 0.6 + 0.4 * (lx + 1) * 0.5 + 0.15 * (1 - ly) * 0.5;
                         for (int c = 0; c < 3; c++) { int x = (int)(o->rgb[c] * f); col[c] = x > 255 ? 255 : x; }
                         who = i;

@@ -8,7 +8,8 @@
  * so the same seed gives byte-identical pictures on any x86-64 or ARM.
  *
  * The world: 8 shapes x 8 colours. Each object has a style (solid,
- * outlined, striped, shaded) and sits on a textured, noisy background of one
+ * outlined, striped, shaded), is tilted (not spun: within +-0.22 rad) and
+ * sits on a textured, noisy background of one
  * of four kinds, so a class (colour and shape of the main, i.e. largest,
  * object: 64 classes) has several distinct visual modes. Objects may
  * overlap (partial occlusion; later objects are drawn on top).

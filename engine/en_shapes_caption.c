@@ -49,7 +49,8 @@ static int groups_of(const en_shapes_scene *sc, group *g) {
     return ng;
 }
 
-static const char *size_word(double r) { return r >= 0.21 ? "large" : r <= 0.11 ? "small" : NULL; }
+/* radii in picture widths: the main object 0.25-0.36, the others 0.06-0.10 */
+static const char *size_word(double r) { return r >= 0.31 ? "large" : r <= 0.08 ? "small" : NULL; }
 
 static int vowel(const char *w) { return w && strchr("aeiou", w[0]) != NULL; }
 
