@@ -57,12 +57,12 @@ return {
     towers = {
       vit = tower { vision_vit = 1, image_resolution = 32, vision_patch_size = 8, vision_layers = 2,
                     vision_width = 64, vision_heads = 2,
-                    train = { steps = 1000, batch = 256, lr = 2e-3, corpus = 50000 } },
+                    train = { steps = 2500, batch = 256, lr = 2e-3, corpus = 50000 } },
       rn = tower { vision_vit = 0, image_resolution = 32, vision_layers = { 1, 1, 1, 1 }, vision_width = 8,
                    resnet_stem_stride = 1, resnet_stem_pool = 1,
-                   train = { steps = 150, batch = 256, lr = 2e-3, corpus = 50000 } },
+                   train = { steps = 550, batch = 256, lr = 2e-3, corpus = 50000 } },
     },
-    data = { source = "shapes", cls_train = 2048, cls_val = 1024, cls_test = 2048,
+    data = { source = "shapes", cls_train = 8192, cls_val = 1024, cls_test = 2048,
              seg_train = 1024, seg_val = 256, seg_test = 512 },
     bench = { steps = 3, batch = 64, candidates = {
       tower { name = "ViT width 64, 2 layers, patch 8 (used)", vision_vit = 1, image_resolution = 32, vision_patch_size = 8,
