@@ -20,10 +20,6 @@ local function verdict(ok)
   if ok == nil then return "not measured" end
   return ok and "reproduced" or "not reproduced"
 end
-local function gt(a, b)
-  if type(R[a]) ~= "number" or type(R[b]) ~= "number" then return nil end
-  return R[a] > R[b]
-end
 -- a gap counts only when it is clear: `margin` points (accuracies, IoU x 100)
 -- or, for losses, a ratio
 local function clear_gap(a, b, margin)
@@ -43,7 +39,8 @@ end
 local rows = {
   { "linear probe beats zero-shot (79.92 % vs 61.68 %)",
     num("linear_probe.vit.top1") .. " % vs " .. num("zeroshot.vit.top1") .. " %",
-    verdict(gt("linear_probe.vit.top1", "zeroshot.vit.top1")) },
+    -- 2 points: about two standard errors of an accuracy near 75 % on 2048 test pictures
+    clear_gap("linear_probe.vit.top1", "zeroshot.vit.top1", 2) },
   { "random-init one-shot head below zero-shot",
     num("fewshot.vit.random_init.k1.mean") .. " % vs " .. num("fewshot.vit.zeroshot") .. " %",
     verdict(R["fewshot.vit.claim_random_k1_below_zeroshot"]) },
