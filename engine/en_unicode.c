@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "en_strbuf.h"
+
 int en_utf8_decode(const char *s, size_t n, uint32_t *cp) {
     const unsigned char *u = (const unsigned char *)s;
     if (n == 0) { *cp = 0; return 0; }
@@ -70,25 +72,9 @@ static const char *lookup_cp(const en_uni_lower *t, int n, uint32_t cp) {
     return NULL;
 }
 
-/* A growable byte buffer for the string transforms below. */
-typedef struct { char *p; size_t n, cap; } sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (b->n + n + 1 > cap) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) abort();
-        b->p = p; b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-
-static void sb_cp(sbuf *b, uint32_t cp) {
+static void sb_cp(en_strbuf *b, uint32_t cp) {
     char tmp[4];
-    sb_put(b, tmp, (size_t)en_utf8_encode(cp, tmp));
+    en_strbuf_add(b, tmp, (size_t)en_utf8_encode(cp, tmp));
 }
 
 /* Python's Final_Sigma rule for U+03A3 at byte i of s: a cased letter
@@ -115,9 +101,9 @@ static int final_sigma(const char *s, size_t n, size_t i, size_t len) {
 }
 
 char *en_uni_lower_str(const char *s) {
-    sbuf b = {0};
+    en_strbuf b = {0};
     size_t n = strlen(s);
-    sb_put(&b, "", 0);
+    en_strbuf_add(&b, "", 0);
     for (size_t i = 0; i < n;) {
         uint32_t cp;
         int len = en_utf8_decode(s + i, n - i, &cp);
@@ -127,12 +113,12 @@ char *en_uni_lower_str(const char *s) {
             continue;
         }
         const char *l = cp >= 0x80 || (cp >= 'A' && cp <= 'Z') ? lookup_cp(en_uni_lowers, en_uni_lowers_n, cp) : NULL;
-        if (l) sb_put(&b, l, strlen(l));
+        if (l) en_strbuf_add(&b, l, strlen(l));
         else if (cp == 0xfffd && len == 1 && (unsigned char)s[i] >= 0x80) sb_cp(&b, 0xfffd);
-        else sb_put(&b, s + i, (size_t)len);
+        else en_strbuf_add(&b, s + i, (size_t)len);
         i += (size_t)len;
     }
-    return b.p;
+    return b.s;
 }
 
 static const char *entity_find(const char *name, size_t len) {
@@ -151,7 +137,7 @@ static const char *entity_find(const char *name, size_t len) {
 /* One character reference at s (just after '&'), as Python's html module
  * matches it: #digits;? | #x hex;? | [^\t\n\f <&#;]{1,32};?  Appends the
  * replacement and returns the bytes consumed, or 0 when nothing matches. */
-static size_t charref(sbuf *b, const char *s) {
+static size_t charref(en_strbuf *b, const char *s) {
     size_t i = 0;
     if (s[0] == '#') {
         int hex = s[1] == 'x' || s[1] == 'X';
@@ -170,7 +156,7 @@ static size_t charref(sbuf *b, const char *s) {
         if (i == start) return 0;
         if (s[i] == ';') i++;
         const char *fix = big ? NULL : lookup_cp(en_html_charref_fixes, en_html_charref_fixes_n, (uint32_t)num);
-        if (fix) sb_put(b, fix, strlen(fix));
+        if (fix) en_strbuf_add(b, fix, strlen(fix));
         else if (big || (num >= 0xd800 && num <= 0xdfff)) sb_cp(b, 0xfffd);
         else if (in_ranges(en_html_invalid_cps, en_html_invalid_cps_n, (uint32_t)num)) {}
         else sb_cp(b, (uint32_t)num);
@@ -180,25 +166,25 @@ static size_t charref(sbuf *b, const char *s) {
     if (i == 0) return 0;
     size_t len = i + (s[i] == ';');
     const char *t = entity_find(s, len);
-    if (t) { sb_put(b, t, strlen(t)); return len; }
+    if (t) { en_strbuf_add(b, t, strlen(t)); return len; }
     /* the longest prefix that names a legacy entity (no ';'), as Python does */
     for (size_t x = len - 1; x > 1; x--) {
         t = entity_find(s, x);
-        if (t) { sb_put(b, t, strlen(t)); return x; }
+        if (t) { en_strbuf_add(b, t, strlen(t)); return x; }
     }
     return 0;
 }
 
 char *en_html_unescape(const char *s) {
-    sbuf b = {0};
-    sb_put(&b, "", 0);
+    en_strbuf b = {0};
+    en_strbuf_add(&b, "", 0);
     for (size_t i = 0; s[i];) {
         if (s[i] == '&') {
             size_t used = charref(&b, s + i + 1);
             if (used) { i += used + 1; continue; }
         }
-        sb_put(&b, s + i, 1);
+        en_strbuf_add(&b, s + i, 1);
         i++;
     }
-    return b.p;
+    return b.s;
 }

@@ -7,11 +7,12 @@
 #include <string.h>
 
 #include "en_error.h"
+#include "en_strbuf.h"
 #include "lx.h"
 #include "lx_tensor_hooks.h"
 #include "rp_sha256.h"
 
-typedef struct { char *s; size_t n, cap; } jbuf;
+typedef en_strbuf jbuf;
 
 static int jbuf_gc(lua_State *L) {
     jbuf *b = lua_touserdata(L, 1);
@@ -31,37 +32,23 @@ static jbuf *jbuf_new(lua_State *L) {
     return b;
 }
 
-static void jb_add(jbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        EN_ASSERT(p);
-        b->s = p; b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-static void jb_str(jbuf *b, const char *s) { jb_add(b, s, strlen(s)); }
-
 static void jb_string(jbuf *b, const char *s, size_t n) {
-    jb_add(b, "\"", 1);
+    en_strbuf_add(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[8];
         switch (c) {
-        case '"': jb_add(b, "\\\"", 2); break;
-        case '\\': jb_add(b, "\\\\", 2); break;
-        case '\n': jb_add(b, "\\n", 2); break;
-        case '\r': jb_add(b, "\\r", 2); break;
-        case '\t': jb_add(b, "\\t", 2); break;
+        case '"': en_strbuf_add(b, "\\\"", 2); break;
+        case '\\': en_strbuf_add(b, "\\\\", 2); break;
+        case '\n': en_strbuf_add(b, "\\n", 2); break;
+        case '\r': en_strbuf_add(b, "\\r", 2); break;
+        case '\t': en_strbuf_add(b, "\\t", 2); break;
         default:
-            if (c < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", c); jb_str(b, esc); }
-            else jb_add(b, (const char *)&s[i], 1);
+            if (c < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", c); en_strbuf_str(b, esc); }
+            else en_strbuf_add(b, (const char *)&s[i], 1);
         }
     }
-    jb_add(b, "\"", 1);
+    en_strbuf_add(b, "\"", 1);
 }
 
 static void fmt_double(char *out, size_t cap, double d) {
@@ -118,9 +105,9 @@ static void jtable(jctx *c, int idx, int depth) {
     int array = kind ? !strcmp(kind, "array") : (count == 0 || (keys_ok && count == len));
     if (array && count != len) jfail(c, "a table marked as an array with non-sequence keys");
     if (array) {
-        jb_add(c->b, "[", 1);
+        en_strbuf_add(c->b, "[", 1);
         for (lua_Integer i = 1; i <= len; i++) {
-            if (i > 1) jb_add(c->b, ",", 1);
+            if (i > 1) en_strbuf_add(c->b, ",", 1);
             char k[32];
             size_t saved;
             snprintf(k, sizeof k, "%lld", (long long)i);
@@ -130,7 +117,7 @@ static void jtable(jctx *c, int idx, int depth) {
             lua_pop(L, 1);
             c->path[saved] = 0;
         }
-        jb_add(c->b, "]", 1);
+        en_strbuf_add(c->b, "]", 1);
     } else {
         /* key strings, sorted; anchored in a Lua table so errors free them */
         lua_createtable(L, (int)count, 0);
@@ -154,11 +141,11 @@ static void jtable(jctx *c, int idx, int depth) {
             lua_pop(L, 1);  /* still anchored in ks */
         }
         qsort(arr, (size_t)nk, sizeof *arr, cmp_str);
-        jb_add(c->b, "{", 1);
+        en_strbuf_add(c->b, "{", 1);
         for (lua_Integer i = 0; i < nk; i++) {
-            if (i) jb_add(c->b, ",", 1);
+            if (i) en_strbuf_add(c->b, ",", 1);
             jb_string(c->b, arr[i], strlen(arr[i]));
-            jb_add(c->b, ":", 1);
+            en_strbuf_add(c->b, ":", 1);
             size_t saved;
             path_push(c, arr[i], &saved);
             /* find the value: by string key, else by the number it spells */
@@ -173,7 +160,7 @@ static void jtable(jctx *c, int idx, int depth) {
             lua_pop(L, 1);
             c->path[saved] = 0;
         }
-        jb_add(c->b, "}", 1);
+        en_strbuf_add(c->b, "}", 1);
         lua_pop(L, 2);
     }
     lua_pushvalue(L, idx);
@@ -186,8 +173,8 @@ static void jvalue(jctx *c, int idx, int depth) {
     idx = lua_absindex(L, idx);
     char num[64];
     switch (lua_type(L, idx)) {
-    case LUA_TNIL: jb_str(c->b, "null"); break;
-    case LUA_TBOOLEAN: jb_str(c->b, lua_toboolean(L, idx) ? "true" : "false"); break;
+    case LUA_TNIL: en_strbuf_str(c->b, "null"); break;
+    case LUA_TBOOLEAN: en_strbuf_str(c->b, lua_toboolean(L, idx) ? "true" : "false"); break;
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx)) snprintf(num, sizeof num, "%lld", (long long)lua_tointeger(L, idx));
         else {
@@ -196,7 +183,7 @@ static void jvalue(jctx *c, int idx, int depth) {
             else if (c->canonical) snprintf(num, sizeof num, "\"%s\"", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
             else snprintf(num, sizeof num, "null");
         }
-        jb_str(c->b, num);
+        en_strbuf_str(c->b, num);
         break;
     case LUA_TSTRING: {
         size_t n;
@@ -209,22 +196,22 @@ static void jvalue(jctx *c, int idx, int depth) {
         char hex[65];
         if (c->canonical && lx_tensor_hooks.digest && lx_tensor_hooks.digest(L, idx, hex)) {
             /* a tensor parameter: its content hash, dtype and shape */
-            jb_str(c->b, "{\"$tensor\":");
+            en_strbuf_str(c->b, "{\"$tensor\":");
             jb_string(c->b, hex, strlen(hex));
-            jb_str(c->b, ",\"meta\":");
+            en_strbuf_str(c->b, ",\"meta\":");
             lx_tensor_hooks.describe(L, idx);
             jvalue(c, -1, depth + 1);
             lua_pop(L, 1);
-            jb_str(c->b, "}");
+            en_strbuf_str(c->b, "}");
             break;
         }
         if (c->canonical && luaL_getmetafield(L, idx, "__memo_digest") == LUA_TFUNCTION) {
             /* another engine object (a model): a hash of what it holds */
             lua_pushvalue(L, idx);
             lua_call(L, 1, 1);
-            jb_str(c->b, "{\"$object\":");
+            en_strbuf_str(c->b, "{\"$object\":");
             jvalue(c, -1, depth + 1);
-            jb_str(c->b, "}");
+            en_strbuf_str(c->b, "}");
             lua_pop(L, 1);
             break;
         }
@@ -276,25 +263,25 @@ void lx_memo_register_unpack(lua_State *L, const char *type, lua_CFunction fn) {
 static void put_u64(jbuf *b, uint64_t v) {
     char s[8];
     for (int i = 0; i < 8; i++) s[i] = (char)(v >> (8 * i));
-    jb_add(b, s, 8);
+    en_strbuf_add(b, s, 8);
 }
 
-static void jb_addfn(void *ctx, const void *p, size_t n) { jb_add(ctx, p, n); }
+static void jb_addfn(void *ctx, const void *p, size_t n) { en_strbuf_add(ctx, p, n); }
 
 static void pack(lua_State *L, int idx, jbuf *b, int depth, int seen) {
     idx = lua_absindex(L, idx);
     char tag;
     switch (lua_type(L, idx)) {
-    case LUA_TNIL: jb_add(b, "n", 1); break;
-    case LUA_TBOOLEAN: tag = lua_toboolean(L, idx) ? V_TRUE : V_FALSE; jb_add(b, &tag, 1); break;
+    case LUA_TNIL: en_strbuf_add(b, "n", 1); break;
+    case LUA_TBOOLEAN: tag = lua_toboolean(L, idx) ? V_TRUE : V_FALSE; en_strbuf_add(b, &tag, 1); break;
     case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) { tag = V_INT; jb_add(b, &tag, 1); put_u64(b, (uint64_t)lua_tointeger(L, idx)); }
+        if (lua_isinteger(L, idx)) { tag = V_INT; en_strbuf_add(b, &tag, 1); put_u64(b, (uint64_t)lua_tointeger(L, idx)); }
         else {
             double d = lua_tonumber(L, idx);
             uint64_t u;
             memcpy(&u, &d, 8);
             tag = V_DBL;
-            jb_add(b, &tag, 1);
+            en_strbuf_add(b, &tag, 1);
             put_u64(b, u);
         }
         break;
@@ -302,9 +289,9 @@ static void pack(lua_State *L, int idx, jbuf *b, int depth, int seen) {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
         tag = V_STR;
-        jb_add(b, &tag, 1);
+        en_strbuf_add(b, &tag, 1);
         put_u64(b, n);
-        jb_add(b, s, n);
+        en_strbuf_add(b, s, n);
         break;
     }
     case LUA_TTABLE: {
@@ -320,7 +307,7 @@ static void pack(lua_State *L, int idx, jbuf *b, int depth, int seen) {
         lua_pushnil(L);
         while (lua_next(L, idx)) { count++; lua_pop(L, 1); }
         tag = V_TAB;
-        jb_add(b, &tag, 1);
+        en_strbuf_add(b, &tag, 1);
         put_u64(b, count);
         luaL_checkstack(L, 4, "memo: value nested too deeply");
         lua_pushnil(L);
@@ -345,18 +332,18 @@ static void pack(lua_State *L, int idx, jbuf *b, int depth, int seen) {
             lua_call(L, 1, 1);
             const char *payload = luaL_checklstring(L, -1, &pn);
             tag = V_OBJECT;
-            jb_add(b, &tag, 1);
+            en_strbuf_add(b, &tag, 1);
             put_u64(b, tn);
-            jb_add(b, type, tn);
+            en_strbuf_add(b, type, tn);
             put_u64(b, pn);
-            jb_add(b, payload, pn);
+            en_strbuf_add(b, payload, pn);
             lua_pop(L, 3);
             break;
         }
         tag = V_TENSOR;
         if (lx_tensor_hooks.pack) {
             size_t at = b->n;
-            jb_add(b, &tag, 1);
+            en_strbuf_add(b, &tag, 1);
             if (lx_tensor_hooks.pack(L, idx, jb_addfn, b)) break;
             b->n = at;
         }

@@ -8,23 +8,7 @@
 #include <sys/stat.h>
 
 #include "en_error.h"
-
-typedef struct { char *s; size_t n, cap; } sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        EN_ASSERT(p);
-        b->s = p; b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-static char *sb_take(sbuf *b) { if (!b->s) sb_add(b, "", 0); return b->s; }
+#include "en_strbuf.h"
 
 char *rp_file_read(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
@@ -43,15 +27,15 @@ char *rp_file_read(const char *path, size_t *n) {
         if (n) *n = got;
         return p;
     }
-    sbuf b = {0};
+    en_strbuf b = {0};
     char tmp[65536];
     size_t k;
-    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0) sb_add(&b, tmp, k);
+    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0) en_strbuf_add(&b, tmp, k);
     int bad = ferror(f);
     fclose(f);
     if (bad) { free(b.s); return en_error("%s: read error", path), NULL; }
     if (n) *n = b.n;
-    return sb_take(&b);
+    return en_strbuf_take(&b);
 }
 
 /* ---- lines ----------------------------------------------------------- */
@@ -103,7 +87,7 @@ static char *xstrndup(const char *s, size_t n) {
 
 /* Title words and key=value options from a marker's rest of line. */
 static int parse_header(rp_cell *c, const char *s, size_t n, int line) {
-    sbuf title = {0};
+    en_strbuf title = {0};
     int cap = 0;
     size_t i = 0;
     while (i < n) {
@@ -114,12 +98,12 @@ static int parse_header(rp_cell *c, const char *s, size_t n, int line) {
         if (i < n && s[i] == '=' && i > w && isalpha((unsigned char)s[w])) {
             char *key = xstrndup(s + w, i - w);
             i++;
-            sbuf v = {0};
+            en_strbuf v = {0};
             if (i < n && s[i] == '"') {
                 i++;
                 while (i < n && s[i] != '"') {
                     if (s[i] == '\\' && i + 1 < n) i++;
-                    sb_add(&v, s + i, 1);
+                    en_strbuf_add(&v, s + i, 1);
                     i++;
                 }
                 if (i >= n) {
@@ -130,14 +114,14 @@ static int parse_header(rp_cell *c, const char *s, size_t n, int line) {
             } else {
                 size_t v0 = i;
                 while (i < n && !isspace((unsigned char)s[i])) i++;
-                sb_add(&v, s + v0, i - v0);
+                en_strbuf_add(&v, s + v0, i - v0);
             }
             if (c->nopts == cap) {
                 cap = cap ? 2 * cap : 4;
                 c->opts = realloc(c->opts, sizeof *c->opts * cap);
                 EN_ASSERT(c->opts);
             }
-            c->opts[c->nopts++] = (rp_opt){key, sb_take(&v)};
+            c->opts[c->nopts++] = (rp_opt){key, en_strbuf_take(&v)};
             continue;
         }
         /* a title word: up to the next blank */
@@ -145,16 +129,16 @@ static int parse_header(rp_cell *c, const char *s, size_t n, int line) {
         if (s[i] == '"') {  /* a quoted title */
             size_t q = ++i;
             while (i < n && s[i] != '"') i++;
-            if (title.n) sb_str(&title, " ");
-            sb_add(&title, s + q, i - q);
+            if (title.n) en_strbuf_str(&title, " ");
+            en_strbuf_add(&title, s + q, i - q);
             if (i < n) i++;
             continue;
         }
         while (i < n && !isspace((unsigned char)s[i])) i++;
-        if (title.n) sb_str(&title, " ");
-        sb_add(&title, s + w, i - w);
+        if (title.n) en_strbuf_str(&title, " ");
+        en_strbuf_add(&title, s + w, i - w);
     }
-    c->title = sb_take(&title);
+    c->title = en_strbuf_take(&title);
     return 0;
 }
 
@@ -170,7 +154,7 @@ static int finish_cell(rp_cell *c, const line_t *ls, int b0, int b1) {
     while (b1 >= b0 && is_blank(ls[b1])) b1--;
     c->first = b0 + 1;
     c->last = b1 + 1;
-    sbuf t = {0};
+    en_strbuf t = {0};
     if (c->kind == RP_CELL_MARKDOWN) {
         for (int i = b0; i <= b1; i++) {
             line_t l = ls[i];
@@ -179,25 +163,25 @@ static int finish_cell(rp_cell *c, const line_t *ls, int b0, int b1) {
             if (l.n - k >= 2 && !memcmp(l.p + k, "--", 2)) {
                 k += 2;
                 if (k < l.n && l.p[k] == ' ') k++;
-                sb_add(&t, l.p + k, l.n - k);
+                en_strbuf_add(&t, l.p + k, l.n - k);
             } else if (!is_blank(l)) {
                 free(t.s);
                 return en_error("line %d: a line of a [markdown] cell must start with '--'", i + 1);
             }
-            sb_str(&t, "\n");
+            en_strbuf_str(&t, "\n");
         }
-        c->text = sb_take(&t);
+        c->text = en_strbuf_take(&t);
         c->code = NULL;
         return 0;
     }
-    for (int i = b0; i <= b1; i++) { sb_add(&t, ls[i].p, ls[i].n); sb_str(&t, "\n"); }
-    c->text = sb_take(&t);
-    sbuf code = {0};
-    for (int i = 0; i < b0; i++) sb_str(&code, "\n");
+    for (int i = b0; i <= b1; i++) { en_strbuf_add(&t, ls[i].p, ls[i].n); en_strbuf_str(&t, "\n"); }
+    c->text = en_strbuf_take(&t);
+    en_strbuf code = {0};
+    for (int i = 0; i < b0; i++) en_strbuf_str(&code, "\n");
     char *h = rp_lua_hoist_locals(c->text, strlen(c->text));
-    sb_str(&code, h);
+    en_strbuf_str(&code, h);
     free(h);
-    c->code = sb_take(&code);
+    c->code = en_strbuf_take(&code);
     return 0;
 }
 
@@ -353,7 +337,7 @@ static int tok_is(const char *s, tok t, const char *w) {
 
 char *rp_lua_hoist_locals(const char *s, size_t n) {
     char *out = xstrndup(s, n);
-    sbuf res = {0};
+    en_strbuf res = {0};
     size_t copied = 0; /* bytes of out already moved to res */
     size_t pos = 0;
     int depth = 0;
@@ -405,12 +389,12 @@ char *rp_lua_hoist_locals(const char *s, size_t n) {
         tok x = next_tok(s, n, &p2);
         if (!(x.k == T_OTHER && s[x.a] == '=' && x.b - x.a == 1)) {
             /* `local x` declares x = nil: insert " = nil" after the names */
-            sb_add(&res, out + copied, last_end - copied);
-            sb_str(&res, " = nil");
+            en_strbuf_add(&res, out + copied, last_end - copied);
+            en_strbuf_str(&res, " = nil");
             copied = last_end;
         }
     }
-    sb_add(&res, out + copied, n - copied);
+    en_strbuf_add(&res, out + copied, n - copied);
     free(out);
-    return sb_take(&res);
+    return en_strbuf_take(&res);
 }
