@@ -11,6 +11,21 @@ set -u
 # one free core (engine/NOTES.md). Both sides (and PyTorch, which uses
 # OpenBLAS here) run with idle threads that sleep at once.
 export OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-4}"
+# Every peer the benchmarks measure against, installed once here (as root,
+# from Debian) so that no benchmark dies on a missing module halfway through.
+peers_missing=""
+/usr/bin/python3 -c 'import torch' 2>/dev/null || peers_missing="$peers_missing python3-torch"
+/usr/bin/python3 -c 'import sklearn' 2>/dev/null || peers_missing="$peers_missing python3-sklearn"
+if [ -n "$peers_missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bench: installing$peers_missing"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $peers_missing >/dev/null ||
+      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $peers_missing >/dev/null; } ||
+      echo "bench: could not install$peers_missing; their peers are skipped"
+  else
+    echo "bench: missing peers:$peers_missing (sudo apt-get install$peers_missing); their figures are skipped"
+  fi
+fi
 B="${BUILD:-build}/bench"
 mkdir -p "$B"; rm -f "$B"/part-*.json
 rc=0
