@@ -8,8 +8,22 @@
 #include "en_error.h"
 #include "en_safetensors.h"
 
-static int meta_int(en_st_file *f, const char *key, int *out) {
+/* A metadata value, or NULL when the key is absent or says "no value":
+ * writers that serialise a Python config put None as "null" or "None" (a
+ * ResNet's vision_patch_size) or leave it empty; then the shapes decide, as
+ * OpenAI's build_model lets them. */
+static const char *meta_value(en_st_file *f, const char *key) {
     const char *v = en_st_meta_get(f, key);
+    if (!v) return NULL;
+    while (*v == ' ' || *v == '\t') v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    if (n == 0 || (n == 4 && !strncmp(v, "null", 4)) || (n == 4 && !strncmp(v, "None", 4))) return NULL;
+    return v;
+}
+
+static int meta_int(en_st_file *f, const char *key, int *out) {
+    const char *v = meta_value(f, key);
     if (!v) return 0;
     char *end;
     long x = strtol(v, &end, 10);
@@ -106,7 +120,7 @@ static int infer_config(en_st_file *f, const char *path, en_clip_config *c) {
     for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
         if (meta_int(f, meta[i].key, (int *)((char *)c + meta[i].off)) < 0)
             return en_error("%s: metadata '%s' is not a number", path, meta[i].key);
-    const char *vl = en_st_meta_get(f, "vision_layers");
+    const char *vl = meta_value(f, "vision_layers");
     if (vl) {
         int v[4] = {0}, n = sscanf(vl, " [ %d , %d , %d , %d", &v[0], &v[1], &v[2], &v[3]);
         if (n < 1) n = sscanf(vl, "%d", &v[0]);

@@ -45,9 +45,11 @@ void en_clip_resnet_build(en_clip *m) {
                 convbn_build(m, cb, out, in, j == 2 ? 3 : 1, a, b);
             }
             if (bl->has_down) {
-                snprintf(a, sizeof a, "visual.layer%d.%d.downsample.0", s + 1, i); /* AvgPool: no parameters */
-                snprintf(a, sizeof a, "visual.layer%d.%d.downsample.1", s + 1, i);
-                snprintf(b, sizeof b, "visual.layer%d.%d.downsample.2", s + 1, i);
+                /* OpenAI's Sequential is keyed "-1" (AvgPool2d, no parameters),
+                 * "0" (the 1x1 conv), "1" (BatchNorm2d): clip/model.py,
+                 * Bottleneck.__init__, and open_clip's modified_resnet.py. */
+                snprintf(a, sizeof a, "visual.layer%d.%d.downsample.0", s + 1, i);
+                snprintf(b, sizeof b, "visual.layer%d.%d.downsample.1", s + 1, i);
                 convbn_build(m, &bl->down, 4 * (int64_t)bl->planes, inplanes, 1, a, b);
             }
             inplanes = bl->planes * 4;

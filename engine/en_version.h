@@ -4,7 +4,7 @@
 #ifndef EN_VERSION_H
 #define EN_VERSION_H
 
-#define CB_ENGINE_VERSION "0.2.0"
+#define CB_ENGINE_VERSION "0.3.0"
 
 const char *en_version(void);
 

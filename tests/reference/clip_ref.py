@@ -234,17 +234,10 @@ TOKENS = [[9, 17, 3, 250, 0, 0, 0, 0, 0, 0, 0, 0],
 def write_case(out, name, model, res, meta, dtype, seed):
     randomise(model, seed)
     sd = model.state_dict()
-    # OpenAI numbers the downsample Sequential "0" pool, "1" conv, "2" bn;
-    # ours is keyed "-1", "0", "1", so shift the index by one.
-    renamed = OrderedDict()
-    for k, v in sd.items():
-        k2 = k
-        if ".downsample." in k:
-            pre, rest = k.split(".downsample.")
-            idx, tail = rest.split(".", 1)
-            k2 = f"{pre}.downsample.{int(idx) + 1}.{tail}"
-        renamed[k2] = v
-    save_safetensors(os.path.join(out, name + ".safetensors"), renamed, meta, dtype)
+    # Written under the module's own state_dict names, which are OpenAI's
+    # (the downsample Sequential keyed "-1" pool, "0" conv, "1" bn): the
+    # engine must read OpenAI's files as they are.
+    save_safetensors(os.path.join(out, name + ".safetensors"), sd, meta, dtype)
     if dtype == "F16":  # compute with the weights as stored
         for v in sd.values():
             if v.dtype == torch.float32:
