@@ -220,7 +220,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_APT     := clang libclang-rt-14-dev
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_ENGINE  := $(wildcard engine/en_error.c engine/en_dtype.c engine/en_ndbuf.c engine/en_safetensors.c \
+FUZZ_ENGINE  := $(wildcard engine/en_error.c engine/en_tmpfile.c engine/en_dtype.c engine/en_ndbuf.c engine/en_safetensors.c \
                   engine/en_npy.c engine/en_image.c engine/en_cifar.c)
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -march=$(ARCH) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -Iengine $(shell pkg-config --cflags libcjson libpng libjpeg 2>/dev/null)

@@ -36,9 +36,18 @@ end
 local SCRATCH = (os.getenv("CLIPBOOK_CACHE") or "build/cache") .. "/files"
 M.scratch = SCRATCH
 
+-- A temporary file is named PATH.tmp.PID.N, like the engine's
+-- (engine/en_tmpfile.h): when a run is killed before the rename, the memo
+-- store recognises the orphan by its dead PID and removes it.
+local tmp_count = 0
+local function tmp_name(path)
+  tmp_count = tmp_count + 1
+  return path .. ".tmp." .. require("clipbook.runtime").pid() .. "." .. tmp_count
+end
+
 local function write_all(path, s)
   os.execute('mkdir -p "' .. SCRATCH .. '"')
-  local tmp = path .. ".part" .. tostring(math.random(1 << 30))
+  local tmp = tmp_name(path)
   local f = assert(io.open(tmp, "wb"))
   f:write(s)
   f:close()
@@ -200,7 +209,7 @@ function M.new(nb)
                                     captions = true, variant = v }
         for _, c in ipairs(b.captions) do caps[#caps + 1] = c end
       end
-      local path = SCRATCH .. "/bpe-train-" .. pname .. ".txt"
+      local path = tmp_name(SCRATCH .. "/bpe-train-" .. pname .. ".txt")
       os.execute('mkdir -p "' .. SCRATCH .. '"')
       assert(cb.bpe_train(caps, q.merges, path))
       local s = read_all(path)
@@ -245,7 +254,7 @@ function M.new(nb)
           local model, log = cb.clip_pretrain(cfg, bpe, {
             steps = tr.steps, batch = tr.batch, lr = tr.lr, seed = q.seed, corpus = tr.corpus,
             state = state, checkpoint_every = 25, label = "pretrain " .. tower })
-          local path = SCRATCH .. "/model-" .. pname .. "-" .. tower .. ".safetensors.part"
+          local path = tmp_name(SCRATCH .. "/model-" .. pname .. "-" .. tower .. ".safetensors")
           assert(model:save(path))
           local bytes = read_all(path)
           os.remove(path)
