@@ -104,6 +104,29 @@ after=$(ls "$T"/cache/exp_b/*.val | wc -l)
 [ "$before" -gt "$after" ] || fail "$STEP: superseded exp_b entries should go ($before -> $after)"
 : > "$LOG"; run; expect hit exp_a 1; expect hit exp_b 1
 
+STEP="orphaned temporary files"
+dead=$(sh -c 'echo $$')   # a shell that has exited: its PID is gone
+k=$(ls "$T"/cache/exp_a/*.val | head -1); k=${k%.val}
+touch "$k.val.tmp.$dead.0" "$T/cache/exp_a/index.json.tmp.$dead.1" "$k.val.tmp.$$.0"
+mkdir -p "$T/cache/files"; touch -d '-10 minutes' "$T/cache/files/pre.state.tmp.$dead.2"
+run
+[ -e "$k.val.tmp.$dead.0" ] || [ -e "$T/cache/exp_a/index.json.tmp.$dead.1" ] || [ -e "$T/cache/files/pre.state.tmp.$dead.2" ] \
+  && fail "$STEP: a dead writer's temporary file survived the store's opening"
+[ -e "$k.val.tmp.$$.0" ] || fail "$STEP: a live writer's temporary file was removed"
+grep -q '^sweep .*removed 3 orphaned' "$LOG" || fail "$STEP: the sweep is not logged"
+touch "$k.val.tmp.$dead.3"; "$CB" cache clean --stale > out.txt
+grep -q 'removed 1 orphaned temporary file' out.txt || { cat out.txt; fail "$STEP: cache clean --stale should remove it"; }
+rm -f "$k.val.tmp.$$.0"
+
+STEP="corrupt index.json"; run
+printf '{"entries": [{"key": "' > "$T/cache/exp_a/index.json"
+: > "$LOG"; run 2> err.txt; expect hit exp_a 1
+"$CB" cache ls > ls.txt 2>> err.txt
+grep -q '^exp_a ' ls.txt || fail "$STEP: cache ls should list exp_a"
+[ "$(grep -c 'exp_a/index.json is corrupt' err.txt)" = 1 ] || { cat err.txt; fail "$STEP: should be reported once on stderr"; }
+"$CB" cache why exp_a > why.txt 2>&1 || fail "$STEP: cache why exp_a failed"
+grep -q 'params: {"n":' why.txt || { cat why.txt; fail "$STEP: the rebuilt index lost the components"; }
+
 STEP="cache clean"; "$CB" cache clean exp_a >/dev/null; "$CB" cache ls | grep -q '^exp_a ' && fail "$STEP: exp_a still listed"
 "$CB" cache ls | grep -q '^exp_b ' || fail "$STEP: exp_b gone too"
 echo "runner_memo: all steps passed"
