@@ -14,7 +14,8 @@
 -- memo keys hash: the name; params (canonical JSON, keys sorted, tensors by
 -- content); the source text of fn (its lines in the chapter file); the
 -- values of the chapter variables and upvalues fn mentions (functions by
--- their source, two levels deep); the engine version; the profile name.
+-- their source, two levels deep); the engine version and code hash (of
+-- engine/, kernels/, lua/ sources, computed by the Makefile); the profile.
 -- print() and io.write() are captured into the document.
 local rt = require "clipbook.runtime"
 
@@ -336,8 +337,9 @@ function M.new(ctx)
     table.sort(dparts)
     local djson = "{" .. table.concat(dparts, ",") .. "}"
     local engine = rt.engine_version()
+    local code = rt.code_hash()    -- of engine/, kernels/, lua/: a C change recomputes
     local pname = ctx.profile.name or "-"
-    local key = rt.sha256(table.concat({ "clipbook-memo/2", name, pjson, src, djson, engine, pname }, "\0"))
+    local key = rt.sha256(table.concat({ "clipbook-memo/2", name, pjson, src, djson, engine, code, pname }, "\0"))
     local store = ctx.store
     local got, v, msg = store:get(name, key)
     if got then
@@ -356,8 +358,8 @@ function M.new(ctx)
       stats().hits = stats().hits + 1
       return replay(v)
     end
-    local comps = string.format('{"key":%s,"name":%s,"params":%s,"env":%s,"source":%s,"engine":%s,"profile":%s,"chapter":%s,"time":%s',
-      rt.json(key), rt.json(name), pjson, djson, rt.json(src), rt.json(engine), rt.json(pname),
+    local comps = string.format('{"key":%s,"name":%s,"params":%s,"env":%s,"source":%s,"engine":%s,"code":%s,"profile":%s,"chapter":%s,"time":%s',
+      rt.json(key), rt.json(name), pjson, djson, rt.json(src), rt.json(engine), rt.json(code), rt.json(pname),
       rt.json(doc.chapter), rt.json(os.date("!%Y-%m-%dT%H:%M:%SZ")))
     local why = store:explain(name, comps .. "}", false) or "?"
     store:log("miss", name, key, why)

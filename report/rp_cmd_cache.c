@@ -143,9 +143,9 @@ static int cmd_why(const char *dir, const char *name) {
         const cJSON *e = cJSON_GetArrayItem(entries, i);
         int present = entry_size(dir, name, js(e, "key")) >= 0;
         char *params = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(e, "params"));
-        printf("%s %.12s  %s  %s, profile %s, engine %s%s\n  why: %s\n  params: %s\n",
+        printf("%s %.12s  %s  %s, profile %s, engine %s (code %.12s)%s\n  why: %s\n  params: %s\n",
                i == k - 1 ? "latest" : "older ", js(e, "key"), js(e, "time"), js(e, "chapter"),
-               js(e, "profile"), js(e, "engine"), present ? "" : "  (no longer cached)", js(e, "why"),
+               js(e, "profile"), js(e, "engine"), js(e, "code"), present ? "" : "  (no longer cached)", js(e, "why"),
                params ? params : "-");
         free(params);
         /* for the latest: how its source differs from the version it replaced */

@@ -363,6 +363,11 @@ static void explain(char *why, size_t cap, const cJSON *entries, const cJSON *cu
         snprintf(line, sizeof line, "engine %s -> %s", jstr(ref, "engine"), jstr(cur, "engine"));
         add(why, cap, line);
     }
+    if (!same(ref, cur, "code")) {
+        const char *x = jstr(ref, "code"), *y = jstr(cur, "code");
+        snprintf(line, sizeof line, "engine code changed (%.12s -> %.12s)", *x ? x : "unrecorded", *y ? y : "unrecorded");
+        add(why, cap, line);
+    }
     if (!same(ref, cur, "profile")) {
         snprintf(line, sizeof line, "profile %s -> %s", jstr(ref, "profile"), jstr(cur, "profile"));
         add(why, cap, line);

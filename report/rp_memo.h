@@ -13,8 +13,9 @@
  *                        processes asking for it compute it once.
  *   DIR/NAME/index.json  {"entries": [components...]}, newest last: what
  *                        each cached key was made of (params as canonical
- *                        JSON, source text, engine, profile, chapter,
- *                        time), for `clipbook cache ls|why`.
+ *                        JSON, source text, engine version and code
+ *                        hash, profile, chapter, time), for
+ *                        `clipbook cache ls|why`.
  *   DIR/memo.log         append-only, one line per lookup:
  *                        EVENT NAME KEY12 chapter=C pid=P time=T [why=...]
  *                        EVENT: hit | miss | wait-hit (another process
