@@ -304,41 +304,65 @@ static void source_diff(char *out, size_t cap, const char *a, const char *b) {
     snprintf(out, cap, "source changed (line %d of the function: `%s`)", line, t);
 }
 
-/* comp: "params" (memo's explicit parameters) or "env" (the chapter
- * variables and upvalues its function mentions) */
-static void params_diff(char *why, size_t cap, const cJSON *old, const cJSON *cur, const char *comp) {
-    const char *head = !strcmp(comp, "env") ? "variables changed:" : "params changed:";
-    const cJSON *po = cJSON_GetObjectItemCaseSensitive(old, comp);
-    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(cur, comp);
-    if (!cJSON_IsObject(po) || !cJSON_IsObject(pc)) {
-        char *x = jprint(old, comp), *y = jprint(cur, comp);
-        char line[300];
-        clip(x, 100); clip(y, 100);
-        snprintf(line, sizeof line, "%s %s -> %s", head, x, y);
-        add(why, cap, line);
-        free(x); free(y);
-        return;
+/* Walk two JSON values side by side and name each leaf that differs by
+ * its path ("fewshot.epochs 20 -> 30"): objects by key, lists of one length
+ * by index; anything else is a leaf. A helper function's code is recorded
+ * as "function:HASH": shown as "S.model: code changed". */
+typedef struct { char *why; size_t cap; const char *head; int shown, more; } diffctx;
+
+static void diff_leaf(diffctx *d, const char *path, const cJSON *a, const cJSON *b) {
+    char *x = a ? cJSON_PrintUnformatted(a) : strdup("(none)");
+    char *y = b ? cJSON_PrintUnformatted(b) : strdup("(none)");
+    if (strcmp(x, y)) {
+        char line[400];
+        int fa = cJSON_IsString(a) && !strncmp(a->valuestring, "function:", 9);
+        int fb = cJSON_IsString(b) && !strncmp(b->valuestring, "function:", 9);
+        clip(x, 60); clip(y, 60);
+        if (fa && fb) snprintf(line, sizeof line, "%s%s%s: code changed", d->shown ? "" : d->head, d->shown ? "" : " ", path);
+        else snprintf(line, sizeof line, "%s%s%s %s -> %s", d->shown ? "" : d->head, d->shown ? "" : " ", path, x, y);
+        if (d->shown < 4) add(d->why, d->cap, line);
+        else d->more++;
+        d->shown++;
     }
-    int shown = 0;
-    char line[400];
-    const cJSON *it;
-    for (int pass = 0; pass < 2; pass++) {
-        const cJSON *from = pass ? po : pc, *other = pass ? pc : po;
-        cJSON_ArrayForEach(it, from) {
-            const cJSON *o = cJSON_GetObjectItemCaseSensitive(other, it->string);
-            if (pass && o) continue;  /* keys in both were compared in pass 0 */
-            char *x = o ? cJSON_PrintUnformatted(o) : strdup("(none)");
-            char *y = cJSON_PrintUnformatted(it);
-            if (strcmp(x, y)) {
-                clip(x, 60); clip(y, 60);
-                if (shown++ < 4) {
-                    snprintf(line, sizeof line, "%s %s %s -> %s", shown == 1 ? head : "",
-                             it->string, pass ? y : x, pass ? "(none)" : y);
-                    add(why, cap, line[0] == ' ' ? line + 1 : line);
-                }
+    free(x); free(y);
+}
+
+static void diff_walk(diffctx *d, char *path, size_t pcap, const cJSON *a, const cJSON *b) {
+    size_t n = strlen(path);
+    if (cJSON_IsObject(a) && cJSON_IsObject(b)) {
+        const cJSON *it;
+        for (int pass = 0; pass < 2; pass++) {
+            const cJSON *from = pass ? b : a;
+            cJSON_ArrayForEach(it, from) {
+                const cJSON *o = cJSON_GetObjectItemCaseSensitive(pass ? a : b, it->string);
+                if (pass && o) continue;  /* keys in both were walked in pass 0 */
+                snprintf(path + n, pcap - n, "%s%s", n ? "." : "", it->string);
+                if (pass) diff_walk(d, path, pcap, NULL, it);
+                else diff_walk(d, path, pcap, it, o);
+                path[n] = 0;
             }
-            free(x); free(y);
         }
+    } else if (cJSON_IsArray(a) && cJSON_IsArray(b) && cJSON_GetArraySize(a) == cJSON_GetArraySize(b)) {
+        for (int i = 0; i < cJSON_GetArraySize(a); i++) {
+            snprintf(path + n, pcap - n, "[%d]", i + 1);
+            diff_walk(d, path, pcap, cJSON_GetArrayItem(a, i), cJSON_GetArrayItem(b, i));
+            path[n] = 0;
+        }
+    } else {
+        diff_leaf(d, n ? path : "(all)", a, b);
+    }
+}
+
+/* comp: "params" (memo's explicit parameters) or "env" (what its function
+ * reads from chapter variables and upvalues, by path) */
+static void params_diff(char *why, size_t cap, const cJSON *old, const cJSON *cur, const char *comp) {
+    diffctx d = { why, cap, !strcmp(comp, "env") ? "variables changed:" : "params changed:", 0, 0 };
+    char path[1024] = "";
+    diff_walk(&d, path, sizeof path, cJSON_GetObjectItemCaseSensitive(old, comp), cJSON_GetObjectItemCaseSensitive(cur, comp));
+    if (d.more) {
+        char line[64];
+        snprintf(line, sizeof line, "and %d more", d.more);
+        add(why, cap, line);
     }
 }
 
@@ -355,7 +379,10 @@ static void explain(char *why, size_t cap, const cJSON *entries, const cJSON *cu
     const cJSON *ref = same_params ? same_params : same_source ? same_source : newest;
     if (!ref) { add(why, cap, "new"); return; }
     char line[300];
-    if (!same(ref, cur, "source")) {
+    /* the function's tokens when both recorded them (a comment edit is no
+     * change), else its text */
+    int fn_changed = *jstr(ref, "fn_hash") && *jstr(cur, "fn_hash") ? !same(ref, cur, "fn_hash") : !same(ref, cur, "source");
+    if (fn_changed) {
         source_diff(line, sizeof line, jstr(ref, "source"), jstr(cur, "source"));
         add(why, cap, line);
     }

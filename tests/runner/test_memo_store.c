@@ -179,3 +179,24 @@ Test(index, corrupt_is_reported_once_and_rebuilt, .init = mk, .fini = rm) {
     cr_expect(hit && strstr(hit, "rebuilt it from the 3 entries on disk"), "stderr: %s", buf);
     cr_expect(hit && !strstr(hit + 20, "is corrupt"), "reported once: %s", buf);
 }
+
+/* `cache why` names the changed leaf and its two values, however deep, not
+ * two cut-off JSON texts that look equal */
+Test(explain, names_the_changed_path, .init = mk, .fini = rm) {
+    rp_memo *m = rp_memo_open(dir, "test");
+    char why[512];
+    char a[1024], b[1024], pad[201];
+    memset(pad, 'x', 200); pad[200] = 0;
+    const char *fmt = "{\"key\":\"%s\",\"params\":{\"bench\":{\"names\":[\"%s\",\"a\"],\"steps\":%d}},"
+                      "\"env\":{\"profile\":{\"bench\":{\"note\":\"%s\"},\"fewshot\":{\"epochs\":%d,\"lr\":0.1}},"
+                      "\"H.f\":\"function:%s\"},\"source\":\"return 1\",\"engine\":\"0.1\",\"profile\":\"mini\"}";
+    snprintf(a, sizeof a, fmt, "k1", "s", 3, pad, 20, "aaaa");
+    cr_assert_eq(rp_memo_explain(m, "art", a, 1, why, sizeof why), 0);
+    snprintf(b, sizeof b, fmt, "k2", "t", 3, pad, 30, "bbbb");
+    cr_assert_eq(rp_memo_explain(m, "art", b, 0, why, sizeof why), 0);
+    cr_expect(strstr(why, "params changed: bench.names[1] \"s\" -> \"t\""), "%s", why);
+    cr_expect(strstr(why, "; H.f: code changed"), "%s", why);
+    cr_expect(strstr(why, "variables changed: profile.fewshot.epochs 20 -> 30"), "%s", why);
+    cr_expect(!strstr(why, "note"), "unchanged fields are not shown: %s", why);
+    rp_memo_close(m);
+}
