@@ -147,38 +147,14 @@ function M.fragments(dir)
   return list
 end
 
--- The memo store keys an artifact by its function's source and by the
--- chapter variables whose names appear in it. The functions here are shared
--- by every chapter, so they must hash the same whatever names a chapter
--- uses: memo sees only a one-line trampoline with names no chapter uses,
--- and the code itself enters the key as the hash of this file (any edit
--- here reruns the shared artifacts; an edit to a chapter does not).
-local __study_impls = {}
-local function __study_trampoline(__study_params)
-  return __study_impls[__study_params.__key](__study_params)
-end
-local study_hash
-local function study_source_hash()
-  if study_hash then return study_hash end
-  local rt = require "clipbook.runtime"
-  local src = debug.getinfo(1, "S").source
-  local f = src:sub(1, 1) == "@" and io.open(src:sub(2), "rb")
-  local text = f and f:read("a") or src
-  if f then f:close() end
-  study_hash = rt.sha256(text):sub(1, 16)
-  return study_hash
-end
-
+-- The memo store keys each artifact here on the code of its function and
+-- of the helpers that function reaches (as Lua tokens: a comment edit
+-- reruns nothing), and on the fields they read (lua/memokey.lua): a code
+-- edit reruns what reaches it. Free names resolve in this file's own
+-- environment, so the key does not depend on the chapter that asks.
 function M.new(nb)
   local profile, cb = nb.profile, nb.cb
-  local function memo(name, params, impl)
-    local p = {}
-    for k, v in pairs(params) do p[k] = v end
-    p.__study = study_source_hash()
-    p.__key = name
-    __study_impls[name] = impl
-    return nb.memo(name, p, __study_trampoline)
-  end
+  local memo = nb.memo
   local S = { profile = profile }
   local data = profile.data
   local pname = profile.name or "profile"
