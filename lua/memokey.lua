@@ -95,10 +95,13 @@ function M.normal(toks)
 end
 
 -- The tokens of the function that starts on the first line of toks and
--- ends on line `last`: the first `function` on line 1 whose matching `end`
--- is on that line; all of toks when none is (a function written oddly).
+-- ends on line `last`: of the `function`s on line 1 whose matching `end`
+-- is on that line, the one ending last (memo's fn is its last argument:
+-- `memo("n", { f = function() end }, function(q) ... end)`), the outermost
+-- of those; all of toks when there is none (a function written oddly).
 local OPEN = { ["function"] = true, ["do"] = true, ["if"] = true }
 local function extent(toks, last)
+  local bi, bj
   for i, t in ipairs(toks) do
     if t.l > 1 then break end
     if t.v == "function" and t.k == "kw" then
@@ -109,13 +112,14 @@ local function extent(toks, last)
         elseif u.k == "kw" and u.v == "end" then
           depth = depth - 1
           if depth == 0 then
-            if u.l == last then return table.move(toks, i, j, 1, {}) end
+            if u.l == last and (not bj or j > bj) then bi, bj = i, j end
             break
           end
         end
       end
     end
   end
+  if bi then return table.move(toks, bi, bj, 1, {}) end
   return toks
 end
 

@@ -146,6 +146,9 @@ reads; expect hit shared.twice 1; expect hit shared.thrice 1; expect miss bench 
 STEP="reads: code edit of one helper"; sed -i 's/return x \* 2 /return x * 2 + 0 /' ch/shared.lua
 reads; expect miss shared.twice 1; expect hit shared.thrice 1
 grep "^miss shared.twice " "$LOG" | grep -q 'why=variables changed: scale: code changed' || fail "$STEP: why should name the helper"
+STEP="reads: edit of a one-line memo with a function in its params"; sed -i 's/return q.g + 1 end)$/return q.g + 2 end)/' ch/13-reads.lua
+reads; expect miss oneline 1
+grep -q '"reads.one":3' doc/13-reads.json || fail "$STEP: stale value"
 
 STEP="cache clean"; "$CB" cache clean exp_a >/dev/null; "$CB" cache ls | grep -q '^exp_a ' && fail "$STEP: exp_a still listed"
 "$CB" cache ls | grep -q '^exp_b ' || fail "$STEP: exp_b gone too"

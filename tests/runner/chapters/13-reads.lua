@@ -18,3 +18,7 @@ local bench = memo("bench", { vocab = 7 }, function(q)
 end)
 local bench2 = memo("bench2", { b = profile.bench }, function(q) return q.b.steps end)
 result("reads.bench", bench + bench2)
+
+-- %% one line
+local one = memo("oneline", { g = (function() return 1 end)() }, function(q) return q.g + 1 end)
+result("reads.one", one)
