@@ -36,9 +36,18 @@ end
 local SCRATCH = (os.getenv("CLIPBOOK_CACHE") or "build/cache") .. "/files"
 M.scratch = SCRATCH
 
+-- A temporary file is named PATH.tmp.PID.N, like the engine's
+-- (engine/en_tmpfile.h): when a run is killed before the rename, the memo
+-- store recognises the orphan by its dead PID and removes it.
+local tmp_count = 0
+local function tmp_name(path)
+  tmp_count = tmp_count + 1
+  return path .. ".tmp." .. require("clipbook.runtime").pid() .. "." .. tmp_count
+end
+
 local function write_all(path, s)
   os.execute('mkdir -p "' .. SCRATCH .. '"')
-  local tmp = path .. ".part" .. tostring(math.random(1 << 30))
+  local tmp = tmp_name(path)
   local f = assert(io.open(tmp, "wb"))
   f:write(s)
   f:close()
@@ -138,38 +147,14 @@ function M.fragments(dir)
   return list
 end
 
--- The memo store keys an artifact by its function's source and by the
--- chapter variables whose names appear in it. The functions here are shared
--- by every chapter, so they must hash the same whatever names a chapter
--- uses: memo sees only a one-line trampoline with names no chapter uses,
--- and the code itself enters the key as the hash of this file (any edit
--- here reruns the shared artifacts; an edit to a chapter does not).
-local __study_impls = {}
-local function __study_trampoline(__study_params)
-  return __study_impls[__study_params.__key](__study_params)
-end
-local study_hash
-local function study_source_hash()
-  if study_hash then return study_hash end
-  local rt = require "clipbook.runtime"
-  local src = debug.getinfo(1, "S").source
-  local f = src:sub(1, 1) == "@" and io.open(src:sub(2), "rb")
-  local text = f and f:read("a") or src
-  if f then f:close() end
-  study_hash = rt.sha256(text):sub(1, 16)
-  return study_hash
-end
-
+-- The memo store keys each artifact here on the code of its function and
+-- of the helpers that function reaches (as Lua tokens: a comment edit
+-- reruns nothing), and on the fields they read (lua/memokey.lua): a code
+-- edit reruns what reaches it. Free names resolve in this file's own
+-- environment, so the key does not depend on the chapter that asks.
 function M.new(nb)
   local profile, cb = nb.profile, nb.cb
-  local function memo(name, params, impl)
-    local p = {}
-    for k, v in pairs(params) do p[k] = v end
-    p.__study = study_source_hash()
-    p.__key = name
-    __study_impls[name] = impl
-    return nb.memo(name, p, __study_trampoline)
-  end
+  local memo = nb.memo
   local S = { profile = profile }
   local data = profile.data
   local pname = profile.name or "profile"
@@ -200,7 +185,7 @@ function M.new(nb)
                                     captions = true, variant = v }
         for _, c in ipairs(b.captions) do caps[#caps + 1] = c end
       end
-      local path = SCRATCH .. "/bpe-train-" .. pname .. ".txt"
+      local path = tmp_name(SCRATCH .. "/bpe-train-" .. pname .. ".txt")
       os.execute('mkdir -p "' .. SCRATCH .. '"')
       assert(cb.bpe_train(caps, q.merges, path))
       local s = read_all(path)
@@ -245,7 +230,7 @@ function M.new(nb)
           local model, log = cb.clip_pretrain(cfg, bpe, {
             steps = tr.steps, batch = tr.batch, lr = tr.lr, seed = q.seed, corpus = tr.corpus,
             state = state, checkpoint_every = 25, label = "pretrain " .. tower })
-          local path = SCRATCH .. "/model-" .. pname .. "-" .. tower .. ".safetensors.part"
+          local path = tmp_name(SCRATCH .. "/model-" .. pname .. "-" .. tower .. ".safetensors")
           assert(model:save(path))
           local bytes = read_all(path)
           os.remove(path)

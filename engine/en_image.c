@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
+#include "en_tmpfile.h"
 
 static size_t max_pixels = (size_t)1 << 26;
 
@@ -271,17 +272,17 @@ int en_image_write_png(const char *path, const en_ndbuf *img) {
         return en_error("%s: image shape and byte count disagree", path);
     static const int types[5] = { 0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                   PNG_COLOR_TYPE_RGBA };
-    char *tmp = malloc(strlen(path) + 16);
     png_wctx *c = calloc(1, sizeof *c);
-    if (!tmp || !c) { free(tmp); free(c); return en_error("%s: out of memory", path); }
-    sprintf(tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!c) return en_error("%s: out of memory", path);
+    char *tmp = NULL;
+    int fd = en_tmpfile_open(path, &tmp);  /* PATH.tmp.PID.N: an orphan is recognisable */
+    if (fd < 0) { free(c); return -1; }
+    FILE *f = fdopen(fd, "wb");
     if (!f) {
         int e = errno;
-        if (fd >= 0) { close(fd); unlink(tmp); }
+        close(fd); unlink(tmp);
         free(tmp); free(c);
-        return en_error("%s: cannot create a temporary file: %s", path, strerror(e));
+        return en_error("%s: cannot open a temporary file: %s", path, strerror(e));
     }
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, c, png_werr, png_warn);
     png_infop info = png ? png_create_info_struct(png) : NULL;

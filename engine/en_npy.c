@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
+#include "en_tmpfile.h"
 
 static const struct { const char *descr; en_dtype dtype; } npy_types[] = {
     { "<f4", EN_F32 }, { "<f8", EN_F64 }, { "<f2", EN_F16 }, { "<i4", EN_I32 },
@@ -237,11 +238,8 @@ int en_npy_write(const char *path, const en_ndbuf *b) {
     memset(buf + pre + n, ' ', pad);
     buf[pre + total_hdr - 1] = '\n';
 
-    char *tmp = malloc(strlen(path) + 16);
-    if (!tmp) { free(buf); return en_error("%s: out of memory", path); }
-    sprintf(tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp), rc = 0;
-    if (fd < 0) rc = en_error("%s: cannot create a temporary file: %s", path, strerror(errno));
+    char *tmp = NULL;
+    int fd = en_tmpfile_open(path, &tmp), rc = fd < 0 ? -1 : 0;  /* PATH.tmp.PID.N */
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (fd >= 0 && !f) { close(fd); rc = en_error("%s: fdopen failed", path); }
     if (f) {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
+#include "en_tmpfile.h"
 
 /* The reference implementation refuses headers above 100 MB; so do we, so
  * that a corrupt length cannot make us allocate the whole disk. */
@@ -514,12 +515,9 @@ int en_st_write(const char *path, int n, const char *const *names, const en_ndbu
     memset(hdr + 8 + len, ' ', padded - len);
     free(json);
 
-    char *tmp = malloc(strlen(path) + 16);
-    if (!tmp) { free(hdr); return en_error("%s: out of memory", path); }
-    sprintf(tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    int rc = 0;
-    if (fd < 0) rc = en_error("%s: cannot create a temporary file: %s", path, strerror(errno));
+    char *tmp = NULL;
+    int fd = en_tmpfile_open(path, &tmp);  /* PATH.tmp.PID.N: an orphan is recognisable */
+    int rc = fd < 0 ? -1 : 0;
     if (!rc) rc = write_all(fd, hdr, 8 + padded, path);
     for (int i = 0; !rc && i < n; i++) rc = write_all(fd, bufs[i].data, bufs[i].nbytes, path);
     if (fd >= 0) {

@@ -8,4 +8,11 @@
 
 const char *en_version(void);
 
+/* SHA-256 (64 hex digits) of the sources of engine/, kernels/ and lua/ this
+ * binary was built from, computed by the Makefile (CODE_HASH): also part of
+ * every memo key, so that a change to the code recomputes what it computed
+ * even when nobody bumped the version. Defined in a generated file linked
+ * into each program, not in the engine library. */
+const char *en_code_hash(void);
+
 #endif

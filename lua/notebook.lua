@@ -12,11 +12,15 @@
 -- plus Lua's standard library.
 --
 -- memo keys hash: the name; params (canonical JSON, keys sorted, tensors by
--- content); the source text of fn (its lines in the chapter file); the
--- values of the chapter variables and upvalues fn mentions (functions by
--- their source, two levels deep); the engine version; the profile name.
+-- content); the code of fn as Lua tokens (comments and layout do not
+-- count); the values fn reads from its upvalues and chapter variables, by
+-- field path (profile.bench.steps), with the helper functions it reaches by
+-- their code and their own reads (lua/memokey.lua); the engine version and
+-- code hash (of engine/, kernels/, lua/ sources, computed by the Makefile);
+-- the profile name.
 -- print() and io.write() are captured into the document.
 local rt = require "clipbook.runtime"
+local memokey = require "memokey"
 
 local M = {}
 
@@ -255,43 +259,6 @@ function M.new(ctx)
     return '"(opaque ' .. type(v) .. ')"'
   end
 
-  -- chapter variables and upvalues fn mentions, with functions by source
-  local KEYWORDS = {}
-  for w in ("and break do else elseif end false for function goto if in local nil not or repeat return then true until while"):gmatch("%a+") do
-    KEYWORDS[w] = true
-  end
-  local function deps_of(fn, acc, seen, depth)
-    if seen[fn] then return end
-    seen[fn] = true
-    local names = {}
-    for i = 1, math.huge do
-      local n, v = debug.getupvalue(fn, i)
-      if not n then break end
-      if n ~= "_ENV" then names[n] = { v } end
-    end
-    local src = source_of(fn)
-    local chenv = ctx.chapter_env
-    for pre, name in src:gmatch("([%.:]?)%s*([%a_][%w_]*)") do
-      if pre == "" and not KEYWORDS[name] and names[name] == nil then
-        local v = rawget(chenv, name)
-        if v == nil and name == "profile" then v = ctx.profile end
-        if v ~= nil then names[name] = { v } end
-      end
-    end
-    for name, box in pairs(names) do
-      local v = box[1]
-      if type(v) == "function" then
-        if depth < 2 then
-          acc[name] = "function:" .. source_of(v)
-          deps_of(v, acc, seen, depth + 1)
-        end
-      elseif acc[name] == nil then
-        acc[name] = v
-      end
-    end
-  end
-
-
   local function replay(entry)
     if type(entry) ~= "table" or entry.blocks == nil then
       error("memo: cache entry of an unknown layout (clipbook cache clean it)", 3)
@@ -326,18 +293,21 @@ function M.new(ctx)
     if type(fn) ~= "function" then error("memo: fn must be a function", 2) end
     local ok, pjson = pcall(rt.canon, params or setmetatable({}, OBJECT))
     if not ok then error("memo '" .. name .. "': params: " .. tostring(pjson), 2) end
-    local src = source_of(fn)
-    local deps = {}
-    deps_of(fn, deps, {}, 0)
+    local src = source_of(fn)                       -- as written, for `cache why`
+    local fn_code = memokey.code(fn, lines_of).normal -- tokens: comments do not count
+    local fn_hash = rt.sha256(fn_code):sub(1, 16)
+    -- the fields fn (and the helpers it reaches) reads, by path (lua/memokey.lua)
+    local deps = memokey.deps(fn, { lines_of = lines_of, chapter_env = ctx.chapter_env, profile = ctx.profile })
     local dparts = {}
     for k, v in pairs(deps) do
-      dparts[#dparts + 1] = rt.json(k) .. ":" .. (type(v) == "string" and rt.json(v) or safe_canon(v))
+      dparts[#dparts + 1] = rt.json(k) .. ":" .. (v == memokey.NIL and "null" or type(v) == "string" and rt.json(v) or safe_canon(v))
     end
     table.sort(dparts)
     local djson = "{" .. table.concat(dparts, ",") .. "}"
     local engine = rt.engine_version()
+    local code = rt.code_hash()    -- of engine/, kernels/, lua/: a C change recomputes
     local pname = ctx.profile.name or "-"
-    local key = rt.sha256(table.concat({ "clipbook-memo/2", name, pjson, src, djson, engine, pname }, "\0"))
+    local key = rt.sha256(table.concat({ "clipbook-memo/3", name, pjson, fn_code, djson, engine, code, pname }, "\0"))
     local store = ctx.store
     local got, v, msg = store:get(name, key)
     if got then
@@ -356,8 +326,8 @@ function M.new(ctx)
       stats().hits = stats().hits + 1
       return replay(v)
     end
-    local comps = string.format('{"key":%s,"name":%s,"params":%s,"env":%s,"source":%s,"engine":%s,"profile":%s,"chapter":%s,"time":%s',
-      rt.json(key), rt.json(name), pjson, djson, rt.json(src), rt.json(engine), rt.json(pname),
+    local comps = string.format('{"key":%s,"name":%s,"params":%s,"env":%s,"source":%s,"fn_hash":%s,"engine":%s,"code":%s,"profile":%s,"chapter":%s,"time":%s',
+      rt.json(key), rt.json(name), pjson, djson, rt.json(src), rt.json(fn_hash), rt.json(engine), rt.json(code), rt.json(pname),
       rt.json(doc.chapter), rt.json(os.date("!%Y-%m-%dT%H:%M:%SZ")))
     local why = store:explain(name, comps .. "}", false) or "?"
     store:log("miss", name, key, why)

@@ -21,18 +21,12 @@ static const char *USAGE =
     "       clipbook cache [--cache DIR] clean [NAME]\n"
     "       clipbook cache [--cache DIR] clean --stale\n"
     "  --stale removes the entries a newer computation with the same\n"
-    "  parameters and profile replaced (older code, older engine)\n"
+    "  parameters and profile replaced (older code, older engine), and the\n"
+    "  temporary files of writers that were killed\n"
     "  DIR defaults to $CLIPBOOK_CACHE, else build/cache\n";
 
-static cJSON *load_index(const char *dir, const char *name) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s/index.json", dir, name);
-    char *t = rp_file_read(path, NULL);
-    if (!t) return NULL;
-    cJSON *j = cJSON_Parse(t);
-    free(t);
-    return j;
-}
+/* (a corrupt index is reported and rebuilt from the entries on disk) */
+static cJSON *load_index(const char *dir, const char *name) { return rp_memo_index_read(dir, name, 0); }
 
 static const char *js(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -149,9 +143,9 @@ static int cmd_why(const char *dir, const char *name) {
         const cJSON *e = cJSON_GetArrayItem(entries, i);
         int present = entry_size(dir, name, js(e, "key")) >= 0;
         char *params = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(e, "params"));
-        printf("%s %.12s  %s  %s, profile %s, engine %s%s\n  why: %s\n  params: %s\n",
+        printf("%s %.12s  %s  %s, profile %s, engine %s (code %.12s)%s\n  why: %s\n  params: %s\n",
                i == k - 1 ? "latest" : "older ", js(e, "key"), js(e, "time"), js(e, "chapter"),
-               js(e, "profile"), js(e, "engine"), present ? "" : "  (no longer cached)", js(e, "why"),
+               js(e, "profile"), js(e, "engine"), js(e, "code"), present ? "" : "  (no longer cached)", js(e, "why"),
                params ? params : "-");
         free(params);
         /* for the latest: how its source differs from the version it replaced */
@@ -229,7 +223,7 @@ static int cmd_clean_stale(const char *dir) {
         /* the index lock: a run recording an entry waits for us */
         int lk = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
         if (lk >= 0) flock(lk, LOCK_EX);
-        cJSON *idx = load_index(dir, names[i]);
+        cJSON *idx = rp_memo_index_read(dir, names[i], lk >= 0);
         cJSON *entries = cJSON_GetObjectItemCaseSensitive(idx, "entries");
         int k = cJSON_GetArraySize(entries), changed = 0;
         for (int a = k - 2; a >= 0; a--) {
@@ -245,6 +239,8 @@ static int cmd_clean_stale(const char *dir) {
             if (unlink(p) == 0) removed++;
             snprintf(p, sizeof p, "%s/%s/%s.lock", dir, names[i], js(e, "key"));
             unlink(p);
+            snprintf(p, sizeof p, "%s/%s/%s.json", dir, names[i], js(e, "key"));
+            unlink(p);
             cJSON_DeleteItemFromArray(entries, a);
             changed = 1;
         }
@@ -259,6 +255,10 @@ static int cmd_clean_stale(const char *dir) {
     }
     free(names);
     printf("removed %d stale entr%s from %s\n", removed, removed == 1 ? "y" : "ies", dir);
+    /* and what killed writers left (rp_memo_sweep's rules) */
+    long long bytes;
+    int orphans = rp_memo_sweep(dir, &bytes);
+    printf("removed %d orphaned temporary file%s (%lld bytes)\n", orphans, orphans == 1 ? "" : "s", bytes);
     return 0;
 }
 

@@ -37,7 +37,8 @@ const rp_cmd rp_cmds[] = {
 static int usage(FILE *f) {
     fprintf(f, "usage: clipbook <command> [args]\n\ncommands:\n");
     for (const rp_cmd *c = rp_cmds; c->name; c++) fprintf(f, "  %-14s %s\n", c->name, c->summary);
-    fprintf(f, "  %-14s %s\n", "--version", "print the engine version");
+    fprintf(f, "  %-14s %s\n", "--version", "print the engine version and its code hash");
+    fprintf(f, "  %-14s %s\n", "--code-hash", "print the code hash (SHA-256 of engine/, kernels/, lua/ sources)");
     return f == stderr ? 2 : 0;
 }
 
@@ -57,7 +58,10 @@ static void ensure_wait_policy(char **argv) {
 int main(int argc, char **argv) {
     ensure_wait_policy(argv);
     if (argc < 2) return usage(stderr);
-    if (!strcmp(argv[1], "--version")) { printf("clipbook %s\n", en_version()); return 0; }
+    /* the Makefile's $(DOC_DIR)/.engine stamp is this line: a new code hash
+     * reruns every chapter */
+    if (!strcmp(argv[1], "--version")) { printf("clipbook %s (engine code %.12s)\n", en_version(), en_code_hash()); return 0; }
+    if (!strcmp(argv[1], "--code-hash")) { printf("%s\n", en_code_hash()); return 0; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) return usage(stdout);
     for (const rp_cmd *c = rp_cmds; c->name; c++)
         if (!strcmp(argv[1], c->name)) return c->fn(argc - 1, argv + 1);

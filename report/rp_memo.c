@@ -3,6 +3,7 @@
 
 #include <cJSON.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
+#include "en_tmpfile.h"
 #include "rp_chapter.h"
 #include "rp_sha256.h"
 
@@ -52,13 +54,11 @@ static int write_all(int fd, const void *p, size_t n) {
 /* Write header (may be NULL) then data to a temporary file beside path,
  * then rename over path. */
 static int write_atomic2(const char *path, const void *hdr, size_t hn, const void *data, size_t n) {
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 64);
-    EN_ASSERT(tmp);
-    static unsigned counter;
-    snprintf(tmp, pl + 64, "%s.tmp.%ld.%u", path, (long)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) { en_error("%s: cannot create: %m", tmp); free(tmp); return -1; }
+    char *tmp = NULL;
+    int fd = en_tmpfile_open(path, &tmp);  /* PATH.tmp.PID.N, for rp_memo_sweep */
+    if (fd < 0) return -1;
+    /* en_tmpfile makes it 0600; an entry is as readable as a plain file */
+    if (fchmod(fd, 0644) < 0) { /* then it stays private to its owner: still correct */ }
     if ((hn && write_all(fd, hdr, hn) < 0) || write_all(fd, data, n) < 0 || fsync(fd) < 0) {
         en_error("%s: write failed: %m", tmp);
         close(fd); unlink(tmp); free(tmp);
@@ -78,6 +78,65 @@ int rp_file_write_atomic(const char *path, const void *data, size_t n) {
     return write_atomic2(path, NULL, 0, data, n);
 }
 
+/* ---- orphaned temporary files ---------------------------------------- */
+
+/* 1 when nobody holds the lock that guards the writer of tmp (a file in
+ * folder): KEY.lock for KEY.val.tmp.*, index.lock for index.json.tmp.* and
+ * KEY.json.tmp.* (both written under it). A
+ * file no lock guards (the scratch files/) answers 0. */
+static int guard_free(const char *folder, const char *tmp) {
+    const char *dot = strstr(tmp, ".val.tmp.");
+    char p[4096];
+    if (dot) snprintf(p, sizeof p, "%s/%.*s.lock", folder, (int)(dot - tmp), tmp);
+    else if (strstr(tmp, ".json.tmp.")) snprintf(p, sizeof p, "%s/index.lock", folder);
+    else return 0;
+    int fd = open(p, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT;
+    int free_ = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);  /* releases it */
+    return free_;
+}
+
+static void sweep_folder(const char *folder, time_t now, int *count, long long *bytes) {
+    DIR *d = opendir(folder);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        pid_t pid = en_tmpfile_pid(e->d_name);
+        if (!pid) continue;
+        char p[4096];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", folder, e->d_name);
+        if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode)) continue;
+        double age = difftime(now, st.st_mtime);
+        int orphan = age >= RP_MEMO_ORPHAN_MAX_S ||
+                     (!en_pid_alive(pid) && (age >= RP_MEMO_ORPHAN_MIN_S || guard_free(folder, e->d_name)));
+        if (orphan && unlink(p) == 0) { (*count)++; *bytes += st.st_size; }
+    }
+    closedir(d);
+}
+
+int rp_memo_sweep(const char *dir, long long *bytes) {
+    int count = 0;
+    long long b = 0;
+    time_t now = time(NULL);
+    sweep_folder(dir, now, &count, &b);
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            char p[4096];
+            struct stat st;
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) sweep_folder(p, now, &count, &b);
+        }
+        closedir(d);
+    }
+    if (bytes) *bytes = b;
+    return count;
+}
+
 rp_memo *rp_memo_open(const char *dir, const char *chapter) {
     if (rp_mkdirs(dir) < 0) return NULL;
     rp_memo *m = calloc(1, sizeof *m);
@@ -88,6 +147,13 @@ rp_memo *rp_memo_open(const char *dir, const char *chapter) {
     snprintf(path, sizeof path, "%s/memo.log", dir);
     m->logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (m->logfd < 0) { en_error("%s: cannot open: %m", path); rp_memo_close(m); return NULL; }
+    long long bytes;
+    int n = rp_memo_sweep(dir, &bytes);
+    if (n) {
+        char why[96];
+        snprintf(why, sizeof why, "removed %d orphaned temporary file%s (%lld bytes)", n, n == 1 ? "" : "s", bytes);
+        rp_memo_log(m, "sweep", "-", "-", why);
+    }
     return m;
 }
 
@@ -238,41 +304,65 @@ static void source_diff(char *out, size_t cap, const char *a, const char *b) {
     snprintf(out, cap, "source changed (line %d of the function: `%s`)", line, t);
 }
 
-/* comp: "params" (memo's explicit parameters) or "env" (the chapter
- * variables and upvalues its function mentions) */
-static void params_diff(char *why, size_t cap, const cJSON *old, const cJSON *cur, const char *comp) {
-    const char *head = !strcmp(comp, "env") ? "variables changed:" : "params changed:";
-    const cJSON *po = cJSON_GetObjectItemCaseSensitive(old, comp);
-    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(cur, comp);
-    if (!cJSON_IsObject(po) || !cJSON_IsObject(pc)) {
-        char *x = jprint(old, comp), *y = jprint(cur, comp);
-        char line[300];
-        clip(x, 100); clip(y, 100);
-        snprintf(line, sizeof line, "%s %s -> %s", head, x, y);
-        add(why, cap, line);
-        free(x); free(y);
-        return;
+/* Walk two JSON values side by side and name each leaf that differs by
+ * its path ("fewshot.epochs 20 -> 30"): objects by key, lists of one length
+ * by index; anything else is a leaf. A helper function's code is recorded
+ * as "function:HASH": shown as "S.model: code changed". */
+typedef struct { char *why; size_t cap; const char *head; int shown, more; } diffctx;
+
+static void diff_leaf(diffctx *d, const char *path, const cJSON *a, const cJSON *b) {
+    char *x = a ? cJSON_PrintUnformatted(a) : strdup("(none)");
+    char *y = b ? cJSON_PrintUnformatted(b) : strdup("(none)");
+    if (strcmp(x, y)) {
+        char line[400];
+        int fa = cJSON_IsString(a) && !strncmp(a->valuestring, "function:", 9);
+        int fb = cJSON_IsString(b) && !strncmp(b->valuestring, "function:", 9);
+        clip(x, 60); clip(y, 60);
+        if (fa && fb) snprintf(line, sizeof line, "%s%s%s: code changed", d->shown ? "" : d->head, d->shown ? "" : " ", path);
+        else snprintf(line, sizeof line, "%s%s%s %s -> %s", d->shown ? "" : d->head, d->shown ? "" : " ", path, x, y);
+        if (d->shown < 4) add(d->why, d->cap, line);
+        else d->more++;
+        d->shown++;
     }
-    int shown = 0;
-    char line[400];
-    const cJSON *it;
-    for (int pass = 0; pass < 2; pass++) {
-        const cJSON *from = pass ? po : pc, *other = pass ? pc : po;
-        cJSON_ArrayForEach(it, from) {
-            const cJSON *o = cJSON_GetObjectItemCaseSensitive(other, it->string);
-            if (pass && o) continue;  /* keys in both were compared in pass 0 */
-            char *x = o ? cJSON_PrintUnformatted(o) : strdup("(none)");
-            char *y = cJSON_PrintUnformatted(it);
-            if (strcmp(x, y)) {
-                clip(x, 60); clip(y, 60);
-                if (shown++ < 4) {
-                    snprintf(line, sizeof line, "%s %s %s -> %s", shown == 1 ? head : "",
-                             it->string, pass ? y : x, pass ? "(none)" : y);
-                    add(why, cap, line[0] == ' ' ? line + 1 : line);
-                }
+    free(x); free(y);
+}
+
+static void diff_walk(diffctx *d, char *path, size_t pcap, const cJSON *a, const cJSON *b) {
+    size_t n = strlen(path);
+    if (cJSON_IsObject(a) && cJSON_IsObject(b)) {
+        const cJSON *it;
+        for (int pass = 0; pass < 2; pass++) {
+            const cJSON *from = pass ? b : a;
+            cJSON_ArrayForEach(it, from) {
+                const cJSON *o = cJSON_GetObjectItemCaseSensitive(pass ? a : b, it->string);
+                if (pass && o) continue;  /* keys in both were walked in pass 0 */
+                snprintf(path + n, pcap - n, "%s%s", n ? "." : "", it->string);
+                if (pass) diff_walk(d, path, pcap, NULL, it);
+                else diff_walk(d, path, pcap, it, o);
+                path[n] = 0;
             }
-            free(x); free(y);
         }
+    } else if (cJSON_IsArray(a) && cJSON_IsArray(b) && cJSON_GetArraySize(a) == cJSON_GetArraySize(b)) {
+        for (int i = 0; i < cJSON_GetArraySize(a); i++) {
+            snprintf(path + n, pcap - n, "[%d]", i + 1);
+            diff_walk(d, path, pcap, cJSON_GetArrayItem(a, i), cJSON_GetArrayItem(b, i));
+            path[n] = 0;
+        }
+    } else {
+        diff_leaf(d, n ? path : "(all)", a, b);
+    }
+}
+
+/* comp: "params" (memo's explicit parameters) or "env" (what its function
+ * reads from chapter variables and upvalues, by path) */
+static void params_diff(char *why, size_t cap, const cJSON *old, const cJSON *cur, const char *comp) {
+    diffctx d = { why, cap, !strcmp(comp, "env") ? "variables changed:" : "params changed:", 0, 0 };
+    char path[1024] = "";
+    diff_walk(&d, path, sizeof path, cJSON_GetObjectItemCaseSensitive(old, comp), cJSON_GetObjectItemCaseSensitive(cur, comp));
+    if (d.more) {
+        char line[64];
+        snprintf(line, sizeof line, "and %d more", d.more);
+        add(why, cap, line);
     }
 }
 
@@ -289,12 +379,20 @@ static void explain(char *why, size_t cap, const cJSON *entries, const cJSON *cu
     const cJSON *ref = same_params ? same_params : same_source ? same_source : newest;
     if (!ref) { add(why, cap, "new"); return; }
     char line[300];
-    if (!same(ref, cur, "source")) {
+    /* the function's tokens when both recorded them (a comment edit is no
+     * change), else its text */
+    int fn_changed = *jstr(ref, "fn_hash") && *jstr(cur, "fn_hash") ? !same(ref, cur, "fn_hash") : !same(ref, cur, "source");
+    if (fn_changed) {
         source_diff(line, sizeof line, jstr(ref, "source"), jstr(cur, "source"));
         add(why, cap, line);
     }
     if (!same(ref, cur, "engine")) {
         snprintf(line, sizeof line, "engine %s -> %s", jstr(ref, "engine"), jstr(cur, "engine"));
+        add(why, cap, line);
+    }
+    if (!same(ref, cur, "code")) {
+        const char *x = jstr(ref, "code"), *y = jstr(cur, "code");
+        snprintf(line, sizeof line, "engine code changed (%.12s -> %.12s)", *x ? x : "unrecorded", *y ? y : "unrecorded");
         add(why, cap, line);
     }
     if (!same(ref, cur, "profile")) {
@@ -304,6 +402,126 @@ static void explain(char *why, size_t cap, const cJSON *entries, const cJSON *cu
     if (!same(ref, cur, "params")) params_diff(why, cap, ref, cur, "params");
     if (!same(ref, cur, "env")) params_diff(why, cap, ref, cur, "env");
     if (!why[0]) add(why, cap, "key inputs differ");
+}
+
+/* ---- the index: read, check, rebuild ----------------------------------- */
+
+/* NULL when idx is a well-formed index; else what is wrong with it. */
+static const char *index_fault(const cJSON *idx) {
+    if (!cJSON_IsObject(idx)) return "not a JSON object";
+    const cJSON *entries = cJSON_GetObjectItemCaseSensitive(idx, "entries");
+    if (!cJSON_IsArray(entries)) return "no \"entries\" list";
+    const cJSON *e;
+    cJSON_ArrayForEach(e, entries)
+        if (!cJSON_IsObject(e) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "key")))
+            return "an entry without a key";
+    return NULL;
+}
+
+typedef struct { char *key; time_t mtime; } val_file;
+
+static int cmp_val(const void *a, const void *b) {
+    const val_file *x = a, *y = b;
+    if (x->mtime != y->mtime) return x->mtime < y->mtime ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+/* An index made from the entries on disk (oldest first): each KEY.val with
+ * the components its KEY.json recorded, or only what the file tells. */
+static cJSON *index_rebuild(const char *folder, int *n) {
+    cJSON *idx = cJSON_CreateObject();
+    cJSON *entries = cJSON_AddArrayToObject(idx, "entries");
+    *n = 0;
+    DIR *d = opendir(folder);
+    if (!d) return idx;
+    val_file *v = NULL;
+    int cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || strcmp(e->d_name + l - 4, ".val")) continue;
+        char p[8400];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", folder, e->d_name);
+        if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) continue;
+        if (*n == cap) { cap = cap ? 2 * cap : 16; v = realloc(v, sizeof *v * (size_t)cap); EN_ASSERT(v); }
+        v[*n].key = strndup(e->d_name, l - 4);
+        v[*n].mtime = st.st_mtime;
+        (*n)++;
+    }
+    closedir(d);
+    if (*n) qsort(v, (size_t)*n, sizeof *v, cmp_val);
+    for (int i = 0; i < *n; i++) {
+        char p[8400];
+        snprintf(p, sizeof p, "%s/%s.json", folder, v[i].key);
+        char *t = rp_file_read(p, NULL);
+        cJSON *c = t ? cJSON_Parse(t) : NULL;
+        free(t);
+        if (!cJSON_IsObject(c) || strcmp(jstr(c, "key"), v[i].key)) {
+            cJSON_Delete(c);
+            c = cJSON_CreateObject();
+            cJSON_AddStringToObject(c, "key", v[i].key);
+            char ts[32];
+            struct tm tm;
+            gmtime_r(&v[i].mtime, &tm);
+            strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            cJSON_AddStringToObject(c, "time", ts);
+            cJSON_AddStringToObject(c, "why", "unknown (the index was rebuilt; this entry's components were not recorded)");
+        }
+        cJSON_AddItemToArray(entries, c);
+        free(v[i].key);
+    }
+    free(v);
+    en_error_clear();
+    return idx;
+}
+
+static cJSON *index_parse(const char *path, const char **fault, int *exists) {
+    char *txt = rp_file_read(path, NULL);
+    *exists = txt != NULL;
+    cJSON *idx = txt ? cJSON_Parse(txt) : NULL;
+    free(txt);
+    en_error_clear();
+    *fault = *exists ? index_fault(idx) : NULL;
+    return idx;
+}
+
+cJSON *rp_memo_index_read(const char *dir, const char *name, int locked) {
+    char folder[4096], path[4200], lpath[4200];
+    snprintf(folder, sizeof folder, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/index.json", folder);
+    const char *fault;
+    int exists;
+    cJSON *idx = index_parse(path, &fault, &exists);
+    if (fault) {
+        /* repair under the index lock; another process may have done it */
+        int lk = -1;
+        if (!locked) {
+            snprintf(lpath, sizeof lpath, "%s/index.lock", folder);
+            lk = lock_path(lpath);
+            cJSON_Delete(idx);
+            idx = index_parse(path, &fault, &exists);
+        }
+        if (fault) {
+            cJSON_Delete(idx);
+            int n;
+            idx = index_rebuild(folder, &n);
+            char *out = cJSON_Print(idx);
+            int w = rp_file_write_atomic(path, out, strlen(out));
+            free(out);
+            fprintf(stderr, "clipbook: %s is corrupt (%s); %s from the %d entr%s on disk\n", path, fault,
+                    w == 0 ? "rebuilt it" : "could not rewrite it, using an index rebuilt", n, n == 1 ? "y" : "ies");
+            if (w < 0) fprintf(stderr, "clipbook: %s\n", en_error_msg());
+            en_error_clear();
+        }
+        rp_memo_unlock(lk);
+    }
+    if (!idx || index_fault(idx)) {
+        cJSON_Delete(idx);
+        idx = cJSON_CreateObject();
+        cJSON_AddArrayToObject(idx, "entries");
+    }
+    return idx;
 }
 
 int rp_memo_explain(rp_memo *m, const char *name, const char *comps_json, int record, char *why, size_t whylen) {
@@ -316,19 +534,19 @@ int rp_memo_explain(rp_memo *m, const char *name, const char *comps_json, int re
     snprintf(lpath, sizeof lpath, "%s/index.lock", dir);
     int lk = record ? lock_path(lpath) : -1;
     if (record && lk < 0) { cJSON_Delete(cur); return -1; }
-    cJSON *idx = NULL;
-    char *txt = rp_file_read(path, NULL);
-    if (txt) { idx = cJSON_Parse(txt); free(txt); }
-    en_error_clear();
-    if (!cJSON_IsObject(idx)) { cJSON_Delete(idx); idx = cJSON_CreateObject(); }
+    cJSON *idx = rp_memo_index_read(m->dir, name, record);
     cJSON *entries = cJSON_GetObjectItemCaseSensitive(idx, "entries");
-    if (!cJSON_IsArray(entries)) {
-        cJSON_DeleteItemFromObjectCaseSensitive(idx, "entries");
-        entries = cJSON_AddArrayToObject(idx, "entries");
-    }
     explain(why, whylen, entries, cur);
     int rc = 0;
     if (record) {
+        /* what this entry was made of, beside it: a corrupt index can be
+         * rebuilt from the entries on disk without losing it */
+        char *c = cJSON_Print(cur);
+        char cpath[4300];
+        snprintf(cpath, sizeof cpath, "%s/%s.json", dir, jstr(cur, "key"));
+        if (rp_file_write_atomic(cpath, c, strlen(c)) < 0) { /* advisory: the index has it too */ }
+        free(c);
+        en_error_clear();
         /* newest last; one entry per key; the 64 newest kept */
         for (int i = cJSON_GetArraySize(entries) - 1; i >= 0; i--)
             if (!strcmp(jstr(cJSON_GetArrayItem(entries, i), "key"), jstr(cur, "key")))

@@ -7,16 +7,25 @@
  *                        Written to a temporary file, fsynced, renamed:
  *                        a reader sees a whole entry or none; a truncated
  *                        or altered one fails its length or checksum.
+ *   DIR/NAME/KEY.json    the components of KEY (as in the index), so that
+ *                        a corrupt index can be rebuilt from the entries.
  *   DIR/NAME/KEY.lock    flock()ed while KEY is computed, so that two
  *                        processes asking for it compute it once.
  *   DIR/NAME/index.json  {"entries": [components...]}, newest last: what
  *                        each cached key was made of (params as canonical
- *                        JSON, source text, engine, profile, chapter,
- *                        time), for `clipbook cache ls|why`.
+ *                        JSON, source text, engine version and code
+ *                        hash, profile, chapter, time), for
+ *                        `clipbook cache ls|why`.
  *   DIR/memo.log         append-only, one line per lookup:
  *                        EVENT NAME KEY12 chapter=C pid=P time=T [why=...]
  *                        EVENT: hit | miss | wait-hit (another process
- *                        computed it while we waited) | corrupt.
+ *                        computed it while we waited) | corrupt | sweep
+ *                        (orphaned temporary files removed on open).
+ *   *.tmp.PID.N          a temporary file being written (en_tmpfile.h), in
+ *                        DIR or one folder below it (DIR/files/ holds the
+ *                        chapters' scratch files). A writer killed before
+ *                        its rename leaves one behind: rp_memo_sweep removes
+ *                        those whose writer is gone.
  */
 #ifndef RP_MEMO_H
 #define RP_MEMO_H
@@ -28,7 +37,21 @@
 
 typedef struct rp_memo rp_memo;
 
-/* Open (creating) the store at dir; chapter names the log's writer. */
+/* A temporary file is an orphan when its writer's PID is gone and either
+ * it is older than RP_MEMO_ORPHAN_MIN_S or the lock that guards its writer
+ * (KEY.lock, index.lock) is free; or, whatever its PID says (PIDs are
+ * reused), when it is older than RP_MEMO_ORPHAN_MAX_S: no writer takes a
+ * day over one file, and every writer rewrites (touches) it as it goes. */
+#define RP_MEMO_ORPHAN_MIN_S 300
+#define RP_MEMO_ORPHAN_MAX_S (24 * 3600)
+
+/* Remove the orphaned temporary files in dir and the folders one level
+ * below it (one readdir each). Returns how many; *bytes (may be NULL)
+ * their size. */
+int rp_memo_sweep(const char *dir, long long *bytes);
+
+/* Open (creating) the store at dir, sweeping its orphaned temporary files
+ * (logged as "sweep"); chapter names the log's writer. */
 rp_memo *rp_memo_open(const char *dir, const char *chapter);
 void     rp_memo_close(rp_memo *m);
 const char *rp_memo_dir(const rp_memo *m);
@@ -58,6 +81,14 @@ void rp_memo_log(rp_memo *m, const char *event, const char *name, const char *ke
  * why_only: compute the reason without recording. 0, or -1 with en_error. */
 int rp_memo_explain(rp_memo *m, const char *name, const char *comps_json, int record,
                     char *why, size_t whylen);
+
+/* NAME/index.json as a cJSON object with an "entries" array (empty when
+ * there is none). When the file exists but is not a valid index, says so
+ * on stderr and rebuilds it from the entries on disk (KEY.val, described
+ * by KEY.json where present), taking NAME/index.lock unless the caller
+ * holds it (locked), so the next reader finds it whole: reported once. */
+struct cJSON;
+struct cJSON *rp_memo_index_read(const char *dir, const char *name, int locked);
 
 /* Atomically replace path with data (temporary file in the same folder,
  * fsync, rename). 0, or -1 with en_error. */

@@ -7,7 +7,8 @@ case $CB in /*) ;; *) CB=$PWD/$CB ;; esac
 SRC=$PWD/tests/runner/chapters
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 cd "$T"; mkdir ch
-cp "$SRC"/profiles.lua "$SRC"/01-basic.lua "$SRC"/02-fail.lua "$SRC"/03-memo.lua "$SRC"/04-slow.lua "$SRC"/09-replay.lua ch/
+cp "$SRC"/profiles.lua "$SRC"/01-basic.lua "$SRC"/02-fail.lua "$SRC"/03-memo.lua "$SRC"/04-slow.lua "$SRC"/09-replay.lua \
+   "$SRC"/13-reads.lua "$SRC"/shared.lua ch/
 export CLIPBOOK_CACHE=$T/cache
 LOG=$T/cache/memo.log
 fail() { echo "FAIL: $*"; echo "--- memo.log"; cat "$LOG" 2>/dev/null; exit 1; }
@@ -103,6 +104,51 @@ before=$(ls "$T"/cache/exp_b/*.val | wc -l)
 after=$(ls "$T"/cache/exp_b/*.val | wc -l)
 [ "$before" -gt "$after" ] || fail "$STEP: superseded exp_b entries should go ($before -> $after)"
 : > "$LOG"; run; expect hit exp_a 1; expect hit exp_b 1
+
+STEP="orphaned temporary files"
+dead=$(sh -c 'echo $$')   # a shell that has exited: its PID is gone
+k=$(ls "$T"/cache/exp_a/*.val | head -1); k=${k%.val}
+touch "$k.val.tmp.$dead.0" "$T/cache/exp_a/index.json.tmp.$dead.1" "$k.val.tmp.$$.0"
+mkdir -p "$T/cache/files"; touch -d '-10 minutes' "$T/cache/files/pre.state.tmp.$dead.2"
+run
+[ -e "$k.val.tmp.$dead.0" ] || [ -e "$T/cache/exp_a/index.json.tmp.$dead.1" ] || [ -e "$T/cache/files/pre.state.tmp.$dead.2" ] \
+  && fail "$STEP: a dead writer's temporary file survived the store's opening"
+[ -e "$k.val.tmp.$$.0" ] || fail "$STEP: a live writer's temporary file was removed"
+grep -q '^sweep .*removed 3 orphaned' "$LOG" || fail "$STEP: the sweep is not logged"
+touch "$k.val.tmp.$dead.3"; "$CB" cache clean --stale > out.txt
+grep -q 'removed 1 orphaned temporary file' out.txt || { cat out.txt; fail "$STEP: cache clean --stale should remove it"; }
+rm -f "$k.val.tmp.$$.0"
+
+STEP="corrupt index.json"; run
+printf '{"entries": [{"key": "' > "$T/cache/exp_a/index.json"
+: > "$LOG"; run 2> err.txt; expect hit exp_a 1
+"$CB" cache ls > ls.txt 2>> err.txt
+grep -q '^exp_a ' ls.txt || fail "$STEP: cache ls should list exp_a"
+[ "$(grep -c 'exp_a/index.json is corrupt' err.txt)" = 1 ] || { cat err.txt; fail "$STEP: should be reported once on stderr"; }
+"$CB" cache why exp_a > why.txt 2>&1 || fail "$STEP: cache why exp_a failed"
+grep -q 'params: {"n":' why.txt || { cat why.txt; fail "$STEP: the rebuilt index lost the components"; }
+
+# what a function reads, not what its text mentions
+reads() { mkdir -p "$T/cache"; : > "$LOG"; "$CB" run ch/13-reads.lua --quiet --profile smoke --out doc/13-reads.json; }
+STEP="reads: first run"; reads; expect miss bench 1; expect miss bench2 1; expect miss shared.twice 1
+grep -q '"reads.bench":40' doc/13-reads.json || fail "$STEP: reads.bench should be 3*10+7+3"
+STEP="reads: a profile field no function reads"; sed -i 's/epochs = 20/epochs = 30/' ch/profiles.lua
+reads; expect hit bench 1; expect hit bench2 1
+STEP="reads: a field a helper reads"; sed -i 's/steps = 3/steps = 4/' ch/profiles.lua
+reads; expect miss bench 1; expect miss bench2 1
+grep "^miss bench " "$LOG" | grep -q 'why=variables changed: S.steps>profile.bench.steps 3 -> 4$' || fail "$STEP: why should name the field and both values"
+grep "^miss bench2 " "$LOG" | grep -q 'why=params changed: b.steps 3 -> 4$' || fail "$STEP: why should name the parameter's field"
+"$CB" cache why bench | grep -q 'why: variables changed: S.steps>profile.bench.steps 3 -> 4' || fail "$STEP: cache why"
+STEP="reads: comment-only edit of the shared module"
+sed -i -e 's/^local function scale(x) return x \* 2 end/-- doubles\nlocal function scale(x)   return x * 2   -- twice\nend/' -e '1i -- a comment at the top' ch/shared.lua
+grep -q '^-- doubles' ch/shared.lua || fail "$STEP: the edit did not apply"
+reads; expect hit shared.twice 1; expect hit shared.thrice 1; expect miss bench 0
+STEP="reads: code edit of one helper"; sed -i 's/return x \* 2 /return x * 2 + 0 /' ch/shared.lua
+reads; expect miss shared.twice 1; expect hit shared.thrice 1
+grep "^miss shared.twice " "$LOG" | grep -q 'why=variables changed: scale: code changed' || fail "$STEP: why should name the helper"
+STEP="reads: edit of a one-line memo with a function in its params"; sed -i 's/return q.g + 1 end)$/return q.g + 2 end)/' ch/13-reads.lua
+reads; expect miss oneline 1
+grep -q '"reads.one":3' doc/13-reads.json || fail "$STEP: stale value"
 
 STEP="cache clean"; "$CB" cache clean exp_a >/dev/null; "$CB" cache ls | grep -q '^exp_a ' && fail "$STEP: exp_a still listed"
 "$CB" cache ls | grep -q '^exp_b ' || fail "$STEP: exp_b gone too"
