@@ -79,7 +79,7 @@ local function row(name, m, info)
   local c = m:config()
   local tr = S.model_params(name).train or {}
   local arch = c.vision_vit == 1
-      and string.format("ViT: %d layers, width %d, patch %d", c.vision_layers[1], c.vision_width, c.vision_patch_size)
+      and string.format("ViT: %d layers, width %d, patch %d", c.vision_layers, c.vision_width, c.vision_patch_size)
       or string.format("ResNet: blocks %d-%d-%d-%d, width %d, stem %d/%d", c.vision_layers[1], c.vision_layers[2],
         c.vision_layers[3], c.vision_layers[4], c.vision_width, c.resnet_stem_stride, c.resnet_stem_pool)
   return { name, arch, c.image_resolution, info.nparams or m:nparams(), tr.steps or 0,
@@ -165,9 +165,9 @@ local bench = memo("sizes.bench", { bench = profile.bench, vocab = S.bpe():vocab
   for _, cand in ipairs(q.bench.candidates) do
     local cfg = {}
     for k, v in pairs(cand) do if k ~= "name" then cfg[k] = v end end
-    cfg.vocab_size = q.vocab
-    local m, log = cb.clip_pretrain(cfg, S.bpe(), { steps = q.bench.steps, batch = q.bench.batch, lr = 1e-3,
-                                                     corpus = 4096, label = "bench" })
+    cfg.vocab_size, cfg.bpe = q.vocab, S.bpe()
+    cfg.steps, cfg.batch, cfg.lr, cfg.corpus = q.bench.steps, q.bench.batch, 1e-3, 4096
+    local m, log = cb.pretrain(cfg)
     local c = m:config()
     local side = c.vision_vit == 1 and c.image_resolution // c.vision_patch_size
                  or c.image_resolution // (8 * c.resnet_stem_stride * c.resnet_stem_pool)
@@ -207,11 +207,11 @@ local B = 8
 local batch = S.data("cls_test", { n = B, size = vit:config().image_resolution, captions = true })
 local tok = S.bpe():tokenize(batch.captions, vit:config().context_length, true)
 local cfg = vit:config()
-local fresh = cb.study_clip_new(cfg, profile.seed)
+local fresh = cb.clip_new(cfg, profile.seed)
 local function sims(m)
   local I = m:encode_image(batch.images):normalize(2)
   local T = m:encode_text(tok):normalize(2)
-  return I:matmul(T:transpose()), clip_loss(m:encode_image(batch.images), m:encode_text(tok), m:logit_scale()):item()
+  return I:matmul(T:transpose()), clip_loss(m:encode_image(batch.images), m:encode_text(tok), m:scale()):item()
 end
 local before, loss_before = sims(fresh)
 local after, loss_after = sims(vit)

@@ -31,8 +31,11 @@ local function read_all(path)
   return s
 end
 
--- files the engine must read from disk (the tokenizer, checkpoints) are
--- written from the memo store into a scratch folder beside the cache
+local cb = require "clipbook"
+local rt = require "clipbook.runtime"
+
+-- files the engine must read from disk (the tokenizer, pre-training's
+-- resumable state) live in a scratch folder beside the cache
 local SCRATCH = (os.getenv("CLIPBOOK_CACHE") or "build/cache") .. "/files"
 M.scratch = SCRATCH
 
@@ -46,88 +49,23 @@ local function tmp_name(path)
 end
 
 local function write_all(path, s)
-  os.execute('mkdir -p "' .. SCRATCH .. '"')
-  local tmp = tmp_name(path)
-  local f = assert(io.open(tmp, "wb"))
-  f:write(s)
-  f:close()
-  assert(os.rename(tmp, path))
+  assert(rt.mkdirs(SCRATCH))
+  assert(rt.write_atomic(path, s))
 end
 
--- A small JSON reader, for the chapters that summarise the others'
--- fragments (build/doc/*.json): objects, arrays, strings, numbers, true,
--- false, null (as nil).
-local function json_decode(text)
-  local pos = 1
-  local function ws() pos = text:find("[^ \t\r\n]", pos) or #text + 1 end
-  local value
-  local ESC = { b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
-  local function str()
-    local out = {}
-    pos = pos + 1
-    while true do
-      local a, b, chunk, c = text:find('^([^"\\]*)(["\\])', pos)
-      if not a then error("json: unterminated string") end
-      out[#out + 1] = chunk
-      pos = b + 1
-      if c == '"' then break end
-      local e = text:sub(pos, pos)
-      if e == "u" then
-        local cp = tonumber(text:sub(pos + 1, pos + 4), 16)
-        out[#out + 1] = utf8.char(cp)
-        pos = pos + 5
-      else
-        out[#out + 1] = ESC[e] or e
-        pos = pos + 1
-      end
+M.json_decode = cb.json_decode
+
+-- A pre-training on_step that prints a line to stderr every 10 s and at the end.
+function M.progress(label)
+  local last = -1e9
+  return function(g)
+    if g.step == g.steps or g.elapsed_s - last >= 10 then
+      last = g.elapsed_s
+      io.stderr:write(string.format("    %s step %d/%d  loss %.3f  scale %.1f  %.0f img/s  ETA %.0fs\n", label,
+        g.step, g.steps, g.loss, g.logit_scale, g.images_per_s, g.eta_s))
     end
-    return table.concat(out)
   end
-  function value()
-    ws()
-    local c = text:sub(pos, pos)
-    if c == "{" then
-      local t = {}
-      pos = pos + 1
-      ws()
-      if text:sub(pos, pos) == "}" then pos = pos + 1 return t end
-      while true do
-        ws()
-        local k = str()
-        ws()
-        pos = pos + 1 -- ':'
-        t[k] = value()
-        ws()
-        local d = text:sub(pos, pos)
-        pos = pos + 1
-        if d == "}" then return t end
-      end
-    elseif c == "[" then
-      local t = {}
-      pos = pos + 1
-      ws()
-      if text:sub(pos, pos) == "]" then pos = pos + 1 return t end
-      while true do
-        t[#t + 1] = value()
-        ws()
-        local d = text:sub(pos, pos)
-        pos = pos + 1
-        if d == "]" then return t end
-      end
-    elseif c == '"' then
-      return str()
-    elseif text:find("^true", pos) then pos = pos + 4 return true
-    elseif text:find("^false", pos) then pos = pos + 5 return false
-    elseif text:find("^null", pos) then pos = pos + 4 return nil
-    end
-    local a, b = text:find("^-?[%d.eE+-]+", pos)
-    if not a then error("json: unexpected '" .. c .. "' at " .. pos) end
-    pos = b + 1
-    return tonumber(text:sub(a, b))
-  end
-  return value()
 end
-M.json_decode = json_decode
 
 -- The other chapters' fragments (the conclusion and the appendix summarise
 -- them; the Makefile runs those two last).
@@ -138,9 +76,9 @@ function M.fragments(dir)
   for path in p:lines() do
     local f = io.open(path, "rb")
     if f then
-      local ok, doc = pcall(json_decode, f:read("a"))
+      local doc = cb.json_decode(f:read("a"))
       f:close()
-      if ok and type(doc) == "table" then list[#list + 1] = doc end
+      if type(doc) == "table" then list[#list + 1] = doc end
     end
   end
   p:close()
@@ -186,7 +124,7 @@ function M.new(nb)
         for _, c in ipairs(b.captions) do caps[#caps + 1] = c end
       end
       local path = tmp_name(SCRATCH .. "/bpe-train-" .. pname .. ".txt")
-      os.execute('mkdir -p "' .. SCRATCH .. '"')
+      assert(rt.mkdirs(SCRATCH))
       assert(cb.bpe_train(caps, q.merges, path))
       local s = read_all(path)
       os.remove(path)
@@ -207,15 +145,15 @@ function M.new(nb)
   S.model_params = model_params
 
   local models = {}
-  -- The pre-trained weights are kept in the memo store as the checkpoint's
-  -- bytes, so build/cache/ alone holds everything a rerun needs.
+  -- The pre-trained model goes into the memo store whole (its checkpoint
+  -- bytes, packed in memory), so build/cache/ alone holds what a rerun needs.
   function S.model(tower)
     if models[tower] then return models[tower].m, models[tower].info end
     local t = model_params(tower)
     local m, info
     if t.checkpoint then
       need(t.checkpoint, "the " .. tower .. " checkpoint")
-      m = assert(cb.study_clip_load(t.checkpoint))
+      m = assert(cb.clip_load(t.checkpoint))
       info = { checkpoint = t.checkpoint }
     else
       local bpe = S.bpe()
@@ -223,23 +161,18 @@ function M.new(nb)
         function(q)
           local cfg = {}
           for k, v in pairs(q.tower) do if k ~= "train" then cfg[k] = v end end
-          cfg.vocab_size = q.vocab
           local tr = q.tower.train
-          os.execute('mkdir -p "' .. SCRATCH .. '"')
-          local state = SCRATCH .. "/pretrain-" .. pname .. "-" .. tower .. ".state"
-          local model, log = cb.clip_pretrain(cfg, bpe, {
-            steps = tr.steps, batch = tr.batch, lr = tr.lr, seed = q.seed, corpus = tr.corpus,
-            state = state, checkpoint_every = 25, label = "pretrain " .. tower })
-          local path = tmp_name(SCRATCH .. "/model-" .. pname .. "-" .. tower .. ".safetensors")
-          assert(model:save(path))
-          local bytes = read_all(path)
-          os.remove(path)
-          return { bytes = bytes, loss = log.loss, wall_s = log.wall_s, images_per_s = log.images_per_s,
+          assert(rt.mkdirs(SCRATCH))
+          cfg.vocab_size, cfg.bpe = q.vocab, bpe
+          cfg.steps, cfg.batch, cfg.lr, cfg.seed, cfg.corpus = tr.steps, tr.batch, tr.lr, q.seed, tr.corpus
+          cfg.state_path = SCRATCH .. "/pretrain-" .. pname .. "-" .. tower .. ".state"
+          cfg.checkpoint_every = 25
+          cfg.on_step = M.progress("pretrain " .. tower)
+          local model, log = cb.pretrain(cfg)
+          return { model = model, loss = log.loss, wall_s = log.wall_s, images_per_s = log.images_per_s,
                    resumed_from = log.resumed_from, nparams = model:nparams() }
         end)
-      local path = SCRATCH .. "/model-" .. pname .. "-" .. tower .. ".safetensors"
-      write_all(path, rec.bytes)
-      m = assert(cb.study_clip_load(path))
+      m = rec.model
       info = { loss = rec.loss, wall_s = rec.wall_s, images_per_s = rec.images_per_s,
                resumed_from = rec.resumed_from, nparams = rec.nparams }
     end
@@ -299,11 +232,12 @@ function M.new(nb)
         local m = S.model(tower)
         local res = m:config().image_resolution
         local n = SPLIT_N[q.split]
-        local parts = {}
-        local chunk = 1024
+        local encode = q.kind == "pooled" and m.encode_image or m.prepool
+        local F
+        local chunk = 1024   -- pictures made at a time; the encoder takes 256 of them per pass
         for a = 1, n, chunk do
           local b = S.data(q.split, { start = a, n = math.min(chunk, n - a + 1), size = res })
-          local x, opts = b.images, nil
+          local x, normalized = b.images, false
           if data.source ~= "shapes" then
             -- CIFAR's 32 px pictures through CLIP's own preprocessing
             -- (bicubic resize to the model's input, centre crop, mean/std)
@@ -311,20 +245,13 @@ function M.new(nb)
             for i = 1, x:shape()[1] do
               pics[i] = cb.clip_preprocess(x[i]:transpose(1, 2):transpose(2, 3):contiguous(), res)
             end
-            x, opts = cb.stack(pics, 1), { normalized = true }
+            x, normalized = cb.stack(pics, 1), true
           end
-          local f
-          if q.kind == "pooled" then
-            f = m:encode_image(x, opts)
-          elseif q.kind == "map" then
-            f = m:prepool(x, opts)               -- kept as (N, C, h, w)
-          else
-            f = m:prepool(x, opts)
-            f = f:reshape(f:shape()[1], -1)
-          end
-          parts[#parts + 1] = f
+          F = encode(m, x, { normalized = normalized, into = F, rows = n, at = a })
         end
-        return #parts == 1 and parts[1] or cb.concat(parts, 1)
+        -- "map" keeps the ResNet's (N, C, h, w); "prepool" is flat per picture
+        if q.kind == "prepool" then F = F:reshape(n, -1) end
+        return F
       end)
   end
 
@@ -357,13 +284,14 @@ function M.new(nb)
       function(q)
         local Xtr = S.features(tower, "cls_train", q.kind)
         local ytr = S.targets("cls_train", q.target)
-        local fit = cb.study_logreg_fit(Xtr, ytr, { C = q.C, max_iter = q.max_iter })
+        local fit = assert(cb.logreg_fit(Xtr, ytr, { C = q.C, max_iter = q.max_iter }))
         local acc = {}
         for _, split in ipairs { "cls_train", "cls_val", "cls_test" } do
-          acc[split] = cb.head_accuracy(S.features(tower, split, q.kind), S.targets(split, q.target), fit.W, fit.b)
+          acc[split] = fit:score(S.features(tower, split, q.kind), S.targets(split, q.target))
         end
-        return { train = acc.cls_train, val = acc.cls_val, test = acc.cls_test, n_iter = fit.n_iter,
-                 status = fit.status, dim = Xtr:shape()[2] }
+        local info = fit:info()
+        return { train = acc.cls_train, val = acc.cls_val, test = acc.cls_test, n_iter = info.n_iter,
+                 status = info.status, dim = Xtr:shape()[2] }
       end)
   end
 

@@ -63,6 +63,16 @@ en_tensor *en_clip_image_prepool(en_clip *m, en_tensor *images);
 en_tensor *en_clip_attnpool(en_clip *m, en_tensor *feats);
 /* The logit scale parameter (0-dim; exp() of it multiplies the cosines). */
 en_tensor *en_clip_logit_scale(en_clip *m);
+/* The shape of one image's features (en_clip_batch.c): pooled (embed_dim),
+ * prepool ResNet (C, h, w) or ViT (T, width). Returns the number of dims. */
+int        en_clip_feature_dims(const en_clip *m, int prepool, int64_t dims[3]);
+/* Features of n images (n, 3, R, R), contiguous f32, without the tape,
+ * `chunk` images at a time (<= 0: 256), written row after row into out
+ * (n x the product of en_clip_feature_dims). Images are in [0,1] and get
+ * CLIP's mean/std normalisation (en_clip_normalize) on a copy, unless
+ * normalized. 0, or -1 with en_error (out then partly written). */
+int        en_clip_encode_images_batched(en_clip *m, const float *images, int64_t n, int normalized,
+                                         int64_t chunk, int prepool, float *out);
 /* BatchNorm mode for the ResNet: 1 = training statistics (and updates of the
  * running ones), 0 = running statistics (inference, the default). */
 void       en_clip_set_train(en_clip *m, int train);
@@ -75,5 +85,10 @@ void       en_clip_set_train(en_clip *m, int train);
  * entries (num_batches_tracked) skipped. */
 en_clip *en_clip_load(const char *path);
 int      en_clip_save(en_clip *m, const char *path);
+/* The same checkpoint bytes in memory, no file (models in the memo store):
+ * save into a malloc'd *out of *len bytes; load from data (name for
+ * messages, NULL: "<memory>"). */
+int      en_clip_save_mem(en_clip *m, void **out, size_t *len);
+en_clip *en_clip_load_mem(const void *data, size_t len, const char *name);
 
 #endif

@@ -151,8 +151,7 @@ static int load_into(en_st_file *f, const char *path, const char *name, en_tenso
     return 0;
 }
 
-en_clip *en_clip_load(const char *path) {
-    en_st_file *f = en_st_open(path);
+static en_clip *load_from(en_st_file *f, const char *path) {
     if (!f) return NULL;
     en_clip_config c;
     en_clip *m = NULL;
@@ -181,7 +180,15 @@ fail:
     return NULL;
 }
 
-int en_clip_save(en_clip *m, const char *path) {
+en_clip *en_clip_load(const char *path) { return load_from(en_st_open(path), path); }
+
+en_clip *en_clip_load_mem(const void *data, size_t len, const char *name) {
+    if (!name) name = "<memory>";
+    return load_from(en_st_open_mem(data, len, name), name);
+}
+
+/* path: write the file; else the bytes into *out, *len. */
+static int save_to(en_clip *m, const char *path, void **out, size_t *len) {
     int np = en_params_count(m->p), n = np + m->nbuf;
     const char **names = malloc((size_t)n * sizeof *names);
     en_ndbuf *bufs = calloc((size_t)n, sizeof *bufs);
@@ -218,7 +225,11 @@ int en_clip_save(en_clip *m, const char *path) {
     snprintf(vals[12], 48, "%d", c->resnet_stem_pool);
     const char *vp[13];
     for (int i = 0; i < 13; i++) vp[i] = vals[i];
-    int rc = en_st_write(path, n, names, bufs, nm, keys, vp);
+    int rc = path ? en_st_write(path, n, names, bufs, nm, keys, vp)
+                  : en_st_write_mem(out, len, n, names, bufs, nm, keys, vp);
     free(names); free(bufs);
     return rc;
 }
+
+int en_clip_save(en_clip *m, const char *path) { return save_to(m, path, NULL, NULL); }
+int en_clip_save_mem(en_clip *m, void **out, size_t *len) { return save_to(m, NULL, out, len); }

@@ -116,11 +116,19 @@ static int py_round(double x) {
     return (int)r;
 }
 
-int en_clip_preprocess(float *out, const uint8_t *in, int h, int w, int n,
-                       const float *mean, const float *std) {
+void en_clip_normalize(float *x, int64_t n, int64_t px, const float *mean, const float *std) {
     static const float dmean[3] = EN_CLIP_MEAN, dstd[3] = EN_CLIP_STD;
     if (!mean) mean = dmean;
     if (!std) std = dstd;
+    for (int64_t i = 0; i < n; i++)
+        for (int ch = 0; ch < 3; ch++) {
+            float *p = x + ((size_t)i * 3 + (size_t)ch) * (size_t)px;
+            for (int64_t k = 0; k < px; k++) p[k] = (p[k] - mean[ch]) / std[ch];
+        }
+}
+
+int en_clip_preprocess(float *out, const uint8_t *in, int h, int w, int n,
+                       const float *mean, const float *std) {
     int rh, rw;
     en_resize_shorter_dims(h, w, n, &rh, &rw);
     uint8_t *r = malloc((size_t)rh * (size_t)rw * 3);
@@ -130,9 +138,10 @@ int en_clip_preprocess(float *out, const uint8_t *in, int h, int w, int n,
     for (int ch = 0; ch < 3; ch++)
         for (int y = 0; y < n; y++)
             for (int x = 0; x < n; x++) {
-                float v = r[((size_t)(y + top) * (size_t)rw + (size_t)(x + left)) * 3 + (size_t)ch] / 255.0f;
-                out[((size_t)ch * (size_t)n + (size_t)y) * (size_t)n + (size_t)x] = (v - mean[ch]) / std[ch];
+                out[((size_t)ch * (size_t)n + (size_t)y) * (size_t)n + (size_t)x] =
+                    r[((size_t)(y + top) * (size_t)rw + (size_t)(x + left)) * 3 + (size_t)ch] / 255.0f;
             }
     free(r);
+    en_clip_normalize(out, 1, (int64_t)n * n, mean, std);
     return 0;
 }

@@ -24,6 +24,12 @@ int en_resize_bicubic(uint8_t *out, int oh, int ow, const uint8_t *in, int h, in
 /* Sizes after resizing the shorter side to n (torchvision's rule). */
 void en_resize_shorter_dims(int h, int w, int n, int *oh, int *ow);
 
+/* CLIP's mean/std normalisation, in place: x holds n images (3, px) with
+ * values in [0,1]; x = (x - mean[c]) / std[c] (NULL: CLIP's). The one place
+ * the formula lives: preprocessing, pre-training and the batched encoder
+ * (en_clip_encode_images_batched) all call it. */
+void en_clip_normalize(float *x, int64_t n, int64_t px, const float *mean, const float *std);
+
 /* The whole CLIP pipeline for one RGB image (h,w,3) into out (3,n,n),
  * normalised with mean/std (NULL: CLIP's). 0 or -1 with en_error(). */
 int en_clip_preprocess(float *out, const uint8_t *in, int h, int w, int n,

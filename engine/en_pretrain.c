@@ -248,7 +248,6 @@ int en_pretrain_run(const en_pretrain_cfg *cfg_in, en_bpe *bpe, en_pretrain_resu
         have = calloc((size_t)c.corpus, 1);
         if (!cache || !have) { free(cache); free(have); cache = have = NULL; }
     }
-    static const float mean[3] = EN_CLIP_MEAN, stdv[3] = EN_CLIP_STD;
 
     struct sigaction sa = {0}, old_int, old_term;
     sa.sa_handler = on_signal;
@@ -290,9 +289,10 @@ int en_pretrain_run(const en_pretrain_cfg *cfg_in, en_bpe *bpe, en_pretrain_resu
                 en_shapes_scene_make(&sc, c.seed, EN_SPLIT_PRETRAIN, (uint64_t)idx[i]);
                 en_shapes_render(&sc, R, dst, NULL, NULL);
             }
+            float *xi = xf + (size_t)i * 3 * px;
             for (int ch = 0; ch < 3; ch++)
-                for (size_t k = 0; k < px; k++)
-                    xf[((size_t)i * 3 + ch) * px + k] = (dst[k * 3 + ch] / 255.0f - mean[ch]) / stdv[ch];
+                for (size_t k = 0; k < px; k++) xi[ch * px + k] = dst[k * 3 + ch] / 255.0f;
+            en_clip_normalize(xi, 1, (int64_t)px, NULL, NULL);
         }
         for (int i = 0; i < B; i++) {
             en_shapes_scene sc;

@@ -500,25 +500,34 @@ fail:
     return NULL;
 }
 
-int en_st_write(const char *path, int n, const char *const *names, const en_ndbuf *bufs,
-                int n_meta, const char *const *meta_keys, const char *const *meta_values) {
+/* The 8-byte length and the padded JSON header, malloc'd; *len its size. */
+static char *header_bytes(const char *path, int n, const char *const *names, const en_ndbuf *bufs,
+                          int n_meta, const char *const *meta_keys, const char *const *meta_values, size_t *len) {
     cJSON *root = build_header(path, n, names, bufs, n_meta, meta_keys, meta_values);
-    if (!root) return -1;
+    if (!root) return NULL;
     char *json = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    if (!json) return en_error("%s: out of memory", path);
-    size_t len = strlen(json), padded = (len + 8 + 7) / 8 * 8 - 8;
+    if (!json) { en_error("%s: out of memory", path); return NULL; }
+    size_t jl = strlen(json), padded = (jl + 8 + 7) / 8 * 8 - 8;
     char *hdr = malloc(8 + padded);
-    if (!hdr) { free(json); return en_error("%s: out of memory", path); }
+    if (!hdr) { free(json); en_error("%s: out of memory", path); return NULL; }
     for (int i = 0; i < 8; i++) hdr[i] = (char)(((uint64_t)padded >> (8 * i)) & 0xff);
-    memcpy(hdr + 8, json, len);
-    memset(hdr + 8 + len, ' ', padded - len);
+    memcpy(hdr + 8, json, jl);
+    memset(hdr + 8 + jl, ' ', padded - jl);
     free(json);
+    *len = 8 + padded;
+    return hdr;
+}
 
+int en_st_write(const char *path, int n, const char *const *names, const en_ndbuf *bufs,
+                int n_meta, const char *const *meta_keys, const char *const *meta_values) {
+    size_t hlen;
+    char *hdr = header_bytes(path, n, names, bufs, n_meta, meta_keys, meta_values, &hlen);
+    if (!hdr) return -1;
     char *tmp = NULL;
     int fd = en_tmpfile_open(path, &tmp);  /* PATH.tmp.PID.N: an orphan is recognisable */
     int rc = fd < 0 ? -1 : 0;
-    if (!rc) rc = write_all(fd, hdr, 8 + padded, path);
+    if (!rc) rc = write_all(fd, hdr, hlen, path);
     for (int i = 0; !rc && i < n; i++) rc = write_all(fd, bufs[i].data, bufs[i].nbytes, path);
     if (fd >= 0) {
         if (!rc && fchmod(fd, 0644)) rc = en_error("%s: chmod failed: %s", path, strerror(errno));
@@ -529,4 +538,22 @@ int en_st_write(const char *path, int n, const char *const *names, const en_ndbu
     free(tmp);
     free(hdr);
     return rc;
+}
+
+int en_st_write_mem(void **out, size_t *len, int n, const char *const *names, const en_ndbuf *bufs,
+                    int n_meta, const char *const *meta_keys, const char *const *meta_values) {
+    *out = NULL;
+    *len = 0;
+    size_t hlen, total;
+    char *hdr = header_bytes("<memory>", n, names, bufs, n_meta, meta_keys, meta_values, &hlen);
+    if (!hdr) return -1;
+    total = hlen;
+    for (int i = 0; i < n; i++) total += bufs[i].nbytes;
+    char *b = realloc(hdr, total);
+    if (!b) { free(hdr); return en_error("safetensors: out of memory for %zu bytes", total); }
+    size_t at = hlen;
+    for (int i = 0; i < n; i++) { memcpy(b + at, bufs[i].data, bufs[i].nbytes); at += bufs[i].nbytes; }
+    *out = b;
+    *len = total;
+    return 0;
 }

@@ -68,5 +68,9 @@ int en_st_read_ndbuf(en_st_file *f, const en_st_entry *e, en_ndbuf *out);
  * data follows in the order given. */
 int en_st_write(const char *path, int n, const char *const *names, const en_ndbuf *bufs,
                 int n_meta, const char *const *meta_keys, const char *const *meta_values);
+/* The same bytes into one malloc'd buffer (*out, *len; the caller frees it),
+ * for callers that keep a file in memory (models in the memo store). */
+int en_st_write_mem(void **out, size_t *len, int n, const char *const *names, const en_ndbuf *bufs,
+                    int n_meta, const char *const *meta_keys, const char *const *meta_values);
 
 #endif

@@ -42,4 +42,11 @@ void lx_memo_register_unpack(lua_State *L, const char *type, lua_CFunction fn);
 void **lx_box_new(lua_State *L);
 int  lx_value_unpack(lua_State *L, const char *p, size_t n); /* 1, or 0 + en_error */
 
+/* Option fields of the table at t: the default when absent (nil), else an
+ * integer / a number, or a Lua error naming the field. */
+int    lx_opt_int(lua_State *L, int t, const char *k, int def);
+double lx_opt_num(lua_State *L, int t, const char *k, double def);
+/* The key at t as a boolean: def when absent, else its truth. */
+int    lx_opt_bool(lua_State *L, int t, const char *k, int def);
+
 #endif

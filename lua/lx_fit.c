@@ -8,6 +8,11 @@
  *   m:predict(X) -> i64 (N)    m:predict_proba(X) / m:decision(X) -> f32 (N, K)
  *   m:score(X, y) -> accuracy  m:info() -> { n_iter, n_fev, loss, grad_max, status }
  *   m:state() -> { W = (K, D), b = (K) }   cb.logreg_load(state) -> model
+ *   cb.head_train(X, y, W0, b0, { epochs=, lr=, weight_decay=, pull=, scale=,
+ *                  Xval=, yval=, early_stop= })
+ *        -> { W =, b =, loss = {per epoch}, val = {per epoch}, best_epoch = }
+ *        a few-shot linear head trained from (W0, b0) (engine/en_fewshot.h)
+ *   cb.head_accuracy(X, y, W, b) -> fraction of rows whose arg-max is y
  *   local opt = cb.sgd(params, { lr =, momentum =, dampening =, weight_decay =, nesterov = })
  *   local opt = cb.adamw(params, { lr =, betas = { b1, b2 }, eps =, weight_decay = })
  *        params: a list of f32 leaf tensors (t:requires_grad())
@@ -22,6 +27,7 @@
 
 #include "en_autograd.h"
 #include "en_error.h"
+#include "en_fewshot.h"
 #include "en_logreg.h"
 #include "en_optim.h"
 #include "en_sched.h"
@@ -183,6 +189,86 @@ static int cb_logreg_load(lua_State *L) {
     return 1;
 }
 
+/* ---- few-shot heads (engine/en_fewshot.h) ---------------------------------- */
+
+static int fewshot_gc(lua_State *L) { en_fewshot_result_free(lua_touserdata(L, 1)); return 0; }
+
+/* An f32 (K, D) / (K) tensor at i, contiguous and anchored. */
+static en_tensor *head_arg(lua_State *L, int i, int ndim, int64_t K, int64_t D, const char *what) {
+    en_tensor *t = dense_f32(L, i, ndim, what);
+    if (t->shape[0] != K || (ndim == 2 && t->shape[1] != D))
+        luaL_argerror(L, i, lua_pushfstring(L, "%s must be (%d%s%d)", what, (int)K, ndim == 2 ? ", " : "",
+                                            ndim == 2 ? (int)D : 0));
+    return t;
+}
+
+static int cb_head_train(lua_State *L) {
+    en_tensor *X = dense_f32(L, 1, 2, "X");
+    en_tensor *y = dense_i64(L, 2, "y");
+    int64_t N = X->shape[0], D = X->shape[1];
+    if (y->shape[0] != N) return luaL_argerror(L, 2, "y must have one class per row of X");
+    en_tensor *W0 = dense_f32(L, 3, 2, "W0");
+    int64_t K = W0->shape[0];
+    if (W0->shape[1] != D) return luaL_argerror(L, 3, "W0 must be (K, D) with the D of X");
+    en_tensor *b0 = head_arg(L, 4, 1, K, D, "b0");
+    luaL_checktype(L, 5, LUA_TTABLE);
+    en_fewshot_opts o = en_fewshot_defaults();
+    o.epochs = lx_opt_int(L, 5, "epochs", o.epochs);
+    o.lr = lx_opt_num(L, 5, "lr", o.lr);
+    o.weight_decay = lx_opt_num(L, 5, "weight_decay", o.weight_decay);
+    o.pull = lx_opt_num(L, 5, "pull", o.pull);
+    o.scale = lx_opt_num(L, 5, "scale", o.scale);
+    o.early_stop = lx_opt_bool(L, 5, "early_stop", 0);
+    lua_getfield(L, 5, "Xval");
+    lua_getfield(L, 5, "yval");
+    int xi = lua_gettop(L) - 1, yi = lua_gettop(L);
+    if (lua_isnil(L, xi) != lua_isnil(L, yi)) return luaL_argerror(L, 5, "give both Xval and yval, or neither");
+    if (!lua_isnil(L, xi)) {
+        en_tensor *Xv = dense_f32(L, xi, 2, "Xval"), *yv = dense_i64(L, yi, "yval");
+        if (Xv->shape[1] != D || yv->shape[0] != Xv->shape[0])
+            return luaL_argerror(L, 5, "Xval must be (M, D) and yval (M)");
+        o.Xval = en_tensor_f32(Xv);
+        o.yval = en_tensor_i64(yv);
+        o.Nval = Xv->shape[0];
+    }
+    en_fewshot_result *r = lua_newuserdatauv(L, sizeof *r, 0);   /* freed by __gc */
+    memset(r, 0, sizeof *r);
+    lua_newtable(L);
+    lua_pushcfunction(L, fewshot_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    if (en_fewshot_train(r, en_tensor_f32(X), en_tensor_i64(y), N, D, K, en_tensor_f32(W0), en_tensor_f32(b0), &o) < 0)
+        return luaL_error(L, "head_train: %s", en_error_msg());
+    lua_createtable(L, 0, 5);
+    lx_tensor_push(L, en_tensor_from_f32(EN_DIMS(K, D), r->W));
+    lua_setfield(L, -2, "W");
+    lx_tensor_push(L, en_tensor_from_f32(EN_DIMS(K), r->b));
+    lua_setfield(L, -2, "b");
+    lua_createtable(L, r->epochs, 0);
+    for (int e = 0; e < r->epochs; e++) { lua_pushnumber(L, r->loss[e]); lua_rawseti(L, -2, e + 1); }
+    lua_setfield(L, -2, "loss");
+    lua_createtable(L, r->val ? r->epochs : 0, 0);
+    for (int e = 0; r->val && e < r->epochs; e++) { lua_pushnumber(L, r->val[e]); lua_rawseti(L, -2, e + 1); }
+    lua_setfield(L, -2, "val");
+    lua_pushinteger(L, r->best_epoch);
+    lua_setfield(L, -2, "best_epoch");
+    return 1;
+}
+
+static int cb_head_accuracy(lua_State *L) {
+    en_tensor *X = dense_f32(L, 1, 2, "X");
+    en_tensor *y = dense_i64(L, 2, "y");
+    if (y->shape[0] != X->shape[0]) return luaL_argerror(L, 2, "y must have one class per row of X");
+    en_tensor *W = dense_f32(L, 3, 2, "W");
+    if (W->shape[1] != X->shape[1]) return luaL_argerror(L, 3, "W must be (K, D) with the D of X");
+    en_tensor *b = head_arg(L, 4, 1, W->shape[0], W->shape[1], "b");
+    double acc = en_fewshot_accuracy(en_tensor_f32(X), en_tensor_i64(y), en_tensor_f32(W), en_tensor_f32(b),
+                                     X->shape[0], X->shape[1], W->shape[0], NULL);
+    if (acc < 0) return luaL_error(L, "head_accuracy: %s", en_error_msg());
+    lua_pushnumber(L, acc);
+    return 1;
+}
+
 /* ---- optimisers ------------------------------------------------------------- */
 
 typedef struct {
@@ -333,7 +419,8 @@ static int cb_warmup_cosine(lua_State *L) {
 }
 
 const luaL_Reg lx_fit_functions[] = {
-    {"logreg_fit", cb_logreg_fit}, {"logreg_load", cb_logreg_load}, {"sgd", cb_sgd},
+    {"logreg_fit", cb_logreg_fit}, {"logreg_load", cb_logreg_load}, {"head_train", cb_head_train},
+    {"head_accuracy", cb_head_accuracy}, {"sgd", cb_sgd},
     {"adamw", cb_adamw}, {"clip_grad_norm", cb_clip_grad_norm}, {"warmup_cosine", cb_warmup_cosine},
     {NULL, NULL},
 };

@@ -7,8 +7,10 @@
  *   cb.save_png(t, path) -> true | nil, message   (H,W[,C]) or (C,H,W) in [0,1]
  *   cb.clip_preprocess(img [, n = 224]) -> f32 (3,n,n), CLIP's resize,
  *        centre crop and normalisation; img f32 (H,W,3) in [0,1]
+ *   cb.json_decode(text) -> value | nil, message   (cJSON; null -> nil)
  * Pixel values in [0,1] map to bytes as round(255 v), so images read here
  * go back to their exact bytes. */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -156,7 +158,69 @@ static int cb_clip_preprocess(lua_State *L) {
     return 1;
 }
 
+/* ---- JSON ------------------------------------------------------------------ */
+
+static int json_gc(lua_State *L) {
+    cJSON **p = lua_touserdata(L, 1);
+    cJSON_Delete(*p);
+    *p = NULL;
+    return 0;
+}
+
+static void push_json(lua_State *L, const cJSON *j, int depth) {
+    if (depth > 200) luaL_error(L, "json_decode: nested too deeply");
+    luaL_checkstack(L, 4, "json_decode");
+    if (cJSON_IsObject(j)) {
+        lua_createtable(L, 0, cJSON_GetArraySize(j));
+        for (const cJSON *c = j->child; c; c = c->next) {
+            if (cJSON_IsNull(c)) continue;
+            push_json(L, c, depth + 1);
+            lua_setfield(L, -2, c->string);
+        }
+    } else if (cJSON_IsArray(j)) {
+        lua_createtable(L, cJSON_GetArraySize(j), 0);
+        lua_Integer i = 0;
+        for (const cJSON *c = j->child; c; c = c->next) {
+            i++;
+            if (cJSON_IsNull(c)) continue;
+            push_json(L, c, depth + 1);
+            lua_rawseti(L, -2, i);
+        }
+    } else if (cJSON_IsString(j)) {
+        lua_pushstring(L, j->valuestring);
+    } else if (cJSON_IsNumber(j)) {
+        double v = j->valuedouble;
+        if (v == floor(v) && fabs(v) < 9007199254740992.0) lua_pushinteger(L, (lua_Integer)v);
+        else lua_pushnumber(L, v);
+    } else if (cJSON_IsBool(j)) {
+        lua_pushboolean(L, cJSON_IsTrue(j));
+    } else {
+        lua_pushnil(L);
+    }
+}
+
+static int cb_json_decode(lua_State *L) {
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    cJSON **box = lua_newuserdatauv(L, sizeof *box, 0);   /* owns the tree */
+    *box = NULL;
+    lua_newtable(L);
+    lua_pushcfunction(L, json_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    const char *end = NULL;
+    *box = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    if (!*box) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "json_decode: invalid JSON at byte %d", end ? (int)(end - s) + 1 : 1);
+        return 2;
+    }
+    push_json(L, *box, 0);
+    return 1;
+}
+
 const luaL_Reg lx_io_functions[] = {
+    {"json_decode", cb_json_decode},
     {"cifar100", cb_cifar100}, {"cifar_names", cb_cifar_names}, {"load_image", cb_load_image},
     {"save_png", cb_save_png}, {"clip_preprocess", cb_clip_preprocess}, {NULL, NULL},
 };

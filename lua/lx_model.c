@@ -1,35 +1,55 @@
-/* CLIP models from Lua (engine/en_clip.h, en_pretrain.h):
- *   cb.clip_new{ embed_dim=, image_resolution=, vit=true|false,
- *                vision_layers= n | {a,b,c,d}, vision_width=, patch_size=,
- *                context_length=, vocab_size=, width=, layers=, heads=,
- *                stem_stride=, stem_pool= }     -> model (OpenAI's init,
- *                                                  drawn from cb's generator)
+/* CLIP models from Lua (engine/en_clip.h, en_pretrain.h) — the one binding
+ * of the model. Config tables use the en_clip_config field names, the names
+ * checkpoint metadata uses:
+ *   embed_dim, image_resolution, vision_vit (1|0 or a boolean),
+ *   vision_layers (n for the ViT | {a,b,c,d} for the ResNet), vision_width,
+ *   vision_patch_size, vision_heads, context_length, vocab_size,
+ *   transformer_width, transformer_heads, transformer_layers,
+ *   resnet_stem_stride, resnet_stem_pool
+ * (defaults: a 2-layer ViT, width 64, patch 4 on 32 px; text width 64,
+ * 2 layers, context 32, vocab 49408; heads and stem as en_clip_config_finish
+ * derives them). An unknown key is an error, so an old name cannot be
+ * silently ignored.
+ *
+ *   cb.clip_new(cfg [, seed]) -> model   OpenAI's initialisation, drawn from
+ *                                        a generator seeded with seed, or
+ *                                        from cb's own (cb.seed) without one
  *   cb.clip_load(path) -> model | nil, message     m:save(path) -> true | nil, message
- *   m:encode_image(images (N,3,R,R)) / m:encode_text(tokens i64 (N,L)) -> (N, E)
- *   m:prepool(images) (ResNet (N,C,h,w); ViT (N,T,W))   m:attnpool(feats)
- *   m:logit_scale() -> 0-dim tensor   m:train(on)   m:config() -> table
- *   m:params() -> { name = tensor }   (the live parameters; leaves)
- *   m:free()
+ *   m:encode_image(images [, opts]) -> (N, E)       images f32 (N, 3, R, R)
+ *   m:prepool(images [, opts]) -> ResNet (N, C, h, w) | ViT (N, T, W)
+ *        inference: no tape, chunks of opts.chunk (256) images, CLIP's
+ *        mean/std normalisation applied to images in [0,1] unless
+ *        opts.normalized (en_clip_encode_images_batched). opts.rows = n,
+ *        opts.at = i (1-based) and opts.into = tensor write this batch into
+ *        rows i.. of an n-row result (made on the first call when into is
+ *        nil), so a split can be encoded batch by batch into one tensor.
+ *   m:attnpool(feats)  ResNet: (N, C, h, w) -> (N, E), no tape
+ *   m:encode_text(tokens i64 (N, L)) -> (N, E), no tape
+ *   m:logit_scale() -> the parameter t (0-dim tensor, a leaf)
+ *   m:scale() -> exp(t), a number (what multiplies the cosines)
+ *   m:train(on)   m:config() -> table (the keys above)   m:nparams()
+ *   m:params() -> { name = tensor }   (the live parameters; leaves)   m:free()
  *   cb.contrastive_loss(img_feats, txt_feats, logit_scale) -> 0-dim
- *   cb.pretrain{ <clip_new sizes>, bpe = tok, steps=, batch=, lr=, warmup=,
- *                seed=, corpus=, state_path=, checkpoint_every=,
- *                on_step = function(log) end }
+ *   cb.pretrain{ <config>, bpe = tok, steps=, batch=, lr=, lr_min=, warmup=,
+ *                weight_decay=, grad_clip=, seed=, corpus=, state_path=,
+ *                checkpoint_every=, stop_after=, on_step = function(log) end }
  *        -> model, { loss = {...}, steps_done=, resumed_from=, wall_s=,
- *                    images_per_s=, interrupted= }
- * Models go into the memo store whole (as their safetensors checkpoint) and
- * count as memo parameters by a hash of their parameters. */
+ *                    images_per_s=, interrupted= }   (vocab_size: the bpe's)
+ * Models go into the memo store whole (their safetensors checkpoint bytes,
+ * made and read in memory) and count as memo parameters by a hash of their
+ * parameters. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "en_autograd.h"
 #include "en_clip.h"
 #include "en_error.h"
 #include "en_pretrain.h"
 #include "en_tensor.h"
 #include "lx.h"
 #include "lx_tensor.h"
-#include "rp_chapter.h"
 #include "rp_sha256.h"
 
 #define CLIP_MT "clipbook.CLIP"
@@ -59,50 +79,101 @@ static lx_clip *new_handle(lua_State *L) {
     return u;
 }
 
-static int geti(lua_State *L, int t, const char *k, int def) {
-    lua_getfield(L, t, k);
-    int ok, v = def;
-    if (!lua_isnil(L, -1)) {
-        v = (int)lua_tointegerx(L, -1, &ok);
-        if (!ok) luaL_error(L, "clip: %s must be an integer", k);
+/* ---- config ------------------------------------------------------------ */
+
+static const char *const config_keys[] = {
+    "embed_dim", "image_resolution", "vision_vit", "vision_layers", "vision_width", "vision_patch_size",
+    "vision_heads", "context_length", "vocab_size", "transformer_width", "transformer_heads",
+    "transformer_layers", "resnet_stem_stride", "resnet_stem_pool", NULL,
+};
+static const char *const pretrain_keys[] = {
+    "bpe", "steps", "batch", "lr", "lr_min", "warmup", "weight_decay", "grad_clip", "seed", "corpus",
+    "state_path", "checkpoint_every", "stop_after", "on_step", NULL,
+};
+
+static int in_list(const char *const *l, const char *k) {
+    for (; *l; l++) if (!strcmp(*l, k)) return 1;
+    return 0;
+}
+
+/* Every string key of table t must be a config key (or, with extra, one of
+ * extra): an old or misspelt name is an error, not a silent default. */
+static void check_keys(lua_State *L, int t, const char *const *extra) {
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) continue;
+        const char *k = lua_tostring(L, -1);
+        if (!in_list(config_keys, k) && !(extra && in_list(extra, k)))
+            luaL_error(L, "clip: unknown config key '%s' (the keys are en_clip_config's field names)", k);
     }
-    lua_pop(L, 1);
-    return v;
 }
 
 static void read_config(lua_State *L, int t, en_clip_config *c) {
     memset(c, 0, sizeof *c);
-    c->embed_dim = geti(L, t, "embed_dim", 64);
-    c->image_resolution = geti(L, t, "image_resolution", 32);
-    lua_getfield(L, t, "vit");
-    c->vision_vit = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
+    c->embed_dim = lx_opt_int(L, t, "embed_dim", 64);
+    c->image_resolution = lx_opt_int(L, t, "image_resolution", 32);
+    lua_getfield(L, t, "vision_vit");
+    int boolean = lua_isboolean(L, -1), vit = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    c->vision_vit = boolean ? vit : lx_opt_int(L, t, "vision_vit", 1) != 0;
     lua_getfield(L, t, "vision_layers");
     if (lua_istable(L, -1)) {
-        for (int i = 0; i < 4; i++) { lua_rawgeti(L, -1, i + 1); c->vision_layers[i] = (int)lua_tointeger(L, -1); lua_pop(L, 1); }
+        for (int i = 0; i < 4; i++) {
+            lua_rawgeti(L, -1, i + 1);
+            c->vision_layers[i] = (int)luaL_optinteger(L, -1, 0);
+            lua_pop(L, 1);
+        }
     } else {
         c->vision_layers[0] = lua_isnil(L, -1) ? 2 : (int)luaL_checkinteger(L, -1);
     }
     lua_pop(L, 1);
-    c->vision_width = geti(L, t, "vision_width", 64);
-    c->vision_patch_size = geti(L, t, "patch_size", 4);
-    c->vision_heads = geti(L, t, "vision_heads", 0);
-    c->context_length = geti(L, t, "context_length", 32);
-    c->vocab_size = geti(L, t, "vocab_size", 49408);
-    c->transformer_width = geti(L, t, "width", 64);
-    c->transformer_heads = geti(L, t, "heads", 0);
-    c->transformer_layers = geti(L, t, "layers", 2);
-    c->resnet_stem_stride = geti(L, t, "stem_stride", 0);
-    c->resnet_stem_pool = geti(L, t, "stem_pool", 0);
+    c->vision_width = lx_opt_int(L, t, "vision_width", 64);
+    c->vision_patch_size = lx_opt_int(L, t, "vision_patch_size", 4);
+    c->vision_heads = lx_opt_int(L, t, "vision_heads", 0);
+    c->context_length = lx_opt_int(L, t, "context_length", 32);
+    c->vocab_size = lx_opt_int(L, t, "vocab_size", 49408);
+    c->transformer_width = lx_opt_int(L, t, "transformer_width", 64);
+    c->transformer_heads = lx_opt_int(L, t, "transformer_heads", 0);
+    c->transformer_layers = lx_opt_int(L, t, "transformer_layers", 2);
+    c->resnet_stem_stride = lx_opt_int(L, t, "resnet_stem_stride", 0);
+    c->resnet_stem_pool = lx_opt_int(L, t, "resnet_stem_pool", 0);
     en_clip_config_finish(c);
 }
 
+static void push_config(lua_State *L, const en_clip_config *c) {
+    lua_createtable(L, 0, 14);
+#define SETI(k, v) (lua_pushinteger(L, (v)), lua_setfield(L, -2, k))
+    SETI("embed_dim", c->embed_dim);
+    SETI("image_resolution", c->image_resolution);
+    SETI("vision_vit", c->vision_vit);
+    if (c->vision_vit) lua_pushinteger(L, c->vision_layers[0]);
+    else { lua_createtable(L, 4, 0); for (int i = 0; i < 4; i++) { lua_pushinteger(L, c->vision_layers[i]); lua_rawseti(L, -2, i + 1); } }
+    lua_setfield(L, -2, "vision_layers");
+    SETI("vision_width", c->vision_width);
+    SETI("vision_patch_size", c->vision_patch_size);
+    SETI("vision_heads", c->vision_heads);
+    SETI("context_length", c->context_length);
+    SETI("vocab_size", c->vocab_size);
+    SETI("transformer_width", c->transformer_width);
+    SETI("transformer_heads", c->transformer_heads);
+    SETI("transformer_layers", c->transformer_layers);
+    SETI("resnet_stem_stride", c->resnet_stem_stride);
+    SETI("resnet_stem_pool", c->resnet_stem_pool);
+#undef SETI
+}
+
+/* ---- new, load, save ----------------------------------------------------- */
+
 static int cb_clip_new(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
+    check_keys(L, 1, NULL);
     en_clip_config c;
     read_config(L, 1, &c);
+    en_rng own, *r = lx_rng_global();
+    if (!lua_isnoneornil(L, 2)) { en_rng_seed(&own, (uint64_t)luaL_checkinteger(L, 2)); r = &own; }
     lx_clip *u = new_handle(L);
-    u->m = en_clip_new(&c, lx_rng_global());
+    u->m = en_clip_new(&c, r);
     if (!u->m) return luaL_argerror(L, 1, en_error_msg());  /* sizes are the caller's */
     return 1;
 }
@@ -122,11 +193,7 @@ static int clip_save(lua_State *L) {
     return 1;
 }
 
-static en_tensor *f32_arg(lua_State *L, int i) {
-    en_tensor *t = lx_tensor_check(L, i);
-    if (t->dtype != EN_F32) luaL_argerror(L, i, "expected an f32 tensor");
-    return t;
-}
+/* ---- encoding (inference) ------------------------------------------------- */
 
 static int ret(lua_State *L, en_tensor *t) {
     if (!t) return luaL_error(L, "%s", en_error_msg());
@@ -134,13 +201,61 @@ static int ret(lua_State *L, en_tensor *t) {
     return 1;
 }
 
-static int clip_encode_image(lua_State *L) { en_clip *m = check_clip(L, 1); return ret(L, en_clip_encode_image(m, f32_arg(L, 2))); }
-static int clip_prepool(lua_State *L) { en_clip *m = check_clip(L, 1); return ret(L, en_clip_image_prepool(m, f32_arg(L, 2))); }
+static int encode_batched(lua_State *L, int prepool) {
+    en_clip *m = check_clip(L, 1);
+    en_tensor *x = lx_tensor_check(L, 2);
+    const en_clip_config *c = en_clip_get_config(m);
+    if (x->dtype != EN_F32 || x->ndim != 4 || x->shape[1] != 3 || x->shape[2] != c->image_resolution ||
+        x->shape[3] != c->image_resolution)
+        return luaL_argerror(L, 2, lua_pushfstring(L, "images must be f32 (N, 3, %d, %d)", c->image_resolution,
+                                                   c->image_resolution));
+    int64_t n = x->shape[0];
+    if (n <= 0) return luaL_argerror(L, 2, "no images");
+    int opts = lua_istable(L, 3) ? 3 : 0;
+    int normalized = 0;
+    if (opts) { lua_getfield(L, 3, "normalized"); normalized = lua_toboolean(L, -1); lua_pop(L, 1); }
+    int64_t chunk = opts ? lx_opt_int(L, 3, "chunk", 256) : 256;
+    int64_t rows = opts ? lx_opt_int(L, 3, "rows", (int)n) : n, at = opts ? lx_opt_int(L, 3, "at", 1) : 1;
+    if (at < 1 || at - 1 + n > rows) return luaL_argerror(L, 3, "rows at..at+N-1 must lie in 1..rows");
+    int64_t dims[3], per = 1;
+    int nd = en_clip_feature_dims(m, prepool, dims);
+    for (int d = 0; d < nd; d++) per *= dims[d];
+    en_tensor *out = NULL;
+    if (opts) { lua_getfield(L, 3, "into"); out = lx_tensor_test(L, -1); }  /* anchored by opts */
+    if (out) {
+        if (out->dtype != EN_F32 || !en_tensor_is_contiguous(out) || out->shape[0] != rows ||
+            en_tensor_numel(out) != rows * per)
+            return luaL_argerror(L, 3, lua_pushfstring(L, "into must be a contiguous f32 tensor of %d rows of %d values",
+                                                       (int)rows, (int)per));
+        lua_pushvalue(L, -1);
+    } else {
+        int64_t shape[4] = {rows, dims[0], dims[1], dims[2]};
+        out = en_tensor_empty(nd + 1, shape);
+        lx_tensor_push(L, out);
+    }
+    en_tensor *xc = en_contiguous(x);
+    lx_tensor_push(L, xc);
+    int rc = en_clip_encode_images_batched(m, en_tensor_f32(xc), n, normalized, chunk, prepool,
+                                           en_tensor_f32(out) + (size_t)(at - 1) * (size_t)per);
+    if (rc < 0) return luaL_error(L, "%s", en_error_msg());
+    lua_pop(L, 1);
+    return 1;
+}
+
+static int clip_encode_image(lua_State *L) { return encode_batched(L, 0); }
+static int clip_prepool(lua_State *L) { return encode_batched(L, 1); }
+
 static int clip_attnpool(lua_State *L) {
     en_clip *m = check_clip(L, 1);
     if (en_clip_get_config(m)->vision_vit) return luaL_argerror(L, 1, "a ViT has no attention pool");
-    return ret(L, en_clip_attnpool(m, f32_arg(L, 2)));
+    en_tensor *f = lx_tensor_check(L, 2);
+    if (f->dtype != EN_F32 || f->ndim != 4) return luaL_argerror(L, 2, "features must be f32 (N, C, h, w)");
+    int prev = en_grad_set_enabled(0);
+    en_tensor *t = en_clip_attnpool(m, f);
+    en_grad_set_enabled(prev);
+    return ret(L, t);
 }
+
 static int clip_encode_text(lua_State *L) {
     en_clip *m = check_clip(L, 1);
     en_tensor *t = lx_tensor_check(L, 2);
@@ -153,39 +268,35 @@ static int clip_encode_text(lua_State *L) {
     for (int64_t k = 0; k < en_tensor_numel(tc); k++)
         if (en_tensor_i64(tc)[k] < 0 || en_tensor_i64(tc)[k] >= c->vocab_size)
             return luaL_argerror(L, 2, lua_pushfstring(L, "token %d outside the vocabulary (0..%d)", (int)en_tensor_i64(tc)[k], c->vocab_size - 1));
-    return ret(L, en_clip_encode_text(m, tc));
+    int prev = en_grad_set_enabled(0);
+    en_tensor *f = en_clip_encode_text(m, tc);
+    en_grad_set_enabled(prev);
+    return ret(L, f);
 }
+
 static int clip_logit_scale(lua_State *L) {
     en_clip *m = check_clip(L, 1);
     lx_tensor_push(L, en_tensor_retain(en_clip_logit_scale(m)));
     return 1;
 }
+
+static int clip_scale(lua_State *L) {
+    lua_pushnumber(L, exp(en_tensor_item(en_clip_logit_scale(check_clip(L, 1)))));
+    return 1;
+}
+
 static int clip_train(lua_State *L) {
     en_clip_set_train(check_clip(L, 1), lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2));
     lua_settop(L, 1);
     return 1;
 }
 
-static void push_config(lua_State *L, const en_clip_config *c) {
-    lua_createtable(L, 0, 14);
-    lua_pushinteger(L, c->embed_dim); lua_setfield(L, -2, "embed_dim");
-    lua_pushinteger(L, c->image_resolution); lua_setfield(L, -2, "image_resolution");
-    lua_pushboolean(L, c->vision_vit); lua_setfield(L, -2, "vit");
-    if (c->vision_vit) lua_pushinteger(L, c->vision_layers[0]);
-    else { lua_createtable(L, 4, 0); for (int i = 0; i < 4; i++) { lua_pushinteger(L, c->vision_layers[i]); lua_rawseti(L, -2, i + 1); } }
-    lua_setfield(L, -2, "vision_layers");
-    lua_pushinteger(L, c->vision_width); lua_setfield(L, -2, "vision_width");
-    lua_pushinteger(L, c->vision_patch_size); lua_setfield(L, -2, "patch_size");
-    lua_pushinteger(L, c->vision_heads); lua_setfield(L, -2, "vision_heads");
-    lua_pushinteger(L, c->context_length); lua_setfield(L, -2, "context_length");
-    lua_pushinteger(L, c->vocab_size); lua_setfield(L, -2, "vocab_size");
-    lua_pushinteger(L, c->transformer_width); lua_setfield(L, -2, "width");
-    lua_pushinteger(L, c->transformer_heads); lua_setfield(L, -2, "heads");
-    lua_pushinteger(L, c->transformer_layers); lua_setfield(L, -2, "layers");
-    lua_pushinteger(L, c->resnet_stem_stride); lua_setfield(L, -2, "stem_stride");
-    lua_pushinteger(L, c->resnet_stem_pool); lua_setfield(L, -2, "stem_pool");
-}
 static int clip_config(lua_State *L) { push_config(L, en_clip_get_config(check_clip(L, 1))); return 1; }
+
+static int clip_nparams(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)en_params_numel(en_clip_params(check_clip(L, 1))));
+    return 1;
+}
 
 static int clip_params(lua_State *L) {
     en_clip *m = check_clip(L, 1);
@@ -200,11 +311,13 @@ static int clip_params(lua_State *L) {
 }
 
 static int cb_contrastive_loss(lua_State *L) {
-    en_tensor *a = f32_arg(L, 1), *b = f32_arg(L, 2), *s = f32_arg(L, 3);
+    en_tensor *a = lx_tensor_check(L, 1), *b = lx_tensor_check(L, 2), *s = lx_tensor_check(L, 3);
+    if (a->dtype != EN_F32 || b->dtype != EN_F32 || s->dtype != EN_F32)
+        return luaL_error(L, "contrastive_loss: expects f32 tensors");
     return ret(L, en_clip_contrastive_loss(a, b, s));
 }
 
-/* ---- memo: models as their checkpoint bytes --------------------------- */
+/* ---- memo: models as their checkpoint bytes, in memory --------------------- */
 
 static int clip_digest(lua_State *L) {
     en_clip *m = check_clip(L, 1);
@@ -222,44 +335,20 @@ static int clip_digest(lua_State *L) {
     return 1;
 }
 
-/* A temporary file in the memo store's own folder would be nicer; /tmp is
- * what every machine has. */
-static void tmp_path(char *buf, size_t n) {
-    const char *d = getenv("TMPDIR");
-    snprintf(buf, n, "%s/clipbook-model-%ld-XXXXXX", d && *d ? d : "/tmp", (long)getpid());
-}
-
 static int clip_pack(lua_State *L) {
     en_clip *m = check_clip(L, 1);
-    char path[512];
-    tmp_path(path, sizeof path);
-    int fd = mkstemp(path);
-    if (fd < 0) return luaL_error(L, "memo: cannot make a temporary file for a model");
-    close(fd);
-    if (en_clip_save(m, path) < 0) { unlink(path); return luaL_error(L, "memo: %s", en_error_msg()); }
+    void **slot = lx_box_new(L);   /* owns the bytes whatever happens next */
     size_t n;
-    char *bytes = rp_file_read(path, &n);
-    unlink(path);
-    if (!bytes) return luaL_error(L, "memo: %s", en_error_msg());
-    void **slot = lx_box_new(L);
-    *slot = bytes;
-    lua_pushlstring(L, bytes, n);
+    if (en_clip_save_mem(m, slot, &n) < 0) return luaL_error(L, "memo: %s", en_error_msg());
+    lua_pushlstring(L, *slot, n);
     return 1;
 }
 
 static int clip_unpack(lua_State *L) {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    char path[512];
-    tmp_path(path, sizeof path);
-    int fd = mkstemp(path);
-    if (fd < 0) return luaL_error(L, "memo: cannot make a temporary file for a model");
-    ssize_t w = write(fd, s, n);
-    close(fd);
     lx_clip *u = new_handle(L);
-    if (w != (ssize_t)n) { unlink(path); return luaL_error(L, "memo: cannot write a temporary model file"); }
-    u->m = en_clip_load(path);
-    unlink(path);
+    u->m = en_clip_load_mem(s, n, "memo");
     if (!u->m) return luaL_error(L, "memo: %s", en_error_msg());
     return 1;
 }
@@ -290,36 +379,34 @@ static void on_step(void *vctx, const en_pretrain_log *g) {
     }
 }
 
-static double getd(lua_State *L, int t, const char *k, double def) {
-    lua_getfield(L, t, k);
-    double v = lua_isnil(L, -1) ? def : luaL_checknumber(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
 static int result_gc(lua_State *L) { en_pretrain_result_free(lua_touserdata(L, 1)); return 0; }
 
 static int cb_pretrain(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
+    check_keys(L, 1, pretrain_keys);
     en_pretrain_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
-    read_config(L, 1, &cfg.model);
-    cfg.steps = geti(L, 1, "steps", 100);
-    cfg.batch = geti(L, 1, "batch", 32);
-    cfg.warmup = geti(L, 1, "warmup", 0);
-    cfg.lr = getd(L, 1, "lr", 0);
-    cfg.lr_min = getd(L, 1, "lr_min", 0);
-    cfg.weight_decay = getd(L, 1, "weight_decay", 0);
-    cfg.grad_clip = getd(L, 1, "grad_clip", 0);
-    cfg.seed = (uint64_t)geti(L, 1, "seed", 0);
-    cfg.corpus = geti(L, 1, "corpus", 0);
-    cfg.checkpoint_every = geti(L, 1, "checkpoint_every", 0);
-    cfg.stop_after = geti(L, 1, "stop_after", 0);
-    lua_getfield(L, 1, "state_path");
-    cfg.state_path = lua_tostring(L, -1);   /* anchored: stays on the stack */
     lua_getfield(L, 1, "bpe");
     en_bpe *bpe = NULL;
     lx_bpe_check(L, lua_gettop(L), &bpe);
+    read_config(L, 1, &cfg.model);
+    lua_getfield(L, 1, "vocab_size");
+    if (lua_isnil(L, -1)) cfg.model.vocab_size = en_bpe_vocab_size(bpe);
+    lua_pop(L, 1);
+    cfg.steps = lx_opt_int(L, 1, "steps", 100);
+    cfg.batch = lx_opt_int(L, 1, "batch", 32);
+    cfg.warmup = lx_opt_int(L, 1, "warmup", 0);
+    cfg.lr = lx_opt_num(L, 1, "lr", 0);
+    cfg.lr_min = lx_opt_num(L, 1, "lr_min", 0);
+    cfg.weight_decay = lx_opt_num(L, 1, "weight_decay", 0);
+    cfg.grad_clip = lx_opt_num(L, 1, "grad_clip", 0);
+    cfg.seed = (uint64_t)lx_opt_int(L, 1, "seed", 0);
+    cfg.corpus = lx_opt_int(L, 1, "corpus", 0);
+    cfg.checkpoint_every = lx_opt_int(L, 1, "checkpoint_every", 0);
+    cfg.stop_after = lx_opt_int(L, 1, "stop_after", 0);
+    if (cfg.batch < 2 || cfg.batch > 1024) return luaL_argerror(L, 1, "batch must be in 2..1024");
+    lua_getfield(L, 1, "state_path");
+    cfg.state_path = lua_tostring(L, -1);   /* anchored: stays on the stack */
     lua_getfield(L, 1, "on_step");
     step_ctx sc = {L, lua_isfunction(L, -1) ? lua_gettop(L) : 0, 0};
     cfg.on_step = on_step;
@@ -331,7 +418,6 @@ static int cb_pretrain(lua_State *L) {
     lua_pushcfunction(L, result_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
-    int ri = lua_gettop(L);
     lx_clip *u = new_handle(L);
     int rc = en_pretrain_run(&cfg, bpe, r);
     u->m = r->model;     /* the handle owns the model from here */
@@ -350,7 +436,6 @@ static int cb_pretrain(lua_State *L) {
     lua_pushnumber(L, r->wall_s); lua_setfield(L, -2, "wall_s");
     lua_pushnumber(L, r->images_per_s); lua_setfield(L, -2, "images_per_s");
     lua_pushboolean(L, r->interrupted); lua_setfield(L, -2, "interrupted");
-    (void)ri;
     return 2;
 }
 
@@ -363,8 +448,8 @@ void lx_model_open(lua_State *L) {
     static const luaL_Reg methods[] = {
         {"encode_image", clip_encode_image}, {"encode_text", clip_encode_text},
         {"prepool", clip_prepool}, {"attnpool", clip_attnpool}, {"logit_scale", clip_logit_scale},
-        {"train", clip_train}, {"config", clip_config}, {"params", clip_params},
-        {"save", clip_save}, {"free", clip_release}, {NULL, NULL},
+        {"scale", clip_scale}, {"train", clip_train}, {"config", clip_config}, {"nparams", clip_nparams},
+        {"params", clip_params}, {"save", clip_save}, {"free", clip_release}, {NULL, NULL},
     };
     if (luaL_newmetatable(L, CLIP_MT)) {
         luaL_newlib(L, methods);

@@ -32,12 +32,15 @@ extern const luaL_Reg lx_st_functions[];
 void lx_npy_open(lua_State *L);
 /* CIFAR-100, images, CLIP preprocessing (lx_io.c). */
 extern const luaL_Reg lx_io_functions[];
-/* Logistic regression, optimisers, schedules (lx_fit.c). */
+/* Logistic regression, few-shot heads, optimisers, schedules (lx_fit.c). */
 extern const luaL_Reg lx_fit_functions[];
 void lx_fit_open(lua_State *L);
 /* CLIP models and pre-training (lx_model.c). */
 extern const luaL_Reg lx_model_functions[];
 void lx_model_open(lua_State *L);
+/* The VQ-VAE and the segmentation decoder (lx_decoders.c). */
+extern const luaL_Reg lx_decoders_functions[];
+void lx_decoders_open(lua_State *L);
 /* Adds cb.shapes (lx_data.c) to the module table on top of the stack. */
 void lx_data_open(lua_State *L);
 

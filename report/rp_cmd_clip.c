@@ -84,40 +84,38 @@ int rp_cmd_tokenize(int argc, char **argv) {
     return 0;
 }
 
-/* Image features (or pre-pool features) of files, in input order. */
+/* Image features (or pre-pool features) of files, in input order: each
+ * batch is read and preprocessed (resize, crop, CLIP's normalisation), then
+ * encoded by the engine's one batched encoder straight into its rows. */
 static en_tensor *embed_images(en_clip *m, char **paths, int n, int prepool, int batch) {
     int R = en_clip_get_config(m)->image_resolution;
-    en_tensor *all = NULL;
-    int64_t per = 0;
+    int64_t shape[4] = {n, 0, 0, 0}, per = 1;
+    int nd = en_clip_feature_dims(m, prepool, shape + 1);
+    for (int d = 1; d <= nd; d++) per *= shape[d];
+    en_tensor *all = en_tensor_empty(nd + 1, shape);
+    float *x = malloc((size_t)batch * 3 * (size_t)R * (size_t)R * sizeof *x);
+    if (!x) abort();
     for (int s = 0; s < n; s += batch) {
         int nb = n - s < batch ? n - s : batch, bad = -1;
-        en_tensor *x = en_tensor_empty(EN_DIMS(nb, 3, R, R));
-        float *xd = en_tensor_f32(x);
         char msg[1024] = "";
         #pragma omp parallel for schedule(dynamic)
         for (int i = 0; i < nb; i++) {
             en_ndbuf img;
             if (en_image_read(paths[s + i], 3, &img) < 0 ||
-                en_clip_preprocess(xd + (size_t)i * 3 * R * R, img.data, (int)img.shape[0], (int)img.shape[1], R, NULL, NULL) < 0) {
+                en_clip_preprocess(x + (size_t)i * 3 * R * R, img.data, (int)img.shape[0], (int)img.shape[1], R, NULL, NULL) < 0) {
                 #pragma omp critical(embed_err)
                 if (bad < 0) { bad = s + i; snprintf(msg, sizeof msg, "%s", en_error_msg()); }
             }
             en_ndbuf_free(&img);
         }
-        if (bad >= 0) { en_tensor_release(x); en_tensor_release(all); en_error("%s", msg); return NULL; }
-        en_tensor *f = prepool ? en_clip_image_prepool(m, x) : en_clip_encode_image(m, x);
-        en_tensor_release(x);
-        if (!f) { en_tensor_release(all); return NULL; }
-        if (!all) {
-            int64_t shape[EN_MAX_DIMS];
-            memcpy(shape, f->shape, sizeof shape);
-            shape[0] = n;
-            all = en_tensor_empty(f->ndim, shape);
-            per = en_tensor_numel(f) / nb;
+        if (bad >= 0) { free(x); en_tensor_release(all); en_error("%s", msg); return NULL; }
+        if (en_clip_encode_images_batched(m, x, nb, 1, nb, prepool, en_tensor_f32(all) + (size_t)s * (size_t)per) < 0) {
+            free(x);
+            en_tensor_release(all);
+            return NULL;
         }
-        memcpy(en_tensor_f32(all) + (size_t)s * per, en_tensor_f32(f), (size_t)(nb * per) * sizeof(float));
-        en_tensor_release(f);
     }
+    free(x);
     return all;
 }
 

@@ -175,3 +175,76 @@ Test(clip_models, bad_keys_and_shapes_are_named) {
     e = load_modified(NULL, NULL, "visual.attnpool.c_proj.weight");
     cr_assert(strstr(e, "'visual.attnpool.c_proj.weight' has shape [1, 64], expected [16, 64]"), "%s", e);
 }
+
+/* The memo store keeps models as checkpoint bytes made in memory: the same
+ * bytes as the file, and they load back to the same parameters. */
+Test(clip_models, save_load_in_memory) {
+    en_clip *m = en_clip_load(DIR "rn_stem1.safetensors");
+    cr_assert(m, "%s", en_error_msg());
+    void *bytes = NULL;
+    size_t n = 0;
+    cr_assert_eq(en_clip_save_mem(m, &bytes, &n), 0, "%s", en_error_msg());
+    char path[] = "/tmp/cb_clip_XXXXXX.safetensors";
+    int fd = mkstemps(path, 12);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(en_clip_save(m, path), 0, "%s", en_error_msg());
+    FILE *f = fopen(path, "rb");
+    char *disk = malloc(n + 1);
+    size_t got = fread(disk, 1, n + 1, f);
+    fclose(f);
+    unlink(path);
+    cr_assert(got == n && !memcmp(disk, bytes, n), "in-memory checkpoint differs from the file (%zu vs %zu bytes)", n, got);
+    en_clip *m2 = en_clip_load_mem(bytes, n, "memo");
+    cr_assert(m2, "%s", en_error_msg());
+    en_params *a = en_clip_params(m), *b = en_clip_params(m2);
+    cr_assert(!memcmp(en_params_data(a), en_params_data(b), (size_t)en_params_numel(a) * sizeof(float)));
+    cr_assert_null(en_clip_load_mem(bytes, n / 2, "memo"), "a truncated checkpoint must not load");
+    cr_assert(strstr(en_error_msg(), "memo"), "%s", en_error_msg());
+    free(disk); free(bytes);
+    en_clip_free(m); en_clip_free(m2);
+}
+
+/* The batched encoder: pictures in [0,1], normalised with CLIP's mean/std,
+ * in chunks, gives exactly the rows of one call on normalised pictures. */
+static void check_batched(const char *name, int res, int prepool) {
+    char path[256];
+    snprintf(path, sizeof path, DIR "%s.safetensors", name);
+    en_clip *m = en_clip_load(path);
+    cr_assert(m, "%s", en_error_msg());
+    int n = 5;
+    en_tensor *x = images(n, res);
+    float *px = en_tensor_f32(x);
+    for (int64_t i = 0; i < en_tensor_numel(x); i++) px[i] = 0.5f + 0.3f * px[i];   /* into [0,1] */
+    int64_t dims[3], per = 1;
+    int nd = en_clip_feature_dims(m, prepool, dims);
+    for (int d = 0; d < nd; d++) per *= dims[d];
+    float *out = malloc(sizeof(float) * (size_t)(n * per));
+    cr_assert_eq(en_clip_encode_images_batched(m, px, n, 0, 2, prepool, out), 0, "%s", en_error_msg());
+    en_tensor *xn = en_tensor_from_f32(EN_DIMS(n, 3, res, res), px);
+    static const float mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f }, sd[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+    float *q = en_tensor_f32(xn);
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k < res * res; k++) {
+                size_t o = ((size_t)i * 3 + c) * (size_t)(res * res) + (size_t)k;
+                q[o] = (q[o] - mean[c]) / sd[c];
+            }
+    en_tensor *ref = prepool ? en_clip_image_prepool(m, xn) : en_clip_encode_image(m, xn);
+    cr_assert(ref, "%s", en_error_msg());
+    en_tensor *rc = en_contiguous(ref);
+    cr_assert_eq(en_tensor_numel(rc), n * per, "feature dims disagree with the encoder");
+    double worst = 0;
+    for (int64_t i = 0; i < n * per; i++) worst = fmax(worst, fabs((double)out[i] - en_tensor_f32(rc)[i]));
+    cr_log_info("%s batched %s: worst |diff| %.3g", name, prepool ? "prepool" : "pooled", worst);
+    /* rows are independent: a chunk of 2 and a batch of 5 may take other
+     * GEMM blockings, so allow float rounding of the widest dot product
+     * (width 32..64 terms of size ~1: ~64·6e-8 ≈ 4e-6) */
+    cr_assert(worst < 1e-5, "%s: batched encoding differs by %g", name, worst);
+    free(out);
+    en_tensor_release(x); en_tensor_release(xn); en_tensor_release(ref); en_tensor_release(rc);
+    en_clip_free(m);
+}
+
+Test(clip_models, batched_encoder_vit) { check_batched("vit", 32, 0); check_batched("vit", 32, 1); }
+Test(clip_models, batched_encoder_resnet) { check_batched("rn_stem1", 32, 0); check_batched("rn_stem1", 32, 1); }

@@ -3,8 +3,9 @@
 
 -- %% model
 cb.seed(1)
-local sizes = { embed_dim = 16, image_resolution = 16, vit = true, vision_layers = 1, vision_width = 32,
-                patch_size = 8, context_length = 12, vocab_size = 300, width = 32, layers = 1 }
+local sizes = { embed_dim = 16, image_resolution = 16, vision_vit = 1, vision_layers = 1, vision_width = 32,
+                vision_patch_size = 8, context_length = 12, vocab_size = 300, transformer_width = 32,
+                transformer_layers = 1 }
 local m = cb.clip_new(sizes)
 local imgs = cb.shapes.batch{ split = "cls_val", n = 4, size = 16 }.images
 local fi = m:encode_image(imgs)
@@ -18,8 +19,30 @@ local loss = cb.contrastive_loss(fi:slice(1, 1, 2), ft, m:logit_scale())
 assert(cb.all_finite(loss))
 local okt, et = pcall(m.encode_text, m, cb.tensor({ { 1, 500 } }, "i64"))
 assert(not okt and et:find("outside the vocabulary"), et)
-local okn, en = pcall(cb.clip_new, { vit = true, image_resolution = 15, patch_size = 4 })
+local okn, en = pcall(cb.clip_new, { vision_vit = true, image_resolution = 15, vision_patch_size = 4 })
 assert(not okn and en:find("multiple of the patch size"), en)
+-- one set of names: the en_clip_config fields; an old name is an error
+local oko, eo = pcall(cb.clip_new, { patch_size = 8 })
+assert(not oko and eo:find("unknown config key 'patch_size'"), eo)
+-- the parameter t and the factor exp(t) that multiplies the cosines
+assert(math.abs(m:scale() - math.exp(m:logit_scale():item())) < 1e-9 * m:scale())
+assert(math.abs(m:scale() - 1 / 0.07) < 1e-4, "OpenAI's initial scale 1/0.07, got " .. m:scale())
+-- config() round-trips through clip_new; a seed gives the same model twice
+local c = m:config()
+assert(c.vision_patch_size == 8 and c.transformer_width == 32 and c.vision_vit == 1)
+local s1, s2 = cb.clip_new(c, 5), cb.clip_new(c, 5)
+assert((s1:encode_image(imgs) - s2:encode_image(imgs)):abs():max(1):max(1):item() == 0, "seeded models differ")
+-- encoding batch by batch into one tensor gives the rows of one call
+local whole = m:encode_image(imgs, { chunk = 3 })
+local part = m:encode_image(imgs:slice(1, 1, 2), { rows = 4, at = 1 })
+part = m:encode_image(imgs:slice(1, 3, 4), { into = part, rows = 4, at = 3 })
+assert((whole - fi):abs():max(1):max(1):item() == 0 and (part - fi):abs():max(1):max(1):item() == 0)
+-- [0,1] pictures are normalised with CLIP's mean/std unless normalized = true
+local mean, std = { 0.48145466, 0.4578275, 0.40821073 }, { 0.26862954, 0.26130258, 0.27577711 }
+local chans = {}
+for ch = 1, 3 do chans[ch] = (imgs:slice(2, ch, ch) - mean[ch]) / std[ch] end
+local pre = m:encode_image(cb.concat(chans, 2):contiguous(), { normalized = true })
+assert((pre - fi):abs():max(1):max(1):item() < 1e-5, "normalized = true on normalised pictures")
 
 -- %% save, load, memo
 local path = os.tmpname()

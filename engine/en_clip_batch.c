@@ -1,0 +1,59 @@
+/* en_clip_batch — CLIP image features of a whole split: chunks without the
+ * tape, CLIP's normalisation on a copy of each chunk, rows written in order.
+ * The one chunked encoder behind the Lua bindings (m:encode_image,
+ * m:prepool), the `clipbook embed-images` command and the study's frozen
+ * features. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "en_autograd.h"
+#include "en_clip.h"
+#include "en_error.h"
+#include "en_preprocess.h"
+
+int en_clip_feature_dims(const en_clip *m, int prepool, int64_t dims[3]) {
+    const en_clip_config *c = en_clip_get_config(m);
+    if (!prepool) { dims[0] = c->embed_dim; return 1; }
+    if (c->vision_vit) {
+        int64_t g = c->image_resolution / c->vision_patch_size;
+        dims[0] = g * g + 1;
+        dims[1] = c->vision_width;
+        return 2;
+    }
+    int64_t side = c->image_resolution / (c->resnet_stem_stride * c->resnet_stem_pool * 8);
+    dims[0] = (int64_t)c->vision_width * 32;
+    dims[1] = dims[2] = side;
+    return 3;
+}
+
+int en_clip_encode_images_batched(en_clip *m, const float *images, int64_t n, int normalized,
+                                  int64_t chunk, int prepool, float *out) {
+    if (n <= 0) return en_error("clip: no images to encode");
+    if (chunk <= 0) chunk = 256;
+    int64_t R = en_clip_get_config(m)->image_resolution, px = R * R, dims[3];
+    int nd = en_clip_feature_dims(m, prepool, dims);
+    int64_t per = 1;
+    for (int d = 0; d < nd; d++) per *= dims[d];
+    int prev = en_grad_set_enabled(0);
+    int rc = 0;
+    for (int64_t a = 0; a < n && !rc; a += chunk) {
+        int64_t b = a + chunk < n ? a + chunk : n;
+        en_tensor *x = en_tensor_from_f32(EN_DIMS(b - a, 3, R, R), images + (size_t)a * 3 * (size_t)px);
+        if (!normalized) en_clip_normalize(en_tensor_f32(x), b - a, px, NULL, NULL);
+        en_tensor *f = prepool ? en_clip_image_prepool(m, x) : en_clip_encode_image(m, x);
+        en_tensor_release(x);
+        if (!f) { rc = -1; break; }
+        en_tensor *fc = en_contiguous(f);
+        en_tensor_release(f);
+        if (en_tensor_numel(fc) != (b - a) * per) {
+            en_tensor_release(fc);
+            rc = en_error("clip: the encoder gave %lld values per image, expected %lld",
+                          (long long)(en_tensor_numel(fc) / (b - a)), (long long)per);
+            break;
+        }
+        memcpy(out + (size_t)a * (size_t)per, en_tensor_f32(fc), sizeof(float) * (size_t)((b - a) * per));
+        en_tensor_release(fc);
+    }
+    en_grad_set_enabled(prev);
+    return rc;
+}
