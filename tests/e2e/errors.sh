@@ -31,6 +31,12 @@ row() {  # row WANT CMD ARGS...: CMD must fail with exactly WANT on stderr
 long="red circle red circle red circle red circle red circle"
 row "clipbook embed-texts: text 2 ('red circle red circle red circle red cir...'): input is too long for context length 12: 47 tokens" \
   $CB embed-texts --model $M --vocab "$T/m.txt" --out "$T/o.npy" "a photo" "$long"
+row "clipbook embed-texts: text 1 ('caf\\xc3 au lait'): invalid UTF-8 at byte 3 (0xc3)" \
+  $CB embed-texts --model $M --vocab "$T/m.txt" --out "$T/o.npy" "$(printf 'caf\303 au lait')"
+row "clipbook tokenize: text 2 ('\\xff\\xfe'): invalid UTF-8 at byte 0 (0xff)" \
+  $CB tokenize --vocab "$T/m.txt" "fine" "$(printf '\377\376')"
+row "clipbook tokenize: $T/v.gz: corrupt gzip data (zlib: invalid block type)" \
+  $CB tokenize --vocab "$T/v.gz" "a photo"
 row "clipbook embed-texts: $T/st_metabomb.safetensors: clip: config has a non-positive or too large size" \
   $CB embed-texts --model "$T/st_metabomb.safetensors" --vocab "$T/m.txt" --out "$T/o.npy" "a photo"
 row "clipbook embed-images: $T/bad.png: PNG: unexpected end of file (truncated?)" \

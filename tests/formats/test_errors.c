@@ -83,6 +83,25 @@ static int row_st_hugeheader(const char *p) {
     return f ? 0 : -1;
 }
 
+static int row_bpe_gz(const char *p) {
+    /* a valid gzip header, then a deflate block of the reserved type 3 */
+    static const unsigned char gz[] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+    fmt_write(p, gz, sizeof gz);
+    en_bpe *b = en_bpe_load(p, -1);
+    en_bpe_free(b);
+    return b ? 0 : -1;
+}
+
+static int row_bpe_utf8(const char *p) {
+    fmt_write(p, "#version: 0.2\n", 14);
+    en_bpe *b = en_bpe_load(p, -1);
+    cr_assert(b, "%s", en_error_msg());
+    int32_t ids[77];
+    int rc = en_bpe_tokenize(b, "caf\xc3 au lait", 77, 0, ids);
+    en_bpe_free(b);
+    return rc;
+}
+
 static int row_bpe_long(const char *p) {
     fmt_write(p, "#version: 0.2\n", 14);
     en_bpe *b = en_bpe_load(p, -1);
@@ -126,6 +145,8 @@ static const struct {
     { "st_metabomb.safetensors", row_clip_metabomb, "%s: clip: config has a non-positive or too large size" },
     { "huge.safetensors", row_st_hugeheader,
       "%s: header length 1099511627776 is larger than the 100 MB limit (corrupt or not a safetensors file)" },
+    { "vocab.txt.gz", row_bpe_gz, "%s: corrupt gzip data (zlib: invalid block type)" },
+    { "m_utf8.txt", row_bpe_utf8, "invalid UTF-8 at byte 3 (0xc3)" },
     { "m_long.txt", row_bpe_long, "input is too long for context length 8: 11 tokens" },
     { "bad.png", row_png, NULL },
     { "bad.bin", row_cifar, NULL },
