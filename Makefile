@@ -171,8 +171,10 @@ $(BUILD)/tests/%: $$(call obj,$$(wildcard tests/%/*.c)) $(CODE_HASH_OBJ) $(LIBS_
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(DEP_PC_TEST) 2>/dev/null)
 
-test: $(DEPS_STAMP) $(CLIPBOOK) $(TEST_BINS)
-	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) SANITIZE=$(SANITIZE) sh tests/run.sh $(TEST_BINS)
+test: $(DEPS_STAMP) $(CLIPBOOK) $(TEST_BINS) $$(FUZZ_TEST_DEPS)
+	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) SANITIZE=$(SANITIZE) \
+	 FUZZ_DIR=$(FUZZ_DIR) FUZZ_OK=$(FUZZ_OK) FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+	 sh tests/run.sh $(TEST_BINS)
 
 # One benchmark driver per tests/bench/*.c, linking every library.
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
@@ -243,42 +245,65 @@ watch: $(DEPS_STAMP) $(CLIPBOOK)
 	@$(CLIPBOOK) watch --cmd "$(MAKE) --no-print-directory report PROFILE=$(PROFILE)" \
 	   --pdf $(REPORT_DIR)/report.pdf $(CHAPTERS_DIR) lua
 
-# make fuzz: libFuzzer targets for the file-format readers (tests/fuzz/fuzz_*.c,
-# never part of `make test`), built with clang + ASan/UBSan into $(BUILD)/fuzz/
-# and run one after the other for FUZZ_SECONDS each; new inputs go to
-# $(BUILD)/fuzz/corpus/<target>/, the committed seeds stay read-only.
-FUZZ_SECONDS ?= 60
+# make fuzz: libFuzzer targets for every reader and parser a user can feed
+# (tests/fuzz/fuzz_*.c: npy, safetensors, images, CIFAR, BPE vocabularies,
+# chapters, Markdown + math, fragments, figure specs), built with clang +
+# ASan/UBSan into build/fuzz/ (one build for SANITIZE=0 and 1) and run one
+# after the other for FUZZ_SECONDS each; new inputs go to
+# build/fuzz/corpus/<target>/, the committed seeds (tests/fuzz/corpus/)
+# stay read-only. `make test` runs each for FUZZ_TEST_SECONDS when clang and
+# libFuzzer are there, and says "skip: fuzz" otherwise.
+FUZZ_SECONDS      ?= 60
+FUZZ_TEST_SECONDS ?= 3
 FUZZ_CC      ?= clang
 FUZZ_APT     := clang libclang-rt-14-dev
+FUZZ_DIR     := build/fuzz
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_ENGINE  := $(wildcard engine/en_error.c engine/en_tmpfile.c engine/en_dtype.c engine/en_ndbuf.c engine/en_safetensors.c \
-                  engine/en_npy.c engine/en_image.c engine/en_cifar.c)
-FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -march=$(ARCH) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-                -fno-sanitize-recover=undefined -Iengine $(shell pkg-config --cflags libcjson libpng libjpeg 2>/dev/null)
-FUZZ_LIBS    := $(shell pkg-config --libs libcjson libpng libjpeg 2>/dev/null) -lm
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
+FUZZ_OK      := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && \
+                  test -e "$$($(FUZZ_CC) -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-x86_64.a" && echo 1)
+# What the targets link: the readers and what they call (an archive, so a
+# target pulls in only the objects it needs), instrumented for coverage.
+FUZZ_SRC     := $(wildcard engine/en_error.c engine/en_tmpfile.c engine/en_strbuf.c engine/en_dtype.c engine/en_ndbuf.c \
+                  engine/en_safetensors.c engine/en_npy.c engine/en_image.c engine/en_cifar.c \
+                  engine/en_bpe.c engine/en_unicode.c engine/en_unicode_data.c) \
+                $(REPORT_SRC) $(FIG_SRC)
+FUZZ_PC      := libcjson libpng libjpeg zlib cairo pangocairo libcmark-gfm
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -march=$(ARCH) -g -O1 \
+                -fno-omit-frame-pointer $(FUZZ_SAN) -I. -Iengine -Ikernels -Ifigures -Ireport \
+                $(shell pkg-config --cflags $(FUZZ_PC) 2>/dev/null)
+FUZZ_LIBS    := $(shell pkg-config --libs $(FUZZ_PC) 2>/dev/null) -lcmark-gfm-extensions -lm
 
-$(BUILD)/fuzz/.deps-ok:
-	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1 || \
-	    ! test -e "$$($(FUZZ_CC) -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-x86_64.a"; then \
+$(FUZZ_DIR)/.deps-ok:
+	@if [ -z "$(FUZZ_OK)" ]; then \
 	   if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	     DEBIAN_FRONTEND=noninteractive apt-get update -q && apt-get install -y -q --no-install-recommends $(FUZZ_APT) || exit 1; \
 	   else echo "fuzz: run:  sudo apt-get install -y $(FUZZ_APT)"; exit 1; fi; \
 	 fi
 	@mkdir -p $(dir $@) && touch $@
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_ENGINE) engine/*.h | $(DEPS_STAMP) $(BUILD)/fuzz/.deps-ok
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_ENGINE) $(FUZZ_LIBS)
+$(FUZZ_DIR)/obj/%.o: %.c | $(DEPS_STAMP) $(FUZZ_DIR)/.deps-ok
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
-	@for t in $(FUZZ_TARGETS); do \
-	   mkdir -p $(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
-	   dict=; [ -e tests/fuzz/$$t.dict ] && dict=-dict=tests/fuzz/$$t.dict; \
-	   echo "== $$t ($(FUZZ_SECONDS) s)"; \
-	   $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 $$dict \
-	     -artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
-	 done
+$(FUZZ_DIR)/libfuzzdeps.a: $(FUZZ_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_DIR)/libfuzzdeps.a | $(FUZZ_DIR)/.deps-ok
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libfuzzdeps.a $(FUZZ_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@FUZZ_DIR=$(FUZZ_DIR) sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# the short run inside `make test` (tests/run.sh calls it)
+FUZZ_TEST_DEPS := $(if $(FUZZ_OK),$(FUZZ_BINS))
 
 clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)

@@ -193,13 +193,27 @@ static void chomp(char *s) {
     while (n && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = 0;
 }
 
+/* zlib's reason for a failed read; gzerror() starts it with the path, which
+ * our message names already. */
+static const char *gz_reason(gzFile f, const char *path, int *zerr) {
+    const char *m = gzerror(f, zerr);
+    size_t n = strlen(path);
+    if (!strncmp(m, path, n) && m[n] == ':' && m[n + 1] == ' ') m += n + 2;
+    return m;
+}
+
 en_bpe *en_bpe_load(const char *path, int max_merges) {
     gzFile f = gzopen(path, "rb");
     if (!f) return en_error("%s: cannot open the vocabulary file", path), NULL;
     char line[4096];
     if (!gzgets(f, line, sizeof line)) {
+        /* a damaged .gz fails on its first read: say so, not "empty" */
+        int zerr;
+        const char *zmsg = gz_reason(f, path, &zerr);
+        if (zerr != Z_OK && zerr != Z_STREAM_END) en_error("%s: corrupt gzip data (zlib: %s)", path, zmsg);
+        else en_error("%s: empty vocabulary file", path);
         gzclose(f);
-        return en_error("%s: empty or unreadable vocabulary file", path), NULL;
+        return NULL;
     }
     if (max_merges < 0) max_merges = strstr(line, "bpe_simple_vocab_16e6") ? EN_BPE_OPENAI_MERGES : 1 << 30;
     en_bpe *b = bpe_new_base();
@@ -216,9 +230,9 @@ en_bpe *en_bpe_load(const char *path, int max_merges) {
         r++;
     }
     int zerr;
-    const char *zmsg = gzerror(f, &zerr);
+    const char *zmsg = gz_reason(f, path, &zerr);
     if (zerr != Z_OK && zerr != Z_STREAM_END) {
-        en_error("%s: corrupt compressed data (%s)", path, zmsg);
+        en_error("%s: corrupt gzip data (zlib: %s)", path, zmsg);
         gzclose(f); en_bpe_free(b);
         return NULL;
     }
@@ -400,7 +414,23 @@ static void enc_emit(int sym, void *p) {
     c->n++;
 }
 
+/* The tokenizer works on code points: bytes that are not UTF-8 would be
+ * silently read as U+FFFD and change the tokens, so they are an error. */
+static int check_utf8(const char *text) {
+    size_t n = strlen(text);
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        int len = en_utf8_decode(text + i, n - i, &cp);
+        if (cp == 0xfffd && len == 1)  /* a real U+FFFD is 3 bytes long */
+            return en_error("invalid UTF-8 at byte %zu (0x%02x)", i, (unsigned char)text[i]);
+        i += (size_t)len;
+    }
+    return 0;
+}
+
 int en_bpe_encode(en_bpe *b, const char *text, int32_t *ids, int cap, int *total) {
+    if (total) *total = 0;
+    if (check_utf8(text) < 0) return -1;
     enc_ctx c = { b, ids, cap, 0 };
     bpe_walk(b, text, enc_emit, &c);
     if (total) *total = c.n;
@@ -412,7 +442,7 @@ int en_bpe_tokenize(en_bpe *b, const char *text, int ctx, int truncate, int32_t 
     int total;
     memset(out, 0, (size_t)ctx * sizeof *out);
     out[0] = b->sot;
-    en_bpe_encode(b, text, out + 1, ctx - 1, &total);
+    if (en_bpe_encode(b, text, out + 1, ctx - 1, &total) < 0) return -1;
     if (total + 2 > ctx) {
         if (!truncate)
             return en_error("input is too long for context length %d: %d tokens", ctx, total + 2);
@@ -460,6 +490,8 @@ typedef struct { en_bpe *b; strmap words; tword *w; int nw, capw; char **keys; }
 
 int en_bpe_train(const char *const *texts, int n_texts, int n_merges, const char *path) {
     if (n_merges < 0) return en_error("n_merges must be >= 0, got %d", n_merges);
+    for (int k = 0; k < n_texts; k++)
+        if (check_utf8(texts[k]) < 0) return en_error_prefix("text %d", k + 1);
     train_ctx t = { bpe_new_base(), {0}, NULL, 0, 0, NULL };
     /* distinct pieces with their counts, each as its starting symbols */
     for (int k = 0; k < n_texts; k++) {

@@ -10,7 +10,9 @@
  * strip, white space collapsed to one space, lower case (Python's
  * str.lower), the split pattern 's|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|
  * [^\s\p{L}\p{N}]+, bytes mapped to unicode, BPE by merge rank. ftfy's
- * text repair (mojibake, odd quotes) is not replicated.
+ * text repair (mojibake, odd quotes) is not replicated. Text that is not
+ * valid UTF-8 is an error naming the first bad byte's offset (encode,
+ * tokenize, train); a damaged .gz is "corrupt gzip data (zlib: ...)".
  */
 #ifndef EN_BPE_H
 #define EN_BPE_H

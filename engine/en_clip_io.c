@@ -159,7 +159,7 @@ static en_clip *load_from(en_st_file *f, const char *path) {
     en_rng r;
     en_rng_seed(&r, 0);
     m = en_clip_new(&c, &r);
-    if (!m) { en_error("%s: %s", path, en_error_msg()); goto fail; }
+    if (!m) { en_error_prefix("%s", path); goto fail; }
     for (int i = 0; i < en_params_count(m->p); i++)
         if (load_into(f, path, en_params_name(m->p, i), en_params_get(m->p, i)) < 0) goto fail;
     for (int i = 0; i < m->nbuf; i++)

@@ -155,7 +155,7 @@ int en_npy_read_mem(const void *data, size_t len, const char *name, en_ndbuf *ou
     if (have < nbytes) return en_error("%s: npy data truncated: %zu bytes, shape needs %zu", name, have, nbytes);
     if (have > nbytes) return en_error("%s: npy data has %zu bytes after the array (shape needs %zu)", name, have - nbytes, nbytes);
     if (en_ndbuf_alloc(out, b.dtype, b.ndim, b.shape)) {
-        en_error("%s: %s", name, en_error_msg());
+        en_error_prefix("%s", name);
         return -1;
     }
     memcpy(out->data, d + pre + hlen, nbytes);
@@ -196,7 +196,7 @@ int en_npy_read_as(const char *path, en_dtype dtype, en_ndbuf *out) {
     if (en_npy_read(path, &raw)) { memset(out, 0, sizeof *out); return -1; }
     if (raw.dtype == dtype) { *out = raw; return 0; }
     int rc = en_ndbuf_convert(&raw, dtype, out);
-    if (rc) en_error("%s: %s", path, en_error_msg());
+    if (rc) en_error_prefix("%s", path);
     en_ndbuf_free(&raw);
     return rc;
 }

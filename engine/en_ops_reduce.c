@@ -10,7 +10,7 @@ static int reduce_axes(const char *op, const en_tensor *a, int naxes, const int 
     for (int i = 0; i < a->ndim; i++) mark[i] = naxes == 0;
     for (int i = 0; i < naxes; i++) {
         int d = en_tensor_axis(a, axes[i]);
-        if (d < 0) return en_error("%s: %s", op, en_error_msg());
+        if (d < 0) return en_error_prefix("%s", op);
         mark[d] = 1;
     }
     return 0;

@@ -410,9 +410,9 @@ static int read_converted(en_st_file *f, const en_st_entry *e, void *out, en_dty
     int rc = 0;
     for (size_t i = 0; i < count && !rc; i += per) {
         size_t k = count - i < per ? count - i : per;
-        rc = st_pread(f, chunk, k * in_size, f->data_start + e->offset + i * in_size);
-        if (!rc) rc = en_convert((unsigned char *)out + i * out_size, to, chunk, e->dtype, k);
-        if (rc) en_error("%s: tensor '%s': %s", f->path, e->name, en_error_msg());
+        rc = st_pread(f, chunk, k * in_size, f->data_start + e->offset + i * in_size);  /* names the file */
+        if (!rc && (rc = en_convert((unsigned char *)out + i * out_size, to, chunk, e->dtype, k)))
+            en_error_prefix("%s: tensor '%s'", f->path, e->name);
     }
     free(chunk);
     return rc;

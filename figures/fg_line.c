@@ -99,8 +99,10 @@ static void ink_build(fg_ink *k, const fg_axes *a, const prep *P, int np, const 
                 if (j + 1 < p->n) {
                     double x1 = fg_scale_fwd(&a->x, p->x[j + 1]);
                     double l1 = fg_scale_fwd(&a->y, p->lo[j + 1]), h1 = fg_scale_fwd(&a->y, p->hi[j + 1]);
-                    int m = (int)(fabs(x1 - x0) / 3);
-                    if (m > 300) m = 300;
+                    /* x may be NaN or infinite (a log axis at 0): converting that to
+                     * int is undefined, so test before the cast */
+                    double dm = fabs(x1 - x0) / 3;
+                    int m = isfinite(dm) ? (int)fmin(dm, 300) : 0;
                     for (int t = 1; t < m && isfinite(x0 + x1 + l + h + l1 + h1); t++) {
                         double u = (double)t / m;
                         fg_ink_segment(k, x0 + u * (x1 - x0), l + u * (l1 - l), x0 + u * (x1 - x0), h + u * (h1 - h), 3);

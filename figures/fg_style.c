@@ -116,12 +116,17 @@ char *fg_strdup(const char *s) {
     return d;
 }
 
+/* Formats into a scratch buffer first: an argument may be `err` itself
+ * (adding context to a callee's message), and vsnprintf into the buffer it
+ * reads from is undefined behaviour. */
 void fg_err(char *err, size_t errlen, const char *fmt, ...) {
     if (!err || !errlen) return;
+    char tmp[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    snprintf(err, errlen, "%s", tmp);
 }
 
 int fg_finite(double v) { return isfinite(v); }

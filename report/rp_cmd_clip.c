@@ -50,6 +50,29 @@ static int parse(const char *cmd, int argc, char **argv, clip_args *a) {
     return 0;
 }
 
+/* The start of a text for a message: at most ~40 bytes, cut at a character
+ * boundary and marked "...", bytes that are not UTF-8 written as \xNN (so
+ * the message itself stays valid UTF-8 wherever it is shown). */
+static const char *preview(const char *t, char *out, size_t cap) {
+    size_t o = 0, i = 0;
+    while (t[i] && o + 8 < cap && i < 40) {
+        unsigned char c = (unsigned char)t[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t k = 1;
+        while (len && k < len && ((unsigned char)t[i + k] & 0xc0) == 0x80) k++;
+        if (!len || k < len || (len == 1 && c < 0x20)) {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+            i++;
+            continue;
+        }
+        memcpy(out + o, t + i, len);
+        o += len; i += len;
+    }
+    if (t[i] && o + 4 <= cap) { memcpy(out + o, "...", 3); o += 3; }
+    out[o] = 0;
+    return out;
+}
+
 static int fail(const char *cmd, const char *what) {
     fprintf(stderr, "clipbook %s: %s\n", cmd, what ? what : en_error_msg());
     return 1;
@@ -71,7 +94,12 @@ int rp_cmd_tokenize(int argc, char **argv) {
         for (;;) {
             ids = realloc(ids, (size_t)cap * sizeof *ids);
             if (!ids) abort();
-            en_bpe_encode(b, argv[i], ids, cap, &total);
+            if (en_bpe_encode(b, argv[i], ids, cap, &total) < 0) {
+                char pv[128];
+                en_error_prefix("text %d ('%s')", i - a.first + 1, preview(argv[i], pv, sizeof pv));
+                free(ids); en_bpe_free(b);
+                return fail("tokenize", NULL);
+            }
             if (total <= cap) break;
             cap = total;
         }
@@ -126,7 +154,8 @@ static en_tensor *embed_texts(en_clip *m, en_bpe *b, char **texts, int n, int tr
     if (!ids || !tok) abort();
     for (int i = 0; i < n; i++) {
         if (en_bpe_tokenize(b, texts[i], ctx, truncate, ids) < 0) {
-            en_error("text %d ('%.40s'): %s", i + 1, texts[i], en_error_msg());
+            char pv[128];
+            en_error_prefix("text %d ('%s')", i + 1, preview(texts[i], pv, sizeof pv));
             free(ids); free(tok);
             return NULL;
         }

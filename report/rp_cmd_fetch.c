@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <fcntl.h>
 
@@ -189,9 +191,10 @@ static int check_content(const rp_fetch_item *it, const char *dir, char *said, s
 /* Verifies one file (rel: path inside dir) by size, MD5/SHA-256 from the
  * manifest (download files only) or the lock. *recorded is set when the
  * lock vouches for it. 0 ok, -1 mismatch (+ en_error). Files whose size and
- * mtime match their lock entry are not hashed again unless verify_all. */
-static int verify_file(const rp_fetch_item *it, const char *dir, const char *rel, int is_download, rp_fetch_lock *lock,
-                       int verify_all, int *recorded) {
+ * mtime match their lock entry are not hashed again unless verify_all.
+ * cheap (fetch --list): never hash; 1 where a fetch would. */
+static int verify_file_as(const rp_fetch_item *it, const char *dir, const char *rel, int is_download, rp_fetch_lock *lock,
+                          int verify_all, int cheap, int *recorded) {
     char path[1200], sha[65], md5[33];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
     int64_t size, mtime;
@@ -203,6 +206,7 @@ static int verify_file(const rp_fetch_item *it, const char *dir, const char *rel
     if (e && size != e->size)
         return en_error("%s: %lld bytes, but %lld when recorded in %s", path, (long long)size, (long long)e->size, lock->file);
     if (e && mtime == e->mtime && !verify_all) return 0;
+    if (cheap) return 1;
     if (rp_fetch_hash_file(path, sha, md5) < 0) return -1;
     if (is_download && it->md5[0] && strcmp(md5, it->md5))
         return en_error("%s: MD5 %s, expected %s (the publisher's)", path, md5, it->md5);
@@ -213,6 +217,11 @@ static int verify_file(const rp_fetch_item *it, const char *dir, const char *rel
                         e->sha256, lock->file);
     if (e) rp_fetch_lock_set(lock, rel, size, mtime, sha); /* same content, new mtime */
     return 0;
+}
+
+static int verify_file(const rp_fetch_item *it, const char *dir, const char *rel, int is_download, rp_fetch_lock *lock,
+                       int verify_all, int *recorded) {
+    return verify_file_as(it, dir, rel, is_download, lock, verify_all, 0, recorded);
 }
 
 static int record(rp_fetch_lock *lock, const char *dir, const char *rel) {
@@ -252,12 +261,10 @@ static void remove_outputs(const rp_fetch_item *it, const char *dir) {
     }
 }
 
-/* en_error() with the current message and a suffix (the message buffer
- * cannot be its own argument). */
+/* en_error() with the current message and a suffix (en_error formats into
+ * a scratch buffer, so the message may be its own argument). */
 static int error_plus(const char *suffix) {
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", en_error_msg());
-    return en_error("%s%s", msg, suffix);
+    return en_error("%s%s", en_error_msg(), suffix);
 }
 
 /* ---- one artifact ------------------------------------------------------------ */
@@ -395,7 +402,25 @@ static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock
 
 /* ---- the command ----------------------------------------------------------- */
 
-static void list_one(const rp_fetch_item *it, const char *dir, const rp_fetch_lock *lock) {
+/* What a fetch would make of the files there, by the checks it runs
+ * without hashing: sizes against the manifest and the lock, and whether
+ * the lock vouches for them unchanged (size and mtime as recorded). */
+static void list_status(const rp_fetch_item *it, const char *dir, rp_fetch_lock *lock, char *out, size_t cap) {
+    if (!outputs_present(it, dir)) { snprintf(out, cap, "missing"); return; }
+    int unverified = 0;
+    for (int i = 0; i < n_outputs(it); i++) {
+        char rel[512];
+        int rec = 0;
+        rel_output(it, i, rel, sizeof rel);
+        int k = verify_file_as(it, dir, rel, !it->n_members, lock, 0, 1, &rec);
+        if (k < 0) { snprintf(out, cap, "present but fails: %s", en_error_msg()); return; }
+        unverified |= k == 1 || !rec;
+    }
+    if (unverified) snprintf(out, cap, "present, unverified (not recorded, or changed since: a fetch hashes and checks it)");
+    else snprintf(out, cap, "verified (size and date as recorded in %s)", lock->file);
+}
+
+static void list_one(const rp_fetch_item *it, const char *dir, rp_fetch_lock *lock) {
     printf("%-10s %s\n", it->name, it->title[0] ? it->title : it->file);
     if (it->n_members) {
         printf("%-10s file     %s/%s -> %s/%s/ (", "", dir, it->file, dir, it->extract_dir);
@@ -413,7 +438,51 @@ static void list_one(const rp_fetch_item *it, const char *dir, const rp_fetch_lo
     if (it->sha256[0]) printf("%-10s sha256   %s\n", "", it->sha256);
     else if (e) printf("%-10s sha256   %s (recorded in %s)\n", "", e->sha256, lock->file);
     else printf("%-10s sha256   unknown: recorded on first download into %s and checked ever after\n", "", lock->file);
-    printf("%-10s status   %s\n", "", outputs_present(it, dir) ? "present" : "missing");
+    char st[2200];
+    list_status(it, dir, lock, st, sizeof st);
+    printf("%-10s status   %s\n", "", st);
+}
+
+/* DIR/.fetch.busy: an flock'd file that serialises two fetches into one
+ * folder. It is removed on every exit but kill -9 (an empty file left by
+ * that is harmless: the next fetch takes it over). Removing a lock file
+ * races with a waiter that opened it before the unlink, so whoever gets
+ * the lock checks that the file is still the one at the path. */
+static char busy_path[1100];
+
+static void busy_on_signal(int sig) {
+    unlink(busy_path);  /* async-signal-safe; we hold the lock */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int busy_acquire(const char *dir) {
+    snprintf(busy_path, sizeof busy_path, "%s/.fetch.busy", dir);
+    for (int said = 0;;) {
+        int fd = open(busy_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) { busy_path[0] = 0; return -1; }  /* unwritable folder: the fetch itself will say so */
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+            if (!said++) fprintf(stderr, "clipbook fetch: another clipbook fetch is working in %s; waiting for it\n", dir);
+            flock(fd, LOCK_EX);
+        }
+        struct stat a, b;
+        if (!fstat(fd, &a) && !stat(busy_path, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+            signal(SIGINT, busy_on_signal);
+            signal(SIGTERM, busy_on_signal);
+            signal(SIGHUP, busy_on_signal);
+            return fd;
+        }
+        close(fd);  /* the other fetch removed it as it finished: take a fresh one */
+    }
+}
+
+static void busy_release(int fd) {
+    if (fd < 0) return;
+    unlink(busy_path);  /* before unlocking: a waiter then sees the path changed */
+    close(fd);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
 }
 
 int rp_cmd_fetch(int argc, char **argv) {
@@ -481,21 +550,12 @@ int rp_cmd_fetch(int argc, char **argv) {
     }
     /* Two runs on one folder (two `make data`) would write the same .part
      * files: the second waits for the first, then finds its files there. */
-    int busy = -1;
-    if (!a.list) {
-        char bp[1100];
-        snprintf(bp, sizeof bp, "%s/.fetch.busy", a.dir);
-        busy = open(bp, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-        if (busy >= 0 && flock(busy, LOCK_EX | LOCK_NB) < 0) {
-            fprintf(stderr, "clipbook fetch: another clipbook fetch is working in %s; waiting for it\n", a.dir);
-            flock(busy, LOCK_EX);
-        }
-    }
+    int busy = a.list ? -1 : busy_acquire(a.dir);
     rp_fetch_lock lock;
     if (rp_fetch_lock_read(&lock, a.dir) < 0) {
         fprintf(stderr, "clipbook fetch: %s\n", en_error_msg());
         free(items);
-        if (busy >= 0) close(busy);
+        busy_release(busy);
         return 1;
     }
     int failed = 0, tried = 0;
@@ -514,6 +574,6 @@ int rp_cmd_fetch(int argc, char **argv) {
     if (failed) fprintf(stderr, "clipbook fetch: %d of %d failed; what succeeded is kept, rerun to try the rest\n", failed, tried);
     rp_fetch_lock_free(&lock);
     free(items);
-    if (busy >= 0) close(busy);
+    busy_release(busy);
     return failed ? 1 : 0;
 }

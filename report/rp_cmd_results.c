@@ -26,9 +26,12 @@ int rp_cmd_results(int argc, char **argv) {
         }
         char *t = rp_file_read(argv[i], NULL);
         cJSON *doc = t ? cJSON_Parse(t) : NULL;
+        if (t && !doc) en_error("not JSON");
         free(t);
         if (!doc) {
-            fprintf(stderr, "clipbook results: %s: %s\n", argv[i], t ? "not JSON" : en_error_msg());
+            /* the reader's message usually names the file already */
+            en_error_prefix("%s", argv[i]);
+            fprintf(stderr, "clipbook results: %s\n", en_error_msg());
             rc = 1;
             continue;
         }

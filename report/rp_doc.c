@@ -83,8 +83,12 @@ int rp_doc_load_chapter(rp_doc *d, const char *path) {
     char *text = rp_doc_read_file(path, NULL);
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
+    if (!root) {  /* the error pointer points into text: format before freeing it */
+        en_error("%s: not valid JSON (near '%.20s')", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
+        free(text);
+        return -1;
+    }
     free(text);
-    if (!root) return en_error("%s: not valid JSON (near '%.20s')", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
     int rc = -1;
     const char *fmt = jstr(root, "format");
     if (!fmt || strcmp(fmt, RP_DOC_FORMAT)) { en_error("%s: format is not %s", path, RP_DOC_FORMAT); goto out; }

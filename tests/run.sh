@@ -32,6 +32,15 @@ for sh in tests/e2e/*.sh; do
   echo "== $sh"
   if sh "$sh"; then passed=$((passed + 1)); echo "ok   $sh"; else failed=$((failed + 1)); echo "FAIL $sh"; fi
 done
+# a few seconds of each fuzz target (tests/fuzz/run.sh; `make fuzz` runs longer)
+if [ "${FUZZ_OK:-}" = 1 ]; then
+  for t in ${FUZZ_TARGETS:-}; do
+    echo "== fuzz $t"
+    if sh tests/fuzz/run.sh "${FUZZ_SECONDS:-3}" "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  done
+elif [ -n "${FUZZ_TARGETS:-}" ]; then
+  echo "skip: fuzz (no libFuzzer: apt-get install clang libclang-rt-14-dev)"
+fi
 echo
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

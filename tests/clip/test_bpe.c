@@ -1,6 +1,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "en_bpe.h"
@@ -176,4 +177,57 @@ Test(bpe, vocab_json_pair_matches_merges_file) {
     en_bpe_free(pair);
     cr_assert_null(en_bpe_load_pair("tests/clip/pair/merges.txt", "tests/clip/pair/merges.txt"));
     cr_assert(strstr(en_error_msg(), "merges.txt"), "%s", en_error_msg());
+}
+
+/* Bytes that are not UTF-8 used to be read as U+FFFD silently (issue 12.10),
+ * changing the tokens; each is an error naming the byte offset. */
+Test(bpe, invalid_utf8_is_an_error_at_its_byte) {
+    char path[] = "/tmp/cb_bpe_utf8_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(write(fd, "#version: 0.2\n", 14) == 14);
+    close(fd);
+    en_bpe *b = en_bpe_load(path, -1);
+    cr_assert(b, "%s", en_error_msg());
+    static const struct { const char *text, *want; } cases[] = {
+        { "\xff", "invalid UTF-8 at byte 0 (0xff)" },
+        { "ab \x80", "invalid UTF-8 at byte 3 (0x80)" },             /* lone continuation */
+        { "caf\xc3", "invalid UTF-8 at byte 3 (0xc3)" },             /* cut at the end */
+        { "x\xc0\xaf", "invalid UTF-8 at byte 1 (0xc0)" },           /* overlong '/' */
+        { "\xed\xa0\x80 s", "invalid UTF-8 at byte 0 (0xed)" },      /* a surrogate */
+        { "\xf4\x90\x80\x80", "invalid UTF-8 at byte 0 (0xf4)" },    /* past U+10FFFF */
+    };
+    int32_t ids[77];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        en_error_clear();
+        cr_expect_eq(en_bpe_tokenize(b, cases[i].text, 77, 1, ids), -1, "case %zu accepted", i);
+        cr_expect_str_eq(en_error_msg(), cases[i].want, "case %zu", i);
+    }
+    /* a real U+FFFD, and other multi-byte text, is fine */
+    cr_assert_eq(en_bpe_tokenize(b, "\xef\xbf\xbd caf\xc3\xa9 \xf0\x9f\x98\x80", 77, 0, ids), 0, "%s", en_error_msg());
+    const char *bad[] = { "fine", "caf\xc3" };
+    cr_assert_eq(en_bpe_train(bad, 2, 10, path), -1);
+    cr_assert_str_eq(en_error_msg(), "text 2: invalid UTF-8 at byte 3 (0xc3)");
+    en_bpe_free(b);
+    unlink(path);
+}
+
+/* A damaged .gz used to read as "empty or unreadable" (issue 12.10). */
+Test(bpe, corrupt_gzip_says_so) {
+    char path[] = "/tmp/cb_bpe_gz_XXXXXX.gz";
+    int fd = mkstemps(path, 3);
+    /* a valid gzip header, then a deflate block of the reserved type 3 */
+    static const unsigned char gz[] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+    cr_assert(write(fd, gz, sizeof gz) == (ssize_t)sizeof gz);
+    close(fd);
+    cr_assert_null(en_bpe_load(path, -1));
+    char want[128];
+    snprintf(want, sizeof want, "%s: corrupt gzip data (zlib: invalid block type)", path);
+    cr_assert_str_eq(en_error_msg(), want);
+    /* an empty file is empty, not corrupt */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    close(fd);
+    cr_assert_null(en_bpe_load(path, -1));
+    snprintf(want, sizeof want, "%s: empty vocabulary file", path);
+    cr_assert_str_eq(en_error_msg(), want);
+    unlink(path);
 }

@@ -98,7 +98,11 @@ cmp "$T/data/models/vit.safetensors" "$VIT" || fail "vit differs"
 [ ! -e "$T/data/cifar-100-binary.tar.gz" ] || fail "the archive should be removed after extraction"
 grep -q "^models/vit.safetensors $(size "$VIT") [0-9]* $(sha "$VIT")$" "$T/data/MANIFEST.lock" || fail "lock has no vit line"
 grep -q "^cifar-100-binary/test.bin " "$T/data/MANIFEST.lock" || fail "lock has no test.bin line"
+[ ! -e "$T/data/.fetch.busy" ] || fail "the busy file is left after a fetch"
 n=$(wc -l <"$T/log")
+# --list says what a fetch would make of each: verified by the lock here
+run --list
+[ "$(grep -c 'status   verified (size and date as recorded in' "$T/out")" = 3 ] || fail "--list: not all three verified"
 run
 [ $rc = 0 ] || fail "second fetch exited $rc"
 [ "$(grep -c 'ok (present)' "$T/out")" = 3 ] || fail "second run should find all three present"
@@ -113,8 +117,13 @@ run --only cifar
 has "cifar      ok (present, recorded in $T/data/MANIFEST.lock): train.bin 5 records"
 [ "$(wc -l <"$T/log")" = "$n" ] || fail "hand-extracted CIFAR was downloaded again"
 
-# ---- a file changed on disk since recorded: re-fetched ----
+# ---- a file changed on disk since recorded: --list says so, a fetch re-fetches ----
+touch -d @1000000000 "$T/data/cifar-100-binary/test.bin"
 printf 'x' >>"$T/data/models/vit.safetensors"
+run --list
+has "status   present but fails: $T/data/models/vit.safetensors: $(($(size "$VIT") + 1)) bytes, but $(size "$VIT") when recorded in $T/data/MANIFEST.lock"
+has "status   present, unverified (not recorded, or changed since: a fetch hashes and checks it)"
+has "status   verified"
 run --only vit
 [ $rc = 0 ] || fail "refetch after local damage exited $rc"
 has "removing it and fetching again"
@@ -186,6 +195,14 @@ EOF
 run --only stall --timeout 1 --retries 0
 [ $rc = 1 ] || fail "a stalled transfer should fail (rc $rc)"
 has "stall: $U/stall/junk.bin: "
+# ... and one stopped by SIGTERM (Ctrl-C, a killed make) leaves no busy file
+"$CB" fetch --dir "$T/data" --manifest "$T/m" --only stall --timeout 30 --retries 0 >"$T/out" 2>&1 &
+pid=$!
+i=0; while [ "$(requests 'GET /stall')" -lt 2 ]; do i=$((i + 1)); [ $i -lt 100 ] || fail "no second stalled request"; sleep 0.1; done
+[ -e "$T/data/.fetch.busy" ] || fail "no busy file while fetching"
+kill -TERM $pid; rc=0; wait $pid || rc=$?
+[ $rc = 143 ] || fail "SIGTERM: exit $rc, expected 143 (killed by the signal)"
+[ ! -e "$T/data/.fetch.busy" ] || fail "the busy file is left after SIGTERM"
 
 # ---- connection refused: the offline message ----
 dead=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -199,6 +216,7 @@ run --only offline
 has "clipbook fetch: cannot reach 127.0.0.1 (offline?): "
 has "download http://127.0.0.1:$dead/offline.bin by hand to $T/data/offline.bin and rerun"
 [ ! -e "$T/data/offline.bin.part" ] || fail "empty .part left behind"
+[ ! -e "$T/data/.fetch.busy" ] || fail "the busy file is left after a failed fetch"
 # ... and the same file placed by hand is taken
 cp "$JUNK" "$T/data/offline.bin"
 run --only offline

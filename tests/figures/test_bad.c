@@ -282,3 +282,13 @@ Test(spec, empty_object_is_empty_array) {
 Test(bad, invalid_utf8) {
     drawn_ok("invalid UTF-8 labels", "{\"kind\":\"bar\",\"x_label\":\"caf\xe9\",\"categories\":[\"\xff\xfe\",\"ok\"],\"series\":[{\"name\":\"\xc3\",\"y\":[1,2]},{\"name\":\"b\",\"y\":[2,1]}]}");
 }
+
+/* Found by tests/fuzz/fuzz_figspec: a band whose x is 0 on a log2 axis maps
+ * to -inf, and the band's fill steps were (int)(inf) (UBSan, SANITIZE=1). */
+Test(bad, band_at_log_zero) {
+    long ink;
+    char err[256] = "";
+    render("{\"kind\":\"line\",\"x_scale\":\"log2\",\"series\":[{\"name\":\"a\",\"x\":[0,2,4],"
+           "\"y\":[1,2,3],\"lo\":[0.5,1.5,2.5],\"hi\":[1.5,2.5,3.5]}]}", &ink, err, sizeof err);
+    cr_assert_gt(ink, 0, "nothing drawn (%s)", err);
+}
