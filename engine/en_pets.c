@@ -249,3 +249,27 @@ done:
     en_ndbuf_free(&tm);
     return rc;
 }
+
+int en_pets_load_batch(const en_pets *p, en_pets_split s, int start, int n, int size, en_pets_boundary boundary,
+                       uint8_t *rgb, uint8_t *mask) {
+    EN_ASSERT(s >= 0 && s < EN_PETS_SPLIT_COUNT && start >= 0 && n >= 0 && start + n <= p->count[s]);
+    if (size < 1 || size > 4096) return en_error("%s: size must be 1..4096 (got %d)", p->dir, size);
+    /* en_error is thread-local: the first failing picture's message is
+     * copied out of its thread */
+    int first = n;
+    char msg[1024] = "";
+    size_t px = (size_t)size * size;
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int i = 0; i < n; i++) {
+        if (en_pets_load(p, s, start + i, size, boundary, rgb ? rgb + (size_t)i * px * 3 : NULL,
+                         mask ? mask + (size_t)i * px : NULL) < 0) {
+#pragma omp critical(en_pets_batch_error)
+            if (i < first) {
+                first = i;
+                snprintf(msg, sizeof msg, "%s", en_error_msg());
+            }
+        }
+    }
+    if (first < n) return en_error("%s", msg);
+    return 0;
+}

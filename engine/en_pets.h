@@ -59,4 +59,10 @@ int en_pets_species(const en_pets *p, en_pets_split s, int i);
 int en_pets_load(const en_pets *p, en_pets_split s, int i, int size, en_pets_boundary boundary, uint8_t *rgb,
                  uint8_t *mask);
 
+/* Pictures start..start+n-1 (0-based) of split s into rgb (n,size,size,3)
+ * and mask (n,size,size), decoded in parallel (OpenMP); on failure the
+ * error of the first failing picture. */
+int en_pets_load_batch(const en_pets *p, en_pets_split s, int start, int n, int size, en_pets_boundary boundary,
+                       uint8_t *rgb, uint8_t *mask);
+
 #endif
