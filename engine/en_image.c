@@ -95,13 +95,26 @@ static int decode_png(const unsigned char *data, size_t len, const char *name, i
     int has_alpha = (type & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS);
     int ch = want ? want : has_alpha ? 4 : 3;
 
-    if (depth == 16) png_set_strip_16(png);
-    if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
-    if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-    if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
-    if (type == PNG_COLOR_TYPE_GRAY || type == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
-    if (ch == 3 && has_alpha) png_set_strip_alpha(png);
-    if (ch == 4 && !has_alpha) png_set_add_alpha(png, 0xff, PNG_FILLER_AFTER);
+    if (want == 1) {
+        /* Label masks: the stored sample is the label, so no scaling of
+         * low bit depths (packing, not expand) and no palette lookup. */
+        if ((type != PNG_COLOR_TYPE_GRAY && type != PNG_COLOR_TYPE_PALETTE) || depth > 8) {
+            en_error("%s: PNG: a label mask must be an 8-bit (or less) gray or palette PNG, not %s at bit depth %d", name,
+                     type == PNG_COLOR_TYPE_RGB ? "RGB" : type == PNG_COLOR_TYPE_RGB_ALPHA ? "RGBA"
+                     : type == PNG_COLOR_TYPE_GRAY_ALPHA ? "gray+alpha" : type == PNG_COLOR_TYPE_GRAY ? "gray" : "palette",
+                     depth);
+            goto done;
+        }
+        if (depth < 8) png_set_packing(png);
+    } else {
+        if (depth == 16) png_set_strip_16(png);
+        if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+        if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+        if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+        if (type == PNG_COLOR_TYPE_GRAY || type == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+        if (ch == 3 && has_alpha) png_set_strip_alpha(png);
+        if (ch == 4 && !has_alpha) png_set_add_alpha(png, 0xff, PNG_FILLER_AFTER);
+    }
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     if (png_get_channels(png, info) != ch || png_get_rowbytes(png, info) != (size_t)w * ch ||
@@ -173,6 +186,10 @@ static int decode_jpeg(const unsigned char *data, size_t len, const char *name, 
     jpeg_create_decompress(ci);
     jpeg_mem_src(ci, data, (unsigned long)len);
     jpeg_read_header(ci, TRUE);
+    if (want == 1) {
+        en_error("%s: JPEG: a label mask must be a PNG (JPEG's lossy coding changes label values)", name);
+        goto done;
+    }
     if (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK) {
         en_error("%s: JPEG: CMYK images are not supported", name);
         goto done;
@@ -226,8 +243,8 @@ int en_image_decode(const void *data, size_t len, const char *name, int channels
     const unsigned char *d = data;
     memset(out, 0, sizeof *out);
     if (!name) name = "<memory>";
-    if (channels != 0 && channels != 3 && channels != 4)
-        return en_error("%s: channels must be 0, 3 or 4 (got %d)", name, channels);
+    if (channels != 0 && channels != 1 && channels != 3 && channels != 4)
+        return en_error("%s: channels must be 0, 1, 3 or 4 (got %d)", name, channels);
     if (len >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8)) return decode_png(d, len, name, channels, out);
     if (len >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff) return decode_jpeg(d, len, name, channels, out);
     return en_error("%s: not a PNG or JPEG file", name);

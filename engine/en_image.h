@@ -5,7 +5,11 @@
  *   channels = 3: RGB; alpha is dropped without compositing, as Pillow's
  *                 Image.convert("RGB") does (what CLIP's preprocessing uses);
  *   channels = 4: RGBA; opaque images get alpha 255;
- *   channels = 0: whichever the file holds (4 when it has alpha or tRNS).
+ *   channels = 0: whichever the file holds (4 when it has alpha or tRNS);
+ *   channels = 1: a label mask: the stored samples themselves, shape (H, W, 1):
+ *                 gray levels of a gray PNG of depth <= 8 unscaled (a 1-bit 1
+ *                 stays 1), palette indices without the colour lookup; any
+ *                 other PNG, and every JPEG, is an error.
  * Gray, gray+alpha, palette (with or without tRNS) and 1/2/4/16-bit PNGs are
  * converted; 16-bit samples keep their high byte (as libpng's strip_16 and
  * Pillow's RGB;16B do). JPEG: baseline and progressive, gray or YCbCr,

@@ -145,3 +145,27 @@ int en_clip_preprocess(float *out, const uint8_t *in, int h, int w, int n,
     en_clip_normalize(out, 1, (int64_t)n * n, mean, std);
     return 0;
 }
+
+/* Pillow's ImagingScaleAffine: xo = a + scale / 2, then xo += scale per
+ * output column, truncated (source indices are never negative here). */
+static void nearest_index(int *idx, int n_in, int n_out) {
+    double scale = (double)n_in / n_out, o = scale * 0.5;
+    for (int k = 0; k < n_out; k++, o += scale) {
+        int v = (int)o;
+        idx[k] = v < n_in ? v : n_in - 1;
+    }
+}
+
+void en_resize_nearest_u8(uint8_t *out, int oh, int ow, const uint8_t *in, int h, int w) {
+    EN_ASSERT(oh > 0 && ow > 0 && h > 0 && w > 0);
+    int *ys = malloc(sizeof(int) * (size_t)oh), *xs = malloc(sizeof(int) * (size_t)ow);
+    EN_ASSERT(ys && xs);
+    nearest_index(ys, h, oh);
+    nearest_index(xs, w, ow);
+    for (int y = 0; y < oh; y++) {
+        const uint8_t *row = in + (size_t)ys[y] * w;
+        for (int x = 0; x < ow; x++) out[(size_t)y * ow + x] = row[xs[x]];
+    }
+    free(ys);
+    free(xs);
+}

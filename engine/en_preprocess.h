@@ -21,6 +21,12 @@
  * en_error() for impossible sizes. */
 int en_resize_bicubic(uint8_t *out, int oh, int ow, const uint8_t *in, int h, int w, int c);
 
+/* Pillow's NEAREST resize of a one-byte plane in (h,w) into out (oh,ow),
+ * for label masks: Pillow steps through the source in double precision
+ * (index k = int(scale / 2 + k * scale), the sum accumulated), which at some
+ * size ratios differs from floor((k + 0.5) * scale); this follows Pillow. */
+void en_resize_nearest_u8(uint8_t *out, int oh, int ow, const uint8_t *in, int h, int w);
+
 /* Sizes after resizing the shorter side to n (torchvision's rule). */
 void en_resize_shorter_dims(int h, int w, int n, int *oh, int *ow);
 

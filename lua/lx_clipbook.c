@@ -74,6 +74,8 @@ int luaopen_clipbook(lua_State *L) {
     luaL_setfuncs(L, lx_npy_functions, 0);
     lx_npy_open(L);
     luaL_setfuncs(L, lx_io_functions, 0);
+    luaL_setfuncs(L, lx_pets_functions, 0);
+    lx_pets_open(L);
     luaL_setfuncs(L, lx_st_functions, 0);
     luaL_setfuncs(L, lx_fit_functions, 0);
     lx_fit_open(L);

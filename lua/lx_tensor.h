@@ -32,6 +32,9 @@ extern const luaL_Reg lx_st_functions[];
 void lx_npy_open(lua_State *L);
 /* CIFAR-100, images, CLIP preprocessing (lx_io.c). */
 extern const luaL_Reg lx_io_functions[];
+/* The Oxford-IIIT Pet segmentation set (lx_pets.c): cb.pets(dir). */
+extern const luaL_Reg lx_pets_functions[];
+void lx_pets_open(lua_State *L);
 /* Logistic regression, few-shot heads, optimisers, schedules (lx_fit.c). */
 extern const luaL_Reg lx_fit_functions[];
 void lx_fit_open(lua_State *L);

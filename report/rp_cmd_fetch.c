@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "en_cifar.h"
 #include "en_clip.h"
 #include "en_error.h"
+#include "en_pets.h"
 #include "rp_cmd.h"
 #include "rp_fetch.h"
 
@@ -172,6 +174,63 @@ static int check_clip(const rp_fetch_item *it, const char *path, const char *arg
     return 0;
 }
 
+/* "lines FILE=N ...": each file (in the data folder) has N lines that are
+ * neither blank nor '#' comments. */
+static int check_lines(const rp_fetch_item *it, const char *dir, const char *args, char *said, size_t cap) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", args);
+    char *save = NULL;
+    size_t used = 0;
+    for (char *tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) return en_error("manifest: [%s] check lines: expected FILE=COUNT, got '%s'", it->name, tok);
+        *eq = 0;
+        long want = atol(eq + 1), got = 0;
+        char path[1200], line[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, tok);
+        FILE *f = fopen(path, "r");
+        if (!f) return en_error("%s: missing", path);
+        while (fgets(line, sizeof line, f)) {
+            char *c = line;
+            while (isspace((unsigned char)*c)) c++;
+            if (*c && *c != '#') got++;
+        }
+        fclose(f);
+        if (got != want) return en_error("%s: %ld lines, expected %ld", path, got, want);
+        const char *base = strrchr(tok, '/');
+        used += (size_t)snprintf(said + used, used < cap ? cap - used : 0, "%s%s %ld lines", used ? ", " : "", base ? base + 1 : tok, got);
+    }
+    return 0;
+}
+
+/* "pets DIR SPLIT=N ...": the engine's reader opens DIR (in the data folder)
+ * as the Oxford-IIIT Pet set, every listed picture and trimap there, and
+ * the splits have these counts. */
+static int check_pets(const rp_fetch_item *it, const char *dir, const char *args, char *said, size_t cap) {
+    char buf[512], sub[256] = "";
+    snprintf(buf, sizeof buf, "%s", args);
+    char *save = NULL, *tok = strtok_r(buf, " \t", &save);
+    if (!tok) return en_error("manifest: [%s] check pets: expected DIR SPLIT=COUNT...", it->name);
+    snprintf(sub, sizeof sub, "%s", tok);
+    char root[1200];
+    snprintf(root, sizeof root, "%s/%s", dir, sub);
+    en_pets *p = en_pets_open(root);
+    if (!p) return -1;
+    size_t used = 0;
+    int rc = 0;
+    while (!rc && (tok = strtok_r(NULL, " \t", &save))) {
+        char *eq = strchr(tok, '=');
+        int s = -1;
+        if (eq) { *eq = 0; s = en_pets_split_parse(tok); }
+        if (s < 0) { rc = en_error("manifest: [%s] check pets: expected SPLIT=COUNT (train, val, test, trainval), got '%s'", it->name, tok); break; }
+        long want = atol(eq + 1), got = en_pets_count(p, s);
+        if (got != want) rc = en_error("%s: %ld %s pictures, expected %ld", root, got, tok, want);
+        else used += (size_t)snprintf(said + used, used < cap ? cap - used : 0, "%s%s %ld pictures", used ? ", " : "", tok, got);
+    }
+    en_pets_free(p);
+    return rc;
+}
+
 static int check_content(const rp_fetch_item *it, const char *dir, char *said, size_t cap) {
     said[0] = 0;
     if (!it->check[0]) return 0;
@@ -183,7 +242,9 @@ static int check_content(const rp_fetch_item *it, const char *dir, char *said, s
     if (!strcmp(kind, "cifar")) return check_cifar(it, dir, args, said, cap);
     if (!strcmp(kind, "bpe")) return check_bpe(it, path, args, said, cap);
     if (!strcmp(kind, "clip")) return check_clip(it, path, args, said, cap);
-    return en_error("manifest: [%s] unknown check '%s' (cifar, bpe or clip)", it->name, kind);
+    if (!strcmp(kind, "lines")) return check_lines(it, dir, args, said, cap);
+    if (!strcmp(kind, "pets")) return check_pets(it, dir, args, said, cap);
+    return en_error("manifest: [%s] unknown check '%s' (cifar, bpe, clip, lines or pets)", it->name, kind);
 }
 
 /* ---- verification against the manifest and the lock ----------------------- */
@@ -236,13 +297,33 @@ static int record(rp_fetch_lock *lock, const char *dir, const char *rel) {
 
 static void rel_output(const rp_fetch_item *it, int i, char *buf, size_t cap) {
     if (it->n_members) snprintf(buf, cap, "%s/%s", it->extract_dir, it->members[i]);
+    else if (it->tree_from[0]) snprintf(buf, cap, "%s/%s", it->tree_into, RP_FETCH_TREE_LISTING);
     else snprintf(buf, cap, "%s", it->file);
+}
+
+/* A tree item's folder, and whether it holds anything (extracted by hand:
+ * no listing yet). */
+static const char *tree_root(const rp_fetch_item *it, const char *dir, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/%s", dir, it->tree_into);
+    return buf;
+}
+
+static int tree_has_files(const rp_fetch_item *it, const char *dir) {
+    char root[1200];
+    DIR *d = opendir(tree_root(it, dir, root, sizeof root));
+    if (!d) return 0;
+    struct dirent *e;
+    int any = 0;
+    while (!any && (e = readdir(d))) any = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return any;
 }
 
 static int n_outputs(const rp_fetch_item *it) { return it->n_members ? it->n_members : 1; }
 
 /* 1: every output there (perhaps not verified), 0: some missing. */
 static int outputs_present(const rp_fetch_item *it, const char *dir) {
+    if (it->tree_from[0]) return tree_has_files(it, dir);
     for (int i = 0; i < n_outputs(it); i++) {
         char rel[512], path[1200];
         rel_output(it, i, rel, sizeof rel);
@@ -253,6 +334,11 @@ static int outputs_present(const rp_fetch_item *it, const char *dir) {
 }
 
 static void remove_outputs(const rp_fetch_item *it, const char *dir) {
+    if (it->tree_from[0]) { /* only what a listing names: never a folder placed by hand */
+        char root[1200];
+        rp_fetch_tree_remove(tree_root(it, dir, root, sizeof root), RP_FETCH_TREE_LISTING);
+        return;
+    }
     for (int i = 0; i < n_outputs(it); i++) {
         char rel[512], path[1200];
         rel_output(it, i, rel, sizeof rel);
@@ -280,7 +366,7 @@ static int download(const rp_fetch_item *it, const char *dir, const fetch_args *
     int64_t have = 0;
     rp_fetch_stat(part, &have, NULL);
     int64_t need = (it->size >= 0 ? it->size : it->approx) - have;
-    if (it->n_members) need *= 2; /* the archive and what comes out of it */
+    if (it->n_members || it->tree_from[0]) need *= 2; /* the archive and what comes out of it */
     int64_t avail = rp_fetch_free_bytes(dir);
     if (need > 0 && avail >= 0 && avail < need + (64 << 20))
         return en_error("not enough disk space in %s: about %.0f MB needed, %.0f MB free", dir, need / 1e6, avail / 1e6);
@@ -318,13 +404,51 @@ static int download(const rp_fetch_item *it, const char *dir, const fetch_args *
     return en_error("%s: %s: %s; download it by hand to %s and rerun", it->name, it->urls[0], first_err, path);
 }
 
+/* A content check that reads another artifact's files cannot judge this
+ * one without them: fail before anything is removed or downloaded. */
+static int check_ready(const rp_fetch_item *it, const char *dir) {
+    char sub[256] = "", path[1400];
+    if (sscanf(it->check, "pets %255s", sub) != 1) return 0;
+    static const char *lists[2] = {"trainval.txt", "test.txt"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s/annotations/%s", dir, sub, lists[i]);
+        if (rp_fetch_stat(path, NULL, NULL) != 1)
+            return en_error("%s needs the Pet annotations to check its content (%s is missing): fetch them first", it->name, path);
+    }
+    return 0;
+}
+
 static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock *lock) {
     const char *dir = a->dir;
     char said[512], dl_path[1200];
     snprintf(dl_path, sizeof dl_path, "%s/%s", dir, it->file);
+    if (check_ready(it, dir) < 0) return -1;
 
-    /* Already there? */
-    if (outputs_present(it, dir)) {
+    /* Already there? A tree is checked against its listing; one extracted
+     * by hand (no listing) is checked by content and then listed. */
+    if (it->tree_from[0] && outputs_present(it, dir)) {
+        char root[1200], rel[512], listing[1300];
+        int rec = 0;
+        tree_root(it, dir, root, sizeof root);
+        rel_output(it, 0, rel, sizeof rel);
+        snprintf(listing, sizeof listing, "%s/%s", dir, rel);
+        int listed = rp_fetch_stat(listing, NULL, NULL) == 1;
+        if (listed && (verify_file(it, dir, rel, 0, lock, a->verify, &rec) < 0 || rp_fetch_tree_check(root, RP_FETCH_TREE_LISTING, a->verify) < 0)) {
+            fprintf(stderr, "clipbook fetch: %s; removing it and fetching again\n", en_error_msg());
+        } else if (listed && rec) {
+            if (rp_fetch_lock_write(lock) < 0) return -1;
+            printf("  %-10s ok (present)\n", it->name);
+            return 0;
+        } else if (check_content(it, dir, said, sizeof said) == 0) {
+            if (!listed && rp_fetch_tree_list(root, RP_FETCH_TREE_LISTING) < 0) return -1;
+            if (record(lock, dir, rel) < 0) return -1;
+            printf("  %-10s ok (present, recorded in %s): %s\n", it->name, lock->file, said);
+            return 0;
+        } else {
+            fprintf(stderr, "clipbook fetch: %s; removing it and fetching again\n", en_error_msg());
+        }
+        remove_outputs(it, dir);
+    } else if (outputs_present(it, dir)) {
         int all_recorded = 1, ok = 1;
         for (int i = 0; i < n_outputs(it) && ok; i++) {
             char rel[512];
@@ -374,6 +498,17 @@ static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock
             return error_plus("; the download is removed");
         }
     }
+    if (it->tree_from[0]) {
+        char root[1200];
+        printf("  %-10s extracting %s/ from %s into %s/\n", it->name, it->tree_from, it->file, it->tree_into);
+        fflush(stdout);
+        if (rp_fetch_untar_tree(dl_path, it->tree_from, tree_root(it, dir, root, sizeof root)) < 0 ||
+            rp_fetch_tree_list(root, RP_FETCH_TREE_LISTING) < 0) {
+            remove_outputs(it, dir);
+            unlink(dl_path);
+            return error_plus("; the archive is removed");
+        }
+    }
     if (it->n_members) {
         printf("  %-10s extracting %s/ from %s\n", it->name, it->extract_dir, it->file);
         fflush(stdout);
@@ -383,11 +518,17 @@ static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock
         }
     }
     if (check_content(it, dir, said, sizeof said) < 0) {
-        if (it->n_members) remove_outputs(it, dir);
+        if (it->n_members || it->tree_from[0]) remove_outputs(it, dir);
         unlink(dl_path);
         return error_plus("; removed");
     }
     if (record(lock, dir, it->file) < 0) return -1;
+    if (it->tree_from[0]) {
+        char rel[512];
+        rel_output(it, 0, rel, sizeof rel);
+        if (record(lock, dir, rel) < 0) return -1;
+        unlink(dl_path); /* as for extract: the archive's hash stays in the lock */
+    }
     if (it->n_members) {
         for (int i = 0; i < it->n_members; i++) {
             char rel[512];
@@ -422,7 +563,9 @@ static void list_status(const rp_fetch_item *it, const char *dir, rp_fetch_lock 
 
 static void list_one(const rp_fetch_item *it, const char *dir, rp_fetch_lock *lock) {
     printf("%-10s %s\n", it->name, it->title[0] ? it->title : it->file);
-    if (it->n_members) {
+    if (it->tree_from[0]) {
+        printf("%-10s file     %s/%s -> %s/%s/ (every file under %s/)\n", "", dir, it->file, dir, it->tree_into, it->tree_from);
+    } else if (it->n_members) {
         printf("%-10s file     %s/%s -> %s/%s/ (", "", dir, it->file, dir, it->extract_dir);
         for (int i = 0; i < it->n_members; i++) printf("%s%s", i ? " " : "", it->members[i]);
         printf(")\n");

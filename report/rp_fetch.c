@@ -55,6 +55,7 @@ static int item_finish(rp_fetch_item *it, const char *origin) {
     if (!it->n_urls) return en_error("%s: [%s] has no url", origin, it->name);
     if (strstr(it->file, "..") || it->file[0] == '/')
         return en_error("%s: [%s] file must stay inside the data folder", origin, it->name);
+    if (it->tree_from[0] && it->n_members) return en_error("%s: [%s] has both extract and tree", origin, it->name);
     return 0;
 }
 
@@ -138,6 +139,15 @@ int rp_fetch_manifest_parse(const char *text, const char *origin, rp_fetch_item 
                 it->n_members++;
             }
             if (!it->n_members) { en_error("%s:%d: extract DIR MEMBER...", origin, lineno); goto fail; }
+        } else if (!strcmp(key, "tree")) {
+            char from[256] = "", into[256] = "", extra[8] = "";
+            if (sscanf(val, "%255s %255s %7s", from, into, extra) != 2) { en_error("%s:%d: tree FROM INTO", origin, lineno); goto fail; }
+            if (strstr(from, "..") || from[0] == '/' || strstr(into, "..") || into[0] == '/') {
+                en_error("%s:%d: tree folders must stay inside the archive and the data folder", origin, lineno);
+                goto fail;
+            }
+            strcpy(it->tree_from, from);
+            strcpy(it->tree_into, into);
         } else if (!strcmp(key, "check")) {
             if (copy_field(it->check, sizeof it->check, val, origin, lineno, key) < 0) goto fail;
         } else {

@@ -15,6 +15,11 @@
  *   md5     32 hex digits, or "unknown" (what some hosts publish)
  *   extract DIR MEMBER...  `file` is a .tar.gz: pull DIR/MEMBER out into
  *           the data folder's DIR/MEMBER, then remove the archive
+ *   tree    FROM INTO  `file` is a tar(.gz) of a whole folder: every
+ *           regular file under FROM/ goes to the data folder's INTO/ (same
+ *           relative paths), then the archive is removed; INTO/.fetched
+ *           lists what it holds ("SIZE SHA256 PATH" per line) and the lock
+ *           keeps the listing's hash (an item has extract or tree, not both)
  *   check   KIND ARGS...  handed to the caller's content check as it is
  * A hash that is "unknown" is recorded, on the first download that passes
  * the content check, in DIR/MANIFEST.lock ("path size mtime sha256" per
@@ -47,10 +52,16 @@ typedef struct {
     char extract_dir[256];
     char members[RP_FETCH_MAX_MEMBERS][128];
     int n_members;    /* 0: a plain file */
+    char tree_from[256]; /* "": not a tree */
+    char tree_into[256];
     char check[512];  /* "": no content check */
 } rp_fetch_item;
 
-/* The built-in manifest (OpenAI's CLIP checkpoints and vocabulary, CIFAR-100). */
+/* The listing a tree item leaves in its INTO folder. */
+#define RP_FETCH_TREE_LISTING ".fetched"
+
+/* The built-in manifest (OpenAI's CLIP checkpoints and vocabulary, CIFAR-100,
+ * the Oxford-IIIT Pet set). */
 const char *rp_fetch_manifest_builtin(void);
 
 /* Parses manifest text; origin names it in errors ("FILE:LINE: ...").
@@ -103,6 +114,22 @@ int rp_fetch_mkdirs(const char *dir);
  * asked for must be there; header checksums are verified. */
 int rp_fetch_untar(const char *archive, const char *dir, char members[][128], int n_members,
                    const char *outdir);
+
+/* Extracts every regular file under FROM/ of a .tar.gz (or plain .tar)
+ * into the folder `into`, each through a temp file and a rename. Member
+ * paths must be plain (no "..", no absolute path: the archive is refused
+ * otherwise); macOS "._NAME" resource-fork files are skipped. Returns the
+ * number of files written (at least one), or -1. */
+int rp_fetch_untar_tree(const char *archive, const char *from, const char *into);
+
+/* Writes root/listing_name (atomically): "SIZE SHA256 PATH" for every
+ * regular file under root but the listing, sorted by path. */
+int rp_fetch_tree_list(const char *root, const char *listing_name);
+/* Every file of the listing is there with its size, and (rehash) its
+ * SHA-256; the error names the first that is not. */
+int rp_fetch_tree_check(const char *root, const char *listing_name, int rehash);
+/* Removes the listed files and the listing (never anything unlisted). */
+void rp_fetch_tree_remove(const char *root, const char *listing_name);
 
 /* ---- downloads ---- */
 typedef struct {

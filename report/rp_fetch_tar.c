@@ -179,3 +179,98 @@ done:
     gzclose(g);
     return rc;
 }
+
+/* ---- whole folders (the manifest's "tree") --------------------------------- */
+
+/* A member path taken from the archive, made safe to join under the output
+ * folder: every component a plain name (not empty, ".", ".." or with
+ * control characters). 0 ok, -1 not safe. */
+static int safe_rel(const char *rel) {
+    if (!*rel || rel[0] == '/') return -1;
+    for (const char *c = rel; *c;) {
+        const char *e = strchr(c, '/');
+        size_t n = e ? (size_t)(e - c) : strlen(c);
+        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.')) return -1;
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)c[i] < 0x20 || c[i] == 0x7f || c[i] == '\\') return -1;
+        c += n + (e ? 1 : 0);
+        if (!e) break;
+    }
+    return 0;
+}
+
+/* macOS tar leaves "._NAME" resource-fork files beside the real ones (the
+ * Pet annotations hold one per trimap); they are not data. */
+static int apple_double(const char *rel) {
+    const char *b = strrchr(rel, '/');
+    return !strncmp(b ? b + 1 : rel, "._", 2);
+}
+
+int rp_fetch_untar_tree(const char *archive, const char *from, const char *into) {
+    gzFile g = gzopen(archive, "rb");
+    if (!g) return en_error("%s: cannot open: %s", archive, strerror(errno));
+    gzbuffer(g, 1 << 18);
+    if (rp_fetch_mkdirs(into) < 0) { gzclose(g); return -1; }
+    int count = 0, rc = -1;
+    size_t fl = strlen(from);
+    char *longname = NULL;
+    unsigned char h[512];
+    for (;;) {
+        if (read_full(g, h, 512) < 0) { en_error("%s: %s", archive, gz_reason(g)); goto done; }
+        int zero = 1;
+        for (int i = 0; i < 512 && zero; i++) zero = h[i] == 0;
+        if (zero) break;
+        int64_t sum = tar_num(h + 148, 8), calc = 0;
+        for (int i = 0; i < 512; i++) calc += (i >= 148 && i < 156) ? ' ' : h[i];
+        if (sum != calc) { en_error("%s: not a tar archive, or corrupt (header checksum)", archive); goto done; }
+        int64_t size = tar_num(h + 124, 12);
+        if (size < 0) { en_error("%s: corrupt member size", archive); goto done; }
+        char type = (char)h[156];
+        if (type == 'L' || type == 'x') {
+            char *b = read_small(g, size);
+            if (!b) { en_error("%s: corrupt long name", archive); goto done; }
+            free(longname);
+            longname = type == 'L' ? b : pax_path(b, size);
+            if (type == 'x') free(b);
+            continue;
+        }
+        char name[512];
+        if (longname) {
+            snprintf(name, sizeof name, "%s", longname);
+            free(longname);
+            longname = NULL;
+        } else if (!memcmp(h + 257, "ustar", 5) && h[345]) {
+            snprintf(name, sizeof name, "%.155s/%.100s", (const char *)h + 345, (const char *)h);
+        } else {
+            snprintf(name, sizeof name, "%.100s", (const char *)h);
+        }
+        const char *nm = name;
+        while (!strncmp(nm, "./", 2)) nm += 2;
+        const char *rel = nm + fl + 1;
+        if ((type == '0' || type == 0) && !strncmp(nm, from, fl) && nm[fl] == '/' && !apple_double(rel)) {
+            if (safe_rel(rel) < 0) { en_error("%s: member '%s' has an unsafe path; not extracted", archive, nm); goto done; }
+            char out[1200];
+            snprintf(out, sizeof out, "%s/%s", into, rel);
+            char *slash = strrchr(out, '/');
+            *slash = 0;
+            if (rp_fetch_mkdirs(out) < 0) goto done;
+            *slash = '/';
+            if (copy_out(g, size, archive, out) < 0) goto done;
+            count++;
+        } else {
+            int64_t left = (size + 511) & ~(int64_t)511;
+            char skip[4096];
+            while (left > 0) {
+                size_t take = left < (int64_t)sizeof skip ? (size_t)left : sizeof skip;
+                if (read_full(g, skip, take) < 0) { en_error("%s: %s", archive, gz_reason(g)); goto done; }
+                left -= (int64_t)take;
+            }
+        }
+    }
+    if (!count) { en_error("%s: no files under %s/", archive, from); goto done; }
+    rc = count;
+done:
+    free(longname);
+    gzclose(g);
+    return rc;
+}

@@ -36,7 +36,7 @@ Test(fetch, builtin_manifest_parses) {
     rp_fetch_item *v;
     int n;
     cr_assert_eq(rp_fetch_manifest_parse(rp_fetch_manifest_builtin(), "builtin", &v, &n), 0, "%s", en_error_msg());
-    cr_assert_eq(n, 4);
+    cr_assert_eq(n, 6);
     const char *names[] = {"cifar100", "bpe", "vit-b-32", "rn50"};
     for (int i = 0; i < 4; i++) {
         cr_expect_str_eq(v[i].name, names[i]);
@@ -52,6 +52,16 @@ Test(fetch, builtin_manifest_parses) {
     cr_expect_eq(strlen(v[1].sha256), 64);
     cr_expect_eq(v[2].size, -1);
     cr_expect_eq(v[2].approx, 606000000);
+    /* the Pet set: two whole folders into oxford-iiit-pet/, annotations first */
+    cr_expect_str_eq(v[4].name, "pets-annotations");
+    cr_expect_str_eq(v[5].name, "pets-images");
+    cr_expect_str_eq(v[4].tree_from, "annotations");
+    cr_expect_str_eq(v[4].tree_into, "oxford-iiit-pet/annotations");
+    cr_expect_str_eq(v[5].tree_into, "oxford-iiit-pet/images");
+    cr_expect_eq(v[5].size, 791918971);
+    cr_expect_str_eq(v[5].md5, "5c4f3ee8e5d25df40f4fd59a7f44e54c");
+    cr_expect(strstr(v[5].check, "pets oxford-iiit-pet trainval=3680 test=3669"), "%s", v[5].check);
+    for (int i = 4; i < 6; i++) cr_expect_eq(v[i].n_urls, 2, "%s has a mirror", v[i].name);
     free(v);
 }
 
@@ -69,6 +79,9 @@ Test(fetch, manifest_errors_name_the_line) {
     expect_error("[a]\nfile f\nurl http://x/f\nsha256 abc\n", "m:4: sha256 must be 64 hex digits");
     expect_error("[a]\nfile f\nurl http://x/f\nmd5 unknown\ncolour blue\n", "m:5: unknown key 'colour'");
     expect_error("file f\n", "m:1: expected [name] first");
+    expect_error("[a]\nfile f\nurl http://x/f\ntree images\n", "m:4: tree FROM INTO");
+    expect_error("[a]\nfile f\nurl http://x/f\ntree images ../up\n", "m:4: tree folders must stay inside");
+    expect_error("[a]\nfile f\nurl http://x/f\ntree images pets/images\nextract d m\n", "[a] has both extract and tree");
     expect_error("[a]\nurl http://x/f\n", "[a] has no file");
     expect_error("[a]\nfile f\n", "[a] has no url");
     expect_error("[a]\nfile ../f\nurl u\n", "inside the data folder");
@@ -309,6 +322,78 @@ Test(fetch, untar_rejects_corrupt_archives) {
     char out[300];
     snprintf(out, sizeof out, "%s/top/two.bin", tmpdir);
     cr_expect_neq(access(out, F_OK), 0, "nothing half-written is left under the final name");
+}
+
+/* A tree: everything under a folder of the archive, sub-folders kept,
+ * "._" resource forks and other folders left out; then the listing, its
+ * check (sizes; hashes on request) and the removal of exactly what it lists. */
+Test(fetch, untar_tree_and_listing) {
+    char arch[300], into[300], path[400];
+    snprintf(arch, sizeof arch, "%s/p.tar", tmpdir);
+    gzFile g = gzopen(arch, "wb0"); /* a plain tar under a .tar name, as the Pet archives are */
+    cr_assert(g);
+    tar_add(g, "annotations/", '5', NULL, 0, 0);
+    tar_add(g, "annotations/test.txt", '0', "a 1 1 1\n", 8, 0);
+    tar_add(g, "annotations/trimaps/a.png", '0', "PNGDATA", 7, 0);
+    tar_add(g, "annotations/trimaps/._a.png", '0', "fork", 4, 0);
+    tar_add(g, "other/x.txt", '0', "no", 2, 0);
+    static const char zero[1024];
+    gzwrite(g, zero, 1024);
+    gzclose(g);
+    snprintf(into, sizeof into, "%s/data/pets/annotations", tmpdir);
+    cr_assert_eq(rp_fetch_untar_tree(arch, "annotations", into), 2, "%s", en_error_msg());
+    snprintf(path, sizeof path, "%s/trimaps/a.png", into);
+    cr_expect_eq(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/trimaps/._a.png", into);
+    cr_expect_neq(access(path, F_OK), 0, "resource forks are skipped");
+    snprintf(path, sizeof path, "%s/data/pets/other", tmpdir);
+    cr_expect_neq(access(path, F_OK), 0, "other folders are not extracted");
+
+    cr_assert_eq(rp_fetch_tree_list(into, RP_FETCH_TREE_LISTING), 0, "%s", en_error_msg());
+    snprintf(path, sizeof path, "%s/" RP_FETCH_TREE_LISTING, into);
+    char buf[1000] = "";
+    FILE *f = fopen(path, "r");
+    cr_assert(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* SHA-256 of "a 1 1 1\n" by sha256sum; lines sorted by path */
+    cr_expect_str_eq(buf, "8 9084327e21bcba5693d4bcd2f7c3075a782b3b372bffea2b80dd729e45a89d7a test.txt\n"
+                          "7 2d4566582844690f8634a8b2534ea5221560038c6c0650c99140759bad603ae2 trimaps/a.png\n", "listing:\n%s", buf);
+    cr_expect_eq(rp_fetch_tree_check(into, RP_FETCH_TREE_LISTING, 1), 0, "%s", en_error_msg());
+    snprintf(path, sizeof path, "%s/test.txt", into);
+    write_file(path, "b 1 1 1\n", 8); /* same size, other bytes */
+    cr_expect_eq(rp_fetch_tree_check(into, RP_FETCH_TREE_LISTING, 0), 0, "sizes only: not hashed");
+    cr_expect_eq(rp_fetch_tree_check(into, RP_FETCH_TREE_LISTING, 1), -1);
+    cr_expect(strstr(en_error_msg(), "test.txt: SHA-256"), "%s", en_error_msg());
+    write_file(path, "b\n", 2);
+    cr_expect_eq(rp_fetch_tree_check(into, RP_FETCH_TREE_LISTING, 0), -1);
+    cr_expect(strstr(en_error_msg(), "test.txt: 2 bytes, but 8 when extracted"), "%s", en_error_msg());
+    snprintf(path, sizeof path, "%s/mine.txt", into);
+    write_file(path, "kept", 4);
+    rp_fetch_tree_remove(into, RP_FETCH_TREE_LISTING);
+    cr_expect_eq(access(path, F_OK), 0, "a file the listing does not name is never removed");
+    snprintf(path, sizeof path, "%s/trimaps/a.png", into);
+    cr_expect_neq(access(path, F_OK), 0, "listed files are removed");
+
+    cr_expect_eq(rp_fetch_untar_tree(arch, "nothing", into), -1);
+    cr_expect(strstr(en_error_msg(), "no files under nothing/"), "%s", en_error_msg());
+}
+
+Test(fetch, untar_tree_refuses_unsafe_paths) {
+    char arch[300], into[300], path[400];
+    snprintf(arch, sizeof arch, "%s/evil.tar.gz", tmpdir);
+    gzFile g = gzopen(arch, "wb");
+    tar_add(g, "images/ok.jpg", '0', "x", 1, 0);
+    tar_add(g, "images/../../escape.txt", '0', "x", 1, 0);
+    static const char zero[1024];
+    gzwrite(g, zero, 1024);
+    gzclose(g);
+    snprintf(into, sizeof into, "%s/d/images", tmpdir);
+    cr_expect_eq(rp_fetch_untar_tree(arch, "images", into), -1);
+    cr_expect(strstr(en_error_msg(), "unsafe path"), "%s", en_error_msg());
+    snprintf(path, sizeof path, "%s/escape.txt", tmpdir);
+    cr_expect_neq(access(path, F_OK), 0, "nothing is written outside the folder");
 }
 
 /* ---- download failures ---- */
