@@ -28,7 +28,9 @@ int rp_cmd_results(int argc, char **argv) {
         cJSON *doc = t ? cJSON_Parse(t) : NULL;
         free(t);
         if (!doc) {
-            fprintf(stderr, "clipbook results: %s: %s\n", argv[i], t ? "not JSON" : en_error_msg());
+            /* rp_file_read's message already names the file */
+            if (t) fprintf(stderr, "clipbook results: %s: not JSON\n", argv[i]);
+            else fprintf(stderr, "clipbook results: %s\n", en_error_msg());
             rc = 1;
             continue;
         }
