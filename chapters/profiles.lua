@@ -6,6 +6,14 @@
 -- towers: the two CLIP models. Either `checkpoint` (a safetensors file with
 -- OpenAI's key names) or a model config plus `train` (pre-training on the
 -- shapes world). data: where pictures come from and how many per split.
+--
+-- Limits the runner reads (lua/runner.lua), left at their defaults here:
+-- cell_timeout (seconds a cell may run, memo functions included; 3600;
+-- CLIPBOOK_CELL_TIMEOUT and a cell's timeout= option override it),
+-- output_max_lines / output_max_bytes (what a cell's printed output shows
+-- in the document; 200 / 65536, the rest in build/doc/<chapter>.out/).
+-- (Set here, a field enters the memo key of every experiment that mentions
+-- `profile`, so the study would recompute.)
 
 -- The mini towers (chapter 2 justifies them with measurements): a ViT on
 -- 32 px pictures in 8 px patches (16 tokens) and a ModifiedResNet whose

@@ -42,6 +42,34 @@ int      fg_draw(cairo_t *cr, fg_box box, const fg_spec *spec, char *err, size_t
 int      fg_render_file(const fg_spec *spec, const char *path, double width_pt,
                         double height_pt, char *err, size_t errlen);
 
+/* Figure kinds: one name per kind, in the order of fg_kind (fg_internal.h;
+ * a kind added there without its name here fails to build). "training" is
+ * an alias of "curve". fg_kind_of: the kind's index, or -1. fg_kind_list:
+ * "line, curve (training), bar, ..." for messages. */
+extern const char *const fg_kind_names[];
+extern const int fg_kind_count;
+int         fg_kind_of(const char *name);
+const char *fg_kind_list(void);
+
+/* The chapter runner's check of a spec (JSON text), before it goes into a
+ * fragment: everything fg_spec_parse checks, without decoding pictures;
+ * and what a page cannot show is thinned or refused:
+ *   - a line series of more than FG_THIN_MIN points on a sorted x is cut
+ *     to the first, lowest, highest and last point (and the extremes'
+ *     neighbours) of each of FG_THIN_COLUMNS columns across the plot
+ *     (sub-pixel at any drawing resolution up to that many pixels, so the
+ *     picture does not change; fg_check.c);
+ *   - heatmaps over FG_MAX_HEATMAP cells, inline pictures over
+ *     FG_MAX_PIXELS pixels in all, and unsorted series over FG_THIN_MIN*8
+ *     points are refused with a message.
+ * Returns 0 (*thinned NULL: keep the text as it is; else a malloc'd JSON
+ * text to store instead), or -1 with err. */
+#define FG_THIN_COLUMNS 4096
+#define FG_THIN_MIN     (8 * FG_THIN_COLUMNS)
+#define FG_MAX_HEATMAP  250000
+#define FG_MAX_PIXELS   (16 * 1024 * 1024)
+int fg_spec_check(const char *json, const char *base_dir, char **thinned, char *err, size_t errlen);
+
 /* The same from a cJSON object already parsed (the report's fragment). */
 struct cJSON;
 fg_spec *fg_spec_from_cjson(const struct cJSON *obj, const char *base_dir, char *err, size_t errlen);

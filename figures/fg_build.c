@@ -7,15 +7,11 @@
 #include "fg_internal.h"
 
 fg_spec *fg_spec_new(const char *kind) {
-    fg_kind k;
-    if (!kind) return NULL;
-    if (!strcmp(kind, "line")) k = FG_LINE;
-    else if (!strcmp(kind, "curve") || !strcmp(kind, "training")) k = FG_CURVE;
-    else if (!strcmp(kind, "bar")) k = FG_BAR;
-    else return NULL;
+    int k = fg_kind_of(kind);   /* the names: fg_kind_names (fg_spec.c) */
+    if (k != FG_LINE && k != FG_CURVE && k != FG_BAR) return NULL;
     fg_spec *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    s->kind = k;
+    s->kind = (fg_kind)k;
     s->x_min = s->x_max = s->y_min = s->y_max = NAN;
     s->vmin = s->vmax = NAN;
     s->grid = 1;

@@ -265,6 +265,12 @@ unsigned char *fg_base64_decode(const char *s, size_t *n);
 
 /* Small helpers. */
 char *fg_strdup(const char *s);
+/* fg_spec.c: JSON clean-ups before parsing (NaN words -> null; {} -> []),
+ * and the structural check of a parsed tree without decoding pictures. */
+struct cJSON;
+char *fg_json_nonfinite_to_null(const char *json);
+void  fg_json_empty_objects_to_arrays(struct cJSON *j);
+int   fg_spec_validate_tree(const struct cJSON *o, const char *base_dir, char *err, size_t errlen);
 void  fg_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int   fg_finite(double v);
 

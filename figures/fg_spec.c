@@ -198,10 +198,11 @@ static int parse_reflines(const cJSON *o, const char *key, fg_refline **out, int
 
 /* Raw pixels of an image object: HWC uint8 from inline base64, a flat
  * "values" array, or a PNG file (then RGBA). */
-static int pixels_of(const cJSON *o, const char *base, int *w, int *h, int *ch, unsigned char **px,
+static int pixels_of(const cJSON *o, const char *base, int decode, int *w, int *h, int *ch, unsigned char **px,
                      char **load_err, const char *ctx, char *err, size_t errlen) {
     *px = NULL; *load_err = NULL;
     const cJSON *png = cJSON_GetObjectItemCaseSensitive(o, "png");
+    if (cJSON_IsString(png) && !decode) { *w = *h = 0; *ch = 4; return 0; }   /* read when drawn */
     if (cJSON_IsString(png)) {
         char path[4096];
         if (png->valuestring[0] == '/' || !base || !*base) snprintf(path, sizeof path, "%s", png->valuestring);
@@ -242,6 +243,17 @@ static int pixels_of(const cJSON *o, const char *base, int *w, int *h, int *ch, 
     size_t need = (size_t)*w * *h * *ch;
     const cJSON *pj = cJSON_GetObjectItemCaseSensitive(o, "pixels");
     const cJSON *vj = cJSON_GetObjectItemCaseSensitive(o, "values");
+    if (cJSON_IsString(pj) && !decode) {   /* the length base64 stands for, without decoding */
+        size_t L = strlen(pj->valuestring), n = L / 4 * 3;
+        if (L % 4) { fg_err(err, errlen, "%s: \"pixels\" is not valid base64", ctx); return -1; }
+        if (L && pj->valuestring[L - 1] == '=') n--;
+        if (L > 1 && pj->valuestring[L - 2] == '=') n--;
+        if (n != need) {
+            fg_err(err, errlen, "%s: \"pixels\" holds %zu bytes, %dx%dx%d needs %zu", ctx, n, *w, *h, *ch, need);
+            return -1;
+        }
+        return 0;
+    }
     if (cJSON_IsString(pj)) {
         size_t n = 0;
         *px = fg_base64_decode(pj->valuestring, &n);
@@ -258,6 +270,7 @@ static int pixels_of(const cJSON *o, const char *base, int *w, int *h, int *ch, 
             fg_err(err, errlen, "%s: \"values\" holds %d numbers, %dx%dx%d needs %zu", ctx, cJSON_GetArraySize(vj), *w, *h, *ch, need);
             return -1;
         }
+        if (!decode) return 0;
         *px = malloc(need + 1);
         size_t i = 0;
         const cJSON *e;
@@ -271,13 +284,13 @@ static int pixels_of(const cJSON *o, const char *base, int *w, int *h, int *ch, 
     return -1;
 }
 
-static int image_of(const cJSON *o, const char *base, fg_image *im, const char *ctx, char *err, size_t errlen) {
+static int image_of(const cJSON *o, const char *base, int decode, fg_image *im, const char *ctx, char *err, size_t errlen) {
     memset(im, 0, sizeof *im);
     if (!o || cJSON_IsNull(o)) { im->empty = 1; return 0; }
     if (cJSON_IsString(o)) {   /* a bare string is a PNG path */
         cJSON *tmp = cJSON_CreateObject();
         cJSON_AddStringToObject(tmp, "png", o->valuestring);
-        int rc = image_of(tmp, base, im, ctx, err, errlen);
+        int rc = image_of(tmp, base, decode, im, ctx, err, errlen);
         cJSON_Delete(tmp);
         return rc;
     }
@@ -285,15 +298,16 @@ static int image_of(const cJSON *o, const char *base, fg_image *im, const char *
     int w, h, ch;
     unsigned char *px;
     char *lerr;
-    if (pixels_of(o, base, &w, &h, &ch, &px, &lerr, ctx, err, errlen)) return -1;
+    if (pixels_of(o, base, decode, &w, &h, &ch, &px, &lerr, ctx, err, errlen)) return -1;
     if (lerr) { im->err = lerr; return 0; }
+    if (!decode) { im->empty = 1; return 0; }
     int rc = fg_image_from_pixels(im, w, h, ch, px);
     free(px);
     if (rc) { fg_err(err, errlen, "%s: cannot make an image surface", ctx); return -1; }
     return 0;
 }
 
-static int parse_grid(const cJSON *o, const char *base, fg_spec *s, char *err, size_t errlen) {
+static int parse_grid(const cJSON *o, const char *base, int decode, fg_spec *s, char *err, size_t errlen) {
     const cJSON *im = cJSON_GetObjectItemCaseSensitive(o, "images");
     if (!cJSON_IsArray(im)) { fg_err(err, errlen, "image_grid: 'images' must be an array (of rows, or flat with 'cols')"); return -1; }
     int n = cJSON_GetArraySize(im);
@@ -320,19 +334,19 @@ static int parse_grid(const cJSON *o, const char *base, fg_spec *s, char *err, s
             const cJSON *row = cJSON_GetArrayItem(im, r);
             for (int c = 0; c < cJSON_GetArraySize(row); c++) {
                 snprintf(ctx, sizeof ctx, "image_grid: image [%d][%d]", r + 1, c + 1);
-                if (image_of(cJSON_GetArrayItem(row, c), base, &s->images[r * s->img_cols + c], ctx, err, errlen)) return -1;
+                if (image_of(cJSON_GetArrayItem(row, c), base, decode, &s->images[r * s->img_cols + c], ctx, err, errlen)) return -1;
             }
         }
     } else {
         for (int i = 0; i < n; i++) {
             snprintf(ctx, sizeof ctx, "image_grid: image %d", i + 1);
-            if (image_of(cJSON_GetArrayItem(im, i), base, &s->images[i], ctx, err, errlen)) return -1;
+            if (image_of(cJSON_GetArrayItem(im, i), base, decode, &s->images[i], ctx, err, errlen)) return -1;
         }
     }
     return 0;
 }
 
-static int parse_masks(const cJSON *o, const char *base, fg_spec *s, char *err, size_t errlen) {
+static int parse_masks(const cJSON *o, const char *base, int decode, fg_spec *s, char *err, size_t errlen) {
     const cJSON *rows = cJSON_GetObjectItemCaseSensitive(o, "rows");
     if (!cJSON_IsArray(rows)) { fg_err(err, errlen, "mask_overlay: 'rows' must be an array of {image, masks}"); return -1; }
     s->img_rows = cJSON_GetArraySize(rows);
@@ -354,7 +368,7 @@ static int parse_masks(const cJSON *o, const char *base, fg_spec *s, char *err, 
         if (!cJSON_IsObject(r)) { fg_err(err, errlen, "mask_overlay: row %d must be an object", ri + 1); return -1; }
         fg_image *img = &s->images[ri * s->img_cols];
         snprintf(ctx, sizeof ctx, "mask_overlay: row %d image", ri + 1);
-        if (image_of(cJSON_GetObjectItemCaseSensitive(r, "image"), base, img, ctx, err, errlen)) return -1;
+        if (image_of(cJSON_GetObjectItemCaseSensitive(r, "image"), base, decode, img, ctx, err, errlen)) return -1;
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(r, "masks");
         for (int mi = 0; mi < cJSON_GetArraySize(m); mi++) {
             snprintf(ctx, sizeof ctx, "mask_overlay: row %d mask %d", ri + 1, mi + 1);
@@ -366,8 +380,9 @@ static int parse_masks(const cJSON *o, const char *base, fg_spec *s, char *err, 
             int w, h, ch;
             unsigned char *px;
             char *lerr;
-            if (pixels_of(mj, base, &w, &h, &ch, &px, &lerr, ctx, err, errlen)) return -1;
+            if (pixels_of(mj, base, decode, &w, &h, &ch, &px, &lerr, ctx, err, errlen)) return -1;
             if (lerr) { cell->err = lerr; continue; }
+            if (!decode) { cell->empty = 1; continue; }
             unsigned char *cls = malloc((size_t)w * h + 1);
             for (size_t i = 0; i < (size_t)w * h; i++) cls[i] = px[i * ch];   /* class = first channel */
             free(px);
@@ -421,9 +436,9 @@ static int parse_heatmap(const cJSON *o, fg_spec *s, char *err, size_t errlen) {
     return 0;
 }
 
-static fg_spec *parse_obj(const cJSON *o, const char *base, int depth, char *err, size_t errlen);
+static fg_spec *parse_obj(const cJSON *o, const char *base, int decode, int depth, char *err, size_t errlen);
 
-static int parse_panels(const cJSON *o, const char *base, fg_spec *s, int depth, char *err, size_t errlen) {
+static int parse_panels(const cJSON *o, const char *base, int decode, fg_spec *s, int depth, char *err, size_t errlen) {
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "panels");
     if (!cJSON_IsArray(p)) { fg_err(err, errlen, "panels: 'panels' must be an array of figure specs"); return -1; }
     if (depth >= MAX_DEPTH) { fg_err(err, errlen, "panels: nested more than %d deep", MAX_DEPTH); return -1; }
@@ -432,7 +447,7 @@ static int parse_panels(const cJSON *o, const char *base, fg_spec *s, int depth,
     s->panels = calloc(n + 1, sizeof *s->panels);
     for (int i = 0; i < n; i++) {
         char sub[256];
-        s->panels[i] = parse_obj(cJSON_GetArrayItem(p, i), base, depth + 1, sub, sizeof sub);
+        s->panels[i] = parse_obj(cJSON_GetArrayItem(p, i), base, decode, depth + 1, sub, sizeof sub);
         if (!s->panels[i]) { fg_err(err, errlen, "panel %d: %s", i + 1, sub); return -1; }
         s->n_panels++;
     }
@@ -442,23 +457,19 @@ static int parse_panels(const cJSON *o, const char *base, fg_spec *s, int depth,
     return 0;
 }
 
-static fg_spec *parse_obj(const cJSON *o, const char *base, int depth, char *err, size_t errlen) {
+static fg_spec *parse_obj(const cJSON *o, const char *base, int decode, int depth, char *err, size_t errlen) {
     if (!cJSON_IsObject(o)) { fg_err(err, errlen, "a figure spec must be a JSON object"); return NULL; }
     char *kind = str_of(o, "kind");
-    if (!kind) { fg_err(err, errlen, "figure spec has no \"kind\" (line, curve, bar, heatmap, image_grid, mask_overlay, panels)"); return NULL; }
-    fg_spec *s = calloc(1, sizeof *s);
-    static const char *names[] = { "line", "curve", "bar", "heatmap", "image_grid", "mask_overlay", "panels" };
-    _Static_assert(sizeof names / sizeof names[0] == FG_KIND_COUNT, "a name per kind");
-    s->kind = FG_KIND_COUNT;
-    for (int i = 0; i < FG_KIND_COUNT; i++)
-        if (!strcmp(kind, names[i])) s->kind = (fg_kind)i;
-    if (!strcmp(kind, "training")) s->kind = FG_CURVE;
-    if (s->kind == FG_KIND_COUNT) {
-        fg_err(err, errlen, "unknown figure kind '%s' (line, curve, training, bar, heatmap, image_grid, mask_overlay, panels)", kind);
-        free(kind); free(s);
+    if (!kind) { fg_err(err, errlen, "figure spec has no \"kind\" (%s; figures/FORMAT.md)", fg_kind_list()); return NULL; }
+    int k = fg_kind_of(kind);
+    if (k < 0) {
+        fg_err(err, errlen, "unknown figure kind '%s' (%s)", kind, fg_kind_list());
+        free(kind);
         return NULL;
     }
     free(kind);
+    fg_spec *s = calloc(1, sizeof *s);
+    s->kind = (fg_kind)k;
     s->title = str_of(o, "title");
     s->aspect = num_of(o, "aspect", 0);
     if (!(s->aspect > 0.05 && s->aspect < 20)) s->aspect = 0;
@@ -529,9 +540,9 @@ static fg_spec *parse_obj(const cJSON *o, const char *base, int depth, char *err
         }
     }
     if (!rc && s->kind == FG_HEATMAP) rc = parse_heatmap(o, s, err, errlen);
-    if (!rc && s->kind == FG_IMAGE_GRID) rc = parse_grid(o, base, s, err, errlen);
+    if (!rc && s->kind == FG_IMAGE_GRID) rc = parse_grid(o, base, decode, s, err, errlen);
     if (!rc && s->kind == FG_MASK_OVERLAY) {
-        rc = parse_masks(o, base, s, err, errlen);
+        rc = parse_masks(o, base, decode, s, err, errlen);
         if (!rc && !s->col_titles && s->img_cols == 3) {
             const char *d[] = { "image", "ground truth", "prediction" };
             s->col_titles = calloc(4, sizeof(char *));
@@ -539,7 +550,7 @@ static fg_spec *parse_obj(const cJSON *o, const char *base, int depth, char *err
             s->n_col_titles = 3;
         }
     }
-    if (!rc && s->kind == FG_PANELS) rc = parse_panels(o, base, s, depth, err, errlen);
+    if (!rc && s->kind == FG_PANELS) rc = parse_panels(o, base, decode, s, depth, err, errlen);
     if (rc) { fg_spec_free(s); return NULL; }
     return s;
 }
@@ -547,7 +558,7 @@ static fg_spec *parse_obj(const cJSON *o, const char *base, int depth, char *err
 /* JSON has no NaN or infinity, but number printers (Lua's %.17g, C's
  * printf, Python's json) write nan, -nan, inf, Infinity, NaN. Outside
  * strings, such a word where a value starts becomes null: a gap. */
-static char *nonfinite_to_null(const char *j) {
+char *fg_json_nonfinite_to_null(const char *j) {
     static const char *words[] = { "-infinity", "infinity", "-inf", "inf", "-nan", "nan" };
     size_t n = strlen(j);
     char *o = malloc(2 * n + 1);   /* "null" replaces 3-letter "nan" too */
@@ -584,16 +595,16 @@ static char *nonfinite_to_null(const char *j) {
 /* A Lua table that is empty serialises as {} as often as []: every empty
  * object becomes an empty array (where an object was wanted, both are
  * equally wrong and still rejected). */
-static void empty_objects_to_arrays(cJSON *j) {
+void fg_json_empty_objects_to_arrays(cJSON *j) {
     for (; j; j = j->next) {
         if (cJSON_IsObject(j) && !j->child) j->type = (j->type & ~0xFF) | cJSON_Array;
-        else if (j->child) empty_objects_to_arrays(j->child);
+        else if (j->child) fg_json_empty_objects_to_arrays(j->child);
     }
 }
 
 fg_spec *fg_spec_parse(const char *json, const char *base_dir, char *err, size_t errlen) {
     if (!json) { fg_err(err, errlen, "no JSON text"); return NULL; }
-    char *clean = nonfinite_to_null(json);
+    char *clean = fg_json_nonfinite_to_null(json);
     if (!clean) { fg_err(err, errlen, "out of memory"); return NULL; }
     cJSON *o = cJSON_Parse(clean);
     if (!o) {
@@ -603,8 +614,8 @@ fg_spec *fg_spec_parse(const char *json, const char *base_dir, char *err, size_t
         return NULL;
     }
     free(clean);
-    empty_objects_to_arrays(o->child);
-    fg_spec *s = parse_obj(o, base_dir, 0, err, errlen);
+    fg_json_empty_objects_to_arrays(o->child);
+    fg_spec *s = parse_obj(o, base_dir, 1, 0, err, errlen);
     cJSON_Delete(o);
     return s;
 }
@@ -613,10 +624,42 @@ fg_spec *fg_spec_from_cjson(const struct cJSON *o, const char *base_dir, char *e
     if (!o) { fg_err(err, errlen, "no figure spec"); return NULL; }
     cJSON *d = cJSON_Duplicate(o, 1);   /* the caller's tree stays as it is */
     if (!d) { fg_err(err, errlen, "out of memory"); return NULL; }
-    empty_objects_to_arrays(d->child);
-    fg_spec *s = parse_obj(d, base_dir, 0, err, errlen);
+    fg_json_empty_objects_to_arrays(d->child);
+    fg_spec *s = parse_obj(d, base_dir, 1, 0, err, errlen);
     cJSON_Delete(d);
     return s;
+}
+
+int fg_spec_validate_tree(const cJSON *o, const char *base_dir, char *err, size_t errlen) {
+    fg_spec *s = parse_obj(o, base_dir, 0, 0, err, errlen);
+    if (!s) return -1;
+    fg_spec_free(s);
+    return 0;
+}
+
+/* ---- figure kinds: the one table ----------------------------------------- */
+
+const char *const fg_kind_names[] = { "line", "curve", "bar", "heatmap", "image_grid", "mask_overlay", "panels" };
+_Static_assert(sizeof fg_kind_names / sizeof fg_kind_names[0] == FG_KIND_COUNT, "a name per figure kind");
+const int fg_kind_count = FG_KIND_COUNT;
+
+int fg_kind_of(const char *name) {
+    if (!name) return -1;
+    for (int i = 0; i < FG_KIND_COUNT; i++)
+        if (!strcmp(name, fg_kind_names[i])) return i;
+    if (!strcmp(name, "training")) return FG_CURVE;   /* an alias */
+    return -1;
+}
+
+const char *fg_kind_list(void) {
+    static char list[256];
+    if (!list[0]) {
+        size_t k = 0;
+        for (int i = 0; i < FG_KIND_COUNT; i++)
+            k += snprintf(list + k, sizeof list - k, "%s%s%s", i ? ", " : "", fg_kind_names[i],
+                          i == FG_CURVE ? " (training)" : "");
+    }
+    return list;
 }
 
 void fg_spec_free(fg_spec *s) {

@@ -246,15 +246,34 @@ static int rt_machine(lua_State *L) {
     return 1;
 }
 
-/* check_spec(json) -> true | false, message: the figures library's own
- * parser, so a spec it cannot draw fails at its cell, not at render time. */
+/* check_spec(json [, base]) -> true [, thinned_json] | false, message: the
+ * figures library's own check (fg_spec_check: no picture decoded), so a
+ * spec it cannot draw fails at its cell, not at render time; a series too
+ * long to matter point by point comes back thinned for drawing. */
 static int rt_check_spec(lua_State *L) {
     const char *json = luaL_checkstring(L, 1);
+    const char *base = luaL_optstring(L, 2, "build/doc");
     char err[512] = "";
-    fg_spec *s = fg_spec_parse(json, luaL_optstring(L, 2, "build/doc"), err, sizeof err);
-    if (!s) { lua_pushboolean(L, 0); lua_pushstring(L, err[0] ? err : "bad figure spec"); return 2; }
-    fg_spec_free(s);
+    char *thin = NULL;
+    if (fg_spec_check(json, base, &thin, err, sizeof err)) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, err[0] ? err : "bad figure spec");
+        return 2;
+    }
     lua_pushboolean(L, 1);
+    if (!thin) return 1;
+    lua_pushstring(L, thin);  /* may raise only on memory: accept that leak risk */
+    free(thin);
+    return 2;
+}
+
+/* figure_kinds() -> {"line", "curve", ...}: figures' one table of kinds */
+static int rt_figure_kinds(lua_State *L) {
+    lua_createtable(L, fg_kind_count, 0);
+    for (int i = 0; i < fg_kind_count; i++) {
+        lua_pushstring(L, fg_kind_names[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
     return 1;
 }
 
@@ -319,5 +338,7 @@ int luaopen_clipbook_runtime(lua_State *L) {
         {"rng_seed", rt_rng_seed}, {"engine_version", rt_version}, {"code_hash", rt_code_hash}, {"name_ok", rt_name_ok}, {"pid", rt_pid}, {NULL, NULL},
     };
     luaL_newlib(L, fns);
+    lua_pushcfunction(L, rt_figure_kinds);
+    lua_setfield(L, -2, "figure_kinds");
     return 1;
 }

@@ -99,20 +99,19 @@ function M.new(ctx)
     for k, v in pairs(t) do
       if k ~= "label" and k ~= "caption" and k ~= "width" then spec[k] = v end
     end
-    if type(spec.kind) ~= "string" then
-      error("figure: the spec needs a kind (line, curve, bar, heatmap, image_grid, mask_overlay, panels; figures/FORMAT.md)", 2)
-    end
+    -- the spec is converted once: this JSON text is both what the figures
+    -- library checks and the snapshot the fragment stores (the chapter may
+    -- change its tables or tensors later; the document is written at the
+    -- end of the run). A missing or unknown kind is the library's message.
     local okj, json = pcall(rt.json, spec)
     if not okj then error("figure: " .. tostring(json), 2) end
     if ctx.check_spec then
-      local ok, err = ctx.check_spec(json)
-      if not ok then error("figure: " .. err, 2) end
+      local ok, res = ctx.check_spec(json)
+      if not ok then error("figure: " .. res, 2) end
+      if type(res) == "string" then json = res end  -- thinned for drawing
     end
-    -- a snapshot: the chapter may change its tables (or tensors) later,
-    -- and the document is written at the end of the run
-    spec = rt.unpack(rt.pack(spec))
     add_block({ type = "figure", label = label, caption = caption and tostring(caption) or nil,
-                width = width, spec = setmetatable(spec, OBJECT) })
+                width = width, spec_json = json })
   end
 
   function env.tabular(t)
@@ -374,6 +373,7 @@ function M.new(ctx)
       local a = select(i, ...)
       if not (i == 1 and a == env.io) then buf[#buf + 1] = tostring(a) end
     end
+    if #buf >= 256 and ctx.drain_output then ctx.drain_output() end
     return env.io
   end
   env.io = setmetatable({ write = capture_write }, { __index = io })
@@ -383,6 +383,9 @@ function M.new(ctx)
     for i = 1, n do parts[i] = tostring((select(i, ...))) end
     local buf = out()
     buf[#buf + 1] = table.concat(parts, "\t") .. "\n"
+    -- a cell that prints a lot: past its cap the text goes to a file, not
+    -- into memory (runner.lua)
+    if #buf >= 256 and ctx.drain_output then ctx.drain_output() end
   end
   return env
 end

@@ -2,6 +2,7 @@
  * Fields missing from a block get defaults; a block of an unknown type or a
  * wrong field type is a user error naming the file and block. */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -79,17 +80,108 @@ static int load_table(rp_doc *d, rp_block *b, const cJSON *o, const char *path, 
     return 0;
 }
 
+long rp_utf8_invalid_at(const char *s, size_t n) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned c = u[i];
+        size_t len;
+        unsigned min;
+        if (c < 0x80) { i++; continue; }
+        if (c >= 0xC2 && c <= 0xDF) { len = 2; min = 0x80; }
+        else if (c >= 0xE0 && c <= 0xEF) { len = 3; min = 0x800; }
+        else if (c >= 0xF0 && c <= 0xF4) { len = 4; min = 0x10000; }
+        else return (long)i;
+        if (i + len > n) return (long)i;
+        unsigned cp = c & (0x7F >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((u[i + k] & 0xC0) != 0x80) return (long)i;
+            cp = (cp << 6) | (u[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return (long)i;
+        i += len;
+    }
+    return -1;
+}
+
+static void free_block(rp_block *b);
+static int g_numbered;
+
+/* What a message may carry into the document: invalid bytes as '?'. */
+static char *printable(const char *s) {
+    char *o = strdup(s ? s : "");
+    EN_ASSERT(o);
+    long at;
+    size_t n = strlen(o), from = 0;
+    while ((at = rp_utf8_invalid_at(o + from, n - from)) >= 0) { o[from + at] = '?'; from += at + 1; }
+    return o;
+}
+
+void rp_doc_add_error_chapter(rp_doc *d, const char *path, const char *msg) {
+    d->chapters = realloc(d->chapters, (d->nchapters + 1) * sizeof *d->chapters);
+    EN_ASSERT(d->chapters);
+    rp_chapter *ch = &d->chapters[d->nchapters++];
+    memset(ch, 0, sizeof *ch);
+    char *pc = strdup(path), *pd = strdup(path);
+    char *st = printable(basename(pc));
+    char *dot = strrchr(st, '.');
+    if (dot && !strcmp(dot, ".json")) *dot = 0;
+    ch->stem = st;
+    ch->path = printable(path);
+    ch->dir = strdup(dirname(pd));
+    free(pc); free(pd);
+    ch->blocks = calloc(2, sizeof *ch->blocks);
+    EN_ASSERT(ch->blocks);
+    /* a heading of its own, so the error is not read as the end of the
+     * chapter before; backslashes keep the name from being Markdown */
+    char head[600];
+    size_t k = snprintf(head, sizeof head, "# ");
+    for (const char *p = st; *p && k < sizeof head - 40; p++) {
+        if (ispunct((unsigned char)*p)) head[k++] = '\\';
+        head[k++] = *p;
+    }
+    snprintf(head + k, sizeof head - k, " (not rendered)\n");
+    ch->blocks[0].kind = RP_B_MD;
+    ch->blocks[0].md = rp_md_parse(d, head);
+    ch->blocks[1].kind = RP_B_ERROR;
+    ch->blocks[1].title = strdup("unreadable fragment");
+    ch->blocks[1].message = printable(msg);
+    ch->nblocks = 2;
+    d->nerrors++;
+}
+
 int rp_doc_load_chapter(rp_doc *d, const char *path) {
-    char *text = rp_doc_read_file(path, NULL);
+    size_t len;
+    char *text = rp_doc_read_file(path, &len);
     if (!text) return -1;
+    /* JSON is UTF-8 (RFC 8259); pango would drop what follows a bad byte */
+    long bad = rp_utf8_invalid_at(text, len);
+    if (bad >= 0) {
+        long line = 1;
+        for (long i = 0; i < bad; i++) line += text[i] == '\n';
+        unsigned char byte = (unsigned char)text[bad];
+        free(text);
+        return en_error("%s: not valid UTF-8 (byte 0x%02X at byte offset %ld, line %ld); rerun its chapter "
+                        "with a clipbook that writes valid fragments", path, byte, bad, line);
+    }
+    if (strlen(text) != len) {
+        long at = (long)strlen(text);
+        free(text);
+        return en_error("%s: a NUL byte at byte offset %ld", path, at);
+    }
     cJSON *root = cJSON_Parse(text);
-    if (!root) {  /* the error pointer points into text: format before freeing it */
-        en_error("%s: not valid JSON (near '%.20s')", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "?");
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        long off = at && at >= text && at <= text + len ? (long)(at - text) : -1;
+        char *near = printable(at ? at : "?");
+        if (strlen(near) > 20) near[20] = 0;
+        en_error("%s: not valid JSON (at byte offset %ld, near '%s')", path, off, near);
+        free(near);
         free(text);
         return -1;
     }
     free(text);
     int rc = -1;
+    int first_chapter = d->nchapters;
     const char *fmt = jstr(root, "format");
     if (!fmt || strcmp(fmt, RP_DOC_FORMAT)) { en_error("%s: format is not %s", path, RP_DOC_FORMAT); goto out; }
     const cJSON *blocks = cJSON_GetObjectItemCaseSensitive(root, "blocks");
@@ -102,6 +194,7 @@ int rp_doc_load_chapter(rp_doc *d, const char *path) {
     const char *st = jstr(root, "chapter");
     ch->stem = strdup(st ? st : basename(pc));
     free(pc);
+    ch->path = strdup(path);
     ch->source = dupstr(jstr(root, "source"));
     const cJSON *pv = cJSON_GetObjectItemCaseSensitive(root, "provenance");
     if (cJSON_IsObject(pv)) {   /* one quiet line at the chapter's end */
@@ -183,6 +276,13 @@ int rp_doc_load_chapter(rp_doc *d, const char *path) {
     }
     rc = 0;
 out:
+    if (rc && d->nchapters > first_chapter) {   /* leave the document as it was */
+        rp_chapter *bad_ch = &d->chapters[--d->nchapters];
+        g_numbered = d->numbered;
+        for (int i = 0; i < bad_ch->nblocks; i++) free_block(&bad_ch->blocks[i]);
+        free(bad_ch->blocks); free(bad_ch->stem); free(bad_ch->source); free(bad_ch->path);
+        free(bad_ch->dir); free(bad_ch->prov);
+    }
     cJSON_Delete(root);
     return rc;
 }
@@ -265,7 +365,7 @@ void rp_doc_free(rp_doc *d) {
     for (int c = 0; c < d->nchapters; c++) {
         rp_chapter *ch = &d->chapters[c];
         for (int i = 0; i < ch->nblocks; i++) free_block(&ch->blocks[i]);
-        free(ch->blocks); free(ch->stem); free(ch->source); free(ch->dir); free(ch->prov);
+        free(ch->blocks); free(ch->stem); free(ch->source); free(ch->path); free(ch->dir); free(ch->prov);
     }
     free(d->chapters);
     for (int i = 0; i < d->nsp; i++) {

@@ -57,6 +57,7 @@ typedef struct {
 
 typedef struct {
     char *stem, *source;
+    char *path;        /* the fragment file */
     char *dir;         /* the fragment's folder: image paths are relative to it */
     char *prov;        /* "profile mini · seed 0 · ..." from provenance, or NULL */
     rp_block *blocks;
@@ -94,11 +95,20 @@ typedef struct rp_doc {
     int line_numbers;  /* --line-numbers: number every listing */
     const char *paper; /* "a4" or "letter" */
     int numbered;      /* rp_xref_number ran: heading user data is a label index */
+    int nerrors;       /* problems marked in the document (an unreadable fragment,
+                          a duplicate label): render writes it, then exits 1 */
 } rp_doc;
 
 /* rp_doc.c */
 rp_doc *rp_doc_new(void);
-int     rp_doc_load_chapter(rp_doc *d, const char *path);   /* -1 + en_error */
+/* -1 + en_error, the document as it was; a fragment must be valid UTF-8
+ * and valid JSON in the clipbook-doc/1 format (rp_doc.h). */
+int     rp_doc_load_chapter(rp_doc *d, const char *path);
+/* A chapter standing for a fragment that could not be loaded: its name as
+ * a heading and an error block with msg; counts in d->nerrors. */
+void    rp_doc_add_error_chapter(rp_doc *d, const char *path, const char *msg);
+/* Byte offset of the first invalid UTF-8 sequence in s[0..n), or -1. */
+long    rp_utf8_invalid_at(const char *s, size_t n);
 int     rp_doc_load_meta(rp_doc *d, const char *path);
 void    rp_doc_free(rp_doc *d);
 char   *rp_doc_read_file(const char *path, size_t *len);        /* malloc'd, NUL-ended */
@@ -112,7 +122,9 @@ int     rp_md_options(void);
 const char *rp_md_placeholder(const char *s, char *kind, int *index, const char **end);
 char   *rp_md_plain(const rp_doc *d, cmark_node *n);   /* a node's text (math as TeX), malloc'd */
 
-/* rp_xref.c: numbers sections, figures, tables, equations, citations. */
+/* rp_xref.c: numbers sections, figures, tables, equations, citations.
+ * Returns 0; a duplicate label becomes an error block in the document and
+ * counts in d->nerrors. */
 int     rp_xref_number(rp_doc *d);
 const rp_label *rp_xref_find(const rp_doc *d, const char *label);
 /* "Figure 3", "Section 4.1", "Equation (5)"; malloc'd; NULL if unknown. */

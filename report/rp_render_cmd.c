@@ -4,7 +4,14 @@
  *                 [--line-numbers] [--no-html] [--no-pdf]
  * Chapters are rendered in the order of their stems (file names sort).
  * Without --meta, chapters/meta.json is used when it exists (so `make
- * report` gets the title block and bibliography without saying so). */
+ * report` gets the title block and bibliography without saying so).
+ *
+ * A fragment that cannot be loaded (not UTF-8, not JSON, not the format)
+ * and a label defined twice are error blocks in the report, which is still
+ * written; the exit status is then 1. Outputs are written to a temporary
+ * name and renamed when complete; a render that fails outright removes the
+ * report.pdf / report.html of an earlier run, so no stale output looks
+ * current. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +48,19 @@ static int mkdirs(const char *dir) {
     return 0;
 }
 
+/* Write with fn to path via a temporary name in the same folder. */
+static int write_atomic(rp_doc *d, const char *path, int (*fn)(rp_doc *, const char *)) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (fn(d, tmp)) { unlink(tmp); return -1; }
+    if (rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        return en_error("%s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
 int rp_cmd_render(int argc, char **argv) {
     const char *out = NULL, *meta = NULL, *paper = "a4";
     int line_numbers = 0, pdf = 1, html = 1;
@@ -63,20 +83,30 @@ int rp_cmd_render(int argc, char **argv) {
     d->paper = paper;
     d->line_numbers = line_numbers;
     int rc = 1;
-    char path[4096];
+    char pdf_path[4096], html_path[4096];
+    snprintf(pdf_path, sizeof pdf_path, "%s/report.pdf", out);
+    snprintf(html_path, sizeof html_path, "%s/report.html", out);
     if (meta && rp_doc_load_meta(d, meta)) goto fail;
     for (int i = 0; i < nfiles; i++)
-        if (rp_doc_load_chapter(d, files[i])) goto fail;
-    if (rp_xref_number(d)) goto fail;
+        if (rp_doc_load_chapter(d, files[i])) {
+            /* that chapter becomes an error; the others still render */
+            fprintf(stderr, "clipbook render: %s\n", en_error_msg());
+            rp_doc_add_error_chapter(d, files[i], en_error_msg());
+        }
+    rp_xref_number(d);
     if (mkdirs(out)) goto fail;
-    snprintf(path, sizeof path, "%s/report.pdf", out);
-    if (pdf && rp_pdf_write(d, path)) goto fail;
-    snprintf(path, sizeof path, "%s/report.html", out);
-    if (html && rp_html_write(d, path)) goto fail;
-    rc = 0;
+    if (pdf && write_atomic(d, pdf_path, rp_pdf_write)) goto fail;
+    if (html && write_atomic(d, html_path, rp_html_write)) goto fail;
+    rc = d->nerrors ? 1 : 0;
+    if (d->nerrors)
+        fprintf(stderr, "clipbook render: %d problem%s marked in the report (error blocks)\n", d->nerrors,
+                d->nerrors == 1 ? "" : "s");
     goto done;
 fail:
     fprintf(stderr, "clipbook render: %s\n", en_error_msg());
+    /* what an earlier render left must not pass for this one's result */
+    if (pdf && unlink(pdf_path) == 0) fprintf(stderr, "clipbook render: removed the stale %s\n", pdf_path);
+    if (html && unlink(html_path) == 0) fprintf(stderr, "clipbook render: removed the stale %s\n", html_path);
 done:
     rp_doc_free(d);
     free(files);

@@ -1,20 +1,51 @@
 /* rp_xref — numbering across chapters, in chapter order: sections (level 1
  * = chapter number, then 2.1, 2.1.3), figures, tables and labelled
  * equations (one sequence each for the whole report), citations (in order
- * of first citation). Labels are global; a duplicate label is an error. */
+ * of first citation). Labels are global. A label defined a second time is
+ * an error block after the block that defines it again, naming both
+ * chapters; references go to the first, the rest of the report renders,
+ * and d->nerrors counts it (render then exits 1). */
 #include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "en_error.h"
 #include "rp_model.h"
 
+/* Duplicates found while numbering, turned into error blocks afterwards
+ * (inserting while walking the blocks would move them under the walk). */
+typedef struct { int chapter, block; char *msg; } dup_err;
+static dup_err *g_dups;
+static int g_ndups, g_block;
+
+static const char *chapter_name(const rp_doc *d, int c) {
+    if (c < 0) return "the abstract (meta.json)";
+    const rp_chapter *ch = &d->chapters[c];
+    return ch->source ? ch->source : ch->path ? ch->path : ch->stem;
+}
+
 static int add_label(rp_doc *d, const char *label, char kind, const char *number, const char *title,
                      int level, int chapter) {
     for (int i = 0; i < d->nlabels; i++)
-        if (!strcmp(d->labels[i].label, label))
-            return en_error("label '%s' is defined twice", label);
+        if (!strcmp(d->labels[i].label, label)) {
+            char msg[1024];
+            int other = d->labels[i].chapter;
+            if (other == chapter)
+                snprintf(msg, sizeof msg, "label '%s' is defined twice in %s; references to it go to the first",
+                         label, chapter_name(d, chapter));
+            else
+                snprintf(msg, sizeof msg, "label '%s' is defined in %s and again in %s; references to it go to "
+                         "the first (%s)", label, chapter_name(d, other), chapter_name(d, chapter),
+                         chapter_name(d, other));
+            fprintf(stderr, "clipbook render: %s\n", msg);
+            d->nerrors++;
+            g_dups = realloc(g_dups, (g_ndups + 1) * sizeof *g_dups);
+            EN_ASSERT(g_dups);
+            g_dups[g_ndups++] = (dup_err){ chapter, g_block, strdup(msg) };
+            return en_error("%s", msg);
+        }
     if (d->nlabels == d->caplabels) {
         d->caplabels = d->caplabels ? d->caplabels * 2 : 64;
         d->labels = realloc(d->labels, d->caplabels * sizeof *d->labels);
@@ -93,38 +124,62 @@ static int number_md(rp_doc *d, cmark_node *doc, counters *k, int chapter, int h
     return rc;
 }
 
+/* The second definition loses its label (one anchor per label in HTML). */
+static void drop_label(rp_block *b) { free(b->label); b->label = NULL; }
+
+/* Each duplicate becomes an error block right after the block that
+ * defined the label again. */
+static void insert_dup_errors(rp_doc *d) {
+    for (int e = g_ndups - 1; e >= 0; e--) {   /* from the end: earlier indices stay valid */
+        dup_err *x = &g_dups[e];
+        if (x->chapter < 0) { free(x->msg); continue; }
+        rp_chapter *ch = &d->chapters[x->chapter];
+        ch->blocks = realloc(ch->blocks, (ch->nblocks + 1) * sizeof *ch->blocks);
+        EN_ASSERT(ch->blocks);
+        int at = x->block + 1;
+        memmove(&ch->blocks[at + 1], &ch->blocks[at], (ch->nblocks - at) * sizeof *ch->blocks);
+        memset(&ch->blocks[at], 0, sizeof *ch->blocks);
+        ch->blocks[at].kind = RP_B_ERROR;
+        ch->blocks[at].title = strdup("duplicate label");
+        ch->blocks[at].message = x->msg;
+        ch->nblocks++;
+    }
+    free(g_dups);
+    g_dups = NULL;
+    g_ndups = 0;
+}
+
 int rp_xref_number(rp_doc *d) {
     counters k = {0};
     char num[32];
     d->numbered = 1;
-    int rc = 0;
-    if (d->abstract && number_md(d, d->abstract, &k, -1, 0)) rc = -1;
+    g_block = 0;
+    if (d->abstract) number_md(d, d->abstract, &k, -1, 0);
     for (int c = 0; c < d->nchapters; c++) {
         rp_chapter *ch = &d->chapters[c];
         for (int i = 0; i < ch->nblocks; i++) {
             rp_block *b = &ch->blocks[i];
-            int bad = 0;
-            if (b->md) bad |= number_md(d, b->md, &k, c, b->kind == RP_B_MD);
-            if (b->caption) bad |= number_md(d, b->caption, &k, c, 0);
+            g_block = i;
+            if (b->md) number_md(d, b->md, &k, c, b->kind == RP_B_MD);
+            if (b->caption) number_md(d, b->caption, &k, c, 0);
             for (int j = 0; b->cells && j < (b->nrows + 1) * b->ncols; j++)
-                bad |= number_md(d, b->cells[j], &k, c, 0);
-            if (bad) rc = -1;
+                number_md(d, b->cells[j], &k, c, 0);
             if (b->kind == RP_B_FIGURE) {
                 b->number = ++k.fig;
                 snprintf(num, sizeof num, "%d", b->number);
-                if (b->label && add_label(d, b->label, 'f', num, NULL, 0, c) < 0) rc = -1;
+                if (b->label && add_label(d, b->label, 'f', num, NULL, 0, c) < 0) drop_label(b);
             } else if (b->kind == RP_B_TABLE) {
                 b->number = ++k.tbl;
                 snprintf(num, sizeof num, "%d", b->number);
-                if (b->label && add_label(d, b->label, 't', num, NULL, 0, c) < 0) rc = -1;
+                if (b->label && add_label(d, b->label, 't', num, NULL, 0, c) < 0) drop_label(b);
             } else if (b->kind == RP_B_MATH && b->label) {
                 b->number = ++k.eq;
                 snprintf(num, sizeof num, "%d", b->number);
-                if (add_label(d, b->label, 'e', num, NULL, 0, c) < 0) rc = -1;
+                if (add_label(d, b->label, 'e', num, NULL, 0, c) < 0) drop_label(b);
             }
         }
     }
-    if (rc) return -1;
+    insert_dup_errors(d);
     /* Citations: numbered in order of first citation. */
     int next = 0;
     for (int i = 0; i < d->nsp; i++) {

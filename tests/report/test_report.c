@@ -92,18 +92,70 @@ Test(xref, numbers_across_chapters) {
     rp_doc_free(d);
 }
 
-Test(xref, duplicate_label_is_an_error) {
+static void two_chapters(rp_doc *d, const char *md0, const char *md1) {
+    d->chapters = calloc(2, sizeof *d->chapters);
+    d->nchapters = 2;
+    const char *md[2] = { md0, md1 };
+    for (int c = 0; c < 2; c++) {
+        d->chapters[c].blocks = calloc(1, sizeof(rp_block));
+        d->chapters[c].nblocks = 1;
+        d->chapters[c].stem = strdup(c ? "02-b" : "01-a");
+        d->chapters[c].source = strdup(c ? "chapters/02-b.lua" : "chapters/01-a.lua");
+        d->chapters[c].blocks[0].kind = RP_B_MD;
+        d->chapters[c].blocks[0].md = rp_md_parse(d, md[c]);
+    }
+}
+
+Test(xref, duplicate_label_is_an_error_block_naming_both_chapters) {
     rp_doc *d = rp_doc_new();
-    d->chapters = calloc(1, sizeof *d->chapters);
-    d->nchapters = 1;
-    d->chapters[0].blocks = calloc(1, sizeof(rp_block));
-    d->chapters[0].nblocks = 1;
-    d->chapters[0].stem = strdup("x");
-    d->chapters[0].blocks[0].kind = RP_B_MD;
-    d->chapters[0].blocks[0].md = rp_md_parse(d, "# A {#sec-a}\n\n## B {#sec-a}\n");
-    cr_expect_eq(rp_xref_number(d), -1);
-    cr_expect(strstr(en_error_msg(), "sec-a") != NULL, "%s", en_error_msg());
+    two_chapters(d, "# A {#sec-a}\n\n## B {#sec-x}\n", "# C {#sec-c}\n\n## D {#sec-x}\n");
+    cr_expect_eq(rp_xref_number(d), 0, "numbering goes on");
+    cr_expect_eq(d->nerrors, 1);
+    cr_assert_eq(d->chapters[1].nblocks, 2, "an error block after the block that repeats the label");
+    const rp_block *e = &d->chapters[1].blocks[1];
+    cr_expect_eq(e->kind, RP_B_ERROR);
+    cr_expect(strstr(e->message, "sec-x") && strstr(e->message, "chapters/01-a.lua") && strstr(e->message, "chapters/02-b.lua"),
+              "%s", e->message);
+    cr_expect_eq(d->chapters[0].nblocks, 1, "the first definition stands");
+    char *t = rp_xref_text(d, "sec-x");
+    cr_expect_str_eq(t, "Section 1.1", "references go to the first");
+    free(t);
+    t = rp_xref_text(d, "sec-c");
+    cr_expect_str_eq(t, "Section 2", "the rest is numbered");
+    free(t);
     rp_doc_free(d);
+}
+
+Test(load, bad_fragment_leaves_the_document_as_it_was) {
+    char dir[] = "/tmp/rp_badXXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char a[256], b[256];
+    snprintf(a, sizeof a, "%s/01-utf8.json", dir);
+    snprintf(b, sizeof b, "%s/02-half.json", dir);
+    FILE *f = fopen(a, "wb");
+    fputs("{\"format\":\"clipbook-doc/1\",\"blocks\":[{\"type\":\"markdown\",\"text\":\"Bad bytes: \xff\xfe\"}]}", f);
+    fclose(f);
+    f = fopen(b, "wb");   /* two good blocks, then one the loader rejects */
+    fputs("{\"format\":\"clipbook-doc/1\",\"blocks\":[{\"type\":\"markdown\",\"text\":\"# T {#sec-t}\"},"
+          "{\"type\":\"code\",\"text\":\"x\"},{\"type\":\"poem\"}]}", f);
+    fclose(f);
+    rp_doc *d = rp_doc_new();
+    cr_expect_eq(rp_doc_load_chapter(d, a), -1);
+    cr_expect(strstr(en_error_msg(), "not valid UTF-8 (byte 0xFF at byte offset 75"), "%s", en_error_msg());
+    cr_expect_eq(rp_doc_load_chapter(d, b), -1);
+    cr_expect_eq(d->nchapters, 0, "a half-loaded chapter is taken back");
+    rp_doc_add_error_chapter(d, a, "why \xff not");
+    cr_assert_eq(d->nchapters, 1);
+    cr_expect_eq(d->nerrors, 1);
+    cr_expect_eq(d->chapters[0].blocks[1].kind, RP_B_ERROR);
+    cr_expect_str_eq(d->chapters[0].blocks[1].message, "why ? not", "the message is made valid UTF-8");
+    cr_expect_eq(rp_utf8_invalid_at("\xc0\x80", 2), 0, "overlong");
+    cr_expect_eq(rp_utf8_invalid_at("a\xed\xa0\x80", 4), 1, "surrogate");
+    cr_expect_eq(rp_utf8_invalid_at("\xf0\x9f\x98\x80 ok", 7), -1);
+    rp_doc_free(d);
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
 }
 
 Test(highlight, lua_tokens) {

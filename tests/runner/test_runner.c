@@ -222,3 +222,137 @@ Test(values, pack_roundtrip_and_canonical_json) {
     cr_expect(strstr(e, "nil memo: value truncated"), "%s", e);
     lua_close(L);
 }
+
+/* ---- figure specs as the runner checks them (fg_spec_check) ---------- */
+
+#include <cairo.h>
+#include <math.h>
+
+#include "fg.h"
+
+/* A sorted series of n points: a sine with a one-point spike of height
+ * `spike` every 99,991 points (what thinning must keep: a column's extremes).
+ * (Dense noise would do too, but cairo takes minutes to stroke a million
+ * crossing segments.) */
+static char *series_json(int n, double spike, const char *extra) {
+    size_t cap = (size_t)n * 52 + 512, k = 0;
+    char *s = malloc(cap);
+    cr_assert(s);
+    k += snprintf(s + k, cap - k, "{\"kind\":\"line\",\"title\":\"points\"%s,\"series\":[{\"name\":\"signal\",\"x\":[", extra);
+    for (int i = 0; i < n; i++) k += snprintf(s + k, cap - k, "%s%.17g", i ? "," : "", (double)i / n);
+    k += snprintf(s + k, cap - k, "],\"y\":[");
+    for (int i = 0; i < n; i++)
+        k += snprintf(s + k, cap - k, "%s%.17g", i ? "," : "", sin(40 * M_PI * i / n) + (i % 99991 == 500 ? spike : 0));
+    snprintf(s + k, cap - k, "]}]}");
+    return s;
+}
+
+/* Worst channel difference between two PNGs of one size; *over8: how many
+ * channel values differ by more than 8 (of *total). */
+static int png_diff(const char *a, const char *b, long *over8, long *total) {
+    cairo_surface_t *x = cairo_image_surface_create_from_png(a), *y = cairo_image_surface_create_from_png(b);
+    cr_assert_eq(cairo_surface_status(x), CAIRO_STATUS_SUCCESS);
+    cr_assert_eq(cairo_surface_status(y), CAIRO_STATUS_SUCCESS);
+    int w = cairo_image_surface_get_width(x), h = cairo_image_surface_get_height(x);
+    cr_assert(w == cairo_image_surface_get_width(y) && h == cairo_image_surface_get_height(y));
+    int st = cairo_image_surface_get_stride(x), worst = 0;
+    const unsigned char *p = cairo_image_surface_get_data(x), *q = cairo_image_surface_get_data(y);
+    *over8 = 0;
+    for (int i = 0; i < h; i++)
+        for (int j = 0; j < w * 4; j++) {
+            int d = abs(p[i * st + j] - q[i * st + j]);
+            if (d > worst) worst = d;
+            if (d > 8) (*over8)++;
+        }
+    *total = (long)w * h * 4;
+    cairo_surface_destroy(x);
+    cairo_surface_destroy(y);
+    return worst;
+}
+
+Test(figcheck, million_points_thinned_same_picture, .timeout = 300) {
+    /* the legend is placed by hand: automatic placement samples at most
+     * 400,000 points of ink (fg_legend.c), so for the full series it would
+     * judge corners by the first 40 % of the line only */
+    char *full = series_json(1000000, 0.4, ",\"legend\":\"outside\"");
+    char *thin = NULL, err[256] = "";
+    cr_assert_eq(fg_spec_check(full, ".", &thin, err, sizeof err), 0, "%s", err);
+    cr_assert_not_null(thin, "a million points must be thinned");
+    /* at most 8 points per column (first, last, the extremes and their
+     * neighbours), two numbers of <= 25 characters each */
+    size_t bound = (size_t)8 * FG_THIN_COLUMNS * 2 * 26 + 1024;
+    printf("figcheck: spec %zu bytes -> %zu bytes (bound %zu)\n", strlen(full), strlen(thin), bound);
+    cr_expect_leq(strlen(thin), bound);
+    fg_spec *a = fg_spec_parse(full, ".", err, sizeof err), *b = fg_spec_parse(thin, ".", err, sizeof err);
+    cr_assert(a && b, "%s", err);
+    char dir[] = "/tmp/cbfigXXXXXX";
+    cr_assert(mkdtemp(dir));
+    /* the PNG preview's size (390 pt at 2 px/pt) and a print-sized one */
+    const double widths[] = { 390, 1200 };
+    for (int i = 0; i < 2; i++) {
+        char pa[128], pb[128];
+        snprintf(pa, sizeof pa, "%s/full.png", dir);
+        snprintf(pb, sizeof pb, "%s/thin.png", dir);
+        cr_assert_eq(fg_render_file(a, pa, widths[i], 0, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(fg_render_file(b, pb, widths[i], 0, err, sizeof err), 0, "%s", err);
+        long over8, total;
+        int worst = png_diff(pa, pb, &over8, &total);
+        printf("figcheck: %.0f pt: worst channel difference %d/255, %ld of %ld values differ by more than 8\n",
+               widths[i], worst, over8, total);
+        /* Each pixel column keeps its first, lowest, highest and last point,
+         * so the pixels the line covers are the same; what can differ is the
+         * antialiased coverage of edge pixels where the kept polyline joins
+         * differently from the dense one: a fraction of one pixel's area,
+         * under 1/8 (32/255), and only in a thin set of edge pixels. */
+        cr_expect_leq(worst, 32, "%.0f pt: worst difference %d", widths[i], worst);
+        cr_expect_leq(over8, total / 10000, "%.0f pt: %ld values differ by more than 8", widths[i], over8);
+        unlink(pa);
+        unlink(pb);
+    }
+    rmdir(dir);
+    fg_spec_free(a);
+    fg_spec_free(b);
+    free(full);
+    free(thin);
+}
+
+Test(figcheck, what_is_left_alone_and_what_is_refused) {
+    char *thin = NULL, err[256] = "";
+    /* short series, and long ones with markers or a band: untouched */
+    char *s = series_json(1000, 0, "");
+    cr_expect_eq(fg_spec_check(s, ".", &thin, err, sizeof err), 0, "%s", err);
+    cr_expect_null(thin);
+    free(s);
+    s = series_json(50000, 0, ",\"markers\":true");
+    cr_expect_eq(fg_spec_check(s, ".", &thin, err, sizeof err), 0, "%s", err);
+    cr_expect_null(thin, "a series with markers draws every point");
+    free(s);
+    /* a heatmap past the limit is refused with a message */
+    size_t cap = 8 * 600 * 600 + 256, k = 0;
+    char *h = malloc(cap);
+    k += snprintf(h + k, cap - k, "{\"kind\":\"heatmap\",\"values\":[");
+    for (int r = 0; r < 600; r++) {
+        k += snprintf(h + k, cap - k, "%s[", r ? "," : "");
+        for (int c = 0; c < 600; c++) k += snprintf(h + k, cap - k, "%s1", c ? "," : "");
+        k += snprintf(h + k, cap - k, "]");
+    }
+    snprintf(h + k, cap - k, "]}");
+    cr_expect_eq(fg_spec_check(h, ".", &thin, err, sizeof err), -1);
+    cr_expect(strstr(err, "heatmap: 360000 cells"), "%s", err);
+    free(h);
+    /* a missing PNG is not read at check time (the renderer marks it) */
+    cr_expect_eq(fg_spec_check("{\"kind\":\"image_grid\",\"images\":[\"no/such.png\"]}", ".", &thin, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(fg_spec_check("{\"kind\":\"pie\"}", ".", &thin, err, sizeof err), -1);
+    cr_expect(strstr(err, "unknown figure kind 'pie' (line, curve (training), bar"), "%s", err);
+}
+
+Test(figcheck, one_table_of_kinds) {
+    cr_assert_eq(fg_kind_count, 7);
+    for (int i = 0; i < fg_kind_count; i++) cr_expect_eq(fg_kind_of(fg_kind_names[i]), i, "%s", fg_kind_names[i]);
+    cr_expect_eq(fg_kind_of("training"), fg_kind_of("curve"));
+    cr_expect_eq(fg_kind_of("pie"), -1);
+    lua_State *L = newL();
+    cr_expect_str_eq(eval(L, "return table.concat(rt.figure_kinds(), ',')"),
+                     "line,curve,bar,heatmap,image_grid,mask_overlay,panels");
+    lua_close(L);
+}
