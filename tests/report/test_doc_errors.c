@@ -19,7 +19,7 @@ Test(doc_errors, invalid_json_quotes_the_text_near_the_error) {
     rp_doc *d = rp_doc_new();
     cr_assert_eq(rp_doc_load_chapter(d, path), -1);
     char want[256];
-    snprintf(want, sizeof want, "%s: not valid JSON (near '} tail')", path);
+    snprintf(want, sizeof want, "%s: not valid JSON (at byte offset 40, near '} tail')", path);
     cr_assert_str_eq(en_error_msg(), want);
     rp_doc_free(d);
     unlink(path);
