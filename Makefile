@@ -7,8 +7,9 @@
 #   make clean
 #
 # Options: PROFILE=mini|smoke|paper  SANITIZE=1  CUDA=0|1  ARCH=native  V=1 (echo commands)
-# Sources are found by wildcard: a new engine/, kernels/, figures/, report/
-# or lua/ file, or a new tests/<module>/test_*.c, needs no edit here.
+# Sources are found by wildcard: a new file in a room (engine/, engine/base/,
+# kernels/cpu/, figures/, report/, lua/bind/, lua/notebook/, lua/cli/ and
+# lua/cli/*/) or a new tests/<module>/test_*.c needs no edit here.
 
 PROFILE  ?= mini
 V        ?= 0
@@ -40,29 +41,53 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(DEP_PC) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(DEP_PC) 2>/dev/null) -lcmark-gfm-extensions
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -O2 -g -march=$(ARCH) -fopenmp \
-               -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP \
-               -I. -Iengine -Ikernels -Ikernels/cpu -Ifigures -Ireport -Ilua
+               -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP
 LDFLAGS_BASE := -fopenmp -lm -lpthread
+
+# Each room is compiled with only the include paths it may use, so an
+# include against  chapters -> notebook/CLI -> lua bindings -> {report,
+# figures, engine} -> kernels  does not compile (make check-deps proves it).
+INC_KERNELS  := -Ikernels -Ikernels/cpu
+INC_BASE     := -Iengine/base
+INC_ENGINE   := -Iengine $(INC_BASE) $(INC_KERNELS)
+INC_FIGURES  := -Ifigures $(INC_BASE)
+INC_REPORT   := -Ireport $(INC_FIGURES)
+INC_BIND     := -Ilua/bind $(INC_ENGINE) $(INC_REPORT)
+INC_NOTEBOOK := -Ilua/notebook $(INC_BIND)
+INC_CLI      := -Ilua/cli -Ilua/cli/fetch $(INC_NOTEBOOK)
+INC          := $(INC_CLI)
+$(BUILD)/obj/kernels/%.o:      INC = $(INC_KERNELS)
+$(BUILD)/obj/engine/%.o:       INC = $(INC_ENGINE)
+$(BUILD)/obj/engine/base/%.o:  INC = $(INC_BASE)
+$(BUILD)/obj/figures/%.o:      INC = $(INC_FIGURES)
+$(BUILD)/obj/report/%.o:       INC = $(INC_REPORT)
+$(BUILD)/obj/lua/bind/%.o:     INC = $(INC_BIND)
+$(BUILD)/obj/lua/notebook/%.o: INC = $(INC_NOTEBOOK)
+$(BUILD)/obj/lua/cli/%.o:      INC = $(INC_CLI)
+# until en_file_read moves from nb_chapter.c to engine/base (a later commit)
+$(BUILD)/obj/lua/bind/lx_model.o: INC = $(INC_BIND) -Ilua/notebook
 
 ifeq ($(SANITIZE),1)
 CFLAGS_BASE  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -O1
 LDFLAGS_BASE += -fsanitize=address,undefined
 endif
 
-CFLAGS  = $(CFLAGS_BASE) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+CFLAGS  = $(CFLAGS_BASE) $(INC) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  = $(PKG_LIBS) $(LDFLAGS_BASE)
 
 ENGINE_SRC := $(wildcard engine/*.c) $(wildcard kernels/cpu/*.c)
+BASE_SRC   := $(wildcard engine/base/*.c)
 FIG_SRC    := $(wildcard figures/*.c)
-REPORT_SRC := $(filter-out report/rp_main.c,$(wildcard report/*.c))
-LUA_SRC    := $(wildcard lua/*.c)
+REPORT_SRC := $(wildcard report/*.c)
+LUA_SRC    := $(wildcard lua/bind/*.c) $(wildcard lua/notebook/*.c)
+CLI_SRC    := $(filter-out lua/cli/cli_main.c,$(wildcard lua/cli/*.c) $(wildcard lua/cli/*/*.c))
 
 CUDA_SRC   := $(if $(filter 1,$(CUDA)),$(wildcard kernels/cuda/*.cu))
 ifneq ($(CUDA_SRC),)
 CUDA_OBJ   := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 CFLAGS     += -DCB_CUDA=1
 LDLIBS     += -L/usr/local/cuda/lib64 -lcudart -lcublas -lstdc++
-NVCCFLAGS  ?= -O2 -std=c++17 -Iengine -Ikernels -Xcompiler -fPIC
+NVCCFLAGS  ?= -O2 -std=c++17 $(INC_KERNELS) -Xcompiler -fPIC
 endif
 
 obj = $(1:%.c=$(BUILD)/obj/%.o)
@@ -102,11 +127,13 @@ $(CODE_HASH_OBJ): $(CODE_HASH_C) engine/en_version.h
 code-hash:
 	@echo $(code_hash)
 
+LIB_BASE    := $(BUILD)/lib/libcbbase.a
 LIB_ENGINE  := $(BUILD)/lib/libcbengine.a
 LIB_FIGURES := $(BUILD)/lib/libcbfigures.a
 LIB_REPORT  := $(BUILD)/lib/libcbreport.a
 LIB_LUA     := $(BUILD)/lib/libcblua.a
-LIBS_ALL    := $(LIB_LUA) $(LIB_REPORT) $(LIB_FIGURES) $(LIB_ENGINE)
+LIB_CLI     := $(BUILD)/lib/libcbcli.a
+LIBS_ALL    := $(LIB_CLI) $(LIB_LUA) $(LIB_REPORT) $(LIB_FIGURES) $(LIB_ENGINE) $(LIB_BASE)
 CLIPBOOK    := $(BUILD)/bin/clipbook
 
 TEST_MODS := $(sort $(patsubst tests/%/,%,$(dir $(wildcard tests/*/test_*.c))))
@@ -149,17 +176,19 @@ $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	nvcc $(NVCCFLAGS) -c $< -o $@
 
+$(LIB_BASE): $(call obj,$(BASE_SRC))
 $(LIB_ENGINE): $(call obj,$(ENGINE_SRC)) $(CUDA_OBJ)
 $(LIB_FIGURES): $(call obj,$(FIG_SRC))
 $(LIB_REPORT): $(call obj,$(REPORT_SRC))
 $(LIB_LUA): $(call obj,$(LUA_SRC))
+$(LIB_CLI): $(call obj,$(CLI_SRC))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
 	@rm -f $@
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)ar rcs $@ $^
 
-$(CLIPBOOK): $(call obj,report/rp_main.c) $(CODE_HASH_OBJ) $(LIBS_ALL)
+$(CLIPBOOK): $(call obj,lua/cli/cli_main.c) $(CODE_HASH_OBJ) $(LIBS_ALL)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -207,7 +236,7 @@ DOC_DIR      ?= build/doc
 REPORT_DIR   ?= build/report
 CHAPTERS     := $(sort $(wildcard $(CHAPTERS_DIR)/[0-9]*.lua))
 DOCS         := $(CHAPTERS:$(CHAPTERS_DIR)/%.lua=$(DOC_DIR)/%.json)
-CHAPTER_DEPS := $(wildcard lua/*.lua) $(wildcard $(CHAPTERS_DIR)/profiles.lua) $(wildcard $(CHAPTERS_DIR)/study.lua)
+CHAPTER_DEPS := $(wildcard lua/notebook/*.lua) $(wildcard $(CHAPTERS_DIR)/profiles.lua) $(wildcard $(CHAPTERS_DIR)/study.lua)
 # the conclusion and the appendix summarise the other chapters' fragments
 SUMMARY_DOCS := $(filter $(DOC_DIR)/09-% $(DOC_DIR)/10-%,$(DOCS))
 $(SUMMARY_DOCS): $(filter-out $(SUMMARY_DOCS),$(DOCS))
@@ -243,7 +272,7 @@ report: $(DEPS_STAMP) $(CLIPBOOK)
 # Rerun what changed and re-render on every save (inotify); Ctrl-C stops.
 watch: $(DEPS_STAMP) $(CLIPBOOK)
 	@$(CLIPBOOK) watch --cmd "$(MAKE) --no-print-directory report PROFILE=$(PROFILE)" \
-	   --pdf $(REPORT_DIR)/report.pdf $(CHAPTERS_DIR) lua
+	   --pdf $(REPORT_DIR)/report.pdf $(CHAPTERS_DIR) lua/notebook
 
 # make fuzz: libFuzzer targets for every reader and parser a user can feed
 # (tests/fuzz/fuzz_*.c: npy, safetensors, images, CIFAR, BPE vocabularies,
@@ -264,14 +293,14 @@ FUZZ_OK      := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && \
                   test -e "$$($(FUZZ_CC) -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-x86_64.a" && echo 1)
 # What the targets link: the readers and what they call (an archive, so a
 # target pulls in only the objects it needs), instrumented for coverage.
-FUZZ_SRC     := $(wildcard engine/en_error.c engine/en_tmpfile.c engine/en_strbuf.c engine/en_dtype.c engine/en_ndbuf.c \
+FUZZ_SRC     := $(wildcard engine/base/*.c engine/en_tmpfile.c engine/en_dtype.c engine/en_ndbuf.c \
                   engine/en_safetensors.c engine/en_npy.c engine/en_image.c engine/en_cifar.c \
                   engine/en_bpe.c engine/en_unicode.c engine/en_unicode_data.c) \
                 $(REPORT_SRC) $(FIG_SRC)
 FUZZ_PC      := libcjson libpng libjpeg zlib cairo pangocairo libcmark-gfm
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -march=$(ARCH) -g -O1 \
-                -fno-omit-frame-pointer $(FUZZ_SAN) -I. -Iengine -Ikernels -Ifigures -Ireport \
+                -fno-omit-frame-pointer $(FUZZ_SAN) -I. -Iengine -Iengine/base -Ikernels -Ifigures -Ireport \
                 $(shell pkg-config --cflags $(FUZZ_PC) 2>/dev/null)
 FUZZ_LIBS    := $(shell pkg-config --libs $(FUZZ_PC) 2>/dev/null) -lcmark-gfm-extensions -lm
 

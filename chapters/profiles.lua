@@ -7,7 +7,7 @@
 -- OpenAI's key names) or a model config plus `train` (pre-training on the
 -- shapes world). data: where pictures come from and how many per split.
 --
--- Limits the runner reads (lua/runner.lua), left at their defaults here:
+-- Limits the runner reads (lua/notebook/runner.lua), left at their defaults here:
 -- cell_timeout (seconds a cell may run, memo functions included; 3600;
 -- CLIPBOOK_CELL_TIMEOUT and a cell's timeout= option override it),
 -- output_max_lines / output_max_bytes (what a cell's printed output shows

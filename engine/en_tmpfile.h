@@ -3,7 +3,7 @@
  * A writer creates PATH.tmp.PID.N beside PATH (PID: its process id, N: a
  * per-process counter), writes, fsyncs and renames it over PATH. A writer
  * killed before the rename leaves that file behind; because the name
- * carries the PID, a cleaner (the memo store's, rp_memo.h) can tell an
+ * carries the PID, a cleaner (the memo store's, nb_memo.h) can tell an
  * orphan — its writer no longer runs — from a file being written now.
  *
  * Every temporary file under the memo store must be made here (or follow

@@ -85,7 +85,7 @@ int      fg_spec_add_series(fg_spec *spec, const char *name, const double *x, co
 int      fg_spec_add_hline(fg_spec *spec, double y, const char *label);
 
 /* `clipbook figure SPEC.json --out x.pdf|x.svg|x.png [--width PT] [--height PT]
- * [--font FAMILY] [--size PT]` (an rp_cmd: argv[0] is "figure"; returns 0 ok, 1 failure, 2 usage). */
+ * [--font FAMILY] [--size PT]` (a cli_cmd: argv[0] is "figure"; returns 0 ok, 1 failure, 2 usage). */
 int      fg_cmd_figure(int argc, char **argv);
 
 /* The figure as SVG text (malloc'd, NUL-terminated, *len bytes) for

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rp_cmd.h"
 #include "rp_math.h"
 
 int rp_cmd_math(int argc, char **argv);

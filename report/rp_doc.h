@@ -49,7 +49,7 @@
  *        has no "cell" and its title is "inline {{ expr }}"; traceback may
  *        be absent, e.g. for a syntax error)
  *
- * The runner (lua/runner.lua) writes these; absent optional fields are
+ * The runner (lua/notebook/runner.lua) writes these; absent optional fields are
  * left out, never null. "code" blocks have "title" only when the cell has
  * one. "results" values are numbers, strings or booleans; `clipbook
  * results build/doc/ *.json --out build/report/results.json` merges them

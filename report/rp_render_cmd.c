@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "en_error.h"
-#include "rp_cmd.h"
 #include "rp_model.h"
 
 static int usage(void) {

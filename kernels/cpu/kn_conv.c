@@ -4,7 +4,7 @@
 #include <cblas.h>
 #include <string.h>
 
-#include "en_error.h"
+#include "kn_assert.h"
 #include "kn_gemm.h"
 
 #include <omp.h>
@@ -474,7 +474,7 @@ static void conv2d_forward_acc(float *out, float *scratch, const float *inp, con
         return;
     }
     conv_geo q = conv_plan(N, C, H, W, OC, KH, KW, stride, pad);
-    EN_ASSERT(q.OH > 0 && q.OW > 0);
+    KN_ASSERT(q.OH > 0 && q.OW > 0);
     if (q.split) {
         conv2d_fwd_split(&q, out, scratch, inp, w, b, acc);
         return;
@@ -653,7 +653,7 @@ void kn_convt2d_forward(float *out, float *scratch, const float *inp, const floa
                         const float *b, int N, int C, int H, int W, int OC, int KH,
                         int KW, int stride, int pad, int outpad) {
     conv_geo q = convt_plan(N, C, H, W, OC, KH, KW, stride, pad, outpad);
-    EN_ASSERT(q.OH > 0 && q.OW > 0 && outpad >= 0 && outpad < stride);
+    KN_ASSERT(q.OH > 0 && q.OW > 0 && outpad >= 0 && outpad < stride);
     CONV_RUN(q, convt_fwd_range(&q, out, scratch + q.chunk * t, inp, w, b, n0, n1, q.T == 1));
 }
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "en_error.h"
+#include "kn_assert.h"
 
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -25,11 +25,11 @@ static size_t pack_cap[MAX_THREADS];
 
 static float *pack_space(size_t floats) {
     int t = omp_get_thread_num();
-    EN_ASSERT(t < MAX_THREADS);
+    KN_ASSERT(t < MAX_THREADS);
     if (pack_cap[t] < floats) {
         free(pack_buf[t]);
         pack_buf[t] = aligned_alloc(64, ((floats * sizeof(float) + 63) / 64) * 64);
-        EN_ASSERT(pack_buf[t] != NULL);
+        KN_ASSERT(pack_buf[t] != NULL);
         pack_cap[t] = floats;
     }
     return pack_buf[t];
@@ -271,7 +271,7 @@ void kn_sgemm_packed_b(int ta, int M, int N, int K, float alpha, const float *A,
                        kn_packb_fn packb, const void *bctx, float beta, float *C, int ldc) {
     (void)ta; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)lda; (void)packb;
     (void)bctx; (void)beta; (void)C; (void)ldc;
-    EN_ASSERT(!"kn_sgemm_packed_b needs the AVX-512 build (kn_sgemm_is_native)");
+    KN_ASSERT(!"kn_sgemm_packed_b needs the AVX-512 build (kn_sgemm_is_native)");
 }
 
 size_t kn_sgemm_packed_a_floats(int M, int K) { return (size_t)M * K; }

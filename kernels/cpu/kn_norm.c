@@ -4,14 +4,14 @@
 #include <math.h>
 #include <stddef.h>
 
-#include "en_error.h"
+#include "kn_assert.h"
 
 void kn_batchnorm2d_forward(float *out, float *mean, float *rstd, float *running_mean,
                             float *running_var, const float *inp, const float *gamma,
                             const float *beta, int N, int C, int HW, int training,
                             float momentum, float eps) {
     size_t M = (size_t)N * HW;
-    EN_ASSERT(!training || M > 0);
+    KN_ASSERT(!training || M > 0);
 #pragma omp parallel for schedule(static) if ((size_t)N * C * HW > 32768)
     for (int c = 0; c < C; c++) {
         double mu, var;

@@ -4,14 +4,14 @@
 #include <math.h>
 #include <string.h>
 
-#include "en_error.h"
+#include "kn_assert.h"
 
 #define PAR_IF(n) if ((size_t)(n) > 32768)
 
 void kn_maxpool2d_forward(float *out, int32_t *idx, const float *inp, int N, int C,
                           int H, int W, int KH, int KW, int stride, int pad) {
     int OH = kn_pool_out_size(H, KH, stride, pad), OW = kn_pool_out_size(W, KW, stride, pad);
-    EN_ASSERT(OH > 0 && OW > 0 && 2 * pad <= KH && 2 * pad <= KW);
+    KN_ASSERT(OH > 0 && OW > 0 && 2 * pad <= KH && 2 * pad <= KW);
 #pragma omp parallel for schedule(static) PAR_IF((size_t)N * C * OH * OW * KH * KW)
     for (long nc = 0; nc < (long)N * C; nc++) {
         const float *x = inp + (size_t)nc * H * W;
@@ -69,7 +69,7 @@ static inline int avg_divisor(int h0, int w0, int H, int W, int KH, int KW, int 
 void kn_avgpool2d_forward(float *out, const float *inp, int N, int C, int H, int W,
                           int KH, int KW, int stride, int pad, int count_include_pad) {
     int OH = kn_pool_out_size(H, KH, stride, pad), OW = kn_pool_out_size(W, KW, stride, pad);
-    EN_ASSERT(OH > 0 && OW > 0 && 2 * pad <= KH && 2 * pad <= KW);
+    KN_ASSERT(OH > 0 && OW > 0 && 2 * pad <= KH && 2 * pad <= KW);
 #pragma omp parallel for schedule(static) PAR_IF((size_t)N * C * OH * OW * KH * KW)
     for (long nc = 0; nc < (long)N * C; nc++) {
         const float *x = inp + (size_t)nc * H * W;
@@ -117,7 +117,7 @@ static inline int ad_end(int i, int in, int out) {
 
 void kn_adaptive_avgpool2d_forward(float *out, const float *inp, int N, int C, int H,
                                    int W, int OH, int OW) {
-    EN_ASSERT(OH > 0 && OW > 0);
+    KN_ASSERT(OH > 0 && OW > 0);
 #pragma omp parallel for schedule(static) PAR_IF((size_t)N * C * H * W)
     for (long nc = 0; nc < (long)N * C; nc++) {
         const float *x = inp + (size_t)nc * H * W;

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "en_error.h"
+#include "kn_assert.h"
 
 #define PAR_IF(n) if ((size_t)(n) > 32768)
 

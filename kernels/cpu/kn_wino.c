@@ -16,7 +16,7 @@
 
 #include <omp.h>
 
-#include "en_error.h"
+#include "kn_assert.h"
 #include "kn_conv.h"
 #include "kn_gemm.h"
 
@@ -332,7 +332,7 @@ int kn_wino3_ok(int KH, int KW, int stride, int pad) {
 void kn_wino3_forward(float *out, float *scratch, const float *inp, const float *w,
                       const float *b, int N, int C, int H, int W, int OC, int pad, int acc) {
     wino_geo q = wino_plan(N, C, H, W, OC, pad);
-    EN_ASSERT(q.OH > 0 && q.OW > 0 && pad >= 0 && pad <= 2);
+    KN_ASSERT(q.OH > 0 && q.OW > 0 && pad >= 0 && pad <= 2);
     float *U = scratch, *Up = U + u_floats(C, OC), *rest = Up + 16 * up_floats(C, OC);
     /* U is packed for the GEMM once here, not once per chunk */
 #define WINO_PACK_U                                                                     \

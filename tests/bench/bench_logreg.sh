@@ -22,7 +22,7 @@ mkdir -p "$D"
 export OMP_NUM_THREADS="$T" OPENBLAS_NUM_THREADS="$T" MKL_NUM_THREADS="$T"
 i=0
 while [ "$i" -lt "$R" ]; do
-  # clipbook runs itself with OMP_WAIT_POLICY=PASSIVE (report/rp_main.c);
+  # clipbook runs itself with OMP_WAIT_POLICY=PASSIVE (lua/cli/cli_main.c);
   # the driver is measured the same way.
   OMP_WAIT_POLICY=PASSIVE "$BIN" "$D" 1 "$NOISE" >"$D/ours.$i.json"
   MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 OMP_WAIT_POLICY=PASSIVE \

@@ -63,7 +63,7 @@ size() { wc -c <"$1" | tr -d ' '; }
 CIF="$T/srv/cifar-100-binary.tar.gz"; VIT="$T/srv/vit.safetensors"; JUNK="$T/srv/junk.bin"
 
 cat >"$T/m" <<EOF
-# the test manifest: same format as the built-in one (report/rp_fetch.h)
+# the test manifest: same format as the built-in one (lua/cli/fetch/cli_fetch.h)
 [cifar]
 file    cifar-100-binary.tar.gz
 url     $U/cifar-100-binary.tar.gz

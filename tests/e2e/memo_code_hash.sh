@@ -29,7 +29,7 @@ echo '/* new */' > "$T/tree/kernels/cpu/kn_new.c"; h2=$(h)
 mv "$T/tree/kernels/cpu/kn_new.c" "$T/tree/engine/en_new.c"; h3=$(h)
 [ "$h3" != "$h2" ] || fail "$STEP: moving a file left the hash unchanged"
 echo '-- x' >> "$T/tree/lua/notebook.lua"; h4=$(h)
-[ "$h4" != "$h3" ] || fail "$STEP: an edit of lua/notebook.lua left the hash unchanged"
+[ "$h4" != "$h3" ] || fail "$STEP: an edit of lua/notebook/notebook.lua left the hash unchanged"
 [ "$(h)" = "$h4" ] || fail "$STEP: the hash is not deterministic"
 
 STEP="a binary of other code misses the memo"

@@ -1,4 +1,4 @@
-/* rp_fetch: the manifest parser, URL overrides, the lock file, the hashes
+/* cli_fetch: the manifest parser, URL overrides, the lock file, the hashes
  * (known-answer tests), the tar reader, and how download failures are
  * classified. The downloads themselves: tests/e2e/fetch.sh. */
 #include <arpa/inet.h>
@@ -13,7 +13,7 @@
 #include <zlib.h>
 
 #include "en_error.h"
-#include "rp_fetch.h"
+#include "cli_fetch.h"
 
 static char tmpdir[256];
 
@@ -33,9 +33,9 @@ TestSuite(fetch, .init = setup, .fini = teardown);
 /* ---- manifest ---- */
 
 Test(fetch, builtin_manifest_parses) {
-    rp_fetch_item *v;
+    cli_fetch_item *v;
     int n;
-    cr_assert_eq(rp_fetch_manifest_parse(rp_fetch_manifest_builtin(), "builtin", &v, &n), 0, "%s", en_error_msg());
+    cr_assert_eq(cli_fetch_manifest_parse(cli_fetch_manifest_builtin(), "builtin", &v, &n), 0, "%s", en_error_msg());
     cr_assert_eq(n, 6);
     const char *names[] = {"cifar100", "bpe", "vit-b-32", "rn50"};
     for (int i = 0; i < 4; i++) {
@@ -66,9 +66,9 @@ Test(fetch, builtin_manifest_parses) {
 }
 
 static void expect_error(const char *text, const char *needle) {
-    rp_fetch_item *v = (rp_fetch_item *)1;
+    cli_fetch_item *v = (cli_fetch_item *)1;
     int n = 7;
-    cr_assert_eq(rp_fetch_manifest_parse(text, "m", &v, &n), -1, "accepted: %s", text);
+    cr_assert_eq(cli_fetch_manifest_parse(text, "m", &v, &n), -1, "accepted: %s", text);
     cr_expect_null(v);
     cr_expect_eq(n, 0);
     cr_expect(strstr(en_error_msg(), needle), "'%s' should contain '%s'", en_error_msg(), needle);
@@ -97,9 +97,9 @@ Test(fetch, manifest_fields) {
     const char *t = "# c\n[x-1]   # trailing comment\n title  T  \nfile d/f.bin\nurl http://a/f\nurl http://b/f\n"
                     "size 3K\napprox 2G\nsha256 " "AB" "00000000000000000000000000000000000000000000000000000000000000" "\n"
                     "extract top m1 m2\ncheck clip vit=1\n";
-    rp_fetch_item *v;
+    cli_fetch_item *v;
     int n;
-    cr_assert_eq(rp_fetch_manifest_parse(t, "m", &v, &n), 0, "%s", en_error_msg());
+    cr_assert_eq(cli_fetch_manifest_parse(t, "m", &v, &n), 0, "%s", en_error_msg());
     cr_assert_eq(n, 1);
     cr_expect_str_eq(v[0].name, "x-1");
     cr_expect_str_eq(v[0].title, "T");
@@ -118,25 +118,25 @@ Test(fetch, manifest_fields) {
 /* ---- URLs ---- */
 
 Test(fetch, url_overrides) {
-    rp_fetch_item v[1];
+    cli_fetch_item v[1];
     int n;
-    rp_fetch_item *p;
-    cr_assert_eq(rp_fetch_manifest_parse("[vit-b-32]\nfile m.st\nurl https://huggingface.co/r/resolve/main/x\nurl http://other/x\n",
+    cli_fetch_item *p;
+    cr_assert_eq(cli_fetch_manifest_parse("[vit-b-32]\nfile m.st\nurl https://huggingface.co/r/resolve/main/x\nurl http://other/x\n",
                                          "m", &p, &n), 0);
     unsetenv("CLIPBOOK_DATA_URL_VIT_B_32");
     setenv("HF_ENDPOINT", "http://mirror.example/", 1);
     v[0] = p[0];
-    rp_fetch_item_urls(&v[0], NULL);
+    cli_fetch_item_urls(&v[0], NULL);
     cr_expect_str_eq(v[0].urls[0], "http://mirror.example/r/resolve/main/x");
     cr_expect_str_eq(v[0].urls[1], "http://other/x", "only hub URLs move");
     unsetenv("HF_ENDPOINT");
     v[0] = p[0];
-    rp_fetch_item_urls(&v[0], "http://127.0.0.1:8/base");
+    cli_fetch_item_urls(&v[0], "http://127.0.0.1:8/base");
     cr_expect_eq(v[0].n_urls, 1);
     cr_expect_str_eq(v[0].urls[0], "http://127.0.0.1:8/base/m.st");
     setenv("CLIPBOOK_DATA_URL_VIT_B_32", "http://x/y", 1);
     v[0] = p[0];
-    rp_fetch_item_urls(&v[0], "http://ignored/");
+    cli_fetch_item_urls(&v[0], "http://ignored/");
     cr_expect_eq(v[0].n_urls, 1);
     cr_expect_str_eq(v[0].urls[0], "http://x/y", "the variable wins over --base-url");
     unsetenv("CLIPBOOK_DATA_URL_VIT_B_32");
@@ -153,7 +153,7 @@ Test(fetch, url_host) {
         {"ftp://h", "h"},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-        rp_fetch_url_host(c[i].url, h, sizeof h);
+        cli_fetch_url_host(c[i].url, h, sizeof h);
         cr_expect_str_eq(h, c[i].host, "%s", c[i].url);
     }
 }
@@ -171,57 +171,57 @@ Test(fetch, hashes_known_answers) {
     char path[300], sha[65], md5[33];
     snprintf(path, sizeof path, "%s/h", tmpdir);
     write_file(path, "", 0);
-    cr_assert_eq(rp_fetch_hash_file(path, sha, md5), 0);
+    cr_assert_eq(cli_fetch_hash_file(path, sha, md5), 0);
     cr_expect_str_eq(md5, "d41d8cd98f00b204e9800998ecf8427e");
     cr_expect_str_eq(sha, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     write_file(path, "abc", 3);
-    cr_assert_eq(rp_fetch_hash_file(path, sha, md5), 0);
+    cr_assert_eq(cli_fetch_hash_file(path, sha, md5), 0);
     cr_expect_str_eq(md5, "900150983cd24fb0d6963f7d28e17f72");
     cr_expect_str_eq(sha, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     const char *fox = "12345678901234567890123456789012345678901234567890123456789012345678901234567890";
     write_file(path, fox, strlen(fox));
-    cr_assert_eq(rp_fetch_hash_file(path, sha, md5), 0);
+    cr_assert_eq(cli_fetch_hash_file(path, sha, md5), 0);
     cr_expect_str_eq(md5, "57edf4a22be3c955ac49da2e2107b67a");
     /* A million 'a': many blocks and more than one read buffer. */
     char *m = malloc(1000000);
     memset(m, 'a', 1000000);
     write_file(path, m, 1000000);
     free(m);
-    cr_assert_eq(rp_fetch_hash_file(path, sha, md5), 0);
+    cr_assert_eq(cli_fetch_hash_file(path, sha, md5), 0);
     cr_expect_str_eq(md5, "7707d6ae4e027c70eea2a935c2296f21");
     cr_expect_str_eq(sha, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     snprintf(path, sizeof path, "%s/none", tmpdir);
-    cr_expect_eq(rp_fetch_hash_file(path, sha, md5), -1);
+    cr_expect_eq(cli_fetch_hash_file(path, sha, md5), -1);
 }
 
 /* ---- lock ---- */
 
 Test(fetch, lock_round_trip) {
-    rp_fetch_lock l;
-    cr_assert_eq(rp_fetch_lock_read(&l, tmpdir), 0, "a missing lock is empty");
+    cli_fetch_lock l;
+    cr_assert_eq(cli_fetch_lock_read(&l, tmpdir), 0, "a missing lock is empty");
     cr_expect_eq(l.n, 0);
     const char *s1 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
     const char *s2 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-    rp_fetch_lock_set(&l, "a/b.bin", 12, 34, s1);
-    rp_fetch_lock_set(&l, "c", 5000000000LL, 1, s2);
-    rp_fetch_lock_set(&l, "a/b.bin", 13, 35, s2); /* replaces */
+    cli_fetch_lock_set(&l, "a/b.bin", 12, 34, s1);
+    cli_fetch_lock_set(&l, "c", 5000000000LL, 1, s2);
+    cli_fetch_lock_set(&l, "a/b.bin", 13, 35, s2); /* replaces */
     cr_expect_eq(l.n, 2);
-    cr_assert_eq(rp_fetch_lock_write(&l), 0);
-    rp_fetch_lock_free(&l);
-    cr_assert_eq(rp_fetch_lock_read(&l, tmpdir), 0);
+    cr_assert_eq(cli_fetch_lock_write(&l), 0);
+    cli_fetch_lock_free(&l);
+    cr_assert_eq(cli_fetch_lock_read(&l, tmpdir), 0);
     cr_assert_eq(l.n, 2);
-    const rp_fetch_lock_entry *e = rp_fetch_lock_find(&l, "a/b.bin");
+    const cli_fetch_lock_entry *e = cli_fetch_lock_find(&l, "a/b.bin");
     cr_assert(e);
     cr_expect_eq(e->size, 13);
     cr_expect_eq(e->mtime, 35);
     cr_expect_str_eq(e->sha256, s2);
-    cr_expect_eq(rp_fetch_lock_find(&l, "c")->size, 5000000000LL);
-    cr_expect_null(rp_fetch_lock_find(&l, "d"));
-    rp_fetch_lock_free(&l);
+    cr_expect_eq(cli_fetch_lock_find(&l, "c")->size, 5000000000LL);
+    cr_expect_null(cli_fetch_lock_find(&l, "d"));
+    cli_fetch_lock_free(&l);
     char path[300];
     snprintf(path, sizeof path, "%s/MANIFEST.lock", tmpdir);
     write_file(path, "# c\nx 1 2 nothex\n", 16);
-    cr_expect_eq(rp_fetch_lock_read(&l, tmpdir), -1);
+    cr_expect_eq(cli_fetch_lock_read(&l, tmpdir), -1);
     cr_expect(strstr(en_error_msg(), "MANIFEST.lock:2:"), "%s", en_error_msg());
 }
 
@@ -274,7 +274,7 @@ Test(fetch, untar_members) {
     snprintf(arch, sizeof arch, "%s/t.tar.gz", tmpdir);
     make_tar(arch, 0, 0);
     char members[2][128] = {"two.bin", "one.txt"};
-    cr_assert_eq(rp_fetch_untar(arch, "top", members, 2, tmpdir), 0, "%s", en_error_msg());
+    cr_assert_eq(cli_fetch_untar(arch, "top", members, 2, tmpdir), 0, "%s", en_error_msg());
     snprintf(out, sizeof out, "%s/top/one.txt", tmpdir);
     char buf[2000];
     FILE *f = fopen(out, "rb");
@@ -294,7 +294,7 @@ Test(fetch, untar_members) {
     cr_expect_neq(access(out, F_OK), 0, "members not asked for are not written");
 
     char want_long[1][128] = {"a-very-long-name-that-does-not-fit-in-one-hundred-bytes-of-an-old-tar-header-so-it-needs-the-gnu-extension"};
-    cr_expect_eq(rp_fetch_untar(arch, "top", want_long, 1, tmpdir), 0, "GNU long name: %s", en_error_msg());
+    cr_expect_eq(cli_fetch_untar(arch, "top", want_long, 1, tmpdir), 0, "GNU long name: %s", en_error_msg());
     snprintf(out, sizeof out, "%s/top/%s", tmpdir, want_long[0]);
     f = fopen(out, "rb");
     cr_assert(f, "the long-named member was written");
@@ -303,7 +303,7 @@ Test(fetch, untar_members) {
     cr_expect_eq(memcmp(buf, "skip me", 7), 0);
 
     char missing[1][128] = {"three.bin"};
-    cr_expect_eq(rp_fetch_untar(arch, "top", missing, 1, tmpdir), -1);
+    cr_expect_eq(cli_fetch_untar(arch, "top", missing, 1, tmpdir), -1);
     cr_expect(strstr(en_error_msg(), "no member top/three.bin"), "%s", en_error_msg());
 }
 
@@ -312,13 +312,13 @@ Test(fetch, untar_rejects_corrupt_archives) {
     char members[1][128] = {"two.bin"};
     snprintf(arch, sizeof arch, "%s/bad.tar.gz", tmpdir);
     make_tar(arch, 1, 0);
-    cr_expect_eq(rp_fetch_untar(arch, "top", members, 1, tmpdir), -1);
+    cr_expect_eq(cli_fetch_untar(arch, "top", members, 1, tmpdir), -1);
     cr_expect(strstr(en_error_msg(), "header checksum"), "%s", en_error_msg());
     make_tar(arch, 0, 1);
-    cr_expect_eq(rp_fetch_untar(arch, "top", members, 1, tmpdir), -1);
+    cr_expect_eq(cli_fetch_untar(arch, "top", members, 1, tmpdir), -1);
     cr_expect(strstr(en_error_msg(), "bad.tar.gz"), "%s", en_error_msg());
     write_file(arch, "not a tar file at all", 21);
-    cr_expect_eq(rp_fetch_untar(arch, "top", members, 1, tmpdir), -1);
+    cr_expect_eq(cli_fetch_untar(arch, "top", members, 1, tmpdir), -1);
     char out[300];
     snprintf(out, sizeof out, "%s/top/two.bin", tmpdir);
     cr_expect_neq(access(out, F_OK), 0, "nothing half-written is left under the final name");
@@ -341,7 +341,7 @@ Test(fetch, untar_tree_and_listing) {
     gzwrite(g, zero, 1024);
     gzclose(g);
     snprintf(into, sizeof into, "%s/data/pets/annotations", tmpdir);
-    cr_assert_eq(rp_fetch_untar_tree(arch, "annotations", into), 2, "%s", en_error_msg());
+    cr_assert_eq(cli_fetch_untar_tree(arch, "annotations", into), 2, "%s", en_error_msg());
     snprintf(path, sizeof path, "%s/trimaps/a.png", into);
     cr_expect_eq(access(path, F_OK), 0);
     snprintf(path, sizeof path, "%s/trimaps/._a.png", into);
@@ -349,8 +349,8 @@ Test(fetch, untar_tree_and_listing) {
     snprintf(path, sizeof path, "%s/data/pets/other", tmpdir);
     cr_expect_neq(access(path, F_OK), 0, "other folders are not extracted");
 
-    cr_assert_eq(rp_fetch_tree_list(into, RP_FETCH_TREE_LISTING), 0, "%s", en_error_msg());
-    snprintf(path, sizeof path, "%s/" RP_FETCH_TREE_LISTING, into);
+    cr_assert_eq(cli_fetch_tree_list(into, CLI_FETCH_TREE_LISTING), 0, "%s", en_error_msg());
+    snprintf(path, sizeof path, "%s/" CLI_FETCH_TREE_LISTING, into);
     char buf[1000] = "";
     FILE *f = fopen(path, "r");
     cr_assert(f);
@@ -360,23 +360,23 @@ Test(fetch, untar_tree_and_listing) {
     /* SHA-256 of "a 1 1 1\n" by sha256sum; lines sorted by path */
     cr_expect_str_eq(buf, "8 9084327e21bcba5693d4bcd2f7c3075a782b3b372bffea2b80dd729e45a89d7a test.txt\n"
                           "7 2d4566582844690f8634a8b2534ea5221560038c6c0650c99140759bad603ae2 trimaps/a.png\n", "listing:\n%s", buf);
-    cr_expect_eq(rp_fetch_tree_check(into, RP_FETCH_TREE_LISTING, 1), 0, "%s", en_error_msg());
+    cr_expect_eq(cli_fetch_tree_check(into, CLI_FETCH_TREE_LISTING, 1), 0, "%s", en_error_msg());
     snprintf(path, sizeof path, "%s/test.txt", into);
     write_file(path, "b 1 1 1\n", 8); /* same size, other bytes */
-    cr_expect_eq(rp_fetch_tree_check(into, RP_FETCH_TREE_LISTING, 0), 0, "sizes only: not hashed");
-    cr_expect_eq(rp_fetch_tree_check(into, RP_FETCH_TREE_LISTING, 1), -1);
+    cr_expect_eq(cli_fetch_tree_check(into, CLI_FETCH_TREE_LISTING, 0), 0, "sizes only: not hashed");
+    cr_expect_eq(cli_fetch_tree_check(into, CLI_FETCH_TREE_LISTING, 1), -1);
     cr_expect(strstr(en_error_msg(), "test.txt: SHA-256"), "%s", en_error_msg());
     write_file(path, "b\n", 2);
-    cr_expect_eq(rp_fetch_tree_check(into, RP_FETCH_TREE_LISTING, 0), -1);
+    cr_expect_eq(cli_fetch_tree_check(into, CLI_FETCH_TREE_LISTING, 0), -1);
     cr_expect(strstr(en_error_msg(), "test.txt: 2 bytes, but 8 when extracted"), "%s", en_error_msg());
     snprintf(path, sizeof path, "%s/mine.txt", into);
     write_file(path, "kept", 4);
-    rp_fetch_tree_remove(into, RP_FETCH_TREE_LISTING);
+    cli_fetch_tree_remove(into, CLI_FETCH_TREE_LISTING);
     cr_expect_eq(access(path, F_OK), 0, "a file the listing does not name is never removed");
     snprintf(path, sizeof path, "%s/trimaps/a.png", into);
     cr_expect_neq(access(path, F_OK), 0, "listed files are removed");
 
-    cr_expect_eq(rp_fetch_untar_tree(arch, "nothing", into), -1);
+    cr_expect_eq(cli_fetch_untar_tree(arch, "nothing", into), -1);
     cr_expect(strstr(en_error_msg(), "no files under nothing/"), "%s", en_error_msg());
 }
 
@@ -390,7 +390,7 @@ Test(fetch, untar_tree_refuses_unsafe_paths) {
     gzwrite(g, zero, 1024);
     gzclose(g);
     snprintf(into, sizeof into, "%s/d/images", tmpdir);
-    cr_expect_eq(rp_fetch_untar_tree(arch, "images", into), -1);
+    cr_expect_eq(cli_fetch_untar_tree(arch, "images", into), -1);
     cr_expect(strstr(en_error_msg(), "unsafe path"), "%s", en_error_msg());
     snprintf(path, sizeof path, "%s/escape.txt", tmpdir);
     cr_expect_neq(access(path, F_OK), 0, "nothing is written outside the folder");
@@ -408,11 +408,11 @@ Test(fetch, connection_refused_is_unreachable) {
     char url[64], part[300];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/x", ntohs(a.sin_port));
     snprintf(part, sizeof part, "%s/x.part", tmpdir);
-    rp_fetch_opts o;
-    rp_fetch_opts_default(&o);
+    cli_fetch_opts o;
+    cli_fetch_opts_default(&o);
     o.progress = 0;
     o.connect_timeout_s = 5;
     setenv("NO_PROXY", "*", 1);
-    cr_expect_eq(rp_fetch_download(url, part, &o), RP_FETCH_UNREACHABLE, "%s", en_error_msg());
+    cr_expect_eq(cli_fetch_download(url, part, &o), CLI_FETCH_UNREACHABLE, "%s", en_error_msg());
     cr_expect(strlen(en_error_msg()) > 0);
 }

@@ -1,5 +1,5 @@
-/* The memo store's housekeeping: orphaned temporary files (rp_memo_sweep)
- * and a corrupt index (rp_memo_index_read). */
+/* The memo store's housekeeping: orphaned temporary files (nb_memo_sweep)
+ * and a corrupt index (nb_memo_index_read). */
 #include <cJSON.h>
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
@@ -15,8 +15,8 @@
 
 #include "en_error.h"
 #include "en_tmpfile.h"
-#include "rp_chapter.h"
-#include "rp_memo.h"
+#include "nb_chapter.h"
+#include "nb_memo.h"
 
 static char dir[64];
 static void mk(void) {
@@ -75,8 +75,8 @@ Test(tmpfile, names_carry_the_writer_pid, .init = mk, .fini = rm) {
 Test(sweep, dead_writers_go_live_ones_stay, .init = mk, .fini = rm) {
     pid_t dead = dead_pid(), live = getpid();
     char d[256];
-    snprintf(d, sizeof d, "%s/art", dir); cr_assert_eq(rp_mkdirs(d), 0);
-    snprintf(d, sizeof d, "%s/files", dir); cr_assert_eq(rp_mkdirs(d), 0);
+    snprintf(d, sizeof d, "%s/art", dir); cr_assert_eq(nb_mkdirs(d), 0);
+    snprintf(d, sizeof d, "%s/files", dir); cr_assert_eq(nb_mkdirs(d), 0);
     char n[40][128];
     int k = 0;
 #define F(fmt, pid, age) (snprintf(n[k], sizeof n[k], fmt, (long)(pid)), touch(n[k], age), n[k++])
@@ -108,15 +108,15 @@ Test(sweep, dead_writers_go_live_ones_stay, .init = mk, .fini = rm) {
     close(pipefd[0]);
     close(lfd);  /* the child's inherited descriptor keeps the lock */
 
-    rp_memo *m = rp_memo_open(dir, "test");
+    nb_memo *m = nb_memo_open(dir, "test");
     cr_assert(m, "%s", en_error_msg());
     const char *gone[] = {g1, g2, g3, g4, g5}, *kept[] = {k1, k2, k3, k4, k5};
     for (int i = 0; i < 5; i++) cr_expect(!exists(gone[i]), "%s should be removed", gone[i]);
     for (int i = 0; i < 5; i++) cr_expect(exists(kept[i]), "%s should be kept", kept[i]);
-    rp_memo_close(m);
+    nb_memo_close(m);
     char lg[256];
     snprintf(lg, sizeof lg, "%s/memo.log", dir);
-    char *log = rp_file_read(lg, NULL);
+    char *log = en_file_read(lg, NULL);
     cr_expect(log && strstr(log, "sweep - - ") && strstr(log, "removed 5 orphaned temporary files"), "%s", log ? log : "(no log)");
     free(log);
 
@@ -124,7 +124,7 @@ Test(sweep, dead_writers_go_live_ones_stay, .init = mk, .fini = rm) {
     close(pipefd[1]);
     waitpid(holder, NULL, 0);
     long long bytes = 0;
-    cr_expect_eq(rp_memo_sweep(dir, &bytes), 1);
+    cr_expect_eq(nb_memo_sweep(dir, &bytes), 1);
     cr_expect_eq(bytes, (long long)strlen("partial bytes"));
     cr_expect(!exists(k4));
 }
@@ -133,22 +133,22 @@ static int count_entries(cJSON *idx) { return cJSON_GetArraySize(cJSON_GetObject
 
 Test(index, corrupt_is_reported_once_and_rebuilt, .init = mk, .fini = rm) {
     cr_redirect_stderr();
-    rp_memo *m = rp_memo_open(dir, "test");
+    nb_memo *m = nb_memo_open(dir, "test");
     char why[256];
     const char *a = "{\"key\":\"k1\",\"params\":{\"lr\":0.1},\"env\":{},\"source\":\"return 1\",\"engine\":\"0.1\",\"profile\":\"mini\"}";
     const char *b = "{\"key\":\"k2\",\"params\":{\"lr\":0.2},\"env\":{},\"source\":\"return 1\",\"engine\":\"0.1\",\"profile\":\"mini\"}";
-    cr_assert_eq(rp_memo_put(m, "art", "k1", "one", 3), 0);
-    cr_assert_eq(rp_memo_explain(m, "art", a, 1, why, sizeof why), 0);
-    cr_assert_eq(rp_memo_put(m, "art", "k2", "two", 3), 0);
-    cr_assert_eq(rp_memo_explain(m, "art", b, 1, why, sizeof why), 0);
-    cr_assert_eq(rp_memo_put(m, "art", "k3", "three", 5), 0);   /* never described */
+    cr_assert_eq(nb_memo_put(m, "art", "k1", "one", 3), 0);
+    cr_assert_eq(nb_memo_explain(m, "art", a, 1, why, sizeof why), 0);
+    cr_assert_eq(nb_memo_put(m, "art", "k2", "two", 3), 0);
+    cr_assert_eq(nb_memo_explain(m, "art", b, 1, why, sizeof why), 0);
+    cr_assert_eq(nb_memo_put(m, "art", "k3", "three", 5), 0);   /* never described */
     char p[256];
     snprintf(p, sizeof p, "%s/art/index.json", dir);
     FILE *f = fopen(p, "w");
     fputs("{\"entries\": [{\"key\": \"k1\", \"par", f);   /* cut off mid-write by a full disk */
     fclose(f);
 
-    cJSON *idx = rp_memo_index_read(dir, "art", 0);
+    cJSON *idx = nb_memo_index_read(dir, "art", 0);
     cr_expect_eq(count_entries(idx), 3, "every entry on disk is indexed again");
     int seen = 0;
     const cJSON *e;
@@ -161,14 +161,14 @@ Test(index, corrupt_is_reported_once_and_rebuilt, .init = mk, .fini = rm) {
     cr_expect_eq(seen, 2);
     cJSON_Delete(idx);
     /* the rebuilt index is on disk: the next reader says nothing */
-    idx = rp_memo_index_read(dir, "art", 0);
+    idx = nb_memo_index_read(dir, "art", 0);
     cr_expect_eq(count_entries(idx), 3);
     cJSON_Delete(idx);
     /* and lookups explain against it */
     const char *c = "{\"key\":\"k4\",\"params\":{\"lr\":0.3},\"env\":{},\"source\":\"return 1\",\"engine\":\"0.1\",\"profile\":\"mini\"}";
-    cr_assert_eq(rp_memo_explain(m, "art", c, 0, why, sizeof why), 0);
+    cr_assert_eq(nb_memo_explain(m, "art", c, 0, why, sizeof why), 0);
     cr_expect(strstr(why, "params changed: lr"), "%s", why);
-    rp_memo_close(m);
+    nb_memo_close(m);
     fflush(stderr);
     FILE *err = cr_get_redirected_stderr();
     char buf[4096];
@@ -183,7 +183,7 @@ Test(index, corrupt_is_reported_once_and_rebuilt, .init = mk, .fini = rm) {
 /* `cache why` names the changed leaf and its two values, however deep, not
  * two cut-off JSON texts that look equal */
 Test(explain, names_the_changed_path, .init = mk, .fini = rm) {
-    rp_memo *m = rp_memo_open(dir, "test");
+    nb_memo *m = nb_memo_open(dir, "test");
     char why[512];
     char a[1024], b[1024], pad[201];
     memset(pad, 'x', 200); pad[200] = 0;
@@ -191,12 +191,12 @@ Test(explain, names_the_changed_path, .init = mk, .fini = rm) {
                       "\"env\":{\"profile\":{\"bench\":{\"note\":\"%s\"},\"fewshot\":{\"epochs\":%d,\"lr\":0.1}},"
                       "\"H.f\":\"function:%s\"},\"source\":\"return 1\",\"engine\":\"0.1\",\"profile\":\"mini\"}";
     snprintf(a, sizeof a, fmt, "k1", "s", 3, pad, 20, "aaaa");
-    cr_assert_eq(rp_memo_explain(m, "art", a, 1, why, sizeof why), 0);
+    cr_assert_eq(nb_memo_explain(m, "art", a, 1, why, sizeof why), 0);
     snprintf(b, sizeof b, fmt, "k2", "t", 3, pad, 30, "bbbb");
-    cr_assert_eq(rp_memo_explain(m, "art", b, 0, why, sizeof why), 0);
+    cr_assert_eq(nb_memo_explain(m, "art", b, 0, why, sizeof why), 0);
     cr_expect(strstr(why, "params changed: bench.names[1] \"s\" -> \"t\""), "%s", why);
     cr_expect(strstr(why, "; H.f: code changed"), "%s", why);
     cr_expect(strstr(why, "variables changed: profile.fewshot.epochs 20 -> 30"), "%s", why);
     cr_expect(!strstr(why, "note"), "unchanged fields are not shown: %s", why);
-    rp_memo_close(m);
+    nb_memo_close(m);
 }

@@ -10,14 +10,14 @@
 
 #include "en_error.h"
 #include "lx.h"
-#include "rp_chapter.h"
-#include "rp_memo.h"
-#include "rp_sha256.h"
+#include "nb_chapter.h"
+#include "nb_memo.h"
+#include "en_sha256.h"
 
 static void hex_of(const char *msg, size_t n, char out[65]) {
     uint8_t d[32];
-    rp_sha256_digest(d, msg, n);
-    rp_sha256_tohex(out, d);
+    en_sha256_digest(d, msg, n);
+    en_sha256_tohex(out, d);
 }
 
 Test(sha256, nist_vectors) {
@@ -36,20 +36,20 @@ Test(sha256, nist_vectors) {
 }
 
 Test(sha256, million_a_in_odd_chunks) {
-    rp_sha256 s;
-    rp_sha256_init(&s);
+    en_sha256 s;
+    en_sha256_init(&s);
     char buf[997];
     memset(buf, 'a', sizeof buf);
     size_t left = 1000000;
     while (left) {
         size_t k = left < sizeof buf ? left : (left % 7) + 900;
-        rp_sha256_update(&s, buf, k);
+        en_sha256_update(&s, buf, k);
         left -= k;
     }
     uint8_t d[32];
     char h[65];
-    rp_sha256_final(&s, d);
-    rp_sha256_tohex(h, d);
+    en_sha256_final(&s, d);
+    en_sha256_tohex(h, d);
     cr_expect_str_eq(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
@@ -67,19 +67,19 @@ static const char *CHAPTER =
     "print(x)\n";                         /* 11 */
 
 Test(chapter, cells_titles_options_lines) {
-    rp_chapter ch;
-    cr_assert_eq(rp_chapter_parse(&ch, CHAPTER, strlen(CHAPTER)), 0, "%s", en_error_msg());
+    nb_chapter ch;
+    cr_assert_eq(nb_chapter_parse(&ch, CHAPTER, strlen(CHAPTER)), 0, "%s", en_error_msg());
     cr_assert_eq(ch.ncells, 3);
-    cr_expect_eq(ch.cells[0].kind, RP_CELL_CODE);
+    cr_expect_eq(ch.cells[0].kind, NB_CELL_CODE);
     cr_expect_eq(ch.cells[0].first, 1);
-    cr_expect_eq(ch.cells[1].kind, RP_CELL_MARKDOWN);
+    cr_expect_eq(ch.cells[1].kind, NB_CELL_MARKDOWN);
     cr_expect_str_eq(ch.cells[1].text, "# Title\n\nValue {{ pre }}.\n");
     cr_expect_eq(ch.cells[1].first, 4);
-    const rp_cell *c = &ch.cells[2];
+    const nb_cell *c = &ch.cells[2];
     cr_expect_str_eq(c->title, "train heads");
-    cr_expect_str_eq(rp_cell_opt(c, "echo"), "false");
-    cr_expect_str_eq(rp_cell_opt(c, "label"), "fig-a");
-    cr_expect_str_eq(rp_cell_opt(c, "caption"), "Two words");
+    cr_expect_str_eq(nb_cell_opt(c, "echo"), "false");
+    cr_expect_str_eq(nb_cell_opt(c, "label"), "fig-a");
+    cr_expect_str_eq(nb_cell_opt(c, "caption"), "Two words");
     cr_expect_eq(c->line, 8);
     cr_expect_eq(c->first, 10);
     cr_expect_eq(c->last, 11);
@@ -89,13 +89,13 @@ Test(chapter, cells_titles_options_lines) {
     while (*p == '\n') { nl++; p++; }
     cr_expect_eq(nl, 9);
     cr_expect_str_eq(p, "      x = 2\nprint(x)\n");
-    rp_chapter_free(&ch);
+    nb_chapter_free(&ch);
 }
 
 Test(chapter, markdown_line_without_comment_is_an_error) {
     const char *s = "-- %% [markdown]\n-- ok\nnot a comment\n";
-    rp_chapter ch;
-    cr_expect_eq(rp_chapter_parse(&ch, s, strlen(s)), -1);
+    nb_chapter ch;
+    cr_expect_eq(nb_chapter_parse(&ch, s, strlen(s)), -1);
     cr_expect(strstr(en_error_msg(), "line 3") != NULL, "message: %s", en_error_msg());
 }
 
@@ -117,7 +117,7 @@ Test(hoist, top_level_only) {
         {"local a = 1 == 1", "      a = 1 == 1"},
     };
     for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
-        char *h = rp_lua_hoist_locals(v[i].in, strlen(v[i].in));
+        char *h = nb_lua_hoist_locals(v[i].in, strlen(v[i].in));
         cr_expect_str_eq(h, v[i].out, "case %zu: %s", i, v[i].in);
         free(h);
     }
@@ -135,61 +135,61 @@ static void rm_tmp(void) {
 }
 
 Test(memo, roundtrip_truncation_and_bitflip, .init = mk_tmp, .fini = rm_tmp) {
-    rp_memo *m = rp_memo_open(tmpdir, "test");
+    nb_memo *m = nb_memo_open(tmpdir, "test");
     cr_assert(m, "%s", en_error_msg());
     const char payload[] = "some payload bytes";
-    cr_assert_eq(rp_memo_put(m, "art", "k1", payload, sizeof payload), 0);
+    cr_assert_eq(nb_memo_put(m, "art", "k1", payload, sizeof payload), 0);
     char *d; size_t n;
-    cr_assert_eq(rp_memo_get(m, "art", "k1", &d, &n), 0);
+    cr_assert_eq(nb_memo_get(m, "art", "k1", &d, &n), 0);
     cr_expect_eq(n, sizeof payload);
     cr_expect_eq(memcmp(d, payload, n), 0);
     free(d);
-    cr_expect_eq(rp_memo_get(m, "art", "nokey", &d, &n), 1);
+    cr_expect_eq(nb_memo_get(m, "art", "nokey", &d, &n), 1);
     char path[256];
     snprintf(path, sizeof path, "%s/art/k1.val", tmpdir);
     /* a flipped payload byte fails the checksum */
     int fd = open(path, O_WRONLY);
-    cr_assert(pwrite(fd, "X", 1, RP_MEMO_HEADER + 2) == 1);
+    cr_assert(pwrite(fd, "X", 1, NB_MEMO_HEADER + 2) == 1);
     close(fd);
-    cr_expect_eq(rp_memo_get(m, "art", "k1", &d, &n), 2);
+    cr_expect_eq(nb_memo_get(m, "art", "k1", &d, &n), 2);
     cr_expect(strstr(en_error_msg(), "checksum"), "%s", en_error_msg());
-    cr_expect_eq(rp_memo_get(m, "art", "k1", &d, &n), 1, "a corrupt entry is removed");
+    cr_expect_eq(nb_memo_get(m, "art", "k1", &d, &n), 1, "a corrupt entry is removed");
     /* a truncated entry fails its length */
-    cr_assert_eq(rp_memo_put(m, "art", "k1", payload, sizeof payload), 0);
-    cr_assert_eq(truncate(path, RP_MEMO_HEADER + 3), 0);
-    cr_expect_eq(rp_memo_get(m, "art", "k1", &d, &n), 2);
+    cr_assert_eq(nb_memo_put(m, "art", "k1", payload, sizeof payload), 0);
+    cr_assert_eq(truncate(path, NB_MEMO_HEADER + 3), 0);
+    cr_expect_eq(nb_memo_get(m, "art", "k1", &d, &n), 2);
     cr_expect(strstr(en_error_msg(), "truncated"), "%s", en_error_msg());
-    rp_memo_close(m);
+    nb_memo_close(m);
 }
 
 Test(memo, lock_is_exclusive, .init = mk_tmp, .fini = rm_tmp) {
-    rp_memo *m = rp_memo_open(tmpdir, "test");
-    int fd = rp_memo_lock(m, "art", "k");
+    nb_memo *m = nb_memo_open(tmpdir, "test");
+    int fd = nb_memo_lock(m, "art", "k");
     cr_assert(fd >= 0);
     char path[256];
     snprintf(path, sizeof path, "%s/art/k.lock", tmpdir);
     int fd2 = open(path, O_RDWR);
     cr_expect_eq(flock(fd2, LOCK_EX | LOCK_NB), -1, "second lock must fail while held");
-    rp_memo_unlock(fd);
+    nb_memo_unlock(fd);
     cr_expect_eq(flock(fd2, LOCK_EX | LOCK_NB), 0, "free after unlock");
     close(fd2);
-    rp_memo_close(m);
+    nb_memo_close(m);
 }
 
 Test(memo, explain_names_what_changed, .init = mk_tmp, .fini = rm_tmp) {
-    rp_memo *m = rp_memo_open(tmpdir, "test");
+    nb_memo *m = nb_memo_open(tmpdir, "test");
     char why[512];
     const char *a = "{\"key\":\"k1\",\"params\":{\"lr\":0.1,\"k\":1},\"env\":{},\"source\":\"return 1\",\"engine\":\"0.1\",\"profile\":\"mini\"}";
-    cr_assert_eq(rp_memo_explain(m, "art", a, 1, why, sizeof why), 0);
+    cr_assert_eq(nb_memo_explain(m, "art", a, 1, why, sizeof why), 0);
     cr_expect_str_eq(why, "new");
     const char *b = "{\"key\":\"k2\",\"params\":{\"lr\":0.2,\"k\":1},\"env\":{},\"source\":\"return 1\",\"engine\":\"0.1\",\"profile\":\"mini\"}";
-    cr_assert_eq(rp_memo_explain(m, "art", b, 0, why, sizeof why), 0);
+    cr_assert_eq(nb_memo_explain(m, "art", b, 0, why, sizeof why), 0);
     cr_expect_str_eq(why, "params changed: lr 0.1 -> 0.2");
     const char *c = "{\"key\":\"k3\",\"params\":{\"lr\":0.1,\"k\":1},\"env\":{},\"source\":\"return 2\",\"engine\":\"0.2\",\"profile\":\"mini\"}";
-    cr_assert_eq(rp_memo_explain(m, "art", c, 0, why, sizeof why), 0);
+    cr_assert_eq(nb_memo_explain(m, "art", c, 0, why, sizeof why), 0);
     cr_expect(strstr(why, "source changed (line 1 of the function: `return 2`)"), "%s", why);
     cr_expect(strstr(why, "engine 0.1 -> 0.2"), "%s", why);
-    rp_memo_close(m);
+    nb_memo_close(m);
 }
 
 static lua_State *newL(void) {

@@ -50,7 +50,7 @@
 #include "en_tensor.h"
 #include "lx.h"
 #include "lx_tensor.h"
-#include "rp_sha256.h"
+#include "en_sha256.h"
 
 #define CLIP_MT "clipbook.CLIP"
 
@@ -322,15 +322,15 @@ static int cb_contrastive_loss(lua_State *L) {
 static int clip_digest(lua_State *L) {
     en_clip *m = check_clip(L, 1);
     en_params *p = en_clip_params(m);
-    rp_sha256 s;
-    rp_sha256_init(&s);
+    en_sha256 s;
+    en_sha256_init(&s);
     const en_clip_config *c = en_clip_get_config(m);
-    rp_sha256_update(&s, c, sizeof *c);
-    rp_sha256_update(&s, en_params_data(p), sizeof(float) * (size_t)en_params_numel(p));
+    en_sha256_update(&s, c, sizeof *c);
+    en_sha256_update(&s, en_params_data(p), sizeof(float) * (size_t)en_params_numel(p));
     uint8_t d[32];
     char hex[65];
-    rp_sha256_final(&s, d);
-    rp_sha256_tohex(hex, d);
+    en_sha256_final(&s, d);
+    en_sha256_tohex(hex, d);
     lua_pushfstring(L, "clip:%s", hex);
     return 1;
 }

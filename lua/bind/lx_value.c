@@ -10,7 +10,7 @@
 #include "en_strbuf.h"
 #include "lx.h"
 #include "lx_tensor_hooks.h"
-#include "rp_sha256.h"
+#include "en_sha256.h"
 
 typedef en_strbuf jbuf;
 

@@ -11,12 +11,12 @@
 #include "en_image.h"
 #include "en_npy.h"
 #include "en_preprocess.h"
-#include "rp_cmd.h"
+#include "cli_cmd.h"
 
-int rp_cmd_tokenize(int argc, char **argv);
-int rp_cmd_embed_images(int argc, char **argv);
-int rp_cmd_embed_texts(int argc, char **argv);
-int rp_cmd_classify(int argc, char **argv);
+int cli_cmd_tokenize(int argc, char **argv);
+int cli_cmd_embed_images(int argc, char **argv);
+int cli_cmd_embed_texts(int argc, char **argv);
+int cli_cmd_classify(int argc, char **argv);
 
 typedef struct {
     const char *model, *vocab, *out, *labels, *template;
@@ -78,7 +78,7 @@ static int fail(const char *cmd, const char *what) {
     return 1;
 }
 
-int rp_cmd_tokenize(int argc, char **argv) {
+int cli_cmd_tokenize(int argc, char **argv) {
     clip_args a;
     if (parse("tokenize", argc, argv, &a) < 0) return 2;
     if (!a.vocab || a.first >= argc) {
@@ -175,7 +175,7 @@ static int write_npy(const char *path, en_tensor *t) {
     return en_npy_write(path, &b);
 }
 
-int rp_cmd_embed_images(int argc, char **argv) {
+int cli_cmd_embed_images(int argc, char **argv) {
     clip_args a;
     if (parse("embed-images", argc, argv, &a) < 0) return 2;
     if (!a.model || !a.out || a.first >= argc) {
@@ -193,7 +193,7 @@ int rp_cmd_embed_images(int argc, char **argv) {
     return rc;
 }
 
-int rp_cmd_embed_texts(int argc, char **argv) {
+int cli_cmd_embed_texts(int argc, char **argv) {
     clip_args a;
     if (parse("embed-texts", argc, argv, &a) < 0) return 2;
     if (!a.model || !a.vocab || !a.out || a.first >= argc) {
@@ -214,7 +214,7 @@ int rp_cmd_embed_texts(int argc, char **argv) {
     return rc;
 }
 
-int rp_cmd_classify(int argc, char **argv) {
+int cli_cmd_classify(int argc, char **argv) {
     clip_args a;
     if (parse("classify", argc, argv, &a) < 0) return 2;
     if (!a.model || !a.vocab || !a.labels || a.first >= argc) {

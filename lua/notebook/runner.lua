@@ -3,7 +3,7 @@
 --
 -- Cells run in order, each as its own chunk named after the chapter file,
 -- padded so its line numbers are the file's. Top-level `local`s are hoisted
--- into the chapter's environment (rp_chapter.h) so later cells see them.
+-- into the chapter's environment (nb_chapter.h) so later cells see them.
 -- A failing cell becomes an error block (message + traceback), is written
 -- to stderr, and the run exits 1; the cells after it are not run (their
 -- code is still echoed, marked as skipped in the provenance) but all prose

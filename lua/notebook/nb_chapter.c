@@ -1,5 +1,5 @@
-/* Chapter parsing and the `local` hoisting rewrite (see rp_chapter.h). */
-#include "rp_chapter.h"
+/* Chapter parsing and the `local` hoisting rewrite (see nb_chapter.h). */
+#include "nb_chapter.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "en_error.h"
 #include "en_strbuf.h"
 
-char *rp_file_read(const char *path, size_t *n) {
+char *en_file_read(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) return en_error("%s: cannot open: %m", path), NULL;
     struct stat st;
@@ -86,7 +86,7 @@ static char *xstrndup(const char *s, size_t n) {
 }
 
 /* Title words and key=value options from a marker's rest of line. */
-static int parse_header(rp_cell *c, const char *s, size_t n, int line) {
+static int parse_header(nb_cell *c, const char *s, size_t n, int line) {
     en_strbuf title = {0};
     int cap = 0;
     size_t i = 0;
@@ -121,7 +121,7 @@ static int parse_header(rp_cell *c, const char *s, size_t n, int line) {
                 c->opts = realloc(c->opts, sizeof *c->opts * cap);
                 EN_ASSERT(c->opts);
             }
-            c->opts[c->nopts++] = (rp_opt){key, en_strbuf_take(&v)};
+            c->opts[c->nopts++] = (nb_opt){key, en_strbuf_take(&v)};
             continue;
         }
         /* a title word: up to the next blank */
@@ -142,20 +142,20 @@ static int parse_header(rp_cell *c, const char *s, size_t n, int line) {
     return 0;
 }
 
-const char *rp_cell_opt(const rp_cell *c, const char *key) {
+const char *nb_cell_opt(const nb_cell *c, const char *key) {
     for (int i = c->nopts - 1; i >= 0; i--)
         if (!strcmp(c->opts[i].key, key)) return c->opts[i].value;
     return NULL;
 }
 
-static int finish_cell(rp_cell *c, const line_t *ls, int b0, int b1) {
+static int finish_cell(nb_cell *c, const line_t *ls, int b0, int b1) {
     /* b0..b1: 0-based body line indexes, inclusive */
     while (b0 <= b1 && is_blank(ls[b0])) b0++;
     while (b1 >= b0 && is_blank(ls[b1])) b1--;
     c->first = b0 + 1;
     c->last = b1 + 1;
     en_strbuf t = {0};
-    if (c->kind == RP_CELL_MARKDOWN) {
+    if (c->kind == NB_CELL_MARKDOWN) {
         for (int i = b0; i <= b1; i++) {
             line_t l = ls[i];
             size_t k = 0;
@@ -178,20 +178,20 @@ static int finish_cell(rp_cell *c, const line_t *ls, int b0, int b1) {
     c->text = en_strbuf_take(&t);
     en_strbuf code = {0};
     for (int i = 0; i < b0; i++) en_strbuf_str(&code, "\n");
-    char *h = rp_lua_hoist_locals(c->text, strlen(c->text));
+    char *h = nb_lua_hoist_locals(c->text, strlen(c->text));
     en_strbuf_str(&code, h);
     free(h);
     c->code = en_strbuf_take(&code);
     return 0;
 }
 
-int rp_chapter_parse(rp_chapter *ch, const char *src, size_t n) {
+int nb_chapter_parse(nb_chapter *ch, const char *src, size_t n) {
     memset(ch, 0, sizeof *ch);
     int nl;
     line_t *ls = split_lines(src, n, &nl);
     int cap = 0;
     int start = -1;  /* index of the current cell's marker line, -1: preamble */
-    rp_cell cur = {.kind = RP_CELL_CODE, .line = 1};
+    nb_cell cur = {.kind = NB_CELL_CODE, .line = 1};
     cur.title = xstrndup("", 0);
     for (int i = 0; i <= nl; i++) {
         size_t rn = 0;
@@ -222,13 +222,13 @@ int rp_chapter_parse(rp_chapter *ch, const char *src, size_t n) {
         start = i;
         cur.line = i + 1;
         if (rn >= 10 && !memcmp(rest, "[markdown]", 10)) {
-            cur.kind = RP_CELL_MARKDOWN;
+            cur.kind = NB_CELL_MARKDOWN;
             rest += 10; rn -= 10;
         } else if (rn >= 4 && !memcmp(rest, "[md]", 4)) {
-            cur.kind = RP_CELL_MARKDOWN;
+            cur.kind = NB_CELL_MARKDOWN;
             rest += 4; rn -= 4;
         } else {
-            cur.kind = RP_CELL_CODE;
+            cur.kind = NB_CELL_CODE;
         }
         if (parse_header(&cur, rest, rn, i + 1) < 0) goto fail;
     }
@@ -241,13 +241,13 @@ fail:
     free(cur.text);
     free(cur.code);
     free(ls);
-    rp_chapter_free(ch);
+    nb_chapter_free(ch);
     return -1;
 }
 
-void rp_chapter_free(rp_chapter *ch) {
+void nb_chapter_free(nb_chapter *ch) {
     for (int i = 0; i < ch->ncells; i++) {
-        rp_cell *c = &ch->cells[i];
+        nb_cell *c = &ch->cells[i];
         free(c->title); free(c->text); free(c->code);
         for (int k = 0; k < c->nopts; k++) { free(c->opts[k].key); free(c->opts[k].value); }
         free(c->opts);
@@ -335,7 +335,7 @@ static int tok_is(const char *s, tok t, const char *w) {
     return t.b - t.a == n && !memcmp(s + t.a, w, n);
 }
 
-char *rp_lua_hoist_locals(const char *s, size_t n) {
+char *nb_lua_hoist_locals(const char *s, size_t n) {
     char *out = xstrndup(s, n);
     en_strbuf res = {0};
     size_t copied = 0; /* bytes of out already moved to res */

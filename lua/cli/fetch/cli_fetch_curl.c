@@ -1,4 +1,4 @@
-/* rp_fetch_download — one URL to a .part file with libcurl: resume by range
+/* cli_fetch_download — one URL to a .part file with libcurl: resume by range
  * request, bounded retries with back-off for transient failures, connect
  * and stall timeouts, and a progress line. */
 #include <curl/curl.h>
@@ -11,9 +11,9 @@
 
 #include "en_error.h"
 #include "en_version.h"
-#include "rp_fetch.h"
+#include "cli_fetch.h"
 
-void rp_fetch_opts_default(rp_fetch_opts *o) {
+void cli_fetch_opts_default(cli_fetch_opts *o) {
     memset(o, 0, sizeof *o);
     o->connect_timeout_s = 30;
     o->stall_timeout_s = 60;
@@ -27,7 +27,7 @@ void rp_fetch_opts_default(rp_fetch_opts *o) {
 typedef struct {
     CURL *curl;
     FILE *f;
-    const rp_fetch_opts *o;
+    const cli_fetch_opts *o;
     int64_t base;        /* bytes in the file when this try started */
     int checked;         /* response code looked at (first body bytes) */
     int64_t range_start; /* from Content-Range, -1 when none */
@@ -160,25 +160,25 @@ static int global_init(void) {
     return 0;
 }
 
-int rp_fetch_download(const char *url, const char *part, const rp_fetch_opts *o) {
-    if (global_init() < 0) return RP_FETCH_FAILED;
+int cli_fetch_download(const char *url, const char *part, const cli_fetch_opts *o) {
+    if (global_init() < 0) return CLI_FETCH_FAILED;
     int wait_ms = o->retry_wait_ms, restarted = 0;
     char ua[64];
     snprintf(ua, sizeof ua, "clipbook/%s", en_version());
     for (int attempt = 0;; attempt++) {
         FILE *f = fopen(part, "ab");
-        if (!f) return en_error("%s: cannot write: %s", part, strerror(errno)), RP_FETCH_FAILED;
+        if (!f) return en_error("%s: cannot write: %s", part, strerror(errno)), CLI_FETCH_FAILED;
         fseek(f, 0, SEEK_END);
         long base = ftell(f);
-        if (o->expected > 0 && base == o->expected) { fclose(f); return RP_FETCH_OK; } /* complete already */
+        if (o->expected > 0 && base == o->expected) { fclose(f); return CLI_FETCH_OK; } /* complete already */
         if (o->expected > 0 && base > o->expected) { /* not the file we want: start again */
             fclose(f);
             f = fopen(part, "wb");
-            if (!f) return en_error("%s: cannot write: %s", part, strerror(errno)), RP_FETCH_FAILED;
+            if (!f) return en_error("%s: cannot write: %s", part, strerror(errno)), CLI_FETCH_FAILED;
             base = 0;
         }
         CURL *c = curl_easy_init();
-        if (!c) { fclose(f); return en_error("libcurl: cannot create a handle"), RP_FETCH_FAILED; }
+        if (!c) { fclose(f); return en_error("libcurl: cannot create a handle"), CLI_FETCH_FAILED; }
         dl d = {.curl = c, .f = f, .o = o, .base = base, .range_start = -1, .range_total = -1,
                 .tty = isatty(2), .t0 = now_s(), .last_decile = base > 0 && o->expected > 0 ? (int)(10.0 * base / o->expected) : -1};
         d.last = d.seen_t = d.t0;
@@ -212,9 +212,9 @@ int rp_fetch_download(const char *url, const char *part, const rp_fetch_opts *o)
         if (d.shown) fputc('\n', stderr);
         int ferr = fflush(f) || ferror(f);
         fclose(f);
-        if (rc == CURLE_OK && !ferr) return RP_FETCH_OK;
+        if (rc == CURLE_OK && !ferr) return CLI_FETCH_OK;
         const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-        if (d.write_failed || ferr) return en_error("%s: write failed: %s", part, strerror(d.write_failed ? d.write_failed : EIO)), RP_FETCH_FAILED;
+        if (d.write_failed || ferr) return en_error("%s: write failed: %s", part, strerror(d.write_failed ? d.write_failed : EIO)), CLI_FETCH_FAILED;
         if (d.bad_range || (http == 416 && !restarted)) {
             /* The server cannot continue this .part (it changed, or it is
              * complete but its size is unknown to us): start again once. */
@@ -228,10 +228,10 @@ int rp_fetch_download(const char *url, const char *part, const rp_fetch_opts *o)
             snprintf(errbuf, sizeof errbuf, "no data for %d s (stalled)", o->stall_timeout_s);
             why = errbuf;
         }
-        if (is_unreachable(rc, ct)) return en_error("%s", why), RP_FETCH_UNREACHABLE;
+        if (is_unreachable(rc, ct)) return en_error("%s", why), CLI_FETCH_UNREACHABLE;
         if (rc == CURLE_HTTP_RETURNED_ERROR) en_error("HTTP %ld from the server", http);
         else en_error("%s", why);
-        if (!is_transient(rc, http) || attempt >= o->retries) return RP_FETCH_FAILED;
+        if (!is_transient(rc, http) || attempt >= o->retries) return CLI_FETCH_FAILED;
         if (o->progress) fprintf(stderr, "  %s: %s; retrying in %.1f s (%d/%d)\n", o->label, en_error_msg(), wait_ms / 1000.0, attempt + 1, o->retries);
         usleep((useconds_t)wait_ms * 1000);
         wait_ms *= 2;

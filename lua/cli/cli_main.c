@@ -1,4 +1,4 @@
-/* clipbook — the command line. Dispatches to the subcommands in rp_cmds[]. */
+/* clipbook — the command line. Dispatches to the subcommands in cli_cmds[]. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,37 +6,37 @@
 
 #include "en_version.h"
 #include "fg.h"
-#include "rp_cmd.h"
-#include "rp_cmds_runner.h"
+#include "cli_cmd.h"
+#include "nb.h"
 
-int rp_cmd_classify(int, char **);
-int rp_cmd_embed_images(int, char **);
-int rp_cmd_embed_texts(int, char **);
-int rp_cmd_fetch(int argc, char **argv);
+int cli_cmd_classify(int, char **);
+int cli_cmd_embed_images(int, char **);
+int cli_cmd_embed_texts(int, char **);
+int cli_cmd_fetch(int argc, char **argv);
 int rp_cmd_math(int argc, char **argv);
 int rp_cmd_render(int argc, char **argv);
-int rp_cmd_tokenize(int, char **);
+int cli_cmd_tokenize(int, char **);
 
-const rp_cmd rp_cmds[] = {
-    /* { "name", rp_cmd_name, "summary" }, one per line, sorted by name */
-    { "cache", rp_cmd_cache, "memo store: ls | why NAME | clean [NAME]" },
-    { "classify", rp_cmd_classify, "zero-shot top-5 labels of images with a CLIP model" },
-    { "embed-images", rp_cmd_embed_images, "CLIP image features of image files into a .npy" },
-    { "embed-texts", rp_cmd_embed_texts, "CLIP text features of texts into a .npy" },
-    { "fetch", rp_cmd_fetch, "download and verify the paper profile's data and weights into data/" },
+const cli_cmd cli_cmds[] = {
+    /* { "name", cli_cmd_name, "summary" }, one per line, sorted by name */
+    { "cache", nb_cmd_cache, "memo store: ls | why NAME | clean [NAME]" },
+    { "classify", cli_cmd_classify, "zero-shot top-5 labels of images with a CLIP model" },
+    { "embed-images", cli_cmd_embed_images, "CLIP image features of image files into a .npy" },
+    { "embed-texts", cli_cmd_embed_texts, "CLIP text features of texts into a .npy" },
+    { "fetch", cli_cmd_fetch, "download and verify the paper profile's data and weights into data/" },
     { "figure", fg_cmd_figure, "render one figure spec to PDF, SVG or PNG" },
     { "math", rp_cmd_math, "typeset one TeX formula (PNG/PDF/SVG, MathML, parse dump)" },
     { "render", rp_cmd_render, "typeset build/doc/*.json into report.pdf and report.html" },
-    { "results", rp_cmd_results, "merge the results of fragments into one results.json" },
-    { "run", lx_cmd_run, "run one chapter, write build/doc/<chapter>.json" },
-    { "tokenize", rp_cmd_tokenize, "CLIP BPE token ids of each text" },
-    { "watch", rp_cmd_watch, "rerun what changed and re-render on every save" },
+    { "results", nb_cmd_results, "merge the results of fragments into one results.json" },
+    { "run", nb_cmd_run, "run one chapter, write build/doc/<chapter>.json" },
+    { "tokenize", cli_cmd_tokenize, "CLIP BPE token ids of each text" },
+    { "watch", nb_cmd_watch, "rerun what changed and re-render on every save" },
     { NULL, NULL, NULL },
 };
 
 static int usage(FILE *f) {
     fprintf(f, "usage: clipbook <command> [args]\n\ncommands:\n");
-    for (const rp_cmd *c = rp_cmds; c->name; c++) fprintf(f, "  %-14s %s\n", c->name, c->summary);
+    for (const cli_cmd *c = cli_cmds; c->name; c++) fprintf(f, "  %-14s %s\n", c->name, c->summary);
     fprintf(f, "  %-14s %s\n", "--version", "print the engine version and its code hash");
     fprintf(f, "  %-14s %s\n", "--code-hash", "print the code hash (SHA-256 of engine/, kernels/, lua/ sources)");
     return f == stderr ? 2 : 0;
@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) { printf("clipbook %s (engine code %.12s)\n", en_version(), en_code_hash()); return 0; }
     if (!strcmp(argv[1], "--code-hash")) { printf("%s\n", en_code_hash()); return 0; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) return usage(stdout);
-    for (const rp_cmd *c = rp_cmds; c->name; c++)
+    for (const cli_cmd *c = cli_cmds; c->name; c++)
         if (!strcmp(argv[1], c->name)) return c->fn(argc - 1, argv + 1);
     fprintf(stderr, "clipbook: unknown command '%s' (try 'clipbook help')\n", argv[1]);
     return 2;

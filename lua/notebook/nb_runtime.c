@@ -1,5 +1,5 @@
-/* "clipbook.runtime": the C services behind lua/runner.lua and
- * lua/notebook.lua (not for chapters). */
+/* "clipbook.runtime": the C services behind lua/notebook/runner.lua and
+ * lua/notebook/notebook.lua (not for chapters). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +13,9 @@
 #include "en_version.h"
 #include "fg.h"
 #include "lx.h"
-#include "rp_chapter.h"
-#include "rp_memo.h"
-#include "rp_sha256.h"
+#include "nb_chapter.h"
+#include "nb_memo.h"
+#include "en_sha256.h"
 
 en_rng *lx_rng_global(void); /* lx_clipbook.c */
 
@@ -32,20 +32,20 @@ static int fail(lua_State *L) {
 static int rt_parse(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     size_t n;
-    char *src = rp_file_read(path, &n);
+    char *src = en_file_read(path, &n);
     if (!src) return fail(L);
     lua_pushlstring(L, src, n);  /* may raise: copy first, then free */
     free(src);
     size_t sn;
     const char *s = lua_tolstring(L, -1, &sn);
-    rp_chapter ch;
-    if (rp_chapter_parse(&ch, s, sn) < 0) return fail(L);
+    nb_chapter ch;
+    if (nb_chapter_parse(&ch, s, sn) < 0) return fail(L);
     /* build the table from a copy so a memory error cannot leak ch */
     lua_createtable(L, ch.ncells, 0);
     for (int i = 0; i < ch.ncells; i++) {
-        const rp_cell *c = &ch.cells[i];
+        const nb_cell *c = &ch.cells[i];
         lua_createtable(L, 0, 9);
-        lua_pushstring(L, c->kind == RP_CELL_CODE ? "code" : "markdown"); lua_setfield(L, -2, "kind");
+        lua_pushstring(L, c->kind == NB_CELL_CODE ? "code" : "markdown"); lua_setfield(L, -2, "kind");
         lua_pushinteger(L, c->line); lua_setfield(L, -2, "line");
         lua_pushinteger(L, c->first); lua_setfield(L, -2, "first");
         lua_pushinteger(L, c->last); lua_setfield(L, -2, "last");
@@ -57,7 +57,7 @@ static int rt_parse(lua_State *L) {
         lua_setfield(L, -2, "opts");
         lua_rawseti(L, -2, i + 1);
     }
-    rp_chapter_free(&ch);
+    nb_chapter_free(&ch);
     lua_insert(L, -2);
     return 2;
 }
@@ -80,8 +80,8 @@ static int rt_sha256(lua_State *L) {
     const char *s = luaL_checklstring(L, 1, &n);
     uint8_t d[32];
     char hex[65];
-    rp_sha256_digest(d, s, n);
-    rp_sha256_tohex(hex, d);
+    en_sha256_digest(d, s, n);
+    en_sha256_tohex(hex, d);
     lua_pushstring(L, hex);
     return 1;
 }
@@ -97,10 +97,10 @@ static int rt_unpack(lua_State *L) {
 
 /* ---- the memo store handle ------------------------------------------- */
 
-typedef struct { rp_memo *m; } memo_ud;
+typedef struct { nb_memo *m; } memo_ud;
 typedef struct { int fd; } lock_ud;
 
-static rp_memo *check_store(lua_State *L) {
+static nb_memo *check_store(lua_State *L) {
     memo_ud *u = luaL_checkudata(L, 1, MEMO_MT);
     if (!u->m) luaL_error(L, "memo store is closed");
     return u->m;
@@ -108,7 +108,7 @@ static rp_memo *check_store(lua_State *L) {
 
 static const char *check_name(lua_State *L, int i) {
     const char *name = luaL_checkstring(L, i);
-    if (!rp_memo_name_ok(name))
+    if (!nb_memo_name_ok(name))
         luaL_argerror(L, i, "memo name must be letters, digits, '_', '-', '.' (not starting with '.')");
     return name;
 }
@@ -119,26 +119,26 @@ static int rt_memo_open(lua_State *L) {
     memo_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->m = NULL;
     luaL_setmetatable(L, MEMO_MT);
-    u->m = rp_memo_open(dir, chapter);
+    u->m = nb_memo_open(dir, chapter);
     if (!u->m) return fail(L);
     return 1;
 }
 
 static int memo_release(lua_State *L) {
     memo_ud *u = luaL_checkudata(L, 1, MEMO_MT);
-    rp_memo_close(u->m);
+    nb_memo_close(u->m);
     u->m = NULL;
     return 0;
 }
 
 /* store:get(name, key) -> true, value | false, "missing" | false, "corrupt", msg */
 static int memo_get(lua_State *L) {
-    rp_memo *m = check_store(L);
+    nb_memo *m = check_store(L);
     const char *name = check_name(L, 2), *key = luaL_checkstring(L, 3);
     void **slot = lx_box_new(L);  /* owns the bytes while they are unpacked */
     char *data = NULL;
     size_t n = 0;
-    int rc = rp_memo_get(m, name, key, &data, &n);
+    int rc = nb_memo_get(m, name, key, &data, &n);
     *slot = data;
     if (rc == 1) { lua_pushboolean(L, 0); lua_pushliteral(L, "missing"); return 2; }
     if (rc == 2) { lua_pushboolean(L, 0); lua_pushliteral(L, "corrupt"); lua_pushstring(L, en_error_msg()); return 3; }
@@ -152,53 +152,53 @@ static int memo_get(lua_State *L) {
 
 /* store:put(name, key, value) -> true | nil, msg */
 static int memo_put(lua_State *L) {
-    rp_memo *m = check_store(L);
+    nb_memo *m = check_store(L);
     const char *name = check_name(L, 2), *key = luaL_checkstring(L, 3);
     luaL_checkany(L, 4);
     size_t n;
     const char *s = lx_value_pack_buf(L, 4, &n);
-    if (rp_memo_put(m, name, key, s, n) < 0) return fail(L);
+    if (nb_memo_put(m, name, key, s, n) < 0) return fail(L);
     lua_pushboolean(L, 1);
     return 1;
 }
 
 static int lock_release(lua_State *L) {
     lock_ud *k = luaL_checkudata(L, 1, LOCK_MT);
-    rp_memo_unlock(k->fd);
+    nb_memo_unlock(k->fd);
     k->fd = -1;
     return 0;
 }
 
 /* store:lock(name, key) -> lock (close it, or let it be collected) */
 static int memo_lock(lua_State *L) {
-    rp_memo *m = check_store(L);
+    nb_memo *m = check_store(L);
     const char *name = check_name(L, 2), *key = luaL_checkstring(L, 3);
     lock_ud *k = lua_newuserdatauv(L, sizeof *k, 0);
     k->fd = -1;
     luaL_setmetatable(L, LOCK_MT);
-    k->fd = rp_memo_lock(m, name, key);
+    k->fd = nb_memo_lock(m, name, key);
     if (k->fd < 0) return fail(L);
     return 1;
 }
 
 static int memo_log(lua_State *L) {
-    rp_memo *m = check_store(L);
-    rp_memo_log(m, luaL_checkstring(L, 2), luaL_checkstring(L, 3), luaL_checkstring(L, 4), luaL_optstring(L, 5, NULL));
+    nb_memo *m = check_store(L);
+    nb_memo_log(m, luaL_checkstring(L, 2), luaL_checkstring(L, 3), luaL_checkstring(L, 4), luaL_optstring(L, 5, NULL));
     return 0;
 }
 
 /* store:explain(name, comps_json, record) -> why | nil, msg */
 static int memo_explain(lua_State *L) {
-    rp_memo *m = check_store(L);
+    nb_memo *m = check_store(L);
     const char *name = check_name(L, 2), *comps = luaL_checkstring(L, 3);
     int record = lua_toboolean(L, 4);
     char why[512];
-    if (rp_memo_explain(m, name, comps, record, why, sizeof why) < 0) return fail(L);
+    if (nb_memo_explain(m, name, comps, record, why, sizeof why) < 0) return fail(L);
     lua_pushstring(L, why);
     return 1;
 }
 
-static int memo_dir(lua_State *L) { lua_pushstring(L, rp_memo_dir(check_store(L))); return 1; }
+static int memo_dir(lua_State *L) { lua_pushstring(L, nb_memo_dir(check_store(L))); return 1; }
 
 /* ---- small services ---------------------------------------------------- */
 
@@ -206,13 +206,13 @@ static int rt_write_atomic(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     size_t n;
     const char *s = luaL_checklstring(L, 2, &n);
-    if (rp_file_write_atomic(path, s, n) < 0) return fail(L);
+    if (nb_file_write_atomic(path, s, n) < 0) return fail(L);
     lua_pushboolean(L, 1);
     return 1;
 }
 
 static int rt_mkdirs(lua_State *L) {
-    if (rp_mkdirs(luaL_checkstring(L, 1)) < 0) return fail(L);
+    if (nb_mkdirs(luaL_checkstring(L, 1)) < 0) return fail(L);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -306,7 +306,7 @@ static int rt_rng_seed(lua_State *L) {
 }
 static int rt_version(lua_State *L) { lua_pushstring(L, en_version()); return 1; }
 static int rt_code_hash(lua_State *L) { lua_pushstring(L, en_code_hash()); return 1; }
-static int rt_name_ok(lua_State *L) { lua_pushboolean(L, rp_memo_name_ok(luaL_checkstring(L, 1))); return 1; }
+static int rt_name_ok(lua_State *L) { lua_pushboolean(L, nb_memo_name_ok(luaL_checkstring(L, 1))); return 1; }
 static int rt_pid(lua_State *L) { lua_pushinteger(L, getpid()); return 1; }
 
 int luaopen_clipbook_runtime(lua_State *L) {

@@ -1,8 +1,8 @@
-/* rp_fetch_tree — the listing of a folder that `clipbook fetch` extracted
+/* cli_fetch_tree — the listing of a folder that `clipbook fetch` extracted
  * whole (the manifest's "tree"): which files it holds, their sizes and
  * SHA-256s, so later runs can tell a complete folder from a damaged one
  * without keeping thousands of lines in MANIFEST.lock (the lock keeps the
- * listing's own hash). Contract: rp_fetch.h. */
+ * listing's own hash). Contract: cli_fetch.h. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
-#include "rp_fetch.h"
+#include "cli_fetch.h"
 
 typedef struct {
     char **rel;
@@ -66,7 +66,7 @@ static int walk(const char *root, const char *sub, const char *skip, names *out)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-int rp_fetch_tree_list(const char *root, const char *listing_name) {
+int cli_fetch_tree_list(const char *root, const char *listing_name) {
     names v = {0};
     int rc = walk(root, "", listing_name, &v);
     if (rc == 0 && v.n == 0) rc = en_error("%s: no files", root);
@@ -81,7 +81,7 @@ int rp_fetch_tree_list(const char *root, const char *listing_name) {
         char full[2048], sha[65];
         int64_t size;
         snprintf(full, sizeof full, "%s/%s", root, v.rel[i]);
-        if (rp_fetch_stat(full, &size, NULL) <= 0 || rp_fetch_hash_file(full, sha, NULL) < 0) rc = -1;
+        if (cli_fetch_stat(full, &size, NULL) <= 0 || cli_fetch_hash_file(full, sha, NULL) < 0) rc = -1;
         else fprintf(f, "%" PRId64 " %s %s\n", size, sha, v.rel[i]);
     }
     names_free(&v);
@@ -120,16 +120,16 @@ static int check_one(const char *root, int64_t size, const char *sha, const char
     char full[2048], got[65];
     int64_t have;
     snprintf(full, sizeof full, "%s/%s", root, rel);
-    if (rp_fetch_stat(full, &have, NULL) <= 0) return en_error("%s: missing", full);
+    if (cli_fetch_stat(full, &have, NULL) <= 0) return en_error("%s: missing", full);
     if (have != size) return en_error("%s: %" PRId64 " bytes, but %" PRId64 " when extracted", full, have, size);
     if (rehash) {
-        if (rp_fetch_hash_file(full, got, NULL) < 0) return -1;
+        if (cli_fetch_hash_file(full, got, NULL) < 0) return -1;
         if (strcmp(got, sha)) return en_error("%s: SHA-256 %s, but %s when extracted", full, got, sha);
     }
     return 0;
 }
 
-int rp_fetch_tree_check(const char *root, const char *listing_name, int rehash) {
+int cli_fetch_tree_check(const char *root, const char *listing_name, int rehash) {
     return each_line(root, listing_name, check_one, &rehash);
 }
 
@@ -140,7 +140,7 @@ static int remove_one(const char *root, int64_t size, const char *sha, const cha
     return 0;
 }
 
-void rp_fetch_tree_remove(const char *root, const char *listing_name) {
+void cli_fetch_tree_remove(const char *root, const char *listing_name) {
     each_line(root, listing_name, remove_one, NULL);
     char lp[1200];
     snprintf(lp, sizeof lp, "%s/%s", root, listing_name);

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rp_cmds_runner.h"
+#include "nb.h"
 
 static const char *USAGE =
     "usage: clipbook watch [--cmd CMD] [--pdf PATH] [--max-runs N] [DIR...]\n"
@@ -52,7 +52,7 @@ static int run_once(const char *cmd, const char *pdf, int nrun) {
     return status;
 }
 
-int rp_cmd_watch(int argc, char **argv) {
+int nb_cmd_watch(int argc, char **argv) {
     const char *cmd = "make --no-print-directory report";
     const char *pdf = "build/report/report.pdf";
     long max_runs = 0;
@@ -66,7 +66,7 @@ int rp_cmd_watch(int argc, char **argv) {
         else if (argv[i][0] == '-') { fprintf(stderr, "clipbook watch: unknown option %s\n%s", argv[i], USAGE); return 2; }
         else if (ndirs < 32) dirs[ndirs++] = argv[i];
     }
-    if (!ndirs) { dirs[ndirs++] = "chapters"; dirs[ndirs++] = "lua"; }
+    if (!ndirs) { dirs[ndirs++] = "chapters"; dirs[ndirs++] = "lua/notebook"; }
     int fd = inotify_init1(IN_CLOEXEC);
     if (fd < 0) { fprintf(stderr, "clipbook watch: inotify: %s\n", strerror(errno)); return 1; }
     int nwatch = 0;

@@ -1,5 +1,5 @@
 /* SHA-256 written from FIPS 180-4, section 6.2. */
-#include "rp_sha256.h"
+#include "en_sha256.h"
 
 #include <string.h>
 
@@ -39,7 +39,7 @@ static void compress(uint32_t h[8], const uint8_t block[64]) {
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
-void rp_sha256_init(rp_sha256 *s) {
+void en_sha256_init(en_sha256 *s) {
     static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     memcpy(s->h, H0, sizeof H0);
@@ -47,7 +47,7 @@ void rp_sha256_init(rp_sha256 *s) {
     s->nbuf = 0;
 }
 
-void rp_sha256_update(rp_sha256 *s, const void *data, size_t n) {
+void en_sha256_update(en_sha256 *s, const void *data, size_t n) {
     const uint8_t *p = data;
     s->nbytes += n;
     if (s->nbuf) {
@@ -63,12 +63,12 @@ void rp_sha256_update(rp_sha256 *s, const void *data, size_t n) {
     s->nbuf = n;
 }
 
-void rp_sha256_final(rp_sha256 *s, uint8_t digest[32]) {
+void en_sha256_final(en_sha256 *s, uint8_t digest[32]) {
     uint64_t bits = s->nbytes * 8;
     uint8_t pad[72] = {0x80};
     size_t padlen = (s->nbuf < 56 ? 56 : 120) - s->nbuf;
     for (int i = 0; i < 8; i++) pad[padlen + i] = (uint8_t)(bits >> (56 - 8 * i));
-    rp_sha256_update(s, pad, padlen + 8);
+    en_sha256_update(s, pad, padlen + 8);
     for (int i = 0; i < 8; i++) {
         digest[4 * i] = (uint8_t)(s->h[i] >> 24);
         digest[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
@@ -77,14 +77,14 @@ void rp_sha256_final(rp_sha256 *s, uint8_t digest[32]) {
     }
 }
 
-void rp_sha256_digest(uint8_t digest[32], const void *data, size_t n) {
-    rp_sha256 s;
-    rp_sha256_init(&s);
-    rp_sha256_update(&s, data, n);
-    rp_sha256_final(&s, digest);
+void en_sha256_digest(uint8_t digest[32], const void *data, size_t n) {
+    en_sha256 s;
+    en_sha256_init(&s);
+    en_sha256_update(&s, data, n);
+    en_sha256_final(&s, digest);
 }
 
-void rp_sha256_tohex(char out[65], const uint8_t digest[32]) {
+void en_sha256_tohex(char out[65], const uint8_t digest[32]) {
     static const char hx[] = "0123456789abcdef";
     for (int i = 0; i < 32; i++) { out[2 * i] = hx[digest[i] >> 4]; out[2 * i + 1] = hx[digest[i] & 15]; }
     out[64] = 0;

@@ -1,11 +1,11 @@
-/* The built-in manifest of `clipbook fetch` (format: rp_fetch.h).
+/* The built-in manifest of `clipbook fetch` (format: cli_fetch.h).
  *
  * Hashes are written down only where they come from the file's publisher
  * or a copy of the same file checked here; the others say "unknown" and
  * are recorded in DIR/MANIFEST.lock on the first download that passes the
  * content check. Never fill one in from memory: a wrong hash makes every
  * download fail. */
-#include "rp_fetch.h"
+#include "cli_fetch.h"
 
 static const char manifest[] =
     "# CIFAR-100, binary release (Krizhevsky 2009). Size and MD5 as the\n"
@@ -83,4 +83,4 @@ static const char manifest[] =
     "tree    images oxford-iiit-pet/images\n"
     "check   pets oxford-iiit-pet trainval=3680 test=3669\n";
 
-const char *rp_fetch_manifest_builtin(void) { return manifest; }
+const char *cli_fetch_manifest_builtin(void) { return manifest; }

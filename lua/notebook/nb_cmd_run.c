@@ -1,5 +1,5 @@
 /* `clipbook run`: one chapter in its own Lua state. The work is done by
- * lua/runner.lua; this file finds it, opens the modules and passes argv. */
+ * lua/notebook/runner.lua; this file finds it, opens the modules and passes argv. */
 #include <limits.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "lx.h"
-#include "rp_cmds_runner.h"
+#include "nb.h"
 
 /* The lua/ folder: $CLIPBOOK_LUA, else the nearest ancestor of the binary
- * (build/bin/clipbook, build/asan/bin/clipbook) holding lua/runner.lua,
+ * (build/bin/clipbook, build/asan/bin/clipbook) holding lua/notebook/runner.lua,
  * else ./lua. */
 static void find_lua_dir(char *out, size_t cap) {
     const char *env = getenv("CLIPBOOK_LUA");
@@ -25,7 +25,7 @@ static void find_lua_dir(char *out, size_t cap) {
             if (!slash) break;
             *slash = 0;
             char probe[PATH_MAX + 32];
-            snprintf(probe, sizeof probe, "%s/lua/runner.lua", exe);
+            snprintf(probe, sizeof probe, "%s/lua/notebook/runner.lua", exe);
             if (access(probe, R_OK) == 0) {
                 size_t k = strlen(probe) - strlen("/runner.lua");
                 probe[k] = 0;
@@ -34,7 +34,7 @@ static void find_lua_dir(char *out, size_t cap) {
             }
         }
     }
-    snprintf(out, cap, "lua");
+    snprintf(out, cap, "lua/notebook");
 }
 
 static int traceback(lua_State *L) {
@@ -42,7 +42,7 @@ static int traceback(lua_State *L) {
     return 1;
 }
 
-int lx_lua_main(const char *entry, int argc, char **argv) {
+int nb_lua_main(const char *entry, int argc, char **argv) {
     lua_State *L = luaL_newstate();
     if (!L) { fprintf(stderr, "clipbook: out of memory\n"); return 1; }
     luaL_openlibs(L);
@@ -79,4 +79,4 @@ int lx_lua_main(const char *entry, int argc, char **argv) {
     return rc;
 }
 
-int lx_cmd_run(int argc, char **argv) { return lx_lua_main("run", argc, argv); }
+int nb_cmd_run(int argc, char **argv) { return nb_lua_main("run", argc, argv); }

@@ -1,5 +1,5 @@
 -- memokey: what memo() keys an artifact on, read from its function's code
--- (lua/notebook.lua builds the key from these).
+-- (lua/notebook/notebook.lua builds the key from these).
 --
 --   M.tokens(text)           Lua tokens {k = kind, v = text, l = line}; no
 --                            comments, no whitespace

@@ -1,6 +1,6 @@
-/* rp_fetch — manifest, lock file, hashes, tar extraction and downloads for
- * `clipbook fetch` (contract: rp_fetch.h). */
-#include "rp_fetch.h"
+/* cli_fetch — manifest, lock file, hashes, tar extraction and downloads for
+ * `clipbook fetch` (contract: cli_fetch.h). */
+#include "cli_fetch.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
-#include "rp_sha256.h"
+#include "en_sha256.h"
 
 /* ---- manifest ---------------------------------------------------------- */
 
@@ -50,7 +50,7 @@ static int copy_field(char *dst, size_t cap, const char *v, const char *origin, 
     return 0;
 }
 
-static int item_finish(rp_fetch_item *it, const char *origin) {
+static int item_finish(cli_fetch_item *it, const char *origin) {
     if (!it->file[0]) return en_error("%s: [%s] has no file", origin, it->name);
     if (!it->n_urls) return en_error("%s: [%s] has no url", origin, it->name);
     if (strstr(it->file, "..") || it->file[0] == '/')
@@ -59,11 +59,11 @@ static int item_finish(rp_fetch_item *it, const char *origin) {
     return 0;
 }
 
-int rp_fetch_manifest_parse(const char *text, const char *origin, rp_fetch_item **items, int *n) {
+int cli_fetch_manifest_parse(const char *text, const char *origin, cli_fetch_item **items, int *n) {
     *items = NULL;
     *n = 0;
     int cap = 0, lineno = 0;
-    rp_fetch_item *v = NULL, *it = NULL;
+    cli_fetch_item *v = NULL, *it = NULL;
     const char *p = text;
     char line[2048];
     while (*p) {
@@ -85,7 +85,7 @@ int rp_fetch_manifest_parse(const char *text, const char *origin, rp_fetch_item 
             if (it && item_finish(it, origin) < 0) goto fail;
             if (*n == cap) {
                 cap = cap ? 2 * cap : 8;
-                rp_fetch_item *nv = realloc(v, (size_t)cap * sizeof *v);
+                cli_fetch_item *nv = realloc(v, (size_t)cap * sizeof *v);
                 if (!nv) { en_error("out of memory"); goto fail; }
                 v = nv;
             }
@@ -115,7 +115,7 @@ int rp_fetch_manifest_parse(const char *text, const char *origin, rp_fetch_item 
         } else if (!strcmp(key, "file")) {
             if (copy_field(it->file, sizeof it->file, val, origin, lineno, key) < 0) goto fail;
         } else if (!strcmp(key, "url")) {
-            if (it->n_urls == RP_FETCH_MAX_URLS) { en_error("%s:%d: more than %d urls", origin, lineno, RP_FETCH_MAX_URLS); goto fail; }
+            if (it->n_urls == CLI_FETCH_MAX_URLS) { en_error("%s:%d: more than %d urls", origin, lineno, CLI_FETCH_MAX_URLS); goto fail; }
             if (copy_field(it->urls[it->n_urls], sizeof it->urls[0], val, origin, lineno, key) < 0) goto fail;
             it->n_urls++;
         } else if (!strcmp(key, "size") || !strcmp(key, "approx")) {
@@ -133,7 +133,7 @@ int rp_fetch_manifest_parse(const char *text, const char *origin, rp_fetch_item 
             if (copy_field(it->extract_dir, sizeof it->extract_dir, tok, origin, lineno, key) < 0) goto fail;
             if (strstr(tok, "..") || tok[0] == '/') { en_error("%s:%d: extract folder must stay inside the data folder", origin, lineno); goto fail; }
             while ((tok = strtok_r(NULL, " \t", &save))) {
-                if (it->n_members == RP_FETCH_MAX_MEMBERS) { en_error("%s:%d: too many members", origin, lineno); goto fail; }
+                if (it->n_members == CLI_FETCH_MAX_MEMBERS) { en_error("%s:%d: too many members", origin, lineno); goto fail; }
                 if (strchr(tok, '/')) { en_error("%s:%d: member '%s': a name, not a path", origin, lineno, tok); goto fail; }
                 if (copy_field(it->members[it->n_members], sizeof it->members[0], tok, origin, lineno, key) < 0) goto fail;
                 it->n_members++;
@@ -165,7 +165,7 @@ fail:
     return -1;
 }
 
-void rp_fetch_item_urls(rp_fetch_item *it, const char *base_url) {
+void cli_fetch_item_urls(cli_fetch_item *it, const char *base_url) {
     char env[96] = "CLIPBOOK_DATA_URL_";
     size_t k = strlen(env);
     for (const char *c = it->name; *c && k + 1 < sizeof env; c++)
@@ -196,7 +196,7 @@ void rp_fetch_item_urls(rp_fetch_item *it, const char *base_url) {
     }
 }
 
-void rp_fetch_url_host(const char *url, char *host, int cap) {
+void cli_fetch_url_host(const char *url, char *host, int cap) {
     const char *s = strstr(url, "://");
     s = s ? s + 3 : url;
     const char *at = strpbrk(s, "@/");
@@ -208,7 +208,7 @@ void rp_fetch_url_host(const char *url, char *host, int cap) {
 
 /* ---- lock file ---------------------------------------------------------- */
 
-int rp_fetch_lock_read(rp_fetch_lock *l, const char *dir) {
+int cli_fetch_lock_read(cli_fetch_lock *l, const char *dir) {
     memset(l, 0, sizeof *l);
     snprintf(l->file, sizeof l->file, "%s/MANIFEST.lock", dir);
     FILE *f = fopen(l->file, "r");
@@ -223,23 +223,23 @@ int rp_fetch_lock_read(rp_fetch_lock *l, const char *dir) {
         long long size, mtime;
         if (sscanf(s, "%255s %lld %lld %79s", path, &size, &mtime, sha) != 4 || !is_hex(sha, 64)) {
             fclose(f);
-            rp_fetch_lock_free(l);
+            cli_fetch_lock_free(l);
             return en_error("%s:%d: expected 'path size mtime sha256' (delete the line to re-record it)", l->file, lineno);
         }
-        rp_fetch_lock_set(l, path, size, mtime, sha);
+        cli_fetch_lock_set(l, path, size, mtime, sha);
     }
     fclose(f);
     return 0;
 }
 
-const rp_fetch_lock_entry *rp_fetch_lock_find(const rp_fetch_lock *l, const char *path) {
+const cli_fetch_lock_entry *cli_fetch_lock_find(const cli_fetch_lock *l, const char *path) {
     for (int i = 0; i < l->n; i++)
         if (!strcmp(l->e[i].path, path)) return &l->e[i];
     return NULL;
 }
 
-void rp_fetch_lock_set(rp_fetch_lock *l, const char *path, int64_t size, int64_t mtime, const char *sha256) {
-    rp_fetch_lock_entry *e = (rp_fetch_lock_entry *)rp_fetch_lock_find(l, path);
+void cli_fetch_lock_set(cli_fetch_lock *l, const char *path, int64_t size, int64_t mtime, const char *sha256) {
+    cli_fetch_lock_entry *e = (cli_fetch_lock_entry *)cli_fetch_lock_find(l, path);
     if (!e) {
         if (l->n == l->cap) {
             l->cap = l->cap ? 2 * l->cap : 16;
@@ -255,7 +255,7 @@ void rp_fetch_lock_set(rp_fetch_lock *l, const char *path, int64_t size, int64_t
     snprintf(e->sha256, sizeof e->sha256, "%s", sha256);
 }
 
-int rp_fetch_lock_write(const rp_fetch_lock *l) {
+int cli_fetch_lock_write(const cli_fetch_lock *l) {
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", l->file, (int)getpid());
     FILE *f = fopen(tmp, "w");
@@ -278,7 +278,7 @@ int rp_fetch_lock_write(const rp_fetch_lock *l) {
     return 0;
 }
 
-void rp_fetch_lock_free(rp_fetch_lock *l) {
+void cli_fetch_lock_free(cli_fetch_lock *l) {
     free(l->e);
     l->e = NULL;
     l->n = l->cap = 0;
@@ -352,18 +352,18 @@ static void md5_hex(md5_ctx *m, char out[33]) {
 
 /* ---- files --------------------------------------------------------------- */
 
-int rp_fetch_hash_file(const char *path, char sha256hex[65], char md5hex[33]) {
+int cli_fetch_hash_file(const char *path, char sha256hex[65], char md5hex[33]) {
     FILE *f = fopen(path, "rb");
     if (!f) return en_error("%s: cannot read: %s", path, strerror(errno));
-    rp_sha256 s;
+    en_sha256 s;
     md5_ctx m;
-    rp_sha256_init(&s);
+    en_sha256_init(&s);
     md5_init(&m);
     size_t bufsz = 1 << 20, r;
     uint8_t *buf = malloc(bufsz);
     EN_ASSERT(buf);
     while ((r = fread(buf, 1, bufsz, f)) > 0) {
-        rp_sha256_update(&s, buf, r);
+        en_sha256_update(&s, buf, r);
         if (md5hex) md5_update(&m, buf, r);
     }
     int bad = ferror(f);
@@ -371,13 +371,13 @@ int rp_fetch_hash_file(const char *path, char sha256hex[65], char md5hex[33]) {
     fclose(f);
     if (bad) return en_error("%s: read error", path);
     uint8_t d[32];
-    rp_sha256_final(&s, d);
-    rp_sha256_tohex(sha256hex, d);
+    en_sha256_final(&s, d);
+    en_sha256_tohex(sha256hex, d);
     if (md5hex) md5_hex(&m, md5hex);
     return 0;
 }
 
-int rp_fetch_stat(const char *path, int64_t *size, int64_t *mtime) {
+int cli_fetch_stat(const char *path, int64_t *size, int64_t *mtime) {
     struct stat st;
     if (stat(path, &st) < 0) return errno == ENOENT ? 0 : en_error("%s: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) return en_error("%s: not a regular file", path);
@@ -386,13 +386,13 @@ int rp_fetch_stat(const char *path, int64_t *size, int64_t *mtime) {
     return 1;
 }
 
-int64_t rp_fetch_free_bytes(const char *dir) {
+int64_t cli_fetch_free_bytes(const char *dir) {
     struct statvfs v;
     if (statvfs(dir, &v) < 0) return -1;
     return (int64_t)v.f_bavail * (int64_t)v.f_frsize;
 }
 
-int rp_fetch_mkdirs(const char *dir) {
+int cli_fetch_mkdirs(const char *dir) {
     char buf[1024];
     if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return en_error("%s: path too long", dir);
     for (char *p = buf + 1;; p++) {

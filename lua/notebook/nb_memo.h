@@ -1,4 +1,4 @@
-/* rp_memo — the memo store on disk (build/cache/ by default). Knows bytes,
+/* nb_memo — the memo store on disk (build/cache/ by default). Knows bytes,
  * not Lua values: lua/ serialises values and computes keys.
  *
  * Layout, one folder per artifact name ([A-Za-z0-9_.-]+):
@@ -24,54 +24,54 @@
  *   *.tmp.PID.N          a temporary file being written (en_tmpfile.h), in
  *                        DIR or one folder below it (DIR/files/ holds the
  *                        chapters' scratch files). A writer killed before
- *                        its rename leaves one behind: rp_memo_sweep removes
+ *                        its rename leaves one behind: nb_memo_sweep removes
  *                        those whose writer is gone.
  */
-#ifndef RP_MEMO_H
-#define RP_MEMO_H
+#ifndef NB_MEMO_H
+#define NB_MEMO_H
 
 #include <stddef.h>
 
-#define RP_MEMO_MAGIC "CBMEMO1\n"
-#define RP_MEMO_HEADER 48
+#define NB_MEMO_MAGIC "CBMEMO1\n"
+#define NB_MEMO_HEADER 48
 
-typedef struct rp_memo rp_memo;
+typedef struct nb_memo nb_memo;
 
 /* A temporary file is an orphan when its writer's PID is gone and either
- * it is older than RP_MEMO_ORPHAN_MIN_S or the lock that guards its writer
+ * it is older than NB_MEMO_ORPHAN_MIN_S or the lock that guards its writer
  * (KEY.lock, index.lock) is free; or, whatever its PID says (PIDs are
- * reused), when it is older than RP_MEMO_ORPHAN_MAX_S: no writer takes a
+ * reused), when it is older than NB_MEMO_ORPHAN_MAX_S: no writer takes a
  * day over one file, and every writer rewrites (touches) it as it goes. */
-#define RP_MEMO_ORPHAN_MIN_S 300
-#define RP_MEMO_ORPHAN_MAX_S (24 * 3600)
+#define NB_MEMO_ORPHAN_MIN_S 300
+#define NB_MEMO_ORPHAN_MAX_S (24 * 3600)
 
 /* Remove the orphaned temporary files in dir and the folders one level
  * below it (one readdir each). Returns how many; *bytes (may be NULL)
  * their size. */
-int rp_memo_sweep(const char *dir, long long *bytes);
+int nb_memo_sweep(const char *dir, long long *bytes);
 
 /* Open (creating) the store at dir, sweeping its orphaned temporary files
  * (logged as "sweep"); chapter names the log's writer. */
-rp_memo *rp_memo_open(const char *dir, const char *chapter);
-void     rp_memo_close(rp_memo *m);
-const char *rp_memo_dir(const rp_memo *m);
+nb_memo *nb_memo_open(const char *dir, const char *chapter);
+void     nb_memo_close(nb_memo *m);
+const char *nb_memo_dir(const nb_memo *m);
 
 /* 1 when name is a valid artifact name. */
-int rp_memo_name_ok(const char *name);
+int nb_memo_name_ok(const char *name);
 
 /* Look up NAME/KEY. 0: found, payload malloc'd in *data, *n; 1: missing;
  * 2: present but corrupt (en_error says why; the entry is removed). */
-int rp_memo_get(rp_memo *m, const char *name, const char *key, char **data, size_t *n);
+int nb_memo_get(nb_memo *m, const char *name, const char *key, char **data, size_t *n);
 /* Store NAME/KEY atomically. 0, or -1 with en_error. */
-int rp_memo_put(rp_memo *m, const char *name, const char *key, const void *data, size_t n);
+int nb_memo_put(nb_memo *m, const char *name, const char *key, const void *data, size_t n);
 
-/* Exclusive lock on NAME/KEY (blocks). Returns an fd for rp_memo_unlock, or
+/* Exclusive lock on NAME/KEY (blocks). Returns an fd for nb_memo_unlock, or
  * -1 with en_error. */
-int  rp_memo_lock(rp_memo *m, const char *name, const char *key);
-void rp_memo_unlock(int fd);
+int  nb_memo_lock(nb_memo *m, const char *name, const char *key);
+void nb_memo_unlock(int fd);
 
 /* Append one line to memo.log (a single write(2), O_APPEND). */
-void rp_memo_log(rp_memo *m, const char *event, const char *name, const char *key, const char *why);
+void nb_memo_log(nb_memo *m, const char *event, const char *name, const char *key, const char *why);
 
 /* Record a computed entry's components (a JSON object text with at least
  * "key", "params", "source", "engine", "profile") in NAME/index.json and
@@ -79,7 +79,7 @@ void rp_memo_log(rp_memo *m, const char *event, const char *name, const char *ke
  * comparing with the closest older entry ("new", "source changed",
  * "params changed: lr 0.1 -> 0.2", "engine 0.1.0 -> 0.2.0", ...).
  * why_only: compute the reason without recording. 0, or -1 with en_error. */
-int rp_memo_explain(rp_memo *m, const char *name, const char *comps_json, int record,
+int nb_memo_explain(nb_memo *m, const char *name, const char *comps_json, int record,
                     char *why, size_t whylen);
 
 /* NAME/index.json as a cJSON object with an "entries" array (empty when
@@ -88,12 +88,12 @@ int rp_memo_explain(rp_memo *m, const char *name, const char *comps_json, int re
  * by KEY.json where present), taking NAME/index.lock unless the caller
  * holds it (locked), so the next reader finds it whole: reported once. */
 struct cJSON;
-struct cJSON *rp_memo_index_read(const char *dir, const char *name, int locked);
+struct cJSON *nb_memo_index_read(const char *dir, const char *name, int locked);
 
 /* Atomically replace path with data (temporary file in the same folder,
  * fsync, rename). 0, or -1 with en_error. */
-int rp_file_write_atomic(const char *path, const void *data, size_t n);
+int nb_file_write_atomic(const char *path, const void *data, size_t n);
 /* mkdir -p. 0, or -1 with en_error. */
-int rp_mkdirs(const char *path);
+int nb_mkdirs(const char *path);
 
 #endif

@@ -1,7 +1,7 @@
-/* rp_fetch — getting the `paper` profile's data: the manifest, downloads,
+/* cli_fetch — getting the `paper` profile's data: the manifest, downloads,
  * checks, the lock file and archive extraction. Knows nothing of what the
  * files hold: checking their content (a checkpoint loads, a data set has
- * its records) is the caller's (report/rp_cmd_fetch.c).
+ * its records) is the caller's (lua/cli/fetch/cli_cmd_fetch.c).
  *
  * The manifest is text: "[name]" starts an artifact, then "key value"
  * lines ('#' starts a comment):
@@ -31,50 +31,50 @@
  * (libcurl's http_proxy / https_proxy / no_proxy). All functions return
  * 0 / -1 + en_error(), except where said.
  */
-#ifndef RP_FETCH_H
-#define RP_FETCH_H
+#ifndef CLI_FETCH_H
+#define CLI_FETCH_H
 
 #include <stdint.h>
 
-#define RP_FETCH_MAX_URLS    4
-#define RP_FETCH_MAX_MEMBERS 16
+#define CLI_FETCH_MAX_URLS    4
+#define CLI_FETCH_MAX_MEMBERS 16
 
 typedef struct {
     char name[64];
     char title[160];
     char file[256];
-    char urls[RP_FETCH_MAX_URLS][1024];
+    char urls[CLI_FETCH_MAX_URLS][1024];
     int n_urls;
     int64_t size;     /* -1: unknown */
     int64_t approx;   /* 0: none given */
     char sha256[65];  /* "": unknown */
     char md5[33];     /* "": unknown */
     char extract_dir[256];
-    char members[RP_FETCH_MAX_MEMBERS][128];
+    char members[CLI_FETCH_MAX_MEMBERS][128];
     int n_members;    /* 0: a plain file */
     char tree_from[256]; /* "": not a tree */
     char tree_into[256];
     char check[512];  /* "": no content check */
-} rp_fetch_item;
+} cli_fetch_item;
 
 /* The listing a tree item leaves in its INTO folder. */
-#define RP_FETCH_TREE_LISTING ".fetched"
+#define CLI_FETCH_TREE_LISTING ".fetched"
 
 /* The built-in manifest (OpenAI's CLIP checkpoints and vocabulary, CIFAR-100,
  * the Oxford-IIIT Pet set). */
-const char *rp_fetch_manifest_builtin(void);
+const char *cli_fetch_manifest_builtin(void);
 
 /* Parses manifest text; origin names it in errors ("FILE:LINE: ...").
  * *items is malloc'd; free it. */
-int rp_fetch_manifest_parse(const char *text, const char *origin, rp_fetch_item **items, int *n);
+int cli_fetch_manifest_parse(const char *text, const char *origin, cli_fetch_item **items, int *n);
 
 /* Applies the overrides: CLIPBOOK_DATA_URL_<NAME> (name upper-cased,
  * '-' -> '_') replaces every URL; otherwise base_url (when not NULL) gives
  * BASE/<file>; otherwise HF_ENDPOINT replaces https://huggingface.co. */
-void rp_fetch_item_urls(rp_fetch_item *it, const char *base_url);
+void cli_fetch_item_urls(cli_fetch_item *it, const char *base_url);
 
 /* The host part of a URL, for messages ("www.cs.toronto.edu"). */
-void rp_fetch_url_host(const char *url, char *host, int cap);
+void cli_fetch_url_host(const char *url, char *host, int cap);
 
 /* ---- the lock file ---- */
 typedef struct {
@@ -82,37 +82,37 @@ typedef struct {
     int64_t size;
     int64_t mtime;
     char sha256[65];
-} rp_fetch_lock_entry;
+} cli_fetch_lock_entry;
 
 typedef struct {
     char file[1024];
-    rp_fetch_lock_entry *e;
+    cli_fetch_lock_entry *e;
     int n, cap;
-} rp_fetch_lock;
+} cli_fetch_lock;
 
 /* A missing lock file is an empty lock; a malformed line is an error. */
-int  rp_fetch_lock_read(rp_fetch_lock *l, const char *dir);
-const rp_fetch_lock_entry *rp_fetch_lock_find(const rp_fetch_lock *l, const char *path);
-void rp_fetch_lock_set(rp_fetch_lock *l, const char *path, int64_t size, int64_t mtime, const char *sha256);
+int  cli_fetch_lock_read(cli_fetch_lock *l, const char *dir);
+const cli_fetch_lock_entry *cli_fetch_lock_find(const cli_fetch_lock *l, const char *path);
+void cli_fetch_lock_set(cli_fetch_lock *l, const char *path, int64_t size, int64_t mtime, const char *sha256);
 /* Written atomically (temp file + rename). */
-int  rp_fetch_lock_write(const rp_fetch_lock *l);
-void rp_fetch_lock_free(rp_fetch_lock *l);
+int  cli_fetch_lock_write(const cli_fetch_lock *l);
+void cli_fetch_lock_free(cli_fetch_lock *l);
 
 /* ---- files ---- */
 /* SHA-256 (and MD5 when md5hex is not NULL) of a file, as lowercase hex. */
-int rp_fetch_hash_file(const char *path, char sha256hex[65], char md5hex[33]);
+int cli_fetch_hash_file(const char *path, char sha256hex[65], char md5hex[33]);
 /* Size and modification time; 1 when the file exists, 0 when it does not,
  * -1 on another error. */
-int rp_fetch_stat(const char *path, int64_t *size, int64_t *mtime);
+int cli_fetch_stat(const char *path, int64_t *size, int64_t *mtime);
 /* Bytes free on the file system holding dir; -1 when unknown. */
-int64_t rp_fetch_free_bytes(const char *dir);
+int64_t cli_fetch_free_bytes(const char *dir);
 /* Creates dir and its parents. */
-int rp_fetch_mkdirs(const char *dir);
+int cli_fetch_mkdirs(const char *dir);
 
 /* Extracts the members DIR/MEMBER of a .tar.gz (or plain .tar) into
  * outdir/DIR/MEMBER, each through a temp file and a rename. Every member
  * asked for must be there; header checksums are verified. */
-int rp_fetch_untar(const char *archive, const char *dir, char members[][128], int n_members,
+int cli_fetch_untar(const char *archive, const char *dir, char members[][128], int n_members,
                    const char *outdir);
 
 /* Extracts every regular file under FROM/ of a .tar.gz (or plain .tar)
@@ -120,16 +120,16 @@ int rp_fetch_untar(const char *archive, const char *dir, char members[][128], in
  * paths must be plain (no "..", no absolute path: the archive is refused
  * otherwise); macOS "._NAME" resource-fork files are skipped. Returns the
  * number of files written (at least one), or -1. */
-int rp_fetch_untar_tree(const char *archive, const char *from, const char *into);
+int cli_fetch_untar_tree(const char *archive, const char *from, const char *into);
 
 /* Writes root/listing_name (atomically): "SIZE SHA256 PATH" for every
  * regular file under root but the listing, sorted by path. */
-int rp_fetch_tree_list(const char *root, const char *listing_name);
+int cli_fetch_tree_list(const char *root, const char *listing_name);
 /* Every file of the listing is there with its size, and (rehash) its
  * SHA-256; the error names the first that is not. */
-int rp_fetch_tree_check(const char *root, const char *listing_name, int rehash);
+int cli_fetch_tree_check(const char *root, const char *listing_name, int rehash);
 /* Removes the listed files and the listing (never anything unlisted). */
-void rp_fetch_tree_remove(const char *root, const char *listing_name);
+void cli_fetch_tree_remove(const char *root, const char *listing_name);
 
 /* ---- downloads ---- */
 typedef struct {
@@ -140,19 +140,19 @@ typedef struct {
     int progress;          /* 1: a bar on a terminal, periodic lines otherwise; 0: quiet */
     const char *label;     /* shown in the progress line */
     int64_t expected;      /* total size when known (for progress), -1 otherwise */
-} rp_fetch_opts;
+} cli_fetch_opts;
 
-void rp_fetch_opts_default(rp_fetch_opts *o);
+void cli_fetch_opts_default(cli_fetch_opts *o);
 
 enum {
-    RP_FETCH_OK = 0,
-    RP_FETCH_UNREACHABLE = 1, /* DNS, connection refused, connect timeout: message says "offline?" */
-    RP_FETCH_FAILED = 2,      /* HTTP error, stalled, write error... */
+    CLI_FETCH_OK = 0,
+    CLI_FETCH_UNREACHABLE = 1, /* DNS, connection refused, connect timeout: message says "offline?" */
+    CLI_FETCH_FAILED = 2,      /* HTTP error, stalled, write error... */
 };
 
 /* Downloads url to part (appending to what part already holds when the
- * server takes a range request). Returns RP_FETCH_OK, or one of the
+ * server takes a range request). Returns CLI_FETCH_OK, or one of the
  * failure kinds with en_error() set to curl's / the server's reason. */
-int rp_fetch_download(const char *url, const char *part, const rp_fetch_opts *o);
+int cli_fetch_download(const char *url, const char *part, const cli_fetch_opts *o);
 
 #endif

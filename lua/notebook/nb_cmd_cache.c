@@ -1,5 +1,5 @@
 /* `clipbook cache ls | why NAME | clean [NAME]` over the memo store
- * (rp_memo.h). */
+ * (nb_memo.h). */
 #include <cJSON.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "en_error.h"
-#include "rp_chapter.h"
-#include "rp_cmds_runner.h"
-#include "rp_memo.h"
+#include "nb_chapter.h"
+#include "nb.h"
+#include "nb_memo.h"
 
 static const char *USAGE =
     "usage: clipbook cache [--cache DIR] ls\n"
@@ -26,7 +26,7 @@ static const char *USAGE =
     "  DIR defaults to $CLIPBOOK_CACHE, else build/cache\n";
 
 /* (a corrupt index is reported and rebuilt from the entries on disk) */
-static cJSON *load_index(const char *dir, const char *name) { return rp_memo_index_read(dir, name, 0); }
+static cJSON *load_index(const char *dir, const char *name) { return nb_memo_index_read(dir, name, 0); }
 
 static const char *js(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -44,7 +44,7 @@ static char **list_names(const char *dir, int *n) {
     int cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (!rp_memo_name_ok(e->d_name)) continue;
+        if (!nb_memo_name_ok(e->d_name)) continue;
         char p[4096];
         struct stat st;
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
@@ -129,7 +129,7 @@ static void print_source_diff(const char *a, const char *b) {
 }
 
 static int cmd_why(const char *dir, const char *name) {
-    if (!rp_memo_name_ok(name)) { fprintf(stderr, "clipbook cache: '%s' is not an artifact name\n", name); return 2; }
+    if (!nb_memo_name_ok(name)) { fprintf(stderr, "clipbook cache: '%s' is not an artifact name\n", name); return 2; }
     cJSON *idx = load_index(dir, name);
     const cJSON *entries = cJSON_GetObjectItemCaseSensitive(idx, "entries");
     int k = cJSON_GetArraySize(entries);
@@ -182,7 +182,7 @@ static int rm_tree(const char *path) {
 
 static int cmd_clean(const char *dir, const char *name) {
     if (name) {
-        if (!rp_memo_name_ok(name)) { fprintf(stderr, "clipbook cache: '%s' is not an artifact name\n", name); return 2; }
+        if (!nb_memo_name_ok(name)) { fprintf(stderr, "clipbook cache: '%s' is not an artifact name\n", name); return 2; }
         char p[4096];
         snprintf(p, sizeof p, "%s/%s", dir, name);
         if (access(p, F_OK) < 0) { fprintf(stderr, "clipbook cache: no artifact named '%s' in %s\n", name, dir); return 1; }
@@ -223,7 +223,7 @@ static int cmd_clean_stale(const char *dir) {
         /* the index lock: a run recording an entry waits for us */
         int lk = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
         if (lk >= 0) flock(lk, LOCK_EX);
-        cJSON *idx = rp_memo_index_read(dir, names[i], lk >= 0);
+        cJSON *idx = nb_memo_index_read(dir, names[i], lk >= 0);
         cJSON *entries = cJSON_GetObjectItemCaseSensitive(idx, "entries");
         int k = cJSON_GetArraySize(entries), changed = 0;
         for (int a = k - 2; a >= 0; a--) {
@@ -246,7 +246,7 @@ static int cmd_clean_stale(const char *dir) {
         }
         if (changed) {
             char *out = cJSON_Print(idx);
-            if (rp_file_write_atomic(ipath, out, strlen(out)) < 0) fprintf(stderr, "clipbook cache: %s\n", en_error_msg());
+            if (nb_file_write_atomic(ipath, out, strlen(out)) < 0) fprintf(stderr, "clipbook cache: %s\n", en_error_msg());
             free(out);
         }
         cJSON_Delete(idx);
@@ -255,14 +255,14 @@ static int cmd_clean_stale(const char *dir) {
     }
     free(names);
     printf("removed %d stale entr%s from %s\n", removed, removed == 1 ? "y" : "ies", dir);
-    /* and what killed writers left (rp_memo_sweep's rules) */
+    /* and what killed writers left (nb_memo_sweep's rules) */
     long long bytes;
-    int orphans = rp_memo_sweep(dir, &bytes);
+    int orphans = nb_memo_sweep(dir, &bytes);
     printf("removed %d orphaned temporary file%s (%lld bytes)\n", orphans, orphans == 1 ? "" : "s", bytes);
     return 0;
 }
 
-int rp_cmd_cache(int argc, char **argv) {
+int nb_cmd_cache(int argc, char **argv) {
     const char *dir = getenv("CLIPBOOK_CACHE");
     if (!dir || !*dir) dir = "build/cache";
     int i = 1;

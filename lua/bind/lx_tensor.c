@@ -21,7 +21,7 @@
 #include "lx.h"
 #include "lx_tensor.h"
 #include "lx_tensor_hooks.h"
-#include "rp_sha256.h"
+#include "en_sha256.h"
 
 typedef struct { en_tensor *t; } lx_tensor;
 
@@ -557,17 +557,17 @@ static int hook_digest(lua_State *L, int idx, char hex[65]) {
     en_tensor *t = lx_tensor_test(L, idx);
     if (!t) return 0;
     en_tensor *c = dense_for_bytes(t);
-    rp_sha256 s;
-    rp_sha256_init(&s);
+    en_sha256 s;
+    en_sha256_init(&s);
     const char *dn = en_dtype_name(c->dtype);
-    rp_sha256_update(&s, dn, strlen(dn) + 1);
-    rp_sha256_update(&s, c->shape, sizeof(int64_t) * (size_t)c->ndim);
+    en_sha256_update(&s, dn, strlen(dn) + 1);
+    en_sha256_update(&s, c->shape, sizeof(int64_t) * (size_t)c->ndim);
     size_t n;
     const void *p = bytes_of(c, &n);
-    rp_sha256_update(&s, p, n);
+    en_sha256_update(&s, p, n);
     uint8_t d[32];
-    rp_sha256_final(&s, d);
-    rp_sha256_tohex(hex, d);
+    en_sha256_final(&s, d);
+    en_sha256_tohex(hex, d);
     en_tensor_release(c);
     return 1;
 }

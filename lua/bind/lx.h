@@ -4,8 +4,8 @@
  *   luaopen_clipbook          the engine module chapters see as `cb`
  *   luaopen_clipbook_runtime  "clipbook.runtime": chapter parsing, JSON,
  *                             canonical params, value (de)serialisation,
- *                             the memo store, clocks; used by lua/runner.lua
- *                             and lua/notebook.lua only
+ *                             the memo store, clocks; used by lua/notebook/runner.lua
+ *                             and lua/notebook/notebook.lua only
  *
  * Misuse from Lua raises a Lua error naming the argument; expected failures
  * (a missing file) return nil, message. */

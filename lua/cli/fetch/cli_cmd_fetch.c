@@ -4,7 +4,7 @@
  * content with the engine: the checkpoint loads with en_clip_load and has
  * the expected architecture, CIFAR files have their record counts, the
  * vocabulary encodes a known sentence to known ids. What is already there
- * and verified is skipped. Downloading and bookkeeping: rp_fetch.h. */
+ * and verified is skipped. Downloading and bookkeeping: cli_fetch.h. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,16 +21,16 @@
 #include "en_clip.h"
 #include "en_error.h"
 #include "en_pets.h"
-#include "rp_cmd.h"
-#include "rp_fetch.h"
+#include "cli_cmd.h"
+#include "cli_fetch.h"
 
-int rp_cmd_fetch(int argc, char **argv);
+int cli_cmd_fetch(int argc, char **argv);
 
 typedef struct {
     const char *dir, *base_url, *manifest;
     const char *only[16];
     int n_only, list, verify;
-    rp_fetch_opts dl;
+    cli_fetch_opts dl;
 } fetch_args;
 
 static int usage(void) {
@@ -52,14 +52,14 @@ static int usage(void) {
 
 /* ---- content checks (the engine's part) ---------------------------------- */
 
-static const char *out_dir(const rp_fetch_item *it, const char *dir, char *buf, size_t cap) {
+static const char *out_dir(const cli_fetch_item *it, const char *dir, char *buf, size_t cap) {
     if (it->n_members) snprintf(buf, cap, "%s/%s", dir, it->extract_dir);
     else snprintf(buf, cap, "%s", dir);
     return buf;
 }
 
 /* "cifar FILE=N ...": .bin files hold N records, name files N names. */
-static int check_cifar(const rp_fetch_item *it, const char *dir, const char *args, char *said, size_t cap) {
+static int check_cifar(const cli_fetch_item *it, const char *dir, const char *args, char *said, size_t cap) {
     char od[1024], buf[512];
     out_dir(it, dir, od, sizeof od);
     snprintf(buf, sizeof buf, "%s", args);
@@ -93,7 +93,7 @@ static int check_cifar(const rp_fetch_item *it, const char *dir, const char *arg
 }
 
 /* "bpe TEXT = ID ID ...": the vocabulary tokenizes TEXT to exactly these ids. */
-static int check_bpe(const rp_fetch_item *it, const char *path, const char *args, char *said, size_t cap) {
+static int check_bpe(const cli_fetch_item *it, const char *path, const char *args, char *said, size_t cap) {
     const char *eq = strstr(args, " = ");
     if (!eq) return en_error("manifest: [%s] check bpe: expected TEXT = IDS", it->name);
     char text[256];
@@ -128,7 +128,7 @@ static int check_bpe(const rp_fetch_item *it, const char *path, const char *args
 }
 
 /* "clip key=value ...": the checkpoint loads and has this architecture. */
-static int check_clip(const rp_fetch_item *it, const char *path, const char *args, char *said, size_t cap) {
+static int check_clip(const cli_fetch_item *it, const char *path, const char *args, char *said, size_t cap) {
     en_clip *m = en_clip_load(path);
     if (!m) return -1;
     en_clip_config c = *en_clip_get_config(m);
@@ -176,7 +176,7 @@ static int check_clip(const rp_fetch_item *it, const char *path, const char *arg
 
 /* "lines FILE=N ...": each file (in the data folder) has N lines that are
  * neither blank nor '#' comments. */
-static int check_lines(const rp_fetch_item *it, const char *dir, const char *args, char *said, size_t cap) {
+static int check_lines(const cli_fetch_item *it, const char *dir, const char *args, char *said, size_t cap) {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", args);
     char *save = NULL;
@@ -206,7 +206,7 @@ static int check_lines(const rp_fetch_item *it, const char *dir, const char *arg
 /* "pets DIR SPLIT=N ...": the engine's reader opens DIR (in the data folder)
  * as the Oxford-IIIT Pet set, every listed picture and trimap there, and
  * the splits have these counts. */
-static int check_pets(const rp_fetch_item *it, const char *dir, const char *args, char *said, size_t cap) {
+static int check_pets(const cli_fetch_item *it, const char *dir, const char *args, char *said, size_t cap) {
     char buf[512], sub[256] = "";
     snprintf(buf, sizeof buf, "%s", args);
     char *save = NULL, *tok = strtok_r(buf, " \t", &save);
@@ -231,7 +231,7 @@ static int check_pets(const rp_fetch_item *it, const char *dir, const char *args
     return rc;
 }
 
-static int check_content(const rp_fetch_item *it, const char *dir, char *said, size_t cap) {
+static int check_content(const cli_fetch_item *it, const char *dir, char *said, size_t cap) {
     said[0] = 0;
     if (!it->check[0]) return 0;
     char kind[32] = "", path[1200];
@@ -254,13 +254,13 @@ static int check_content(const rp_fetch_item *it, const char *dir, char *said, s
  * lock vouches for it. 0 ok, -1 mismatch (+ en_error). Files whose size and
  * mtime match their lock entry are not hashed again unless verify_all.
  * cheap (fetch --list): never hash; 1 where a fetch would. */
-static int verify_file_as(const rp_fetch_item *it, const char *dir, const char *rel, int is_download, rp_fetch_lock *lock,
+static int verify_file_as(const cli_fetch_item *it, const char *dir, const char *rel, int is_download, cli_fetch_lock *lock,
                           int verify_all, int cheap, int *recorded) {
     char path[1200], sha[65], md5[33];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
     int64_t size, mtime;
-    if (rp_fetch_stat(path, &size, &mtime) <= 0) return en_error("%s: missing", path);
-    const rp_fetch_lock_entry *e = rp_fetch_lock_find(lock, rel);
+    if (cli_fetch_stat(path, &size, &mtime) <= 0) return en_error("%s: missing", path);
+    const cli_fetch_lock_entry *e = cli_fetch_lock_find(lock, rel);
     *recorded = e != NULL;
     if (is_download && it->size >= 0 && size != it->size)
         return en_error("%s: %lld bytes, expected %lld", path, (long long)size, (long long)it->size);
@@ -268,7 +268,7 @@ static int verify_file_as(const rp_fetch_item *it, const char *dir, const char *
         return en_error("%s: %lld bytes, but %lld when recorded in %s", path, (long long)size, (long long)e->size, lock->file);
     if (e && mtime == e->mtime && !verify_all) return 0;
     if (cheap) return 1;
-    if (rp_fetch_hash_file(path, sha, md5) < 0) return -1;
+    if (cli_fetch_hash_file(path, sha, md5) < 0) return -1;
     if (is_download && it->md5[0] && strcmp(md5, it->md5))
         return en_error("%s: MD5 %s, expected %s (the publisher's)", path, md5, it->md5);
     if (is_download && it->sha256[0] && strcmp(sha, it->sha256))
@@ -276,39 +276,39 @@ static int verify_file_as(const rp_fetch_item *it, const char *dir, const char *
     if (e && strcmp(sha, e->sha256))
         return en_error("%s: SHA-256 %s, but %s when first downloaded (%s; delete that line to accept a new version)", path, sha,
                         e->sha256, lock->file);
-    if (e) rp_fetch_lock_set(lock, rel, size, mtime, sha); /* same content, new mtime */
+    if (e) cli_fetch_lock_set(lock, rel, size, mtime, sha); /* same content, new mtime */
     return 0;
 }
 
-static int verify_file(const rp_fetch_item *it, const char *dir, const char *rel, int is_download, rp_fetch_lock *lock,
+static int verify_file(const cli_fetch_item *it, const char *dir, const char *rel, int is_download, cli_fetch_lock *lock,
                        int verify_all, int *recorded) {
     return verify_file_as(it, dir, rel, is_download, lock, verify_all, 0, recorded);
 }
 
-static int record(rp_fetch_lock *lock, const char *dir, const char *rel) {
+static int record(cli_fetch_lock *lock, const char *dir, const char *rel) {
     char path[1200], sha[65];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
     int64_t size, mtime;
-    if (rp_fetch_stat(path, &size, &mtime) <= 0) return -1;
-    if (rp_fetch_hash_file(path, sha, NULL) < 0) return -1;
-    rp_fetch_lock_set(lock, rel, size, mtime, sha);
-    return rp_fetch_lock_write(lock);
+    if (cli_fetch_stat(path, &size, &mtime) <= 0) return -1;
+    if (cli_fetch_hash_file(path, sha, NULL) < 0) return -1;
+    cli_fetch_lock_set(lock, rel, size, mtime, sha);
+    return cli_fetch_lock_write(lock);
 }
 
-static void rel_output(const rp_fetch_item *it, int i, char *buf, size_t cap) {
+static void rel_output(const cli_fetch_item *it, int i, char *buf, size_t cap) {
     if (it->n_members) snprintf(buf, cap, "%s/%s", it->extract_dir, it->members[i]);
-    else if (it->tree_from[0]) snprintf(buf, cap, "%s/%s", it->tree_into, RP_FETCH_TREE_LISTING);
+    else if (it->tree_from[0]) snprintf(buf, cap, "%s/%s", it->tree_into, CLI_FETCH_TREE_LISTING);
     else snprintf(buf, cap, "%s", it->file);
 }
 
 /* A tree item's folder, and whether it holds anything (extracted by hand:
  * no listing yet). */
-static const char *tree_root(const rp_fetch_item *it, const char *dir, char *buf, size_t cap) {
+static const char *tree_root(const cli_fetch_item *it, const char *dir, char *buf, size_t cap) {
     snprintf(buf, cap, "%s/%s", dir, it->tree_into);
     return buf;
 }
 
-static int tree_has_files(const rp_fetch_item *it, const char *dir) {
+static int tree_has_files(const cli_fetch_item *it, const char *dir) {
     char root[1200];
     DIR *d = opendir(tree_root(it, dir, root, sizeof root));
     if (!d) return 0;
@@ -319,24 +319,24 @@ static int tree_has_files(const rp_fetch_item *it, const char *dir) {
     return any;
 }
 
-static int n_outputs(const rp_fetch_item *it) { return it->n_members ? it->n_members : 1; }
+static int n_outputs(const cli_fetch_item *it) { return it->n_members ? it->n_members : 1; }
 
 /* 1: every output there (perhaps not verified), 0: some missing. */
-static int outputs_present(const rp_fetch_item *it, const char *dir) {
+static int outputs_present(const cli_fetch_item *it, const char *dir) {
     if (it->tree_from[0]) return tree_has_files(it, dir);
     for (int i = 0; i < n_outputs(it); i++) {
         char rel[512], path[1200];
         rel_output(it, i, rel, sizeof rel);
         snprintf(path, sizeof path, "%s/%s", dir, rel);
-        if (rp_fetch_stat(path, NULL, NULL) != 1) return 0;
+        if (cli_fetch_stat(path, NULL, NULL) != 1) return 0;
     }
     return 1;
 }
 
-static void remove_outputs(const rp_fetch_item *it, const char *dir) {
+static void remove_outputs(const cli_fetch_item *it, const char *dir) {
     if (it->tree_from[0]) { /* only what a listing names: never a folder placed by hand */
         char root[1200];
-        rp_fetch_tree_remove(tree_root(it, dir, root, sizeof root), RP_FETCH_TREE_LISTING);
+        cli_fetch_tree_remove(tree_root(it, dir, root, sizeof root), CLI_FETCH_TREE_LISTING);
         return;
     }
     for (int i = 0; i < n_outputs(it); i++) {
@@ -355,33 +355,33 @@ static int error_plus(const char *suffix) {
 
 /* ---- one artifact ------------------------------------------------------------ */
 
-static int download(const rp_fetch_item *it, const char *dir, const fetch_args *a) {
+static int download(const cli_fetch_item *it, const char *dir, const fetch_args *a) {
     char path[1200], part[1300];
     snprintf(path, sizeof path, "%s/%s", dir, it->file);
     snprintf(part, sizeof part, "%s.part", path);
     char slash[1200];
     snprintf(slash, sizeof slash, "%s", path);
     char *s = strrchr(slash, '/');
-    if (s) { *s = 0; if (rp_fetch_mkdirs(slash) < 0) return -1; }
+    if (s) { *s = 0; if (cli_fetch_mkdirs(slash) < 0) return -1; }
     int64_t have = 0;
-    rp_fetch_stat(part, &have, NULL);
+    cli_fetch_stat(part, &have, NULL);
     int64_t need = (it->size >= 0 ? it->size : it->approx) - have;
     if (it->n_members || it->tree_from[0]) need *= 2; /* the archive and what comes out of it */
-    int64_t avail = rp_fetch_free_bytes(dir);
+    int64_t avail = cli_fetch_free_bytes(dir);
     if (need > 0 && avail >= 0 && avail < need + (64 << 20))
         return en_error("not enough disk space in %s: about %.0f MB needed, %.0f MB free", dir, need / 1e6, avail / 1e6);
-    rp_fetch_opts o = a->dl;
+    cli_fetch_opts o = a->dl;
     o.label = it->name;
     o.expected = it->size; /* -1 when unknown: the progress line uses the server's length */
     char first_err[1024] = "";
     int first_kind = 0;
     for (int u = 0; u < it->n_urls; u++) {
         char host[256];
-        rp_fetch_url_host(it->urls[u], host, sizeof host);
+        cli_fetch_url_host(it->urls[u], host, sizeof host);
         printf("  %-10s downloading %s%s\n", it->name, it->urls[u], have > 0 ? " (resuming)" : "");
         fflush(stdout);
-        int k = rp_fetch_download(it->urls[u], part, &o);
-        if (k == RP_FETCH_OK) {
+        int k = cli_fetch_download(it->urls[u], part, &o);
+        if (k == CLI_FETCH_OK) {
             if (rename(part, path) < 0) return en_error("%s: cannot rename to %s", part, path);
             return 0;
         }
@@ -391,34 +391,34 @@ static int download(const rp_fetch_item *it, const char *dir, const fetch_args *
         }
         if (u + 1 < it->n_urls) {
             char next[256];
-            rp_fetch_url_host(it->urls[u + 1], next, sizeof next);
+            cli_fetch_url_host(it->urls[u + 1], next, sizeof next);
             fprintf(stderr, "clipbook fetch: %s: %s: %s; trying %s\n", it->name, host, en_error_msg(), next);
         }
     }
     int64_t got = 0;
-    if (rp_fetch_stat(part, &got, NULL) == 1 && got == 0) unlink(part); /* keep only what a later run can resume */
+    if (cli_fetch_stat(part, &got, NULL) == 1 && got == 0) unlink(part); /* keep only what a later run can resume */
     char host[256];
-    rp_fetch_url_host(it->urls[0], host, sizeof host);
-    if (first_kind == RP_FETCH_UNREACHABLE)
+    cli_fetch_url_host(it->urls[0], host, sizeof host);
+    if (first_kind == CLI_FETCH_UNREACHABLE)
         return en_error("cannot reach %s (offline?): %s; download %s by hand to %s and rerun", host, first_err, it->urls[0], path);
     return en_error("%s: %s: %s; download it by hand to %s and rerun", it->name, it->urls[0], first_err, path);
 }
 
 /* A content check that reads another artifact's files cannot judge this
  * one without them: fail before anything is removed or downloaded. */
-static int check_ready(const rp_fetch_item *it, const char *dir) {
+static int check_ready(const cli_fetch_item *it, const char *dir) {
     char sub[256] = "", path[1400];
     if (sscanf(it->check, "pets %255s", sub) != 1) return 0;
     static const char *lists[2] = {"trainval.txt", "test.txt"};
     for (int i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%s/%s/annotations/%s", dir, sub, lists[i]);
-        if (rp_fetch_stat(path, NULL, NULL) != 1)
+        if (cli_fetch_stat(path, NULL, NULL) != 1)
             return en_error("%s needs the Pet annotations to check its content (%s is missing): fetch them first", it->name, path);
     }
     return 0;
 }
 
-static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock *lock) {
+static int fetch_one(const cli_fetch_item *it, const fetch_args *a, cli_fetch_lock *lock) {
     const char *dir = a->dir;
     char said[512], dl_path[1200];
     snprintf(dl_path, sizeof dl_path, "%s/%s", dir, it->file);
@@ -432,15 +432,15 @@ static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock
         tree_root(it, dir, root, sizeof root);
         rel_output(it, 0, rel, sizeof rel);
         snprintf(listing, sizeof listing, "%s/%s", dir, rel);
-        int listed = rp_fetch_stat(listing, NULL, NULL) == 1;
-        if (listed && (verify_file(it, dir, rel, 0, lock, a->verify, &rec) < 0 || rp_fetch_tree_check(root, RP_FETCH_TREE_LISTING, a->verify) < 0)) {
+        int listed = cli_fetch_stat(listing, NULL, NULL) == 1;
+        if (listed && (verify_file(it, dir, rel, 0, lock, a->verify, &rec) < 0 || cli_fetch_tree_check(root, CLI_FETCH_TREE_LISTING, a->verify) < 0)) {
             fprintf(stderr, "clipbook fetch: %s; removing it and fetching again\n", en_error_msg());
         } else if (listed && rec) {
-            if (rp_fetch_lock_write(lock) < 0) return -1;
+            if (cli_fetch_lock_write(lock) < 0) return -1;
             printf("  %-10s ok (present)\n", it->name);
             return 0;
         } else if (check_content(it, dir, said, sizeof said) == 0) {
-            if (!listed && rp_fetch_tree_list(root, RP_FETCH_TREE_LISTING) < 0) return -1;
+            if (!listed && cli_fetch_tree_list(root, CLI_FETCH_TREE_LISTING) < 0) return -1;
             if (record(lock, dir, rel) < 0) return -1;
             printf("  %-10s ok (present, recorded in %s): %s\n", it->name, lock->file, said);
             return 0;
@@ -466,7 +466,7 @@ static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock
             if (!it->n_members) unlink(part);
         }
         if (ok && all_recorded) {
-            if (rp_fetch_lock_write(lock) < 0) return -1; /* mtimes refreshed */
+            if (cli_fetch_lock_write(lock) < 0) return -1; /* mtimes refreshed */
             printf("  %-10s ok (present)\n", it->name);
             return 0;
         }
@@ -487,11 +487,11 @@ static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock
 
     /* The download: placed by hand, left by an earlier run, or fetched now. */
     int rec = 0;
-    if (rp_fetch_stat(dl_path, NULL, NULL) == 1 && verify_file(it, dir, it->file, 1, lock, 1, &rec) < 0) {
+    if (cli_fetch_stat(dl_path, NULL, NULL) == 1 && verify_file(it, dir, it->file, 1, lock, 1, &rec) < 0) {
         fprintf(stderr, "clipbook fetch: %s; removing it\n", en_error_msg());
         unlink(dl_path);
     }
-    if (rp_fetch_stat(dl_path, NULL, NULL) != 1) {
+    if (cli_fetch_stat(dl_path, NULL, NULL) != 1) {
         if (download(it, dir, a) < 0) return -1;
         if (verify_file(it, dir, it->file, 1, lock, 1, &rec) < 0) {
             unlink(dl_path);
@@ -502,8 +502,8 @@ static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock
         char root[1200];
         printf("  %-10s extracting %s/ from %s into %s/\n", it->name, it->tree_from, it->file, it->tree_into);
         fflush(stdout);
-        if (rp_fetch_untar_tree(dl_path, it->tree_from, tree_root(it, dir, root, sizeof root)) < 0 ||
-            rp_fetch_tree_list(root, RP_FETCH_TREE_LISTING) < 0) {
+        if (cli_fetch_untar_tree(dl_path, it->tree_from, tree_root(it, dir, root, sizeof root)) < 0 ||
+            cli_fetch_tree_list(root, CLI_FETCH_TREE_LISTING) < 0) {
             remove_outputs(it, dir);
             unlink(dl_path);
             return error_plus("; the archive is removed");
@@ -512,7 +512,7 @@ static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock
     if (it->n_members) {
         printf("  %-10s extracting %s/ from %s\n", it->name, it->extract_dir, it->file);
         fflush(stdout);
-        if (rp_fetch_untar(dl_path, it->extract_dir, (char(*)[128])it->members, it->n_members, dir) < 0) {
+        if (cli_fetch_untar(dl_path, it->extract_dir, (char(*)[128])it->members, it->n_members, dir) < 0) {
             unlink(dl_path);
             return error_plus("; the archive is removed");
         }
@@ -546,7 +546,7 @@ static int fetch_one(const rp_fetch_item *it, const fetch_args *a, rp_fetch_lock
 /* What a fetch would make of the files there, by the checks it runs
  * without hashing: sizes against the manifest and the lock, and whether
  * the lock vouches for them unchanged (size and mtime as recorded). */
-static void list_status(const rp_fetch_item *it, const char *dir, rp_fetch_lock *lock, char *out, size_t cap) {
+static void list_status(const cli_fetch_item *it, const char *dir, cli_fetch_lock *lock, char *out, size_t cap) {
     if (!outputs_present(it, dir)) { snprintf(out, cap, "missing"); return; }
     int unverified = 0;
     for (int i = 0; i < n_outputs(it); i++) {
@@ -561,7 +561,7 @@ static void list_status(const rp_fetch_item *it, const char *dir, rp_fetch_lock 
     else snprintf(out, cap, "verified (size and date as recorded in %s)", lock->file);
 }
 
-static void list_one(const rp_fetch_item *it, const char *dir, rp_fetch_lock *lock) {
+static void list_one(const cli_fetch_item *it, const char *dir, cli_fetch_lock *lock) {
     printf("%-10s %s\n", it->name, it->title[0] ? it->title : it->file);
     if (it->tree_from[0]) {
         printf("%-10s file     %s/%s -> %s/%s/ (every file under %s/)\n", "", dir, it->file, dir, it->tree_into, it->tree_from);
@@ -577,7 +577,7 @@ static void list_one(const rp_fetch_item *it, const char *dir, rp_fetch_lock *lo
     else if (it->approx) printf("%-10s size     unknown (about %.0f MB)\n", "", it->approx / 1e6);
     else printf("%-10s size     unknown\n", "");
     if (it->md5[0]) printf("%-10s md5      %s\n", "", it->md5);
-    const rp_fetch_lock_entry *e = rp_fetch_lock_find(lock, it->file);
+    const cli_fetch_lock_entry *e = cli_fetch_lock_find(lock, it->file);
     if (it->sha256[0]) printf("%-10s sha256   %s\n", "", it->sha256);
     else if (e) printf("%-10s sha256   %s (recorded in %s)\n", "", e->sha256, lock->file);
     else printf("%-10s sha256   unknown: recorded on first download into %s and checked ever after\n", "", lock->file);
@@ -628,9 +628,9 @@ static void busy_release(int fd) {
     signal(SIGHUP, SIG_DFL);
 }
 
-int rp_cmd_fetch(int argc, char **argv) {
+int cli_cmd_fetch(int argc, char **argv) {
     fetch_args a = {.dir = "data"};
-    rp_fetch_opts_default(&a.dl);
+    cli_fetch_opts_default(&a.dl);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         int has = i + 1 < argc;
@@ -669,9 +669,9 @@ int rp_cmd_fetch(int argc, char **argv) {
         text[n] = 0;
         origin = a.manifest;
     }
-    rp_fetch_item *items;
+    cli_fetch_item *items;
     int n;
-    int prc = rp_fetch_manifest_parse(text ? text : rp_fetch_manifest_builtin(), origin, &items, &n);
+    int prc = cli_fetch_manifest_parse(text ? text : cli_fetch_manifest_builtin(), origin, &items, &n);
     free(text);
     if (prc < 0) { fprintf(stderr, "clipbook fetch: %s\n", en_error_msg()); return 1; }
     for (int k = 0; k < a.n_only; k++) {
@@ -685,8 +685,8 @@ int rp_cmd_fetch(int argc, char **argv) {
             return 2;
         }
     }
-    for (int i = 0; i < n; i++) rp_fetch_item_urls(&items[i], a.base_url);
-    if (!a.list && rp_fetch_mkdirs(a.dir) < 0) {
+    for (int i = 0; i < n; i++) cli_fetch_item_urls(&items[i], a.base_url);
+    if (!a.list && cli_fetch_mkdirs(a.dir) < 0) {
         fprintf(stderr, "clipbook fetch: %s\n", en_error_msg());
         free(items);
         return 1;
@@ -694,8 +694,8 @@ int rp_cmd_fetch(int argc, char **argv) {
     /* Two runs on one folder (two `make data`) would write the same .part
      * files: the second waits for the first, then finds its files there. */
     int busy = a.list ? -1 : busy_acquire(a.dir);
-    rp_fetch_lock lock;
-    if (rp_fetch_lock_read(&lock, a.dir) < 0) {
+    cli_fetch_lock lock;
+    if (cli_fetch_lock_read(&lock, a.dir) < 0) {
         fprintf(stderr, "clipbook fetch: %s\n", en_error_msg());
         free(items);
         busy_release(busy);
@@ -715,7 +715,7 @@ int rp_cmd_fetch(int argc, char **argv) {
         }
     }
     if (failed) fprintf(stderr, "clipbook fetch: %d of %d failed; what succeeded is kept, rerun to try the rest\n", failed, tried);
-    rp_fetch_lock_free(&lock);
+    cli_fetch_lock_free(&lock);
     free(items);
     busy_release(busy);
     return failed ? 1 : 0;

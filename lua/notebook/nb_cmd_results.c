@@ -9,11 +9,11 @@
 #include <string.h>
 
 #include "en_error.h"
-#include "rp_chapter.h"
-#include "rp_cmds_runner.h"
-#include "rp_memo.h"
+#include "nb_chapter.h"
+#include "nb.h"
+#include "nb_memo.h"
 
-int rp_cmd_results(int argc, char **argv) {
+int nb_cmd_results(int argc, char **argv) {
     const char *out = NULL;
     cJSON *all = cJSON_CreateObject();
     int rc = 0, nfiles = 0;
@@ -24,7 +24,7 @@ int rp_cmd_results(int argc, char **argv) {
             cJSON_Delete(all);
             return 2;
         }
-        char *t = rp_file_read(argv[i], NULL);
+        char *t = en_file_read(argv[i], NULL);
         cJSON *doc = t ? cJSON_Parse(t) : NULL;
         if (t && !doc) en_error("not JSON");
         free(t);
@@ -62,10 +62,10 @@ int rp_cmd_results(int argc, char **argv) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", out);
     char *slash = strrchr(dir, '/');
-    if (slash) { *slash = 0; rp_mkdirs(dir); }
+    if (slash) { *slash = 0; nb_mkdirs(dir); }
     size_t len = strlen(s);
     s[len] = '\n';  /* cJSON_Print's NUL becomes the final newline */
-    if (rp_file_write_atomic(out, s, len + 1) < 0) {
+    if (nb_file_write_atomic(out, s, len + 1) < 0) {
         fprintf(stderr, "clipbook results: %s\n", en_error_msg());
         rc = 1;
     }

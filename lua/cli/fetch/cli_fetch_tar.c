@@ -1,4 +1,4 @@
-/* rp_fetch_untar — a small tar reader over zlib's gzread (which also reads
+/* cli_fetch_untar — a small tar reader over zlib's gzread (which also reads
  * an uncompressed tar as it is): ustar and GNU/pax long names, regular
  * files only. Output paths are built from the manifest, never from the
  * archive, so a hostile archive cannot write outside the data folder. */
@@ -11,7 +11,7 @@
 #include <zlib.h>
 
 #include "en_error.h"
-#include "rp_fetch.h"
+#include "cli_fetch.h"
 
 /* Octal (NUL/space padded) or GNU base-256 number; -1 when malformed. */
 static int64_t tar_num(const unsigned char *p, int n) {
@@ -109,14 +109,14 @@ fail:
     return -1;
 }
 
-int rp_fetch_untar(const char *archive, const char *dir, char members[][128], int n_members, const char *outdir) {
+int cli_fetch_untar(const char *archive, const char *dir, char members[][128], int n_members, const char *outdir) {
     gzFile g = gzopen(archive, "rb");
     if (!g) return en_error("%s: cannot open: %s", archive, strerror(errno));
     gzbuffer(g, 1 << 18);
     char outd[1024];
     snprintf(outd, sizeof outd, "%s/%s", outdir, dir);
-    if (rp_fetch_mkdirs(outd) < 0) { gzclose(g); return -1; }
-    int found[RP_FETCH_MAX_MEMBERS] = {0}, nfound = 0, rc = -1;
+    if (cli_fetch_mkdirs(outd) < 0) { gzclose(g); return -1; }
+    int found[CLI_FETCH_MAX_MEMBERS] = {0}, nfound = 0, rc = -1;
     char *longname = NULL;
     unsigned char h[512];
     for (;;) {
@@ -206,11 +206,11 @@ static int apple_double(const char *rel) {
     return !strncmp(b ? b + 1 : rel, "._", 2);
 }
 
-int rp_fetch_untar_tree(const char *archive, const char *from, const char *into) {
+int cli_fetch_untar_tree(const char *archive, const char *from, const char *into) {
     gzFile g = gzopen(archive, "rb");
     if (!g) return en_error("%s: cannot open: %s", archive, strerror(errno));
     gzbuffer(g, 1 << 18);
-    if (rp_fetch_mkdirs(into) < 0) { gzclose(g); return -1; }
+    if (cli_fetch_mkdirs(into) < 0) { gzclose(g); return -1; }
     int count = 0, rc = -1;
     size_t fl = strlen(from);
     char *longname = NULL;
@@ -253,7 +253,7 @@ int rp_fetch_untar_tree(const char *archive, const char *from, const char *into)
             snprintf(out, sizeof out, "%s/%s", into, rel);
             char *slash = strrchr(out, '/');
             *slash = 0;
-            if (rp_fetch_mkdirs(out) < 0) goto done;
+            if (cli_fetch_mkdirs(out) < 0) goto done;
             *slash = '/';
             if (copy_out(g, size, archive, out) < 0) goto done;
             count++;

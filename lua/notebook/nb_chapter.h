@@ -1,4 +1,4 @@
-/* rp_chapter — the chapter format: Lua 5.4 in jupytext's "percent" format.
+/* nb_chapter — the chapter format: Lua 5.4 in jupytext's "percent" format.
  *
  *   -- %% [markdown]                  opens a prose cell; its lines are
  *   -- Some *Markdown* {{ expr }}      `-- `-prefixed Markdown
@@ -15,50 +15,50 @@
  * Each code cell runs as its own chunk, so that a failing cell can be
  * reported and the chapter's other cells still written; so that a chapter's
  * `local`s stay visible to later cells (as they would when the file runs as
- * one chunk), rp_lua_hoist_locals rewrites statement-level `local`s at a
+ * one chunk), nb_lua_hoist_locals rewrites statement-level `local`s at a
  * cell's top level into assignments to the chapter's environment. The
  * rewrite keeps every line where it was, so error line numbers match the
  * file. */
-#ifndef RP_CHAPTER_H
-#define RP_CHAPTER_H
+#ifndef NB_CHAPTER_H
+#define NB_CHAPTER_H
 
 #include <stddef.h>
 
-typedef enum { RP_CELL_CODE, RP_CELL_MARKDOWN } rp_cell_kind;
+typedef enum { NB_CELL_CODE, NB_CELL_MARKDOWN } nb_cell_kind;
 
-typedef struct { char *key, *value; } rp_opt;
+typedef struct { char *key, *value; } nb_opt;
 
 typedef struct {
-    rp_cell_kind kind;
+    nb_cell_kind kind;
     int line;          /* the marker's line (1 for a preamble cell) */
     int first, last;   /* body lines, 1-based inclusive, blank edges trimmed;
                           last < first when the body is empty */
     char *title;       /* "" when none */
-    rp_opt *opts;
+    nb_opt *opts;
     int nopts;
     char *text;        /* markdown: the prose without `-- `; code: the body */
     char *code;        /* code: the body with locals hoisted, preceded by
                           first-1 newlines so line numbers match the file */
-} rp_cell;
+} nb_cell;
 
 typedef struct {
-    rp_cell *cells;
+    nb_cell *cells;
     int ncells;
-} rp_chapter;
+} nb_chapter;
 
 /* Parse chapter text. 0, or -1 with en_error set. */
-int  rp_chapter_parse(rp_chapter *ch, const char *src, size_t n);
-void rp_chapter_free(rp_chapter *ch);
+int  nb_chapter_parse(nb_chapter *ch, const char *src, size_t n);
+void nb_chapter_free(nb_chapter *ch);
 /* The value of option key, or NULL. */
-const char *rp_cell_opt(const rp_cell *c, const char *key);
+const char *nb_cell_opt(const nb_cell *c, const char *key);
 
 /* Rewrite statement-level `local` declarations at nesting depth 0 into plain
  * assignments (`local x, y = e` -> `x, y = e`; `local x` -> `x = nil`;
  * `local function f` -> `function f`); declarations with <close> are left
  * alone. Returns a malloc'd string with the same lines. */
-char *rp_lua_hoist_locals(const char *code, size_t n);
+char *nb_lua_hoist_locals(const char *code, size_t n);
 
 /* Read a whole file; malloc'd, NUL-terminated, length in *n. NULL + en_error. */
-char *rp_file_read(const char *path, size_t *n);
+char *en_file_read(const char *path, size_t *n);
 
 #endif

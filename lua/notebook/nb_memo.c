@@ -1,5 +1,5 @@
 /* The memo store's files: entries, locks, the log and the index. */
-#include "rp_memo.h"
+#include "nb_memo.h"
 
 #include <cJSON.h>
 #include <ctype.h>
@@ -17,16 +17,16 @@
 
 #include "en_error.h"
 #include "en_tmpfile.h"
-#include "rp_chapter.h"
-#include "rp_sha256.h"
+#include "nb_chapter.h"
+#include "en_sha256.h"
 
-struct rp_memo {
+struct nb_memo {
     char *dir;
     char *chapter;
     int logfd;
 };
 
-int rp_mkdirs(const char *path) {
+int nb_mkdirs(const char *path) {
     char buf[4096];
     size_t n = strlen(path);
     if (n >= sizeof buf) return en_error("%s: path too long", path);
@@ -55,7 +55,7 @@ static int write_all(int fd, const void *p, size_t n) {
  * then rename over path. */
 static int write_atomic2(const char *path, const void *hdr, size_t hn, const void *data, size_t n) {
     char *tmp = NULL;
-    int fd = en_tmpfile_open(path, &tmp);  /* PATH.tmp.PID.N, for rp_memo_sweep */
+    int fd = en_tmpfile_open(path, &tmp);  /* PATH.tmp.PID.N, for nb_memo_sweep */
     if (fd < 0) return -1;
     /* en_tmpfile makes it 0600; an entry is as readable as a plain file */
     if (fchmod(fd, 0644) < 0) { /* then it stays private to its owner: still correct */ }
@@ -74,7 +74,7 @@ static int write_atomic2(const char *path, const void *hdr, size_t hn, const voi
     return 0;
 }
 
-int rp_file_write_atomic(const char *path, const void *data, size_t n) {
+int nb_file_write_atomic(const char *path, const void *data, size_t n) {
     return write_atomic2(path, NULL, 0, data, n);
 }
 
@@ -109,14 +109,14 @@ static void sweep_folder(const char *folder, time_t now, int *count, long long *
         snprintf(p, sizeof p, "%s/%s", folder, e->d_name);
         if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode)) continue;
         double age = difftime(now, st.st_mtime);
-        int orphan = age >= RP_MEMO_ORPHAN_MAX_S ||
-                     (!en_pid_alive(pid) && (age >= RP_MEMO_ORPHAN_MIN_S || guard_free(folder, e->d_name)));
+        int orphan = age >= NB_MEMO_ORPHAN_MAX_S ||
+                     (!en_pid_alive(pid) && (age >= NB_MEMO_ORPHAN_MIN_S || guard_free(folder, e->d_name)));
         if (orphan && unlink(p) == 0) { (*count)++; *bytes += st.st_size; }
     }
     closedir(d);
 }
 
-int rp_memo_sweep(const char *dir, long long *bytes) {
+int nb_memo_sweep(const char *dir, long long *bytes) {
     int count = 0;
     long long b = 0;
     time_t now = time(NULL);
@@ -137,27 +137,27 @@ int rp_memo_sweep(const char *dir, long long *bytes) {
     return count;
 }
 
-rp_memo *rp_memo_open(const char *dir, const char *chapter) {
-    if (rp_mkdirs(dir) < 0) return NULL;
-    rp_memo *m = calloc(1, sizeof *m);
+nb_memo *nb_memo_open(const char *dir, const char *chapter) {
+    if (nb_mkdirs(dir) < 0) return NULL;
+    nb_memo *m = calloc(1, sizeof *m);
     EN_ASSERT(m);
     m->dir = strdup(dir);
     m->chapter = strdup(chapter ? chapter : "-");
     char path[4096];
     snprintf(path, sizeof path, "%s/memo.log", dir);
     m->logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (m->logfd < 0) { en_error("%s: cannot open: %m", path); rp_memo_close(m); return NULL; }
+    if (m->logfd < 0) { en_error("%s: cannot open: %m", path); nb_memo_close(m); return NULL; }
     long long bytes;
-    int n = rp_memo_sweep(dir, &bytes);
+    int n = nb_memo_sweep(dir, &bytes);
     if (n) {
         char why[96];
         snprintf(why, sizeof why, "removed %d orphaned temporary file%s (%lld bytes)", n, n == 1 ? "" : "s", bytes);
-        rp_memo_log(m, "sweep", "-", "-", why);
+        nb_memo_log(m, "sweep", "-", "-", why);
     }
     return m;
 }
 
-void rp_memo_close(rp_memo *m) {
+void nb_memo_close(nb_memo *m) {
     if (!m) return;
     if (m->logfd >= 0) close(m->logfd);
     free(m->dir);
@@ -165,37 +165,37 @@ void rp_memo_close(rp_memo *m) {
     free(m);
 }
 
-const char *rp_memo_dir(const rp_memo *m) { return m->dir; }
+const char *nb_memo_dir(const nb_memo *m) { return m->dir; }
 
-int rp_memo_name_ok(const char *name) {
+int nb_memo_name_ok(const char *name) {
     if (!name || !*name || strlen(name) > 200 || name[0] == '.') return 0;
     for (const char *p = name; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.') return 0;
     return 1;
 }
 
-static void entry_path(char *out, size_t cap, const rp_memo *m, const char *name, const char *key, const char *ext) {
+static void entry_path(char *out, size_t cap, const nb_memo *m, const char *name, const char *key, const char *ext) {
     snprintf(out, cap, "%s/%s/%s%s", m->dir, name, key, ext);
 }
 
-int rp_memo_get(rp_memo *m, const char *name, const char *key, char **data, size_t *n) {
+int nb_memo_get(nb_memo *m, const char *name, const char *key, char **data, size_t *n) {
     char path[4096];
     entry_path(path, sizeof path, m, name, key, ".val");
     size_t len;
     FILE *f = fopen(path, "rb");
     if (!f) return 1;
     fclose(f);
-    char *buf = rp_file_read(path, &len);
+    char *buf = en_file_read(path, &len);
     if (!buf) return 2;
     const char *why = NULL;
     uint64_t plen = 0;
-    if (len < RP_MEMO_HEADER || memcmp(buf, RP_MEMO_MAGIC, 8)) why = "bad header";
+    if (len < NB_MEMO_HEADER || memcmp(buf, NB_MEMO_MAGIC, 8)) why = "bad header";
     else {
         for (int i = 0; i < 8; i++) plen |= (uint64_t)(uint8_t)buf[8 + i] << (8 * i);
-        if (plen != len - RP_MEMO_HEADER) why = "truncated (length does not match its header)";
+        if (plen != len - NB_MEMO_HEADER) why = "truncated (length does not match its header)";
         else {
             uint8_t d[32];
-            rp_sha256_digest(d, buf + RP_MEMO_HEADER, plen);
+            en_sha256_digest(d, buf + NB_MEMO_HEADER, plen);
             if (memcmp(d, buf + 16, 32)) why = "checksum mismatch";
         }
     }
@@ -205,21 +205,21 @@ int rp_memo_get(rp_memo *m, const char *name, const char *key, char **data, size
         unlink(path);
         return 2;
     }
-    memmove(buf, buf + RP_MEMO_HEADER, plen);
+    memmove(buf, buf + NB_MEMO_HEADER, plen);
     *data = buf;
     *n = plen;
     return 0;
 }
 
-int rp_memo_put(rp_memo *m, const char *name, const char *key, const void *data, size_t n) {
+int nb_memo_put(nb_memo *m, const char *name, const char *key, const void *data, size_t n) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", m->dir, name);
-    if (rp_mkdirs(path) < 0) return -1;
+    if (nb_mkdirs(path) < 0) return -1;
     entry_path(path, sizeof path, m, name, key, ".val");
-    uint8_t hdr[RP_MEMO_HEADER];
-    memcpy(hdr, RP_MEMO_MAGIC, 8);
+    uint8_t hdr[NB_MEMO_HEADER];
+    memcpy(hdr, NB_MEMO_MAGIC, 8);
     for (int i = 0; i < 8; i++) hdr[8 + i] = (uint8_t)((uint64_t)n >> (8 * i));
-    rp_sha256_digest(hdr + 16, data, n);
+    en_sha256_digest(hdr + 16, data, n);
     return write_atomic2(path, hdr, sizeof hdr, data, n);
 }
 
@@ -235,19 +235,19 @@ static int lock_path(const char *path) {
     return fd;
 }
 
-int rp_memo_lock(rp_memo *m, const char *name, const char *key) {
+int nb_memo_lock(nb_memo *m, const char *name, const char *key) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", m->dir, name);
-    if (rp_mkdirs(path) < 0) return -1;
+    if (nb_mkdirs(path) < 0) return -1;
     entry_path(path, sizeof path, m, name, key, ".lock");
     return lock_path(path);
 }
 
-void rp_memo_unlock(int fd) {
+void nb_memo_unlock(int fd) {
     if (fd >= 0) { flock(fd, LOCK_UN); close(fd); }
 }
 
-void rp_memo_log(rp_memo *m, const char *event, const char *name, const char *key, const char *why) {
+void nb_memo_log(nb_memo *m, const char *event, const char *name, const char *key, const char *why) {
     char line[1024], ts[32];
     time_t t = time(NULL);
     struct tm tm;
@@ -454,7 +454,7 @@ static cJSON *index_rebuild(const char *folder, int *n) {
     for (int i = 0; i < *n; i++) {
         char p[8400];
         snprintf(p, sizeof p, "%s/%s.json", folder, v[i].key);
-        char *t = rp_file_read(p, NULL);
+        char *t = en_file_read(p, NULL);
         cJSON *c = t ? cJSON_Parse(t) : NULL;
         free(t);
         if (!cJSON_IsObject(c) || strcmp(jstr(c, "key"), v[i].key)) {
@@ -477,7 +477,7 @@ static cJSON *index_rebuild(const char *folder, int *n) {
 }
 
 static cJSON *index_parse(const char *path, const char **fault, int *exists) {
-    char *txt = rp_file_read(path, NULL);
+    char *txt = en_file_read(path, NULL);
     *exists = txt != NULL;
     cJSON *idx = txt ? cJSON_Parse(txt) : NULL;
     free(txt);
@@ -486,7 +486,7 @@ static cJSON *index_parse(const char *path, const char **fault, int *exists) {
     return idx;
 }
 
-cJSON *rp_memo_index_read(const char *dir, const char *name, int locked) {
+cJSON *nb_memo_index_read(const char *dir, const char *name, int locked) {
     char folder[4096], path[4200], lpath[4200];
     snprintf(folder, sizeof folder, "%s/%s", dir, name);
     snprintf(path, sizeof path, "%s/index.json", folder);
@@ -507,14 +507,14 @@ cJSON *rp_memo_index_read(const char *dir, const char *name, int locked) {
             int n;
             idx = index_rebuild(folder, &n);
             char *out = cJSON_Print(idx);
-            int w = rp_file_write_atomic(path, out, strlen(out));
+            int w = nb_file_write_atomic(path, out, strlen(out));
             free(out);
             fprintf(stderr, "clipbook: %s is corrupt (%s); %s from the %d entr%s on disk\n", path, fault,
                     w == 0 ? "rebuilt it" : "could not rewrite it, using an index rebuilt", n, n == 1 ? "y" : "ies");
             if (w < 0) fprintf(stderr, "clipbook: %s\n", en_error_msg());
             en_error_clear();
         }
-        rp_memo_unlock(lk);
+        nb_memo_unlock(lk);
     }
     if (!idx || index_fault(idx)) {
         cJSON_Delete(idx);
@@ -524,17 +524,17 @@ cJSON *rp_memo_index_read(const char *dir, const char *name, int locked) {
     return idx;
 }
 
-int rp_memo_explain(rp_memo *m, const char *name, const char *comps_json, int record, char *why, size_t whylen) {
+int nb_memo_explain(nb_memo *m, const char *name, const char *comps_json, int record, char *why, size_t whylen) {
     cJSON *cur = cJSON_Parse(comps_json);
     if (!cur) return en_error("memo '%s': bad components JSON", name);
     char dir[4096], path[4200], lpath[4200];
     snprintf(dir, sizeof dir, "%s/%s", m->dir, name);
-    if (rp_mkdirs(dir) < 0) { cJSON_Delete(cur); return -1; }
+    if (nb_mkdirs(dir) < 0) { cJSON_Delete(cur); return -1; }
     snprintf(path, sizeof path, "%s/index.json", dir);
     snprintf(lpath, sizeof lpath, "%s/index.lock", dir);
     int lk = record ? lock_path(lpath) : -1;
     if (record && lk < 0) { cJSON_Delete(cur); return -1; }
-    cJSON *idx = rp_memo_index_read(m->dir, name, record);
+    cJSON *idx = nb_memo_index_read(m->dir, name, record);
     cJSON *entries = cJSON_GetObjectItemCaseSensitive(idx, "entries");
     explain(why, whylen, entries, cur);
     int rc = 0;
@@ -544,7 +544,7 @@ int rp_memo_explain(rp_memo *m, const char *name, const char *comps_json, int re
         char *c = cJSON_Print(cur);
         char cpath[4300];
         snprintf(cpath, sizeof cpath, "%s/%s.json", dir, jstr(cur, "key"));
-        if (rp_file_write_atomic(cpath, c, strlen(c)) < 0) { /* advisory: the index has it too */ }
+        if (nb_file_write_atomic(cpath, c, strlen(c)) < 0) { /* advisory: the index has it too */ }
         free(c);
         en_error_clear();
         /* newest last; one entry per key; the 64 newest kept */
@@ -556,9 +556,9 @@ int rp_memo_explain(rp_memo *m, const char *name, const char *comps_json, int re
         cur = NULL;
         while (cJSON_GetArraySize(entries) > 64) cJSON_DeleteItemFromArray(entries, 0);
         char *out = cJSON_Print(idx);
-        rc = rp_file_write_atomic(path, out, strlen(out));
+        rc = nb_file_write_atomic(path, out, strlen(out));
         free(out);
-        rp_memo_unlock(lk);
+        nb_memo_unlock(lk);
     }
     cJSON_Delete(cur);
     cJSON_Delete(idx);
