@@ -64,8 +64,6 @@ $(BUILD)/obj/report/%.o:       INC = $(INC_REPORT)
 $(BUILD)/obj/lua/bind/%.o:     INC = $(INC_BIND)
 $(BUILD)/obj/lua/notebook/%.o: INC = $(INC_NOTEBOOK)
 $(BUILD)/obj/lua/cli/%.o:      INC = $(INC_CLI)
-# until en_file_read moves from nb_chapter.c to engine/base (a later commit)
-$(BUILD)/obj/lua/bind/lx_model.o: INC = $(INC_BIND) -Ilua/notebook
 
 ifeq ($(SANITIZE),1)
 CFLAGS_BASE  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -O1
@@ -293,7 +291,7 @@ FUZZ_OK      := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && \
                   test -e "$$($(FUZZ_CC) -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.fuzzer-x86_64.a" && echo 1)
 # What the targets link: the readers and what they call (an archive, so a
 # target pulls in only the objects it needs), instrumented for coverage.
-FUZZ_SRC     := $(wildcard engine/base/*.c engine/en_tmpfile.c engine/en_dtype.c engine/en_ndbuf.c \
+FUZZ_SRC     := $(wildcard engine/base/*.c engine/en_dtype.c engine/en_ndbuf.c \
                   engine/en_safetensors.c engine/en_npy.c engine/en_image.c engine/en_cifar.c \
                   engine/en_bpe.c engine/en_unicode.c engine/en_unicode_data.c) \
                 $(REPORT_SRC) $(FIG_SRC)

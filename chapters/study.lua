@@ -40,7 +40,7 @@ local SCRATCH = (os.getenv("CLIPBOOK_CACHE") or "build/cache") .. "/files"
 M.scratch = SCRATCH
 
 -- A temporary file is named PATH.tmp.PID.N, like the engine's
--- (engine/en_tmpfile.h): when a run is killed before the rename, the memo
+-- (engine/base/en_tmpfile.h): when a run is killed before the rename, the memo
 -- store recognises the orphan by its dead PID and removes it.
 local tmp_count = 0
 local function tmp_name(path)

@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include "en_error.h"
+#include "en_file.h"
 #include "en_unicode.h"
 
 /* ---- small hash maps ------------------------------------------------------ */
@@ -241,29 +242,11 @@ en_bpe *en_bpe_load(const char *path, int max_merges) {
     return b;
 }
 
-static char *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *p = malloc(cap);
-    for (;;) {
-        if (len + 1 >= cap) { cap *= 2; p = realloc(p, cap); }
-        if (!p) abort();
-        size_t got = fread(p + len, 1, cap - len - 1, f);
-        if (!got) break;
-        len += got;
-    }
-    fclose(f);
-    p[len] = 0;
-    if (n) *n = len;
-    return p;
-}
-
 en_bpe *en_bpe_load_pair(const char *vocab_json, const char *merges_txt) {
     en_bpe *b = en_bpe_load(merges_txt, 1 << 30);
     if (!b) return NULL;
-    char *text = read_file(vocab_json, NULL);
-    if (!text) { en_bpe_free(b); return en_error("%s: cannot read", vocab_json), NULL; }
+    char *text = en_file_read(vocab_json, NULL);
+    if (!text) { en_bpe_free(b); return NULL; }
     cJSON *root = cJSON_Parse(text);
     free(text);
     if (!cJSON_IsObject(root)) {

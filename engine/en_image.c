@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
-#include "en_tmpfile.h"
+#include "en_file.h"
 
 static size_t max_pixels = (size_t)1 << 26;
 
@@ -291,16 +291,9 @@ int en_image_write_png(const char *path, const en_ndbuf *img) {
                                   PNG_COLOR_TYPE_RGBA };
     png_wctx *c = calloc(1, sizeof *c);
     if (!c) return en_error("%s: out of memory", path);
-    char *tmp = NULL;
-    int fd = en_tmpfile_open(path, &tmp);  /* PATH.tmp.PID.N: an orphan is recognisable */
-    if (fd < 0) { free(c); return -1; }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        int e = errno;
-        close(fd); unlink(tmp);
-        free(tmp); free(c);
-        return en_error("%s: cannot open a temporary file: %s", path, strerror(e));
-    }
+    en_atomic a;
+    FILE *f = en_atomic_open(&a, path);
+    if (!f) { free(c); return -1; }
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, c, png_werr, png_warn);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     int rc = -1;
@@ -317,12 +310,9 @@ int en_image_write_png(const char *path, const en_ndbuf *img) {
     rc = 0;
 done:
     png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
-    if (fchmod(fileno(f), 0644) && !rc) rc = en_error("%s: chmod failed: %s", path, strerror(errno));
-    if (fclose(f) && !rc) rc = en_error("%s: write failed: %s", path, strerror(errno));
-    if (!rc && rename(tmp, path)) rc = en_error("%s: rename failed: %s", path, strerror(errno));
-    if (rc) unlink(tmp);
+    a.failed = rc != 0;
+    rc = en_atomic_commit(&a);
     free(c->rows);
     free(c);
-    free(tmp);
     return rc;
 }

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
-#include "en_tmpfile.h"
+#include "en_file.h"
 
 static const struct { const char *descr; en_dtype dtype; } npy_types[] = {
     { "<f4", EN_F32 }, { "<f8", EN_F64 }, { "<f2", EN_F16 }, { "<i4", EN_I32 },
@@ -238,19 +238,11 @@ int en_npy_write(const char *path, const en_ndbuf *b) {
     memset(buf + pre + n, ' ', pad);
     buf[pre + total_hdr - 1] = '\n';
 
-    char *tmp = NULL;
-    int fd = en_tmpfile_open(path, &tmp), rc = fd < 0 ? -1 : 0;  /* PATH.tmp.PID.N */
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (fd >= 0 && !f) { close(fd); rc = en_error("%s: fdopen failed", path); }
-    if (f) {
-        if (fwrite(buf, 1, pre + total_hdr, f) != pre + total_hdr || (nbytes && fwrite(b->data, 1, nbytes, f) != nbytes))
-            rc = en_error("%s: write failed: %s", path, strerror(errno));
-        if (!rc && fchmod(fileno(f), 0644)) rc = en_error("%s: chmod failed: %s", path, strerror(errno));
-        if (fclose(f) && !rc) rc = en_error("%s: close failed: %s", path, strerror(errno));
-        if (!rc && rename(tmp, path)) rc = en_error("%s: rename failed: %s", path, strerror(errno));
-    }
-    if (rc && fd >= 0) unlink(tmp);
-    free(tmp);
+    en_atomic a;
+    FILE *f = en_atomic_open(&a, path);
+    if (!f) { free(buf); return -1; }
+    if (fwrite(buf, 1, pre + total_hdr, f) != pre + total_hdr || (nbytes && fwrite(b->data, 1, nbytes, f) != nbytes))
+        a.failed = 1, en_error("%s: write failed: %s", path, strerror(errno));
     free(buf);
-    return rc;
+    return en_atomic_commit(&a);
 }

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
-#include "en_tmpfile.h"
+#include "en_file.h"
 
 /* The reference implementation refuses headers above 100 MB; so do we, so
  * that a corrupt length cannot make us allocate the whole disk. */
@@ -442,17 +442,6 @@ int en_st_read_ndbuf(en_st_file *f, const en_st_entry *e, en_ndbuf *out) {
 
 /* ---- writing --------------------------------------------------------- */
 
-static int write_all(int fd, const void *p, size_t n, const char *path) {
-    const unsigned char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return en_error("%s: write failed: %s", path, strerror(errno));
-        c += w; n -= (size_t)w;
-    }
-    return 0;
-}
-
 static cJSON *build_header(const char *path, int n, const char *const *names, const en_ndbuf *bufs,
                            int n_meta, const char *const *mk, const char *const *mv) {
     cJSON *root = cJSON_CreateObject();
@@ -524,20 +513,14 @@ int en_st_write(const char *path, int n, const char *const *names, const en_ndbu
     size_t hlen;
     char *hdr = header_bytes(path, n, names, bufs, n_meta, meta_keys, meta_values, &hlen);
     if (!hdr) return -1;
-    char *tmp = NULL;
-    int fd = en_tmpfile_open(path, &tmp);  /* PATH.tmp.PID.N: an orphan is recognisable */
-    int rc = fd < 0 ? -1 : 0;
-    if (!rc) rc = write_all(fd, hdr, hlen, path);
-    for (int i = 0; !rc && i < n; i++) rc = write_all(fd, bufs[i].data, bufs[i].nbytes, path);
-    if (fd >= 0) {
-        if (!rc && fchmod(fd, 0644)) rc = en_error("%s: chmod failed: %s", path, strerror(errno));
-        if (close(fd) && !rc) rc = en_error("%s: close failed: %s", path, strerror(errno));
-        if (!rc && rename(tmp, path)) rc = en_error("%s: rename failed: %s", path, strerror(errno));
-        if (rc) unlink(tmp);
-    }
-    free(tmp);
+    en_atomic a;
+    FILE *f = en_atomic_open(&a, path);
+    if (!f) { free(hdr); return -1; }
+    int bad = fwrite(hdr, 1, hlen, f) != hlen;
+    for (int i = 0; !bad && i < n; i++) bad = bufs[i].nbytes && fwrite(bufs[i].data, 1, bufs[i].nbytes, f) != bufs[i].nbytes;
+    if (bad) a.failed = 1, en_error("%s: write failed: %s", path, strerror(errno));
     free(hdr);
-    return rc;
+    return en_atomic_commit(&a);
 }
 
 int en_st_write_mem(void **out, size_t *len, int n, const char *const *names, const en_ndbuf *bufs,

@@ -9,25 +9,9 @@
 #include <string.h>
 
 #include "en_error.h"
+#include "en_file.h"
 #include "rp_doc.h"
 #include "rp_model.h"
-
-char *rp_doc_read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return en_error("%s: %s", path, strerror(errno)), NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    EN_ASSERT(buf);
-    size_t r;
-    while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (n + 1 >= cap) { cap *= 2; buf = realloc(buf, cap); EN_ASSERT(buf); }
-    }
-    fclose(f);
-    buf[n] = 0;
-    if (len) *len = n;
-    return buf;
-}
 
 static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -151,7 +135,7 @@ void rp_doc_add_error_chapter(rp_doc *d, const char *path, const char *msg) {
 
 int rp_doc_load_chapter(rp_doc *d, const char *path) {
     size_t len;
-    char *text = rp_doc_read_file(path, &len);
+    char *text = en_file_read(path, &len);
     if (!text) return -1;
     /* JSON is UTF-8 (RFC 8259); pango would drop what follows a bad byte */
     long bad = rp_utf8_invalid_at(text, len);
@@ -288,7 +272,7 @@ out:
 }
 
 int rp_doc_load_meta(rp_doc *d, const char *path) {
-    char *text = rp_doc_read_file(path, NULL);
+    char *text = en_file_read(path, NULL);
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
     free(text);

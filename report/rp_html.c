@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "en_error.h"
+#include "en_file.h"
 #include "rp_model.h"
 
 static void esc(GString *o, const char *s, size_t n) {
@@ -148,7 +149,7 @@ static char *data_uri(const char *dir, const char *url) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, url);
     size_t n;
-    char *bytes = rp_doc_read_file(path, &n);
+    char *bytes = en_file_read(path, &n);
     if (!bytes) { fprintf(stderr, "clipbook render: warning: %s\n", en_error_msg()); return NULL; }
     const char *ext = strrchr(url, '.');
     const char *mime = ext && (!strcmp(ext, ".jpg") || !strcmp(ext, ".jpeg")) ? "image/jpeg"

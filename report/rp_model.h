@@ -111,7 +111,6 @@ void    rp_doc_add_error_chapter(rp_doc *d, const char *path, const char *msg);
 long    rp_utf8_invalid_at(const char *s, size_t n);
 int     rp_doc_load_meta(rp_doc *d, const char *path);
 void    rp_doc_free(rp_doc *d);
-char   *rp_doc_read_file(const char *path, size_t *len);        /* malloc'd, NUL-ended */
 
 /* rp_md.c */
 cmark_node *rp_md_parse(rp_doc *d, const char *text);

@@ -46,6 +46,7 @@
 #include "en_autograd.h"
 #include "en_clip.h"
 #include "en_error.h"
+#include "en_file.h"
 #include "en_pretrain.h"
 #include "en_tensor.h"
 #include "lx.h"

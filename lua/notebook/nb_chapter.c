@@ -5,38 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "en_error.h"
 #include "en_strbuf.h"
-
-char *en_file_read(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return en_error("%s: cannot open: %m", path), NULL;
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
-        /* a regular file: one allocation, one read (memo entries are big) */
-        size_t want = (size_t)st.st_size;
-        char *p = malloc(want + 1);
-        EN_ASSERT(p);
-        size_t got = fread(p, 1, want, f);
-        int bad = ferror(f);
-        fclose(f);
-        if (bad) { free(p); return en_error("%s: read error", path), NULL; }
-        p[got] = 0;
-        if (n) *n = got;
-        return p;
-    }
-    en_strbuf b = {0};
-    char tmp[65536];
-    size_t k;
-    while ((k = fread(tmp, 1, sizeof tmp, f)) > 0) en_strbuf_add(&b, tmp, k);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(b.s); return en_error("%s: read error", path), NULL; }
-    if (n) *n = b.n;
-    return en_strbuf_take(&b);
-}
 
 /* ---- lines ----------------------------------------------------------- */
 

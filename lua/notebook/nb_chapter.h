@@ -58,7 +58,5 @@ const char *nb_cell_opt(const nb_cell *c, const char *key);
  * alone. Returns a malloc'd string with the same lines. */
 char *nb_lua_hoist_locals(const char *code, size_t n);
 
-/* Read a whole file; malloc'd, NUL-terminated, length in *n. NULL + en_error. */
-char *en_file_read(const char *path, size_t *n);
 
 #endif

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
-#include "nb_chapter.h"
+#include "en_file.h"
 #include "nb.h"
 #include "nb_memo.h"
 

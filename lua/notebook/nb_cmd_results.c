@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "en_error.h"
-#include "nb_chapter.h"
+#include "en_file.h"
 #include "nb.h"
 #include "nb_memo.h"
 

@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "en_error.h"
+#include "en_file.h"
 #include "en_tmpfile.h"
-#include "nb_chapter.h"
 #include "en_sha256.h"
 
 struct nb_memo {

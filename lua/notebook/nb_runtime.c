@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
+#include "en_file.h"
 #include "en_rng.h"
 #include "en_tensor.h"
 #include "en_version.h"

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
+#include "en_file.h"
 #include "rp_model.h"
 
 int rp_cmd_render(int argc, char **argv);
@@ -198,7 +199,7 @@ static int render(const char *out, const char *extra) {
 }
 
 static char *slurp(const char *path, size_t *n) {
-    char *s = rp_doc_read_file(path, n);
+    char *s = en_file_read(path, n);
     cr_assert_not_null(s, "%s", en_error_msg());
     return s;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
+#include "en_file.h"
 #include "en_sha256.h"
 
 /* ---- manifest ---------------------------------------------------------- */
@@ -256,26 +257,14 @@ void cli_fetch_lock_set(cli_fetch_lock *l, const char *path, int64_t size, int64
 }
 
 int cli_fetch_lock_write(const cli_fetch_lock *l) {
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", l->file, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return en_error("%s: cannot create: %s", tmp, strerror(errno));
+    en_atomic a;
+    FILE *f = en_atomic_open(&a, l->file);
+    if (!f) return -1;
     fprintf(f, "# clipbook fetch: what was downloaded (path size mtime sha256), checked on\n"
                "# every run. Delete a line to accept a new version of that file.\n");
     for (int i = 0; i < l->n; i++)
         fprintf(f, "%s %lld %lld %s\n", l->e[i].path, (long long)l->e[i].size, (long long)l->e[i].mtime, l->e[i].sha256);
-    if (fflush(f) || fsync(fileno(f)) || ferror(f)) {
-        fclose(f);
-        unlink(tmp);
-        return en_error("%s: write failed: %s", tmp, strerror(errno));
-    }
-    fclose(f);
-    if (rename(tmp, l->file) < 0) {
-        int e = errno;
-        unlink(tmp);
-        return en_error("%s: cannot rename: %s", l->file, strerror(e));
-    }
-    return 0;
+    return en_atomic_commit(&a);
 }
 
 void cli_fetch_lock_free(cli_fetch_lock *l) {

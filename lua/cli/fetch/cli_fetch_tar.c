@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "en_error.h"
+#include "en_file.h"
 #include "cli_fetch.h"
 
 /* Octal (NUL/space padded) or GNU base-256 number; -1 when malformed. */
@@ -78,10 +79,9 @@ static char *pax_path(const char *rec, int64_t size) {
 }
 
 static int copy_out(gzFile g, int64_t size, const char *archive, const char *out) {
-    char tmp[1300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return en_error("%s: cannot create: %s", tmp, strerror(errno));
+    en_atomic a;
+    FILE *f = en_atomic_open(&a, out);
+    if (!f) return -1;
     size_t bufsz = 1 << 20;
     char *buf = malloc(bufsz);
     EN_ASSERT(buf);
@@ -93,19 +93,15 @@ static int copy_out(gzFile g, int64_t size, const char *archive, const char *out
             goto fail;
         }
         size_t w = data < (int64_t)take ? (size_t)data : take;
-        if (w && fwrite(buf, 1, w, f) != w) { en_error("%s: write failed: %s", tmp, strerror(errno)); goto fail; }
+        if (w && fwrite(buf, 1, w, f) != w) { en_error("%s: write failed: %s", out, strerror(errno)); goto fail; }
         data -= (int64_t)w;
         left -= (int64_t)take;
     }
     free(buf);
-    if (fflush(f) || ferror(f)) { en_error("%s: write failed: %s", tmp, strerror(errno)); fclose(f); unlink(tmp); return -1; }
-    fclose(f);
-    if (rename(tmp, out) < 0) { int e = errno; unlink(tmp); return en_error("%s: cannot rename: %s", out, strerror(e)); }
-    return 0;
+    return en_atomic_commit(&a);
 fail:
     free(buf);
-    fclose(f);
-    unlink(tmp);
+    en_atomic_abort(&a);
     return -1;
 }
 
