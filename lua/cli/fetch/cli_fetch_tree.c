@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
+#include "en_file.h"
 #include "cli_fetch.h"
 
 typedef struct {
@@ -72,11 +73,11 @@ int cli_fetch_tree_list(const char *root, const char *listing_name) {
     if (rc == 0 && v.n == 0) rc = en_error("%s: no files", root);
     if (rc < 0) { names_free(&v); return -1; }
     qsort(v.rel, (size_t)v.n, sizeof *v.rel, cmp_str);
-    char out[1200], tmp[1300];
+    char out[1200];
     snprintf(out, sizeof out, "%s/%s", root, listing_name);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) { names_free(&v); return en_error("%s: cannot create: %s", tmp, strerror(errno)); }
+    en_atomic a;
+    FILE *f = en_atomic_open(&a, out);
+    if (!f) { names_free(&v); return -1; }
     for (int i = 0; i < v.n && !rc; i++) {
         char full[2048], sha[65];
         int64_t size;
@@ -85,10 +86,8 @@ int cli_fetch_tree_list(const char *root, const char *listing_name) {
         else fprintf(f, "%" PRId64 " %s %s\n", size, sha, v.rel[i]);
     }
     names_free(&v);
-    if (rc < 0) { fclose(f); unlink(tmp); return -1; }
-    if (fflush(f) || ferror(f)) { fclose(f); unlink(tmp); return en_error("%s: write failed", tmp); }
-    fclose(f);
-    if (rename(tmp, out) < 0) { int e = errno; unlink(tmp); return en_error("%s: cannot rename: %s", out, strerror(e)); }
+    if (rc < 0) { a.failed = 1; en_atomic_commit(&a); return -1; }
+    if (en_atomic_commit(&a) < 0) return -1;
     return 0;
 }
 
