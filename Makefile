@@ -2,6 +2,7 @@
 #
 #   make            build build/bin/clipbook and the libraries
 #   make test       the whole suite (unit, integration, end to end)
+#   make check-deps prove that an include against the rooms' direction fails (part of make test)
 #   make bench      benchmarks against PyTorch / scikit-learn peers
 #   make report     render the study (PROFILE=mini by default)
 #   make clean
@@ -56,11 +57,27 @@ INC_BIND     := -Ilua/bind $(INC_ENGINE) $(INC_REPORT)
 INC_NOTEBOOK := -Ilua/notebook $(INC_BIND)
 INC_CLI      := -Ilua/cli -Ilua/cli/fetch $(INC_NOTEBOOK)
 INC          := $(INC_CLI)
+# and only the libraries' headers it may use: kernels and the engine see no
+# Lua or cairo, figures and report no Lua or OpenBLAS (= so that pkg-config
+# runs after `make deps` has installed what was missing)
+PKG_KERNELS   = $(shell pkg-config --cflags openblas 2>/dev/null)
+PKG_ENGINE    = $(shell pkg-config --cflags openblas libpng libcjson 2>/dev/null)
+PKG_BASE      =
+PKG_FIGURES   = $(shell pkg-config --cflags cairo pangocairo libcjson 2>/dev/null)
+PKG_REPORT    = $(PKG_FIGURES)
+PKG_BIND      = $(PKG_CFLAGS)
+PKG_NOTEBOOK  = $(PKG_CFLAGS)
+PKG           = $(PKG_CFLAGS)
 $(BUILD)/obj/kernels/%.o:      INC = $(INC_KERNELS)
+$(BUILD)/obj/kernels/%.o:      PKG = $(PKG_KERNELS)
 $(BUILD)/obj/engine/%.o:       INC = $(INC_ENGINE)
+$(BUILD)/obj/engine/%.o:       PKG = $(PKG_ENGINE)
 $(BUILD)/obj/engine/base/%.o:  INC = $(INC_BASE)
+$(BUILD)/obj/engine/base/%.o:  PKG = $(PKG_BASE)
 $(BUILD)/obj/figures/%.o:      INC = $(INC_FIGURES)
+$(BUILD)/obj/figures/%.o:      PKG = $(PKG_FIGURES)
 $(BUILD)/obj/report/%.o:       INC = $(INC_REPORT)
+$(BUILD)/obj/report/%.o:       PKG = $(PKG_REPORT)
 $(BUILD)/obj/lua/bind/%.o:     INC = $(INC_BIND)
 $(BUILD)/obj/lua/notebook/%.o: INC = $(INC_NOTEBOOK)
 $(BUILD)/obj/lua/cli/%.o:      INC = $(INC_CLI)
@@ -70,7 +87,7 @@ CFLAGS_BASE  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-saniti
 LDFLAGS_BASE += -fsanitize=address,undefined
 endif
 
-CFLAGS  = $(CFLAGS_BASE) $(INC) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+CFLAGS  = $(CFLAGS_BASE) $(INC) $(PKG) $(EXTRA_CFLAGS)
 LDLIBS  = $(PKG_LIBS) $(LDFLAGS_BASE)
 
 ENGINE_SRC := $(wildcard engine/*.c) $(wildcard kernels/cpu/*.c)
@@ -197,6 +214,37 @@ $(BUILD)/tests/%: $$(call obj,$$(wildcard tests/%/*.c)) $(CODE_HASH_OBJ) $(LIBS_
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(DEP_PC_TEST) 2>/dev/null)
+
+# make check-deps: a wrong-way include does not compile. For each room, one
+# line including a header of a room (or library) it may not use is compiled
+# with that room's flags and must fail, and one including a header of its
+# own must pass (so that the failure is the include path's doing); no
+# source may reach around the paths with a relative include.
+# room:flags:own header:forbidden headers (comma-separated)
+DEP_RULES := kernels:KERNELS:kn_backend.h:en_tensor.h,en_error.h,lua.h,cairo.h \
+             base:BASE:en_error.h:en_tensor.h,kn_backend.h,fg.h,lua.h \
+             engine:ENGINE:en_tensor.h:fg.h,rp_model.h,lx.h,nb_memo.h,cli_cmd.h,lua.h,cairo.h \
+             figures:FIGURES:fg.h:en_tensor.h,kn_backend.h,rp_model.h,lx.h,lua.h \
+             report:REPORT:rp_model.h:en_tensor.h,kn_backend.h,lx.h,nb_memo.h,cli_cmd.h,lua.h \
+             bind:BIND:lx.h:nb_memo.h,nb.h,cli_cmd.h,cli_fetch.h \
+             notebook:NOTEBOOK:nb_memo.h:cli_cmd.h,cli_fetch.h
+DEP_CC = $(CC) $(filter-out -MMD -MP,$(CFLAGS_BASE)) -fsyntax-only -x c -
+.PHONY: check-deps
+check-deps: $(DEPS_STAMP)
+	@n=0; $(foreach r,$(DEP_RULES),$(call check_room,$(subst :, ,$(r)))) \
+	 bad=$$(grep -n '^ *# *include *"[^"]*/' $$(find engine kernels figures report lua -name '*.[ch]') || true); \
+	 if [ -n "$$bad" ]; then echo "check-deps: a path-qualified include goes around the rooms' include paths:"; echo "$$bad"; exit 1; fi; \
+	 echo "check-deps: $$n wrong-way includes refused"
+# $(1) room, $(2) flags suffix, $(3) own header, $(4) forbidden headers
+check_room = $(call check_room_,$(word 1,$(1)),$(word 2,$(1)),$(word 3,$(1)),$(subst $(comma), ,$(word 4,$(1))))
+check_room_ = \
+	printf '\043include "%s"\n' $(3) | $(DEP_CC) $(INC_$(2)) $(PKG_$(2)) 2>/dev/null || \
+	  { echo "check-deps: $(1) cannot include its own $(3)"; exit 1; }; \
+	for h in $(4); do \
+	  if printf '\043include "%s"\n' $$h | $(DEP_CC) $(INC_$(2)) $(PKG_$(2)) 2>/dev/null; then \
+	    echo "check-deps: $(1)/ can include $$h, against the direction"; exit 1; fi; n=$$((n + 1)); \
+	done;
+comma := ,
 
 test: $(DEPS_STAMP) $(CLIPBOOK) $(TEST_BINS) $$(FUZZ_TEST_DEPS)
 	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) SANITIZE=$(SANITIZE) \
