@@ -133,6 +133,94 @@ void rp_doc_add_error_chapter(rp_doc *d, const char *path, const char *msg) {
     d->nerrors++;
 }
 
+/* ---- block kinds: one loader per kind, found by the fragment's "type" ---- */
+
+typedef int (*block_loader)(rp_doc *d, rp_block *b, const cJSON *o, const char *path, int i, const char *dir);
+
+static const char *text_or(const cJSON *o, const char *k, const char *def) {
+    return jstr(o, k) ? jstr(o, k) : def;
+}
+
+static int load_markdown(rp_doc *d, rp_block *b, const cJSON *o, const char *path, int i, const char *dir) {
+    b->md = rp_md_parse(d, text_or(o, "text", ""));
+    return 0;
+}
+
+static int load_code(rp_doc *d, rp_block *b, const cJSON *o, const char *path, int i, const char *dir) {
+    b->text = strdup(text_or(o, "text", ""));
+    b->lang = strdup(text_or(o, "lang", "lua"));
+    return 0;
+}
+
+static int load_output(rp_doc *d, rp_block *b, const cJSON *o, const char *path, int i, const char *dir) {
+    b->text = strdup(text_or(o, "text", ""));
+    return 0;
+}
+
+static int load_figure(rp_doc *d, rp_block *b, const cJSON *o, const char *path, int i, const char *dir) {
+    b->width = jnum(o, "width", 1.0);
+    if (b->width <= 0.05 || b->width > 1.0) b->width = 1.0;
+    b->caption = rp_md_parse(d, text_or(o, "caption", ""));
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(o, "spec");
+    char err[256] = "";
+    b->spec = cJSON_IsObject(spec) ? fg_spec_from_cjson(spec, dir, err, sizeof err) : NULL;
+    if (!b->spec) {   /* drawn as a marked empty box; the report goes on */
+        b->spec_err = strdup(spec ? err : "figure has no spec");
+        fprintf(stderr, "clipbook render: warning: %s: block %d: %s\n", path, i, b->spec_err);
+    }
+    return 0;
+}
+
+static int load_table_block(rp_doc *d, rp_block *b, const cJSON *o, const char *path, int i, const char *dir) {
+    b->caption = rp_md_parse(d, text_or(o, "caption", ""));
+    return load_table(d, b, o, path, i);
+}
+
+static int load_callout(rp_doc *d, rp_block *b, const cJSON *o, const char *path, int i, const char *dir) {
+    b->callout = strdup(text_or(o, "kind", "note"));
+    b->md = rp_md_parse(d, text_or(o, "text", ""));
+    return 0;
+}
+
+static int load_error(rp_doc *d, rp_block *b, const cJSON *o, const char *path, int i, const char *dir) {
+    b->message = strdup(text_or(o, "message", "error"));
+    b->traceback = dupstr(jstr(o, "traceback"));
+    return 0;
+}
+
+/* Indexed by rp_block_kind; a kind added to the enum without its row here
+ * fails the build (the assert below), one left NULL fails the report tests. */
+static const struct { const char *name; block_loader load; } block_kinds[] = {
+    [RP_B_MD]      = { "markdown", load_markdown },
+    [RP_B_CODE]    = { "code",     load_code },
+    [RP_B_OUTPUT]  = { "output",   load_output },
+    [RP_B_FIGURE]  = { "figure",   load_figure },
+    [RP_B_TABLE]   = { "table",    load_table_block },
+    [RP_B_CALLOUT] = { "callout",  load_callout },
+    [RP_B_ERROR]   = { "error",    load_error },
+};
+_Static_assert(sizeof block_kinds / sizeof block_kinds[0] == RP_B_COUNT,
+               "every rp_block_kind needs a name and a loader in block_kinds[]");
+
+const char *rp_block_kind_name(rp_block_kind k) {
+    return (unsigned)k < RP_B_COUNT ? block_kinds[k].name : NULL;
+}
+
+int rp_block_kind_parse(const char *name) {
+    for (int k = 0; k < RP_B_COUNT; k++)
+        if (block_kinds[k].name && !strcmp(block_kinds[k].name, name)) return k;
+    return -1;
+}
+
+/* "markdown, code, ..." for the unknown-type message. */
+static const char *kind_list(void) {
+    static char buf[256];
+    if (!buf[0])
+        for (int k = 0; k < RP_B_COUNT; k++)
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", k ? ", " : "", block_kinds[k].name);
+    return buf;
+}
+
 int rp_doc_load_chapter(rp_doc *d, const char *path) {
     size_t len;
     char *text = en_file_read(path, &len);
@@ -213,50 +301,13 @@ int rp_doc_load_chapter(rp_doc *d, const char *path) {
         b->line = (int)jnum(o, "line", 0);
         const cJSON *nums = cJSON_GetObjectItemCaseSensitive(o, "numbers");
         b->numbers = cJSON_IsTrue(nums);
-        if (!strcmp(type, "markdown")) {
-            b->kind = RP_B_MD;
-            b->md = rp_md_parse(d, jstr(o, "text") ? jstr(o, "text") : "");
-        } else if (!strcmp(type, "code")) {
-            b->kind = RP_B_CODE;
-            b->text = strdup(jstr(o, "text") ? jstr(o, "text") : "");
-            b->lang = strdup(jstr(o, "lang") ? jstr(o, "lang") : "lua");
-        } else if (!strcmp(type, "output")) {
-            b->kind = RP_B_OUTPUT;
-            b->text = strdup(jstr(o, "text") ? jstr(o, "text") : "");
-        } else if (!strcmp(type, "figure")) {
-            b->kind = RP_B_FIGURE;
-            b->width = jnum(o, "width", 1.0);
-            if (b->width <= 0.05 || b->width > 1.0) b->width = 1.0;
-            b->caption = rp_md_parse(d, jstr(o, "caption") ? jstr(o, "caption") : "");
-            const cJSON *spec = cJSON_GetObjectItemCaseSensitive(o, "spec");
-            char err[256] = "";
-            b->spec = cJSON_IsObject(spec) ? fg_spec_from_cjson(spec, dir, err, sizeof err) : NULL;
-            if (!b->spec) {   /* drawn as a marked empty box; the report goes on */
-                b->spec_err = strdup(spec ? err : "figure has no spec");
-                fprintf(stderr, "clipbook render: warning: %s: block %d: %s\n", path, i + 1, b->spec_err);
-            }
-        } else if (!strcmp(type, "table")) {
-            b->kind = RP_B_TABLE;
-            b->caption = rp_md_parse(d, jstr(o, "caption") ? jstr(o, "caption") : "");
-            if (load_table(d, b, o, path, i + 1)) goto out;
-        } else if (!strcmp(type, "math")) {
-            b->kind = RP_B_MATH;
-            b->text = strdup(jstr(o, "tex") ? jstr(o, "tex") : "");
-            char err[256] = "";
-            b->math = rp_math_parse(b->text, 1, err, sizeof err);
-            if (!b->math) b->math_err = strdup(err);
-        } else if (!strcmp(type, "callout")) {
-            b->kind = RP_B_CALLOUT;
-            b->callout = strdup(jstr(o, "kind") ? jstr(o, "kind") : "note");
-            b->md = rp_md_parse(d, jstr(o, "text") ? jstr(o, "text") : "");
-        } else if (!strcmp(type, "error")) {
-            b->kind = RP_B_ERROR;
-            b->message = strdup(jstr(o, "message") ? jstr(o, "message") : "error");
-            b->traceback = dupstr(jstr(o, "traceback"));
-        } else {
-            en_error("%s: block %d: unknown type '%s'", path, i + 1, type);
+        int k = rp_block_kind_parse(type);
+        if (k < 0) {
+            en_error("%s: block %d: unknown type '%s' (one of: %s)", path, i + 1, type, kind_list());
             goto out;
         }
+        b->kind = (rp_block_kind)k;
+        if (block_kinds[k].load(d, b, o, path, i + 1, dir)) goto out;
     }
     rc = 0;
 out:
@@ -330,7 +381,7 @@ static void free_md(cmark_node *doc) {
 
 static void free_block(rp_block *b) {
     free(b->text); free(b->lang); free(b->title); free(b->label); free(b->callout);
-    free(b->message); free(b->traceback); free(b->spec_err); free(b->math_err);
+    free(b->message); free(b->traceback); free(b->spec_err);
     if (b->spec) fg_spec_free(b->spec);
     free_md(b->md);
     free_md(b->caption);
@@ -340,7 +391,6 @@ static void free_block(rp_block *b) {
         free(b->cells);
     }
     free(b->align);
-    if (b->math) rp_math_free(b->math);
 }
 
 void rp_doc_free(rp_doc *d) {

@@ -40,7 +40,6 @@
  *   {"type":"table", "label":"tbl-probe", "caption": (md),
  *        "columns": ["model","top-1"], "align": ["l","r"],    l | c | r
  *        "rows": [["ViT", "79.9 %"], ...]}                    cells are (md)
- *   {"type":"math", "label":"eq-loss", "tex":"..."}           display math
  *   {"type":"callout", "kind":"note"|"warning"|"tip", "title":"...",
  *        "text": (md)}
  *   {"type":"error", "cell":3, "title":"train heads", "line":42,

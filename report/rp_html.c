@@ -334,17 +334,6 @@ static void block_html(GString *o, rp_doc *d, rp_chapter *ch, int ci, int bi) {
         }
         g_string_append(o, "</tbody></table></div></figure>\n");
         break;
-    case RP_B_MATH: {
-        const rp_label *l = b->label ? rp_xref_find(d, b->label) : NULL;
-        g_string_append(o, "<div class=\"equation\"");
-        if (l) g_string_append_printf(o, " id=\"%s\"", l->label);
-        g_string_append(o, ">");
-        if (b->math) { char *m = rp_math_to_mathml(b->math); g_string_append(o, m); free(m); }
-        else { g_string_append(o, "<code class=\"math-error\">"); escs(o, b->text); g_string_append(o, "</code>"); }
-        if (b->number) g_string_append_printf(o, "<span class=\"eqno\">(%d)</span>", b->number);
-        g_string_append(o, "</div>\n");
-        break;
-    }
     case RP_B_CALLOUT: {
         const char *k = b->callout && (!strcmp(b->callout, "warning") || !strcmp(b->callout, "tip")) ? b->callout : "note";
         g_string_append_printf(o, "<aside class=\"callout %s\"><p class=\"callout-title\">", k);
@@ -365,6 +354,7 @@ static void block_html(GString *o, rp_doc *d, rp_chapter *ch, int ci, int bi) {
         if (b->traceback) { g_string_append(o, "<pre class=\"tb\">"); escs(o, b->traceback); g_string_append(o, "</pre>"); }
         g_string_append(o, "</div>\n");
         break;
+    case RP_B_COUNT: break; /* not a kind; -Wswitch makes a new kind need its case here */
     }
 }
 

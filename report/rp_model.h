@@ -32,14 +32,24 @@ typedef struct {
     char *err;       /* math parse error */
 } rp_special;
 
+/* A block's kind; the fragment's "type" names it (rp_block_kind_name), and
+ * each has one loader in rp_doc.c's block_kinds[] (guarded by the count),
+ * one case in rp_layout.c (PDF) and one in rp_html.c (HTML). Display math
+ * is a "$$...$$ {#eq-x}" paragraph of a markdown block, not a kind. */
 typedef enum {
-    RP_B_MD, RP_B_CODE, RP_B_OUTPUT, RP_B_FIGURE, RP_B_TABLE, RP_B_MATH,
-    RP_B_CALLOUT, RP_B_ERROR
+    RP_B_MD, RP_B_CODE, RP_B_OUTPUT, RP_B_FIGURE, RP_B_TABLE,
+    RP_B_CALLOUT, RP_B_ERROR,
+    RP_B_COUNT
 } rp_block_kind;
+
+/* The fragment's "type" for kind k ("markdown", "code", ...), NULL when k
+ * is out of range; rp_block_kind_parse is its inverse (-1 when unknown). */
+const char *rp_block_kind_name(rp_block_kind k);
+int         rp_block_kind_parse(const char *name);
 
 typedef struct {
     rp_block_kind kind;
-    char *text;        /* code, output text; tex for math */
+    char *text;        /* code, output text */
     char *lang, *title, *label, *callout, *message, *traceback;
     int cell, line, numbers;  /* numbers: show line numbers on a listing */
     double width;      /* figure width, fraction of the text width */
@@ -50,9 +60,7 @@ typedef struct {
     int ncols, nrows;  /* table: nrows body rows; cells[(r+1)*ncols+c], row 0 = header */
     char *align;       /* 'l' 'c' 'r' per column */
     cmark_node **cells;
-    rp_math *math;     /* display math block */
-    char *math_err;
-    int number;        /* figure / table / equation number, 0 = none */
+    int number;        /* figure / table number, 0 = none */
 } rp_block;
 
 typedef struct {

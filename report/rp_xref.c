@@ -172,10 +172,6 @@ int rp_xref_number(rp_doc *d) {
                 b->number = ++k.tbl;
                 snprintf(num, sizeof num, "%d", b->number);
                 if (b->label && add_label(d, b->label, 't', num, NULL, 0, c) < 0) drop_label(b);
-            } else if (b->kind == RP_B_MATH && b->label) {
-                b->number = ++k.eq;
-                snprintf(num, sizeof num, "%d", b->number);
-                if (add_label(d, b->label, 'e', num, NULL, 0, c) < 0) drop_label(b);
             }
         }
     }

@@ -267,3 +267,31 @@ Test(load, errors_name_the_file) {
     rp_doc_free(d);
     unlink(path);
 }
+
+/* Block kinds: one table (rp_doc.c) names and loads every kind. */
+Test(load, block_kinds_table) {
+    for (int k = 0; k < RP_B_COUNT; k++) {
+        const char *name = rp_block_kind_name((rp_block_kind)k);
+        cr_assert(name && *name, "kind %d has no name", k);
+        cr_expect_eq(rp_block_kind_parse(name), k, "'%s' parses back to %d", name, rp_block_kind_parse(name));
+        for (int j = 0; j < k; j++)
+            cr_expect_str_neq(name, rp_block_kind_name((rp_block_kind)j), "kinds %d and %d share a name", j, k);
+    }
+    cr_expect_null(rp_block_kind_name(RP_B_COUNT));
+    cr_expect_eq(rp_block_kind_parse("poem"), -1);
+    /* "math" blocks were read but never written: display math is a
+     * $$...$$ paragraph of a markdown block; the error lists the kinds */
+    cr_expect_eq(rp_block_kind_parse("math"), -1);
+    char path[] = "/tmp/rp_mathXXXXXX.json";
+    int fd = mkstemps(path, 5);
+    cr_assert(fd >= 0);
+    const char *frag = "{\"format\":\"clipbook-doc/1\",\"blocks\":[{\"type\":\"math\",\"tex\":\"x\"}]}";
+    cr_assert_eq(write(fd, frag, strlen(frag)), (ssize_t)strlen(frag));
+    close(fd);
+    rp_doc *d = rp_doc_new();
+    cr_expect_eq(rp_doc_load_chapter(d, path), -1);
+    cr_expect(strstr(en_error_msg(), "unknown type 'math' (one of: markdown, code, output, figure, table, callout, error)"),
+              "%s", en_error_msg());
+    rp_doc_free(d);
+    unlink(path);
+}
