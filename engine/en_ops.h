@@ -45,7 +45,7 @@
 #include "en_tensor.h"
 
 typedef enum {
-    /* views and copies (en_tensor.c) */
+    /* views and copies (en_views.c) */
     EN_OP_RESHAPE,
     EN_OP_PERMUTE,
     EN_OP_SLICE,

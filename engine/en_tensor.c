@@ -1,4 +1,4 @@
-/* Tensors, storage, arenas and the view ops (with their backward). */
+/* Tensors, storage and arenas; the view ops are in en_views.c. */
 #include "en_tensor.h"
 
 #include <malloc.h>
@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "en_error.h"
-#include "en_opdef.h"
+#include "en_tensor_internal.h"
+#include "kn_backend.h"
 
 struct en_storage {
     void *data;
@@ -255,7 +256,7 @@ static en_tensor *header_new(void) {
     return t;
 }
 
-static void set_contiguous_strides(en_tensor *t) {
+void en_tensor_set_dense_strides(en_tensor *t) {
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         t->stride[i] = s;
@@ -274,7 +275,7 @@ en_tensor *en_tensor_new(en_dtype dt, int ndim, const int64_t *shape) {
         t->shape[i] = shape[i];
         n *= shape[i];
     }
-    set_contiguous_strides(t);
+    en_tensor_set_dense_strides(t);
     t->storage = storage_new((size_t)n * en_dtype_size(dt));
     return t;
 }
@@ -419,8 +420,8 @@ int en_tensor_axis(const en_tensor *t, int axis) {
 
 /* ---- strided copy --------------------------------------------------------
  * dst (=|+=) src over `shape`, each side with its own strides. */
-static void nd_copy_f32(float *dst, const int64_t *ds, const float *src, const int64_t *ss,
-                        int nd, const int64_t *shape, int acc) {
+void en_nd_copy_f32(float *dst, const int64_t *ds, const float *src, const int64_t *ss,
+                    int nd, const int64_t *shape, int acc) {
     if (nd == 0) {
         dst[0] = acc ? dst[0] + src[0] : src[0];
         return;
@@ -448,7 +449,7 @@ static void nd_copy_f32(float *dst, const int64_t *ds, const float *src, const i
     }
 }
 
-static void dense_strides(int nd, const int64_t *shape, int64_t *st) {
+void en_dense_strides(int nd, const int64_t *shape, int64_t *st) {
     int64_t s = 1;
     for (int i = nd - 1; i >= 0; i--) {
         st[i] = s;
@@ -464,7 +465,7 @@ int en_tensor_copy_(en_tensor *dst, const en_tensor *src) {
                         en_tensor_shape_str(dst, b, sizeof b));
     }
     if (dst->dtype == EN_F32 && src->dtype == EN_F32) {
-        nd_copy_f32(en_tensor_f32(dst), dst->stride, en_tensor_f32(src), src->stride, dst->ndim,
+        en_nd_copy_f32(en_tensor_f32(dst), dst->stride, en_tensor_f32(src), src->stride, dst->ndim,
                     dst->shape, 0);
         return 0;
     }
@@ -517,8 +518,8 @@ en_tensor *en_tensor_to(en_tensor *t, en_device dev) {
     return NULL;
 }
 
-/* ---- views ---------------------------------------------------------------- */
-static en_tensor *view_of(en_tensor *t) {
+/* ---- views: the header (en_views.c has the view ops) ---------------------- */
+en_tensor *en_tensor_view(en_tensor *t) {
     en_tensor *v = header_new();
     v->dtype = t->dtype;
     v->offset = t->offset;
@@ -534,299 +535,6 @@ static en_tensor *view_of(en_tensor *t) {
         a->held[a->nheld++] = v;
     }
     return v;
-}
-
-en_tensor *en_tensor_detach(en_tensor *t) {
-    en_tensor *v = view_of(t);
-    v->ndim = t->ndim;
-    memcpy(v->shape, t->shape, sizeof v->shape);
-    memcpy(v->stride, t->stride, sizeof v->stride);
-    return v;
-}
-
-en_tensor *en_contiguous(en_tensor *t) {
-    if (en_tensor_is_contiguous(t)) return en_tensor_retain(t);
-    en_tensor *c = en_tensor_empty_like(t);
-    en_tensor_copy_(c, t);
-    en_tape_record(EN_OP_CONTIGUOUS, c, 1, &t);
-    return c;
-}
-
-void en_contiguous_backward(en_node *n, const float *g) {
-    int acc;
-    float *gx = en_node_grad(n, 0, &acc);
-    if (!gx) return;
-    int64_t k = en_tensor_numel(n->in[0]);
-    for (int64_t i = 0; i < k; i++) gx[i] = acc ? gx[i] + g[i] : g[i];
-}
-
-static int shape_error(const char *op, const en_tensor *t, int nd, const int64_t *shape) {
-    char a[128], b[160];
-    size_t k = snprintf(b, sizeof b, "[");
-    for (int i = 0; i < nd && k < sizeof b; i++)
-        k += snprintf(b + k, sizeof b - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (k < sizeof b) snprintf(b + k, sizeof b - k, "]");
-    return en_error("%s: cannot take shape %s to %s", op, en_tensor_shape_str(t, a, sizeof a), b);
-}
-
-en_tensor *en_reshape(en_tensor *t, int ndim, const int64_t *shape) {
-    if (ndim < 0 || ndim > EN_MAX_DIMS) return en_error("reshape: %d dims", ndim), NULL;
-    int64_t sh[EN_MAX_DIMS], known = 1;
-    int infer = -1;
-    for (int i = 0; i < ndim; i++) {
-        sh[i] = shape[i];
-        if (sh[i] == -1) {
-            if (infer >= 0) return shape_error("reshape", t, ndim, shape), NULL;
-            infer = i;
-        } else if (sh[i] < 0) {
-            return shape_error("reshape", t, ndim, shape), NULL;
-        } else {
-            known *= sh[i];
-        }
-    }
-    int64_t n = en_tensor_numel(t);
-    if (infer >= 0) {
-        if (known == 0 || n % known) return shape_error("reshape", t, ndim, shape), NULL;
-        sh[infer] = n / known;
-        known *= sh[infer];
-    }
-    if (known != n) return shape_error("reshape", t, ndim, shape), NULL;
-    en_tensor *c = en_contiguous(t);
-    en_tensor *v = view_of(c);
-    v->ndim = ndim;
-    memcpy(v->shape, sh, sizeof(int64_t) * ndim);
-    set_contiguous_strides(v);
-    en_tape_record(EN_OP_RESHAPE, v, 1, &c);
-    en_tensor_release(c);
-    return v;
-}
-
-void en_reshape_backward(en_node *n, const float *g) { en_contiguous_backward(n, g); }
-
-en_tensor *en_flatten(en_tensor *t, int start, int end) {
-    int nd = t->ndim ? t->ndim : 1;
-    if (start < 0) start += nd;
-    if (end < 0) end += nd;
-    if (t->ndim == 0) return en_reshape(t, EN_DIMS(1));
-    if (start < 0 || end >= t->ndim || start > end)
-        return en_error("flatten: dims %d..%d of a %d-dim tensor", start, end, t->ndim), NULL;
-    int64_t sh[EN_MAX_DIMS];
-    int k = 0;
-    for (int i = 0; i < start; i++) sh[k++] = t->shape[i];
-    int64_t m = 1;
-    for (int i = start; i <= end; i++) m *= t->shape[i];
-    sh[k++] = m;
-    for (int i = end + 1; i < t->ndim; i++) sh[k++] = t->shape[i];
-    return en_reshape(t, k, sh);
-}
-
-en_tensor *en_permute(en_tensor *t, const int *perm) {
-    int seen[EN_MAX_DIMS] = {0};
-    for (int i = 0; i < t->ndim; i++) {
-        if (perm[i] < 0 || perm[i] >= t->ndim || seen[perm[i]])
-            return en_error("permute: not a permutation of %d dims", t->ndim), NULL;
-        seen[perm[i]] = 1;
-    }
-    en_tensor *v = view_of(t);
-    v->ndim = t->ndim;
-    for (int i = 0; i < t->ndim; i++) {
-        v->shape[i] = t->shape[perm[i]];
-        v->stride[i] = t->stride[perm[i]];
-    }
-    en_node *n = en_tape_record(EN_OP_PERMUTE, v, 1, &t);
-    if (n)
-        for (int i = 0; i < t->ndim; i++) n->iarg[i] = perm[i];
-    return v;
-}
-
-void en_permute_backward(en_node *n, const float *g) {
-    int acc;
-    float *gx = en_node_grad(n, 0, &acc);
-    if (!gx) return;
-    const en_tensor *x = n->in[0], *y = n->out;
-    int64_t xs[EN_MAX_DIMS], ds[EN_MAX_DIMS], gs[EN_MAX_DIMS];
-    dense_strides(x->ndim, x->shape, xs);
-    dense_strides(y->ndim, y->shape, gs);
-    for (int i = 0; i < y->ndim; i++) ds[i] = xs[n->iarg[i]];
-    nd_copy_f32(gx, ds, g, gs, y->ndim, y->shape, acc);
-}
-
-en_tensor *en_transpose(en_tensor *t, int d0, int d1) {
-    int a = en_tensor_axis(t, d0), b = en_tensor_axis(t, d1);
-    if (a < 0 || b < 0) return NULL;
-    int perm[EN_MAX_DIMS];
-    for (int i = 0; i < t->ndim; i++) perm[i] = i;
-    perm[a] = b;
-    perm[b] = a;
-    return en_permute(t, perm);
-}
-
-en_tensor *en_slice(en_tensor *t, int dim, int64_t start, int64_t end, int64_t step) {
-    int d = en_tensor_axis(t, dim);
-    if (d < 0) return NULL;
-    int64_t n = t->shape[d];
-    if (start < 0) start += n;
-    if (end < 0) end += n;
-    if (end > n) end = n;
-    if (start < 0 || start > n || step < 1)
-        return en_error("slice: start %lld step %lld out of range for size %lld", (long long)start,
-                        (long long)step, (long long)n), NULL;
-    if (end < start) end = start;
-    en_tensor *v = view_of(t);
-    v->ndim = t->ndim;
-    memcpy(v->shape, t->shape, sizeof v->shape);
-    memcpy(v->stride, t->stride, sizeof v->stride);
-    v->shape[d] = (end - start + step - 1) / step;
-    v->stride[d] = t->stride[d] * step;
-    v->offset = t->offset + start * t->stride[d];
-    en_node *nd = en_tape_record(EN_OP_SLICE, v, 1, &t);
-    if (nd) {
-        nd->iarg[0] = d;
-        nd->iarg[1] = start;
-        nd->iarg[2] = step;
-    }
-    return v;
-}
-
-void en_slice_backward(en_node *n, const float *g) {
-    int acc;
-    float *gx = en_node_grad(n, 0, &acc);
-    if (!gx) return;
-    const en_tensor *x = n->in[0], *y = n->out;
-    if (!acc) memset(gx, 0, (size_t)en_tensor_numel(x) * sizeof(float));
-    int64_t xs[EN_MAX_DIMS], gs[EN_MAX_DIMS];
-    dense_strides(x->ndim, x->shape, xs);
-    dense_strides(y->ndim, y->shape, gs);
-    int d = (int)n->iarg[0];
-    float *base = gx + n->iarg[1] * xs[d];
-    xs[d] *= n->iarg[2];
-    nd_copy_f32(base, xs, g, gs, y->ndim, y->shape, 1);
-}
-
-en_tensor *en_select(en_tensor *t, int dim, int64_t i) {
-    int d = en_tensor_axis(t, dim);
-    if (d < 0) return NULL;
-    if (i < 0) i += t->shape[d];
-    if (i < 0 || i >= t->shape[d])
-        return en_error("select: index %lld out of range for size %lld", (long long)i,
-                        (long long)t->shape[d]), NULL;
-    en_tensor *s = en_slice(t, d, i, i + 1, 1);
-    en_tensor *r = en_squeeze(s, d);
-    en_tensor_release(s);
-    return r;
-}
-
-en_tensor *en_unsqueeze(en_tensor *t, int dim) {
-    if (dim < 0) dim += t->ndim + 1;
-    if (dim < 0 || dim > t->ndim || t->ndim == EN_MAX_DIMS)
-        return en_error("unsqueeze: dim %d of a %d-dim tensor", dim, t->ndim), NULL;
-    int64_t sh[EN_MAX_DIMS];
-    int k = 0;
-    for (int i = 0; i < t->ndim; i++) {
-        if (i == dim) sh[k++] = 1;
-        sh[k++] = t->shape[i];
-    }
-    if (dim == t->ndim) sh[k++] = 1;
-    return en_reshape(t, k, sh);
-}
-
-en_tensor *en_squeeze(en_tensor *t, int dim) {
-    int d = en_tensor_axis(t, dim);
-    if (d < 0) return NULL;
-    if (t->shape[d] != 1) return en_error("squeeze: dim %d has size %lld", dim, (long long)t->shape[d]), NULL;
-    int64_t sh[EN_MAX_DIMS];
-    int k = 0;
-    for (int i = 0; i < t->ndim; i++)
-        if (i != d) sh[k++] = t->shape[i];
-    return en_reshape(t, k, sh);
-}
-
-en_tensor *en_expand(en_tensor *t, int ndim, const int64_t *shape) {
-    if (ndim < t->ndim || ndim > EN_MAX_DIMS) return shape_error("expand", t, ndim, shape), NULL;
-    en_tensor *v = view_of(t);
-    v->ndim = ndim;
-    int lead = ndim - t->ndim;
-    for (int i = 0; i < ndim; i++) {
-        int64_t want = shape[i];
-        if (i < lead) {
-            if (want < 0) goto bad;
-            v->shape[i] = want;
-            v->stride[i] = 0;
-            continue;
-        }
-        int64_t have = t->shape[i - lead];
-        if (want == -1) want = have;
-        if (have == want) {
-            v->shape[i] = have;
-            v->stride[i] = t->stride[i - lead];
-        } else if (have == 1) {
-            v->shape[i] = want;
-            v->stride[i] = 0;
-        } else {
-            goto bad;
-        }
-    }
-    en_tape_record(EN_OP_EXPAND, v, 1, &t);
-    return v;
-bad:
-    en_tensor_release(v);
-    return shape_error("expand", t, ndim, shape), NULL;
-}
-
-void en_expand_backward(en_node *n, const float *g) {
-    int acc;
-    float *gx = en_node_grad(n, 0, &acc);
-    if (!gx) return;
-    en_reduce_to(gx, n->in[0]->ndim, n->in[0]->shape, g, n->out->ndim, n->out->shape, acc);
-}
-
-void en_reduce_to(float *dst, int dnd, const int64_t *dshape, const float *src, int snd,
-                  const int64_t *sshape, int acc) {
-    EN_ASSERT(dnd <= snd);
-    int64_t dn = 1, sn = 1;
-    for (int i = 0; i < dnd; i++) dn *= dshape[i];
-    for (int i = 0; i < snd; i++) sn *= sshape[i];
-    if (dn == sn) { /* no broadcast dim: a plain copy (every residual add's backward) */
-        if (acc) {
-#pragma omp parallel for simd if (sn > 65536)
-            for (int64_t i = 0; i < sn; i++) dst[i] += src[i];
-        } else {
-#pragma omp parallel for simd if (sn > 65536)
-            for (int64_t i = 0; i < sn; i++) dst[i] = src[i];
-        }
-        return;
-    }
-    if (!acc) memset(dst, 0, (size_t)dn * sizeof(float));
-    int64_t ds[EN_MAX_DIMS], bs[EN_MAX_DIMS], ss[EN_MAX_DIMS];
-    dense_strides(dnd, dshape, ds);
-    dense_strides(snd, sshape, ss);
-    int lead = snd - dnd;
-    for (int i = 0; i < snd; i++) {
-        if (i < lead) bs[i] = 0;
-        else {
-            EN_ASSERT(dshape[i - lead] == sshape[i] || dshape[i - lead] == 1);
-            bs[i] = dshape[i - lead] == sshape[i] ? ds[i - lead] : 0;
-        }
-    }
-    /* serial: several source elements land on one destination */
-    int64_t inner = snd ? sshape[snd - 1] : 1, outer = sn / (inner ? inner : 1);
-    int64_t bsi = snd ? bs[snd - 1] : 0;
-    for (int64_t o = 0; o < outer; o++) {
-        int64_t r = o, doff = 0;
-        for (int d = snd - 2; d >= 0; d--) {
-            doff += (r % sshape[d]) * bs[d];
-            r /= sshape[d];
-        }
-        const float *sp = src + o * inner;
-        float *dp = dst + doff;
-        if (bsi == 0) {
-            float s = 0;
-            for (int64_t i = 0; i < inner; i++) s += sp[i];
-            dp[0] += s;
-        } else {
-            for (int64_t i = 0; i < inner; i++) dp[i] += sp[i];
-        }
-    }
 }
 
 /* ---- threads --------------------------------------------------------------- */
