@@ -1,8 +1,10 @@
 /* fg_draw — the entry points: draw a spec into a box (dispatching on its
  * kind), lay out panels, size figures, and render one to a file.
  *
- * fg_draw never creates a surface; fg_render_file is the only place that
- * does, choosing PDF, SVG or PNG from the file name. */
+ * fg_draw never creates a surface: the two entry points that render to
+ * bytes make one each at the top and hand fg_draw its cairo_t, as kplot
+ * does (fg_render_file here, choosing PDF, SVG or PNG from the file name;
+ * fg_render_svg in fg_svg.c, SVG text in memory with prefixed ids). */
 #include <stdlib.h>
 #include <string.h>
 #include <cairo-pdf.h>

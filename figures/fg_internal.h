@@ -257,7 +257,6 @@ int  fg_mask_overlay(fg_image *out, const fg_image *img, const unsigned char *cl
 int  fg_mask_legend_items(const fg_spec *s, fg_legend_item *it, int max);
 
 /* Images (fg_image.c). */
-int  fg_image_from_png(fg_image *im, const char *path);
 int  fg_image_from_pixels(fg_image *im, int w, int h, int ch, const unsigned char *px);
 void fg_image_clear(fg_image *im);
 /* Decode base64; returns malloc'd bytes and *n, or NULL. */
