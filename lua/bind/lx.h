@@ -42,11 +42,21 @@ void lx_memo_register_unpack(lua_State *L, const char *type, lua_CFunction fn);
 void **lx_box_new(lua_State *L);
 int  lx_value_unpack(lua_State *L, const char *p, size_t n); /* 1, or 0 + en_error */
 
-/* Option fields of the table at t: the default when absent (nil), else an
- * integer / a number, or a Lua error naming the field. */
-int    lx_opt_int(lua_State *L, int t, const char *k, int def);
-double lx_opt_num(lua_State *L, int t, const char *k, double def);
-/* The key at t as a boolean: def when absent, else its truth. */
-int    lx_opt_bool(lua_State *L, int t, const char *k, int def);
+/* ---- helpers every binding uses (lx_util.c) ---- */
+
+/* Optional fields of an options table at index t: absent or nil gives def,
+ * and so does every field when t is not a table (options left out). A
+ * field of the wrong type raises a Lua error naming it, prefixed by what
+ * ("clip: layers must be an integer"). Numeric strings count, as in Lua. */
+lua_Integer lx_opt_int(lua_State *L, int t, const char *k, lua_Integer def, const char *what);
+double      lx_opt_num(lua_State *L, int t, const char *k, double def, const char *what);
+int         lx_opt_bool(lua_State *L, int t, const char *k, int def);
+
+/* A userdata class: the metatable `name` with methods as __index (may be
+ * NULL) and release as both __gc and __close (the one idempotent release
+ * STYLE.md asks for; may be NULL). Leaves the metatable on the stack for
+ * further metafields and returns 1 when it was created now, 0 when it
+ * existed (then nothing is set); the caller pops it. */
+int lx_class_new(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction release);
 
 #endif

@@ -161,11 +161,6 @@ void lx_bpe_open(lua_State *L) {
         {"vocab_size", bpe_vocab}, {"sot", bpe_sot}, {"eot", bpe_eot}, {"free", bpe_release},
         {NULL, NULL},
     };
-    if (luaL_newmetatable(L, BPE_MT)) {
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, bpe_release); lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, bpe_release); lua_setfield(L, -2, "__close");
-    }
+    lx_class_new(L, BPE_MT, methods, bpe_release);
     lua_pop(L, 1);
 }

@@ -33,31 +33,6 @@ static int cb_rand(lua_State *L) {
 
 en_rng *lx_rng_global(void) { return &lx_rng; }
 
-int lx_opt_int(lua_State *L, int t, const char *k, int def) {
-    lua_getfield(L, t, k);
-    int ok = 1, v = def;
-    if (!lua_isnil(L, -1)) v = (int)lua_tointegerx(L, -1, &ok);
-    lua_pop(L, 1);
-    if (!ok) luaL_error(L, "option '%s' must be an integer", k);
-    return v;
-}
-
-double lx_opt_num(lua_State *L, int t, const char *k, double def) {
-    lua_getfield(L, t, k);
-    int ok = 1;
-    double v = lua_isnil(L, -1) ? def : lua_tonumberx(L, -1, &ok);
-    lua_pop(L, 1);
-    if (!ok) luaL_error(L, "option '%s' must be a number", k);
-    return v;
-}
-
-int lx_opt_bool(lua_State *L, int t, const char *k, int def) {
-    lua_getfield(L, t, k);
-    int v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
 int luaopen_clipbook(lua_State *L) {
     static const luaL_Reg fns[] = {
         {"version", cb_version}, {"seed", cb_seed}, {"rand", cb_rand}, {NULL, NULL},

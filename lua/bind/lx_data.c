@@ -28,23 +28,9 @@ static const char *const SPLITS[] = {"pretrain", "cls_train", "cls_val", "cls_te
                                      "seg_train", "seg_val", "seg_test", NULL};
 
 static int opt_int(lua_State *L, const char *k, lua_Integer def, lua_Integer lo, lua_Integer hi) {
-    lua_getfield(L, 1, k);
-    lua_Integer v = def;
-    if (!lua_isnil(L, -1)) {
-        int ok;
-        v = lua_tointegerx(L, -1, &ok);
-        if (!ok) luaL_error(L, "shapes.batch: %s must be an integer", k);
-    }
-    lua_pop(L, 1);
+    lua_Integer v = lx_opt_int(L, 1, k, def, "shapes.batch");
     if (v < lo || v > hi) luaL_error(L, "shapes.batch: %s = %d is out of range %d..%d", k, (int)v, (int)lo, (int)hi);
     return (int)v;
-}
-
-static int opt_bool(lua_State *L, const char *k) {
-    lua_getfield(L, 1, k);
-    int v = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
 }
 
 static int shapes_batch(lua_State *L) {
@@ -58,7 +44,7 @@ static int shapes_batch(lua_State *L) {
     lua_getfield(L, 1, "seed");
     lua_Integer seed = lua_isnil(L, -1) ? 0 : luaL_checkinteger(L, -1);
     lua_pop(L, 1);
-    int masks = opt_bool(L, "masks"), captions = opt_bool(L, "captions");
+    int masks = lx_opt_bool(L, 1, "masks", 0), captions = lx_opt_bool(L, 1, "captions", 0);
     int variant = opt_int(L, "variant", 0, 0, INT32_MAX);
     if ((int64_t)n * size * size * 3 > (int64_t)1 << 31) return luaL_error(L, "shapes.batch: n * size^2 too large");
 

@@ -56,9 +56,9 @@ static int push_new(lua_State *L, en_tensor *t, const char *what) {
 
 static int cb_vqvae_new(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    en_vqvae_config c = { lx_opt_int(L, 1, "in_ch", 0), lx_opt_int(L, 1, "grid", 4), lx_opt_int(L, 1, "image", 32),
-                          lx_opt_int(L, 1, "hidden", 32), lx_opt_int(L, 1, "codes", 64), lx_opt_int(L, 1, "code_dim", 16),
-                          lx_opt_num(L, 1, "beta", 0.25), lx_opt_num(L, 1, "decay", 0.99) };
+    en_vqvae_config c = { lx_opt_int(L, 1, "in_ch", 0, "vqvae"), lx_opt_int(L, 1, "grid", 4, "vqvae"), lx_opt_int(L, 1, "image", 32, "vqvae"),
+                          lx_opt_int(L, 1, "hidden", 32, "vqvae"), lx_opt_int(L, 1, "codes", 64, "vqvae"), lx_opt_int(L, 1, "code_dim", 16, "vqvae"),
+                          lx_opt_num(L, 1, "beta", 0.25, "vqvae"), lx_opt_num(L, 1, "decay", 0.99, "vqvae") };
     en_rng r;
     en_rng_seed(&r, (uint64_t)luaL_optinteger(L, 2, 0));
     lx_vq *u = lua_newuserdatauv(L, sizeof *u, 0);
@@ -98,8 +98,8 @@ static int vq_codes_used(lua_State *L) { lua_pushinteger(L, en_vqvae_codes_used(
 
 static int cb_segnet_new(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    en_segnet_config c = { lx_opt_int(L, 1, "in_ch", 0), lx_opt_int(L, 1, "grid", 4), lx_opt_int(L, 1, "image", 32),
-                           lx_opt_int(L, 1, "hidden", 32), lx_opt_bool(L, 1, "train_blocks", 1) };
+    en_segnet_config c = { lx_opt_int(L, 1, "in_ch", 0, "segnet"), lx_opt_int(L, 1, "grid", 4, "segnet"), lx_opt_int(L, 1, "image", 32, "segnet"),
+                           lx_opt_int(L, 1, "hidden", 32, "segnet"), lx_opt_bool(L, 1, "train_blocks", 1) };
     en_rng r;
     en_rng_seed(&r, (uint64_t)luaL_optinteger(L, 2, 0));
     lx_seg *u = lua_newuserdatauv(L, sizeof *u, 0);

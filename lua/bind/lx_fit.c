@@ -81,26 +81,18 @@ static en_tensor *dense_i64(lua_State *L, int i, const char *what) {
     return c;
 }
 
-static double opt_num(lua_State *L, int t, const char *k, double def) {
-    if (!lua_istable(L, t)) return def;
-    lua_getfield(L, t, k);
-    double v = lua_isnil(L, -1) ? def : luaL_checknumber(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
 static int cb_logreg_fit(lua_State *L) {
     en_tensor *X = dense_f32(L, 1, 2, "X");
     en_tensor *y = dense_i64(L, 2, "y");
     if (y->shape[0] != X->shape[0]) return luaL_argerror(L, 2, "y must have one class per row of X");
     en_logreg_opts o = en_logreg_defaults();
-    o.C = opt_num(L, 3, "C", o.C);
-    o.max_iter = (int)opt_num(L, 3, "max_iter", o.max_iter);
-    o.tol = opt_num(L, 3, "tol", o.tol);
-    o.verbose = (int)opt_num(L, 3, "verbose", 0);
+    o.C = lx_opt_num(L, 3, "C", o.C, "logreg_fit");
+    o.max_iter = (int)lx_opt_num(L, 3, "max_iter", o.max_iter, "logreg_fit");
+    o.tol = lx_opt_num(L, 3, "tol", o.tol, "logreg_fit");
+    o.verbose = (int)lx_opt_num(L, 3, "verbose", 0, "logreg_fit");
     int64_t K = 0;
     for (int64_t i = 0; i < y->shape[0]; i++) if (en_tensor_i64(y)[i] + 1 > K) K = en_tensor_i64(y)[i] + 1;
-    K = (int64_t)opt_num(L, 3, "classes", (double)K);
+    K = (int64_t)lx_opt_num(L, 3, "classes", (double)K, "logreg_fit");
     lx_logreg *u = new_logreg(L);
     if (en_logreg_fit(&u->m, en_tensor_f32(X), en_tensor_i64(y), X->shape[0], X->shape[1], K, &o) < 0) {
         en_logreg_free(&u->m);
@@ -213,11 +205,11 @@ static int cb_head_train(lua_State *L) {
     en_tensor *b0 = head_arg(L, 4, 1, K, D, "b0");
     luaL_checktype(L, 5, LUA_TTABLE);
     en_fewshot_opts o = en_fewshot_defaults();
-    o.epochs = lx_opt_int(L, 5, "epochs", o.epochs);
-    o.lr = lx_opt_num(L, 5, "lr", o.lr);
-    o.weight_decay = lx_opt_num(L, 5, "weight_decay", o.weight_decay);
-    o.pull = lx_opt_num(L, 5, "pull", o.pull);
-    o.scale = lx_opt_num(L, 5, "scale", o.scale);
+    o.epochs = lx_opt_int(L, 5, "epochs", o.epochs, "head_train");
+    o.lr = lx_opt_num(L, 5, "lr", o.lr, "head_train");
+    o.weight_decay = lx_opt_num(L, 5, "weight_decay", o.weight_decay, "head_train");
+    o.pull = lx_opt_num(L, 5, "pull", o.pull, "head_train");
+    o.scale = lx_opt_num(L, 5, "scale", o.scale, "head_train");
     o.early_stop = lx_opt_bool(L, 5, "early_stop", 0);
     lua_getfield(L, 5, "Xval");
     lua_getfield(L, 5, "yval");
@@ -340,9 +332,9 @@ static int new_optim(lua_State *L, int kind) {
     o->n = total;
     int rc;
     if (kind == 0) {
-        rc = en_sgd_init(&o->sgd, total, NULL, opt_num(L, 2, "lr", 1e-2), opt_num(L, 2, "momentum", 0),
-                         opt_num(L, 2, "dampening", 0), opt_num(L, 2, "weight_decay", 0),
-                         (int)opt_num(L, 2, "nesterov", 0));
+        rc = en_sgd_init(&o->sgd, total, NULL, lx_opt_num(L, 2, "lr", 1e-2, "sgd"),
+                         lx_opt_num(L, 2, "momentum", 0, "sgd"), lx_opt_num(L, 2, "dampening", 0, "sgd"),
+                         lx_opt_num(L, 2, "weight_decay", 0, "sgd"), (int)lx_opt_num(L, 2, "nesterov", 0, "sgd"));
     } else {
         double b1 = 0.9, b2 = 0.999;
         if (lua_istable(L, 2) && lua_getfield(L, 2, "betas") == LUA_TTABLE) {
@@ -350,8 +342,8 @@ static int new_optim(lua_State *L, int kind) {
             lua_rawgeti(L, -1, 2); b2 = luaL_checknumber(L, -1); lua_pop(L, 1);
         }
         if (lua_istable(L, 2)) lua_pop(L, 1);
-        rc = en_adamw_init(&o->adam, total, NULL, opt_num(L, 2, "lr", 1e-3), b1, b2,
-                           opt_num(L, 2, "eps", 1e-8), opt_num(L, 2, "weight_decay", 1e-2));
+        rc = en_adamw_init(&o->adam, total, NULL, lx_opt_num(L, 2, "lr", 1e-3, "adamw"), b1, b2,
+                           lx_opt_num(L, 2, "eps", 1e-8, "adamw"), lx_opt_num(L, 2, "weight_decay", 1e-2, "adamw"));
     }
     if (rc < 0) return luaL_argerror(L, 2, en_error_msg());
     o->live = 1;
@@ -435,18 +427,8 @@ void lx_fit_open(lua_State *L) {
         {"step", optim_step}, {"zero_grad", optim_zero_grad}, {"lr", optim_lr},
         {"free", optim_release}, {NULL, NULL},
     };
-    if (luaL_newmetatable(L, LOGREG_MT)) {
-        luaL_newlib(L, lr_methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, logreg_release); lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, logreg_release); lua_setfield(L, -2, "__close");
-    }
+    lx_class_new(L, LOGREG_MT, lr_methods, logreg_release);
     lua_pop(L, 1);
-    if (luaL_newmetatable(L, OPTIM_MT)) {
-        luaL_newlib(L, opt_methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, optim_release); lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, optim_release); lua_setfield(L, -2, "__close");
-    }
+    lx_class_new(L, OPTIM_MT, opt_methods, optim_release);
     lua_pop(L, 1);
 }

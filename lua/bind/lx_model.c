@@ -112,12 +112,12 @@ static void check_keys(lua_State *L, int t, const char *const *extra) {
 
 static void read_config(lua_State *L, int t, en_clip_config *c) {
     memset(c, 0, sizeof *c);
-    c->embed_dim = lx_opt_int(L, t, "embed_dim", 64);
-    c->image_resolution = lx_opt_int(L, t, "image_resolution", 32);
+    c->embed_dim = lx_opt_int(L, t, "embed_dim", 64, "clip");
+    c->image_resolution = lx_opt_int(L, t, "image_resolution", 32, "clip");
     lua_getfield(L, t, "vision_vit");
     int boolean = lua_isboolean(L, -1), vit = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    c->vision_vit = boolean ? vit : lx_opt_int(L, t, "vision_vit", 1) != 0;
+    c->vision_vit = boolean ? vit : lx_opt_int(L, t, "vision_vit", 1, "clip") != 0;
     lua_getfield(L, t, "vision_layers");
     if (lua_istable(L, -1)) {
         for (int i = 0; i < 4; i++) {
@@ -129,16 +129,16 @@ static void read_config(lua_State *L, int t, en_clip_config *c) {
         c->vision_layers[0] = lua_isnil(L, -1) ? 2 : (int)luaL_checkinteger(L, -1);
     }
     lua_pop(L, 1);
-    c->vision_width = lx_opt_int(L, t, "vision_width", 64);
-    c->vision_patch_size = lx_opt_int(L, t, "vision_patch_size", 4);
-    c->vision_heads = lx_opt_int(L, t, "vision_heads", 0);
-    c->context_length = lx_opt_int(L, t, "context_length", 32);
-    c->vocab_size = lx_opt_int(L, t, "vocab_size", 49408);
-    c->transformer_width = lx_opt_int(L, t, "transformer_width", 64);
-    c->transformer_heads = lx_opt_int(L, t, "transformer_heads", 0);
-    c->transformer_layers = lx_opt_int(L, t, "transformer_layers", 2);
-    c->resnet_stem_stride = lx_opt_int(L, t, "resnet_stem_stride", 0);
-    c->resnet_stem_pool = lx_opt_int(L, t, "resnet_stem_pool", 0);
+    c->vision_width = lx_opt_int(L, t, "vision_width", 64, "clip");
+    c->vision_patch_size = lx_opt_int(L, t, "vision_patch_size", 4, "clip");
+    c->vision_heads = lx_opt_int(L, t, "vision_heads", 0, "clip");
+    c->context_length = lx_opt_int(L, t, "context_length", 32, "clip");
+    c->vocab_size = lx_opt_int(L, t, "vocab_size", 49408, "clip");
+    c->transformer_width = lx_opt_int(L, t, "transformer_width", 64, "clip");
+    c->transformer_heads = lx_opt_int(L, t, "transformer_heads", 0, "clip");
+    c->transformer_layers = lx_opt_int(L, t, "transformer_layers", 2, "clip");
+    c->resnet_stem_stride = lx_opt_int(L, t, "resnet_stem_stride", 0, "clip");
+    c->resnet_stem_pool = lx_opt_int(L, t, "resnet_stem_pool", 0, "clip");
     en_clip_config_finish(c);
 }
 
@@ -215,8 +215,8 @@ static int encode_batched(lua_State *L, int prepool) {
     int opts = lua_istable(L, 3) ? 3 : 0;
     int normalized = 0;
     if (opts) { lua_getfield(L, 3, "normalized"); normalized = lua_toboolean(L, -1); lua_pop(L, 1); }
-    int64_t chunk = opts ? lx_opt_int(L, 3, "chunk", 256) : 256;
-    int64_t rows = opts ? lx_opt_int(L, 3, "rows", (int)n) : n, at = opts ? lx_opt_int(L, 3, "at", 1) : 1;
+    int64_t chunk = opts ? lx_opt_int(L, 3, "chunk", 256, "encode") : 256;
+    int64_t rows = opts ? lx_opt_int(L, 3, "rows", (int)n, "encode") : n, at = opts ? lx_opt_int(L, 3, "at", 1, "encode") : 1;
     if (at < 1 || at - 1 + n > rows) return luaL_argerror(L, 3, "rows at..at+N-1 must lie in 1..rows");
     int64_t dims[3], per = 1;
     int nd = en_clip_feature_dims(m, prepool, dims);
@@ -394,17 +394,17 @@ static int cb_pretrain(lua_State *L) {
     lua_getfield(L, 1, "vocab_size");
     if (lua_isnil(L, -1)) cfg.model.vocab_size = en_bpe_vocab_size(bpe);
     lua_pop(L, 1);
-    cfg.steps = lx_opt_int(L, 1, "steps", 100);
-    cfg.batch = lx_opt_int(L, 1, "batch", 32);
-    cfg.warmup = lx_opt_int(L, 1, "warmup", 0);
-    cfg.lr = lx_opt_num(L, 1, "lr", 0);
-    cfg.lr_min = lx_opt_num(L, 1, "lr_min", 0);
-    cfg.weight_decay = lx_opt_num(L, 1, "weight_decay", 0);
-    cfg.grad_clip = lx_opt_num(L, 1, "grad_clip", 0);
-    cfg.seed = (uint64_t)lx_opt_int(L, 1, "seed", 0);
-    cfg.corpus = lx_opt_int(L, 1, "corpus", 0);
-    cfg.checkpoint_every = lx_opt_int(L, 1, "checkpoint_every", 0);
-    cfg.stop_after = lx_opt_int(L, 1, "stop_after", 0);
+    cfg.steps = lx_opt_int(L, 1, "steps", 100, "pretrain");
+    cfg.batch = lx_opt_int(L, 1, "batch", 32, "pretrain");
+    cfg.warmup = lx_opt_int(L, 1, "warmup", 0, "pretrain");
+    cfg.lr = lx_opt_num(L, 1, "lr", 0, "pretrain");
+    cfg.lr_min = lx_opt_num(L, 1, "lr_min", 0, "pretrain");
+    cfg.weight_decay = lx_opt_num(L, 1, "weight_decay", 0, "pretrain");
+    cfg.grad_clip = lx_opt_num(L, 1, "grad_clip", 0, "pretrain");
+    cfg.seed = (uint64_t)lx_opt_int(L, 1, "seed", 0, "pretrain");
+    cfg.corpus = lx_opt_int(L, 1, "corpus", 0, "pretrain");
+    cfg.checkpoint_every = lx_opt_int(L, 1, "checkpoint_every", 0, "pretrain");
+    cfg.stop_after = lx_opt_int(L, 1, "stop_after", 0, "pretrain");
     if (cfg.batch < 2 || cfg.batch > 1024) return luaL_argerror(L, 1, "batch must be in 2..1024");
     lua_getfield(L, 1, "state_path");
     cfg.state_path = lua_tostring(L, -1);   /* anchored: stays on the stack */
@@ -452,11 +452,7 @@ void lx_model_open(lua_State *L) {
         {"scale", clip_scale}, {"train", clip_train}, {"config", clip_config}, {"nparams", clip_nparams},
         {"params", clip_params}, {"save", clip_save}, {"free", clip_release}, {NULL, NULL},
     };
-    if (luaL_newmetatable(L, CLIP_MT)) {
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, clip_release); lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, clip_release); lua_setfield(L, -2, "__close");
+    if (lx_class_new(L, CLIP_MT, methods, clip_release)) {
         lua_pushcfunction(L, clip_digest); lua_setfield(L, -2, "__memo_digest");
         lua_pushcfunction(L, clip_pack); lua_setfield(L, -2, "__memo_pack");
         lua_pushliteral(L, "clip"); lua_setfield(L, -2, "__memo_type");

@@ -315,20 +315,10 @@ int luaopen_clipbook_runtime(lua_State *L) {
         {"get", memo_get}, {"put", memo_put}, {"lock", memo_lock}, {"log", memo_log},
         {"explain", memo_explain}, {"dir", memo_dir}, {"close", memo_release}, {NULL, NULL},
     };
-    if (luaL_newmetatable(L, MEMO_MT)) {
-        luaL_newlib(L, memo_methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, memo_release); lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, memo_release); lua_setfield(L, -2, "__close");
-    }
+    lx_class_new(L, MEMO_MT, memo_methods, memo_release);
     lua_pop(L, 1);
-    if (luaL_newmetatable(L, LOCK_MT)) {
-        lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "__close");
-        lua_newtable(L);
-        lua_pushcfunction(L, lock_release); lua_setfield(L, -2, "release");
-        lua_setfield(L, -2, "__index");
-    }
+    static const luaL_Reg lock_methods[] = { {"release", lock_release}, {NULL, NULL} };
+    lx_class_new(L, LOCK_MT, lock_methods, lock_release);
     lua_pop(L, 1);
     static const luaL_Reg fns[] = {
         {"parse", rt_parse}, {"json", rt_json}, {"canon", rt_canon}, {"sha256", rt_sha256},
