@@ -1,11 +1,8 @@
-/* lx — the Lua 5.4 bindings (one module, `require "clipbook"`) and the
- * runtime that `clipbook run` gives the notebook library (lua/ *.lua files).
- *
- *   luaopen_clipbook          the engine module chapters see as `cb`
- *   luaopen_clipbook_runtime  "clipbook.runtime": chapter parsing, JSON,
- *                             canonical params, value (de)serialisation,
- *                             the memo store, clocks; used by lua/notebook/runner.lua
- *                             and lua/notebook/notebook.lua only
+/* lx — the Lua 5.4 bindings of the engine: one module, `require
+ * "clipbook"`, the `cb` chapters see (luaopen_clipbook), one binding file
+ * per engine object, and the value serialisation the notebook's memo store
+ * uses. Bindings know nothing of the notebook above them (lua/notebook/,
+ * whose "clipbook.runtime" module is declared in nb.h).
  *
  * Misuse from Lua raises a Lua error naming the argument; expected failures
  * (a missing file) return nil, message. */
@@ -17,7 +14,6 @@
 #include <stddef.h>
 
 int luaopen_clipbook(lua_State *L);
-int luaopen_clipbook_runtime(lua_State *L);
 
 /* Encode the value at idx as JSON into a malloc'd string. canonical: keys
  * sorted, tensors as {"$tensor": sha256, "dtype", "shape"}, NaN as a string

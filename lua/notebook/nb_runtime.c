@@ -15,6 +15,7 @@
 #include "fg.h"
 #include "lx.h"
 #include "nb_chapter.h"
+#include "nb.h"
 #include "nb_memo.h"
 #include "en_sha256.h"
 

@@ -11,6 +11,7 @@
 #include "en_error.h"
 #include "lx.h"
 #include "nb_chapter.h"
+#include "nb.h"
 #include "nb_memo.h"
 #include "en_sha256.h"
 
