@@ -24,6 +24,7 @@
 
 #include "en_error.h"
 #include "en_file.h"
+#include "en_utf8.h"
 
 /* The reference implementation refuses headers above 100 MB; so do we, so
  * that a corrupt length cannot make us allocate the whole disk. */
@@ -76,27 +77,6 @@ static int st_pread(en_st_file *f, void *out, size_t n, uint64_t at) {
 }
 
 /* ---- header validation ----------------------------------------------- */
-
-static int utf8_valid(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t len; unsigned min;
-        if (c < 0x80) { i++; continue; }
-        else if ((c & 0xe0) == 0xc0) { len = 2; min = 0x80; c &= 0x1f; }
-        else if ((c & 0xf0) == 0xe0) { len = 3; min = 0x800; c &= 0x0f; }
-        else if ((c & 0xf8) == 0xf0) { len = 4; min = 0x10000; c &= 0x07; }
-        else return 0;
-        if (n - i < len) return 0;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return 0;
-            c = (c << 6) | (s[i + k] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
-        i += len;
-    }
-    return 1;
-}
 
 /* A JSON number that is an exact non-negative integer below 2^53. */
 static int json_uint(const cJSON *j, uint64_t *out) {
@@ -228,7 +208,7 @@ static int check_layout(en_st_file *f) {
 
 static int parse_header(en_st_file *f, const char *hdr, size_t n) {
     if (n < 2 || hdr[0] != '{') return en_error("%s: header does not start with '{'", f->path);
-    if (!utf8_valid((const unsigned char *)hdr, n)) return en_error("%s: header is not valid UTF-8", f->path);
+    if (en_utf8_invalid_at(hdr, n) >= 0) return en_error("%s: header is not valid UTF-8", f->path);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, n, &end, 0);
     if (!root) {

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "en_utf8.h" /* the tokenizer decodes with it */
+
 typedef struct { uint32_t lo, hi; } en_uni_range;
 typedef struct { uint32_t cp; const char *lower; } en_uni_lower;
 typedef struct { const char *name, *text; } en_html_entity;
@@ -26,12 +28,6 @@ extern const en_uni_lower en_html_charref_fixes[];
 extern const int en_html_charref_fixes_n;
 extern const en_uni_range en_html_invalid_cps[];
 extern const int en_html_invalid_cps_n;
-
-/* Decode one code point at s (n bytes left); returns its length (1..4).
- * Invalid sequences decode as U+FFFD of length 1. */
-int  en_utf8_decode(const char *s, size_t n, uint32_t *cp);
-/* Encode cp into out (4 bytes room); returns the length. */
-int  en_utf8_encode(uint32_t cp, char *out);
 
 int  en_uni_is_letter(uint32_t cp);
 int  en_uni_is_number(uint32_t cp);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "en_error.h"
+#include "en_utf8.h"
 #include "rp_math.h"
 #include "rp_math_int.h"
 
@@ -148,29 +149,6 @@ static const rm_cmd *cmd_find(const char *name, size_t n) {
 }
 
 /* ---- characters ---------------------------------------------------------- */
-
-unsigned rm_utf8_decode(const char **ps) {
-    const unsigned char *s = (const unsigned char *)*ps;
-    unsigned c = s[0];
-    int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 0;
-    if (n) c &= 0x3F >> n;
-    int i = 1;
-    for (; i <= n && (s[i] & 0xC0) == 0x80; i++) c = (c << 6) | (s[i] & 0x3F);
-    *ps += i;
-    return c;
-}
-
-int rm_utf8_encode(char out[5], unsigned c) {
-    if (c < 0x80) return out[0] = (char)c, out[1] = 0, 1;
-    if (c < 0x800) return out[0] = (char)(0xC0 | c >> 6), out[1] = (char)(0x80 | (c & 63)), out[2] = 0, 2;
-    if (c < 0x10000) {
-        out[0] = (char)(0xE0 | c >> 12), out[1] = (char)(0x80 | ((c >> 6) & 63)), out[2] = (char)(0x80 | (c & 63));
-        return out[3] = 0, 3;
-    }
-    out[0] = (char)(0xF0 | c >> 18), out[1] = (char)(0x80 | ((c >> 12) & 63));
-    out[2] = (char)(0x80 | ((c >> 6) & 63)), out[3] = (char)(0x80 | (c & 63));
-    return out[4] = 0, 4;
-}
 
 /* The Mathematical Alphanumeric Symbols code point of letter c in font f,
  * or 0 when it has none (italic Latin letters are the plain ones). */
@@ -1023,12 +1001,9 @@ static long bad_byte(const unsigned char *s, size_t n) {
         unsigned c = s[i];
         if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return (long)i;
         if (c == 0x7F) return (long)i;
-        int l = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
-        if (!l || i + (size_t)l > n) return (long)i;
-        for (int k = 1; k < l; k++)
-            if ((s[i + k] & 0xC0) != 0x80) return (long)i;
-        if (l == 3 && ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] >= 0xA0))) return (long)i;
-        if (l == 4 && ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] >= 0x90))) return (long)i;
+        uint32_t cp;
+        int l = en_utf8_decode((const char *)s + i, n - i, &cp);
+        if (cp == 0xfffd && l == 1) return (long)i; /* invalid (a real U+FFFD is 3 bytes) */
         i += (size_t)l;
     }
     return -1;

@@ -87,9 +87,6 @@ struct rp_math {
     rm_box *box;            /* laid-out boxes, NULL before rp_math_layout */
 };
 
-/* UTF-8: decode one code point and advance; encode one (returns bytes). */
-unsigned rm_utf8_decode(const char **ps);
-int rm_utf8_encode(char out[5], unsigned c);
 /* The Mathematical Alphanumeric Symbols code point for character c in font
  * (bold, script, double-struck ... and italic Greek), 0 when there is none. */
 unsigned rm_alpha_cp(unsigned c, int font);

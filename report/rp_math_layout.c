@@ -19,6 +19,7 @@
 #include <pango/pangocairo.h>
 
 #include "en_error.h"
+#include "en_utf8.h"
 #include "rp_math.h"
 #include "rp_math_int.h"
 
@@ -249,7 +250,7 @@ static rm_box *letters_box(rm_ctx *x, const char *text, int font, double size) {
     int italic = font == RF_ITALIC || font == RF_BOLDITALIC;
     int bold = font == RF_BOLD || font == RF_BOLDITALIC;
     const char *s = text;
-    unsigned c = rm_utf8_decode(&s);
+    unsigned c = en_utf8_next(&s);
     if (!*s) { /* one character */
         unsigned cp = bold && c < 0x370 ? 0 : rm_alpha_cp(c, font); /* bold Latin: the text family's */
         if (cp && math_glyph(x, cp)) return tagged(glyph_box(x, math_glyph(x, cp), size), text);
@@ -272,7 +273,7 @@ static rm_box *letters_box(rm_ctx *x, const char *text, int font, double size) {
         char one[8];
         for (s = text; *s;) {
             const char *st = s;
-            rm_utf8_decode(&s);
+            en_utf8_next(&s);
             snprintf(one, sizeof one, "%.*s", (int)(s - st), st);
             rm_box *k = letters_box(x, one, font, size);
             box_add(l, k, l->w, 0);
@@ -361,7 +362,7 @@ static rm_box *delim_box(rm_ctx *x, const char *d, double need, int style) {
     double size = ssize(x, style), axis = K(x, MC_AXIS, style);
     if (!*d) return kern_box(0.12 * size); /* TeX's \nulldelimiterspace */
     const char *s = d;
-    unsigned cp = rm_utf8_decode(&s);
+    unsigned cp = en_utf8_next(&s);
     unsigned g = math_glyph(x, cp);
     rm_box *b = NULL;
     if (g && x->has_math) {
@@ -473,7 +474,7 @@ static rm_box *layout_accent(rm_ctx *x, const rm_node *n, int style) {
         return l;
     }
     const char *s = n->text;
-    unsigned cp = rm_utf8_decode(&s);
+    unsigned cp = en_utf8_next(&s);
     unsigned g = math_glyph(x, cp);
     if (n->wide == 2) { /* \overbrace, \underbrace: 0.3 em from the body, as plain TeX */
         rm_box *br = NULL;
@@ -558,7 +559,7 @@ static rm_box *layout_fenced(rm_ctx *x, const rm_node *n, int style) {
 static rm_box *bigop_box(rm_ctx *x, const rm_node *n, int style) {
     double size = ssize(x, style);
     const char *s = n->text;
-    unsigned cp = rm_utf8_decode(&s);
+    unsigned cp = en_utf8_next(&s);
     unsigned g = math_glyph(x, cp);
     rm_box *b;
     if (g) {
@@ -644,7 +645,7 @@ static rm_box *layout_nucleus(rm_ctx *x, const rm_node *n, int style) {
         if (n->font == RF_SYM) {
             if (!*n->text) return kern_box(0.12 * size);
             const char *s = n->text;
-            unsigned cp = rm_utf8_decode(&s);
+            unsigned cp = en_utf8_next(&s);
             return sym_box(x, cp, n->text, size);
         }
         return letters_box(x, n->text, n->font, size);

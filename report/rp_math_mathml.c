@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "en_error.h"
+#include "en_utf8.h"
 #include "rp_math.h"
 #include "rp_math_int.h"
 
@@ -59,10 +60,10 @@ static void sb_mapped(sbuf *b, const char *text, int font) {
     if (!mapped_font(font)) return sb_esc(b, text);
     for (const char *s = text; *s;) {
         const char *st = s;
-        unsigned c = rm_utf8_decode(&s), m = rm_alpha_cp(c, font);
+        unsigned c = en_utf8_next(&s), m = rm_alpha_cp(c, font);
         char u[5];
         if (m) {
-            rm_utf8_encode(u, m);
+            u[en_utf8_encode(m, u)] = 0;
             sb_str(b, u);
         } else {
             sb_put(b, st, (size_t)(s - st));
