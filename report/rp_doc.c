@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "en_error.h"
+#include "en_utf8.h"
 #include "en_file.h"
 #include "rp_doc.h"
 #include "rp_model.h"
@@ -64,29 +65,6 @@ static int load_table(rp_doc *d, rp_block *b, const cJSON *o, const char *path, 
     return 0;
 }
 
-long rp_utf8_invalid_at(const char *s, size_t n) {
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        unsigned c = u[i];
-        size_t len;
-        unsigned min;
-        if (c < 0x80) { i++; continue; }
-        if (c >= 0xC2 && c <= 0xDF) { len = 2; min = 0x80; }
-        else if (c >= 0xE0 && c <= 0xEF) { len = 3; min = 0x800; }
-        else if (c >= 0xF0 && c <= 0xF4) { len = 4; min = 0x10000; }
-        else return (long)i;
-        if (i + len > n) return (long)i;
-        unsigned cp = c & (0x7F >> len);
-        for (size_t k = 1; k < len; k++) {
-            if ((u[i + k] & 0xC0) != 0x80) return (long)i;
-            cp = (cp << 6) | (u[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return (long)i;
-        i += len;
-    }
-    return -1;
-}
-
 static void free_block(rp_block *b);
 static int g_numbered;
 
@@ -96,7 +74,7 @@ static char *printable(const char *s) {
     EN_ASSERT(o);
     long at;
     size_t n = strlen(o), from = 0;
-    while ((at = rp_utf8_invalid_at(o + from, n - from)) >= 0) { o[from + at] = '?'; from += at + 1; }
+    while ((at = en_utf8_invalid_at(o + from, n - from)) >= 0) { o[from + at] = '?'; from += at + 1; }
     return o;
 }
 
@@ -226,7 +204,7 @@ int rp_doc_load_chapter(rp_doc *d, const char *path) {
     char *text = en_file_read(path, &len);
     if (!text) return -1;
     /* JSON is UTF-8 (RFC 8259); pango would drop what follows a bad byte */
-    long bad = rp_utf8_invalid_at(text, len);
+    long bad = en_utf8_invalid_at(text, len);
     if (bad >= 0) {
         long line = 1;
         for (long i = 0; i < bad; i++) line += text[i] == '\n';

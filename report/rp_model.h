@@ -115,8 +115,6 @@ int     rp_doc_load_chapter(rp_doc *d, const char *path);
 /* A chapter standing for a fragment that could not be loaded: its name as
  * a heading and an error block with msg; counts in d->nerrors. */
 void    rp_doc_add_error_chapter(rp_doc *d, const char *path, const char *msg);
-/* Byte offset of the first invalid UTF-8 sequence in s[0..n), or -1. */
-long    rp_utf8_invalid_at(const char *s, size_t n);
 int     rp_doc_load_meta(rp_doc *d, const char *path);
 void    rp_doc_free(rp_doc *d);
 

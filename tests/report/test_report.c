@@ -11,6 +11,7 @@
 #include "en_error.h"
 #include "en_file.h"
 #include "rp_model.h"
+#include "en_utf8.h"
 
 int rp_cmd_render(int argc, char **argv);
 
@@ -150,9 +151,9 @@ Test(load, bad_fragment_leaves_the_document_as_it_was) {
     cr_expect_eq(d->nerrors, 1);
     cr_expect_eq(d->chapters[0].blocks[1].kind, RP_B_ERROR);
     cr_expect_str_eq(d->chapters[0].blocks[1].message, "why ? not", "the message is made valid UTF-8");
-    cr_expect_eq(rp_utf8_invalid_at("\xc0\x80", 2), 0, "overlong");
-    cr_expect_eq(rp_utf8_invalid_at("a\xed\xa0\x80", 4), 1, "surrogate");
-    cr_expect_eq(rp_utf8_invalid_at("\xf0\x9f\x98\x80 ok", 7), -1);
+    cr_expect_eq(en_utf8_invalid_at("\xc0\x80", 2), 0, "overlong");
+    cr_expect_eq(en_utf8_invalid_at("a\xed\xa0\x80", 4), 1, "surrogate");
+    cr_expect_eq(en_utf8_invalid_at("\xf0\x9f\x98\x80 ok", 7), -1);
     rp_doc_free(d);
     unlink(a);
     unlink(b);
