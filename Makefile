@@ -342,11 +342,11 @@ FUZZ_OK      := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && \
 FUZZ_SRC     := $(wildcard engine/base/*.c engine/en_dtype.c engine/en_ndbuf.c \
                   engine/en_safetensors.c engine/en_npy.c engine/en_image.c engine/en_cifar.c \
                   engine/en_bpe.c engine/en_unicode.c engine/en_unicode_data.c) \
-                $(REPORT_SRC) $(FIG_SRC)
+                $(REPORT_SRC) $(FIG_SRC) lua/notebook/nb_chapter.c
 FUZZ_PC      := libcjson libpng libjpeg zlib cairo pangocairo libcmark-gfm
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -march=$(ARCH) -g -O1 \
-                -fno-omit-frame-pointer $(FUZZ_SAN) -I. -Iengine -Iengine/base -Ikernels -Ifigures -Ireport \
+                -fno-omit-frame-pointer $(FUZZ_SAN) -I. -Iengine -Iengine/base -Ikernels -Ifigures -Ireport -Ilua/notebook \
                 $(shell pkg-config --cflags $(FUZZ_PC) 2>/dev/null)
 FUZZ_LIBS    := $(shell pkg-config --libs $(FUZZ_PC) 2>/dev/null) -lcmark-gfm-extensions -lm
 

@@ -41,7 +41,7 @@ old=$("$CB" --code-hash | cut -c1-12); new=$("$CB2" --code-hash | cut -c1-12)
 [ "$old" != "$new" ] || fail "$STEP: the salt did not change the hash"
 [ "$("$CB" --version)" != "$("$CB2" --version)" ] || fail "$STEP: --version (the .engine stamp) did not change"
 cd "$T"; mkdir ch; cp "$ROOT"/tests/runner/chapters/profiles.lua "$ROOT"/tests/runner/chapters/03-memo.lua ch/
-export CLIPBOOK_CACHE=$T/cache CLIPBOOK_LUA=$ROOT/lua
+export CLIPBOOK_CACHE=$T/cache CLIPBOOK_LUA=$ROOT/lua/notebook
 LOG=$T/cache/memo.log
 run() { mkdir -p "$T/cache"; : > "$LOG"; "$1" run ch/03-memo.lua --quiet --profile smoke --out doc.json; }
 run "$CB"; run "$CB"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "en_error.h"
+#include "en_file.h"
 #include "en_tmpfile.h"
 #include "nb_chapter.h"
 #include "nb_memo.h"
