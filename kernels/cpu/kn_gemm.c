@@ -3,10 +3,69 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "en_error.h"
+
+/* ---- which GEMM runs (CLIPBOOK_GEMM) --------------------------------------
+ * Read once, at the first GEMM, so that every call of a process takes the same
+ * path (a path switch mid-run would change results between two calls).
+ * kn_gemm_set_path overrides it (tests force each path in one process). */
+#ifdef __AVX512F__
+#define HAVE_NATIVE 1
+#else
+#define HAVE_NATIVE 0
+#endif
+
+static kn_gemm_path gemm_path = KN_GEMM_AUTO;
+static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
+
+static void gemm_path_init(void) {
+    const char *e = getenv("CLIPBOOK_GEMM");
+    kn_gemm_path p = KN_GEMM_AUTO;
+    if (e && *e && !kn_gemm_path_parse(e, &p))
+        fprintf(stderr, "clipbook: CLIPBOOK_GEMM=%s is not auto, engine or blas; using auto\n", e);
+    if (p == KN_GEMM_ENGINE && !HAVE_NATIVE)
+        fprintf(stderr, "clipbook: CLIPBOOK_GEMM=engine needs an AVX-512 build; using blas\n");
+    gemm_path = p;
+}
+
+int kn_gemm_path_parse(const char *s, kn_gemm_path *out) {
+    static const char *names[] = {"auto", "engine", "blas"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (kn_gemm_path)i;
+            return 1;
+        }
+    return 0;
+}
+
+void kn_gemm_set_path(kn_gemm_path p) {
+    pthread_once(&gemm_once, gemm_path_init);
+    gemm_path = p;
+}
+
+/* The path taken, resolved: KN_GEMM_ENGINE or KN_GEMM_BLAS, never AUTO.
+ * auto = the engine's kernel where it is compiled in (as before this switch). */
+kn_gemm_path kn_gemm_active(void) {
+    pthread_once(&gemm_once, gemm_path_init);
+    if (!HAVE_NATIVE) return KN_GEMM_BLAS;
+    return gemm_path == KN_GEMM_BLAS ? KN_GEMM_BLAS : KN_GEMM_ENGINE;
+}
+
+const char *kn_gemm_active_name(void) {
+    return kn_gemm_active() == KN_GEMM_ENGINE ? "engine (AVX-512)" : "blas (cblas_sgemm)";
+}
+
+static void blas_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -252,19 +311,25 @@ static void gemm_run(int ta, int M, int N, int K, float alpha, const float *A, i
 
 void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
+    if (kn_gemm_active() == KN_GEMM_BLAS) {
+        blas_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     dense_b d = {tb, B, ldb};
     kn_sgemm_packed_b(ta, M, N, K, alpha, A, lda, pack_dense_b, &d, beta, C, ldc);
 }
 
-int kn_sgemm_is_native(void) { return 1; }
+/* Under CLIPBOOK_GEMM=blas the convolutions must not reach the packed
+ * kernel either (implicit GEMM, Winograd): they ask here and fall back to
+ * im2col + kn_sgemm. The prepacked/packed-B entry points stay callable (the
+ * kernel tests run them directly), only their callers are redirected. */
+int kn_sgemm_is_native(void) { return kn_gemm_active() == KN_GEMM_ENGINE; }
 
 #else /* no AVX-512: OpenBLAS */
 
 void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    blas_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void kn_sgemm_packed_b(int ta, int M, int N, int K, float alpha, const float *A, int lda,
