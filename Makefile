@@ -251,3 +251,11 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- the suite under every compute path -------------------------------------
+# make test-matrix: tests/run.sh once per {CLIPBOOK_GEMM=engine,blas} x
+# {1, 2 threads} x {OPENBLAS_CORETYPE=Haswell, SkylakeX, Prescott}, then a
+# table (tests/matrix.sh; MATRIX_GEMM/MATRIX_THREADS/MATRIX_CORES narrow it).
+.PHONY: test-matrix
+test-matrix: $(DEPS_STAMP) $(CLIPBOOK) $(TEST_BINS)
+	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) SANITIZE=$(SANITIZE) sh tests/matrix.sh $(TEST_BINS)
