@@ -259,3 +259,8 @@ clean:
 .PHONY: test-matrix
 test-matrix: $(DEPS_STAMP) $(CLIPBOOK) $(TEST_BINS)
 	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) SANITIZE=$(SANITIZE) sh tests/matrix.sh $(TEST_BINS)
+
+# The chapters whose verdicts take their margins from the measured spread
+# of results between compute configurations (tests/spread.py writes it).
+SPREAD_DEPS := $(wildcard $(CHAPTERS_DIR)/spread.json $(CHAPTERS_DIR)/spread.lua)
+$(filter $(DOC_DIR)/05-% $(DOC_DIR)/06-% $(DOC_DIR)/08-% $(DOC_DIR)/09-% $(DOC_DIR)/10-%,$(DOCS)): $(SPREAD_DEPS)

@@ -54,3 +54,57 @@ result("appendix.threads", threads)
 -- the names `clipbook cache ls` lists (for example `pretrain.vit`,
 -- `fewshot.vit`). `build/report/results.json` maps every label quoted in the
 -- text to its value.
+
+-- %% spread echo=false
+-- How far the results moved between compute configurations: read from
+-- chapters/spread.json, which tests/spread.py wrote from several complete
+-- `make report` runs (this chapter cannot rerun the study four times).
+local spread = assert(loadfile(here .. "/spread.lua"))()(here, study, profile)
+local key = {
+  { "zeroshot.vit.top1", "zero-shot, ViT (%)" }, { "zeroshot.rn.top1", "zero-shot, ResNet (%)" },
+  { "linear_probe.vit.top1", "linear probe, ViT (%)" }, { "linear_probe.rn.top1", "linear probe, ResNet (%)" },
+  { "fewshot.vit.random_init.k1.mean", "few-shot, random init, 1 shot (%)" },
+  { "fewshot.vit.zs_init.k1.mean", "few-shot, zero-shot init, 1 shot (%)" },
+  { "fewshot.vit.zs_init.k16.mean", "few-shot, zero-shot init, 16 shots (%)" },
+  { "seg.unet.test_iou", "segmentation IoU, UNet" }, { "seg.clip.test_iou", "segmentation IoU, decoder on CLIP" },
+  { "probe.count.pooled.top1", "count probe, pooled (%)" }, { "probe.count.prepool.top1", "count probe, pre-pool (%)" },
+  { "probe.position.pooled.top1", "position probe, pooled (%)" },
+  { "probe.position.prepool.top1", "position probe, pre-pool (%)" },
+  { "vqvae.loss_ratio", "VQ-VAE loss ratio" },
+}
+local srows = {}
+local this_run = {}
+for _, d in ipairs(docs) do for k, v in pairs(d.results or {}) do this_run[k] = v end end
+for _, k in ipairs(key) do
+  local s = spread.of(k[1])
+  if s then srows[#srows + 1] = { k[2], this_run[k[1]] or 0, s } end
+end
+local spread_configs = spread.info and table.concat(spread.info.configs, "; ") or ""
+local spread_machine = spread.info and spread.info.machine or ""
+if #srows > 0 then
+  tabular {
+    label = "tbl-spread",
+    caption = "How far the results of the " .. profile.name .. " profile moved between compute configurations "
+      .. "on one machine (max − min over the configurations), beside this run's value.",
+    columns = { "result", "this run", "spread" },
+    rows = srows, formats = { nil, "%.3f", "%.3f" }, align = "lrr",
+  }
+end
+local spread_text = #srows > 0
+  and ("The same `make report`, each time from an empty cache, was run on " .. spread_machine
+       .. " under " .. #spread.info.configs .. " compute configurations (" .. spread_configs
+       .. "). @tbl-spread gives how far the key results moved between them: the float32 sums come out in "
+       .. "another order on each path, training takes another path from the first step on, and the final "
+       .. "accuracies differ by what @tbl-spread shows. Another machine (another OpenBLAS kernel, another core "
+       .. "count) moves them by amounts of that order. Every verdict of @sec-conclusion and of the chapters "
+       .. "counts a gap only when it is at least twice its measured spread. The numbers come from the "
+       .. "committed file `chapters/spread.json`, written by `tests/spread.py`; this chapter cannot rerun the "
+       .. "study under several configurations itself.")
+  or ("How far the results move between compute configurations was not measured for the " .. profile.name
+      .. " profile (`chapters/spread.json` holds another profile or is missing), so the verdicts use the "
+      .. "margins stated with each claim.")
+
+-- %% [markdown]
+-- ## How far the results move between machines
+--
+-- {{ spread_text }}
