@@ -23,6 +23,8 @@
 static kn_gemm_path gemm_path = KN_GEMM_AUTO;
 static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
 
+void openblas_set_num_threads(int num_threads);
+
 static void gemm_path_init(void) {
     const char *e = getenv("CLIPBOOK_GEMM");
     kn_gemm_path p = KN_GEMM_AUTO;
@@ -31,6 +33,7 @@ static void gemm_path_init(void) {
     if (p == KN_GEMM_ENGINE && !HAVE_NATIVE)
         fprintf(stderr, "clipbook: CLIPBOOK_GEMM=engine needs an AVX-512 build; using blas\n");
     gemm_path = p;
+    if (!HAVE_NATIVE || p == KN_GEMM_BLAS) openblas_set_num_threads(1); /* see blas_sgemm */
 }
 
 int kn_gemm_path_parse(const char *s, kn_gemm_path *out) {
@@ -46,6 +49,7 @@ int kn_gemm_path_parse(const char *s, kn_gemm_path *out) {
 void kn_gemm_set_path(kn_gemm_path p) {
     pthread_once(&gemm_once, gemm_path_init);
     gemm_path = p;
+    if (kn_gemm_active() == KN_GEMM_BLAS) openblas_set_num_threads(1);
 }
 
 /* The path taken, resolved: KN_GEMM_ENGINE or KN_GEMM_BLAS, never AUTO.
@@ -60,11 +64,37 @@ const char *kn_gemm_active_name(void) {
     return kn_gemm_active() == KN_GEMM_ENGINE ? "engine (AVX-512)" : "blas (cblas_sgemm)";
 }
 
+/* The OpenBLAS path, with the engine kernel's guarantee: the same bits at
+ * any thread count. OpenBLAS itself does not give it (with 2 threads it
+ * splits some shapes differently: a 70x33 weight gradient over 1024 rows
+ * differs in 1110 of 2310 values between 1 and 2 threads with its Haswell
+ * kernels). So OpenBLAS runs on one thread (set when this path is chosen;
+ * kn_set_num_threads keeps it so), and a large product is cut into fixed
+ * tiles of C, BLAS_BM x BLAS_BN, each one cblas_sgemm over the whole K,
+ * that OpenMP threads share: every value is computed by the same call
+ * whatever the thread count, and inside a parallel region the tiles run on
+ * the calling thread, as the engine kernel does. */
+#define BLAS_BM 256
+#define BLAS_BN 512
 static void blas_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
                        int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+    int nI = (M + BLAS_BM - 1) / BLAS_BM, nJ = (N + BLAS_BN - 1) / BLAS_BN, items = nI * nJ;
+    if (items == 1 || (double)M * N * K <= 4e6) { /* by shape only, never by thread count */
+        cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    int par = !omp_in_parallel() && omp_get_max_threads() > 1;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+    for (int it = 0; it < items; it++) {
+        int i0 = (it % nI) * BLAS_BM, j0 = (it / nI) * BLAS_BN;
+        int mb = M - i0 < BLAS_BM ? M - i0 : BLAS_BM, nb = N - j0 < BLAS_BN ? N - j0 : BLAS_BN;
+        const float *a = ta ? A + i0 : A + (size_t)i0 * lda;
+        const float *b = tb ? B + (size_t)j0 * ldb : B + j0;
+        cblas_sgemm(CblasRowMajor, TA, TB, mb, nb, K, alpha, a, lda, b, ldb, beta,
+                    C + (size_t)i0 * ldc + j0, ldc);
+    }
 }
 
 #ifdef __AVX512F__

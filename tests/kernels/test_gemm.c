@@ -16,6 +16,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "kn_backend.h"
 #include "kn_gemm.h"
 #include "kt_util.h"
 
@@ -148,4 +149,32 @@ Test(gemm, env_selects_path) {
     cr_assert(kn_gemm_path_parse("engine", &p) && p == KN_GEMM_ENGINE);
     cr_assert(kn_gemm_path_parse("auto", &p) && p == KN_GEMM_AUTO);
     cr_assert(!kn_gemm_path_parse("BLAS ", &p));
+}
+
+/* Either path gives the same bits at any thread count (the engine's
+ * determinism contract): OpenBLAS alone does not (a 70x33 weight gradient
+ * over 1024 rows differs between 1 and 2 of its threads), so the blas path
+ * runs it on one thread over fixed tiles. Shapes: that gradient, and one
+ * large enough to be tiled and threaded. */
+Test(gemm, same_bits_any_thread_count) {
+    static const int shapes[][5] = {{1, 0, 70, 33, 1024}, {0, 0, 300, 1000, 300}, {0, 1, 520, 700, 64}};
+    for (int p = 0; p < 2; p++) {
+        kn_gemm_set_path(p == 0 ? KN_GEMM_ENGINE : KN_GEMM_BLAS);
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            int ta = shapes[s][0], tb = shapes[s][1], M = shapes[s][2], N = shapes[s][3], K = shapes[s][4];
+            en_rng r; en_rng_seed(&r, 53);
+            float *A = kt_rand(&r, (size_t)M * K), *B = kt_rand(&r, (size_t)K * N);
+            float *C[2];
+            for (int t = 0; t < 2; t++) {
+                kn_set_num_threads(t + 1); /* OpenMP's and OpenBLAS's, as en_set_num_threads */
+                C[t] = kt_fill((size_t)M * N, 0.0f);
+                kn_sgemm(ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, C[t], N);
+            }
+            size_t differ = 0;
+            for (size_t i = 0; i < (size_t)M * N; i++) differ += C[0][i] != C[1][i];
+            printf("%s M%d N%d K%d: %zu values differ between 1 and 2 threads\n", kn_gemm_active_name(), M, N, K, differ);
+            cr_expect_eq(differ, 0, "%s: %zu values differ between 1 and 2 threads", kn_gemm_active_name(), differ);
+            free(A); free(B); free(C[0]); free(C[1]);
+        }
+    }
 }
