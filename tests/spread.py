@@ -34,6 +34,7 @@ KEY = [
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--markdown", action="store_true", help="also print the key labels as a Markdown table")
     ap.add_argument("runs", nargs="+", help="DESCRIPTION=results.json")
     a = ap.parse_args()
     configs, results = [], []
@@ -77,6 +78,14 @@ def main():
         if k in labels:
             e = labels[k]
             print(f"{k:<{w}}  " + "  ".join(f"{v:8.3f}" for v in e["values"]) + f"  {e['spread']:8.3f}")
+    if a.markdown:
+        print()
+        print("| result | " + " | ".join(f"[{i}]" for i in range(len(configs))) + " | spread |")
+        print("| --- |" + " ---: |" * (len(configs) + 1))
+        for k in KEY:
+            if k in labels:
+                e = labels[k]
+                print(f"| `{k}` | " + " | ".join(f"{v:.2f}" for v in e["values"]) + f" | {e['spread']:.2f} |")
     moved = sum(1 for e in labels.values() if e["spread"] != 0)
     print(f"{len(labels)} numeric labels, {moved} moved between configurations -> {a.out}")
 
