@@ -382,3 +382,16 @@ clean:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 -include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)
+
+# ---- the suite under every compute path -------------------------------------
+# make test-matrix: tests/run.sh once per {CLIPBOOK_GEMM=engine,blas} x
+# {1, 2 threads} x {OPENBLAS_CORETYPE=Haswell, SkylakeX, Prescott}, then a
+# table (tests/matrix.sh; MATRIX_GEMM/MATRIX_THREADS/MATRIX_CORES narrow it).
+.PHONY: test-matrix
+test-matrix: $(DEPS_STAMP) $(CLIPBOOK) $(TEST_BINS)
+	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) SANITIZE=$(SANITIZE) sh tests/matrix.sh $(TEST_BINS)
+
+# The chapters whose verdicts take their margins from the measured spread
+# of results between compute configurations (tests/spread.py writes it).
+SPREAD_DEPS := $(wildcard $(CHAPTERS_DIR)/spread.json $(CHAPTERS_DIR)/spread.lua)
+$(filter $(DOC_DIR)/05-% $(DOC_DIR)/06-% $(DOC_DIR)/08-% $(DOC_DIR)/09-% $(DOC_DIR)/10-%,$(DOCS)): $(SPREAD_DEPS)

@@ -52,14 +52,20 @@ local gap_count = 100 * (acc.rn.counts.prepool.test - acc.rn.counts.pooled.test)
 local gap_cell = 100 * (acc.rn.cells.prepool.test - acc.rn.cells.pooled.test)
 result("probe.count.gap", gap_count, "%.2f")
 result("probe.position.gap", gap_cell, "%.2f")
-local function says(gap)
-  if gap > 5 then return "is largely lost in the pool" end
-  if gap > -5 then return "survives the pool about as well as it is present before it" end
+-- A gap decides only beyond 5 points, or beyond twice how far it moved
+-- between compute configurations (chapters/spread.json), whichever is larger.
+local spread = assert(loadfile(here .. "/spread.lua"))()(here, assert(loadfile(here .. "/study.lua"))(), profile)
+local m_count, m_cell = spread.margin(5, "probe.count.gap"), spread.margin(5, "probe.position.gap")
+result("probe.count.margin", m_count, "%.1f")
+result("probe.position.margin", m_cell, "%.1f")
+local function says(gap, m)
+  if gap > m then return "is largely lost in the pool" end
+  if gap > -m then return "survives the pool about as well as it is present before it" end
   return "is read better after the pool than before it"
 end
 local verdict_text = string.format("In this run the number of objects %s (a gap of %.1f points), and the position of the "
-  .. "main object %s (%.1f points). %s", says(gap_count), gap_count, says(gap_cell), gap_cell,
-  (gap_cell > 5 and gap_count <= 5) and "So the pool's loss, in our models, is first of all *where* things are, not *how many*: "
+  .. "main object %s (%.1f points). %s", says(gap_count, m_count), gap_count, says(gap_cell, m_cell), gap_cell,
+  (gap_cell > m_cell and gap_count <= m_count) and "So the pool's loss, in our models, is first of all *where* things are, not *how many*: "
     .. "the pool's single query attends to the whole map and returns one vector, and what a caption asks of it (which colours "
     .. "and shapes are there) does not depend on the place." or "")
 result("probe.count.majority", base_count, "%.2f")
@@ -113,7 +119,9 @@ tabular {
 -- {{ result("probe.position.prepool.top1") }} % (majority
 -- {{ result("probe.position.majority") }} %). @fig-pool-probes and
 -- @tbl-pool-probes give both towers. A probe on more dimensions has more
--- room to fit, so a gap is only evidence of loss when it is large; the class
+-- room to fit, so a gap is only evidence of loss when it is large (here:
+-- above {{ result("probe.count.margin") }} points for the count and
+-- {{ result("probe.position.margin") }} for the position); the class
 -- probe, which both feature sets should carry, is the control.
 --
 -- {{ verdict_text }}

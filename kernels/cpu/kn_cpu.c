@@ -26,7 +26,9 @@ void kn_set_num_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
     kn_threads = n;
     omp_set_num_threads(n);
-    blas_threads(n); /* for code that calls cblas directly */
+    /* for code that calls cblas directly; on the blas path kn_sgemm threads
+     * OpenBLAS's calls itself and needs it on one thread (kn_gemm.c) */
+    blas_threads(kn_gemm_active() == KN_GEMM_BLAS ? 1 : n);
 }
 
 int kn_get_num_threads(void) { return kn_threads > 0 ? kn_threads : omp_get_max_threads(); }

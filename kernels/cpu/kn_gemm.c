@@ -3,10 +3,99 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kn_assert.h"
+
+/* ---- which GEMM runs (CLIPBOOK_GEMM) --------------------------------------
+ * Read once, at the first GEMM, so that every call of a process takes the same
+ * path (a path switch mid-run would change results between two calls).
+ * kn_gemm_set_path overrides it (tests force each path in one process). */
+#ifdef __AVX512F__
+#define HAVE_NATIVE 1
+#else
+#define HAVE_NATIVE 0
+#endif
+
+static kn_gemm_path gemm_path = KN_GEMM_AUTO;
+static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
+
+void openblas_set_num_threads(int num_threads);
+
+static void gemm_path_init(void) {
+    const char *e = getenv("CLIPBOOK_GEMM");
+    kn_gemm_path p = KN_GEMM_AUTO;
+    if (e && *e && !kn_gemm_path_parse(e, &p))
+        fprintf(stderr, "clipbook: CLIPBOOK_GEMM=%s is not auto, engine or blas; using auto\n", e);
+    if (p == KN_GEMM_ENGINE && !HAVE_NATIVE)
+        fprintf(stderr, "clipbook: CLIPBOOK_GEMM=engine needs an AVX-512 build; using blas\n");
+    gemm_path = p;
+    if (!HAVE_NATIVE || p == KN_GEMM_BLAS) openblas_set_num_threads(1); /* see blas_sgemm */
+}
+
+int kn_gemm_path_parse(const char *s, kn_gemm_path *out) {
+    static const char *names[] = {"auto", "engine", "blas"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (kn_gemm_path)i;
+            return 1;
+        }
+    return 0;
+}
+
+void kn_gemm_set_path(kn_gemm_path p) {
+    pthread_once(&gemm_once, gemm_path_init);
+    gemm_path = p;
+    if (kn_gemm_active() == KN_GEMM_BLAS) openblas_set_num_threads(1);
+}
+
+/* The path taken, resolved: KN_GEMM_ENGINE or KN_GEMM_BLAS, never AUTO.
+ * auto = the engine's kernel where it is compiled in (as before this switch). */
+kn_gemm_path kn_gemm_active(void) {
+    pthread_once(&gemm_once, gemm_path_init);
+    if (!HAVE_NATIVE) return KN_GEMM_BLAS;
+    return gemm_path == KN_GEMM_BLAS ? KN_GEMM_BLAS : KN_GEMM_ENGINE;
+}
+
+const char *kn_gemm_active_name(void) {
+    return kn_gemm_active() == KN_GEMM_ENGINE ? "engine (AVX-512)" : "blas (cblas_sgemm)";
+}
+
+/* The OpenBLAS path, with the engine kernel's guarantee: the same bits at
+ * any thread count. OpenBLAS itself does not give it (with 2 threads it
+ * splits some shapes differently: a 70x33 weight gradient over 1024 rows
+ * differs in 1110 of 2310 values between 1 and 2 threads with its Haswell
+ * kernels). So OpenBLAS runs on one thread (set when this path is chosen;
+ * kn_set_num_threads keeps it so), and a large product is cut into fixed
+ * tiles of C, BLAS_BM x BLAS_BN, each one cblas_sgemm over the whole K,
+ * that OpenMP threads share: every value is computed by the same call
+ * whatever the thread count, and inside a parallel region the tiles run on
+ * the calling thread, as the engine kernel does. */
+#define BLAS_BM 256
+#define BLAS_BN 512
+static void blas_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+    int nI = (M + BLAS_BM - 1) / BLAS_BM, nJ = (N + BLAS_BN - 1) / BLAS_BN, items = nI * nJ;
+    if (items == 1 || (double)M * N * K <= 4e6) { /* by shape only, never by thread count */
+        cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    int par = !omp_in_parallel() && omp_get_max_threads() > 1;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+    for (int it = 0; it < items; it++) {
+        int i0 = (it % nI) * BLAS_BM, j0 = (it / nI) * BLAS_BN;
+        int mb = M - i0 < BLAS_BM ? M - i0 : BLAS_BM, nb = N - j0 < BLAS_BN ? N - j0 : BLAS_BN;
+        const float *a = ta ? A + i0 : A + (size_t)i0 * lda;
+        const float *b = tb ? B + (size_t)j0 * ldb : B + j0;
+        cblas_sgemm(CblasRowMajor, TA, TB, mb, nb, K, alpha, a, lda, b, ldb, beta,
+                    C + (size_t)i0 * ldc + j0, ldc);
+    }
+}
 
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -252,19 +341,25 @@ static void gemm_run(int ta, int M, int N, int K, float alpha, const float *A, i
 
 void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
+    if (kn_gemm_active() == KN_GEMM_BLAS) {
+        blas_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
     dense_b d = {tb, B, ldb};
     kn_sgemm_packed_b(ta, M, N, K, alpha, A, lda, pack_dense_b, &d, beta, C, ldc);
 }
 
-int kn_sgemm_is_native(void) { return 1; }
+/* Under CLIPBOOK_GEMM=blas the convolutions must not reach the packed
+ * kernel either (implicit GEMM, Winograd): they ask here and fall back to
+ * im2col + kn_sgemm. The prepacked/packed-B entry points stay callable (the
+ * kernel tests run them directly), only their callers are redirected. */
+int kn_sgemm_is_native(void) { return kn_gemm_active() == KN_GEMM_ENGINE; }
 
 #else /* no AVX-512: OpenBLAS */
 
 void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
-    if (M <= 0 || N <= 0) return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    blas_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void kn_sgemm_packed_b(int ta, int M, int N, int K, float alpha, const float *A, int lda,

@@ -13,6 +13,14 @@
  * calling thread, so callers may run one GEMM per thread. It never starts
  * OpenBLAS's threads (which fight OpenMP's spinning workers).
  * Without AVX-512 at compile time it calls cblas_sgemm.
+ *
+ * Which path runs: the environment variable CLIPBOOK_GEMM, read once at the
+ * first GEMM: auto (the default: the AVX-512 kernel where compiled in, else
+ * OpenBLAS), engine (the AVX-512 kernel; without it, a warning and blas) or
+ * blas (every kn_sgemm through cblas_sgemm, and the convolutions through
+ * im2col + cblas_sgemm instead of the packed kernel). OpenBLAS's own kernel
+ * then follows OPENBLAS_CORETYPE. Direct cblas callers (en_logreg) are not
+ * switched. The thread count is OpenMP's (OMP_NUM_THREADS, kn_set_num_threads).
  * Packing buffers are per thread, kept between calls (no per-call malloc).
  */
 #ifndef KN_GEMM_H
@@ -23,8 +31,20 @@
 void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
-/* 1 when the AVX-512 kernel is compiled in (else kn_sgemm is cblas_sgemm). */
+/* 1 when kn_sgemm runs the AVX-512 kernel: compiled in and not switched to
+ * blas (else kn_sgemm is cblas_sgemm). Callers that use the packed entry
+ * points below ask this first. */
 int kn_sgemm_is_native(void);
+
+typedef enum { KN_GEMM_AUTO, KN_GEMM_ENGINE, KN_GEMM_BLAS } kn_gemm_path;
+/* "auto" | "engine" | "blas" -> *out; 0 if s is none of them. */
+int kn_gemm_path_parse(const char *s, kn_gemm_path *out);
+/* Overrides CLIPBOOK_GEMM for the rest of the process (tests). Not to be
+ * called while another thread runs a GEMM. */
+void kn_gemm_set_path(kn_gemm_path p);
+/* The path kn_sgemm takes now: KN_GEMM_ENGINE or KN_GEMM_BLAS. */
+kn_gemm_path kn_gemm_active(void);
+const char *kn_gemm_active_name(void);
 
 /* The same GEMM (ta as above) with op(B) (K,N) never stored: packb writes
  * rows [p0, p0+kc) x columns [j0, j0+nc) of it into Bp as micro-panels of

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include "kn_conv.h"
+#include "kn_gemm.h"
 #include "kt_util.h"
 
 typedef struct { int N, C, H, W, OC, pad; } wcfg;
@@ -88,6 +89,10 @@ Test(wino3, matches_loops_odd_sizes_pads_threads) {
  * test_conv.c checks against loops and finite differences. */
 Test(wino3, conv2d_dispatch_matches_gemm_path) {
     static const wcfg cfgs[] = {{4, 16, 24, 22, 18, 1}, {3, 16, 26, 20, 17, 0}};
+    /* Winograd rides on the engine's packed GEMM: under CLIPBOOK_GEMM=blas
+     * (or without AVX-512) the dispatcher rightly never takes it */
+    kn_gemm_set_path(KN_GEMM_ENGINE);
+    if (kn_gemm_active() != KN_GEMM_ENGINE) cr_skip_test("no AVX-512 GEMM in this build");
     en_rng r; en_rng_seed(&r, 32);
     for (int th = 1; th <= 3; th++) {
         omp_set_num_threads(th);

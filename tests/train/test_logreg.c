@@ -2,6 +2,7 @@
  * tests/reference/gen_logreg_fixtures.py), its gradient against finite
  * differences, and its errors. */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,53 +25,238 @@ typedef struct {
     data##_NT, name##_C, name##_tol, name##_max_iter, name##_n_iter, name##_coef, name##_intercept, \
     name##_proba, name##_pred, name##_F }
 
-/* Fits and compares; returns worst coefficient and probability differences
- * (absolute, coefficients relative to the largest |coef|). */
-static void check_fit(const char *name, fixture fx, double coef_tol, double proba_tol, double F_tol) {
+
+/* ---- the true optimum, in double, for stating tolerances ---------------
+ * F is strictly convex except along one direction: adding a constant to
+ * every intercept leaves it unchanged (u = [0 | 1,...,1] / sqrt(K)), and its
+ * gradient has no component along u. So H + u u' is positive definite, and
+ * its inverse minus u u' is H's pseudo-inverse H+ on the space the solvers
+ * move in. Newton's method from the engine's solution converges in a few
+ * steps to theta*; near it F(theta) - F* = g' H+ g / 2 to third order, and
+ * over all gradients with max |g_i| <= t that is at most t^2 sum |H+_ij| / 2:
+ * the suboptimality a stopping tolerance t allows, from the problem's own
+ * conditioning. */
+typedef struct { double F, Hsum, lmin, lmax; } optimum;
+
+/* H = d2F/dtheta2 at theta (P = K*D + K), in double. */
+static void hessian(const float *X, const int64_t *y, int64_t N, int64_t D, int64_t K, double C,
+                    const double *th, double *H) {
+    const int64_t P = K * D + K;
+    double z[16], p[16], xt[64];
+    cr_assert(K <= 16 && D < 64);
+    memset(H, 0, (size_t)(P * P) * sizeof *H);
+    for (int64_t n = 0; n < N; n++) {
+        double mx = -INFINITY, s = 0;
+        for (int64_t k = 0; k < K; k++) {
+            z[k] = th[K * D + k];
+            for (int64_t j = 0; j < D; j++) z[k] += th[k * D + j] * (double)X[n * D + j];
+            mx = fmax(mx, z[k]);
+        }
+        for (int64_t k = 0; k < K; k++) s += (p[k] = exp(z[k] - mx));
+        for (int64_t k = 0; k < K; k++) p[k] /= s;
+        for (int64_t j = 0; j < D; j++) xt[j] = X[n * D + j];
+        xt[D] = 1;
+        (void)y;
+        /* d2 CE / dz_k dz_l = p_k (k == l) - p_k p_l; theta_(k,j) maps to z_k by xt_j */
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t l = 0; l < K; l++) {
+                double a = (k == l ? p[k] : 0) - p[k] * p[l];
+                for (int64_t i = 0; i <= D; i++)
+                    for (int64_t j = 0; j <= D; j++) {
+                        int64_t r = i < D ? k * D + i : K * D + k, c = j < D ? l * D + j : K * D + l;
+                        H[r * P + c] += a * xt[i] * xt[j];
+                    }
+            }
+    }
+    for (int64_t i = 0; i < K * D; i++) H[i * P + i] += 1 / C;
+}
+
+/* A <- its Cholesky factor L (lower); 0 if not positive definite. */
+static int cholesky(double *A, int64_t P) {
+    for (int64_t j = 0; j < P; j++) {
+        double d = A[j * P + j];
+        for (int64_t k = 0; k < j; k++) d -= A[j * P + k] * A[j * P + k];
+        if (!(d > 0)) return 0;
+        A[j * P + j] = sqrt(d);
+        for (int64_t i = j + 1; i < P; i++) {
+            double v = A[i * P + j];
+            for (int64_t k = 0; k < j; k++) v -= A[i * P + k] * A[j * P + k];
+            A[i * P + j] = v / A[j * P + j];
+        }
+    }
+    return 1;
+}
+static void chol_solve(const double *L, int64_t P, double *x) {
+    for (int64_t i = 0; i < P; i++) {
+        for (int64_t k = 0; k < i; k++) x[i] -= L[i * P + k] * x[k];
+        x[i] /= L[i * P + i];
+    }
+    for (int64_t i = P - 1; i >= 0; i--) {
+        for (int64_t k = i + 1; k < P; k++) x[i] -= L[k * P + i] * x[k];
+        x[i] /= L[i * P + i];
+    }
+}
+
+/* Newton from th0 to theta*; returns F* and sum |H+_ij| at theta*. */
+static optimum true_optimum(const float *X, const int64_t *y, int64_t N, int64_t D, int64_t K,
+                            double C, const double *th0) {
+    const int64_t P = K * D + K;
+    double *th = malloc(P * sizeof *th), *g = malloc(P * sizeof *g), *H = malloc(P * P * sizeof *H);
+    memcpy(th, th0, P * sizeof *th);
+    double F = en_logreg_objective_ref(X, y, N, D, K, C, th, g);
+    for (int it = 0; it < 50; it++) {
+        hessian(X, y, N, D, K, C, th, H);
+        for (int64_t a = 0; a < K; a++)
+            for (int64_t b = 0; b < K; b++) H[(K * D + a) * P + K * D + b] += 1.0 / K;
+        cr_assert(cholesky(H, P), "H + uu' is not positive definite");
+        chol_solve(H, P, g);
+        for (int64_t i = 0; i < P; i++) th[i] -= g[i];
+        double Fn = en_logreg_objective_ref(X, y, N, D, K, C, th, g);
+        int done = !(Fn < F - 1e-15 * fabs(F));
+        F = fmin(F, Fn);
+        if (done) break;
+    }
+    /* sum |H+_ij|: H+ = (H + uu')^-1 - uu', column by column */
+    hessian(X, y, N, D, K, C, th, H);
+    for (int64_t a = 0; a < K; a++)
+        for (int64_t b = 0; b < K; b++) H[(K * D + a) * P + K * D + b] += 1.0 / K;
+    cr_assert(cholesky(H, P));
+    double hsum = 0;
+    for (int64_t c = 0; c < P; c++) {
+        memset(g, 0, P * sizeof *g);
+        g[c] = 1;
+        chol_solve(H, P, g);
+        for (int64_t r = 0; r < P; r++) {
+            double u = (r >= K * D && c >= K * D) ? 1.0 / K : 0;
+            hsum += fabs(g[r] - u);
+        }
+    }
+    /* extreme eigenvalues of H on u's complement: power iteration on H and
+     * on H+ (a solve with H + uu'), u projected out each step */
+    double *v = malloc(P * sizeof *v), *Hd = malloc(P * P * sizeof *Hd), lam[2] = {0, 0};
+    hessian(X, y, N, D, K, C, th, Hd);
+    for (int which = 0; which < 2; which++) {
+        for (int64_t i = 0; i < P; i++) v[i] = 1.0 + 0.01 * (double)(i % 7);
+        for (int it = 0; it < 500; it++) {
+            double mu = 0, nv = 0;
+            for (int64_t k = K * D; k < P; k++) mu += v[k] / K;
+            for (int64_t k = K * D; k < P; k++) v[k] -= mu;
+            for (int64_t i = 0; i < P; i++) nv += v[i] * v[i];
+            nv = sqrt(nv);
+            for (int64_t i = 0; i < P; i++) v[i] /= nv;
+            if (which == 0) {
+                for (int64_t i = 0; i < P; i++) {
+                    g[i] = 0;
+                    for (int64_t j = 0; j < P; j++) g[i] += Hd[i * P + j] * v[j];
+                }
+            } else {
+                memcpy(g, v, P * sizeof *g);
+                chol_solve(H, P, g);
+            }
+            double r = 0;
+            for (int64_t i = 0; i < P; i++) r += v[i] * g[i];
+            lam[which] = r;
+            memcpy(v, g, P * sizeof *v);
+        }
+    }
+    free(v); free(Hd);
+    free(th); free(g); free(H);
+    return (optimum){ F, hsum, 1.0 / lam[1], lam[0] };
+}
+
+/* Fits and compares with scikit-learn's solution and with theta*. Every
+ * bound comes from the problem (its Hessian at theta*) and the stopping
+ * rules, not from one machine's result:
+ * - objective: F* - e <= F_engine (no solver beats the optimum; e = N K eps64 F*,
+ *   the double rounding of the sum) and F_engine - F* <= S, the suboptimality
+ *   the stopping rule that fired allows: for "max |g| <= tol",
+ *   tol^2 sum|H+| / 2 (above); for "relative reduction <= ftol", kappa ftol
+ *   max(|F|, 1): a step that reduces F by at least 1/kappa of what is left
+ *   (steepest descent's rate with condition number kappa = lmax / lmin, which
+ *   L-BFGS matches or beats) stops with at most kappa times its last reduction
+ *   left. Plus twice the gap between the engine's own F (float GEMMs on
+ *   double logits) and F in double at its weights: the engine minimises the
+ *   former. The engine's F may be lower than scikit-learn's: both stop within
+ *   S of the optimum at points that depend on the rounding of each step (the
+ *   issue-12 failure was a two-sided 1e-7 check on an ill-conditioned fit
+ *   whose two solvers each stopped 1e-5 above F*).
+ * - coefficients: to second order |theta - theta*|_2 <= sqrt(2 (F - F*) / lmin)
+ *   for each solver, so they differ by at most the sum (relative to max |coef|).
+ * - probabilities: softmax moves each p by at most half the largest logit
+ *   change (|d p_k / d z|_1 = 2 p_k (1 - p_k) <= 1/2), and the logits of the two
+ *   solutions differ by what their coefficients give; plus predict_proba's
+ *   float rounding of D+1-term logits, (D + 1) eps32 sum |x_j theta_j|, and of p. */
+#define FTOL_REL 2.2204460492503131e-09 /* scipy's factr * epsmch, as en_logreg.c */
+static void check_fit(const char *name, fixture fx) {
     en_logreg_opts o = en_logreg_defaults();
     o.C = fx.C; o.max_iter = fx.max_iter; o.tol = fx.tol;
     en_logreg m;
     cr_assert_eq(en_logreg_fit(&m, fx.X, fx.y, fx.N, fx.D, fx.K, &o), 0, "%s", en_error_msg());
+    const int64_t K = fx.K, D = fx.D, P = K * D + K;
     double cmax = 0, wc = 0, wp = 0;
-    for (int64_t i = 0; i < fx.K * fx.D; i++) cmax = fmax(cmax, fabs(fx.coef[i]));
-    for (int64_t i = 0; i < fx.K * fx.D; i++) wc = fmax(wc, fabs(m.W[i] - fx.coef[i]) / cmax);
-    for (int64_t k = 0; k < fx.K; k++) wc = fmax(wc, fabs(m.b[k] - fx.intercept[k]) / cmax);
-    float *p = malloc(fx.NT * fx.K * sizeof *p);
+    for (int64_t i = 0; i < K * D; i++) cmax = fmax(cmax, fabs(fx.coef[i]));
+    for (int64_t i = 0; i < K * D; i++) wc = fmax(wc, fabs(m.W[i] - fx.coef[i]) / cmax);
+    for (int64_t k = 0; k < K; k++) wc = fmax(wc, fabs(m.b[k] - fx.intercept[k]) / cmax);
+    float *p = malloc(fx.NT * K * sizeof *p);
     int64_t *lab = malloc(fx.NT * sizeof *lab);
     en_logreg_predict_proba(&m, fx.Xt, fx.NT, p);
     en_logreg_predict(&m, fx.Xt, fx.NT, lab);
-    for (int64_t i = 0; i < fx.NT * fx.K; i++) wp = fmax(wp, fabs(p[i] - fx.proba[i]));
+    for (int64_t i = 0; i < fx.NT * K; i++) wp = fmax(wp, fabs(p[i] - fx.proba[i]));
     int64_t same = 0;
     for (int64_t i = 0; i < fx.NT; i++) same += lab[i] == fx.pred[i];
-    /* The objective at the reference solution and at ours (in double). */
-    double *th = malloc((fx.K * fx.D + fx.K) * sizeof *th);
-    for (int64_t i = 0; i < fx.K * fx.D; i++) th[i] = m.W[i];
-    for (int64_t k = 0; k < fx.K; k++) th[fx.K * fx.D + k] = m.b[k];
-    double F = en_logreg_objective_ref(fx.X, fx.y, fx.N, fx.D, fx.K, fx.C, th, NULL);
-    double dF = (F - fx.F) / fx.F;
-    free(th);
-    cr_log_info("%s: n_iter %d (sklearn %d), %s; F %.12g (sklearn %.12g, rel diff %.2g, tol %.1g); "
-                "worst coef diff %.3g (tol %.1g), proba diff %.3g (tol %.1g), %lld/%lld predictions equal",
-                name, m.n_iter, fx.n_iter, en_logreg_status_name(m.status), F, fx.F, dF, F_tol, wc, coef_tol,
-                wp, proba_tol, (long long)same, (long long)fx.NT);
-    cr_assert(fabs(dF) < F_tol, "%s: objective %.12g vs %.12g", name, F, fx.F);
-    cr_assert(wc < coef_tol, "%s: coefficients differ by %g", name, wc);
-    cr_assert(wp < proba_tol, "%s: probabilities differ by %g", name, wp);
+    /* The objective at our solution (in double), and the optimum. */
+    double *th = malloc(P * sizeof *th);
+    for (int64_t i = 0; i < K * D; i++) th[i] = m.W[i];
+    for (int64_t k = 0; k < K; k++) th[K * D + k] = m.b[k];
+    double F = en_logreg_objective_ref(fx.X, fx.y, fx.N, D, K, fx.C, th, NULL);
+    optimum opt = true_optimum(fx.X, fx.y, fx.N, D, K, fx.C, th);
+    double kappa = opt.lmax / opt.lmin, e = (double)fx.N * K * DBL_EPSILON * fabs(opt.F);
+    double S = m.status == EN_LOGREG_CONV_PGTOL ? 0.5 * fx.tol * fx.tol * opt.Hsum
+             : kappa * FTOL_REL * fmax(fabs(opt.F), 1.0);
+    S += 2 * fabs(m.loss - F);
+    double Se = fmax(F - opt.F, 0), Ss = fmax(fx.F - opt.F, 0);
+    double coef_tol = (sqrt(2 * Se / opt.lmin) + sqrt(2 * Ss / opt.lmin)) / cmax;
+    double dzmax = 0, zmax = 0; /* the largest logit change between the two solutions */
+    for (int64_t n = 0; n < fx.NT; n++)
+        for (int64_t k = 0; k < K; k++) {
+            double dz = (double)m.b[k] - fx.intercept[k], z = fabs(m.b[k]);
+            for (int64_t j = 0; j < D; j++) {
+                dz += ((double)m.W[k * D + j] - fx.coef[k * D + j]) * fx.Xt[n * D + j];
+                z += fabs((double)fx.Xt[n * D + j] * m.W[k * D + j]);
+            }
+            dzmax = fmax(dzmax, fabs(dz));
+            zmax = fmax(zmax, z);
+        }
+    double proba_tol = 0.5 * (dzmax + (D + 1) * FLT_EPSILON * zmax) + FLT_EPSILON;
+    cr_log_info("%s: n_iter %d (sklearn %d), %s; F - F* %.3g (sklearn %.3g, allowed [%.1g, %.3g]: "
+                "kappa %.3g, lmin %.3g); worst coef diff %.3g (bound %.3g), proba diff %.3g "
+                "(bound %.3g), %lld/%lld predictions equal",
+                name, m.n_iter, fx.n_iter, en_logreg_status_name(m.status), F - opt.F, fx.F - opt.F,
+                -e, S, kappa, opt.lmin, wc, coef_tol, wp, proba_tol, (long long)same, (long long)fx.NT);
+    cr_assert(fx.F - opt.F >= -e, "%s: the fixture's F %.12g is below the optimum %.12g", name, fx.F, opt.F);
+    cr_assert(F - opt.F >= -e, "%s: F %.12g below the optimum %.12g", name, F, opt.F);
+    cr_assert(F - opt.F <= S, "%s: F %.12g is %.3g above the optimum (allowed %.3g; scikit-learn %.12g)",
+              name, F, F - opt.F, S, fx.F);
+    cr_assert(wc <= coef_tol, "%s: coefficients differ by %g (bound %g)", name, wc, coef_tol);
+    cr_assert(wp <= proba_tol, "%s: probabilities differ by %g (bound %g)", name, wp, proba_tol);
     cr_assert_eq(same, fx.NT, "%s: %lld of %lld predictions differ", name, (long long)(fx.NT - same), (long long)fx.NT);
-    free(p); free(lab);
+    free(th); free(p); free(lab);
     en_logreg_free(&m);
 }
 
-/* Solved to tol 1e-10 both sides: the unique optimum. */
-Test(logreg, matches_sklearn_tight) { check_fit("tight", FIXTURE(blob, tight), 1e-5, 1e-6, 1e-9); }
+/* tol 1e-10 both sides: the gradient rule never fires; both stop on the
+ * relative-reduction rule, ~5e-8 above F* (check_fit states the bounds). */
+Test(logreg, matches_sklearn_tight) { check_fit("tight", FIXTURE(blob, tight)); }
 /* scikit-learn's defaults (tol 1e-4): both stop near, not at, the optimum. */
-Test(logreg, matches_sklearn_default_tol) { check_fit("default tol", FIXTURE(blob, dflt), 1e-3, 1e-4, 1e-8); }
+Test(logreg, matches_sklearn_default_tol) { check_fit("default tol", FIXTURE(blob, dflt)); }
 /* Separable classes, held finite by the penalty (C = 10). The valley is
- * flat, both solvers stop on the relative-reduction rule, and float inputs
- * move the stopping point slightly: hence the looser coefficient tolerance. */
+ * flat (lmin ~4e-3), both solvers stop on the relative-reduction rule, and
+ * float rounding moves the stopping point: coefficients 6e-5 apart with
+ * OpenBLAS's Haswell kernels, 5e-4 with its Prescott ones (what a fixed 5e-4
+ * tolerance failed); the bound from lmin and the two gaps to F* covers both. */
 Test(logreg, separable_regularised) {
     fixture fx = FIXTURE(sepd, sep);
-    check_fit("separable", fx, 5e-4, 1e-5, 1e-6);
+    check_fit("separable", fx);
     en_logreg_opts o = en_logreg_defaults(); o.C = fx.C; o.max_iter = fx.max_iter; o.tol = fx.tol;
     en_logreg m;
     en_logreg_fit(&m, fx.X, fx.y, fx.N, fx.D, fx.K, &o);
@@ -170,11 +356,14 @@ Test(logreg, bad_input_is_an_error) {
     expect_error(X, y, 4, 2, 2, 1.0, 100, "NaN or infinity");
 }
 
-/* Ill-conditioned features: a few hundred iterations of history and line
- * search, where rounding differences steer the path. scikit-learn itself,
- * given X perturbed by 1e-7 relative, takes 384–444 iterations (399 on X)
- * and its coefficients move by up to ~1e-3 of the largest; so the objective
- * is the tight check here, the coefficients a loose one. */
+/* Ill-conditioned features (kappa ~2e4): a few hundred iterations of history
+ * and line search, where rounding differences steer the path. scikit-learn
+ * itself, given X perturbed by 1e-7 relative, takes 384–444 iterations (399
+ * on X) and its coefficients move by up to ~1e-3 of the largest. Each solver
+ * stops 5e-6 to 1.5e-5 above F* depending on the GEMM kernels (OpenBLAS
+ * Haswell / SkylakeX / Prescott: 361 / 415 / 368 iterations), so the engine's
+ * F is above or below scikit-learn's by ~1e-7 relative: a two-sided 1e-7
+ * check failed on Intel (issue 12). check_fit bounds F against F* instead. */
 Test(logreg, matches_sklearn_ill_conditioned) {
-    check_fit("ill-conditioned", FIXTURE(illd, illc), 5e-3, 1e-3, 1e-7);
+    check_fit("ill-conditioned", FIXTURE(illd, illc));
 }
