@@ -7,7 +7,7 @@
 #   make report     render the study (PROFILE=mini by default)
 #   make clean
 #
-# Options: PROFILE=mini|smoke|paper  SANITIZE=1  CUDA=0|1  ARCH=native  V=1 (echo commands)
+# Options: PROFILE=mini|smoke|paper|paper-fixture  DATA_DIR=dir (the paper data)  SANITIZE=1  CUDA=0|1  ARCH=native  V=1 (echo commands)
 # Sources are found by wildcard: a new file in a room (engine/, engine/base/,
 # kernels/cpu/, figures/, report/, lua/bind/, lua/notebook/, lua/cli/ and
 # lua/cli/*/) or a new tests/<module>/test_*.c needs no edit here.
@@ -274,19 +274,28 @@ data: $(DEPS_STAMP) $(CLIPBOOK)
 # merged results and `clipbook render`. A fragment is remade only when its
 # chapter, lua/*.lua, the profiles file, the profile or the engine (its
 # version or its code hash, both in `clipbook --version`) changed (the two
-# stamps below change content only when those do). A failed
-# chapter keeps its fragment (with the error block) but is dated 1970 so the
-# next `make report` reruns it; the other chapters still run (-k).
+# stamps below change content only when those do). A failed chapter keeps
+# its fragment (with the error block) and leaves DOC_DIR/NAME.failed, which
+# makes the next `make report` rerun it; the other chapters still run (-k).
+# The report runs in two passes: the chapters, then the conclusion and the
+# appendix (09, 10), which summarise the fragments there are and list the
+# chapters that failed; the second pass never reruns a chapter of the first
+# (NO_RETRY), so 09 and 10 run whatever happened before. Each profile has its
+# own DOC_DIR, so no fragment of one profile enters another's report.
+# DATA_DIR reaches the chapters (chapters/study.lua reads data/ paths there).
 CHAPTERS_DIR ?= chapters
-DOC_DIR      ?= build/doc
+DOC_DIR      ?= build/$(PROFILE)/doc
 REPORT_DIR   ?= build/report
 CHAPTERS     := $(sort $(wildcard $(CHAPTERS_DIR)/[0-9]*.lua))
 DOCS         := $(CHAPTERS:$(CHAPTERS_DIR)/%.lua=$(DOC_DIR)/%.json)
 CHAPTER_DEPS := $(wildcard lua/notebook/*.lua) $(wildcard $(CHAPTERS_DIR)/profiles.lua) $(wildcard $(CHAPTERS_DIR)/study.lua)
-# the conclusion and the appendix summarise the other chapters' fragments
+# the conclusion and the appendix summarise the other chapters' fragments:
+# in the second pass (SUMMARY_PASS=1) those that exist
 SUMMARY_DOCS := $(filter $(DOC_DIR)/09-% $(DOC_DIR)/10-%,$(DOCS))
-$(SUMMARY_DOCS): $(filter-out $(SUMMARY_DOCS),$(DOCS))
+BODY_DOCS    := $(filter-out $(SUMMARY_DOCS),$(DOCS))
+$(SUMMARY_DOCS): $(if $(SUMMARY_PASS),$(wildcard $(BODY_DOCS)),$(BODY_DOCS))
 $(filter $(DOC_DIR)/10-%,$(DOCS)): $(filter $(DOC_DIR)/09-%,$(DOCS))
+NO_RETRY ?=
 
 .PHONY: docs watch FORCE
 FORCE:
@@ -296,15 +305,17 @@ $(DOC_DIR)/.profile: FORCE
 $(DOC_DIR)/.engine: FORCE | $(CLIPBOOK)
 	@mkdir -p $(@D); $(CLIPBOOK) --version | cmp -s - $@ || $(CLIPBOOK) --version > $@
 
-$(DOC_DIR)/%.json: $(CHAPTERS_DIR)/%.lua $(CHAPTER_DEPS) $(DOC_DIR)/.profile $(DOC_DIR)/.engine | $(CLIPBOOK)
-	@CLIPBOOK_DOC_DIR=$(DOC_DIR) $(CLIPBOOK) run $< --profile $(PROFILE) --out $@ \
+$(DOC_DIR)/%.json: $(CHAPTERS_DIR)/%.lua $(CHAPTER_DEPS) $(DOC_DIR)/.profile $(DOC_DIR)/.engine \
+                   $$(if $$(filter $$@,$$(NO_RETRY)),,$$(if $$(wildcard $$(basename $$@).failed),FORCE)) | $(CLIPBOOK)
+	@CLIPBOOK_DOC_DIR=$(DOC_DIR) DATA_DIR=$(DATA_DIR) $(CLIPBOOK) run $< --profile $(PROFILE) --out $@ \
 	   --of "$$(echo $(CHAPTERS) | tr ' ' '\n' | grep -nxF '$<' | cut -d: -f1)/$(words $(CHAPTERS))" \
-	 || { touch -c -d @0 $@ 2>/dev/null; exit 1; }
+	 && rm -f $(@:.json=.failed) || { touch $(@:.json=.failed); exit 1; }
 
 docs: $(DOCS)
 
 report: $(DEPS_STAMP) $(CLIPBOOK)
-	@rc=0; $(MAKE) --no-print-directory -k docs || rc=1; \
+	@rc=0; $(MAKE) --no-print-directory -k $(BODY_DOCS) || rc=1; \
+	 $(MAKE) --no-print-directory -k $(SUMMARY_DOCS) SUMMARY_PASS=1 NO_RETRY="$(BODY_DOCS)" || rc=1; \
 	 $(CLIPBOOK) results $(DOCS) --out $(REPORT_DIR)/results.json || rc=1; \
 	 if [ -z "$(DOCS)" ]; then echo "report: no chapters in $(CHAPTERS_DIR)/"; \
 	 elif $(CLIPBOOK) help | grep -q '^  render '; then \
@@ -317,7 +328,7 @@ report: $(DEPS_STAMP) $(CLIPBOOK)
 
 # Rerun what changed and re-render on every save (inotify); Ctrl-C stops.
 watch: $(DEPS_STAMP) $(CLIPBOOK)
-	@$(CLIPBOOK) watch --cmd "$(MAKE) --no-print-directory report PROFILE=$(PROFILE)" \
+	@$(CLIPBOOK) watch --cmd "$(MAKE) --no-print-directory report PROFILE=$(PROFILE) DATA_DIR=$(DATA_DIR)" \
 	   --pdf $(REPORT_DIR)/report.pdf $(CHAPTERS_DIR) lua/notebook
 
 # make fuzz: libFuzzer targets for every reader and parser a user can feed

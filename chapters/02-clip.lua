@@ -23,6 +23,24 @@
 -- the study's shared pieces (chapters/study.lua, beside this file)
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
 local S = assert(loadfile(here .. "/study.lua"))().new { memo = memo, profile = profile, cb = cb }
+-- towers pre-trained here (a model config and `train`) or read from
+-- checkpoints; the chapter tells the story of whichever the profile has
+local trained_here = S.model_params("vit").train ~= nil and S.model_params("rn").train ~= nil
+local vit, vit_info = S.model("vit")
+local rn, rn_info = S.model("rn")
+local function arch(c)
+  return c.vision_vit == 1
+      and string.format("ViT: %d layers, width %d, patch %d", c.vision_layers, c.vision_width, c.vision_patch_size)
+      or string.format("ResNet: blocks %d-%d-%d-%d, width %d, stem %d/%d", c.vision_layers[1], c.vision_layers[2],
+        c.vision_layers[3], c.vision_layers[4], c.vision_width, c.resnet_stem_stride, c.resnet_stem_pool)
+end
+local checkpoint_prose = not trained_here and string.format(
+  "This run does not train its towers: it reads them from checkpoints with OpenAI's key names, `%s` (ViT) and "
+  .. "`%s` (ResNet), which `make data` fetches from OpenAI's release of CLIP [@radford2021] and checks against "
+  .. "their SHA-256 (a stand-in with random weights in the same layout when the run is a test). @tbl-towers lists "
+  .. "what the files hold, read off the shapes of their tensors as OpenAI's own `build_model` does; the loss below "
+  .. "is that of @eq-clip-loss on towers it did not train.",
+  S.model_params("vit").checkpoint, S.model_params("rn").checkpoint) or ""
 
 -- %% the contrastive loss
 local function clip_loss(image_features, text_features, logit_scale)
@@ -43,9 +61,9 @@ end
 -- the same logits with the class names, written as captions, in place of
 -- the batch's captions.
 --
--- ## Our two towers {#sec-towers}
+-- ## The two towers {#sec-towers}
 --
--- The study needs CLIP models it can afford to train on two CPU cores in a
+-- {{ trained_here and [[The study needs CLIP models it can afford to train on two CPU cores in a
 -- few minutes, so it pre-trains its own on the *shapes world*: pictures of
 -- one to four objects (eight shapes, eight colours, four drawing styles,
 -- four textured backgrounds, partial occlusion), each with captions from a
@@ -70,19 +88,32 @@ end
 -- vocabulary learnt from the corpus's captions. Optimisation follows the
 -- paper: AdamW [@loshchilov2019] with decoupled weight decay 0.2 on
 -- weights only, linear warm-up then cosine decay, batches of
--- {{ profile.towers.vit.train.batch }} pairs.
+-- ]] .. (trained_here and profile.towers.vit.train.batch or 0) .. [[ pairs.]] or checkpoint_prose }}
 
 -- %% pre-train echo=false
-local vit, vit_info = S.model("vit")
-local rn, rn_info = S.model("rn")
+local passes = {}
+if not trained_here then
+  local function crow(name, m)
+    local c = m:config()
+    return { name, arch(c), c.image_resolution, c.embed_dim,
+             string.format("%d layers, width %d, %d heads", c.transformer_layers, c.transformer_width, c.transformer_heads),
+             c.context_length, c.vocab_size, m:nparams() }
+  end
+  tabular {
+    label = "tbl-towers",
+    caption = "The two CLIP models of this run, as their checkpoints hold them: image tower, input size (px), embedding "
+      .. "width, text tower, context length, vocabulary and parameters (both towers).",
+    columns = { "model", "image tower", "px", "embed", "text tower", "context", "vocabulary", "parameters" },
+    rows = { crow("vit", vit), crow("rn", rn) },
+    formats = { nil, nil, "%d", "%d", nil, "%d", "%d", "%d" },
+  }
+  result("towers.vit.nparams", vit:nparams())
+  result("towers.rn.nparams", rn:nparams())
+else
 local function row(name, m, info)
   local c = m:config()
   local tr = S.model_params(name).train or {}
-  local arch = c.vision_vit == 1
-      and string.format("ViT: %d layers, width %d, patch %d", c.vision_layers, c.vision_width, c.vision_patch_size)
-      or string.format("ResNet: blocks %d-%d-%d-%d, width %d, stem %d/%d", c.vision_layers[1], c.vision_layers[2],
-        c.vision_layers[3], c.vision_layers[4], c.vision_width, c.resnet_stem_stride, c.resnet_stem_pool)
-  return { name, arch, c.image_resolution, info.nparams or m:nparams(), tr.steps or 0,
+  return { name, arch(c), c.image_resolution, info.nparams or m:nparams(), tr.steps or 0,
            info.images_per_s or 0, info.wall_s or 0 }
 end
 tabular {
@@ -105,7 +136,6 @@ end
 result("pretrain.vit.final_loss", tail_mean(vit_info.loss or {}, 10), "%.3f")
 result("pretrain.rn.final_loss", tail_mean(rn_info.loss or {}, 10), "%.3f")
 result("pretrain.chance_loss", math.log(profile.towers.vit.train.batch), "%.3f")
-local passes = {}
 for _, name in ipairs { "vit", "rn" } do
   local tr = S.model_params(name).train or {}
   if tr.steps and tr.batch and tr.corpus then
@@ -113,8 +143,10 @@ for _, name in ipairs { "vit", "rn" } do
     result("pretrain." .. name .. ".passes", passes[name], "%.1f")
   end
 end
+end
 
 -- %% loss curves echo=false
+if trained_here then
 local function steps_of(l) local x = {} for i = 1, #l do x[i] = i end return x end
 figure {
   label = "fig-pretrain-loss",
@@ -127,21 +159,22 @@ figure {
   },
   hlines = { { y = math.log(profile.towers.vit.train.batch), label = "ln B" } },
 }
+end
 
 -- %% [markdown]
--- @fig-pretrain-loss shows both runs. The ViT ends at a loss of
--- {{ result("pretrain.vit.final_loss") }} and the ResNet at
--- {{ result("pretrain.rn.final_loss") }}, against
--- {{ result("pretrain.chance_loss") }} for a model that has learnt nothing.
--- The ViT took {{ result("pretrain.vit.wall_s") }} s at
--- {{ result("pretrain.vit.images_per_s") }} pictures/s, the ResNet
--- {{ result("pretrain.rn.wall_s") }} s at {{ result("pretrain.rn.images_per_s") }}
+-- {{ trained_here and ([[@fig-pretrain-loss shows both runs. The ViT ends at a loss of
+-- ]] .. (result("pretrain.vit.final_loss")) .. [[ and the ResNet at
+-- ]] .. (result("pretrain.rn.final_loss")) .. [[, against
+-- ]] .. (result("pretrain.chance_loss")) .. [[ for a model that has learnt nothing.
+-- The ViT took ]] .. (result("pretrain.vit.wall_s")) .. [[ s at
+-- ]] .. (result("pretrain.vit.images_per_s")) .. [[ pictures/s, the ResNet
+-- ]] .. (result("pretrain.rn.wall_s")) .. [[ s at ]] .. (result("pretrain.rn.images_per_s")) .. [[
 -- pictures/s (measured on this machine while other work shared its cores;
 -- @sec-appendix lists the machine).
 --
 -- The sizes come from timing a few candidates for a few steps each
 -- (@tbl-bench): the budget is about four minutes of pre-training per tower
--- on two cores{{ passes.vit and passes.rn and string.format(", which at the throughput measured buys %s passes over the corpus for the ViT and %s for the ResNet", result("pretrain.vit.passes"), result("pretrain.rn.passes")) or "" }}. Wider towers or finer
+-- on two cores]] .. (passes.vit and passes.rn and string.format(", which at the throughput measured buys %s passes over the corpus for the ViT and %s for the ResNet", result("pretrain.vit.passes"), result("pretrain.rn.passes")) or "") .. [[. Wider towers or finer
 -- patches run several times slower, and would have had to train on a
 -- fraction of the pictures.
 --
@@ -157,7 +190,7 @@ figure {
 -- them, draws the main object clearly larger, and halves the contrast of
 -- textures, stripes and outlines; every feature (four styles, four
 -- backgrounds, occlusion, one to four objects) is still there.
--- `engine/NOTES.md` records the measurements behind each change. {{ used and openai and string.format("Keeping the ResNet's 4×4 map costs a factor of %.1f in throughput against OpenAI's stem, which would leave a single cell at 32 px.", openai / used) or "" }}
+-- `engine/NOTES.md` records the measurements behind each change. ]] .. (used and openai and string.format("Keeping the ResNet's 4×4 map costs a factor of %.1f in throughput against OpenAI's stem, which would leave a single cell at 32 px.", openai / used) or "") .. [[]]) or "" }}
 
 -- %% candidate sizes echo=false
 local bench = memo("sizes.bench", { bench = profile.bench, vocab = S.bpe():vocab_size() }, function(q)
@@ -194,24 +227,32 @@ end
 
 -- %% [markdown]
 --
--- ## What training changed
+-- ## {{ trained_here and "What training changed" or "The loss on the checkpoint's towers" }}
 --
 -- Before training, every picture is about as similar to every caption;
 -- after it, the diagonal — each picture with its own caption — should stand
--- out. @fig-similarity compares a batch of test pictures with their
--- captions before and after pre-training, and computes the loss of
--- @eq-clip-loss on that batch with the function above.
+-- out. @fig-similarity compares a batch of test pictures with
+-- {{ trained_here and "their captions before and after pre-training" or "prompts made from their class names (\"a photo of a {class}.\") at initialisation and with the checkpoint's weights" }},
+-- and computes the loss of @eq-clip-loss on that batch with the function above.
 
 -- %% similarity echo=false
 local B = 8
-local batch = S.data("cls_test", { n = B, size = vit:config().image_resolution, captions = true })
-local tok = S.bpe():tokenize(batch.captions, vit:config().context_length, true)
 local cfg = vit:config()
+local images, normalized, batch = S.images("cls_test", { n = B, size = cfg.image_resolution, captions = true })
+-- the pictures' own captions where the data has them, else prompts made
+-- from their class names (as zero-shot makes them, @sec-zeroshot)
+local texts = batch.captions
+if not texts then
+  local names, y = S.class_names(), batch.labels:totable()
+  texts = {}
+  for i = 1, B do texts[i] = "a photo of a " .. names[y[i] + 1] .. "." end
+end
+local tok = S.bpe():tokenize(texts, cfg.context_length, true)
 local fresh = cb.clip_new(cfg, profile.seed)
 local function sims(m)
-  local I = m:encode_image(batch.images):normalize(2)
-  local T = m:encode_text(tok):normalize(2)
-  return I:matmul(T:transpose()), clip_loss(m:encode_image(batch.images), m:encode_text(tok), m:scale()):item()
+  local If = m:encode_image(images, { normalized = normalized })
+  local Tf = m:encode_text(tok)
+  return If:normalize(2):matmul(Tf:normalize(2):transpose()), clip_loss(If, Tf, m:scale()):item()
 end
 local before, loss_before = sims(fresh)
 local after, loss_after = sims(vit)
@@ -222,7 +263,7 @@ for i = 1, B do labels[i] = tostring(i) end
 figure {
   label = "fig-similarity",
   caption = "Cosine similarity of " .. B .. " test pictures (rows) with their captions (columns) for the ViT model, "
-    .. "(a) at initialisation and (b) after pre-training.",
+    .. "(a) at initialisation and (b) " .. (trained_here and "after pre-training." or "with the checkpoint's weights."),
   kind = "panels", cols = 2,
   panels = {
     { kind = "heatmap", values = before:totable(), row_labels = labels, col_labels = labels,
@@ -236,11 +277,12 @@ local At = after:totable()
 for i = 1, B do
   local best, bj = -2, 1
   for j = 1, B do if At[i][j] > best then best, bj = At[i][j], j end end
-  rowsm[#rowsm + 1] = { i, batch.captions[i], batch.captions[bj], best }
+  rowsm[#rowsm + 1] = { i, texts[i], texts[bj], best }
 end
 tabular {
   label = "tbl-matches",
-  caption = "The same pictures: their own caption and the caption of the batch the trained ViT model finds most similar.",
+  caption = "The same pictures: their own caption and the caption of the batch the "
+    .. (trained_here and "trained" or "checkpoint's") .. " ViT model finds most similar.",
   columns = { "picture", "its caption", "best-matching caption", "cosine" },
   rows = rowsm, formats = { "%d", nil, nil, "%.2f" }, align = "lllr",
 }
@@ -248,9 +290,7 @@ tabular {
 -- %% [markdown]
 -- On this batch the loss of @eq-clip-loss falls from
 -- {{ result("pretrain.batch_loss.before") }} at initialisation to
--- {{ result("pretrain.batch_loss.after") }} after pre-training
--- (@tbl-matches shows which caption each picture now prefers). The captions
--- of the shapes world are often near-duplicates of one another ("a photo of a
--- large red star" and "a large red star in the middle"), so a caption that is
--- not the picture's own but describes it just as well is a fair match, not
--- an error.
+-- {{ result("pretrain.batch_loss.after") }} {{ trained_here and "after pre-training" or "with the checkpoint's weights" }},
+-- against {{ string.format("%.3f", math.log(B)) }} (ln {{ B }}) for towers that cannot tell the captions apart
+-- (@tbl-matches shows which caption each picture now prefers).
+-- {{ batch.captions and "The captions of the shapes world are often near-duplicates of one another (\"a photo of a large red star\" and \"a large red star in the middle\"), so a caption that is not the picture's own but describes it just as well is a fair match, not an error." or "Two pictures of one class share a prompt, so a match with the other's prompt is no error." }}

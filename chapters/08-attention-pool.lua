@@ -10,9 +10,14 @@
 -- and the position of every object, so the hypothesis can be tested
 -- directly: fit the same linear probe (@sec-probe) for the number of
 -- objects (1–4) and for the 3×3 cell holding the main object's centre, once
--- on the pooled embedding and once on the flattened pre-pool features
--- (the ResNet's map before the attention pool; the ViT's tokens before the
--- class token is read out).
+-- on the pooled embedding and once on the pre-pool features (the ResNet's
+-- map before the attention pool; the ViT's patch tokens before the class
+-- token is read out), each average-pooled to a 3×3 grid of cells: a full
+-- map is far too large to probe at RN50's size (2048 × 7 × 7 = 100,352
+-- numbers per picture), and a 3×3 grid still says where things are. The
+-- pictures are the shapes world's, drawn at each tower's own resolution,
+-- since only it knows counts and positions (a profile on other data, such
+-- as CIFAR-100, gives this chapter shapes-world splits of its own).
 
 -- %% setup echo=false
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
@@ -20,14 +25,16 @@ local S = assert(loadfile(here .. "/study.lua"))().new { memo = memo, profile = 
 local C = profile.probe.C
 
 -- %% probes echo=false
+local P = S.pool_splits
 local acc = {}
 for _, tower in ipairs { "rn", "vit" } do
   acc[tower] = {}
   for _, target in ipairs { "counts", "cells", "labels" } do
     acc[tower][target] = {}
-    for _, kind in ipairs { "pooled", "prepool" } do
-      acc[tower][target][kind] = S.linear_probe(tower, kind, C, target, profile.probe.pool_max_iter)
+    for _, kind in ipairs { "pooled", "grid" } do
+      acc[tower][target][kind] = S.linear_probe(tower, kind, C, target, profile.probe.pool_max_iter, P)
     end
+    acc[tower][target].prepool = acc[tower][target].grid  -- (the stable labels say "prepool")
   end
 end
 -- the labels' stable names: the ResNet is the model with an attention pool
@@ -40,7 +47,7 @@ result("probe.vit.count.prepool.top1", 100 * acc.vit.counts.prepool.test, "%.2f"
 result("probe.vit.position.pooled.top1", 100 * acc.vit.cells.pooled.test, "%.2f")
 result("probe.vit.position.prepool.top1", 100 * acc.vit.cells.prepool.test, "%.2f")
 local function majority(target)
-  local t = S.targets("cls_test", target):totable()
+  local t = S.targets(P.test, target):totable()
   local n = {}
   for _, v in ipairs(t) do n[v] = (n[v] or 0) + 1 end
   local m = 0
@@ -97,7 +104,7 @@ local rows = {}
 for _, tw in ipairs { { "rn", "ResNet" }, { "vit", "ViT" } } do
   for _, kind in ipairs { "pooled", "prepool" } do
     local a = acc[tw[1]]
-    rows[#rows + 1] = { tw[2], kind == "pooled" and "pooled embedding" or "before the pool", a.counts[kind].dim,
+    rows[#rows + 1] = { tw[2], kind == "pooled" and "pooled embedding" or "before the pool, 3×3 grid", a.counts[kind].dim,
                         100 * a.counts[kind].test, 100 * a.cells[kind].test, 100 * a.labels[kind].test }
   end
 end
@@ -137,9 +144,9 @@ local words = { "one shape", "two shapes", "three shapes", "four shapes" }
 local zc = {}
 for _, tower in ipairs { "rn", "vit" } do
   local W = S.text_features(tower, words)
-  local I = S.features(tower, "cls_test", "pooled"):normalize(2)
+  local I = S.features(tower, P.test, "pooled"):normalize(2)
   local pred = I:matmul(W:transpose()):argmax(2):totable()
-  local y = S.targets("cls_test", "counts"):totable()
+  local y = S.targets(P.test, "counts"):totable()
   local right = 0
   for i = 1, #y do if pred[i] == y[i] then right = right + 1 end end
   zc[tower] = 100 * right / #y

@@ -8,9 +8,14 @@
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
 local study = assert(loadfile(here .. "/study.lua"))()
 local R = {}
+local failed = {}   -- chapters whose fragment holds an error block (their numbers read n/a)
 for _, doc in ipairs(study.fragments()) do
   for k, v in pairs(doc.results or {}) do R[k] = v end
+  for _, b in ipairs(doc.blocks or {}) do
+    if b.type == "error" then failed[#failed + 1] = doc.chapter or "?"; break end
+  end
 end
+result("conclusion.failed_chapters", #failed)
 local function num(label, fmt)
   local v = R[label]
   if type(v) ~= "number" then return "n/a" end
@@ -121,3 +126,5 @@ local shape_lags = (R["zeroshot.vit.shape_acc"] or 0) < 40
 -- disagrees with the original, the first suspect is that scale, and the
 -- *paper* profile — the same chapters on CIFAR-100 with OpenAI's weights —
 -- is the way to check.
+--
+-- {{ #failed > 0 and ("**Chapters that failed in this run:** " .. table.concat(failed, ", ") .. " (their error blocks are in place, and the verdicts that need their numbers read n/a).") or "Every chapter of this run ran to the end." }}

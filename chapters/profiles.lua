@@ -5,7 +5,13 @@
 --
 -- towers: the two CLIP models. Either `checkpoint` (a safetensors file with
 -- OpenAI's key names) or a model config plus `train` (pre-training on the
--- shapes world). data: where pictures come from and how many per split.
+-- shapes world). data: where pictures come from and how many per split:
+-- cls_train / cls_val / cls_test (classification; cls_val never overlaps
+-- cls_train, and "cls_trainval" is the two together), seg_* (the VQ-VAE and
+-- segmentation: the Pet set when `seg_dir` is named, else the shapes
+-- world), pool_* (chapter 8's counts and positions: always the shapes world,
+-- at each tower's resolution; absent, the cls_* splits of a shapes profile).
+-- Paths under data/ are read from $DATA_DIR when it is set (make DATA_DIR=).
 --
 -- Limits the runner reads (lua/notebook/runner.lua), left at their defaults here:
 -- cell_timeout (seconds a cell may run, memo functions included; 3600;
@@ -28,6 +34,31 @@ local function tower(t)
     if t[keys[i]] == nil then t[keys[i]] = text[keys[i]] end
   end
   return t
+end
+
+-- The paper profiles: OpenAI's files under data/ (`make data`; the runner
+-- reads them from $DATA_DIR instead when it is set, see chapters/study.lua)
+-- and sizes from `sz`; everything else is shared, so paper-fixture runs
+-- exactly the paper profile's code on small inputs.
+local function paper(sz)
+  local d = { source = "cifar100", dir = "data/cifar-100-binary", seg_dir = "data/oxford-iiit-pet" }
+  local keys = { "cls_train", "cls_val", "cls_test", "seg_train", "seg_val", "seg_test",
+                 "pool_train", "pool_val", "pool_test" }
+  for i = 1, #keys do d[keys[i]] = sz.data[keys[i]] end
+  return {
+    seed = 0, shots = sz.shots, seeds = sz.seeds,
+    bpe = { file = "data/bpe_simple_vocab_16e6.txt.gz" },
+    towers = {
+      vit = { checkpoint = "data/clip-vit-b-32.safetensors" },
+      rn = { checkpoint = "data/clip-rn50.safetensors" },
+    },
+    data = d,
+    bench = { steps = 0, batch = 0, candidates = {} },
+    probe = { C = 0.316, max_iter = sz.probe.max_iter, pool_max_iter = sz.probe.pool_max_iter,
+              sweep = { 0.01, 0.0316, 0.1, 0.316, 1, 3.16, 10 } },
+    fewshot = { epochs = sz.fewshot.epochs, lr = 1e-3, curve_epochs = sz.fewshot.curve_epochs },
+    decoder = sz.decoder,
+  }
 end
 
 return {
@@ -89,18 +120,30 @@ return {
     decoder = { steps = 150, batch = 64, lr = 2e-3, codes = 64, code_dim = 32 },
   },
   -- CIFAR-100 and OpenAI's ViT-B/32 and RN50 checkpoints, on a GPU
-  paper = {
-    seed = 0, shots = { 1, 2, 4, 8, 16 }, seeds = 3,
-    bpe = { file = "data/bpe_simple_vocab_16e6.txt.gz" },
-    towers = {
-      vit = { checkpoint = "data/clip-vit-b-32.safetensors" },
-      rn = { checkpoint = "data/clip-rn50.safetensors" },
-    },
-    data = { source = "cifar100", dir = "data/cifar-100-binary", cls_train = 50000, cls_val = 5000,
-             cls_test = 10000, seg_train = 2000, seg_val = 500, seg_test = 500 },
-    bench = { steps = 0, batch = 0, candidates = {} },
-    probe = { C = 0.316, max_iter = 1000, pool_max_iter = 1000, sweep = { 0.01, 0.0316, 0.1, 0.316, 1, 3.16, 10 } },
-    fewshot = { epochs = 200, lr = 1e-3, curve_epochs = 200 },
+  paper = paper {
+    shots = { 1, 2, 4, 8, 16 }, seeds = 3,
+    -- the paper's protocol carves 45,000 / 5,000 out of train.bin (C, early
+    -- stopping and the interpolation weight are chosen on the 5,000), then
+    -- refits on all 50,000 (cls_train + cls_val), the original's setting
+    data = { cls_train = 45000, cls_val = 5000, cls_test = 10000,
+             -- the Pet loader's own splits (engine/en_pets.h)
+             seg_train = 3312, seg_val = 368, seg_test = 3669,
+             -- chapter 8: the shapes world at each tower's resolution
+             pool_train = 8192, pool_val = 1024, pool_test = 2048 },
+    probe = { max_iter = 1000, pool_max_iter = 1000 },
+    fewshot = { epochs = 200, curve_epochs = 200 },
     decoder = { steps = 2000, batch = 128, lr = 2e-4, codes = 512, code_dim = 64 },
+  },
+  -- the paper profile on tests/paper/make_fixture.sh's tiny stand-ins (500 +
+  -- 200 CIFAR records, 40 + 20 Pet pictures, ViT at 32 px and ResNet at
+  -- 64 px): the same code and file names, sizes cut so it runs in `make test`
+  ["paper-fixture"] = paper {
+    shots = { 1, 2, 4 }, seeds = 1,
+    data = { cls_train = 450, cls_val = 50, cls_test = 200,
+             seg_train = 36, seg_val = 4, seg_test = 20,
+             pool_train = 1024, pool_val = 128, pool_test = 256 },
+    probe = { max_iter = 100, pool_max_iter = 100 },
+    fewshot = { epochs = 20, curve_epochs = 20 },
+    decoder = { steps = 20, batch = 16, lr = 2e-3, codes = 32, code_dim = 16 },
   },
 }

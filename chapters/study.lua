@@ -8,14 +8,26 @@
 --   S.model(tower)                 a loaded CLIP model ("vit" | "rn"), and its
 --                                  pre-training record {loss=, wall_s=, ...}
 --   S.data(split, opts)            {images, labels, counts, cells [, semantic]}
---   S.features(tower, split, kind) f32 (N, D): "pooled" (the CLIP embedding)
---                                  or "prepool" (what the pool sees, flattened);
+--   S.images(split, opts)          pictures ready for a tower of opts.size px,
+--                                  and whether they are normalised already
+--   S.features(tower, split, kind) f32 (N, D): "pooled" (the CLIP embedding),
+--                                  "prepool" (what the pool sees, flattened),
+--                                  "grid" (that, average-pooled to 3x3 cells);
 --                                  "map": the ResNet's map unflattened (N,C,h,w)
 --   S.labels(split)                i64 (N) class labels of a split
 --   S.text_features(tower, texts)  unit-norm f32 (#texts, E)
---   S.class_names()
+--   S.class_names()                the names prompts are made from
+--   S.class_groups()               coarser views of the classes (confusions)
+--   S.pool_splits                  chapter 8's {fit=, val=, test=} splits
 --
--- The profile decides sizes and sources; nothing here branches on its name.
+-- Splits: cls_train, cls_val, cls_test (classification; CIFAR-100 carves
+-- cls_val from train.bin right after cls_train, so the two never overlap)
+-- and "cls_trainval" (the two together: the original's all-50,000 fit);
+-- seg_* (the Pet set when data.seg_dir is named, else the shapes world);
+-- pool_* (the shapes world, whatever the profile's source: only it knows
+-- counts and positions). The profile decides sizes and sources; nothing
+-- here branches on its name. Paths under data/ are read from $DATA_DIR when
+-- it is set, so `make report PROFILE=paper DATA_DIR=/big/disk` works.
 local M = {}
 
 local function file_exists(path)
@@ -33,6 +45,21 @@ end
 
 local cb = require "clipbook"
 local rt = require "clipbook.runtime"
+
+-- "data/x" -> "$DATA_DIR/x" when DATA_DIR is set (the Makefile passes its own)
+local function data_path(p)
+  local dir = os.getenv("DATA_DIR")
+  if type(p) ~= "string" or not dir or dir == "" or p:sub(1, 5) ~= "data/" then return p end
+  return (dir:gsub("/+$", "")) .. p:sub(5)
+end
+M.data_path = data_path
+
+-- a copy of t with its data/ paths resolved (memo keys then name the files read)
+local function resolved(t)
+  local r = {}
+  for k, v in pairs(t) do r[k] = data_path(v) end
+  return r
+end
 
 -- files the engine must read from disk (the tokenizer, pre-training's
 -- resumable state) live in a scratch folder beside the cache
@@ -94,7 +121,8 @@ function M.new(nb)
   local profile, cb = nb.profile, nb.cb
   local memo = nb.memo
   local S = { profile = profile }
-  local data = profile.data
+  local data = resolved(profile.data)
+  local bpe_p = resolved(profile.bpe)
   local pname = profile.name or "profile"
 
   local function need(path, what)
@@ -108,7 +136,7 @@ function M.new(nb)
   local bpe_cache
   function S.bpe()
     if bpe_cache then return bpe_cache end
-    local p = profile.bpe
+    local p = bpe_p
     if p.file then
       need(p.file, "CLIP's BPE vocabulary")
       bpe_cache = assert(cb.bpe(p.file))
@@ -140,7 +168,7 @@ function M.new(nb)
   local function model_params(tower)
     local t = profile.towers[tower]
     if not t then error("the profile has no tower '" .. tostring(tower) .. "'", 2) end
-    return t
+    return resolved(t)
   end
   S.model_params = model_params
 
@@ -157,7 +185,7 @@ function M.new(nb)
       info = { checkpoint = t.checkpoint }
     else
       local bpe = S.bpe()
-      local rec = memo("pretrain." .. tower, { tower = t, bpe = profile.bpe, seed = profile.seed, vocab = bpe:vocab_size() },
+      local rec = memo("pretrain." .. tower, { tower = t, bpe = bpe_p, seed = profile.seed, vocab = bpe:vocab_size() },
         function(q)
           local cfg = {}
           for k, v in pairs(q.tower) do if k ~= "train" then cfg[k] = v end end
@@ -182,73 +210,176 @@ function M.new(nb)
 
   -- ---- data -----------------------------------------------------------------
   local SPLIT_N = { cls_train = data.cls_train, cls_val = data.cls_val, cls_test = data.cls_test,
-                    seg_train = data.seg_train, seg_val = data.seg_val, seg_test = data.seg_test }
+                    seg_train = data.seg_train, seg_val = data.seg_val, seg_test = data.seg_test,
+                    pool_train = data.pool_train, pool_val = data.pool_val, pool_test = data.pool_test }
+  if data.cls_train and data.cls_val then SPLIT_N.cls_trainval = data.cls_train + data.cls_val end
   S.split_size = SPLIT_N
+  -- chapter 8's splits: its own shapes-world splits when the profile names
+  -- them, else (a shapes profile) the classification splits themselves
+  S.pool_splits = data.pool_train and { fit = "pool_train", val = "pool_val", test = "pool_test" }
+                  or { fit = "cls_train", val = "cls_val", test = "cls_test" }
+
+  -- where a split's pictures come from: "shapes" | "cifar100" | "pets"
+  local function source_of(split)
+    if split:find("^pool_") then return "shapes" end
+    if split:find("^seg_") and data.seg_dir then return "pets" end
+    return data.source
+  end
+  local SHAPES_OF = { pool_train = "cls_train", pool_val = "cls_val", pool_test = "cls_test" }
+  local PETS_OF = { seg_train = "train", seg_val = "val", seg_test = "test" }
+  local pets_set   -- opened once per run (a cache: not part of any key)
 
   -- opts: size (pixels), start, n, masks
   function S.data(split, opts)
     opts = opts or {}
     local n = opts.n or SPLIT_N[split]
     if not n then error("unknown split '" .. tostring(split) .. "'", 2) end
-    if data.source == "shapes" then
-      return cb.shapes.batch { split = split, start = opts.start or 1, n = n, size = opts.size or 32,
+    local src = source_of(split)
+    if src == "shapes" then
+      return cb.shapes.batch { split = SHAPES_OF[split] or split, start = opts.start or 1, n = n, size = opts.size or 32,
                                seed = profile.seed, masks = opts.masks, captions = opts.captions }
     end
-    -- CIFAR-100: train for the training splits; validation carved from the
-    -- end of train; test for test
+    if src == "pets" then
+      need(data.seg_dir, "the Oxford-IIIT Pet set (images/ and annotations/)")
+      if not pets_set then pets_set = assert(cb.pets(data.seg_dir)) end
+      local b = assert(pets_set:batch { split = PETS_OF[split], start = opts.start or 1, n = n, size = opts.size or 32 })
+      return { images = b.images, semantic = b.masks, labels = b.labels }
+    end
     need(data.dir, "CIFAR-100 (binary version)")
     if opts.masks or split:find("^seg_") then
-      error(string.format("the %s profile has no segmentation set with masks (data.seg_dir); the "
-        .. "VQ-VAE and segmentation chapters need one", pname), 0)
+      error(string.format("the %s profile has no segmentation set with masks: name one as data.seg_dir "
+        .. "(the Oxford-IIIT Pet folder) in chapters/profiles.lua; the VQ-VAE and segmentation chapters need it", pname), 0)
     end
-    local file = split == "cls_test" and "/test.bin" or "/train.bin"
-    local start = split == "cls_val" and (50000 - n + 1) or 1
-    local b = assert(cb.cifar100(data.dir .. file, { start = start, n = n }))
-    return { images = b.images, labels = b.fine }
+    -- CIFAR-100: train.bin holds cls_train then cls_val (the paper's 45,000 /
+    -- 5,000, disjoint), test.bin cls_test
+    local file, first = "/train.bin", 1
+    if split == "cls_test" then file = "/test.bin"
+    elseif split == "cls_val" then first = data.cls_train + 1 end
+    local b = assert(cb.cifar100(data.dir .. file, { start = first + (opts.start or 1) - 1, n = n }))
+    return { images = b.images, labels = b.fine, coarse = b.coarse }
+  end
+
+  -- pictures of a split for a tower of opts.size px: CIFAR's 32 px pictures
+  -- through CLIP's own preprocessing (bicubic resize to the model's input,
+  -- centre crop, mean/std: normalized = true); the others are drawn or
+  -- loaded at that size, in [0,1]
+  function S.images(split, opts)
+    local b = S.data(split, opts)
+    if source_of(split) ~= "cifar100" then return b.images, false, b end
+    local x, pics = b.images, {}
+    for i = 1, x:shape()[1] do
+      pics[i] = cb.clip_preprocess(x[i]:transpose(1, 2):transpose(2, 3):contiguous(), opts.size)
+    end
+    return cb.stack(pics, 1), true, b
   end
 
   function S.class_names()
     if data.source == "shapes" then return cb.shapes.class_names() end
     need(data.dir, "CIFAR-100 (binary version)")
-    return assert(cb.cifar_names(data.dir .. "/fine_label_names.txt", 100))
+    local names = assert(cb.cifar_names(data.dir .. "/fine_label_names.txt", 100))
+    -- as prompts spell them: "aquarium fish", not "aquarium_fish"
+    for i = 1, #names do names[i] = names[i]:gsub("_", " ") end
+    return names
+  end
+
+  -- Coarser views of the class list, for confusion matrices that stay
+  -- readable: { {title=, names={...}, of=function(label0) -> group0 | nil} }.
+  -- The shapes world: colour and shape (class = 8 * colour + shape);
+  -- CIFAR-100: its 20 superclasses, read from the coarse labels.
+  function S.class_groups()
+    local names = S.class_names()
+    if data.source == "shapes" then
+      local colours, shapes = {}, {}
+      for i = 1, 8 do
+        colours[i] = names[(i - 1) * 8 + 1]:match("^(%S+)")
+        shapes[i] = names[i]:match("(%S+)$")
+      end
+      return { { title = "colour", names = colours, of = function(l) return l // 8 end },
+               { title = "shape", names = shapes, of = function(l) return l % 8 end } }
+    end
+    local coarse = assert(cb.cifar_names(data.dir .. "/coarse_label_names.txt", 20))
+    for i = 1, #coarse do coarse[i] = coarse[i]:gsub("_", " ") end
+    local sup = {}
+    for _, split in ipairs { "cls_train", "cls_test" } do
+      local t = S.labels(split)
+      local f, c = t.labels:totable(), t.coarse:totable()
+      for i = 1, #f do sup[f[i]] = c[i] end
+    end
+    return { { title = "superclass", names = coarse, of = function(l) return sup[l] end } }
   end
 
   function S.labels(split)
+    if split == "cls_trainval" then
+      local a, b, r = S.labels("cls_train"), S.labels("cls_val"), {}
+      for k, v in pairs(a) do r[k] = cb.concat({ v:float(), b[k]:float() }, 1):long() end  -- (concat: f32 only; labels are small integers)
+      return r
+    end
     return memo("labels." .. split, { data = data, seed = profile.seed, split = split }, function(q)
       local b = S.data(q.split, { size = 8 })
-      return { labels = b.labels, counts = b.counts, cells = b.cells }
+      return { labels = b.labels, counts = b.counts, cells = b.cells, coarse = b.coarse }
     end)
   end
 
+  -- The pre-pool features average-pooled to a GRID x GRID grid of cells,
+  -- flattened per picture: a probe of position needs where things are, but
+  -- RN50's full map is 100,352 numbers per picture (20 GB for 50,000), its
+  -- 3x3 grid 18,432 (3x3: the cells the position target is named in).
+  -- Cells as PyTorch's adaptive_avg_pool2d cuts them (cell i covers rows
+  -- floor(i h / G) .. ceil((i+1) h / G) - 1), one matmul per chunk.
+  local GRID = 3
+  local function grid_pool(P)
+    local s = P:shape()
+    local n, C, h
+    if #s == 4 then                       -- ResNet (n, C, h, w)
+      n, C, h = s[1], s[2], s[3]
+      P = P:reshape(n * C, h * s[4])
+    else                                  -- ViT (n, 1 + h*h, W): class token, then the patches row by row
+      n, C = s[1], s[3]
+      h = math.floor(math.sqrt(s[2] - 1) + 0.5)
+      P = P:slice(2, 2, s[2]):transpose(2, 3):contiguous():reshape(n * C, h * h)
+    end
+    local W = {}
+    for p = 1, h * h do W[p] = {} for c = 1, GRID * GRID do W[p][c] = 0 end end
+    for i = 0, GRID - 1 do
+      local r0, r1 = (i * h) // GRID, -((-(i + 1) * h) // GRID) - 1
+      for j = 0, GRID - 1 do
+        local c0, c1 = (j * h) // GRID, -((-(j + 1) * h) // GRID) - 1
+        local cnt = (r1 - r0 + 1) * (c1 - c0 + 1)
+        for r = r0, r1 do for c = c0, c1 do W[r * h + c + 1][i * GRID + j + 1] = 1 / cnt end end
+      end
+    end
+    return P:matmul(cb.tensor(W)):reshape(n, C * GRID * GRID)
+  end
+  S.grid_pool = grid_pool
+
   -- Frozen features of a whole split: "pooled" is the CLIP image embedding
   -- (after the attention pool / class token and the projection);
-  -- "prepool" is what the pool sees, flattened per picture.
+  -- "prepool" is what the pool sees, flattened per picture; "grid" that,
+  -- pooled to 3x3 cells (grid_pool, chunk by chunk: the full map is never held).
   function S.features(tower, split, kind)
     kind = kind or "pooled"
+    if split == "cls_trainval" then
+      return cb.concat({ S.features(tower, "cls_train", kind), S.features(tower, "cls_val", kind) }, 1)
+    end
     local t = model_params(tower)
     return memo("features." .. tower .. "." .. split .. "." .. kind,
-      { tower = t, bpe = profile.bpe, data = data, seed = profile.seed, split = split, kind = kind },
+      { tower = t, bpe = bpe_p, data = data, seed = profile.seed, split = split, kind = kind },
       function(q)
         local m = S.model(tower)
         local res = m:config().image_resolution
         local n = SPLIT_N[q.split]
         local encode = q.kind == "pooled" and m.encode_image or m.prepool
-        local F
+        local F, parts = nil, {}
         local chunk = 1024   -- pictures made at a time; the encoder takes 256 of them per pass
         for a = 1, n, chunk do
-          local b = S.data(q.split, { start = a, n = math.min(chunk, n - a + 1), size = res })
-          local x, normalized = b.images, false
-          if data.source ~= "shapes" then
-            -- CIFAR's 32 px pictures through CLIP's own preprocessing
-            -- (bicubic resize to the model's input, centre crop, mean/std)
-            local pics = {}
-            for i = 1, x:shape()[1] do
-              pics[i] = cb.clip_preprocess(x[i]:transpose(1, 2):transpose(2, 3):contiguous(), res)
-            end
-            x, normalized = cb.stack(pics, 1), true
+          local x, normalized = S.images(q.split, { start = a, n = math.min(chunk, n - a + 1), size = res })
+          if q.kind == "grid" then
+            parts[#parts + 1] = grid_pool(m:prepool(x, { normalized = normalized }))
+          else
+            F = encode(m, x, { normalized = normalized, into = F, rows = n, at = a })
           end
-          F = encode(m, x, { normalized = normalized, into = F, rows = n, at = a })
         end
+        if q.kind == "grid" then F = #parts == 1 and parts[1] or cb.concat(parts, 1) end
         -- "map" keeps the ResNet's (N, C, h, w); "prepool" is flat per picture
         if q.kind == "prepool" then F = F:reshape(n, -1) end
         return F
@@ -257,7 +388,7 @@ function M.new(nb)
 
   function S.text_features(tower, texts)
     local t = model_params(tower)
-    return memo("text." .. tower, { tower = t, bpe = profile.bpe, seed = profile.seed, texts = texts },
+    return memo("text." .. tower, { tower = t, bpe = bpe_p, seed = profile.seed, texts = texts },
       function(q)
         local m = S.model(tower)
         local tok = S.bpe():tokenize(q.texts, m:config().context_length, true)
@@ -275,23 +406,28 @@ function M.new(nb)
   end
 
   -- Multinomial logistic regression on frozen features (scikit-learn's
-  -- semantics): fit on cls_train, accuracy on cls_val and cls_test.
-  function S.linear_probe(tower, kind, C, target, max_iter)
+  -- semantics): fit on splits.fit (cls_train by default), accuracy on it,
+  -- on splits.val (absent when the fit includes it) and on splits.test.
+  -- The paper's protocol: C chosen on cls_val of fits on cls_train, then
+  -- refit on "cls_trainval"; the original's setting: cls_trainval at C = 0.316.
+  local DEFAULT_SPLITS = { fit = "cls_train", val = "cls_val", test = "cls_test" }
+  function S.linear_probe(tower, kind, C, target, max_iter, splits)
     target = target or "labels"
-    return memo("probe." .. tower .. "." .. kind .. "." .. target .. ".C" .. tostring(C),
+    splits = splits or DEFAULT_SPLITS
+    local on = splits.fit == "cls_train" and "" or ("." .. splits.fit)
+    return memo("probe." .. tower .. "." .. kind .. "." .. target .. ".C" .. tostring(C) .. on,
       { tower = model_params(tower), data = data, seed = profile.seed, kind = kind, C = C, target = target,
-        max_iter = max_iter or profile.probe.max_iter },
+        max_iter = max_iter or profile.probe.max_iter, fit = splits.fit, val = splits.val or false, test = splits.test },
       function(q)
-        local Xtr = S.features(tower, "cls_train", q.kind)
-        local ytr = S.targets("cls_train", q.target)
+        local Xtr = S.features(tower, q.fit, q.kind)
+        local ytr = S.targets(q.fit, q.target)
         local fit = assert(cb.logreg_fit(Xtr, ytr, { C = q.C, max_iter = q.max_iter }))
-        local acc = {}
-        for _, split in ipairs { "cls_train", "cls_val", "cls_test" } do
-          acc[split] = fit:score(S.features(tower, split, q.kind), S.targets(split, q.target))
-        end
+        local acc = { train = fit:score(Xtr, ytr) }
+        if q.val then acc.val = fit:score(S.features(tower, q.val, q.kind), S.targets(q.val, q.target)) end
+        acc.test = fit:score(S.features(tower, q.test, q.kind), S.targets(q.test, q.target))
         local info = fit:info()
-        return { train = acc.cls_train, val = acc.cls_val, test = acc.cls_test, n_iter = info.n_iter,
-                 status = info.status, dim = Xtr:shape()[2] }
+        return { train = acc.train, val = acc.val, test = acc.test, n_iter = info.n_iter,
+                 status = info.status, dim = Xtr:shape()[2], n_fit = Xtr:shape()[1] }
       end)
   end
 

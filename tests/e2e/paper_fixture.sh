@@ -20,8 +20,9 @@ total=$(grep -c '^[a-z0-9][a-z0-9-]* ' "$T/out")
 present=$(grep -c 'status   present' "$T/out")
 [ "$total" -ge 6 ] && [ "$present" = "$total" ] || fail "fetch --list: $present of $total artifacts present"
 
-# every file or folder the paper profile names under data/
-sed -n '/^  paper = {/,/^  },*$/p' chapters/profiles.lua | grep -o '"data/[^"]*"' | tr -d '"' | sort -u >"$T/paths"
+# every file or folder the paper profiles name under data/ (chapters/profiles.lua
+# builds both from one function, paper(sizes))
+sed -n '/^local function paper(/,/^end/p' chapters/profiles.lua | grep -o '"data/[^"]*"' | tr -d '"' | sort -u >"$T/paths"
 [ -s "$T/paths" ] || fail "no data/ paths in the paper profile"
 while read -r p; do
   [ -e "$D/${p#data/}" ] || fail "the paper profile names $p, which the fixture lacks"

@@ -34,6 +34,32 @@ mk
 P=mini mk
 [ "$(ran 01-basic)" = 1 ] && [ "$(ran 03-memo)" = 1 ] || fail "a profile change reruns every chapter"
 
+# a summary chapter (09, 10) runs after the others even when one of them
+# failed, lists it, and never reruns a chapter of the first pass
+cat > "$T/ch/09-sum.lua" <<'LUA'
+-- %% [markdown]
+-- # Summary of the fragments there are
+
+-- %% gather
+local n, failed = 0, {}
+local p = io.popen('ls "' .. os.getenv("CLIPBOOK_DOC_DIR") .. '"/0[1-8]*.json')
+for path in p:lines() do
+  n = n + 1
+  local f = io.open(path, "rb"); local s = f:read("a"); f:close()
+  if s:find('"type":%s*"error"') then failed[#failed + 1] = path:match("([^/]*)%.json$") end
+end
+p:close()
+result("summary.fragments", n)
+result("summary.failed", table.concat(failed, ","))
+LUA
+P=mini mk
+[ "$rc" != 0 ] || fail "a failing chapter must still make 'make report' fail"
+[ "$(ran 09-sum)" = 1 ] || fail "09 must run although 02-fail failed"
+[ "$(ran 02-fail)" = 1 ] || fail "02-fail must run once per make report, not again for the summary"
+grep -q '"summary.failed":[[:space:]]*"02-fail"' "$T/report/results.json" || fail "09 should list 02-fail as failed"
+[ -s "$T/report/report.pdf" ] || ! "$CB" help | grep -q '^  render ' || fail "no report.pdf with a failed chapter"
+rm "$T/ch/09-sum.lua"
+
 # watch: one run at start, one after a save
 "$CB" watch --cmd "echo ran >> $T/watch.log" --pdf "$T/none.pdf" --max-runs 2 "$T/ch" 2> "$T/out" & w=$!
 i=0; while [ ! -s "$T/watch.log" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
