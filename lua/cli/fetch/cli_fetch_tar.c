@@ -105,14 +105,18 @@ fail:
     return -1;
 }
 
-int cli_fetch_untar(const char *archive, const char *dir, char members[][128], int n_members, const char *outdir) {
+/* One pass over a .tar.gz: for each regular member, visit(ctx, g, name,
+ * size) with the member's path (long GNU and pax names resolved, "./"
+ * dropped) and the stream at its data. visit returns 1 when it read the
+ * data (copy_out), 0 to have it skipped, 2 to stop the walk, -1 on an error
+ * (set). Returns 0 at the end of the archive or on a stop, -1 on an error. */
+typedef int (*tar_visit)(void *ctx, gzFile g, const char *name, int64_t size);
+
+static int tar_walk(const char *archive, tar_visit visit, void *ctx) {
     gzFile g = gzopen(archive, "rb");
     if (!g) return en_error("%s: cannot open: %s", archive, strerror(errno));
     gzbuffer(g, 1 << 18);
-    char outd[1024];
-    snprintf(outd, sizeof outd, "%s/%s", outdir, dir);
-    if (cli_fetch_mkdirs(outd) < 0) { gzclose(g); return -1; }
-    int found[CLI_FETCH_MAX_MEMBERS] = {0}, nfound = 0, rc = -1;
+    int rc = -1;
     char *longname = NULL;
     unsigned char h[512];
     for (;;) {
@@ -146,18 +150,10 @@ int cli_fetch_untar(const char *archive, const char *dir, char members[][128], i
         }
         const char *nm = name;
         while (!strncmp(nm, "./", 2)) nm += 2;
-        int want = -1;
-        size_t dl = strlen(dir);
-        if ((type == '0' || type == 0) && !strncmp(nm, dir, dl) && nm[dl] == '/')
-            for (int i = 0; i < n_members; i++)
-                if (!strcmp(nm + dl + 1, members[i])) want = i;
-        if (want >= 0 && !found[want]) {
-            char out[1200];
-            snprintf(out, sizeof out, "%s/%s", outd, members[want]);
-            if (copy_out(g, size, archive, out) < 0) goto done;
-            found[want] = 1;
-            if (++nfound == n_members) { rc = 0; goto done; }
-        } else {
+        int v = type == '0' || type == 0 ? visit(ctx, g, nm, size) : 0;
+        if (v < 0) goto done;
+        if (v == 2) break;
+        if (v == 0) {
             int64_t left = (size + 511) & ~(int64_t)511;
             char skip[4096];
             while (left > 0) {
@@ -167,13 +163,44 @@ int cli_fetch_untar(const char *archive, const char *dir, char members[][128], i
             }
         }
     }
-    for (int i = 0; i < n_members; i++)
-        if (!found[i]) { en_error("%s: no member %s/%s", archive, dir, members[i]); goto done; }
     rc = 0;
 done:
     free(longname);
     gzclose(g);
     return rc;
+}
+
+typedef struct {
+    const char *archive, *dir, *outd;
+    char (*members)[128];
+    int n_members, nfound;
+    int found[CLI_FETCH_MAX_MEMBERS];
+} members_ctx;
+
+static int visit_member(void *vctx, gzFile g, const char *nm, int64_t size) {
+    members_ctx *c = vctx;
+    size_t dl = strlen(c->dir);
+    if (strncmp(nm, c->dir, dl) || nm[dl] != '/') return 0;
+    int want = -1;
+    for (int i = 0; i < c->n_members; i++)
+        if (!strcmp(nm + dl + 1, c->members[i])) want = i;
+    if (want < 0 || c->found[want]) return 0;
+    char out[1200];
+    snprintf(out, sizeof out, "%s/%s", c->outd, c->members[want]);
+    if (copy_out(g, size, c->archive, out) < 0) return -1;
+    c->found[want] = 1;
+    return ++c->nfound == c->n_members ? 2 : 1;
+}
+
+int cli_fetch_untar(const char *archive, const char *dir, char members[][128], int n_members, const char *outdir) {
+    char outd[1024];
+    snprintf(outd, sizeof outd, "%s/%s", outdir, dir);
+    if (cli_fetch_mkdirs(outd) < 0) return -1;
+    members_ctx c = { archive, dir, outd, members, n_members, 0, {0} };
+    if (tar_walk(archive, visit_member, &c) < 0) return -1;
+    for (int i = 0; i < n_members; i++)
+        if (!c.found[i]) return en_error("%s: no member %s/%s", archive, dir, members[i]);
+    return 0;
 }
 
 /* ---- whole folders (the manifest's "tree") --------------------------------- */
@@ -202,71 +229,33 @@ static int apple_double(const char *rel) {
     return !strncmp(b ? b + 1 : rel, "._", 2);
 }
 
+typedef struct {
+    const char *archive, *from, *into;
+    int count;
+} tree_ctx;
+
+static int visit_tree(void *vctx, gzFile g, const char *nm, int64_t size) {
+    tree_ctx *c = vctx;
+    size_t fl = strlen(c->from);
+    if (strncmp(nm, c->from, fl) || nm[fl] != '/') return 0;
+    const char *rel = nm + fl + 1;
+    if (apple_double(rel)) return 0;
+    if (safe_rel(rel) < 0) return en_error("%s: member '%s' has an unsafe path; not extracted", c->archive, nm);
+    char out[1200];
+    snprintf(out, sizeof out, "%s/%s", c->into, rel);
+    char *slash = strrchr(out, '/');
+    *slash = 0;
+    if (cli_fetch_mkdirs(out) < 0) return -1;
+    *slash = '/';
+    if (copy_out(g, size, c->archive, out) < 0) return -1;
+    c->count++;
+    return 1;
+}
+
 int cli_fetch_untar_tree(const char *archive, const char *from, const char *into) {
-    gzFile g = gzopen(archive, "rb");
-    if (!g) return en_error("%s: cannot open: %s", archive, strerror(errno));
-    gzbuffer(g, 1 << 18);
-    if (cli_fetch_mkdirs(into) < 0) { gzclose(g); return -1; }
-    int count = 0, rc = -1;
-    size_t fl = strlen(from);
-    char *longname = NULL;
-    unsigned char h[512];
-    for (;;) {
-        if (read_full(g, h, 512) < 0) { en_error("%s: %s", archive, gz_reason(g)); goto done; }
-        int zero = 1;
-        for (int i = 0; i < 512 && zero; i++) zero = h[i] == 0;
-        if (zero) break;
-        int64_t sum = tar_num(h + 148, 8), calc = 0;
-        for (int i = 0; i < 512; i++) calc += (i >= 148 && i < 156) ? ' ' : h[i];
-        if (sum != calc) { en_error("%s: not a tar archive, or corrupt (header checksum)", archive); goto done; }
-        int64_t size = tar_num(h + 124, 12);
-        if (size < 0) { en_error("%s: corrupt member size", archive); goto done; }
-        char type = (char)h[156];
-        if (type == 'L' || type == 'x') {
-            char *b = read_small(g, size);
-            if (!b) { en_error("%s: corrupt long name", archive); goto done; }
-            free(longname);
-            longname = type == 'L' ? b : pax_path(b, size);
-            if (type == 'x') free(b);
-            continue;
-        }
-        char name[512];
-        if (longname) {
-            snprintf(name, sizeof name, "%s", longname);
-            free(longname);
-            longname = NULL;
-        } else if (!memcmp(h + 257, "ustar", 5) && h[345]) {
-            snprintf(name, sizeof name, "%.155s/%.100s", (const char *)h + 345, (const char *)h);
-        } else {
-            snprintf(name, sizeof name, "%.100s", (const char *)h);
-        }
-        const char *nm = name;
-        while (!strncmp(nm, "./", 2)) nm += 2;
-        const char *rel = nm + fl + 1;
-        if ((type == '0' || type == 0) && !strncmp(nm, from, fl) && nm[fl] == '/' && !apple_double(rel)) {
-            if (safe_rel(rel) < 0) { en_error("%s: member '%s' has an unsafe path; not extracted", archive, nm); goto done; }
-            char out[1200];
-            snprintf(out, sizeof out, "%s/%s", into, rel);
-            char *slash = strrchr(out, '/');
-            *slash = 0;
-            if (cli_fetch_mkdirs(out) < 0) goto done;
-            *slash = '/';
-            if (copy_out(g, size, archive, out) < 0) goto done;
-            count++;
-        } else {
-            int64_t left = (size + 511) & ~(int64_t)511;
-            char skip[4096];
-            while (left > 0) {
-                size_t take = left < (int64_t)sizeof skip ? (size_t)left : sizeof skip;
-                if (read_full(g, skip, take) < 0) { en_error("%s: %s", archive, gz_reason(g)); goto done; }
-                left -= (int64_t)take;
-            }
-        }
-    }
-    if (!count) { en_error("%s: no files under %s/", archive, from); goto done; }
-    rc = count;
-done:
-    free(longname);
-    gzclose(g);
-    return rc;
+    if (cli_fetch_mkdirs(into) < 0) return -1;
+    tree_ctx c = { archive, from, into, 0 };
+    if (tar_walk(archive, visit_tree, &c) < 0) return -1;
+    if (!c.count) return en_error("%s: no files under %s/", archive, from);
+    return c.count;
 }
