@@ -352,7 +352,7 @@ FUZZ_OK      := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && \
 # target pulls in only the objects it needs), instrumented for coverage.
 FUZZ_SRC     := $(wildcard engine/base/*.c engine/en_dtype.c engine/en_ndbuf.c \
                   engine/en_safetensors.c engine/en_npy.c engine/en_image.c engine/en_cifar.c \
-                  engine/en_bpe.c engine/en_unicode.c engine/en_unicode_data.c) \
+                  engine/en_bpe.c engine/en_unicode.c engine/en_unicode_data.c engine/en_pets.c engine/en_preprocess.c) \
                 $(REPORT_SRC) $(FIG_SRC) lua/notebook/nb_chapter.c
 FUZZ_PC      := libcjson libpng libjpeg zlib cairo pangocairo libcmark-gfm
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
