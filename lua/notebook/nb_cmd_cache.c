@@ -246,7 +246,7 @@ static int cmd_clean_stale(const char *dir) {
         }
         if (changed) {
             char *out = cJSON_Print(idx);
-            if (nb_file_write_atomic(ipath, out, strlen(out)) < 0) fprintf(stderr, "clipbook cache: %s\n", en_error_msg());
+            if (en_file_write_atomic(ipath, out, strlen(out)) < 0) fprintf(stderr, "clipbook cache: %s\n", en_error_msg());
             free(out);
         }
         cJSON_Delete(idx);

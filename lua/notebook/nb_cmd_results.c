@@ -65,7 +65,7 @@ int nb_cmd_results(int argc, char **argv) {
     if (slash) { *slash = 0; nb_mkdirs(dir); }
     size_t len = strlen(s);
     s[len] = '\n';  /* cJSON_Print's NUL becomes the final newline */
-    if (nb_file_write_atomic(out, s, len + 1) < 0) {
+    if (en_file_write_atomic(out, s, len + 1) < 0) {
         fprintf(stderr, "clipbook results: %s\n", en_error_msg());
         rc = 1;
     }

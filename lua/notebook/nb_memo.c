@@ -41,41 +41,18 @@ int nb_mkdirs(const char *path) {
     return 0;
 }
 
-static int write_all(int fd, const void *p, size_t n) {
-    const char *c = p;
-    while (n) {
-        ssize_t k = write(fd, c, n);
-        if (k < 0) { if (errno == EINTR) continue; return -1; }
-        c += k; n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* Write header (may be NULL) then data to a temporary file beside path,
- * then rename over path. */
+/* Write header (may be NULL) then data atomically (en_file.h: a
+ * PATH.tmp.PID.N beside path, which nb_memo_sweep recognises, fsynced and
+ * renamed over it). */
 static int write_atomic2(const char *path, const void *hdr, size_t hn, const void *data, size_t n) {
-    char *tmp = NULL;
-    int fd = en_tmpfile_open(path, &tmp);  /* PATH.tmp.PID.N, for nb_memo_sweep */
-    if (fd < 0) return -1;
-    /* en_tmpfile makes it 0600; an entry is as readable as a plain file */
-    if (fchmod(fd, 0644) < 0) { /* then it stays private to its owner: still correct */ }
-    if ((hn && write_all(fd, hdr, hn) < 0) || write_all(fd, data, n) < 0 || fsync(fd) < 0) {
-        en_error("%s: write failed: %m", tmp);
-        close(fd); unlink(tmp); free(tmp);
-        return -1;
+    en_atomic a;
+    FILE *f = en_atomic_open(&a, path);
+    if (!f) return -1;
+    if ((hn && fwrite(hdr, 1, hn, f) != hn) || (n && fwrite(data, 1, n, f) != n)) {
+        a.failed = 1;
+        en_error("%s: write failed: %m", path);
     }
-    close(fd);
-    if (rename(tmp, path) < 0) {
-        en_error("%s: cannot rename into place: %m", path);
-        unlink(tmp); free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
-}
-
-int nb_file_write_atomic(const char *path, const void *data, size_t n) {
-    return write_atomic2(path, NULL, 0, data, n);
+    return en_atomic_commit(&a);
 }
 
 /* ---- orphaned temporary files ---------------------------------------- */
@@ -507,7 +484,7 @@ cJSON *nb_memo_index_read(const char *dir, const char *name, int locked) {
             int n;
             idx = index_rebuild(folder, &n);
             char *out = cJSON_Print(idx);
-            int w = nb_file_write_atomic(path, out, strlen(out));
+            int w = en_file_write_atomic(path, out, strlen(out));
             free(out);
             fprintf(stderr, "clipbook: %s is corrupt (%s); %s from the %d entr%s on disk\n", path, fault,
                     w == 0 ? "rebuilt it" : "could not rewrite it, using an index rebuilt", n, n == 1 ? "y" : "ies");
@@ -544,7 +521,7 @@ int nb_memo_explain(nb_memo *m, const char *name, const char *comps_json, int re
         char *c = cJSON_Print(cur);
         char cpath[4300];
         snprintf(cpath, sizeof cpath, "%s/%s.json", dir, jstr(cur, "key"));
-        if (nb_file_write_atomic(cpath, c, strlen(c)) < 0) { /* advisory: the index has it too */ }
+        if (en_file_write_atomic(cpath, c, strlen(c)) < 0) { /* advisory: the index has it too */ }
         free(c);
         en_error_clear();
         /* newest last; one entry per key; the 64 newest kept */
@@ -556,7 +533,7 @@ int nb_memo_explain(nb_memo *m, const char *name, const char *comps_json, int re
         cur = NULL;
         while (cJSON_GetArraySize(entries) > 64) cJSON_DeleteItemFromArray(entries, 0);
         char *out = cJSON_Print(idx);
-        rc = nb_file_write_atomic(path, out, strlen(out));
+        rc = en_file_write_atomic(path, out, strlen(out));
         free(out);
         nb_memo_unlock(lk);
     }

@@ -90,9 +90,6 @@ int nb_memo_explain(nb_memo *m, const char *name, const char *comps_json, int re
 struct cJSON;
 struct cJSON *nb_memo_index_read(const char *dir, const char *name, int locked);
 
-/* Atomically replace path with data (temporary file in the same folder,
- * fsync, rename). 0, or -1 with en_error. */
-int nb_file_write_atomic(const char *path, const void *data, size_t n);
 /* mkdir -p. 0, or -1 with en_error. */
 int nb_mkdirs(const char *path);
 

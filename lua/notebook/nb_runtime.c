@@ -208,7 +208,7 @@ static int rt_write_atomic(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     size_t n;
     const char *s = luaL_checklstring(L, 2, &n);
-    if (nb_file_write_atomic(path, s, n) < 0) return fail(L);
+    if (en_file_write_atomic(path, s, n) < 0) return fail(L);
     lua_pushboolean(L, 1);
     return 1;
 }
