@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "en_error.h"
+#include "en_file.h"
+#include "en_tmpfile.h"
 #include "rp_model.h"
 
 static int usage(void) {
@@ -34,29 +36,24 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(bx ? bx + 1 : x, by ? by + 1 : y);
 }
 
-static int mkdirs(const char *dir) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        mkdir(tmp, 0777);
-        *p = '/';
-    }
-    if (mkdir(tmp, 0777) && errno != EEXIST) return en_error("%s: %s", dir, strerror(errno));
-    return 0;
-}
 
-/* Write with fn to path via a temporary name in the same folder. */
+/* Write with fn to path via a temporary name in the same folder: the
+ * PATH.tmp.PID.N every atomic writer uses (en_tmpfile.h), so one left by a
+ * killed render is recognisable as an orphan. The writers (cairo's PDF
+ * surface, the HTML writer) open the path themselves. */
 static int write_atomic(rp_doc *d, const char *path, int (*fn)(rp_doc *, const char *)) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (fn(d, tmp)) { unlink(tmp); return -1; }
-    if (rename(tmp, path)) {
+    char *tmp = NULL;
+    int fd = en_tmpfile_open(path, &tmp);
+    if (fd < 0) return -1;
+    close(fd);
+    if (fn(d, tmp)) { unlink(tmp); free(tmp); return -1; }
+    if (chmod(tmp, 0644) || rename(tmp, path)) {
         int e = errno;
         unlink(tmp);
+        free(tmp);
         return en_error("%s: %s", path, strerror(e));
     }
+    free(tmp);
     return 0;
 }
 
@@ -93,7 +90,7 @@ int rp_cmd_render(int argc, char **argv) {
             rp_doc_add_error_chapter(d, files[i], en_error_msg());
         }
     rp_xref_number(d);
-    if (mkdirs(out)) goto fail;
+    if (en_mkdirs(out)) goto fail;
     if (pdf && write_atomic(d, pdf_path, rp_pdf_write)) goto fail;
     if (html && write_atomic(d, html_path, rp_html_write)) goto fail;
     rc = d->nerrors ? 1 : 0;

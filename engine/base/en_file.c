@@ -87,3 +87,18 @@ int en_file_write_atomic(const char *path, const void *data, size_t n) {
     if (n && fwrite(data, 1, n, f) != n) a.failed = 1, en_error("%s: write failed: %s", path, strerror(errno));
     return en_atomic_commit(&a);
 }
+
+int en_mkdirs(const char *dir) {
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n >= sizeof buf) return en_error("%s: path too long", dir);
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char c = buf[i];
+        buf[i] = 0;
+        if (mkdir(buf, 0777) < 0 && errno != EEXIST) return en_error("%s: cannot create folder: %s", buf, strerror(errno));
+        buf[i] = c;
+    }
+    return 0;
+}

@@ -41,4 +41,8 @@ void en_atomic_abort(en_atomic *a);
 /* Replace path with n bytes of data atomically (as above). 0, or -1. */
 int en_file_write_atomic(const char *path, const void *data, size_t n);
 
+/* mkdir -p: dir and every missing parent (0777 before the umask). 0, or -1
+ * with en_error naming the folder that could not be made. */
+int en_mkdirs(const char *dir);
+
 #endif

@@ -62,7 +62,7 @@ int nb_cmd_results(int argc, char **argv) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", out);
     char *slash = strrchr(dir, '/');
-    if (slash) { *slash = 0; nb_mkdirs(dir); }
+    if (slash) { *slash = 0; en_mkdirs(dir); }
     size_t len = strlen(s);
     s[len] = '\n';  /* cJSON_Print's NUL becomes the final newline */
     if (en_file_write_atomic(out, s, len + 1) < 0) {

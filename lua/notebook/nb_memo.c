@@ -26,21 +26,6 @@ struct nb_memo {
     int logfd;
 };
 
-int nb_mkdirs(const char *path) {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof buf) return en_error("%s: path too long", path);
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != 0) continue;
-        char c = buf[i];
-        buf[i] = 0;
-        if (mkdir(buf, 0777) < 0 && errno != EEXIST) return en_error("%s: cannot create folder: %m", buf);
-        buf[i] = c;
-    }
-    return 0;
-}
-
 /* Write header (may be NULL) then data atomically (en_file.h: a
  * PATH.tmp.PID.N beside path, which nb_memo_sweep recognises, fsynced and
  * renamed over it). */
@@ -115,7 +100,7 @@ int nb_memo_sweep(const char *dir, long long *bytes) {
 }
 
 nb_memo *nb_memo_open(const char *dir, const char *chapter) {
-    if (nb_mkdirs(dir) < 0) return NULL;
+    if (en_mkdirs(dir) < 0) return NULL;
     nb_memo *m = calloc(1, sizeof *m);
     EN_ASSERT(m);
     m->dir = strdup(dir);
@@ -191,7 +176,7 @@ int nb_memo_get(nb_memo *m, const char *name, const char *key, char **data, size
 int nb_memo_put(nb_memo *m, const char *name, const char *key, const void *data, size_t n) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", m->dir, name);
-    if (nb_mkdirs(path) < 0) return -1;
+    if (en_mkdirs(path) < 0) return -1;
     entry_path(path, sizeof path, m, name, key, ".val");
     uint8_t hdr[NB_MEMO_HEADER];
     memcpy(hdr, NB_MEMO_MAGIC, 8);
@@ -215,7 +200,7 @@ static int lock_path(const char *path) {
 int nb_memo_lock(nb_memo *m, const char *name, const char *key) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", m->dir, name);
-    if (nb_mkdirs(path) < 0) return -1;
+    if (en_mkdirs(path) < 0) return -1;
     entry_path(path, sizeof path, m, name, key, ".lock");
     return lock_path(path);
 }
@@ -506,7 +491,7 @@ int nb_memo_explain(nb_memo *m, const char *name, const char *comps_json, int re
     if (!cur) return en_error("memo '%s': bad components JSON", name);
     char dir[4096], path[4200], lpath[4200];
     snprintf(dir, sizeof dir, "%s/%s", m->dir, name);
-    if (nb_mkdirs(dir) < 0) { cJSON_Delete(cur); return -1; }
+    if (en_mkdirs(dir) < 0) { cJSON_Delete(cur); return -1; }
     snprintf(path, sizeof path, "%s/index.json", dir);
     snprintf(lpath, sizeof lpath, "%s/index.lock", dir);
     int lk = record ? lock_path(lpath) : -1;

@@ -90,7 +90,4 @@ int nb_memo_explain(nb_memo *m, const char *name, const char *comps_json, int re
 struct cJSON;
 struct cJSON *nb_memo_index_read(const char *dir, const char *name, int locked);
 
-/* mkdir -p. 0, or -1 with en_error. */
-int nb_mkdirs(const char *path);
-
 #endif

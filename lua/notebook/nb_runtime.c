@@ -214,7 +214,7 @@ static int rt_write_atomic(lua_State *L) {
 }
 
 static int rt_mkdirs(lua_State *L) {
-    if (nb_mkdirs(luaL_checkstring(L, 1)) < 0) return fail(L);
+    if (en_mkdirs(luaL_checkstring(L, 1)) < 0) return fail(L);
     lua_pushboolean(L, 1);
     return 1;
 }

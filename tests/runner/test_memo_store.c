@@ -76,8 +76,8 @@ Test(tmpfile, names_carry_the_writer_pid, .init = mk, .fini = rm) {
 Test(sweep, dead_writers_go_live_ones_stay, .init = mk, .fini = rm) {
     pid_t dead = dead_pid(), live = getpid();
     char d[256];
-    snprintf(d, sizeof d, "%s/art", dir); cr_assert_eq(nb_mkdirs(d), 0);
-    snprintf(d, sizeof d, "%s/files", dir); cr_assert_eq(nb_mkdirs(d), 0);
+    snprintf(d, sizeof d, "%s/art", dir); cr_assert_eq(en_mkdirs(d), 0);
+    snprintf(d, sizeof d, "%s/files", dir); cr_assert_eq(en_mkdirs(d), 0);
     char n[40][128];
     int k = 0;
 #define F(fmt, pid, age) (snprintf(n[k], sizeof n[k], fmt, (long)(pid)), touch(n[k], age), n[k++])

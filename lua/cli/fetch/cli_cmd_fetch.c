@@ -20,6 +20,7 @@
 #include "en_cifar.h"
 #include "en_clip.h"
 #include "en_error.h"
+#include "en_file.h"
 #include "en_pets.h"
 #include "cli_cmd.h"
 #include "cli_fetch.h"
@@ -362,7 +363,7 @@ static int download(const cli_fetch_item *it, const char *dir, const fetch_args 
     char slash[1200];
     snprintf(slash, sizeof slash, "%s", path);
     char *s = strrchr(slash, '/');
-    if (s) { *s = 0; if (cli_fetch_mkdirs(slash) < 0) return -1; }
+    if (s) { *s = 0; if (en_mkdirs(slash) < 0) return -1; }
     int64_t have = 0;
     cli_fetch_stat(part, &have, NULL);
     int64_t need = (it->size >= 0 ? it->size : it->approx) - have;
@@ -686,7 +687,7 @@ int cli_cmd_fetch(int argc, char **argv) {
         }
     }
     for (int i = 0; i < n; i++) cli_fetch_item_urls(&items[i], a.base_url);
-    if (!a.list && cli_fetch_mkdirs(a.dir) < 0) {
+    if (!a.list && en_mkdirs(a.dir) < 0) {
         fprintf(stderr, "clipbook fetch: %s\n", en_error_msg());
         free(items);
         return 1;

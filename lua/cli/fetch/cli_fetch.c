@@ -381,17 +381,3 @@ int64_t cli_fetch_free_bytes(const char *dir) {
     return (int64_t)v.f_bavail * (int64_t)v.f_frsize;
 }
 
-int cli_fetch_mkdirs(const char *dir) {
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) return en_error("%s: path too long", dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0777) < 0 && errno != EEXIST) return en_error("%s: cannot create folder: %s", buf, strerror(errno));
-            *p = c;
-            if (!c) break;
-        }
-    }
-    return 0;
-}

@@ -106,8 +106,6 @@ int cli_fetch_hash_file(const char *path, char sha256hex[65], char md5hex[33]);
 int cli_fetch_stat(const char *path, int64_t *size, int64_t *mtime);
 /* Bytes free on the file system holding dir; -1 when unknown. */
 int64_t cli_fetch_free_bytes(const char *dir);
-/* Creates dir and its parents. */
-int cli_fetch_mkdirs(const char *dir);
 
 /* Extracts the members DIR/MEMBER of a .tar.gz (or plain .tar) into
  * outdir/DIR/MEMBER, each through a temp file and a rename. Every member

@@ -195,7 +195,7 @@ static int visit_member(void *vctx, gzFile g, const char *nm, int64_t size) {
 int cli_fetch_untar(const char *archive, const char *dir, char members[][128], int n_members, const char *outdir) {
     char outd[1024];
     snprintf(outd, sizeof outd, "%s/%s", outdir, dir);
-    if (cli_fetch_mkdirs(outd) < 0) return -1;
+    if (en_mkdirs(outd) < 0) return -1;
     members_ctx c = { archive, dir, outd, members, n_members, 0, {0} };
     if (tar_walk(archive, visit_member, &c) < 0) return -1;
     for (int i = 0; i < n_members; i++)
@@ -245,7 +245,7 @@ static int visit_tree(void *vctx, gzFile g, const char *nm, int64_t size) {
     snprintf(out, sizeof out, "%s/%s", c->into, rel);
     char *slash = strrchr(out, '/');
     *slash = 0;
-    if (cli_fetch_mkdirs(out) < 0) return -1;
+    if (en_mkdirs(out) < 0) return -1;
     *slash = '/';
     if (copy_out(g, size, c->archive, out) < 0) return -1;
     c->count++;
@@ -253,7 +253,7 @@ static int visit_tree(void *vctx, gzFile g, const char *nm, int64_t size) {
 }
 
 int cli_fetch_untar_tree(const char *archive, const char *from, const char *into) {
-    if (cli_fetch_mkdirs(into) < 0) return -1;
+    if (en_mkdirs(into) < 0) return -1;
     tree_ctx c = { archive, from, into, 0 };
     if (tar_walk(archive, visit_tree, &c) < 0) return -1;
     if (!c.count) return en_error("%s: no files under %s/", archive, from);
