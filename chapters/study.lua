@@ -114,7 +114,7 @@ end
 
 -- The memo store keys each artifact here on the code of its function and
 -- of the helpers that function reaches (as Lua tokens: a comment edit
--- reruns nothing), and on the fields they read (lua/memokey.lua): a code
+-- reruns nothing), and on the fields they read (lua/notebook/memokey.lua): a code
 -- edit reruns what reaches it. Free names resolve in this file's own
 -- environment, so the key does not depend on the chapter that asks.
 function M.new(nb)

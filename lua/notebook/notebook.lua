@@ -15,7 +15,7 @@
 -- content); the code of fn as Lua tokens (comments and layout do not
 -- count); the values fn reads from its upvalues and chapter variables, by
 -- field path (profile.bench.steps), with the helper functions it reaches by
--- their code and their own reads (lua/memokey.lua); the engine version and
+-- their code and their own reads (lua/notebook/memokey.lua); the engine version and
 -- code hash (of engine/, kernels/, lua/ sources, computed by the Makefile);
 -- the profile name.
 -- print() and io.write() are captured into the document.
@@ -295,7 +295,7 @@ function M.new(ctx)
     local src = source_of(fn)                       -- as written, for `cache why`
     local fn_code = memokey.code(fn, lines_of).normal -- tokens: comments do not count
     local fn_hash = rt.sha256(fn_code):sub(1, 16)
-    -- the fields fn (and the helpers it reaches) reads, by path (lua/memokey.lua)
+    -- the fields fn (and the helpers it reaches) reads, by path (lua/notebook/memokey.lua)
     local deps = memokey.deps(fn, { lines_of = lines_of, chapter_env = ctx.chapter_env, profile = ctx.profile })
     local dparts = {}
     for k, v in pairs(deps) do

@@ -31,6 +31,8 @@ mv "$T/tree/kernels/cpu/kn_new.c" "$T/tree/engine/en_new.c"; h3=$(h)
 echo '-- x' >> "$T/tree/lua/notebook/notebook.lua"; h4=$(h)
 [ "$h4" != "$h3" ] || fail "$STEP: an edit of lua/notebook/notebook.lua left the hash unchanged"
 [ "$(h)" = "$h4" ] || fail "$STEP: the hash is not deterministic"
+echo '/* x */' >> "$T/tree/lua/cli/cli_main.c"
+[ "$(h)" = "$h4" ] || fail "$STEP: an edit of the command line (lua/cli) changed the hash: it computes no result"
 
 STEP="a binary of other code misses the memo"
 # the same objects and libraries, another code hash: links in a second or two
