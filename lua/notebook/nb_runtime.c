@@ -18,6 +18,7 @@
 #include "nb.h"
 #include "nb_memo.h"
 #include "en_sha256.h"
+#include "nb_filehash.h"
 
 en_rng *lx_rng_global(void); /* lx_clipbook.c */
 
@@ -311,6 +312,21 @@ static int rt_code_hash(lua_State *L) { lua_pushstring(L, en_code_hash()); retur
 static int rt_name_ok(lua_State *L) { lua_pushboolean(L, nb_memo_name_ok(luaL_checkstring(L, 1))); return 1; }
 static int rt_pid(lua_State *L) { lua_pushinteger(L, getpid()); return 1; }
 
+/* file_sha256(path, cache_dir) -> hex, how, bytes_read | nil, message:
+ * a data file's or folder's content for memo keys (nb_filehash.h) */
+static int rt_file_sha256(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    const char *cache = luaL_checkstring(L, 2);
+    char hex[65];
+    const char *how;
+    int64_t bytes;
+    if (nb_filehash(cache, path, hex, &how, &bytes) < 0) return fail(L);
+    lua_pushstring(L, hex);
+    lua_pushstring(L, how);
+    lua_pushinteger(L, (lua_Integer)bytes);
+    return 3;
+}
+
 int luaopen_clipbook_runtime(lua_State *L) {
     static const luaL_Reg memo_methods[] = {
         {"get", memo_get}, {"put", memo_put}, {"lock", memo_lock}, {"log", memo_log},
@@ -327,7 +343,8 @@ int luaopen_clipbook_runtime(lua_State *L) {
         {"write_atomic", rt_write_atomic}, {"mkdirs", rt_mkdirs}, {"clock", rt_clock},
         {"isatty", rt_isatty}, {"machine", rt_machine}, {"threads", rt_threads},
         {"check_spec", rt_check_spec}, {"set_threads", rt_set_threads}, {"rng_save", rt_rng_save}, {"rng_restore", rt_rng_restore},
-        {"rng_seed", rt_rng_seed}, {"engine_version", rt_version}, {"code_hash", rt_code_hash}, {"name_ok", rt_name_ok}, {"pid", rt_pid}, {NULL, NULL},
+        {"rng_seed", rt_rng_seed}, {"engine_version", rt_version}, {"code_hash", rt_code_hash}, {"name_ok", rt_name_ok}, {"pid", rt_pid},
+        {"file_sha256", rt_file_sha256}, {NULL, NULL},
     };
     luaL_newlib(L, fns);
     lua_pushcfunction(L, rt_figure_kinds);
