@@ -307,8 +307,17 @@ $(DOC_DIR)/.profile: FORCE
 	@mkdir -p $(@D); echo "$(PROFILE)" | cmp -s - $@ || echo "$(PROFILE)" > $@
 $(DOC_DIR)/.engine: FORCE | $(CLIPBOOK)
 	@mkdir -p $(@D); $(CLIPBOOK) --version | cmp -s - $@ || $(CLIPBOOK) --version > $@
+# What DATA_DIR holds, by path, size, mtime and ctime (a file rewritten with
+# its mtime set back still moves its ctime): a fragment is remade when its
+# data changes, and inside the chapter the memo store reruns only what read
+# the changed file (keys by content: chapters/study.lua). MANIFEST.lock and
+# dot-files are the fetch's own bookkeeping, *.part and *.tmp.* unfinished.
+$(DOC_DIR)/.data: FORCE
+	@mkdir -p $(@D); { [ ! -d "$(DATA_DIR)" ] || find -L "$(DATA_DIR)" -type f ! -name '.*' ! -name MANIFEST.lock \
+	   ! -name '*.part' ! -name '*.tmp.*' -printf '%P %s %T@ %C@\n' | LC_ALL=C sort; } > $@.new; \
+	 if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
 
-$(DOC_DIR)/%.json: $(CHAPTERS_DIR)/%.lua $(CHAPTER_DEPS) $(DOC_DIR)/.profile $(DOC_DIR)/.engine \
+$(DOC_DIR)/%.json: $(CHAPTERS_DIR)/%.lua $(CHAPTER_DEPS) $(DOC_DIR)/.profile $(DOC_DIR)/.engine $(DOC_DIR)/.data \
                    $$(if $$(filter $$@,$$(NO_RETRY)),,$$(if $$(wildcard $$(basename $$@).failed),FORCE)) | $(CLIPBOOK)
 	@CLIPBOOK_DOC_DIR=$(DOC_DIR) DATA_DIR=$(DATA_DIR) $(CLIPBOOK) run $< --profile $(PROFILE) --out $@ \
 	   --of "$$(echo $(CHAPTERS) | tr ' ' '\n' | grep -nxF '$<' | cut -d: -f1)/$(words $(CHAPTERS))" \

@@ -69,7 +69,7 @@ local function train_vqvae(q, use_clip)
            codes_used = vq:codes_used(), grid = grid }
 end
 
-local params = { decoder = dc, hidden = 32, model = S.model_params("rn"), data = profile.data,
+local params = { decoder = dc, hidden = 32, model = S.key(S.model_params("rn")), data = S.key(profile.data),
                  fingerprint = S.features("rn", "seg_test", "map") }  -- the model's output, by content
 local q = { steps = dc.steps, batch = dc.batch, lr = dc.lr, codes = dc.codes, code_dim = dc.code_dim, hidden = 32 }
 local clipv = memo("vqvae.clip", params, function() return train_vqvae(q, true) end)

@@ -81,7 +81,7 @@ local function train_seg(q, variant)
            pred = (show:sigmoid() + 0.5):long():float(), trainable = net:trainable() }
 end
 
-local params = { decoder = dc, model = S.model_params("rn"), data = profile.data,
+local params = { decoder = dc, model = S.key(S.model_params("rn")), data = S.key(profile.data),
                  fingerprint = S.features("rn", "seg_test", "map") }  -- the model's output, by content
 local q = { steps = dc.steps, batch = dc.batch, lr = dc.lr, hidden = 64 }
 local runs = {}

@@ -58,6 +58,9 @@ local function paper(sz)
               sweep = { 0.01, 0.0316, 0.1, 0.316, 1, 3.16, 10 } },
     fewshot = { epochs = sz.fewshot.epochs, lr = 1e-3, curve_epochs = sz.fewshot.curve_epochs },
     decoder = sz.decoder,
+    -- frozen features are stored in chunks of this many pictures (absent:
+    -- 2,048), so an interrupted extraction resumes (chapters/study.lua)
+    features = sz.features,
   }
 end
 
@@ -144,6 +147,7 @@ return {
              pool_train = 1024, pool_val = 128, pool_test = 256 },
     probe = { max_iter = 100, pool_max_iter = 100 },
     fewshot = { epochs = 20, curve_epochs = 20 },
+    features = { chunk = 128 },   -- several chunks per split, as at full size
     decoder = { steps = 20, batch = 16, lr = 2e-3, codes = 32, code_dim = 16 },
   },
 }

@@ -19,6 +19,26 @@
 --   S.class_names()                the names prompts are made from
 --   S.class_groups()               coarser views of the classes (confusions)
 --   S.pool_splits                  chapter 8's {fit=, val=, test=} splits
+--   S.key(t)                       t for a memo key: its data/ paths by content
+--   S.feature_sets()               every {tower, split, kind} the chapters ask for
+--   S.extract(tower, split, kind)  compute (or find) a split's feature chunks;
+--                                  under a shard only that shard's
+--
+-- Keys by content. A data file or folder (a checkpoint, the BPE file, the
+-- CIFAR folder, the Pet folder) enters a memo key as "PATH sha256:HEX", PATH
+-- as the profile names it (data/..., not where DATA_DIR put it: moving the
+-- data reruns nothing) and HEX its content (lua/notebook/nb_filehash.h: the
+-- fetch lock's hash, else hashed once and remembered by stat), so replacing
+-- a checkpoint's weights reruns what read them and `clipbook cache why` names
+-- the file.
+--
+-- Frozen features are stored in chunks of profile.features.chunk pictures
+-- (2,048 by default), one memo entry each (features.TOWER.SPLIT.KIND.K), and
+-- assembled on every ask: an interrupted extraction resumes at the first
+-- chunk it had not stored. `clipbook run --shard I/N` (or CLIPBOOK_SHARD=I/N)
+-- makes S.extract compute only the chunks K-1 = I mod N, so N processes (a
+-- Slurm job array: README) share one extraction through the memo store;
+-- S.features refuses to run under a shard (the next ordinary run assembles).
 --
 -- Splits: cls_train, cls_val, cls_test (classification; CIFAR-100 carves
 -- cls_val from train.bin right after cls_train, so the two never overlap)
@@ -54,12 +74,31 @@ local function data_path(p)
 end
 M.data_path = data_path
 
--- a copy of t with its data/ paths resolved (memo keys then name the files read)
-local function resolved(t)
+-- The content of the data files a profile names, for memo keys: the
+-- cache is per process and by resolved path (a run reads a file once);
+-- across runs nb_filehash remembers by stat.
+local content_ids = {}
+local function content_id(p)
+  local path = data_path(p)
+  local id = content_ids[path]
+  if id == nil then
+    local hex = rt.file_sha256(path, os.getenv("CLIPBOOK_CACHE") or "build/cache")
+    id = hex and (p .. " sha256:" .. hex) or false   -- a missing file: the path (the reader says it is missing)
+    content_ids[path] = id
+  end
+  return id or p
+end
+
+-- a copy of t with each data/ path replaced by its content (S.key)
+local function keyed(t)
+  if type(t) ~= "table" then return t end
   local r = {}
-  for k, v in pairs(t) do r[k] = data_path(v) end
+  for k, v in pairs(t) do
+    if type(v) == "string" and v:sub(1, 5) == "data/" then r[k] = content_id(v) else r[k] = v end
+  end
   return r
 end
+M.key = keyed
 
 -- files the engine must read from disk (the tokenizer, pre-training's
 -- resumable state) live in a scratch folder beside the cache
@@ -121,11 +160,14 @@ function M.new(nb)
   local profile, cb = nb.profile, nb.cb
   local memo = nb.memo
   local S = { profile = profile }
-  local data = resolved(profile.data)
-  local bpe_p = resolved(profile.bpe)
+  -- the profile's own tables: paths as the profile names them (data/...),
+  -- resolved where a file is opened; memo params take them through keyed()
+  local data = profile.data
+  local bpe_p = profile.bpe
   local pname = profile.name or "profile"
 
   local function need(path, what)
+    path = data_path(path)
     if not file_exists(path) then
       error(string.format("the %s profile needs %s at '%s', which is missing: run `make data` "
         .. "(or point the profile at your copy in chapters/profiles.lua)", pname, what, path), 0)
@@ -139,7 +181,7 @@ function M.new(nb)
     local p = bpe_p
     if p.file then
       need(p.file, "CLIP's BPE vocabulary")
-      bpe_cache = assert(cb.bpe(p.file))
+      bpe_cache = assert(cb.bpe(data_path(p.file)))
       return bpe_cache
     end
     -- learnt from captions of the pre-training corpus
@@ -168,9 +210,10 @@ function M.new(nb)
   local function model_params(tower)
     local t = profile.towers[tower]
     if not t then error("the profile has no tower '" .. tostring(tower) .. "'", 2) end
-    return resolved(t)
+    return t
   end
   S.model_params = model_params
+  S.key = keyed
 
   local models = {}
   -- The pre-trained model goes into the memo store whole (its checkpoint
@@ -181,11 +224,11 @@ function M.new(nb)
     local m, info
     if t.checkpoint then
       need(t.checkpoint, "the " .. tower .. " checkpoint")
-      m = assert(cb.clip_load(t.checkpoint))
+      m = assert(cb.clip_load(data_path(t.checkpoint)))
       info = { checkpoint = t.checkpoint }
     else
       local bpe = S.bpe()
-      local rec = memo("pretrain." .. tower, { tower = t, bpe = bpe_p, seed = profile.seed, vocab = bpe:vocab_size() },
+      local rec = memo("pretrain." .. tower, { tower = keyed(t), bpe = keyed(bpe_p), seed = profile.seed, vocab = bpe:vocab_size() },
         function(q)
           local cfg = {}
           for k, v in pairs(q.tower) do if k ~= "train" then cfg[k] = v end end
@@ -225,6 +268,17 @@ function M.new(nb)
     if split:find("^seg_") and data.seg_dir then return "pets" end
     return data.source
   end
+  -- What a split's pictures are read from, for memo keys: its source and,
+  -- for CIFAR and the Pet set, that folder's content (a Pet edit does not
+  -- rerun CIFAR's features, nor the converse).
+  local function split_key(split)
+    if split == "cls_trainval" then split = "cls_train" end
+    local src = source_of(split)
+    local dir = src == "cifar100" and data.dir or src == "pets" and data.seg_dir or nil
+    return { source = src, files = dir and content_id(dir) or false }
+  end
+  S.split_key = split_key
+
   local SHAPES_OF = { pool_train = "cls_train", pool_val = "cls_val", pool_test = "cls_test" }
   local PETS_OF = { seg_train = "train", seg_val = "val", seg_test = "test" }
   local pets_set   -- opened once per run (a cache: not part of any key)
@@ -241,7 +295,7 @@ function M.new(nb)
     end
     if src == "pets" then
       need(data.seg_dir, "the Oxford-IIIT Pet set (images/ and annotations/)")
-      if not pets_set then pets_set = assert(cb.pets(data.seg_dir)) end
+      if not pets_set then pets_set = assert(cb.pets(data_path(data.seg_dir))) end
       local b = assert(pets_set:batch { split = PETS_OF[split], start = opts.start or 1, n = n, size = opts.size or 32 })
       return { images = b.images, semantic = b.masks, labels = b.labels }
     end
@@ -255,7 +309,7 @@ function M.new(nb)
     local file, first = "/train.bin", 1
     if split == "cls_test" then file = "/test.bin"
     elseif split == "cls_val" then first = data.cls_train + 1 end
-    local b = assert(cb.cifar100(data.dir .. file, { start = first + (opts.start or 1) - 1, n = n }))
+    local b = assert(cb.cifar100(data_path(data.dir) .. file, { start = first + (opts.start or 1) - 1, n = n }))
     return { images = b.images, labels = b.fine, coarse = b.coarse }
   end
 
@@ -276,7 +330,7 @@ function M.new(nb)
   function S.class_names()
     if data.source == "shapes" then return cb.shapes.class_names() end
     need(data.dir, "CIFAR-100 (binary version)")
-    local names = assert(cb.cifar_names(data.dir .. "/fine_label_names.txt", 100))
+    local names = assert(cb.cifar_names(data_path(data.dir) .. "/fine_label_names.txt", 100))
     -- as prompts spell them: "aquarium fish", not "aquarium_fish"
     for i = 1, #names do names[i] = names[i]:gsub("_", " ") end
     return names
@@ -297,7 +351,7 @@ function M.new(nb)
       return { { title = "colour", names = colours, of = function(l) return l // 8 end },
                { title = "shape", names = shapes, of = function(l) return l % 8 end } }
     end
-    local coarse = assert(cb.cifar_names(data.dir .. "/coarse_label_names.txt", 20))
+    local coarse = assert(cb.cifar_names(data_path(data.dir) .. "/coarse_label_names.txt", 20))
     for i = 1, #coarse do coarse[i] = coarse[i]:gsub("_", " ") end
     local sup = {}
     for _, split in ipairs { "cls_train", "cls_test" } do
@@ -314,7 +368,7 @@ function M.new(nb)
       for k, v in pairs(a) do r[k] = cb.concat({ v:float(), b[k]:float() }, 1):long() end  -- (concat: f32 only; labels are small integers)
       return r
     end
-    return memo("labels." .. split, { data = data, seed = profile.seed, split = split }, function(q)
+    return memo("labels." .. split, { data = split_key(split), seed = profile.seed, split = split }, function(q)
       local b = S.data(q.split, { size = 8 })
       return { labels = b.labels, counts = b.counts, cells = b.cells, coarse = b.coarse }
     end)
@@ -355,40 +409,86 @@ function M.new(nb)
   -- Frozen features of a whole split: "pooled" is the CLIP image embedding
   -- (after the attention pool / class token and the projection);
   -- "prepool" is what the pool sees, flattened per picture; "grid" that,
-  -- pooled to 3x3 cells (grid_pool, chunk by chunk: the full map is never held).
+  -- pooled to 3x3 cells (grid_pool, batch by batch: the full map is never
+  -- held). Stored in chunks of CHUNK pictures (see the top of this file).
+  local CHUNK = math.tointeger(profile.features and profile.features.chunk) or 2048
+  local function feature_chunk(tower, split, kind, k, first, n)
+    return memo(string.format("features.%s.%s.%s.%d", tower, split, kind, k),
+      { tower = keyed(model_params(tower)), bpe = keyed(bpe_p), data = split_key(split), seed = profile.seed,
+        split = split, kind = kind, start = first, n = n },
+      function(q)
+        local m = S.model(tower)
+        local res = m:config().image_resolution
+        local encode = q.kind == "pooled" and m.encode_image or m.prepool
+        local F, parts = nil, {}
+        local batch = 1024   -- pictures made at a time; the encoder takes 256 of them per pass
+        for a = 1, q.n, batch do
+          local x, normalized = S.images(q.split, { start = q.start + a - 1, n = math.min(batch, q.n - a + 1), size = res })
+          if q.kind == "grid" then
+            parts[#parts + 1] = grid_pool(m:prepool(x, { normalized = normalized }))
+          else
+            F = encode(m, x, { normalized = normalized, into = F, rows = q.n, at = a })
+          end
+        end
+        if q.kind == "grid" then F = #parts == 1 and parts[1] or cb.concat(parts, 1) end
+        -- "map" keeps the ResNet's (N, C, h, w); "prepool" is flat per picture
+        if q.kind == "prepool" then F = F:reshape(q.n, -1) end
+        return F
+      end)
+  end
+
+  -- The chunks of a split (a list; under a shard, nil at the chunks of the
+  -- other shards) and how many chunks the split has.
+  function S.extract(tower, split, kind)
+    kind = kind or "pooled"
+    if split == "cls_trainval" then error("extract cls_train and cls_val (cls_trainval is the two)", 2) end
+    local n = SPLIT_N[split]
+    if not n then error("unknown split '" .. tostring(split) .. "'", 2) end
+    local sh = rt.shard
+    local parts, k = {}, 0
+    for a = 1, n, CHUNK do
+      k = k + 1
+      if not sh or (k - 1) % sh.count == sh.index then
+        parts[k] = feature_chunk(tower, split, kind, k, a, math.min(CHUNK, n - a + 1))
+      end
+    end
+    return parts, k
+  end
+
   function S.features(tower, split, kind)
     kind = kind or "pooled"
     if split == "cls_trainval" then
       return cb.concat({ S.features(tower, "cls_train", kind), S.features(tower, "cls_val", kind) }, 1)
     end
-    local t = model_params(tower)
-    return memo("features." .. tower .. "." .. split .. "." .. kind,
-      { tower = t, bpe = bpe_p, data = data, seed = profile.seed, split = split, kind = kind },
-      function(q)
-        local m = S.model(tower)
-        local res = m:config().image_resolution
-        local n = SPLIT_N[q.split]
-        local encode = q.kind == "pooled" and m.encode_image or m.prepool
-        local F, parts = nil, {}
-        local chunk = 1024   -- pictures made at a time; the encoder takes 256 of them per pass
-        for a = 1, n, chunk do
-          local x, normalized = S.images(q.split, { start = a, n = math.min(chunk, n - a + 1), size = res })
-          if q.kind == "grid" then
-            parts[#parts + 1] = grid_pool(m:prepool(x, { normalized = normalized }))
-          else
-            F = encode(m, x, { normalized = normalized, into = F, rows = n, at = a })
-          end
-        end
-        if q.kind == "grid" then F = #parts == 1 and parts[1] or cb.concat(parts, 1) end
-        -- "map" keeps the ResNet's (N, C, h, w); "prepool" is flat per picture
-        if q.kind == "prepool" then F = F:reshape(n, -1) end
-        return F
-      end)
+    if rt.shard then
+      error(string.format("features of %s/%s asked for under --shard %d/%d: a shard only extracts "
+        .. "(chapters/extract.lua); run the chapters without --shard to assemble", tower, split,
+        rt.shard.index, rt.shard.count), 2)
+    end
+    local parts = S.extract(tower, split, kind)
+    return #parts == 1 and parts[1] or cb.concat(parts, 1)
+  end
+
+  -- Every feature set the chapters read (chapters 3-5: pooled on the
+  -- classification splits; 6-7: the ResNet's map of the segmentation
+  -- splits; 8: pooled and grid on its own splits), for chapters/extract.lua.
+  function S.feature_sets()
+    local sets = {}
+    local function add(tower, split, kind) sets[#sets + 1] = { tower = tower, split = split, kind = kind } end
+    for _, tower in ipairs { "vit", "rn" } do
+      for _, split in ipairs { "cls_train", "cls_val", "cls_test" } do add(tower, split, "pooled") end
+      if S.pool_splits.fit ~= "cls_train" then
+        for _, split in ipairs { S.pool_splits.fit, S.pool_splits.val, S.pool_splits.test } do add(tower, split, "pooled") end
+      end
+      for _, split in ipairs { S.pool_splits.fit, S.pool_splits.val, S.pool_splits.test } do add(tower, split, "grid") end
+    end
+    for _, split in ipairs { "seg_train", "seg_val", "seg_test" } do add("rn", split, "map") end
+    return sets
   end
 
   function S.text_features(tower, texts)
     local t = model_params(tower)
-    return memo("text." .. tower, { tower = t, bpe = bpe_p, seed = profile.seed, texts = texts },
+    return memo("text." .. tower, { tower = keyed(t), bpe = keyed(bpe_p), seed = profile.seed, texts = texts },
       function(q)
         local m = S.model(tower)
         local tok = S.bpe():tokenize(q.texts, m:config().context_length, true)
@@ -416,7 +516,8 @@ function M.new(nb)
     splits = splits or DEFAULT_SPLITS
     local on = splits.fit == "cls_train" and "" or ("." .. splits.fit)
     return memo("probe." .. tower .. "." .. kind .. "." .. target .. ".C" .. tostring(C) .. on,
-      { tower = model_params(tower), data = data, seed = profile.seed, kind = kind, C = C, target = target,
+      { tower = keyed(model_params(tower)), seed = profile.seed, kind = kind, C = C, target = target,
+        data = { fit = split_key(splits.fit), val = splits.val and split_key(splits.val) or false, test = split_key(splits.test) },
         max_iter = max_iter or profile.probe.max_iter, fit = splits.fit, val = splits.val or false, test = splits.test },
       function(q)
         local Xtr = S.features(tower, q.fit, q.kind)
