@@ -30,6 +30,9 @@ usage: clipbook run CHAPTER.lua [options]
   --seed N         the engine's random seed (default: profile.seed or 0)
   --threads N      compute threads (default: $OMP_NUM_THREADS or all cores)
   --of I/N         show "[I/N]" in progress lines (set by make report)
+  --shard I/N      compute only share I (0 <= I < N) of the frozen-feature
+                   chunks, into the memo store, for chapters/extract.lua
+                   (default: $CLIPBOOK_SHARD); the next run without it assembles
   --quiet          no progress on stderr
 Environment: CLIPBOOK_CELL_TIMEOUT (seconds per cell; overrides the
 profile's cell_timeout, default 3600; a cell's timeout= option overrides it).
@@ -42,7 +45,9 @@ local function perr(fmt, ...)
 end
 
 local function parse_args(args)
-  local o = { profile = os.getenv("CLIPBOOK_PROFILE") or "mini", cache = os.getenv("CLIPBOOK_CACHE") or "build/cache" }
+  local o = { profile = os.getenv("CLIPBOOK_PROFILE") or "mini", cache = os.getenv("CLIPBOOK_CACHE") or "build/cache",
+              shard = os.getenv("CLIPBOOK_SHARD") }
+  if o.shard == "" then o.shard = nil end
   local i = 1
   local function val(name)
     i = i + 1
@@ -57,6 +62,7 @@ local function parse_args(args)
     elseif a == "--cache" then o.cache = val(a)
     elseif a == "--seed" then o.seed = math.tointeger(tonumber(val(a))) or error("--seed needs an integer", 0)
     elseif a == "--of" then o.of = val(a)
+    elseif a == "--shard" then o.shard = val(a)
     elseif a == "--threads" then o.threads = math.tointeger(tonumber(val(a))) or error("--threads needs an integer", 0)
     elseif a == "--quiet" then o.quiet = true
     elseif a == "-h" or a == "--help" then o.help = true
@@ -64,6 +70,14 @@ local function parse_args(args)
     elseif o.chapter then error("one chapter per run (got " .. o.chapter .. " and " .. a .. ")", 0)
     else o.chapter = a end
     i = i + 1
+  end
+  if o.shard then
+    local si, sn = o.shard:match("^(%d+)/(%d+)$")
+    si, sn = math.tointeger(tonumber(si)), math.tointeger(tonumber(sn))
+    if not si or sn < 1 or si >= sn then
+      error("--shard (or CLIPBOOK_SHARD) must be I/N with 0 <= I < N, got '" .. o.shard .. "'", 0)
+    end
+    o.shard = { index = si, count = sn }
   end
   return o
 end
@@ -227,6 +241,9 @@ function M.run(args)
   -- full outputs of truncated cells: build/doc/NN-name.out/cellK.txt
   local side_dir = dirname(out) .. "/" .. (out:match("([^/]*)$"):gsub("%.json$", "")) .. ".out"
   local store, serr = rt.memo_open(o.cache, name)
+  -- read by chapters/study.lua's S.extract (not a profile field: a shard
+  -- computes the same entries, under the same keys, as an ordinary run)
+  rt.shard = o.shard
   if not store then perr("%s", serr); return 1 end
   local seed = o.seed or math.tointeger(profile.seed) or 0
   local cb = require "clipbook"
