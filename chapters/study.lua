@@ -133,6 +133,19 @@ function M.progress(label)
   end
 end
 
+-- How a measured accuracy (%) stands against a published one (%): "matches"
+-- within the margin, else "above" or "below". The margin, in points: twice
+-- the standard error of an accuracy p measured on n test pictures,
+-- 200 sqrt(p (1 - p) / n) (what drawing another n pictures would move it),
+-- or twice spread_pts (how far the result moved between compute
+-- configurations, chapters/spread.lua), whichever is larger.
+function M.versus(measured, published, n, spread_pts)
+  local p = published / 100
+  local margin = math.max(200 * math.sqrt(p * (1 - p) / n), 2 * (spread_pts or 0))
+  local d = measured - published
+  return { diff = d, margin = margin, verdict = math.abs(d) <= margin and "matches" or (d > 0 and "is above" or "is below") }
+end
+
 -- The other chapters' fragments (the conclusion and the appendix summarise
 -- them; the Makefile runs those two last).
 function M.fragments(dir)
@@ -278,6 +291,21 @@ function M.new(nb)
     return { source = src, files = dir and content_id(dir) or false }
   end
   S.split_key = split_key
+
+  -- What the run is about, for prose that must not describe the wrong data:
+  -- cls / seg name the data sets; towers_loaded: OpenAI-layout checkpoints
+  -- rather than towers pre-trained here; same_task: the original study's
+  -- task (CIFAR-100 with checkpoints), where its figures and the CLIP
+  -- paper's are comparable (chapters/published.lua).
+  local loaded = profile.towers.vit.checkpoint ~= nil and profile.towers.rn.checkpoint ~= nil
+  S.about = {
+    cls = data.source == "cifar100" and "CIFAR-100" or "the shapes world",
+    seg = source_of("seg_train") == "pets" and "the Oxford-IIIT Pet set" or "the shapes world",
+    seg_is_pets = source_of("seg_train") == "pets",
+    towers_loaded = loaded,
+    same_task = data.source == "cifar100" and loaded,
+  }
+  S.versus = M.versus
 
   local SHAPES_OF = { pool_train = "cls_train", pool_val = "cls_val", pool_test = "cls_test" }
   local PETS_OF = { seg_train = "train", seg_val = "val", seg_test = "test" }
