@@ -11,7 +11,10 @@
 
 -- %% setup echo=false
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local S = assert(loadfile(here .. "/study.lua"))().new { memo = memo, profile = profile, cb = cb }
+local study = assert(loadfile(here .. "/study.lua"))()
+local S = study.new { memo = memo, profile = profile, cb = cb }
+local spread = assert(loadfile(here .. "/spread.lua"))()(here, study, profile)
+local published = assert(loadfile(here .. "/published.lua"))()
 local names = S.class_names()
 
 -- %% the zero-shot head
@@ -50,6 +53,15 @@ result("zeroshot.chance", 100 / #names, "%.2f")
 local all_train = { fit = "cls_trainval", test = "cls_test" }
 local probe_vit = S.linear_probe("vit", "pooled", profile.probe.C, "labels", nil, all_train)
 local probe_rn = S.linear_probe("rn", "pooled", profile.probe.C, "labels", nil, all_train)
+local vs_single = S.about.same_task
+  and string.format("The original reported %.2f %% with ViT-B/32 and this prompt: the ViT here %s it (%+.2f points; "
+    .. "a difference counts beyond %.2f, twice the standard error of an accuracy on %d test pictures or twice the "
+    .. "spread between compute configurations).", published.original.zeroshot_vit,
+    S.versus(100 * acc.vit, published.original.zeroshot_vit, S.split_size.cls_test, spread.of("zeroshot.vit.top1")).verdict,
+    100 * acc.vit - published.original.zeroshot_vit,
+    S.versus(100 * acc.vit, published.original.zeroshot_vit, S.split_size.cls_test, spread.of("zeroshot.vit.top1")).margin,
+    S.split_size.cls_test)
+  or string.format("(The original's %.2f %% was on CIFAR-100 with OpenAI's ViT-B/32: another task.)", published.original.zeroshot_vit)
 
 -- %% [markdown]
 -- With the prompt "{{ template }}", the ViT model classifies
@@ -57,7 +69,7 @@ local probe_rn = S.linear_probe("rn", "pooled", profile.probe.C, "labels", nil, 
 -- the ResNet model {{ result("zeroshot.rn.top1") }} %, where guessing would
 -- give {{ result("zeroshot.chance") }} %. @tbl-zs-vs-probe sets this beside
 -- the linear probe of @sec-probe, which had {{ S.split_size.cls_trainval }}
--- labelled pictures to learn from.
+-- labelled pictures to learn from. {{ vs_single }}
 
 -- %% table echo=false
 tabular {
@@ -160,13 +172,15 @@ figure {
 -- ## Prompt ensembling
 --
 -- CLIP's paper gains a few points by averaging the text features of several
--- prompts per class ("a photo of a {class}", "a drawing of a {class}", ...)
--- before normalising. We ensemble wordings the shapes world's caption
--- grammar produces (on other pictures they are merely other prompts).
+-- prompts per class before normalising. {{ templates_prose }}
 
 -- %% ensemble echo=false
-local templates = { "a photo of a {class}", "a {class}", "a large {class}", "a small {class}",
-                    "a {class} in the middle", "there is a {class}" }
+local templates = S.about.cls == "CIFAR-100" and published.cifar100_templates
+  or { "a photo of a {class}", "a {class}", "a large {class}", "a small {class}", "a {class} in the middle", "there is a {class}" }
+local templates_prose = S.about.cls == "CIFAR-100"
+  and string.format("We ensemble the %d templates the paper's authors published for CIFAR-100 "
+    .. "(github.com/openai/CLIP, data/prompts.md), the ones behind its Table 11.", #templates)
+  or "We ensemble wordings the shapes world's caption grammar produces (on other pictures they are merely other prompts)."
 local ens = {}
 for _, tower in ipairs { "vit", "rn" } do
   local sum
@@ -181,6 +195,18 @@ for _, tower in ipairs { "vit", "rn" } do
 end
 result("zeroshot.vit.ensemble_top1", 100 * ens.vit.acc, "%.2f")
 result("zeroshot.rn.ensemble_top1", 100 * ens.rn.acc, "%.2f")
+local vs_paper = ""
+if S.about.same_task then
+  local pz = published.clip_zeroshot
+  local function line(tower, ref, label)
+    local v = S.versus(100 * ens[tower].acc, ref, S.split_size.cls_test, spread.of(label))
+    return string.format("%s %.2f %% against %.1f %% (%s, %+.2f points, margin %.2f)", tower == "vit" and "ViT-B/32" or "RN50",
+      100 * ens[tower].acc, ref, v.verdict == "matches" and "a match" or (v.verdict == "is above" and "above" or "below"),
+      v.diff, v.margin)
+  end
+  vs_paper = string.format("CLIP's paper reports this ensemble's accuracy on CIFAR-100 in its %s [@radford2021]: %s; %s.",
+    pz.where, line("vit", pz.vit, "zeroshot.vit.ensemble_top1"), line("rn", pz.rn, "zeroshot.rn.ensemble_top1"))
+end
 local trows = {}
 for i, tpl in ipairs(templates) do trows[i] = { '"' .. tpl .. '"', ens.vit.single[i][2], ens.rn.single[i][2] } end
 trows[#trows + 1] = { "ensemble of all " .. #templates, 100 * ens.vit.acc, 100 * ens.rn.acc }
@@ -195,4 +221,4 @@ tabular {
 -- {{ result("zeroshot.vit.ensemble_top1") }} % (ViT) and
 -- {{ result("zeroshot.rn.ensemble_top1") }} % (ResNet), against
 -- {{ result("zeroshot.vit.top1") }} % and {{ result("zeroshot.rn.top1") }} %
--- for the single prompt (@tbl-prompts).
+-- for the single prompt (@tbl-prompts). {{ vs_paper }}
