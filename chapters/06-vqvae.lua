@@ -21,8 +21,8 @@
 -- differ in the encoder. The *CLIP* model reads the frozen map before our
 -- ResNet's attention pool and learns only a 1×1 projection to the code
 -- width; the *trained* model learns strided convolutions from the pixels
--- down to the same grid. Both see the same pictures (the segmentation
--- split's training pictures) for the same number of steps.
+-- down to the same grid. Both see the same pictures for the same number of
+-- steps (named below).
 
 -- %% setup echo=false
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
@@ -31,6 +31,11 @@ local S = assert(loadfile(here .. "/study.lua"))().new { memo = memo, profile = 
 local dc = profile.decoder
 local rn = S.model("rn")
 local R = rn:config().image_resolution
+
+-- %% [markdown]
+-- The pictures: the {{ S.split_size.seg_train }} training pictures of
+-- {{ S.about.seg }}{{ S.about.seg_is_pets and " (the segmentation chapter's set, @sec-seg), at the ResNet's input size" or "" }},
+-- and its {{ S.split_size.seg_test }} test pictures for the test error.
 
 -- %% train both echo=false
 local function batch_rows(n, B)
@@ -144,11 +149,8 @@ tabular {
 -- {{ result("vqvae.grid") }}×{{ result("vqvae.grid") }} grid of codes, of
 -- which they use {{ result("vqvae.clip.codes_used") }} and
 -- {{ result("vqvae.trained.codes_used") }} of {{ profile.decoder.codes }}
--- in their last step, and with this profile's short training both
--- reconstructions are blurred pictures that keep the layout and the
--- background's tone better than the shapes' edges. The absolute
+-- in their last step, after {{ profile.decoder.steps }} training steps. The absolute
 -- losses are not comparable with the original's (other pictures, another
 -- scale of pixel values); the ratio between the two encoders is the result.
--- Our CLIP tower is small and briefly trained, and the map it hands over has
--- {{ clip_channels }} channels against RN50's 2048.
--- {{ not ratio_far and "That the frozen encoder ends so close to a trained one says that, on pictures this simple, a map at the same grid keeps most of what a decoder needs; the original's gap came from somewhere our setting does not reproduce (far more detailed pictures, or a decoder that could not make up for a 2048-channel map)." or "The frozen encoder stays well behind the trained one, as in the original: a map trained to match captions keeps what captions say, not what a decoder needs to redraw the picture." }}
+-- {{ S.about.towers_loaded and ("The map is the loaded ResNet's own, " .. clip_channels .. " channels at " .. result("vqvae.grid") .. "×" .. result("vqvae.grid") .. ", as in the original.") or ("Our CLIP tower is small and briefly trained, and the map it hands over has " .. clip_channels .. " channels against RN50's 2048.") }}
+-- {{ not ratio_far and ("That the frozen encoder ends so close to a trained one says that, on " .. (S.about.seg_is_pets and "these pictures" or "pictures this simple") .. ", a map at the same grid keeps most of what a decoder needs; the original's gap came from somewhere this run does not reproduce (other pictures, a longer training, or a decoder that could not make up for the map).") or "The frozen encoder stays well behind the trained one, as in the original: a map trained to match captions keeps what captions say, not what a decoder needs to redraw the picture." }}

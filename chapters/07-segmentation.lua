@@ -6,10 +6,6 @@
 -- convolution and a stride-2 transposed convolution, each doubling the
 -- resolution — on the same frozen map before the ResNet's attention pool,
 -- against a UNet [@ronneberger2015] trained end to end from the pixels.
--- The task here is the shapes world's foreground mask: which pixels belong
--- to an object. A decoder on CLIP's map has no skip connections from the
--- image — everything it draws must come from the small map (4×4 for 32 px
--- pictures) — while the UNet sees every pixel at every level.
 --
 -- The original code had a quirk worth reproducing. It froze CLIP's encoder
 -- and meant to train the decoder, but set `requires_grad` on the decoder
@@ -26,6 +22,22 @@ local S = assert(loadfile(here .. "/study.lua"))().new { memo = memo, profile = 
 local dc = profile.decoder
 local rn = S.model("rn")
 local R = rn:config().image_resolution
+local map_grid = S.features("rn", "seg_test", "map"):shape()[3]
+local task_prose = S.about.seg_is_pets
+  and string.format("The task here is the foreground of the Oxford-IIIT Pet set [@parkhi2012]: which pixels "
+    .. "belong to the cat or dog. We chose it over PASCAL VOC 2012, the other usual set with masks, because each "
+    .. "of its pictures shows one main object, the pet, so a foreground mask is a well-posed target for a "
+    .. "decoder that reads one frozen map; because its trimaps give that mask directly (pet, background, and a "
+    .. "boundary band, counted as pet here); because it is small, about 800 MB of JPEGs and PNG trimaps; and "
+    .. "because its split is fixed by its authors: the %d test pictures of test.txt, and from trainval.txt "
+    .. "%d training and %d validation pictures (every tenth line, so every breed is in both).",
+    S.split_size.seg_test, S.split_size.seg_train, S.split_size.seg_val)
+  or "The task here is the shapes world's foreground mask: which pixels belong to an object."
+
+-- %% [markdown]
+-- {{ task_prose }} A decoder on CLIP's map has no skip connections from the
+-- image — everything it draws must come from the small map
+-- ({{ map_grid }}×{{ map_grid }} for {{ R }} px pictures) — while the UNet sees every pixel at every level.
 
 -- %% train echo=false
 local function foreground(split)
@@ -145,4 +157,4 @@ tabular {
 -- (IoU {{ result("seg.clip.test_iou") }} against
 -- {{ result("seg.clip_as_run.test_iou") }}); even then, a decoder that sees
 -- only the {{ dc_grid }}×{{ dc_grid }} map is
--- {{ runs.unet.iou > runs.clip.iou and "behind the UNet, which reads every pixel" or "not behind the UNet on these simple pictures" }}.
+-- {{ runs.unet.iou > runs.clip.iou and "behind the UNet, which reads every pixel" or ("not behind the UNet on these " .. (S.about.seg_is_pets and "" or "simple ") .. "pictures") }}.
