@@ -16,6 +16,14 @@ local S = study.new { memo = memo, profile = profile, cb = cb }
 local spread = assert(loadfile(here .. "/spread.lua"))()(here, study, profile)
 local published = assert(loadfile(here .. "/published.lua"))()
 local names = S.class_names()
+-- the ensemble's prompts (@sec-zeroshot's last section): CIFAR-100's are the
+-- paper's own; the shapes world's are wordings of its caption grammar
+local templates = S.about.cls == "CIFAR-100" and published.cifar100_templates
+  or { "a photo of a {class}", "a {class}", "a large {class}", "a small {class}", "a {class} in the middle", "there is a {class}" }
+local templates_prose = S.about.cls == "CIFAR-100"
+  and string.format("We ensemble the %d templates the paper's authors published for CIFAR-100 "
+    .. "(github.com/openai/CLIP, data/prompts.md), the ones behind its Table 11.", #templates)
+  or "We ensemble wordings the shapes world's caption grammar produces (on other pictures they are merely other prompts)."
 
 -- %% the zero-shot head
 local function zeroshot_head(tower, template)
@@ -175,12 +183,6 @@ figure {
 -- prompts per class before normalising. {{ templates_prose }}
 
 -- %% ensemble echo=false
-local templates = S.about.cls == "CIFAR-100" and published.cifar100_templates
-  or { "a photo of a {class}", "a {class}", "a large {class}", "a small {class}", "a {class} in the middle", "there is a {class}" }
-local templates_prose = S.about.cls == "CIFAR-100"
-  and string.format("We ensemble the %d templates the paper's authors published for CIFAR-100 "
-    .. "(github.com/openai/CLIP, data/prompts.md), the ones behind its Table 11.", #templates)
-  or "We ensemble wordings the shapes world's caption grammar produces (on other pictures they are merely other prompts)."
 local ens = {}
 for _, tower in ipairs { "vit", "rn" } do
   local sum
