@@ -24,7 +24,7 @@ Pictures are learnable: each fine class has its own colour pair and stripe
 direction/frequency (classes in one superclass share a hue family), with
 noise, so a probe on even random-tower features beats chance.
 
-usage: make_fixture.py DIR [--train N] [--test N] [--pets-trainval N] [--pets-test N]
+usage: make_fixture.py DIR [--train N] [--test N] [--pets-trainval N] [--pets-test N] [--full]
 """
 import argparse
 import colorsys
@@ -135,10 +135,21 @@ def write_bpe(path):
     return 512 + len(body) + 2
 
 
-def write_checkpoints(out, vocab):
+def write_checkpoints(out, vocab, full=False):
     import torch
     import clip_ref
     torch.manual_seed(0)
+    if full:
+        # full size, as OpenAI's build_model reads ViT-B/32 and RN50 off their
+        # shapes (for timings: tests/bench/paper_steps.sh); the text tower is
+        # OpenAI's 12 layers x 512 over this fixture's vocabulary
+        vit = clip_ref.CLIP(512, 224, 12, 768, 32, 12, 77, vocab, 512, 8, 12)
+        clip_ref.randomise(vit, 11)
+        clip_ref.save_safetensors(os.path.join(out, "clip-vit-b-32.safetensors"), vit.state_dict(), None, "F16")
+        rn = clip_ref.CLIP(1024, 224, [3, 4, 6, 3], 64, None, 64 * 32 // 64, 77, vocab, 512, 8, 12)
+        clip_ref.randomise(rn, 12)
+        clip_ref.save_safetensors(os.path.join(out, "clip-rn50.safetensors"), rn.state_dict(), None, "F16")
+        return
     # ViT: width 64 (1 head, as width // 64), 2 layers, patch 8 at 32 px; text
     # width 64, 2 layers, OpenAI's context of 77; embed 64.
     vit = clip_ref.CLIP(64, 32, 2, 64, 8, 1, 77, vocab, 64, 1, 2)
@@ -159,13 +170,14 @@ def main():
     ap.add_argument("--test", type=int, default=200)
     ap.add_argument("--pets-trainval", type=int, default=40)
     ap.add_argument("--pets-test", type=int, default=20)
+    ap.add_argument("--full", action="store_true", help="full-size ViT-B/32 and RN50 (about 0.5 GB)")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     write_cifar(os.path.join(a.dir, "cifar-100-binary"), a.train, a.test, seed=100)
     import gen_pets
     gen_pets.write_pets(os.path.join(a.dir, "oxford-iiit-pet"), a.pets_trainval, a.pets_test, seed=37)
     vocab = write_bpe(os.path.join(a.dir, "bpe_simple_vocab_16e6.txt.gz"))
-    write_checkpoints(a.dir, vocab)
+    write_checkpoints(a.dir, vocab, a.full)
     print("paper fixture in %s: CIFAR-100 %d + %d, Pet %d + %d, vocabulary %d tokens" %
           (a.dir, a.train, a.test, a.pets_trainval, a.pets_test, vocab))
 
