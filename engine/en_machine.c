@@ -56,6 +56,14 @@ static int read_choice(const char *path, const char *header, kn_gemm_choice *c) 
             if (end) *end = 0;
             ok = kn_gemm_choice_parse(g + 6, c);
         }
+        /* the times the choice was made by, for a reader (bench_machine) */
+        for (char *l = strstr(body, "\nmeasured_ms "); ok && l; l = strstr(l + 1, "\nmeasured_ms ")) {
+            char name[16];
+            double e, b;
+            if (sscanf(l + 1, "measured_ms %15s engine %lf blas %lf", name, &e, &b) == 3)
+                for (int k = 0; k < KN_GC_COUNT; k++)
+                    if (!strcmp(name, kn_gemm_class_name((kn_gemm_class)k))) { c->engine_ms[k] = e; c->blas_ms[k] = b; }
+        }
     }
     free(text);
     return ok;
