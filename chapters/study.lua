@@ -363,7 +363,8 @@ function M.new(nb)
     end
     local t = model_params(tower)
     return memo("features." .. tower .. "." .. split .. "." .. kind,
-      { tower = t, bpe = bpe_p, data = data, seed = profile.seed, split = split, kind = kind },
+      { tower = t, bpe = bpe_p, data = data, seed = profile.seed, split = split, kind = kind,
+        precision = profile.precision or "fp32" },   -- "bf16": opt-in per profile (engine/en_bf16.h)
       function(q)
         local m = S.model(tower)
         local res = m:config().image_resolution
@@ -374,9 +375,9 @@ function M.new(nb)
         for a = 1, n, chunk do
           local x, normalized = S.images(q.split, { start = a, n = math.min(chunk, n - a + 1), size = res })
           if q.kind == "grid" then
-            parts[#parts + 1] = grid_pool(m:prepool(x, { normalized = normalized }))
+            parts[#parts + 1] = grid_pool(m:prepool(x, { normalized = normalized, precision = q.precision }))
           else
-            F = encode(m, x, { normalized = normalized, into = F, rows = n, at = a })
+            F = encode(m, x, { normalized = normalized, into = F, rows = n, at = a, precision = q.precision })
           end
         end
         if q.kind == "grid" then F = #parts == 1 and parts[1] or cb.concat(parts, 1) end
