@@ -129,7 +129,9 @@ const char *en_compute_signature(void) {
     char words[128];
     kn_gemm_current(&c);
     kn_gemm_choice_format(&c, words, sizeof words);
-    snprintf(buf, sizeof buf, "gemm %s; openblas %s", words, kn_blas_corename());
+    /* the convolutions: the engine's packed kernels unless blas is forced (kn_gemm.h) */
+    snprintf(buf, sizeof buf, "gemm %s conv=%s; openblas %s", words, kn_sgemm_is_native() ? "engine" : "blas",
+             kn_blas_corename());
     return buf;
 }
 

@@ -470,13 +470,17 @@ void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
     kn_sgemm_packed_b(ta, M, N, K, alpha, A, lda, pack_dense_b, &d, beta, C, ldc);
 }
 
-/* Where the large class runs OpenBLAS (CLIPBOOK_GEMM=blas, or measured so)
- * the convolutions must not reach the packed kernel either (implicit GEMM,
- * Winograd): they ask here and fall back to im2col + kn_sgemm. The prepacked/packed-B entry points stay callable (the
+/* Under CLIPBOOK_GEMM=blas the convolutions must not reach the packed
+ * kernel either (implicit GEMM, Winograd): they ask here and fall back to
+ * im2col + kn_sgemm. A measured choice does not switch them: the GEMM
+ * calibration times plain products, not the convolution variants (on the
+ * AMD machine Winograd beats PyTorch by 1.2-1.9x, README), so they keep
+ * the engine's packed kernels until they are measured themselves. The prepacked/packed-B entry points stay callable (the
  * kernel tests run them directly), only their callers are redirected. */
 int kn_sgemm_is_native(void) {
     pthread_once(&gemm_once, gemm_path_init);
-    return class_path[KN_GC_LARGE] == KN_GEMM_ENGINE;
+    kn_gemm_path f = set_path != KN_GEMM_AUTO ? set_path : env_path;
+    return f != KN_GEMM_BLAS;
 }
 
 void kn_gemm_blocking(int *mc, int *kc, int *nc) {

@@ -23,8 +23,10 @@
  * engine installs the one measured on this machine, engine/en_machine.h),
  * and before any is installed the AVX-512 kernel where compiled in. Within a
  * process the choice is fixed, so every call of one shape takes one path and
- * both paths give the same bits at any thread count. The convolutions take
- * the large class's path. OpenBLAS's own kernel follows OPENBLAS_CORETYPE.
+ * both paths give the same bits at any thread count. The convolutions keep
+ * the engine's packed kernels (implicit GEMM, Winograd) under any measured
+ * choice, as they are not measured yet; only CLIPBOOK_GEMM=blas sends them
+ * to im2col + cblas_sgemm. OpenBLAS's own kernel follows OPENBLAS_CORETYPE.
  * Direct cblas callers (en_logreg) are not switched. The thread count is
  * OpenMP's (OMP_NUM_THREADS, kn_set_num_threads); while any class runs
  * OpenBLAS, OpenBLAS itself runs on one thread (see blas_sgemm).
@@ -43,9 +45,10 @@
 void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
-/* 1 when kn_sgemm runs the AVX-512 kernel: compiled in and not switched to
- * blas (else kn_sgemm is cblas_sgemm). Callers that use the packed entry
- * points below ask this first. */
+/* 1 when the convolutions may use the packed entry points below: the
+ * AVX-512 kernel is compiled in and no path is forced to blas (a measured
+ * choice leaves them on it). Callers of the packed entry points ask this
+ * first. */
 int kn_sgemm_is_native(void);
 
 typedef enum { KN_GEMM_AUTO, KN_GEMM_ENGINE, KN_GEMM_BLAS } kn_gemm_path;

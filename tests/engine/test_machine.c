@@ -113,12 +113,12 @@ Test(machine, signature_follows_paths) {
     char blas[192];
     snprintf(blas, sizeof blas, "%s", en_compute_signature());
     printf("forced blas: %s\n", blas);
-    const char *want = "gemm small=blas skinny=blas large=blas; openblas ";
+    const char *want = "gemm small=blas skinny=blas large=blas conv=blas; openblas ";
     cr_expect(strncmp(blas, want, strlen(want)) == 0, "%s", blas);
 #ifdef __AVX512F__
     kn_gemm_set_path(KN_GEMM_ENGINE);
     printf("forced engine: %s\n", en_compute_signature());
-    want = "gemm small=engine skinny=engine large=engine; openblas ";
+    want = "gemm small=engine skinny=engine large=engine conv=engine; openblas ";
     cr_expect(strncmp(en_compute_signature(), want, strlen(want)) == 0, "%s", en_compute_signature());
     cr_expect_str_neq(en_compute_signature(), blas);
 #endif

@@ -245,8 +245,7 @@ Test(gemm, mixed_choice_per_class) {
         cr_expect(differ_other > 0, "the two paths gave the same bits everywhere: the test cannot tell them apart");
         kn_gemm_set_choice(&mixes[m]);
         cr_expect_eq(kn_gemm_active(), KN_GEMM_AUTO, "a mixed choice reads as mixed");
-        cr_expect_eq(kn_sgemm_is_native(), mixes[m].path[KN_GC_LARGE] == KN_GEMM_ENGINE,
-                     "the convolutions follow the large class");
+        cr_expect(kn_sgemm_is_native(), "a measured choice must leave the convolutions on the packed kernel");
         cr_expect_eq(kn_gemm_uses_blas(), 1);
     }
 }
