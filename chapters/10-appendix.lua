@@ -15,8 +15,16 @@ local docs = study.fragments()
 -- fragment's provenance and on the console, not here.
 local rows, hits, misses = {}, 0, 0
 local machine, engine, threads = "?", cb.version(), "?"
+-- which GEMM path ran (engine/en_machine.h): per shape class, as measured on
+-- this machine or forced by CLIPBOOK_GEMM; part of every memo key, so every
+-- cached result of a chapter was computed on the paths its fragment names
+local computes, compute_seen = {}, {}
 for _, d in ipairs(docs) do
   local p = d.provenance or {}
+  if p.compute and not compute_seen[p.compute] then
+    compute_seen[p.compute] = true
+    computes[#computes + 1] = p.compute
+  end
   local h, m = 0, 0
   for _, c in ipairs(p.cells or {}) do h, m = h + (c.memo_hits or 0), m + (c.memo_misses or 0) end
   rows[#rows + 1] = { d.chapter or "?", h, m, p.status or "?" }
@@ -32,6 +40,9 @@ tabular {
 }
 result("appendix.machine", machine)
 result("appendix.threads", threads)
+result("appendix.compute", #computes == 0 and "not recorded"
+  or #computes == 1 and computes[1]
+  or ("differed between chapters: " .. table.concat(computes, " | ")))
 
 -- %% [markdown]
 -- - **Profile:** {{ profile.name }}; seed {{ profile.seed }} for the data
@@ -43,6 +54,10 @@ result("appendix.threads", threads)
 --   (OpenBLAS and the engine's own kernels).
 -- - **Machine:** {{ result("appendix.machine") }}, {{ result("appendix.threads") }}
 --   threads.
+-- - **GEMM path that ran:** {{ result("appendix.compute") }} (per shape
+--   class: the engine's AVX-512 kernel or OpenBLAS, whichever this machine
+--   measured faster at first use, or the one `CLIPBOOK_GEMM` forced; the
+--   paths enter every memo key, so no cached result came from another path).
 -- - **Cache:** @tbl-chapters counts the experiments each chapter took from
 --   the memo store and those it computed; a chapter whose experiments were
 --   all cached runs in seconds. Wall times are left out of the document, so

@@ -443,7 +443,8 @@ function M.new(nb)
   local function feature_chunk(tower, split, kind, k, first, n)
     return memo(string.format("features.%s.%s.%s.%d", tower, split, kind, k),
       { tower = keyed(model_params(tower)), bpe = keyed(bpe_p), data = split_key(split), seed = profile.seed,
-        split = split, kind = kind, start = first, n = n },
+        split = split, kind = kind, start = first, n = n,
+        precision = profile.precision or "fp32" },   -- "bf16": opt-in per profile (engine/en_bf16.h)
       function(q)
         local m = S.model(tower)
         local res = m:config().image_resolution
@@ -453,9 +454,9 @@ function M.new(nb)
         for a = 1, q.n, batch do
           local x, normalized = S.images(q.split, { start = q.start + a - 1, n = math.min(batch, q.n - a + 1), size = res })
           if q.kind == "grid" then
-            parts[#parts + 1] = grid_pool(m:prepool(x, { normalized = normalized }))
+            parts[#parts + 1] = grid_pool(m:prepool(x, { normalized = normalized, precision = q.precision }))
           else
-            F = encode(m, x, { normalized = normalized, into = F, rows = q.n, at = a })
+            F = encode(m, x, { normalized = normalized, into = F, rows = q.n, at = a, precision = q.precision })
           end
         end
         if q.kind == "grid" then F = #parts == 1 and parts[1] or cb.concat(parts, 1) end

@@ -73,6 +73,12 @@ int        en_clip_feature_dims(const en_clip *m, int prepool, int64_t dims[3]);
  * normalized. 0, or -1 with en_error (out then partly written). */
 int        en_clip_encode_images_batched(en_clip *m, const float *images, int64_t n, int normalized,
                                          int64_t chunk, int prepool, float *out);
+/* The same at a precision: EN_PREC_FP32 (what the above runs) or
+ * EN_PREC_BF16, the linear layers in bfloat16 on a CPU with AVX512_BF16
+ * (en_bf16.h; float32 elsewhere: en_bf16_unavailable says why). */
+typedef enum { EN_PREC_FP32, EN_PREC_BF16 } en_precision;
+int        en_clip_encode_images_precision(en_clip *m, const float *images, int64_t n, int normalized,
+                                           int64_t chunk, int prepool, en_precision prec, float *out);
 /* BatchNorm mode for the ResNet: 1 = training statistics (and updates of the
  * running ones), 0 = running statistics (inference, the default). */
 void       en_clip_set_train(en_clip *m, int train);

@@ -2,11 +2,14 @@
  * tape, CLIP's normalisation on a copy of each chunk, rows written in order.
  * The one chunked encoder behind the Lua bindings (m:encode_image,
  * m:prepool), the `clipbook embed-images` command and the study's frozen
- * features. */
+ * features. Precision "bf16" runs the linear layers (all of a ViT's GEMMs
+ * but the patch embedding; a ResNet's attention pool) through en_bf16's
+ * scope; the convolutions stay float32. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "en_autograd.h"
+#include "en_bf16.h"
 #include "en_clip.h"
 #include "en_error.h"
 #include "en_preprocess.h"
@@ -28,6 +31,11 @@ int en_clip_feature_dims(const en_clip *m, int prepool, int64_t dims[3]) {
 
 int en_clip_encode_images_batched(en_clip *m, const float *images, int64_t n, int normalized,
                                   int64_t chunk, int prepool, float *out) {
+    return en_clip_encode_images_precision(m, images, n, normalized, chunk, prepool, EN_PREC_FP32, out);
+}
+
+int en_clip_encode_images_precision(en_clip *m, const float *images, int64_t n, int normalized, int64_t chunk,
+                                    int prepool, en_precision prec, float *out) {
     if (n <= 0) return en_error("clip: no images to encode");
     if (chunk <= 0) chunk = 256;
     int64_t R = en_clip_get_config(m)->image_resolution, px = R * R, dims[3];
@@ -35,6 +43,10 @@ int en_clip_encode_images_batched(en_clip *m, const float *images, int64_t n, in
     int64_t per = 1;
     for (int d = 0; d < nd; d++) per *= dims[d];
     int prev = en_grad_set_enabled(0);
+    /* bf16: the linear layers' weights converted once for the whole split
+     * (en_bf16.h); where the CPU cannot, float32 (en_clip_bf16_active says so) */
+    en_params *P = en_clip_params(m);
+    int bf16 = prec == EN_PREC_BF16 && en_bf16_begin(en_params_data(P), en_params_numel(P));
     int rc = 0;
     for (int64_t a = 0; a < n && !rc; a += chunk) {
         int64_t b = a + chunk < n ? a + chunk : n;
@@ -54,6 +66,7 @@ int en_clip_encode_images_batched(en_clip *m, const float *images, int64_t n, in
         memcpy(out + (size_t)a * (size_t)per, en_tensor_f32(fc), sizeof(float) * (size_t)((b - a) * per));
         en_tensor_release(fc);
     }
+    if (bf16) en_bf16_end();
     en_grad_set_enabled(prev);
     return rc;
 }

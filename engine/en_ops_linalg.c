@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "en_bf16.h"
 #include "en_error.h"
 #include "en_opdef.h"
 
@@ -133,7 +134,12 @@ en_tensor *en_linear(en_tensor *x, en_tensor *w, en_tensor *b) {
 #pragma omp parallel for if (M * N > 65536)
         for (int64_t i = 0; i < M; i++) memcpy(o + i * N, bp, (size_t)N * sizeof(float));
     }
-    if (K > 0)
+    /* inside a BF16 inference scope (en_bf16.h) a parameter weight runs bf16 */
+    const uint16_t *wbf = K > 0 && !tw && !en_grad_enabled() && en_backend_of(xc) == kn_cpu_backend()
+                              ? en_bf16_weight(en_tensor_f32(wc), ldw, (int)N, (int)K) : NULL;
+    if (wbf)
+        en_bf16_linear((int)M, (int)N, (int)K, en_tensor_f32(xc), wbf, bc ? 1.0f : 0.0f, o);
+    else if (K > 0)
         en_backend_of(xc)->gemm(0, !tw, (int)M, (int)N, (int)K, 1.0f, en_tensor_f32(xc), (int)K,
                                 en_tensor_f32(wc), ldw, bc ? 1.0f : 0.0f, o, (int)N);
     else if (!bc)

@@ -13,14 +13,6 @@
 void openblas_set_num_threads(int num_threads);
 
 static int kn_threads = 0;  /* 0: not set yet */
-static int blas_now = -1;   /* OpenBLAS's thread count as last set here */
-
-static void blas_threads(int n) {
-    if (n != blas_now) {
-        openblas_set_num_threads(n);
-        blas_now = n;
-    }
-}
 
 void kn_set_num_threads(int n) {
     if (n <= 0) n = omp_get_num_procs();
@@ -28,7 +20,7 @@ void kn_set_num_threads(int n) {
     omp_set_num_threads(n);
     /* for code that calls cblas directly; on the blas path kn_sgemm threads
      * OpenBLAS's calls itself and needs it on one thread (kn_gemm.c) */
-    blas_threads(kn_gemm_active() == KN_GEMM_BLAS ? 1 : n);
+    openblas_set_num_threads(kn_gemm_uses_blas() ? 1 : n);
 }
 
 int kn_get_num_threads(void) { return kn_threads > 0 ? kn_threads : omp_get_max_threads(); }

@@ -9,21 +9,48 @@
 #include <string.h>
 
 #include "kn_assert.h"
+#include "kn_cpuid.h"
 
-/* ---- which GEMM runs (CLIPBOOK_GEMM) --------------------------------------
- * Read once, at the first GEMM, so that every call of a process takes the same
- * path (a path switch mid-run would change results between two calls).
- * kn_gemm_set_path overrides it (tests force each path in one process). */
+/* ---- which GEMM runs (CLIPBOOK_GEMM, then the per-class choice) ----------
+ * CLIPBOOK_GEMM is read once, at the first GEMM. The per-class paths change
+ * only through kn_gemm_set_path / kn_gemm_set_choice (at start-up: the
+ * engine installs the machine's measured choice before it computes), so
+ * every call of a process with the same shape class takes the same path (a
+ * path switch mid-run would change results between two calls). */
 #ifdef __AVX512F__
 #define HAVE_NATIVE 1
 #else
 #define HAVE_NATIVE 0
 #endif
 
-static kn_gemm_path gemm_path = KN_GEMM_AUTO;
+static kn_gemm_path env_path = KN_GEMM_AUTO;   /* what CLIPBOOK_GEMM says */
+static kn_gemm_path set_path = KN_GEMM_AUTO;   /* kn_gemm_set_path; AUTO: none */
+static kn_gemm_path class_path[KN_GC_COUNT];   /* resolved: ENGINE or BLAS */
+static kn_gemm_choice auto_choice;             /* what "auto" takes */
 static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
+static int blas_one;                           /* OpenBLAS set to one thread here */
 
 void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+
+/* class_path from the forced path or auto_choice; OpenBLAS on one thread
+ * whenever a class runs it (see blas_sgemm). */
+static void resolve(void) {
+    kn_gemm_path f = set_path != KN_GEMM_AUTO ? set_path : env_path;
+    int blas = 0;
+    for (int c = 0; c < KN_GC_COUNT; c++) {
+        kn_gemm_path p = f != KN_GEMM_AUTO ? f : auto_choice.path[c];
+        class_path[c] = HAVE_NATIVE && p == KN_GEMM_ENGINE ? KN_GEMM_ENGINE : KN_GEMM_BLAS;
+        blas |= class_path[c] == KN_GEMM_BLAS;
+    }
+    /* back to OpenMP's count when no class needs OpenBLAS serial any more
+     * (for en_logreg's direct cblas calls, as kn_set_num_threads sets it) */
+    if (blas) openblas_set_num_threads(1);
+    else if (blas_one) openblas_set_num_threads(omp_get_max_threads());
+    blas_one = blas;
+}
+
+
 
 static void gemm_path_init(void) {
     const char *e = getenv("CLIPBOOK_GEMM");
@@ -32,8 +59,9 @@ static void gemm_path_init(void) {
         fprintf(stderr, "clipbook: CLIPBOOK_GEMM=%s is not auto, engine or blas; using auto\n", e);
     if (p == KN_GEMM_ENGINE && !HAVE_NATIVE)
         fprintf(stderr, "clipbook: CLIPBOOK_GEMM=engine needs an AVX-512 build; using blas\n");
-    gemm_path = p;
-    if (!HAVE_NATIVE || p == KN_GEMM_BLAS) openblas_set_num_threads(1); /* see blas_sgemm */
+    env_path = p;
+    for (int c = 0; c < KN_GC_COUNT; c++) auto_choice.path[c] = KN_GEMM_ENGINE; /* until one is set */
+    resolve();
 }
 
 int kn_gemm_path_parse(const char *s, kn_gemm_path *out) {
@@ -48,20 +76,97 @@ int kn_gemm_path_parse(const char *s, kn_gemm_path *out) {
 
 void kn_gemm_set_path(kn_gemm_path p) {
     pthread_once(&gemm_once, gemm_path_init);
-    gemm_path = p;
-    if (kn_gemm_active() == KN_GEMM_BLAS) openblas_set_num_threads(1);
+    set_path = p;
+    resolve();
 }
 
-/* The path taken, resolved: KN_GEMM_ENGINE or KN_GEMM_BLAS, never AUTO.
- * auto = the engine's kernel where it is compiled in (as before this switch). */
+void kn_gemm_set_choice(const kn_gemm_choice *c) {
+    pthread_once(&gemm_once, gemm_path_init);
+    auto_choice = *c;
+    resolve();
+}
+
+void kn_gemm_current(kn_gemm_choice *c) {
+    pthread_once(&gemm_once, gemm_path_init);
+    memset(c, 0, sizeof *c);
+    memcpy(c->path, class_path, sizeof c->path);
+}
+
+const char *kn_blas_corename(void) {
+    const char *n = openblas_get_corename();
+    return n && *n ? n : "?";
+}
+
+int kn_gemm_uses_blas(void) {
+    pthread_once(&gemm_once, gemm_path_init);
+    return blas_one;
+}
+
+kn_gemm_path kn_gemm_forced(void) {
+    pthread_once(&gemm_once, gemm_path_init);
+    return env_path;
+}
+
+kn_gemm_class kn_gemm_class_of(int M, int N, int K) {
+    if ((double)M * N * K <= 4e6) return KN_GC_SMALL;
+    return (M < N ? M : N) < 128 ? KN_GC_SKINNY : KN_GC_LARGE;
+}
+
+const char *kn_gemm_class_name(kn_gemm_class c) {
+    static const char *names[KN_GC_COUNT] = {"small", "skinny", "large"};
+    return c >= 0 && c < KN_GC_COUNT ? names[c] : "?";
+}
+
+kn_gemm_path kn_gemm_path_for(int M, int N, int K) {
+    pthread_once(&gemm_once, gemm_path_init);
+    return class_path[kn_gemm_class_of(M, N, K)];
+}
+
+/* ENGINE or BLAS when every class agrees, else AUTO. */
 kn_gemm_path kn_gemm_active(void) {
     pthread_once(&gemm_once, gemm_path_init);
-    if (!HAVE_NATIVE) return KN_GEMM_BLAS;
-    return gemm_path == KN_GEMM_BLAS ? KN_GEMM_BLAS : KN_GEMM_ENGINE;
+    for (int c = 1; c < KN_GC_COUNT; c++)
+        if (class_path[c] != class_path[0]) return KN_GEMM_AUTO;
+    return class_path[0];
+}
+
+void kn_gemm_choice_format(const kn_gemm_choice *c, char *buf, size_t n) {
+    size_t at = 0;
+    if (n) buf[0] = 0;
+    for (int k = 0; k < KN_GC_COUNT && at < n; k++)
+        at += (size_t)snprintf(buf + at, n - at, "%s%s=%s", k ? " " : "", kn_gemm_class_name((kn_gemm_class)k),
+                               c->path[k] == KN_GEMM_BLAS ? "blas" : "engine");
+}
+
+int kn_gemm_choice_parse(const char *s, kn_gemm_choice *c) {
+    kn_gemm_choice r;
+    memset(&r, 0, sizeof r);
+    for (int k = 0; k < KN_GC_COUNT; k++) {
+        const char *name = kn_gemm_class_name((kn_gemm_class)k);
+        size_t l = strlen(name);
+        while (*s == ' ') s++;
+        if (strncmp(s, name, l) != 0 || s[l] != '=') return 0;
+        s += l + 1;
+        if (strncmp(s, "engine", 6) == 0) { r.path[k] = KN_GEMM_ENGINE; s += 6; }
+        else if (strncmp(s, "blas", 4) == 0) { r.path[k] = KN_GEMM_BLAS; s += 4; }
+        else return 0;
+        if (*s != ' ' && *s != '\n' && *s != 0) return 0;
+    }
+    while (*s == ' ' || *s == '\n') s++;
+    if (*s) return 0;
+    *c = r;
+    return 1;
 }
 
 const char *kn_gemm_active_name(void) {
-    return kn_gemm_active() == KN_GEMM_ENGINE ? "engine (AVX-512)" : "blas (cblas_sgemm)";
+    static char buf[96];
+    kn_gemm_path a = kn_gemm_active();
+    if (a == KN_GEMM_ENGINE) return "engine (AVX-512)";
+    if (a == KN_GEMM_BLAS) return "blas (cblas_sgemm)";
+    kn_gemm_choice c;
+    memcpy(c.path, class_path, sizeof c.path);
+    kn_gemm_choice_format(&c, buf, sizeof buf);
+    return buf;
 }
 
 /* The OpenBLAS path, with the engine kernel's guarantee: the same bits at
@@ -103,8 +208,22 @@ static void blas_sgemm(int ta, int tb, int M, int N, int K, float alpha, const f
 #define MR 8
 #define NR KN_GEMM_NR
 #define KC 192  /* a B micro-panel, KC x NR floats = 36 KiB, stays in L1 (48 KiB) */
-#define MC 256  /* an A block, MC x KC = 192 KiB, stays in L2 */
-#define NC 576  /* a B block, KC x NC = 432 KiB, in L2 */
+/* MC (an A block, MC x KC, 192 KiB in a 1 MiB L2) and NC (a B block, KC x
+ * NC, 432 KiB) from cpuid's L2, fixed at the first GEMM of the process
+ * (kn_sgemm_pack_a's layout depends on MC). */
+static int mc_blk = 256, nc_blk = 576;
+static pthread_once_t blk_once = PTHREAD_ONCE_INIT;
+static void blocking_init(void) {
+    long l2 = kn_cpu_info_get()->l2;
+    if (l2 < 256 * 1024) l2 = 1024 * 1024; /* not reported (or absurd): the 1 MiB values */
+    if (l2 > 8L * 1024 * 1024) l2 = 8L * 1024 * 1024;
+    int mc = (int)(l2 * 3 / 16 / (KC * 4)) / MR * MR, nc = (int)(l2 * 27 / 64 / (KC * 4)) / NR * NR;
+    mc_blk = mc < 64 ? 64 : mc;
+    nc_blk = nc < 2 * NR ? 2 * NR : nc;
+}
+#define MC mc_blk
+#define NC nc_blk
+#define BLOCKING() pthread_once(&blk_once, blocking_init)
 #define MAX_THREADS 256
 
 /* Packing buffers per OpenMP thread number, grown on demand and kept: a
@@ -272,6 +391,7 @@ static void scale_c(float *C, int ldc, int M, int N, float beta) {
 size_t kn_sgemm_packed_a_floats(int M, int K) { return (size_t)((M + MR - 1) / MR * MR) * K; }
 
 void kn_sgemm_pack_a(float *Ap, int ta, int M, int K, float alpha, const float *A, int lda) {
+    BLOCKING();
     for (int i0 = 0; i0 < M; i0 += MC) {
         int mc = M - i0 < MC ? M - i0 : MC;
         for (int p0 = 0; p0 < K; p0 += KC)
@@ -299,6 +419,7 @@ static void gemm_run(int ta, int M, int N, int K, float alpha, const float *A, i
                      const float *Apre, kn_packb_fn packb, const void *bctx, float beta,
                      float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
+    BLOCKING();
     int nI = (M + MC - 1) / MC, nJ = (N + NC - 1) / NC, items = nI * nJ;
     int par = !omp_in_parallel() && omp_get_max_threads() > 1 &&
               (double)M * N * K > 4e6;
@@ -341,7 +462,7 @@ static void gemm_run(int ta, int M, int N, int K, float alpha, const float *A, i
 
 void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
-    if (kn_gemm_active() == KN_GEMM_BLAS) {
+    if (kn_gemm_path_for(M, N, K) == KN_GEMM_BLAS) {
         blas_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
@@ -351,9 +472,21 @@ void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
 
 /* Under CLIPBOOK_GEMM=blas the convolutions must not reach the packed
  * kernel either (implicit GEMM, Winograd): they ask here and fall back to
- * im2col + kn_sgemm. The prepacked/packed-B entry points stay callable (the
+ * im2col + kn_sgemm. A measured choice does not switch them: the GEMM
+ * calibration times plain products, not the convolution variants (on the
+ * AMD machine Winograd beats PyTorch by 1.2-1.9x, README), so they keep
+ * the engine's packed kernels until they are measured themselves. The prepacked/packed-B entry points stay callable (the
  * kernel tests run them directly), only their callers are redirected. */
-int kn_sgemm_is_native(void) { return kn_gemm_active() == KN_GEMM_ENGINE; }
+int kn_sgemm_is_native(void) {
+    pthread_once(&gemm_once, gemm_path_init);
+    kn_gemm_path f = set_path != KN_GEMM_AUTO ? set_path : env_path;
+    return f != KN_GEMM_BLAS;
+}
+
+void kn_gemm_blocking(int *mc, int *kc, int *nc) {
+    BLOCKING();
+    *mc = MC; *kc = KC; *nc = NC;
+}
 
 #else /* no AVX-512: OpenBLAS */
 
@@ -385,4 +518,86 @@ void kn_sgemm_prepacked_a(int M, int N, int K, const float *Ap, const float *B, 
 
 int kn_sgemm_is_native(void) { return 0; }
 
+void kn_gemm_blocking(int *mc, int *kc, int *nc) { *mc = *kc = *nc = 0; }
+
 #endif
+
+/* ---- calibration ----------------------------------------------------------
+ * Representative shapes per class, (ta, tb, M, N, K) as en_linear, the
+ * convolutions and the heads call them: */
+typedef struct { int ta, tb, M, N, K; } cal_shape;
+static const cal_shape cal_small[] = { /* mini towers: width 64-128, one head's attention */
+    {0, 1, 64, 128, 256}, {0, 0, 128, 64, 128}, {1, 0, 96, 96, 192}};
+static const cal_shape cal_skinny[] = { /* few-shot heads (100 classes, 512-d), a ViT's projection at batch 32 */
+    {0, 1, 1024, 100, 512}, {1, 0, 100, 512, 1024}, {0, 1, 32, 512, 768}};
+static const cal_shape cal_large[] = { /* ViT-B/32 qkv, fc1, fc2 over 256 tokens; RN50 3x3 (128@28x28); a weight gradient */
+    {0, 1, 256, 2304, 768}, {0, 1, 256, 3072, 768}, {0, 1, 256, 768, 3072},
+    {0, 0, 128, 784, 1152}, {1, 0, 768, 768, 256}};
+static const struct { const cal_shape *s; int n, reps; } cal_classes[KN_GC_COUNT] = {
+    {cal_small, 3, 15}, {cal_skinny, 3, 7}, {cal_large, 5, 5}};
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void kn_gemm_calibrate(kn_gemm_choice *out) {
+    memset(out, 0, sizeof *out);
+    for (int c = 0; c < KN_GC_COUNT; c++) out->path[c] = HAVE_NATIVE ? KN_GEMM_ENGINE : KN_GEMM_BLAS;
+    if (!HAVE_NATIVE) return;
+    size_t most = 0;
+    for (int c = 0; c < KN_GC_COUNT; c++)
+        for (int i = 0; i < cal_classes[c].n; i++) {
+            const cal_shape *z = &cal_classes[c].s[i];
+            size_t a = (size_t)z->M * z->K, b = (size_t)z->K * z->N, cc = (size_t)z->M * z->N;
+            if (a > most) most = a;
+            if (b > most) most = b;
+            if (cc > most) most = cc;
+        }
+    float *A = malloc(most * sizeof(float)), *B = malloc(most * sizeof(float)), *C = malloc(most * sizeof(float));
+    KN_ASSERT(A && B && C);
+    for (size_t i = 0; i < most; i++) { /* any finite values: the time does not depend on them */
+        A[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+        B[i] = (float)((i * 40503u) % 1000) / 1000.0f - 0.5f;
+    }
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1); /* as blas_sgemm runs it */
+    /* The two paths alternate within each repeat (in turns: engine first,
+     * then blas first), so that a load that comes and goes on a shared
+     * machine falls on both alike; the decision is on the median of the
+     * per-repeat ratios, the times kept are the medians of each path. */
+    double te[16], tbl[16], ratio[16];
+    for (int c = 0; c < KN_GC_COUNT; c++) {
+        int reps = cal_classes[c].reps;
+        for (int r = -1; r < reps; r++) { /* r = -1: warm-up (packing buffers, OpenBLAS's first call) */
+            double tt[2];
+            for (int turn = 0; turn < 2; turn++) {
+                int path = (turn + (r & 1)) & 1;
+                double t0 = omp_get_wtime();
+                for (int i = 0; i < cal_classes[c].n; i++) {
+                    const cal_shape *z = &cal_classes[c].s[i];
+                    int lda = z->ta ? z->M : z->K, ldb = z->tb ? z->K : z->N;
+                    if (path == 0) {
+#if HAVE_NATIVE
+                        dense_b d = {z->tb, B, ldb};
+                        kn_sgemm_packed_b(z->ta, z->M, z->N, z->K, 1.0f, A, lda, pack_dense_b, &d, 0.0f, C, z->N);
+#endif
+                    } else {
+                        blas_sgemm(z->ta, z->tb, z->M, z->N, z->K, 1.0f, A, lda, B, ldb, 0.0f, C, z->N);
+                    }
+                }
+                tt[path] = omp_get_wtime() - t0;
+            }
+            if (r < 0) continue;
+            te[r] = tt[0]; tbl[r] = tt[1]; ratio[r] = tt[1] / (tt[0] > 0 ? tt[0] : 1e-12);
+        }
+        qsort(te, (size_t)reps, sizeof te[0], cmp_double);
+        qsort(tbl, (size_t)reps, sizeof tbl[0], cmp_double);
+        qsort(ratio, (size_t)reps, sizeof ratio[0], cmp_double);
+        out->engine_ms[c] = 1e3 * te[reps / 2];
+        out->blas_ms[c] = 1e3 * tbl[reps / 2];
+        out->path[c] = ratio[reps / 2] < 0.97 ? KN_GEMM_BLAS : KN_GEMM_ENGINE;
+    }
+    openblas_set_num_threads(saved);
+    free(A); free(B); free(C);
+}

@@ -14,13 +14,27 @@
  * OpenBLAS's threads (which fight OpenMP's spinning workers).
  * Without AVX-512 at compile time it calls cblas_sgemm.
  *
- * Which path runs: the environment variable CLIPBOOK_GEMM, read once at the
- * first GEMM: auto (the default: the AVX-512 kernel where compiled in, else
- * OpenBLAS), engine (the AVX-512 kernel; without it, a warning and blas) or
- * blas (every kn_sgemm through cblas_sgemm, and the convolutions through
- * im2col + cblas_sgemm instead of the packed kernel). OpenBLAS's own kernel
- * then follows OPENBLAS_CORETYPE. Direct cblas callers (en_logreg) are not
- * switched. The thread count is OpenMP's (OMP_NUM_THREADS, kn_set_num_threads).
+ * Which path runs, per shape class (kn_gemm_class_of: small, skinny, large):
+ * the environment variable CLIPBOOK_GEMM, read once at the first GEMM, forces
+ * one path for every class: engine (the AVX-512 kernel; without it, a warning
+ * and blas) or blas (every kn_sgemm through cblas_sgemm, and the convolutions
+ * through im2col + cblas_sgemm instead of the packed kernel). auto (the
+ * default) takes the per-class choice installed by kn_gemm_set_choice (the
+ * engine installs the one measured on this machine, engine/en_machine.h),
+ * and before any is installed the AVX-512 kernel where compiled in. Within a
+ * process the choice is fixed, so every call of one shape takes one path and
+ * both paths give the same bits at any thread count. The convolutions keep
+ * the engine's packed kernels (implicit GEMM, Winograd) under any measured
+ * choice, as they are not measured yet; only CLIPBOOK_GEMM=blas sends them
+ * to im2col + cblas_sgemm. OpenBLAS's own kernel follows OPENBLAS_CORETYPE.
+ * Direct cblas callers (en_logreg) are not switched. The thread count is
+ * OpenMP's (OMP_NUM_THREADS, kn_set_num_threads); while any class runs
+ * OpenBLAS, OpenBLAS itself runs on one thread (see blas_sgemm).
+ *
+ * Blocking: KC = 192 everywhere (it fixes the order of the K sums, hence the
+ * bits of every result); MC and NC, which only partition C, are sized from
+ * the L2 that cpuid reports (kn_cpuid.h): MC x KC takes 3/16 of it, KC x NC
+ * 27/64, which is 256 and 576 on a 1 MiB L2.
  * Packing buffers are per thread, kept between calls (no per-call malloc).
  */
 #ifndef KN_GEMM_H
@@ -31,9 +45,10 @@
 void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
-/* 1 when kn_sgemm runs the AVX-512 kernel: compiled in and not switched to
- * blas (else kn_sgemm is cblas_sgemm). Callers that use the packed entry
- * points below ask this first. */
+/* 1 when the convolutions may use the packed entry points below: the
+ * AVX-512 kernel is compiled in and no path is forced to blas (a measured
+ * choice leaves them on it). Callers of the packed entry points ask this
+ * first. */
 int kn_sgemm_is_native(void);
 
 typedef enum { KN_GEMM_AUTO, KN_GEMM_ENGINE, KN_GEMM_BLAS } kn_gemm_path;
@@ -42,9 +57,57 @@ int kn_gemm_path_parse(const char *s, kn_gemm_path *out);
 /* Overrides CLIPBOOK_GEMM for the rest of the process (tests). Not to be
  * called while another thread runs a GEMM. */
 void kn_gemm_set_path(kn_gemm_path p);
-/* The path kn_sgemm takes now: KN_GEMM_ENGINE or KN_GEMM_BLAS. */
+/* The path every kn_sgemm takes now: KN_GEMM_ENGINE or KN_GEMM_BLAS, or
+ * KN_GEMM_AUTO when the classes take different paths (kn_gemm_path_for). */
 kn_gemm_path kn_gemm_active(void);
+/* "engine (AVX-512)", "blas (cblas_sgemm)", or per class: "small=engine
+ * skinny=blas large=engine". Static storage, valid until the next set. */
 const char *kn_gemm_active_name(void);
+/* What CLIPBOOK_GEMM forces: KN_GEMM_ENGINE, KN_GEMM_BLAS, or KN_GEMM_AUTO
+ * when it is unset or "auto" (then a measured choice may be installed). */
+kn_gemm_path kn_gemm_forced(void);
+/* 1 when some class runs OpenBLAS (which then runs on one thread). */
+int kn_gemm_uses_blas(void);
+
+/* ---- shape classes and the measured choice --------------------------------
+ * small:  M*N*K <= 4e6, which both paths run on one thread (heads of the mini
+ *         towers, attention of one head);
+ * skinny: min(M, N) < 128 (few-shot heads' 100 classes, projections of a
+ *         small batch);
+ * large:  the rest (ViT-B/32 layers, RN50's im2col GEMMs, their gradients). */
+typedef enum { KN_GC_SMALL, KN_GC_SKINNY, KN_GC_LARGE, KN_GC_COUNT } kn_gemm_class;
+kn_gemm_class kn_gemm_class_of(int M, int N, int K);
+const char *kn_gemm_class_name(kn_gemm_class c);
+/* The path a kn_sgemm of this shape takes now (ENGINE or BLAS). */
+kn_gemm_path kn_gemm_path_for(int M, int N, int K);
+
+typedef struct {
+    kn_gemm_path path[KN_GC_COUNT];             /* ENGINE or BLAS */
+    double engine_ms[KN_GC_COUNT], blas_ms[KN_GC_COUNT]; /* medians; 0: not timed */
+} kn_gemm_choice;
+/* Times both paths on representative shapes of each class (ViT-B/32 and RN50
+ * layers, few-shot heads, mini-tower products) at the current thread count:
+ * a warm-up and 5-15 repeats, the two paths alternating inside each, ~0.3 s
+ * in all on 2 cores. A class takes blas only when the median of the
+ * per-repeat time ratios says it is at least 3 % faster (a tie keeps the
+ * engine's kernel, whose bits do not depend on the OpenBLAS build). Without
+ * the AVX-512 kernel every class is blas and nothing is timed. */
+void kn_gemm_calibrate(kn_gemm_choice *out);
+/* Installs a per-class choice for "auto" (ignored while CLIPBOOK_GEMM forces
+ * a path or kn_gemm_set_path does; ENGINE without the kernel reads as BLAS).
+ * Not to be called while another thread runs a GEMM. */
+void kn_gemm_set_choice(const kn_gemm_choice *c);
+/* "engine:small engine:skinny blas:large"-style words -> c (paths only);
+ * 0 when s is not exactly KN_GC_COUNT of them in class order. */
+int kn_gemm_choice_parse(const char *s, kn_gemm_choice *c);
+/* The paths of c as kn_gemm_choice_parse reads them, into buf (n bytes). */
+void kn_gemm_choice_format(const kn_gemm_choice *c, char *buf, size_t n);
+/* The paths in force now, per class (times 0). */
+void kn_gemm_current(kn_gemm_choice *c);
+/* OpenBLAS's kernel family ("Haswell", "SkylakeX"; OPENBLAS_CORETYPE). */
+const char *kn_blas_corename(void);
+/* MC, NC as sized from cpuid's L2 (for the machine file and the tests). */
+void kn_gemm_blocking(int *mc, int *kc, int *nc);
 
 /* The same GEMM (ta as above) with op(B) (K,N) never stored: packb writes
  * rows [p0, p0+kc) x columns [j0, j0+nc) of it into Bp as micro-panels of

@@ -2,6 +2,7 @@
  * engine; tensors live in lx_tensor.c. */
 #include <stdint.h>
 
+#include "en_machine.h"
 #include "en_rng.h"
 #include "en_version.h"
 #include "lx.h"
@@ -34,6 +35,7 @@ static int cb_rand(lua_State *L) {
 en_rng *lx_rng_global(void) { return &lx_rng; }
 
 int luaopen_clipbook(lua_State *L) {
+    en_machine_install(); /* the machine's GEMM paths before anything computes (en_machine.h) */
     static const luaL_Reg fns[] = {
         {"version", cb_version}, {"seed", cb_seed}, {"rand", cb_rand}, {NULL, NULL},
     };

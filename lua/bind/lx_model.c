@@ -19,7 +19,9 @@
  *   m:prepool(images [, opts]) -> ResNet (N, C, h, w) | ViT (N, T, W)
  *        inference: no tape, chunks of opts.chunk (256) images, CLIP's
  *        mean/std normalisation applied to images in [0,1] unless
- *        opts.normalized (en_clip_encode_images_batched). opts.rows = n,
+ *        opts.normalized (en_clip_encode_images_batched); opts.precision
+ *        "bf16" runs the linear layers in bfloat16 where the CPU has
+ *        AVX512_BF16 (engine/en_bf16.h; "fp32", the default). opts.rows = n,
  *        opts.at = i (1-based) and opts.into = tensor write this batch into
  *        rows i.. of an n-row result (made on the first call when into is
  *        nil), so a split can be encoded batch by batch into one tensor.
@@ -216,6 +218,15 @@ static int encode_batched(lua_State *L, int prepool) {
     int normalized = 0;
     if (opts) { lua_getfield(L, 3, "normalized"); normalized = lua_toboolean(L, -1); lua_pop(L, 1); }
     int64_t chunk = opts ? lx_opt_int(L, 3, "chunk", 256, "encode") : 256;
+    en_precision prec = EN_PREC_FP32;
+    if (opts) {
+        lua_getfield(L, 3, "precision");
+        const char *pr = lua_isnil(L, -1) ? "fp32" : lua_tostring(L, -1);
+        if (!pr || (strcmp(pr, "fp32") && strcmp(pr, "bf16")))
+            return luaL_argerror(L, 3, "precision must be \"fp32\" or \"bf16\"");
+        prec = strcmp(pr, "bf16") == 0 ? EN_PREC_BF16 : EN_PREC_FP32;
+        lua_pop(L, 1);
+    }
     int64_t rows = opts ? lx_opt_int(L, 3, "rows", (int)n, "encode") : n, at = opts ? lx_opt_int(L, 3, "at", 1, "encode") : 1;
     if (at < 1 || at - 1 + n > rows) return luaL_argerror(L, 3, "rows at..at+N-1 must lie in 1..rows");
     int64_t dims[3], per = 1;
@@ -236,8 +247,8 @@ static int encode_batched(lua_State *L, int prepool) {
     }
     en_tensor *xc = en_contiguous(x);
     lx_tensor_push(L, xc);
-    int rc = en_clip_encode_images_batched(m, en_tensor_f32(xc), n, normalized, chunk, prepool,
-                                           en_tensor_f32(out) + (size_t)(at - 1) * (size_t)per);
+    int rc = en_clip_encode_images_precision(m, en_tensor_f32(xc), n, normalized, chunk, prepool, prec,
+                                             en_tensor_f32(out) + (size_t)(at - 1) * (size_t)per);
     if (rc < 0) return luaL_error(L, "%s", en_error_msg());
     lua_pop(L, 1);
     return 1;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "en_machine.h"
 #include "en_version.h"
 #include "fg.h"
 #include "cli_cmd.h"
@@ -60,9 +61,15 @@ int main(int argc, char **argv) {
     if (argc < 2) return usage(stderr);
     /* the Makefile's $(DOC_DIR)/.engine stamp is this line: a new code hash
      * reruns every chapter */
-    if (!strcmp(argv[1], "--version")) { printf("clipbook %s (engine code %.12s)\n", en_version(), en_code_hash()); return 0; }
     if (!strcmp(argv[1], "--code-hash")) { printf("%s\n", en_code_hash()); return 0; }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) return usage(stdout);
+    /* this machine's GEMM paths (measured the first time), before any
+     * command computes; they are part of the stamp too (en_machine.h) */
+    en_machine_install();
+    if (!strcmp(argv[1], "--version")) {
+        printf("clipbook %s (engine code %.12s; %s)\n", en_version(), en_code_hash(), en_compute_signature());
+        return 0;
+    }
     for (const cli_cmd *c = cli_cmds; c->name; c++)
         if (!strcmp(argv[1], c->name)) return c->fn(argc - 1, argv + 1);
     fprintf(stderr, "clipbook: unknown command '%s' (try 'clipbook help')\n", argv[1]);

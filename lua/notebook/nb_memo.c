@@ -357,6 +357,11 @@ static void explain(char *why, size_t cap, const cJSON *entries, const cJSON *cu
         snprintf(line, sizeof line, "engine code changed (%.12s -> %.12s)", *x ? x : "unrecorded", *y ? y : "unrecorded");
         add(why, cap, line);
     }
+    if (!same(ref, cur, "compute")) { /* the GEMM paths (engine/en_machine.h) */
+        snprintf(line, sizeof line, "compute paths %s -> %s", *jstr(ref, "compute") ? jstr(ref, "compute") : "unrecorded",
+                 jstr(cur, "compute"));
+        add(why, cap, line);
+    }
     if (!same(ref, cur, "profile")) {
         snprintf(line, sizeof line, "profile %s -> %s", jstr(ref, "profile"), jstr(cur, "profile"));
         add(why, cap, line);

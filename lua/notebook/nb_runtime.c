@@ -11,6 +11,7 @@
 #include "en_file.h"
 #include "en_rng.h"
 #include "en_tensor.h"
+#include "en_machine.h"
 #include "en_version.h"
 #include "fg.h"
 #include "lx.h"
@@ -309,6 +310,8 @@ static int rt_rng_seed(lua_State *L) {
 }
 static int rt_version(lua_State *L) { lua_pushstring(L, en_version()); return 1; }
 static int rt_code_hash(lua_State *L) { lua_pushstring(L, en_code_hash()); return 1; }
+/* the compute paths in force (en_machine.h): part of every memo key */
+static int rt_compute(lua_State *L) { lua_pushstring(L, en_compute_signature()); return 1; }
 static int rt_name_ok(lua_State *L) { lua_pushboolean(L, nb_memo_name_ok(luaL_checkstring(L, 1))); return 1; }
 static int rt_pid(lua_State *L) { lua_pushinteger(L, getpid()); return 1; }
 
@@ -343,7 +346,7 @@ int luaopen_clipbook_runtime(lua_State *L) {
         {"write_atomic", rt_write_atomic}, {"mkdirs", rt_mkdirs}, {"clock", rt_clock},
         {"isatty", rt_isatty}, {"machine", rt_machine}, {"threads", rt_threads},
         {"check_spec", rt_check_spec}, {"set_threads", rt_set_threads}, {"rng_save", rt_rng_save}, {"rng_restore", rt_rng_restore},
-        {"rng_seed", rt_rng_seed}, {"engine_version", rt_version}, {"code_hash", rt_code_hash}, {"name_ok", rt_name_ok}, {"pid", rt_pid},
+        {"rng_seed", rt_rng_seed}, {"engine_version", rt_version}, {"code_hash", rt_code_hash}, {"compute", rt_compute}, {"name_ok", rt_name_ok}, {"pid", rt_pid},
         {"file_sha256", rt_file_sha256}, {NULL, NULL},
     };
     luaL_newlib(L, fns);

@@ -305,8 +305,9 @@ function M.new(ctx)
     local djson = "{" .. table.concat(dparts, ",") .. "}"
     local engine = rt.engine_version()
     local code = rt.code_hash()    -- of engine/, kernels/, lua/: a C change recomputes
+    local compute = rt.compute()   -- the GEMM paths in force (engine/en_machine.h): another path recomputes
     local pname = ctx.profile.name or "-"
-    local key = rt.sha256(table.concat({ "clipbook-memo/3", name, pjson, fn_code, djson, engine, code, pname }, "\0"))
+    local key = rt.sha256(table.concat({ "clipbook-memo/3", name, pjson, fn_code, djson, engine, code, pname, compute }, "\0"))
     local store = ctx.store
     local got, v, msg = store:get(name, key)
     if got then
@@ -325,8 +326,8 @@ function M.new(ctx)
       stats().hits = stats().hits + 1
       return replay(v)
     end
-    local comps = string.format('{"key":%s,"name":%s,"params":%s,"env":%s,"source":%s,"fn_hash":%s,"engine":%s,"code":%s,"profile":%s,"chapter":%s,"time":%s',
-      rt.json(key), rt.json(name), pjson, djson, rt.json(src), rt.json(fn_hash), rt.json(engine), rt.json(code), rt.json(pname),
+    local comps = string.format('{"key":%s,"name":%s,"params":%s,"env":%s,"source":%s,"fn_hash":%s,"engine":%s,"code":%s,"compute":%s,"profile":%s,"chapter":%s,"time":%s',
+      rt.json(key), rt.json(name), pjson, djson, rt.json(src), rt.json(fn_hash), rt.json(engine), rt.json(code), rt.json(compute), rt.json(pname),
       rt.json(doc.chapter), rt.json(os.date("!%Y-%m-%dT%H:%M:%SZ")))
     local why = store:explain(name, comps .. "}", false) or "?"
     store:log("miss", name, key, why)

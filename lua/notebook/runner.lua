@@ -255,7 +255,7 @@ function M.run(args)
     format = "clipbook-doc/1", chapter = name, source = o.chapter,
     provenance = setmetatable({
       engine_version = rt.engine_version(), profile = o.profile, seed = seed,
-      threads = rt.threads(), machine = rt.machine(), cache = o.cache,
+      threads = rt.threads(), machine = rt.machine(), compute = rt.compute(), cache = o.cache,
       started = os.date("!%Y-%m-%dT%H:%M:%SZ"), cells = {},
     }, OBJECT),
     results = setmetatable({}, OBJECT),

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "en_machine.h"
 #include "en_clip.h"
 #include "en_error.h"
 #include "kn_conv.h"
@@ -27,6 +28,7 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
+    en_machine_install(); /* the paths clipbook takes on this machine (engine/en_machine.h) */
     if (argc < 4) { fprintf(stderr, "usage: bench_clip vit|rn50|text BATCH REPEATS\n"); return 2; }
     const char *which = argv[1], *ck = getenv("BENCH_CLOCK"), *wino = getenv("KN_CONV_WINO");
     if (ck && !strcmp(ck, "cpu")) bench_clock = CLOCK_PROCESS_CPUTIME_ID;

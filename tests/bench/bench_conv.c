@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "en_machine.h"
 #include "kn_conv.h"
 
 void openblas_set_num_threads(int);
@@ -66,6 +67,7 @@ static void fill(float *p, size_t n, unsigned seed) {
 
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
+    en_machine_install(); /* the paths clipbook takes on this machine (engine/en_machine.h) */
     FILE *js = argc > 2 && strcmp(argv[2], "-") ? fopen(argv[2], "w") : NULL;
     if (argc > 3) kn_conv_set_sliced(atoi(argv[3]));
     if (argc > 4) kn_conv_set_implicit(atoi(argv[4]));

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "en_machine.h"
 #include "en_autograd.h"
 #include "en_error.h"
 #include "en_ops.h"
@@ -213,6 +214,7 @@ int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2, iters = argc > 2 ? atoi(argv[2]) : 5;
     const char *only = argc > 3 ? argv[3] : "all";
     en_set_num_threads(threads);
+    en_machine_install(); /* the paths clipbook takes on this machine (engine/en_machine.h) */
     en_grad_set_enabled(0);
     printf("threads %d\n", threads);
     if (strcmp(only, "vit") != 0) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "en_machine.h"
 #include "en_error.h"
 #include "en_logreg.h"
 #include "en_rng.h"
@@ -65,6 +66,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
+    en_machine_install(); /* the paths clipbook takes on this machine (engine/en_machine.h) */
     if (argc < 2) { fprintf(stderr, "usage: bench_logreg DIR [repeats] [noise] [n_train]\n"); return 2; }
     const char *dir = argv[1];
     int repeats = argc > 2 ? atoi(argv[2]) : 3;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "en_machine.h"
 #include "en_bpe.h"
 #include "en_clip.h"
 #include "en_error.h"
@@ -83,6 +84,7 @@ static int bench_pretrain(int steps) {
 }
 
 int main(int argc, char **argv) {
+    en_machine_install(); /* the paths clipbook takes on this machine (engine/en_machine.h) */
     if (argc >= 3 && !strcmp(argv[1], "pretrain")) return bench_pretrain(atoi(argv[2]));
     if (argc < 3) { fprintf(stderr, "usage: bench_train BATCH REPEATS [STEPS_ONLY]\n"); return 2; }
     int batch = atoi(argv[1]), reps = atoi(argv[2]), only = argc > 3 ? atoi(argv[3]) : 0;

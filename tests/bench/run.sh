@@ -4,7 +4,9 @@
 # record format {"name","value","unit","peer","peer_value","ratio"} (ratio:
 # how many times faster clipbook is than the peer; above 1 is faster), and
 # prints its own table. The parts are merged into $BUILD/bench/engine.json
-# (the CLIP model figures into clip.json, from parts named part-clip-*.json).
+# (the CLIP model figures into clip.json, from parts named part-clip-*.json),
+# each {"machine": {...}, "records": [...]}, the machine from bench_machine
+# (CPU model, flags, cores, threads, OpenBLAS kernel, the GEMM paths that ran).
 set -u
 # OpenBLAS's idle threads spin for ~0.1 s after each call; a benchmark that
 # alternates a raw cblas_sgemm with the engine then measures the engine on
@@ -27,8 +29,12 @@ if [ -n "$peers_missing" ]; then
   fi
 fi
 B="${BUILD:-build}/bench"
-mkdir -p "$B"; rm -f "$B"/part-*.json
+mkdir -p "$B"; rm -f "$B"/part-*.json "$B"/machine.json
 rc=0
+# the machine first: its GEMM paths are measured here if this is the first
+# run on it (engine/en_machine.h), not in the middle of a benchmark
+"${BUILD:-build}/bench/bench_machine" "${BENCH_THREADS:-2}" > "$B/machine.json" || rc=1
+echo "bench: $(/usr/bin/python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["cpu"], "|", m["flags"], "|", m["cores_online"], "cores,", m["threads"], "threads |", m["compute"], "(" + m["gemm_chosen_by"] + ")")' "$B/machine.json")"
 for b in tests/bench/bench_*.sh; do
   [ -e "$b" ] || continue
   echo "== $b"; BENCH_DIR="$B" sh "$b" || rc=1
@@ -36,11 +42,12 @@ done
 /usr/bin/python3 - "$B" <<'PY'
 import glob, json, os, sys
 d = sys.argv[1]
-for out, pat in (("engine.json", "part-[!c]*.json"), ("clip.json", "part-clip-*.json")):
+machine = json.load(open(os.path.join(d, "machine.json")))
+for out, pat in (("engine.json", "part-[!cm]*.json"), ("clip.json", "part-clip-*.json")):
     recs = []
     for f in sorted(glob.glob(os.path.join(d, pat))):
         recs += json.load(open(f))
-    json.dump(recs, open(os.path.join(d, out), "w"), indent=1)
-    print(f"bench: {len(recs)} records -> {os.path.join(d, out)}")
+    json.dump({"machine": machine, "records": recs}, open(os.path.join(d, out), "w"), indent=1)
+    print(f"bench: {len(recs)} records -> {os.path.join(d, out)} (machine: {machine['cpu']}, {machine['compute']})")
 PY
 exit $rc

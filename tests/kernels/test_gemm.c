@@ -178,3 +178,102 @@ Test(gemm, same_bits_any_thread_count) {
         }
     }
 }
+
+/* ---- shape classes and the measured choice (kn_gemm.h) ------------------ */
+
+Test(gemm, shape_classes) {
+    cr_expect_eq(kn_gemm_class_of(64, 128, 256), KN_GC_SMALL);     /* M*N*K = 2.1e6 */
+    cr_expect_eq(kn_gemm_class_of(160, 160, 156), KN_GC_SMALL);    /* 3.99e6, at the bound */
+    cr_expect_eq(kn_gemm_class_of(160, 160, 160), KN_GC_LARGE);
+    cr_expect_eq(kn_gemm_class_of(1024, 100, 512), KN_GC_SKINNY);  /* few-shot logits */
+    cr_expect_eq(kn_gemm_class_of(100, 512, 1024), KN_GC_SKINNY);  /* their weight gradient */
+    cr_expect_eq(kn_gemm_class_of(128, 784, 1152), KN_GC_LARGE);   /* RN50 3x3, 128@28x28 */
+    cr_expect_eq(kn_gemm_class_of(1600, 3072, 768), KN_GC_LARGE);  /* ViT-B/32 fc1, batch 32 */
+    kn_gemm_choice c, d;
+    cr_assert(kn_gemm_choice_parse("small=engine skinny=blas large=engine\n", &c));
+    cr_expect(c.path[KN_GC_SMALL] == KN_GEMM_ENGINE && c.path[KN_GC_SKINNY] == KN_GEMM_BLAS &&
+              c.path[KN_GC_LARGE] == KN_GEMM_ENGINE);
+    char buf[128];
+    kn_gemm_choice_format(&c, buf, sizeof buf);
+    cr_expect_str_eq(buf, "small=engine skinny=blas large=engine");
+    cr_assert(kn_gemm_choice_parse(buf, &d) && memcmp(c.path, d.path, sizeof c.path) == 0);
+    const char *bad[] = {"", "small=engine skinny=blas", "small=engine skinny=blas large=engine x",
+                         "skinny=blas small=engine large=engine", "small=auto skinny=blas large=engine",
+                         "small=enginex skinny=blas large=engine"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        cr_expect(!kn_gemm_choice_parse(bad[i], &d), "'%s' parsed", bad[i]);
+}
+
+/* One product of each class under a mixed choice gives the bits of the path
+ * its class names, forced alone: the choice is per class and nothing else
+ * (no per-call timing, no thread count) decides a path. */
+Test(gemm, mixed_choice_per_class) {
+#ifndef __AVX512F__
+    cr_skip_test("no AVX-512 GEMM in this build: every class is blas");
+#endif
+    static const int shapes[KN_GC_COUNT][5] = {{0, 0, 64, 96, 200}, {0, 1, 700, 100, 384}, {0, 0, 300, 500, 385}};
+    kn_gemm_choice mixes[2] = {{{KN_GEMM_BLAS, KN_GEMM_ENGINE, KN_GEMM_BLAS}, {0}, {0}},
+                               {{KN_GEMM_ENGINE, KN_GEMM_BLAS, KN_GEMM_ENGINE}, {0}, {0}}};
+    for (int m = 0; m < 2; m++) {
+        size_t differ_other = 0;
+        for (int c = 0; c < KN_GC_COUNT; c++) {
+            int ta = shapes[c][0], tb = shapes[c][1], M = shapes[c][2], N = shapes[c][3], K = shapes[c][4];
+            cr_assert_eq(kn_gemm_class_of(M, N, K), (kn_gemm_class)c);
+            en_rng r; en_rng_seed(&r, 54);
+            float *A = kt_rand(&r, (size_t)M * K), *B = kt_rand(&r, (size_t)K * N), *C[3];
+            kn_gemm_path order[3] = {KN_GEMM_AUTO, KN_GEMM_ENGINE, KN_GEMM_BLAS};
+            for (int i = 0; i < 3; i++) {
+                kn_gemm_set_path(order[i]);
+                if (i == 0) kn_gemm_set_choice(&mixes[m]);
+                C[i] = kt_fill((size_t)M * N, 0.0f);
+                kn_sgemm(ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, C[i], N);
+            }
+            kn_gemm_set_path(KN_GEMM_AUTO);
+            cr_expect_eq(kn_gemm_path_for(M, N, K), mixes[m].path[c]);
+            const float *want = mixes[m].path[c] == KN_GEMM_ENGINE ? C[1] : C[2];
+            const float *other = mixes[m].path[c] == KN_GEMM_ENGINE ? C[2] : C[1];
+            size_t differ = 0;
+            for (size_t i = 0; i < (size_t)M * N; i++) {
+                differ += C[0][i] != want[i];
+                differ_other += C[0][i] != other[i];
+            }
+            printf("mix %d, class %s: %zu values differ from the forced %s path\n", m,
+                   kn_gemm_class_name((kn_gemm_class)c), differ, mixes[m].path[c] == KN_GEMM_ENGINE ? "engine" : "blas");
+            cr_expect_eq(differ, 0, "class %s did not take its path", kn_gemm_class_name((kn_gemm_class)c));
+            free(A); free(B); free(C[0]); free(C[1]); free(C[2]);
+        }
+        cr_expect(differ_other > 0, "the two paths gave the same bits everywhere: the test cannot tell them apart");
+        kn_gemm_set_choice(&mixes[m]);
+        cr_expect_eq(kn_gemm_active(), KN_GEMM_AUTO, "a mixed choice reads as mixed");
+        cr_expect(kn_sgemm_is_native(), "a measured choice must leave the convolutions on the packed kernel");
+        cr_expect_eq(kn_gemm_uses_blas(), 1);
+    }
+}
+
+/* The calibration times both paths of every class and picks by the stated
+ * rule; CLIPBOOK_GEMM still overrides what is installed. */
+Test(gemm, calibrate_and_force) {
+    kn_gemm_choice c;
+    kn_gemm_calibrate(&c);
+    for (int k = 0; k < KN_GC_COUNT; k++) {
+        printf("calibration %s: engine %.3f ms, blas %.3f ms -> %s\n", kn_gemm_class_name((kn_gemm_class)k),
+               c.engine_ms[k], c.blas_ms[k], c.path[k] == KN_GEMM_ENGINE ? "engine" : "blas");
+#ifdef __AVX512F__
+        cr_expect(c.engine_ms[k] > 0 && c.blas_ms[k] > 0, "class %d not timed", k);
+        cr_expect(c.path[k] == KN_GEMM_ENGINE || c.path[k] == KN_GEMM_BLAS);
+#else
+        cr_expect_eq(c.path[k], KN_GEMM_BLAS);
+#endif
+    }
+    int mc, kc, nc;
+    kn_gemm_blocking(&mc, &kc, &nc);
+    printf("blocking MC %d KC %d NC %d\n", mc, kc, nc);
+#ifdef __AVX512F__
+    cr_expect(kc == 192 && mc % 8 == 0 && nc % KN_GEMM_NR == 0 && mc >= 64 && nc >= 2 * KN_GEMM_NR);
+#endif
+    setenv("CLIPBOOK_GEMM", "blas", 1);
+    cr_expect_eq(kn_gemm_forced(), KN_GEMM_BLAS);
+    kn_gemm_choice all_engine = {{KN_GEMM_ENGINE, KN_GEMM_ENGINE, KN_GEMM_ENGINE}, {0}, {0}};
+    kn_gemm_set_choice(&all_engine);
+    cr_expect_eq(kn_gemm_active(), KN_GEMM_BLAS, "CLIPBOOK_GEMM=blas must win over an installed choice");
+}
