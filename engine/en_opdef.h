@@ -48,8 +48,20 @@ en_node *en_tape_record(en_op op, en_tensor *out, int nin, en_tensor *const *in)
  * uninitialised memory). */
 float *en_node_grad(en_node *n, int i, int *acc);
 
-/* The back end serving tensor t (the CPU one for now). */
+/* The back end serving tensor t (its storage's device). */
 const kn_backend *en_backend_of(const en_tensor *t);
+
+/* ---- device ops (en_tensor.c) ----------------------------------------------
+ * An op on device tensors passes en_tensor_data() pointers to
+ * en_backend_of(); when that back end lacks the kernel (supports() = 0) it
+ * runs the CPU kernel on host copies: en_device_host() gives a host copy
+ * (the tensor itself on the CPU), en_device_upload_() writes a host result
+ * into the device tensor, and kn_fallback_note() counts the run. */
+en_tensor *en_device_host(en_tensor *t);
+void en_device_upload_(en_tensor *dst, const en_tensor *host);
+/* A dense device copy of a strided device view, by way of the host
+ * (counted: en_device_gather_count in en_device.h). */
+en_tensor *en_device_gather(en_tensor *t);
 
 /* dst (dense, shape dshape) (=|+=) sum of src (dense, shape sshape) over the
  * broadcast dims: dshape must broadcast to sshape. */

@@ -136,10 +136,29 @@ void en_binary_backward(en_node *n, const float *g) {
 }
 
 /* ---- unary and scalar ops ------------------------------------------------- */
+/* On a device: the device's kernel, or the CPU's on host copies (counted). */
+static void unary_device(kn_unary f, en_tensor *y, en_tensor *xc, float a, float b) {
+    const kn_backend *be = en_backend_of(xc);
+    if (be->supports(KN_K_UNARY)) {
+        be->unary_fwd(f, en_tensor_data(y), en_tensor_data(xc), en_tensor_numel(xc), a, b);
+        return;
+    }
+    kn_fallback_note(KN_K_UNARY);
+    en_tensor *hx = en_device_host(xc), *hy = en_tensor_empty(hx->ndim, hx->shape);
+    kn_cpu_backend()->unary_fwd(f, en_tensor_f32(hy), en_tensor_f32(hx), en_tensor_numel(hx), a, b);
+    en_device_upload_(y, hy);
+    en_tensor_release(hx);
+    en_tensor_release(hy);
+}
+
 static en_tensor *unary(en_op op, kn_unary f, en_tensor *x, float a, float b) {
     en_tensor *xc = en_contiguous(x);
-    en_tensor *y = en_tensor_empty(xc->ndim, xc->shape);
-    en_backend_of(xc)->unary_fwd(f, en_tensor_f32(y), en_tensor_f32(xc), en_tensor_numel(xc), a, b);
+    en_device dev = en_tensor_device(xc);
+    en_tensor *y = dev == EN_CPU ? en_tensor_empty(xc->ndim, xc->shape)
+                                 : en_tensor_new_on(dev, EN_F32, xc->ndim, xc->shape);
+    EN_ASSERT(y != NULL); /* out of device memory: en_error_msg() says how much */
+    if (dev != EN_CPU) unary_device(f, y, xc, a, b);
+    else en_backend_of(xc)->unary_fwd(f, en_tensor_f32(y), en_tensor_f32(xc), en_tensor_numel(xc), a, b);
     en_node *n = en_tape_record(op, y, 1, &xc);
     if (n) {
         n->iarg[0] = f;
