@@ -15,7 +15,7 @@ const char *en_device_name(en_device d) { return d == EN_CUDA ? "cuda" : "cpu"; 
 int en_device_parse(const char *name) {
     if (!strcmp(name, "cpu")) return EN_CPU;
     if (!strcmp(name, "cuda") || !strcmp(name, "gpu")) return EN_CUDA;
-    return en_error("unknown device '%s' (expected auto, cpu or cuda)", name);
+    return en_error("unknown device '%s' (expected cpu or cuda)", name);
 }
 
 int en_device_resolve(const char *want, char *note, size_t note_n) {
