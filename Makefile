@@ -280,6 +280,33 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CODE_HASH_OBJ) $(LIBS_ALL)
 bench: $(DEPS_STAMP) $(CLIPBOOK) $(BENCH_BINS)
 	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) sh tests/bench/run.sh
 
+# ---- the GPU machine's check program (tests/gpu/check.sh) -------------------
+# make gpu-check: build/gpu/gpu_check, the parity tests of tests/cuda/
+# (through a Criterion stand-in, tests/gpu/shim) and the GPU benchmarks.
+# The GPU machines have the CUDA toolkit but none of Debian's -dev libraries,
+# so it is built here: its own engine build for a portable x86-64-v3 CPU,
+# OpenBLAS, OpenMP and libstdc++ linked statically, cuBLAS by rpath into
+# $(CUDA_HOME)/lib64. Carry build/gpu to the GPU machine with the tree.
+GPU_BUILD := build/gpu
+GPU_CHECK := $(GPU_BUILD)/gpu_check
+GPU_CHECK_SRC := tests/gpu/gpu_check.c tests/cuda/test_cuda.c
+GPU_STATIC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libopenblas.a)) \
+              $(shell $(CC) -print-file-name=libgomp.a)
+.PHONY: gpu-check
+gpu-check: $(DEPS_STAMP)
+	@test -n "$(CUDA_SRC)" || { echo "gpu-check: needs the CUDA back end (nvcc + cuBLAS; CUDA=$(CUDA))"; exit 1; }
+	@$(MAKE) --no-print-directory BUILD=$(GPU_BUILD) ARCH=x86-64-v3 SANITIZE=0 \
+	   $(GPU_BUILD)/lib/libcbengine.a $(GPU_BUILD)/lib/libcbbase.a
+	@$(MAKE) --no-print-directory $(GPU_CHECK)
+$(GPU_CHECK): $(GPU_CHECK_SRC) tests/gpu/shim/criterion/criterion.h tests/cuda/cu_util.h \
+              tests/kernels/kt_util.h $(GPU_BUILD)/lib/libcbengine.a $(GPU_BUILD)/lib/libcbbase.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -march=x86-64-v3 -Wall -Wextra -Werror -Wno-unused-parameter \
+	   -Itests/gpu/shim $(INC_ENGINE) -o $@ $(GPU_CHECK_SRC) $(GPU_BUILD)/lib/libcbengine.a \
+	   $(GPU_BUILD)/lib/libcbbase.a $(GPU_STATIC) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
+	   -lcublas -lcublasLt -lcudart_static -static-libgcc -Wl,-Bstatic -lstdc++ -Wl,-Bdynamic \
+	   -ldl -lrt -lpthread -lm -s
+
 # ---- the paper profile's data ---------------------------------------------
 # make data: CIFAR-100, OpenAI's BPE vocabulary and the ViT-B/32 and RN50
 # checkpoints into $(DATA_DIR) (about 1.4 GB), verified; what is there is kept.
