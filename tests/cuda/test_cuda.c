@@ -35,7 +35,7 @@ Test(cuda_gemm, shapes) {
     gemm_case(0, 1, 154, 2048, 512, 0, 0.0f, &r);  /* text MLP, 2 x 77 tokens */
     gemm_case(1, 0, 512, 300, 154, 0, 1.0f, &r);   /* a weight gradient (+=) */
     gemm_case(1, 1, 33, 17, 65, 3, 0.5f, &r);      /* odd sizes, padded rows */
-    gemm_case(0, 0, 5, 7, 0, 0, 0.5f, &r);         /* K = 0: C = beta C */
+    gemm_case(0, 0, 5, 7, 0, 1, 0.5f, &r);         /* K = 0: C = beta C (lda >= 1 for BLAS) */
 }
 
 static void batched_case(int ta, int tb, int M, int N, int K, int batch, int acc_one, en_rng *r) {
@@ -102,15 +102,15 @@ static void softmax_case(int64_t rows, int64_t C, int logsm, int masked_row, en_
     const kn_backend *g = cu_backend();
     size_t n = (size_t)rows * C;
     float *x = kt_rand(r, n), *dy = kt_rand(r, n), *dx = kt_rand(r, n), *y = malloc(n * sizeof(float));
-    if (masked_row)
-        for (int64_t j = 0; j < C; j++) x[j] = -INFINITY;
+    if (masked_row) /* the first row of a causal mask: one finite entry */
+        for (int64_t j = 0; j < C; j++) x[j] = j == C / 2 ? 0.5f : -INFINITY;
     float *dX = cu_up(g, x, n), *dY = cu_up(g, x, n), *dDY = cu_up(g, dy, n), *dDX = cu_up(g, dx, n);
     cpu()->softmax_fwd(y, x, rows, C, logsm);
     g->softmax_fwd(dY, dX, rows, C, logsm);
     char what[96];
     snprintf(what, sizeof what, "%s rows%lld C%lld%s forward", logsm ? "log_softmax" : "softmax",
              (long long)rows, (long long)C, masked_row ? " (a masked row)" : "");
-    if (!(logsm && masked_row)) /* log of a uniform row over -inf inputs is -inf - l: NaN both sides */
+    if (!(logsm && masked_row)) /* log-softmax keeps the -inf entries, which kt_worst cannot compare */
         cu_check(g, what, dY, y, n, cu_tol_plain());
     if (!masked_row) {
         g->copy(dY, y, n * sizeof(float), KN_COPY_H2D);
@@ -130,7 +130,7 @@ Test(cuda_elem, softmax) {
         softmax_case(12 * 50, 50, l, 0, &r);
         softmax_case(8 * 77, 77, l, 0, &r);
         softmax_case(16, 1000, l, 0, &r); /* logits over classes */
-        softmax_case(4, 33, l, 1, &r);
+        softmax_case(4, 33, l, 1, &r); /* a row masked but for one entry */
     }
 }
 
