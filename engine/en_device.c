@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "en_autograd.h"
 #include "en_error.h"
+#include "en_ops.h"
 #include "kn_backend.h"
 
 static int chosen = -1; /* -1: not selected yet (the CPU until then) */
@@ -74,6 +76,13 @@ char *en_device_report(char *buf, size_t n) {
         uint64_t c = kn_fallback_count((kn_kernel)i);
         if (!c) continue;
         k += (size_t)snprintf(buf + k, n - k, "%s %s %llu", any ? "," : "", kn_kernel_name((kn_kernel)i),
+                              (unsigned long long)c);
+        any = 1;
+    }
+    for (int i = 0; i < EN_OP_COUNT && k < n; i++) {
+        uint64_t c = en_device_host_op_count(i);
+        if (!c) continue;
+        k += (size_t)snprintf(buf + k, n - k, "%s op %s %llu", any ? "," : "", en_op_name((en_op)i),
                               (unsigned long long)c);
         any = 1;
     }

@@ -39,6 +39,8 @@ const char *en_device_precision(void);
 
 /* Strided device views made dense on the host (en_contiguous). */
 uint64_t en_device_gather_count(void);
+/* Runs of engine op `op` (an en_op) on host copies: ops with no device path. */
+uint64_t en_device_host_op_count(int op);
 
 /* One line: "device cuda (NVIDIA ...), precision tf32, host fallbacks: none"
  * or "... host fallbacks: conv2d 12, pool2d 3". Returns buf. */

@@ -75,6 +75,16 @@ static void nd_apply(int f, float *out, int nd, const int64_t *shape, const floa
 }
 
 static en_tensor *binary(en_op op, const char *name, en_tensor *a, en_tensor *b) {
+    en_tensor *ab[2] = {a, b};
+    en_device dev = en_device_of(2, ab);
+    if (dev != EN_CPU) { /* no device kernel yet: on host copies, counted */
+        en_device_grad_guard(op, 2, ab);
+        en_tensor *ha = en_device_host(a), *hb = en_device_host(b);
+        en_tensor *r = binary(op, name, ha, hb);
+        en_tensor_release(ha);
+        en_tensor_release(hb);
+        return en_device_result(op, r, dev);
+    }
     int nd = 0;
     int64_t shape[EN_MAX_DIMS], sa[EN_MAX_DIMS], sb[EN_MAX_DIMS];
     if (bcast_shape(name, a, b, &nd, shape)) return NULL;
@@ -152,8 +162,9 @@ static void unary_device(kn_unary f, en_tensor *y, en_tensor *xc, float a, float
 }
 
 static en_tensor *unary(en_op op, kn_unary f, en_tensor *x, float a, float b) {
+    en_device dev = en_tensor_device(x);
+    if (dev != EN_CPU) en_device_grad_guard(op, 1, &x);
     en_tensor *xc = en_contiguous(x);
-    en_device dev = en_tensor_device(xc);
     en_tensor *y = dev == EN_CPU ? en_tensor_empty(xc->ndim, xc->shape)
                                  : en_tensor_new_on(dev, EN_F32, xc->ndim, xc->shape);
     EN_ASSERT(y != NULL); /* out of device memory: en_error_msg() says how much */

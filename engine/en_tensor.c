@@ -621,6 +621,36 @@ void en_device_upload_(en_tensor *dst, const en_tensor *host) {
                dst->storage->device == EN_CPU ? KN_COPY_D2D : KN_COPY_H2D);
 }
 
+en_device en_device_of(int n, en_tensor *const *ts) {
+    for (int i = 0; i < n; i++)
+        if (ts[i] && ts[i]->storage->device != EN_CPU) return (en_device)ts[i]->storage->device;
+    return EN_CPU;
+}
+
+void en_device_grad_guard(en_op op, int n, en_tensor *const *ts) {
+    if (!en_grad_enabled()) return;
+    for (int i = 0; i < n; i++)
+        if (ts[i] && (ts[i]->flags & EN_T_REQUIRES_GRAD)) {
+            fprintf(stderr, "autograd: op %s on a device tensor: gradients on the GPU are not built "
+                            "yet; train on the CPU (CLIPBOOK_DEVICE=cpu)\n", en_op_name(op));
+            abort();
+        }
+}
+
+static uint64_t host_ops[EN_OP_COUNT];
+uint64_t en_device_host_op_count(int op) {
+    EN_ASSERT(op >= 0 && op < EN_OP_COUNT);
+    return __atomic_load_n(&host_ops[op], __ATOMIC_RELAXED);
+}
+
+en_tensor *en_device_result(en_op op, en_tensor *r, en_device dev) {
+    __atomic_add_fetch(&host_ops[op], 1, __ATOMIC_RELAXED);
+    if (!r) return NULL;
+    en_tensor *d = en_tensor_to(r, dev);
+    en_tensor_release(r);
+    return d;
+}
+
 static uint64_t gathers = 0;
 uint64_t en_device_gather_count(void) { return __atomic_load_n(&gathers, __ATOMIC_RELAXED); }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "en_device.h"
+#include "en_rng.h"
 #include "en_error.h"
 #include "en_ops.h"
 #include "en_autograd.h"
@@ -64,7 +65,28 @@ static void fake_memzero(void *p, size_t n) {
     memset(p, 0, n);
     fake_protect(PROT_NONE);
 }
-static int fake_supports(kn_kernel k) { return k == KN_K_UNARY && fake_has_unary; }
+static int fake_has_more = 1; /* gemm, softmax, layernorm */
+static int fake_supports(kn_kernel k) {
+    if (k == KN_K_UNARY) return fake_has_unary;
+    return (k == KN_K_GEMM || k == KN_K_SOFTMAX || k == KN_K_LAYERNORM) && fake_has_more;
+}
+static void fake_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
+    fake_protect(PROT_READ | PROT_WRITE);
+    kn_cpu_backend()->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    fake_protect(PROT_NONE);
+}
+static void fake_softmax_fwd(float *y, const float *x, int64_t rows, int64_t C, int logsm) {
+    fake_protect(PROT_READ | PROT_WRITE);
+    kn_cpu_backend()->softmax_fwd(y, x, rows, C, logsm);
+    fake_protect(PROT_NONE);
+}
+static void fake_layernorm_fwd(float *y, float *mean, float *rstd, const float *x, const float *w,
+                               const float *b, int64_t N, int64_t C, float eps) {
+    fake_protect(PROT_READ | PROT_WRITE);
+    kn_cpu_backend()->layernorm_fwd(y, mean, rstd, x, w, b, N, C, eps);
+    fake_protect(PROT_NONE);
+}
 static int fake_unary_calls = 0;
 static void fake_unary_fwd(kn_unary f, float *y, const float *x, int64_t n, float a, float b) {
     fake_unary_calls++;
@@ -78,8 +100,10 @@ static kn_backend fake;
 static void fake_install(void) {
     fake = (kn_backend){.name = "fake", .device = EN_CUDA, .alloc = fake_alloc, .free = fake_free,
                         .copy = fake_copy, .memzero = fake_memzero, .sync = kn_cpu_backend()->sync,
-                        .supports = fake_supports, .unary_fwd = fake_unary_fwd};
+                        .supports = fake_supports, .unary_fwd = fake_unary_fwd, .gemm = fake_gemm,
+                        .softmax_fwd = fake_softmax_fwd, .layernorm_fwd = fake_layernorm_fwd};
     fake_has_unary = 1;
+    fake_has_more = 1;
     fake_unary_calls = 0;
     kn_fallback_reset();
     kn_backend_register(EN_CUDA, &fake);
@@ -225,4 +249,52 @@ Test(device, selection) {
     en_tensor_release(h);
     cr_expect_eq(en_device_set_precision("tf32"), 0);
     cr_expect_eq(en_device_set_precision("fp16"), -1);
+}
+
+/* A transformer block's forward ops, on the device and through the fallback:
+ * both give the CPU's numbers. */
+static void block_ops(int on_device, float *out, uint64_t *fallbacks) {
+    en_rng r;
+    en_rng_seed(&r, 5);
+    en_tensor *x = en_tensor_randn(EN_DIMS(6, 8), &r, 0, 1), *w = en_tensor_randn(EN_DIMS(5, 8), &r, 0, 1),
+              *b = en_tensor_randn(EN_DIMS(5), &r, 0, 1), *g = en_tensor_randn(EN_DIMS(8), &r, 1, 0.1f);
+    en_tensor *xd = on_device ? en_tensor_to(x, EN_CUDA) : en_tensor_retain(x);
+    en_tensor *ln = en_layer_norm(xd, g, NULL, 1e-5f); /* a host weight with a device input */
+    en_tensor *h = en_linear(ln, w, b);
+    en_tensor *sm = en_softmax(h, -1);
+    en_tensor *y = en_add(sm, h); /* binary: the host fallback */
+    cr_assert(y, "%s", en_error_msg());
+    cr_expect_eq(en_tensor_device(y), on_device ? EN_CUDA : EN_CPU);
+    en_tensor *hy = en_tensor_cpu(y);
+    memcpy(out, en_tensor_f32(hy), 30 * sizeof(float));
+    fallbacks[0] = kn_fallback_count(KN_K_GEMM) + kn_fallback_count(KN_K_SOFTMAX) +
+                   kn_fallback_count(KN_K_LAYERNORM);
+    fallbacks[1] = en_device_host_op_count(EN_OP_ADD);
+    en_tensor *rel[] = {x, w, b, g, xd, ln, h, sm, y, hy};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) en_tensor_release(rel[i]);
+}
+
+Test(device, block_ops_on_the_device_and_through_the_fallback) {
+    float cpu[30], dev[30], fb[30];
+    uint64_t c0[2], c1[2], c2[2];
+    block_ops(0, cpu, c0);
+    block_ops(1, dev, c1);
+    cr_expect_eq(c1[0], c0[0], "layer norm, linear, softmax ran on the device's kernels");
+    cr_expect_eq(c1[1], c0[1] + 1, "the add ran on host copies, counted");
+    fake_has_more = 0;
+    block_ops(1, fb, c2);
+    cr_expect_eq(c2[0], c1[0] + 3, "no device kernels: three counted kernel fallbacks");
+    for (int i = 0; i < 30; i++) {
+        cr_expect(fabsf(dev[i] - cpu[i]) <= 1e-6f * (1 + fabsf(cpu[i])), "%d: %g vs %g", i, dev[i], cpu[i]);
+        cr_expect(fabsf(fb[i] - cpu[i]) <= 1e-6f * (1 + fabsf(cpu[i])), "%d: %g vs %g", i, fb[i], cpu[i]);
+    }
+    char rep[512];
+    printf("  %s\n", en_device_report(rep, sizeof rep));
+    cr_expect(strstr(rep, "op add") != NULL, "%s", rep);
+}
+
+Test(device, a_parameter_used_on_the_device_with_grad_on_aborts, .signal = SIGABRT) {
+    en_tensor *h = sample(), *d = en_tensor_to(h, EN_CUDA), *w = en_tensor_ones(EN_DIMS(2, 4));
+    en_requires_grad(w, 1);
+    (void)en_linear(d, w, NULL); /* the host copy would drop w's gradient */
 }
