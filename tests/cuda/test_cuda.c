@@ -24,7 +24,7 @@ static void gemm_case(int ta, int tb, int M, int N, int K, int pad, float beta, 
     char what[96];
     snprintf(what, sizeof what, "gemm %c%c M%d N%d K%d ld+%d beta %g", ta ? 'T' : 'N',
              tb ? 'T' : 'N', M, N, K, pad, beta);
-    cu_check(g, what, dC, Cr, nc, cu_tol_gemm());
+    cu_check(g, what, dC, Cr, nc, cu_tol_gemm(K));
     g->free(dA); g->free(dB); g->free(dC);
     free(A); free(B); free(C); free(Cr);
 }
@@ -50,7 +50,8 @@ static void batched_case(int ta, int tb, int M, int N, int K, int batch, int acc
     char what[96];
     snprintf(what, sizeof what, "gemm_batched %c%c M%d N%d K%d x%d%s", ta ? 'T' : 'N', tb ? 'T' : 'N',
              M, N, K, batch, acc_one ? " into one C" : "");
-    cu_check(g, what, dC, Cr, nc, cu_tol_gemm());
+    /* summed into one C, the reduction is all the batch's K */
+    cu_check(g, what, dC, Cr, nc, cu_tol_gemm(acc_one ? (int64_t)K * batch : K));
     g->free(dA); g->free(dB); g->free(dC);
     free(A); free(B); free(C); free(Cr);
 }
@@ -185,7 +186,7 @@ static void attention_case(int B, int T, int C, int H, int causal, en_rng *r) {
     snprintf(what, sizeof what, "attention B%d T%d C%d H%d%s forward out", B, T, C, H,
              causal ? " causal" : "");
     /* S = QKᵀ is a GEMM on the plain path (T > 128), so its precision applies */
-    double tol = T > 128 ? cu_tol_gemm() : cu_tol_plain();
+    double tol = T > 128 ? cu_tol_gemm(C / H) : cu_tol_plain();
     cu_check(g, what, dO, out, no, tol);
     cu_check(g, "  forward att", dA, att, na, tol);
     g->copy(dA, att, na * sizeof(float), KN_COPY_H2D);
@@ -193,7 +194,7 @@ static void attention_case(int B, int T, int C, int H, int causal, en_rng *r) {
     float *dDO = cu_up(g, dout, no), *dDQ = cu_up(g, dqkv, nq);
     cpu()->attention_bwd(dqkv, dout, qkv, att, B, T, C, H, 1);
     g->attention_bwd(dDQ, dDO, dQ, dA, B, T, C, H, 1);
-    cu_check(g, "  backward dqkv (+=)", dDQ, dqkv, nq, cu_tol_gemm());
+    cu_check(g, "  backward dqkv (+=)", dDQ, dqkv, nq, cu_tol_gemm(T > C / H ? T : C / H));
     g->free(dQ); g->free(dO); g->free(dA); g->free(dDO); g->free(dDQ);
     free(qkv); free(out); free(att); free(dout); free(dqkv);
 }
@@ -223,13 +224,13 @@ static void conv_case(int N, int C, int H, int W, int OC, int K, int S, int P, e
     g->conv2d_fwd(dY, dS, dX, dWt, dB, N, C, H, W, OC, K, K, S, P);
     char what[112];
     snprintf(what, sizeof what, "conv2d N%d C%d %dx%d OC%d k%d s%d p%d forward", N, C, H, W, OC, K, S, P);
-    cu_check(g, what, dY, y, ny, cu_tol_gemm());
+    cu_check(g, what, dY, y, ny, cu_tol_gemm((int64_t)C * K * K));
     float *dy = kt_rand(r, ny), *dx = kt_rand(r, nx), *dw = kt_rand(r, nw), *db = kt_rand(r, OC);
     float *dDY = cu_up(g, dy, ny), *dDX = cu_up(g, dx, nx), *dDW = cu_up(g, dw, nw), *dDB = cu_up(g, db, OC);
     cpu()->conv2d_bwd(dx, dw, db, scr, dy, x, w, N, C, H, W, OC, K, K, S, P, 1);
     g->conv2d_bwd(dDX, dDW, dDB, dS, dDY, dX, dWt, N, C, H, W, OC, K, K, S, P, 1);
-    cu_check(g, "  backward dinp (+=)", dDX, dx, nx, cu_tol_gemm());
-    cu_check(g, "  backward dw (+=)", dDW, dw, nw, cu_tol_gemm());
+    cu_check(g, "  backward dinp (+=)", dDX, dx, nx, cu_tol_gemm((int64_t)OC * K * K));
+    cu_check(g, "  backward dw (+=)", dDW, dw, nw, cu_tol_gemm((int64_t)N * OH * OW));
     cu_check(g, "  backward db (+=)", dDB, db, OC, cu_tol_plain());
     g->free(dX); g->free(dWt); g->free(dB); g->free(dY); g->free(dS);
     g->free(dDY); g->free(dDX); g->free(dDW); g->free(dDB);
@@ -260,13 +261,13 @@ static void convt_case(int N, int C, int H, int W, int OC, int K, int S, int P, 
     char what[112];
     snprintf(what, sizeof what, "conv_transpose2d N%d C%d %dx%d OC%d k%d s%d p%d op%d forward", N, C,
              H, W, OC, K, S, P, OP);
-    cu_check(g, what, dY, y, ny, cu_tol_gemm());
+    cu_check(g, what, dY, y, ny, cu_tol_gemm((int64_t)C * K * K));
     float *dy = kt_rand(r, ny), *dx = kt_rand(r, nx), *dw = kt_rand(r, nw), *db = kt_rand(r, OC);
     float *dDY = cu_up(g, dy, ny), *dDX = cu_up(g, dx, nx), *dDW = cu_up(g, dw, nw), *dDB = cu_up(g, db, OC);
     cpu()->convt2d_bwd(dx, dw, db, scr, dy, x, w, N, C, H, W, OC, K, K, S, P, OP, 1);
     g->convt2d_bwd(dDX, dDW, dDB, dS, dDY, dX, dWt, N, C, H, W, OC, K, K, S, P, OP, 1);
-    cu_check(g, "  backward dinp (+=)", dDX, dx, nx, cu_tol_gemm());
-    cu_check(g, "  backward dw (+=)", dDW, dw, nw, cu_tol_gemm());
+    cu_check(g, "  backward dinp (+=)", dDX, dx, nx, cu_tol_gemm((int64_t)OC * K * K));
+    cu_check(g, "  backward dw (+=)", dDW, dw, nw, cu_tol_gemm((int64_t)N * H * W));
     cu_check(g, "  backward db (+=)", dDB, db, OC, cu_tol_plain());
     g->free(dX); g->free(dWt); g->free(dB); g->free(dY); g->free(dS);
     g->free(dDY); g->free(dDX); g->free(dDW); g->free(dDB);
