@@ -17,7 +17,12 @@ V        ?= 0
 Q        := $(if $(filter 1,$(V)),,@)
 SANITIZE ?= 0
 ARCH     ?= native
-CUDA     ?= $(shell command -v nvcc >/dev/null 2>&1 && test -e /usr/local/cuda/include/cublas_v2.h -o -e /usr/include/cublas_v2.h && echo 1 || echo 0)
+# CUDA: on when nvcc (PATH, else /usr/local/cuda/bin) and cuBLAS's header are found.
+ifeq ($(origin NVCC),undefined)
+NVCC     := $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+endif
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA     ?= $(if $(NVCC),$(if $(wildcard $(CUDA_HOME)/include/cublas_v2.h /usr/include/cublas_v2.h),1,0),0)
 
 ifeq ($(SANITIZE),1)
 BUILD ?= build/asan
@@ -97,12 +102,20 @@ REPORT_SRC := $(wildcard report/*.c)
 LUA_SRC    := $(wildcard lua/bind/*.c) $(wildcard lua/notebook/*.c)
 CLI_SRC    := $(filter-out lua/cli/cli_main.c,$(wildcard lua/cli/*.c) $(wildcard lua/cli/*/*.c))
 
+# The CUDA back end (kernels/cuda): machine code for Ampere (sm_80) and
+# Hopper (sm_90) plus compute_90 PTX that newer chips JIT. cudart is linked
+# statically and cuBLAS found through an rpath, so the binary starts on a
+# machine with the toolkit but no GPU (no device: the CPU, silently).
 CUDA_SRC   := $(if $(filter 1,$(CUDA)),$(wildcard kernels/cuda/*.cu))
 ifneq ($(CUDA_SRC),)
 CUDA_OBJ   := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 CFLAGS     += -DCB_CUDA=1
-LDLIBS     += -L/usr/local/cuda/lib64 -lcudart -lcublas -lstdc++
-NVCCFLAGS  ?= -O2 -std=c++17 $(INC_KERNELS) -Xcompiler -fPIC
+LDLIBS     += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcublasLt \
+              -lcudart_static -ldl -lrt -lstdc++
+CUDA_ARCH  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+              -gencode arch=compute_90,code=compute_90
+NVCCFLAGS  ?= -O3 -std=c++17 $(CUDA_ARCH) $(INC_KERNELS) -Werror all-warnings \
+              -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-fPIC
 endif
 
 obj = $(1:%.c=$(BUILD)/obj/%.o)
@@ -190,9 +203,10 @@ $(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.cu
+$(BUILD)/obj/%.o: %.cu $(wildcard kernels/cuda/*.cuh) kernels/kn_backend.h
 	@mkdir -p $(dir $@)
-	nvcc $(NVCCFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  NVCC    $<")
+	$(Q)$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
 $(LIB_BASE): $(call obj,$(BASE_SRC))
 $(LIB_ENGINE): $(call obj,$(ENGINE_SRC)) $(CUDA_OBJ)
@@ -235,7 +249,9 @@ DEP_CC = $(CC) $(filter-out -MMD -MP,$(CFLAGS_BASE)) -fsyntax-only -x c -
 .PHONY: check-deps
 check-deps: $(DEPS_STAMP)
 	@n=0; $(foreach r,$(DEP_RULES),$(call check_room,$(subst :, ,$(r)))) \
-	 bad=$$(grep -n '^ *# *include *"[^"]*/' $$(find engine kernels figures report lua -name '*.[ch]') || true); \
+	 bad=$$(grep -n '^ *# *include *"[^"]*/' $$(find engine kernels figures report lua -name '*.[ch]' -o -name '*.cu' -o -name '*.cuh') || true); \
+	 cu=$$(grep -ln '^ *# *include *"en_' kernels/cuda/* 2>/dev/null || true); \
+	 if [ -n "$$cu" ]; then echo "check-deps: kernels/cuda includes from engine/: $$cu"; exit 1; fi; \
 	 if [ -n "$$bad" ]; then echo "check-deps: a path-qualified include goes around the rooms' include paths:"; echo "$$bad"; exit 1; fi; \
 	 echo "check-deps: $$n wrong-way includes refused"
 # $(1) room, $(2) flags suffix, $(3) own header, $(4) forbidden headers
@@ -263,6 +279,33 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(CODE_HASH_OBJ) $(LIBS_ALL)
 
 bench: $(DEPS_STAMP) $(CLIPBOOK) $(BENCH_BINS)
 	@BUILD=$(BUILD) CLIPBOOK=$(CLIPBOOK) sh tests/bench/run.sh
+
+# ---- the GPU machine's check program (tests/gpu/check.sh) -------------------
+# make gpu-check: build/gpu/gpu_check, the parity tests of tests/cuda/
+# (through a Criterion stand-in, tests/gpu/shim) and the GPU benchmarks.
+# The GPU machines have the CUDA toolkit but none of Debian's -dev libraries,
+# so it is built here: its own engine build for a portable x86-64-v3 CPU,
+# OpenBLAS, OpenMP and libstdc++ linked statically, cuBLAS by rpath into
+# $(CUDA_HOME)/lib64. Carry build/gpu to the GPU machine with the tree.
+GPU_BUILD := build/gpu
+GPU_CHECK := $(GPU_BUILD)/gpu_check
+GPU_CHECK_SRC := tests/gpu/gpu_check.c tests/cuda/test_cuda.c
+GPU_STATIC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libopenblas.a)) \
+              $(shell $(CC) -print-file-name=libgomp.a)
+.PHONY: gpu-check
+gpu-check: $(DEPS_STAMP)
+	@test -n "$(CUDA_SRC)" || { echo "gpu-check: needs the CUDA back end (nvcc + cuBLAS; CUDA=$(CUDA))"; exit 1; }
+	@$(MAKE) --no-print-directory BUILD=$(GPU_BUILD) ARCH=x86-64-v3 SANITIZE=0 \
+	   $(GPU_BUILD)/lib/libcbengine.a $(GPU_BUILD)/lib/libcbbase.a
+	@$(MAKE) --no-print-directory $(GPU_CHECK)
+$(GPU_CHECK): $(GPU_CHECK_SRC) tests/gpu/shim/criterion/criterion.h tests/cuda/cu_util.h \
+              tests/kernels/kt_util.h $(GPU_BUILD)/lib/libcbengine.a $(GPU_BUILD)/lib/libcbbase.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -march=x86-64-v3 -Wall -Wextra -Werror -Wno-unused-parameter \
+	   -Itests/gpu/shim $(INC_ENGINE) -o $@ $(GPU_CHECK_SRC) $(GPU_BUILD)/lib/libcbengine.a \
+	   $(GPU_BUILD)/lib/libcbbase.a $(GPU_STATIC) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 \
+	   -lcublas -lcublasLt -lcudart_static -static-libgcc -Wl,-Bstatic -lstdc++ -Wl,-Bdynamic \
+	   -ldl -lrt -lpthread -lm -s
 
 # ---- the paper profile's data ---------------------------------------------
 # make data: CIFAR-100, OpenAI's BPE vocabulary and the ViT-B/32 and RN50

@@ -1,6 +1,8 @@
 /* The tape, backward, and the parameter registry. */
 #include "en_autograd.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "en_error.h"
@@ -43,6 +45,14 @@ en_node *en_tape_record(en_op op, en_tensor *out, int nin, en_tensor *const *in)
     /* Arena memory is reset under the tape's feet: an arena implies no
      * grad (a later backward then reports that nothing was recorded). */
     if (!need || (out->flags & EN_T_ARENA)) return NULL;
+    if (en_tensor_device(out) != EN_CPU) {
+        /* the backward functions read host gradients: a device node would
+         * make them read device memory (engine/NOTES.md, "GPU") */
+        fprintf(stderr, "autograd: op %s on a %s tensor: gradients on the GPU are not built yet; "
+                        "train on the CPU (CLIPBOOK_DEVICE=cpu)\n",
+                en_op_name(op), "device");
+        abort();
+    }
     en_node *n = calloc(1, sizeof *n);
     EN_ASSERT(n != NULL);
     n->op = op;

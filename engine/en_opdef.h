@@ -48,8 +48,32 @@ en_node *en_tape_record(en_op op, en_tensor *out, int nin, en_tensor *const *in)
  * uninitialised memory). */
 float *en_node_grad(en_node *n, int i, int *acc);
 
-/* The back end serving tensor t (the CPU one for now). */
+/* The back end serving tensor t (its storage's device). */
 const kn_backend *en_backend_of(const en_tensor *t);
+
+/* ---- device ops (en_tensor.c) ----------------------------------------------
+ * An op on device tensors passes en_tensor_data() pointers to
+ * en_backend_of(); when that back end lacks the kernel (supports() = 0) it
+ * runs the CPU kernel on host copies: en_device_host() gives a host copy
+ * (the tensor itself on the CPU), en_device_upload_() writes a host result
+ * into the device tensor, and kn_fallback_note() counts the run. */
+en_tensor *en_device_host(en_tensor *t);
+void en_device_upload_(en_tensor *dst, const en_tensor *host);
+/* A dense device copy of a strided device view, by way of the host
+ * (counted: en_device_gather_count in en_device.h). */
+en_tensor *en_device_gather(en_tensor *t);
+/* The first device (not EN_CPU) among n tensors (NULL entries skipped), or EN_CPU. */
+en_device en_device_of(int n, en_tensor *const *ts);
+/* An op without a device path ran on host copies of its inputs: its host
+ * result r moves to dev (r released; NULL passes through) and the run is
+ * counted under the op (en_device_host_op_count). Usage, at the top of the
+ * op: with dev = en_device_of(...) != EN_CPU, call the op itself on
+ * en_device_host() copies and return en_device_result(op, result, dev). */
+en_tensor *en_device_result(en_op op, en_tensor *r, en_device dev);
+/* Aborts with a message when grad mode is on and one of the n tensors
+ * requires grad: autograd has no device path yet, and host copies would
+ * drop the gradient silently. Every device path calls it first. */
+void en_device_grad_guard(en_op op, int n, en_tensor *const *ts);
 
 /* dst (dense, shape dshape) (=|+=) sum of src (dense, shape sshape) over the
  * broadcast dims: dshape must broadcast to sshape. */

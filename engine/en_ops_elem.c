@@ -75,6 +75,16 @@ static void nd_apply(int f, float *out, int nd, const int64_t *shape, const floa
 }
 
 static en_tensor *binary(en_op op, const char *name, en_tensor *a, en_tensor *b) {
+    en_tensor *ab[2] = {a, b};
+    en_device dev = en_device_of(2, ab);
+    if (dev != EN_CPU) { /* no device kernel yet: on host copies, counted */
+        en_device_grad_guard(op, 2, ab);
+        en_tensor *ha = en_device_host(a), *hb = en_device_host(b);
+        en_tensor *r = binary(op, name, ha, hb);
+        en_tensor_release(ha);
+        en_tensor_release(hb);
+        return en_device_result(op, r, dev);
+    }
     int nd = 0;
     int64_t shape[EN_MAX_DIMS], sa[EN_MAX_DIMS], sb[EN_MAX_DIMS];
     if (bcast_shape(name, a, b, &nd, shape)) return NULL;
@@ -136,10 +146,30 @@ void en_binary_backward(en_node *n, const float *g) {
 }
 
 /* ---- unary and scalar ops ------------------------------------------------- */
+/* On a device: the device's kernel, or the CPU's on host copies (counted). */
+static void unary_device(kn_unary f, en_tensor *y, en_tensor *xc, float a, float b) {
+    const kn_backend *be = en_backend_of(xc);
+    if (be->supports(KN_K_UNARY)) {
+        be->unary_fwd(f, en_tensor_data(y), en_tensor_data(xc), en_tensor_numel(xc), a, b);
+        return;
+    }
+    kn_fallback_note(KN_K_UNARY);
+    en_tensor *hx = en_device_host(xc), *hy = en_tensor_empty(hx->ndim, hx->shape);
+    kn_cpu_backend()->unary_fwd(f, en_tensor_f32(hy), en_tensor_f32(hx), en_tensor_numel(hx), a, b);
+    en_device_upload_(y, hy);
+    en_tensor_release(hx);
+    en_tensor_release(hy);
+}
+
 static en_tensor *unary(en_op op, kn_unary f, en_tensor *x, float a, float b) {
+    en_device dev = en_tensor_device(x);
+    if (dev != EN_CPU) en_device_grad_guard(op, 1, &x);
     en_tensor *xc = en_contiguous(x);
-    en_tensor *y = en_tensor_empty(xc->ndim, xc->shape);
-    en_backend_of(xc)->unary_fwd(f, en_tensor_f32(y), en_tensor_f32(xc), en_tensor_numel(xc), a, b);
+    en_tensor *y = dev == EN_CPU ? en_tensor_empty(xc->ndim, xc->shape)
+                                 : en_tensor_new_on(dev, EN_F32, xc->ndim, xc->shape);
+    EN_ASSERT(y != NULL); /* out of device memory: en_error_msg() says how much */
+    if (dev != EN_CPU) unary_device(f, y, xc, a, b);
+    else en_backend_of(xc)->unary_fwd(f, en_tensor_f32(y), en_tensor_f32(xc), en_tensor_numel(xc), a, b);
     en_node *n = en_tape_record(op, y, 1, &xc);
     if (n) {
         n->iarg[0] = f;

@@ -115,11 +115,63 @@ void en_matmul_backward(en_node *n, const float *g) {
 }
 
 /* ---- linear --------------------------------------------------------------- */
+/* out (M,N) = x (M,K) wᵀ + b on a device: the bias rows come from a GEMM
+ * of a column of ones by b (K = 1), the product adds on top (beta = 1).
+ * Without a device GEMM: the CPU's on host copies, counted. */
+static en_tensor *linear_device(en_tensor *x, en_tensor *w, en_tensor *b, en_device dev, int64_t K,
+                                int64_t N) {
+    const kn_backend *be = kn_backend_get(dev);
+    if (!be->supports(KN_K_GEMM)) {
+        kn_fallback_note(KN_K_GEMM);
+        en_tensor *hx = en_device_host(x), *hw = en_device_host(w), *hb = b ? en_device_host(b) : NULL;
+        en_tensor *r = en_linear(hx, hw, hb);
+        en_tensor_release(hx);
+        en_tensor_release(hw);
+        en_tensor_release(hb);
+        en_tensor *d = r ? en_tensor_to(r, dev) : NULL;
+        en_tensor_release(r);
+        return d;
+    }
+    en_tensor *xd = en_tensor_to(x, dev), *wd = en_tensor_to(w, dev), *bd = b ? en_tensor_to(b, dev) : NULL;
+    en_tensor *xc = en_contiguous(xd), *wc = en_contiguous(wd), *bc = bd ? en_contiguous(bd) : NULL;
+    int64_t M = K ? en_tensor_numel(xc) / K : 0;
+    int64_t oshape[EN_MAX_DIMS];
+    memcpy(oshape, x->shape, sizeof(int64_t) * x->ndim);
+    oshape[x->ndim - 1] = N;
+    en_tensor *out = en_tensor_new_on(dev, EN_F32, x->ndim, oshape);
+    EN_ASSERT(out != NULL); /* out of device memory: en_error_msg() says how much */
+    float *o = en_tensor_data(out);
+    if (bc) {
+        en_tensor *ones = en_tensor_ones(EN_DIMS(M)), *od = en_tensor_to(ones, dev);
+        EN_ASSERT(od != NULL);
+        be->gemm(0, 0, (int)M, (int)N, 1, 1.0f, en_tensor_data(od), 1, en_tensor_data(bc), (int)N, 0.0f, o,
+                 (int)N);
+        en_tensor_release(ones);
+        en_tensor_release(od);
+    }
+    if (K > 0)
+        be->gemm(0, 1, (int)M, (int)N, (int)K, 1.0f, en_tensor_data(xc), (int)K, en_tensor_data(wc), (int)K,
+                 bc ? 1.0f : 0.0f, o, (int)N);
+    else if (!bc)
+        be->memzero(o, (size_t)M * N * sizeof(float));
+    en_tensor *in[3] = {xc, wc, bc};
+    en_tape_record(EN_OP_LINEAR, out, 3, in);
+    en_tensor *rel[6] = {xd, wd, bd, xc, wc, bc};
+    for (int i = 0; i < 6; i++) en_tensor_release(rel[i]);
+    return out;
+}
+
 en_tensor *en_linear(en_tensor *x, en_tensor *w, en_tensor *b) {
     if (x->ndim < 1 || w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1] ||
         (b && en_tensor_numel(b) != w->shape[0]))
         return shape_err("linear", x, w), NULL;
     int64_t K = w->shape[1], N = w->shape[0];
+    en_tensor *xwb[3] = {x, w, b};
+    en_device dev = en_device_of(3, xwb);
+    if (dev != EN_CPU) {
+        en_device_grad_guard(EN_OP_LINEAR, 3, xwb);
+        return linear_device(x, w, b, dev, K, N);
+    }
     en_tensor *xc = en_contiguous(x);
     int64_t M = K ? en_tensor_numel(xc) / K : 0;
     int tw, ldw;

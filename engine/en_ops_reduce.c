@@ -172,6 +172,29 @@ static en_tensor *along_axis(en_tensor *x, int axis, last_axis_fn f, float arg) 
 }
 
 static en_tensor *softmax_last(en_tensor *x, float logsm) {
+    en_device dev = en_tensor_device(x);
+    if (dev != EN_CPU) { /* the device's kernel, else the CPU's on a host copy (counted) */
+        en_device_grad_guard(logsm != 0 ? EN_OP_LOG_SOFTMAX : EN_OP_SOFTMAX, 1, &x);
+        en_tensor *xc = en_contiguous(x);
+        const kn_backend *be = en_backend_of(xc);
+        if (!be->supports(KN_K_SOFTMAX)) {
+            kn_fallback_note(KN_K_SOFTMAX);
+            en_tensor *h = en_device_host(xc), *r = softmax_last(h, logsm);
+            en_tensor_release(h);
+            en_tensor_release(xc);
+            en_tensor *d = en_tensor_to(r, dev);
+            en_tensor_release(r);
+            return d;
+        }
+        en_tensor *y = en_tensor_new_on(dev, EN_F32, xc->ndim, xc->shape);
+        EN_ASSERT(y != NULL); /* out of device memory: en_error_msg() says how much */
+        int64_t C = xc->ndim ? xc->shape[xc->ndim - 1] : 1;
+        be->softmax_fwd(en_tensor_data(y), en_tensor_data(xc), C ? en_tensor_numel(xc) / C : 0, C,
+                        logsm != 0);
+        en_tape_record(logsm != 0 ? EN_OP_LOG_SOFTMAX : EN_OP_SOFTMAX, y, 1, &xc);
+        en_tensor_release(xc);
+        return y;
+    }
     en_tensor *xc = en_contiguous(x);
     en_tensor *y = en_tensor_empty(xc->ndim, xc->shape);
     int64_t C = xc->ndim ? xc->shape[xc->ndim - 1] : 1;
@@ -201,6 +224,38 @@ en_tensor *en_layer_norm(en_tensor *x, en_tensor *w, en_tensor *b, float eps) {
     int64_t C = x->shape[x->ndim - 1], N = C ? en_tensor_numel(x) / C : 0;
     if ((w && en_tensor_numel(w) != C) || (b && en_tensor_numel(b) != C))
         return en_error("layer_norm: weight/bias size differs from the last dim %lld", (long long)C), NULL;
+    en_tensor *xwb[3] = {x, w, b};
+    en_device dev = en_device_of(3, xwb);
+    if (dev != EN_CPU) {
+        en_device_grad_guard(EN_OP_LAYER_NORM, 3, xwb);
+        const kn_backend *be = kn_backend_get(dev);
+        if (!be->supports(KN_K_LAYERNORM)) { /* the CPU's kernel on host copies, counted */
+            kn_fallback_note(KN_K_LAYERNORM);
+            en_tensor *hx = en_device_host(x), *hw = w ? en_device_host(w) : NULL,
+                      *hb = b ? en_device_host(b) : NULL;
+            en_tensor *r = en_layer_norm(hx, hw, hb, eps);
+            en_tensor_release(hx);
+            en_tensor_release(hw);
+            en_tensor_release(hb);
+            en_tensor *d = r ? en_tensor_to(r, dev) : NULL;
+            en_tensor_release(r);
+            return d;
+        }
+        /* every operand on the device (a host weight is copied over) */
+        en_tensor *xd = en_tensor_to(x, dev), *wd = w ? en_tensor_to(w, dev) : NULL,
+                  *bd = b ? en_tensor_to(b, dev) : NULL;
+        en_tensor *xc = en_contiguous(xd), *wc = wd ? en_contiguous(wd) : NULL, *bc = bd ? en_contiguous(bd) : NULL;
+        en_tensor *y = en_tensor_new_on(dev, EN_F32, xc->ndim, xc->shape);
+        EN_ASSERT(y != NULL);
+        /* no statistics saved: a device node aborts in en_tape_record (no device autograd yet) */
+        be->layernorm_fwd(en_tensor_data(y), NULL, NULL, en_tensor_data(xc), wc ? en_tensor_data(wc) : NULL,
+                          bc ? en_tensor_data(bc) : NULL, N, C, eps);
+        en_tensor *in[3] = {xc, wc, bc};
+        en_tape_record(EN_OP_LAYER_NORM, y, 3, in);
+        en_tensor *rel[6] = {xd, wd, bd, xc, wc, bc};
+        for (int i = 0; i < 6; i++) en_tensor_release(rel[i]);
+        return y;
+    }
     en_tensor *xc = en_contiguous(x), *wc = w ? en_contiguous(w) : NULL, *bc = b ? en_contiguous(b) : NULL;
     en_tensor *y = en_tensor_empty(xc->ndim, xc->shape);
     en_tensor *in[3] = {xc, wc, bc};

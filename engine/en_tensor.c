@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "en_error.h"
+#include "en_opdef.h"
 #include "en_tensor_internal.h"
 #include "kn_backend.h"
 
@@ -512,10 +513,154 @@ void en_tensor_fill_(en_tensor *t, float v) {
     }
 }
 
+/* ---- devices ---------------------------------------------------------------
+ * A device storage lives on the heap (never in an arena: an arena's bump
+ * memory is host memory), its data from the device back end's allocator.
+ * Made while an arena is active, the header is the arena's and the storage
+ * goes on the arena's held list, so en_arena_reset() drops it as it drops
+ * the arena's views of heap storage. */
+static void arena_hold(en_tensor *v);
+
+static en_storage *storage_new_dev(const kn_backend *be, size_t nbytes) {
+    void *d = be->alloc(nbytes);
+    if (!d) {
+        const char *why = be->device == EN_CUDA ? kn_cuda_last_error() : "";
+        en_error("%s", why && *why ? why : "out of device memory");
+        return NULL;
+    }
+    en_storage *s = counted_malloc(sizeof *s);
+    s->data = d;
+    s->nbytes = nbytes;
+    s->refcount = 1;
+    s->device = be->device;
+    s->arena = NULL;
+    s->bucket = 0;
+    return s;
+}
+
+en_tensor *en_tensor_new_on(en_device dev, en_dtype dt, int ndim, const int64_t *shape) {
+    if (dev == EN_CPU) return en_tensor_new(dt, ndim, shape);
+    const kn_backend *be = kn_backend_get(dev);
+    if (!be) return en_error("device %s is not available", dev == EN_CUDA ? "cuda" : "?"), NULL;
+    EN_ASSERT(ndim >= 0 && ndim <= EN_MAX_DIMS);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        EN_ASSERT(shape[i] >= 0);
+        n *= shape[i];
+    }
+    en_storage *s = storage_new_dev(be, (size_t)n * en_dtype_size(dt));
+    if (!s) return NULL;
+    en_tensor *t = header_new();
+    t->dtype = dt;
+    t->ndim = ndim;
+    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    en_tensor_set_dense_strides(t);
+    t->storage = s;
+    if (t->arena) arena_hold(t);
+    return t;
+}
+
+void *en_tensor_data(const en_tensor *t) {
+    return (char *)t->storage->data + (size_t)t->offset * en_dtype_size(t->dtype);
+}
+
+/* Copies of whole storages: host <-> device through the device's back end. */
 en_tensor *en_tensor_to(en_tensor *t, en_device dev) {
-    if (dev == (en_device)t->storage->device) return en_tensor_retain(t);
-    en_error("device %d is not built into this engine", (int)dev);
-    return NULL;
+    int from = t->storage->device;
+    if ((int)dev == from) return en_tensor_retain(t);
+    if (from != EN_CPU) {
+        /* to the host first: the whole storage, then the view's elements */
+        const kn_backend *be = kn_backend_get(from);
+        EN_ASSERT(be != NULL);
+        en_tensor *h = header_new();
+        h->dtype = t->dtype;
+        h->ndim = t->ndim;
+        memcpy(h->shape, t->shape, sizeof h->shape);
+        memcpy(h->stride, t->stride, sizeof h->stride);
+        h->offset = t->offset;
+        h->storage = storage_new(t->storage->nbytes);
+        be->copy(h->storage->data, t->storage->data, t->storage->nbytes, KN_COPY_D2H);
+        en_tensor *c = en_tensor_is_contiguous(h) && h->offset == 0 &&
+                               (size_t)en_tensor_numel(h) * en_dtype_size(h->dtype) == h->storage->nbytes
+                           ? en_tensor_retain(h)
+                           : en_tensor_clone(h);
+        en_tensor_release(h);
+        if (dev == EN_CPU) return c;
+        en_tensor *r = en_tensor_to(c, dev);
+        en_tensor_release(c);
+        return r;
+    }
+    const kn_backend *be = kn_backend_get(dev);
+    if (!be)
+        return en_error("device %s is not available (CLIPBOOK_DEVICE, or the build has no CUDA)",
+                        dev == EN_CUDA ? "cuda" : "?"),
+               NULL;
+    en_tensor *c = en_tensor_is_contiguous(t) ? en_tensor_retain(t) : en_tensor_clone(t);
+    en_tensor *r = en_tensor_new_on(dev, c->dtype, c->ndim, c->shape);
+    if (r) be->copy(en_tensor_data(r), en_tensor_data(c),
+                    (size_t)en_tensor_numel(c) * en_dtype_size(c->dtype), KN_COPY_H2D);
+    en_tensor_release(c);
+    return r;
+}
+
+en_tensor *en_tensor_cpu(en_tensor *t) { return en_tensor_to(t, EN_CPU); }
+
+en_tensor *en_device_host(en_tensor *t) {
+    en_tensor *h = en_tensor_to(t, EN_CPU);
+    EN_ASSERT(h != NULL); /* to the host never fails but for host memory */
+    return h;
+}
+
+void en_device_upload_(en_tensor *dst, const en_tensor *host) {
+    EN_ASSERT(en_tensor_is_contiguous(dst) && en_tensor_is_contiguous(host));
+    EN_ASSERT(host->storage->device == EN_CPU && dst->dtype == host->dtype);
+    EN_ASSERT(en_tensor_numel(dst) == en_tensor_numel(host));
+    kn_backend_get(dst->storage->device)
+        ->copy(en_tensor_data(dst), en_tensor_data(host),
+               (size_t)en_tensor_numel(host) * en_dtype_size(host->dtype),
+               dst->storage->device == EN_CPU ? KN_COPY_D2D : KN_COPY_H2D);
+}
+
+en_device en_device_of(int n, en_tensor *const *ts) {
+    for (int i = 0; i < n; i++)
+        if (ts[i] && ts[i]->storage->device != EN_CPU) return (en_device)ts[i]->storage->device;
+    return EN_CPU;
+}
+
+void en_device_grad_guard(en_op op, int n, en_tensor *const *ts) {
+    if (!en_grad_enabled()) return;
+    for (int i = 0; i < n; i++)
+        if (ts[i] && (ts[i]->flags & EN_T_REQUIRES_GRAD)) {
+            fprintf(stderr, "autograd: op %s on a device tensor: gradients on the GPU are not built "
+                            "yet; train on the CPU (CLIPBOOK_DEVICE=cpu)\n", en_op_name(op));
+            abort();
+        }
+}
+
+static uint64_t host_ops[EN_OP_COUNT];
+uint64_t en_device_host_op_count(int op) {
+    EN_ASSERT(op >= 0 && op < EN_OP_COUNT);
+    return __atomic_load_n(&host_ops[op], __ATOMIC_RELAXED);
+}
+
+en_tensor *en_device_result(en_op op, en_tensor *r, en_device dev) {
+    __atomic_add_fetch(&host_ops[op], 1, __ATOMIC_RELAXED);
+    if (!r) return NULL;
+    en_tensor *d = en_tensor_to(r, dev);
+    en_tensor_release(r);
+    return d;
+}
+
+static uint64_t gathers = 0;
+uint64_t en_device_gather_count(void) { return __atomic_load_n(&gathers, __ATOMIC_RELAXED); }
+
+en_tensor *en_device_gather(en_tensor *t) {
+    __atomic_add_fetch(&gathers, 1, __ATOMIC_RELAXED);
+    en_tensor *h = en_device_host(t); /* dense on the host */
+    en_tensor *d = en_tensor_to(h, (en_device)t->storage->device);
+    en_tensor_release(h);
+    EN_ASSERT(d != NULL); /* out of device memory mid-op: en_error holds why */
+    return d;
 }
 
 /* ---- views: the header (en_views.c has the view ops) ---------------------- */
@@ -525,16 +670,18 @@ en_tensor *en_tensor_view(en_tensor *t) {
     v->offset = t->offset;
     v->storage = t->storage;
     t->storage->refcount++;
-    en_arena *a = v->arena;
-    if (a && !t->storage->arena) { /* reset drops this reference if still held */
-        if (a->nheld == a->capheld) {
-            a->capheld = a->capheld ? 2 * a->capheld : 64;
-            a->held = realloc(a->held, (size_t)a->capheld * sizeof *a->held);
-            EN_ASSERT(a->held != NULL);
-        }
-        a->held[a->nheld++] = v;
-    }
+    if (v->arena && !t->storage->arena) arena_hold(v); /* reset drops this reference if still held */
     return v;
+}
+
+static void arena_hold(en_tensor *v) {
+    en_arena *a = v->arena;
+    if (a->nheld == a->capheld) {
+        a->capheld = a->capheld ? 2 * a->capheld : 64;
+        a->held = realloc(a->held, (size_t)a->capheld * sizeof *a->held);
+        EN_ASSERT(a->held != NULL);
+    }
+    a->held[a->nheld++] = v;
 }
 
 /* ---- threads --------------------------------------------------------------- */

@@ -22,9 +22,13 @@
  * Nothing made in an arena is recorded on the autodiff tape (an arena
  * implies no grad): use arenas for inference.
  *
- * Device: every storage lives on one device. CPU is the only one built now;
- * data pointers of a CUDA storage are device pointers, and en_tensor_f32()
- * asserts CPU, so callers that read data stay correct when CUDA lands.
+ * Device: every storage lives on one device (EN_CPU, or EN_CUDA when the
+ * CUDA back end is built and a GPU is visible, see en_device.h). Data
+ * pointers of a device storage are device pointers: en_tensor_f32() and
+ * en_tensor_i64() assert CPU, so no host code reads device memory by
+ * mistake; en_tensor_to() / en_tensor_cpu() move data (copies, not
+ * recorded on the tape). A device tensor's storage is on the heap even
+ * while an arena is active (the arena drops it on reset).
  */
 #ifndef EN_TENSOR_H
 #define EN_TENSOR_H
@@ -127,8 +131,16 @@ en_tensor *en_tensor_clone(const en_tensor *t);   /* contiguous copy, no grad */
 /* A tensor sharing t's data but cut from the tape (no grad). */
 en_tensor *en_tensor_detach(en_tensor *t);
 void       en_tensor_fill_(en_tensor *t, float v);
-/* Copy to another device (same device: retained t). */
+/* Copy to another device (same device: retained t); contiguous. NULL with
+ * en_error when the device is not available or out of memory (the message
+ * names the size asked for and the free memory). Not differentiable. */
 en_tensor *en_tensor_to(en_tensor *t, en_device dev);
+en_tensor *en_tensor_cpu(en_tensor *t); /* en_tensor_to(t, EN_CPU) */
+/* Uninitialised, contiguous, on dev; NULL with en_error as en_tensor_to. */
+en_tensor *en_tensor_new_on(en_device dev, en_dtype dt, int ndim, const int64_t *shape);
+/* Element 0's address in its storage, on whichever device: only for
+ * passing to that device's back end (en_backend_of), never to read. */
+void *en_tensor_data(const en_tensor *t);
 /* Convert to float32 / int64 (new tensor). */
 en_tensor *en_tensor_to_f32(const en_tensor *t);
 en_tensor *en_tensor_to_i64(const en_tensor *t);

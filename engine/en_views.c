@@ -20,6 +20,9 @@ en_tensor *en_tensor_detach(en_tensor *t) {
 
 en_tensor *en_contiguous(en_tensor *t) {
     if (en_tensor_is_contiguous(t)) return en_tensor_retain(t);
+    /* a strided device view: gathered on the host (en_tensor_to copies the
+     * whole storage and makes the view dense), counted as a fallback */
+    if (en_tensor_device(t) != EN_CPU) return en_device_gather(t);
     en_tensor *c = en_tensor_empty_like(t);
     en_tensor_copy_(c, t);
     en_tape_record(EN_OP_CONTIGUOUS, c, 1, &t);

@@ -16,6 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     KN_K_GEMM, KN_K_GEMM_BATCHED, KN_K_UNARY, KN_K_SOFTMAX, KN_K_LAYERNORM,
     KN_K_ATTENTION,
@@ -133,5 +137,35 @@ const kn_backend *kn_backend_get(int device);
 /* Bounds both OpenMP and OpenBLAS threads (n <= 0: every core). */
 void kn_set_num_threads(int n);
 int  kn_get_num_threads(void);
+
+/* ---- devices (kernels/cpu/kn_registry.c; kernels/cuda when built) --------
+ * kn_backend_get(1) is the CUDA back end when it is built and a device is
+ * visible, else NULL. kn_backend_register replaces the back end of a device
+ * (tests install a fake "device" that way; NULL restores the built one). */
+void kn_backend_register(int device, const kn_backend *be);
+/* Names of the kernels, for the fallback report. */
+const char *kn_kernel_name(kn_kernel k);
+/* A kernel the device lacks ran on the CPU through a host copy: counted per
+ * kernel so a slow path shows (clipbook --version, the appendix). */
+void     kn_fallback_note(kn_kernel k);
+uint64_t kn_fallback_count(kn_kernel k);
+void     kn_fallback_reset(void);
+
+/* CUDA (stubs answering "none" when not built). */
+typedef enum { KN_PREC_FP32, KN_PREC_TF32, KN_PREC_BF16 } kn_precision;
+int  kn_cuda_built(void);                  /* 1 when compiled in */
+int  kn_cuda_device_count(void);           /* 0: not built, no driver or no GPU */
+const kn_backend *kn_cuda_backend(void);   /* NULL when no device */
+/* GEMM math: fp32 (default), tf32 or bf16 tensor cores (FP32 in and out);
+ * CLIPBOOK_PRECISION sets it at start-up. Returns -1 for another name. */
+int  kn_cuda_set_precision(const char *name);
+kn_precision kn_cuda_precision(void);
+/* The last user-facing CUDA error (out of memory), "" when none. */
+const char *kn_cuda_last_error(void);
+void kn_cuda_memory_stats(size_t *live_bytes, size_t *cached_bytes);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,7 +12,7 @@ export OPENBLAS_THREAD_TIMEOUT="${OPENBLAS_THREAD_TIMEOUT:-4}"
 # reports at exit; tests/lsan.supp names those libraries.
 LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export LSAN_OPTIONS
-passed=0; failed=0
+passed=0; failed=0; skipped=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 for bin in "$@"; do
   echo "== $bin"
@@ -23,6 +23,8 @@ for bin in "$@"; do
   p=$(echo "$line" | sed -n 's/.*Passing: *\([0-9]*\).*/\1/p')
   if [ -z "$t" ]; then failed=$((failed + 1)); echo "!! $bin printed no summary (rc=$rc)"; continue; fi
   passed=$((passed + p)); failed=$((failed + t - p))
+  # tests that cannot run here (no GPU) print one "skip: <why>" line each
+  skipped=$((skipped + $(grep -c '^skip: ' "$log")))
   if [ "$rc" -ne 0 ] && [ "$t" = "$p" ]; then failed=$((failed + 1)); echo "!! $bin exited $rc"; fi
   # Criterion's workers do not turn a sanitizer report into a failure
   if grep -q 'ERROR: [A-Za-z]*Sanitizer\|runtime error:' "$log"; then failed=$((failed + 1)); echo "!! $bin: sanitizer report"; fi
@@ -42,5 +44,5 @@ elif [ -n "${FUZZ_TARGETS:-}" ]; then
   echo "skip: fuzz (no libFuzzer: apt-get install clang libclang-rt-14-dev)"
 fi
 echo
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed${skipped:+, $skipped skipped}"
 [ "$failed" -eq 0 ]

@@ -403,5 +403,3 @@ static const kn_backend kn_cpu = {
 };
 
 const kn_backend *kn_cpu_backend(void) { return &kn_cpu; }
-
-const kn_backend *kn_backend_get(int device) { return device == 0 ? &kn_cpu : NULL; }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "en_autograd.h"
+#include "en_device.h"
 #include "en_error.h"
 #include "en_ops.h"
 #include "en_tensor.h"
@@ -540,11 +541,51 @@ static int cb_randperm(lua_State *L) { return index_vector(L, 1); }
 
 static int cb_grad_enabled(lua_State *L) { lua_pushboolean(L, en_grad_enabled()); return 1; }
 static int cb_set_threads(lua_State *L) { en_set_num_threads((int)luaL_checkinteger(L, 1)); return 0; }
+
+/* ---- devices ----------------------------------------------------------------
+ * t:to("cpu"|"cuda") copies (not recorded on the tape); t:cpu(); t:device().
+ * cb.device() names the device chosen for this run, cb.select_device(want)
+ * resolves "auto"|"cpu"|"cuda" (CLIPBOOK_DEVICE wins, see en_device.h),
+ * cb.set_precision("fp32"|"tf32"|"bf16"), cb.device_report() the one line
+ * with the device, precision and host-fallback counts. */
+static en_device check_device(lua_State *L, int i) {
+    int d = en_device_parse(luaL_checkstring(L, i));
+    if (d < 0) luaL_argerror(L, i, en_error_msg());
+    return (en_device)d;
+}
+static int t_to(lua_State *L) {
+    en_tensor *a = lx_tensor_check(L, 1);
+    en_device d = check_device(L, 2);
+    lx_tensor *u = push_empty(L);
+    return push_result(L, u, en_tensor_to(a, d));
+}
+static int t_cpu(lua_State *L) { en_tensor *a = lx_tensor_check(L, 1); lx_tensor *u = push_empty(L); return push_result(L, u, en_tensor_cpu(a)); }
+static int t_device(lua_State *L) { lua_pushstring(L, en_device_name(en_tensor_device(lx_tensor_check(L, 1)))); return 1; }
+static int cb_device(lua_State *L) { lua_pushstring(L, en_device_name(en_device_default())); return 1; }
+static int cb_select_device(lua_State *L) {
+    if (en_device_select(luaL_optstring(L, 1, NULL)) < 0) return luaL_error(L, "%s", en_error_msg());
+    lua_pushstring(L, en_device_name(en_device_default()));
+    return 1;
+}
+static int cb_set_precision(lua_State *L) {
+    if (en_device_set_precision(luaL_checkstring(L, 1)) < 0) return luaL_argerror(L, 1, en_error_msg());
+    return 0;
+}
+static int cb_device_report(lua_State *L) {
+    char b[512];
+    lua_pushstring(L, en_device_report(b, sizeof b));
+    return 1;
+}
 static int cb_is_tensor(lua_State *L) { lua_pushboolean(L, lx_tensor_test(L, 1) != NULL); return 1; }
 
 /* ---- memo hooks ------------------------------------------------------------ */
 
 static en_tensor *dense_for_bytes(en_tensor *t) {
+    if (en_tensor_device(t) != EN_CPU) { /* hashed and stored from a host copy */
+        en_tensor *h = en_tensor_cpu(t), *r = h ? dense_for_bytes(h) : NULL;
+        en_tensor_release(h);
+        return r;
+    }
     if (t->dtype == EN_F32 || t->dtype == EN_I64) return en_contiguous(t);
     return en_tensor_to_f32(t);
 }
@@ -633,6 +674,7 @@ void lx_tensor_open(lua_State *L) {
         {"transpose", t_transpose}, {"slice", t_slice}, {"unsqueeze", t_unsqueeze},
         {"squeeze", t_squeeze}, {"requires_grad", t_requires_grad}, {"grad", t_grad},
         {"backward", t_backward}, {"zero_grad", t_zero_grad}, {"free", t_release},
+        {"to", t_to}, {"cpu", t_cpu}, {"device", t_device},
         {NULL, NULL},
     };
     static const luaL_Reg meta[] = {
@@ -660,5 +702,6 @@ const luaL_Reg lx_tensor_functions[] = {
     {"randn", cb_randn}, {"uniform", cb_uniform}, {"no_grad", cb_no_grad},
     {"grad_enabled", cb_grad_enabled}, {"set_threads", cb_set_threads},
     {"is_tensor", cb_is_tensor}, {"matmul", t_matmul}, {"arange", cb_arange},
-    {"randperm", cb_randperm}, {NULL, NULL},
+    {"randperm", cb_randperm}, {"device", cb_device}, {"select_device", cb_select_device},
+    {"set_precision", cb_set_precision}, {"device_report", cb_device_report}, {NULL, NULL},
 };

@@ -249,13 +249,17 @@ function M.run(args)
   local cb = require "clipbook"
   cb.seed(seed)
   if o.threads then rt.set_threads(o.threads) end
+  -- the device: CLIPBOOK_DEVICE, else the profile's `device`, else auto
+  -- (engine/en_device.h); chapters never branch on it
+  local okd, derr = pcall(cb.select_device, profile.device)
+  if not okd then perr("%s", derr); return 1 end
 
   local t_start = rt.clock()
   local doc = {
     format = "clipbook-doc/1", chapter = name, source = o.chapter,
     provenance = setmetatable({
       engine_version = rt.engine_version(), profile = o.profile, seed = seed,
-      threads = rt.threads(), machine = rt.machine(), compute = rt.compute(), cache = o.cache,
+      threads = rt.threads(), machine = rt.machine(), compute = rt.compute(), cache = o.cache, device = cb.device(),
       started = os.date("!%Y-%m-%dT%H:%M:%SZ"), cells = {},
     }, OBJECT),
     results = setmetatable({}, OBJECT),

@@ -1,0 +1,94 @@
+/* Helpers of the CUDA parity tests: the CUDA back end or a skip, device
+ * copies of host arrays, and the tolerances by precision.
+ *
+ * Tolerances (worst |gpu - cpu| / (1 + |cpu|), kt_worst):
+ *  - kernels without a GEMM (elementwise, softmax, norms, pools, resampling):
+ *    1e-5. The two sides differ by summation order over at most a few
+ *    thousand terms and by expf/tanhf implementations of a few ulp.
+ *  - FP32 GEMMs over a reduction of length K: max(1e-5, 4 ε sqrt(K)),
+ *    ε = 2^-24. A running sum of K unit-normal products rounds with an error
+ *    of about ε K / sqrt(6) (partial sums of size sqrt(k)), against a result
+ *    of size sqrt(K): 0.41 ε sqrt(K) relative per side, 0.58 ε sqrt(K) for
+ *    the difference of two orders; the worst of ~1e5 outputs near 5 sigma
+ *    gives 3 ε sqrt(K), rounded up to 4 (K = 12544, RN50's stem dw:
+ *    2.7e-5; K <= 1700: 1e-5).
+ *  - TF32 / BF16 GEMMs round each input to 10 / 7 mantissa bits (unit
+ *    roundoff u = 2^-11 / 2^-8); a dot product of unit-normal terms then
+ *    errs by about 0.8 u relative (one standard deviation: the rounding of
+ *    two inputs per product, uniform, summed over K, against an output of
+ *    size sqrt(K)). The worst of ~1e5 outputs sits near 5 sigma, so the
+ *    tolerance is 4 u: TF32 2e-3, BF16 1.6e-2. (The issue's "about 3e-4 /
+ *    1e-2" are the per-output typical errors, not the worst of a tensor.)
+ */
+#ifndef CU_UTIL_H
+#define CU_UTIL_H
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kn_backend.h"
+#include "../kernels/kt_util.h"
+
+static inline const kn_backend *cu_backend(void) {
+    const kn_backend *g = kn_cuda_backend();
+    if (!g) {
+        /* Criterion's summary leaves skipped tests out; tests/run.sh counts
+         * these lines into the suite's "skipped" */
+        printf("skip: no CUDA device\n");
+        fflush(stdout);
+        cr_skip_test("skip: no CUDA device");
+    }
+    return g;
+}
+
+static inline en_rng cu_rng(uint64_t seed) {
+    en_rng r;
+    en_rng_seed(&r, seed);
+    return r;
+}
+
+static inline double cu_tol_plain(void) { return 1e-5; }
+/* K: the length of the GEMM's reduction */
+static inline double cu_tol_gemm(int64_t K) {
+    double f32 = 4.0 * 5.9604644775390625e-8 * sqrt((double)(K > 0 ? K : 1));
+    if (f32 < 1e-5) f32 = 1e-5;
+    switch (kn_cuda_precision()) {
+    case KN_PREC_TF32: return f32 + 4.0 / 2048;
+    case KN_PREC_BF16: return f32 + 4.0 / 256;
+    default: return f32;
+    }
+}
+
+/* a device copy of n host floats */
+static inline float *cu_up(const kn_backend *g, const float *h, size_t n) {
+    float *d = g->alloc(n * sizeof(float));
+    cr_assert(d, "device alloc of %zu floats: %s", n, kn_cuda_last_error());
+    g->copy(d, h, n * sizeof(float), KN_COPY_H2D);
+    return d;
+}
+/* a fresh host array of the n floats at d */
+static inline float *cu_down(const kn_backend *g, const float *d, size_t n) {
+    float *h = malloc((n ? n : 1) * sizeof(float));
+    cr_assert(h);
+    g->copy(h, d, n * sizeof(float), KN_COPY_D2H);
+    return h;
+}
+static inline float *cu_dup(const float *h, size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    cr_assert(p);
+    memcpy(p, h, n * sizeof(float));
+    return p;
+}
+
+/* Compares the n device floats at d with host ref; prints and asserts. */
+static inline void cu_check(const kn_backend *g, const char *what, const float *d,
+                            const float *ref, size_t n, double tol) {
+    float *h = cu_down(g, d, n);
+    double w = kt_worst(what, h, ref, n);
+    free(h);
+    cr_expect(w <= tol, "%s: worst rel diff %.3g > %.3g", what, w, tol);
+}
+
+#endif
