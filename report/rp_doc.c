@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,15 @@ static const char *jstr(const cJSON *o, const char *k) {
 static double jnum(const cJSON *o, const char *k, double def) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+/* An integer field: a fragment is untrusted input, and converting a double
+ * outside int's range (or NaN) to int is undefined, so clamp first. */
+static int jint(const cJSON *o, const char *k, int def) {
+    double x = jnum(o, k, def);
+    if (!(x == x)) return def;
+    if (x > INT_MAX) return INT_MAX;
+    if (x < INT_MIN) return INT_MIN;
+    return (int)x;
 }
 
 rp_doc *rp_doc_new(void) {
@@ -275,8 +285,8 @@ int rp_doc_load_chapter(rp_doc *d, const char *path) {
         if (!type) { en_error("%s: block %d has no type", path, i + 1); goto out; }
         b->title = dupstr(jstr(o, "title"));
         b->label = dupstr(jstr(o, "label"));
-        b->cell = (int)jnum(o, "cell", 0);
-        b->line = (int)jnum(o, "line", 0);
+        b->cell = jint(o, "cell", 0);
+        b->line = jint(o, "line", 0);
         const cJSON *nums = cJSON_GetObjectItemCaseSensitive(o, "numbers");
         b->numbers = cJSON_IsTrue(nums);
         int k = rp_block_kind_parse(type);
@@ -333,7 +343,7 @@ int rp_doc_load_meta(rp_doc *d, const char *path) {
             x->title = dupstr(jstr(r, "title"));
             x->venue = dupstr(jstr(r, "venue"));
             x->url = dupstr(jstr(r, "url"));
-            x->year = (int)jnum(r, "year", 0);
+            x->year = jint(r, "year", 0);
         }
     }
     cJSON_Delete(root);
