@@ -30,6 +30,21 @@ for i, name in ipairs(names) do prompts[i] = ("a photo of a {class}"):gsub("{cla
 local W_zeroshot = S.text_features(tower, prompts)           -- (classes, E): W = text features
 local b_zeroshot = cb.zeros(#names)                           -- b = 0
 
+-- CLAP's prototypes start at the text encoder's outputs as they come (its
+-- code averages them over templates without normalising): their length sets
+-- how far the class-adaptive penalty holds them, so they keep it here
+local T_raw = memo("fewshot.text_raw." .. tower, { model = S.model_params(tower), prompts = prompts }, function(q)
+  local m = S.model(tower)
+  return m:encode_text(S.bpe():tokenize(q.prompts, m:config().context_length, true))
+end)
+
+local T_raw_norm = 0
+for _, row in ipairs(T_raw:totable()) do
+  local s = 0
+  for _, v in ipairs(row) do s = s + v * v end
+  T_raw_norm = T_raw_norm + math.sqrt(s) / #names
+end
+
 local function random_init(E)
   return cb.randn({ #names, E }) * (1 / math.sqrt(E)), cb.zeros(#names)
 end
@@ -176,7 +191,7 @@ local function clap_head(q, constraint)
   local Xv, yv, Xte, yte = val_test()
   local best, best_v, best_lr = nil, -1, nil
   for _, lr in ipairs(q.fs.clap_lrs) do
-    local h = cb.clap_train(X, y, W_zeroshot, { epochs = q.fs.epochs, lr = lr, scale = 100, constraint = constraint,
+    local h = cb.clap_train(X, y, T_raw, { epochs = q.fs.epochs, lr = lr, scale = 100, constraint = constraint,
                                                 Xval = Xv, yval = yv })
     local v = cb.head_accuracy(Xv, yv, h.W, h.b)
     if v > best_v then best, best_v, best_lr = h, v, lr end
@@ -446,7 +461,8 @@ result("fewshot.vit.best_fix.k1.mean", best_v, "%.2f")
 --   {{ fs.tip.beta_max }} and {{ fs.tip.alpha_max }}) on validation;
 -- - **ZS-LP and CLAP** [@silva2024]: the zero-shot-initialised probe with its
 --   class prototypes normalised in the forward pass and CLIP's temperature
---   (100), trained by SGD with a cosine schedule; CLAP adds the class-adaptive
+--   (100), started at the text encoder's raw outputs (length
+--   {{ string.format("%.2f", T_raw_norm) }} on average, against 1 for the other heads' text weights) as its authors do, trained by SGD with a cosine schedule; CLAP adds the class-adaptive
 --   penalty $\tfrac1K \sum_k \lambda_k \lVert w_k - t_k \rVert^2$ whose
 --   weights $\lambda_k$ are the zero-shot confidence in class $k$ on its own
 --   shots, so classes the text already gets right stay near the text.
