@@ -74,9 +74,9 @@ local function train_vqvae(q, use_clip)
            codes_used = test_codes, restarts = vq:restarts(), grid = grid }
 end
 
-local params = { decoder = dc, hidden = 32, model = S.model_params("rn"), data = profile.data,
+local params = { decoder = dc, hidden = dc.hidden or 32, model = S.model_params("rn"), data = profile.data,
                  fingerprint = S.features("rn", "seg_test", "map") }  -- the model's output, by content
-local q = { steps = dc.steps, batch = dc.batch, lr = dc.lr, codes = dc.codes, code_dim = dc.code_dim, hidden = 32 }
+local q = { steps = dc.steps, batch = dc.batch, lr = dc.lr, codes = dc.codes, code_dim = dc.code_dim, hidden = dc.hidden or 32 }
 local clipv = memo("vqvae.clip", params, function() return train_vqvae(q, true) end)
 local trained = memo("vqvae.trained", params, function() return train_vqvae(q, false) end)
 

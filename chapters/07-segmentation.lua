@@ -84,7 +84,7 @@ end
 
 local params = { decoder = dc, model = S.model_params("rn"), data = profile.data,
                  fingerprint = S.features("rn", "seg_test", "map") }  -- the model's output, by content
-local q = { steps = dc.steps, batch = dc.batch, lr = dc.lr, hidden = 64 }
+local q = { steps = dc.seg_steps or dc.steps, batch = dc.batch, lr = dc.lr, hidden = 64 }
 local runs = {}
 for _, v in ipairs { "clip", "clip_as_run", "unet" } do
   runs[v] = memo("seg." .. v, params, function() return train_seg(q, v) end)
@@ -182,7 +182,7 @@ tabular {
 -- the fixed CLIP decoder and training the blocks {{ fix_ahead and "clearly helps" or "does not clearly help" }}
 -- (a gap counts when it exceeds twice the IoU's standard error over the
 -- test split's {{ test_pixels }} pixels). All three train for
--- {{ profile.decoder.steps }} steps, warm-up then cosine decay; their
+-- {{ q.steps }} steps, warm-up then cosine decay; their
 -- training losses moved by {{ result("seg.clip.last_tenth_change") }},
 -- {{ result("seg.clip_as_run.last_tenth_change") }} and
 -- {{ result("seg.unet.last_tenth_change") }} % over the last tenth of the

@@ -125,7 +125,10 @@ return {
     -- beta up to ~20-28, alpha up to 50)
     fewshot = { epochs = 200, lr = 1e-3, curve_epochs = 200, crossmodal_lrs = { 1e-3, 1e-2 }, clap_lrs = { 0.01, 0.1 },
                 tip = { beta_max = 20, n_beta = 40, alpha_max = 50, n_alpha = 50 } },
-    decoder = { steps = 150, batch = 64, lr = 2e-3, codes = 64, code_dim = 32 },
+    -- decoders (chapters 6, 7): 600 VQ-VAE steps with 256 codes of a
+    -- 64-channel model flatten both loss curves (warm-up + cosine); the
+    -- segmentation networks, whose UNet costs ~4x a VQ-VAE step, get 300
+    decoder = { steps = 600, seg_steps = 300, batch = 64, lr = 2e-3, codes = 256, code_dim = 32, hidden = 64 },
   },
   -- CIFAR-100 and OpenAI's ViT-B/32 and RN50 checkpoints, on a GPU
   paper = paper {
