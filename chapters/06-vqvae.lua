@@ -52,9 +52,13 @@ local function train_vqvae(q, use_clip)
                             codes = q.codes, code_dim = q.code_dim }, cb.rand(1 << 30))
   local n = images:shape()[1]
   local losses, recons = {}, {}
+  -- a short linear warm-up, then cosine decay to zero: the steps near the
+  -- end refine instead of jumping around the minimum
+  local warmup = math.max(1, q.steps // 20)
   for step in progress(q.steps, use_clip and "vq-vae on CLIP" or "vq-vae trained") do
     local idx = batch_rows(n, q.batch)
-    local l, r = vq:train_step(cb.gather_rows(images, idx), feats and cb.gather_rows(feats, idx) or nil, q.lr)
+    local l, r = vq:train_step(cb.gather_rows(images, idx), feats and cb.gather_rows(feats, idx) or nil,
+                               cb.warmup_cosine(step, q.steps, warmup, q.lr))
     losses[step], recons[step] = l, r
   end
   -- held-out reconstructions and decodes of random codes
@@ -63,7 +67,8 @@ local function train_vqvae(q, use_clip)
   local rec = vq:reconstruct(test.images, tf)
   local all_test = S.data("seg_test", { size = R })
   local all_tf = use_clip and S.features("rn", "seg_test", "map") or nil
-  local test_mse = cb.mse(vq:reconstruct(all_test.images, all_tf), all_test.images):item()
+  local all_rec, test_codes = vq:reconstruct(all_test.images, all_tf)
+  local test_mse = cb.mse(all_rec, all_test.images):item()
   local codes = {}
   for i = 1, 8 do
     codes[i] = {}
@@ -71,12 +76,12 @@ local function train_vqvae(q, use_clip)
   end
   local samples = vq:decode_codes(cb.tensor(codes, "i64"))
   return { loss = losses, recon = recons, rec = rec, samples = samples, test_mse = test_mse,
-           codes_used = vq:codes_used(), grid = grid }
+           codes_used = test_codes, restarts = vq:restarts(), grid = grid }
 end
 
-local params = { decoder = dc, hidden = 32, model = S.key(S.model_params("rn")), data = S.key(profile.data),
+local params = { decoder = dc, hidden = dc.hidden or 32, model = S.key(S.model_params("rn")), data = S.key(profile.data),
                  fingerprint = S.features("rn", "seg_test", "map") }  -- the model's output, by content
-local q = { steps = dc.steps, batch = dc.batch, lr = dc.lr, codes = dc.codes, code_dim = dc.code_dim, hidden = 32 }
+local q = { steps = dc.steps, batch = dc.batch, lr = dc.lr, codes = dc.codes, code_dim = dc.code_dim, hidden = dc.hidden or 32 }
 local clipv = memo("vqvae.clip", params, function() return train_vqvae(q, true) end)
 local trained = memo("vqvae.trained", params, function() return train_vqvae(q, false) end)
 
@@ -92,6 +97,25 @@ result("vqvae.trained.test_mse", trained.test_mse, "%.4f")
 result("vqvae.clip.codes_used", clipv.codes_used)
 result("vqvae.trained.codes_used", trained.codes_used)
 result("vqvae.grid", clipv.grid)
+-- PSNR of the test split's mean squared error, pixels in [0, 1]
+local function psnr(mse) return 10 * math.log(1 / mse, 10) end
+result("vqvae.clip.test_psnr", psnr(clipv.test_mse), "%.2f")
+result("vqvae.trained.test_psnr", psnr(trained.test_mse), "%.2f")
+-- Converged: the mean loss of the last tenth of the steps is within 5 % of
+-- the tenth before it (a curve still falling drops more than that per tenth
+-- of training at these step counts)
+local function flat(l)
+  local t = math.max(1, #l // 10)
+  local function mean(a, b) local s = 0 for i = a, b do s = s + l[i] end return s / (b - a + 1) end
+  local last, prev = mean(#l - t + 1, #l), mean(#l - 2 * t + 1, #l - t)
+  return math.abs(prev - last) / prev, math.abs(prev - last) / prev < 0.05
+end
+local clip_change, clip_flat = flat(clipv.loss)
+local trained_change, trained_flat = flat(trained.loss)
+result("vqvae.clip.last_tenth_change", 100 * clip_change, "%.1f")
+result("vqvae.trained.last_tenth_change", 100 * trained_change, "%.1f")
+result("vqvae.converged", clip_flat and trained_flat)
+local half_codes = clipv.codes_used >= profile.decoder.codes / 2 and trained.codes_used >= profile.decoder.codes / 2
 local clip_channels = S.features("rn", "seg_test", "map"):shape()[2]
 local result_ratio = tail_mean(clipv.loss, 10) / tail_mean(trained.loss, 10)
 result("vqvae.loss_ratio", result_ratio, "%.2f")
@@ -127,29 +151,41 @@ figure {
 }
 tabular {
   label = "tbl-vqvae",
-  caption = "Final training loss (mean of the last 10 steps), reconstruction MSE on the test split, and codes in use.",
-  columns = { "encoder", "final training loss", "test MSE", "codes used" },
+  caption = "Final training loss (mean of the last 10 steps), reconstruction MSE and PSNR on the test split, and the codes "
+    .. "the test split uses (of " .. profile.decoder.codes .. ").",
+  columns = { "encoder", "final training loss", "test MSE", "test PSNR (dB)", "codes used" },
   rows = {
-    { "frozen CLIP (ResNet, before the pool)", tail_mean(clipv.loss, 10), clipv.test_mse, clipv.codes_used },
-    { "trained from pixels", tail_mean(trained.loss, 10), trained.test_mse, trained.codes_used },
+    { "frozen CLIP (ResNet, before the pool)", tail_mean(clipv.loss, 10), clipv.test_mse, psnr(clipv.test_mse), clipv.codes_used },
+    { "trained from pixels", tail_mean(trained.loss, 10), trained.test_mse, psnr(trained.test_mse), trained.codes_used },
   },
-  formats = { nil, "%.4f", "%.4f", "%d" },
+  formats = { nil, "%.4f", "%.4f", "%.2f", "%d" },
 }
 
 -- %% [markdown]
--- The VQ-VAE on frozen CLIP features ends at a training loss of
+-- Both models train for {{ profile.decoder.steps }} steps of
+-- {{ profile.decoder.batch }} pictures, the learning rate warming up over the
+-- first twentieth and then decaying along a cosine to zero. The VQ-VAE on
+-- frozen CLIP features ends at a training loss of
 -- {{ result("vqvae.clip.final_loss") }}, the one with a trained encoder at
 -- {{ result("vqvae.trained.final_loss") }} (@tbl-vqvae; test MSE
 -- {{ result("vqvae.clip.test_mse") }} against
--- {{ result("vqvae.trained.test_mse") }}).
+-- {{ result("vqvae.trained.test_mse") }}, a PSNR of
+-- {{ result("vqvae.clip.test_psnr") }} against
+-- {{ result("vqvae.trained.test_psnr") }} dB). The curves of @fig-vqvae-loss
+-- {{ (clip_flat and trained_flat) and "have flattened" or "have not both flattened" }}
+-- by the end: over the last tenth of the steps the mean loss moved by
+-- {{ result("vqvae.clip.last_tenth_change") }} % (CLIP) and
+-- {{ result("vqvae.trained.last_tenth_change") }} % (trained) against the
+-- tenth before. Dead codes restart at encoder outputs of the batch
+-- ({{ clipv.restarts }} and {{ trained.restarts }} restarts), so the
+-- codebook {{ half_codes and "stays in use" or "still partly collapses" }}:
+-- the test split uses {{ result("vqvae.clip.codes_used") }} and
+-- {{ result("vqvae.trained.codes_used") }} of the {{ profile.decoder.codes }} codes.
 -- {{ ratio_far and "The original's result — the frozen CLIP encoder far behind — is reproduced" or (ratio_dir and "The original's ordering holds — the frozen CLIP encoder is behind — but not its size" or "The original's ordering is not reproduced: the frozen CLIP encoder is not behind") }}:
 -- a factor of {{ string.format("%.2f", result_ratio) }} in final loss,
 -- against the original's 14. @fig-vqvae-grid shows what the numbers
 -- mean: both models must say everything through a
--- {{ result("vqvae.grid") }}×{{ result("vqvae.grid") }} grid of codes, of
--- which they use {{ result("vqvae.clip.codes_used") }} and
--- {{ result("vqvae.trained.codes_used") }} of {{ profile.decoder.codes }}
--- in their last step, after {{ profile.decoder.steps }} training steps. The absolute
+-- {{ result("vqvae.grid") }}×{{ result("vqvae.grid") }} grid of codes. The absolute
 -- losses are not comparable with the original's (other pictures, another
 -- scale of pixel values); the ratio between the two encoders is the result.
 -- {{ S.about.towers_loaded and ("The map is the loaded ResNet's own, " .. clip_channels .. " channels at " .. result("vqvae.grid") .. "×" .. result("vqvae.grid") .. ", as in the original.") or ("Our CLIP tower is small and briefly trained, and the map it hands over has " .. clip_channels .. " channels against RN50's 2048.") }}

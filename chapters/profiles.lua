@@ -59,7 +59,9 @@ local function paper(sz)
     bench = { steps = 0, batch = 0, candidates = {} },
     probe = { C = 0.316, max_iter = sz.probe.max_iter, pool_max_iter = sz.probe.pool_max_iter,
               sweep = { 0.01, 0.0316, 0.1, 0.316, 1, 3.16, 10 } },
-    fewshot = { epochs = sz.fewshot.epochs, lr = 1e-3, curve_epochs = sz.fewshot.curve_epochs },
+    fewshot = { epochs = sz.fewshot.epochs, lr = 1e-3, curve_epochs = sz.fewshot.curve_epochs,
+                crossmodal_lrs = { 1e-3, 1e-2 }, clap_lrs = { 0.01, 0.1 },
+                tip = { beta_max = 20, n_beta = 40, alpha_max = 50, n_alpha = 50 } },
     decoder = sz.decoder,
     -- frozen features are stored in chunks of this many pictures (absent:
     -- 2,048), so an interrupted extraction resumes (chapters/study.lua)
@@ -92,7 +94,8 @@ return {
               vision_width = 4, resnet_stem_stride = 2, resnet_stem_pool = 2 },
     } },
     probe = { C = 0.316, max_iter = 200, pool_max_iter = 100, sweep = { 0.1, 1, 10 } },
-    fewshot = { epochs = 30, lr = 1e-2, curve_epochs = 30 },
+    fewshot = { epochs = 30, lr = 1e-2, curve_epochs = 30, crossmodal_lrs = { 1e-2 }, clap_lrs = { 0.1 },
+                tip = { beta_max = 20, n_beta = 8, alpha_max = 50, n_alpha = 10 } },
     decoder = { steps = 20, batch = 32, lr = 2e-3, codes = 32, code_dim = 16 },
   },
   -- the default: shapes world, small towers, CPU, minutes
@@ -122,8 +125,16 @@ return {
               vision_width = 32, resnet_stem_stride = 1, resnet_stem_pool = 1 },
     } },
     probe = { C = 0.316, max_iter = 1000, pool_max_iter = 300, sweep = { 0.01, 0.0316, 0.1, 0.316, 1, 3.16, 10 } },
-    fewshot = { epochs = 200, lr = 1e-3, curve_epochs = 200 },
-    decoder = { steps = 150, batch = 64, lr = 2e-3, codes = 64, code_dim = 32 },
+    -- the later methods' grids (chapter 5): learning rates of cross-modal
+    -- adaptation and of CLAP (its paper's 0.1 and a tenth of it), and
+    -- Tip-Adapter's search (the grid of CLAP's and LP++'s Tip-Adapter runs:
+    -- beta up to ~20-28, alpha up to 50)
+    fewshot = { epochs = 200, lr = 1e-3, curve_epochs = 200, crossmodal_lrs = { 1e-3, 1e-2 }, clap_lrs = { 0.01, 0.1 },
+                tip = { beta_max = 20, n_beta = 40, alpha_max = 50, n_alpha = 50 } },
+    -- decoders (chapters 6, 7): 600 VQ-VAE steps with 256 codes of a
+    -- 64-channel model flatten both loss curves (warm-up + cosine); the
+    -- segmentation networks, whose UNet costs ~4x a VQ-VAE step, get 300
+    decoder = { steps = 600, seg_steps = 300, batch = 64, lr = 2e-3, codes = 256, code_dim = 32, hidden = 64 },
   },
   -- CIFAR-100 and OpenAI's ViT-B/32 and RN50 checkpoints, on a GPU
   paper = paper {

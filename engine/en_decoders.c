@@ -147,6 +147,7 @@ struct en_vqvae {
     float *ema_sum;        /* [codes, D] */
     int used;
     uint64_t restarts;
+    en_rng rng;            /* picks the encoder outputs dead codes restart at */
     trainer tr;
 };
 
@@ -159,6 +160,7 @@ en_vqvae *en_vqvae_new(const en_vqvae_config *c, en_rng *r) {
     m->c = *c;
     if (m->c.beta <= 0) m->c.beta = 0.25;
     if (m->c.decay <= 0) m->c.decay = 0.99;
+    if (m->c.dead_below <= 0) m->c.dead_below = 1.0;
     m->p = en_params_new();
     int H = c->hidden, D = c->code_dim, rc = 0;
     if (c->in_ch == 0) {
@@ -192,6 +194,7 @@ en_vqvae *en_vqvae_new(const en_vqvae_config *c, en_rng *r) {
     /* zero counts: the first batch restarts every code it does not use at one
      * of its own encoder outputs, a data-dependent initialisation */
     for (int i = 0; i < c->codes; i++) m->ema_size[i] = 0.0f;
+    m->rng = en_rng_fork(r, 0x5eedc0de);
     m->tr.p = m->p;
     trainer_init(&m->tr, m->L, m->nl);
     return m;
@@ -206,6 +209,7 @@ void en_vqvae_free(en_vqvae *m) {
 }
 
 int en_vqvae_codes_used(const en_vqvae *m) { return m->used; }
+long en_vqvae_restarts(const en_vqvae *m) { return (long)m->restarts; }
 
 static en_tensor *vq_encode(en_vqvae *m, tmp_list *tl, en_tensor *images, en_tensor *feats) {
     en_tensor *x;
@@ -268,18 +272,28 @@ static void quantise(en_vqvae *m, const float *ze, float *zq, int64_t *idx, int6
         double size = (m->ema_size[k] + 1e-5) / (total + K * 1e-5) * total; /* Laplace smoothing */
         for (int j = 0; j < D; j++) m->codebook[(size_t)k * D + j] = (float)(m->ema_sum[(size_t)k * D + j] / size);
     }
-    /* dead codes (unused long enough that their EMA count decayed) restart at
-     * an encoder output of this batch, so the codebook does not collapse to
-     * the few codes the first batches happened to pick */
+    /* Dead codes restart at a random encoder output of this batch, so the
+     * codebook does not collapse to the few codes the first batches picked:
+     * a code is dead when it was unused in this batch and its EMA count (the
+     * cells it wins per batch, on average) is below dead_below (Jukebox's
+     * restart rule, threshold 1 cell per batch). An absolute count decays by
+     * only 1% a step, so a rule like "EMA count < 0.05" waits ~300 steps
+     * before the first restart: longer than the mini profile trains. */
     for (int k = 0; k < K; k++) {
-        if (cnt[k] > 0 || m->ema_size[k] >= 0.05f) continue;
-        int64_t c = (int64_t)(((uint64_t)k * 2654435761u + (uint64_t)m->restarts++ * 40503u) % (uint64_t)cells);
+        if (cnt[k] > 0 || m->ema_size[k] >= m->c.dead_below) continue;
+        int64_t c = (int64_t)en_rng_below(&m->rng, (uint64_t)cells);
         int64_t n = c / G, s = c % G;
+        m->restarts++;
+        /* the restarted code's EMA count: twice the threshold, so it has ~70
+         * steps (ln 2 / (1 - decay)) to win a cell before it counts as dead
+         * again; its EMA sum is that count times the vector, so the code is
+         * the vector */
+        double size = 2 * m->c.dead_below;
         for (int j = 0; j < D; j++) {
             m->codebook[(size_t)k * D + j] = ze[(n * D + j) * G + s];
-            m->ema_sum[(size_t)k * D + j] = ze[(n * D + j) * G + s];
+            m->ema_sum[(size_t)k * D + j] = (float)(size * ze[(n * D + j) * G + s]);
         }
-        m->ema_size[k] = 1.0f;
+        m->ema_size[k] = (float)size;
     }
     m->used = used;
     free(cnt);
@@ -328,6 +342,10 @@ float en_vqvae_train_step(en_vqvae *m, en_tensor *images, en_tensor *feats, doub
 }
 
 en_tensor *en_vqvae_reconstruct(en_vqvae *m, en_tensor *images, en_tensor *feats) {
+    return en_vqvae_reconstruct_codes(m, images, feats, NULL);
+}
+
+en_tensor *en_vqvae_reconstruct_codes(en_vqvae *m, en_tensor *images, en_tensor *feats, int *codes_in) {
     if (check_batch("vqvae", images, feats, m->c.in_ch, m->c.grid, m->c.image) < 0) return NULL;
     tmp_list tl = {0};
     int prev = en_grad_set_enabled(0);
@@ -338,6 +356,14 @@ en_tensor *en_vqvae_reconstruct(en_vqvae *m, en_tensor *images, en_tensor *feats
         int64_t *idx = malloc(sizeof(int64_t) * (size_t)(N * m->c.grid * m->c.grid));
         EN_ASSERT(idx);
         quantise(m, en_tensor_f32(ze), en_tensor_f32(zq), idx, N, 0);
+        if (codes_in) {
+            char *seen = calloc((size_t)m->c.codes, 1);
+            EN_ASSERT(seen);
+            *codes_in = 0;
+            for (int64_t i = 0; i < N * m->c.grid * m->c.grid; i++)
+                if (!seen[idx[i]]) { seen[idx[i]] = 1; (*codes_in)++; }
+            free(seen);
+        }
         free(idx);
         en_tensor *xr = vq_decode(m, &tl, zq);
         if (xr) res = en_tensor_retain(xr);

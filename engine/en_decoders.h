@@ -5,7 +5,9 @@
  *    straight-through gradient, a transposed-convolution decoder back to
  *    pixels; loss = MSE(reconstruction, image) + beta * MSE(z_e, sg(z_q)),
  *    the codebook updated by exponential moving averages (decay 0.99,
- *    Laplace smoothing), not by gradients;
+ *    Laplace smoothing), not by gradients, initialised at encoder outputs of
+ *    the first batch, and codes that fall out of use restarted at random
+ *    encoder outputs (dead-code restarts, against codebook collapse);
  *  - a segmentation network: either a UNet11-style decoder (TernausNet's
  *    DecoderBlock: conv3x3+ReLU then a stride-2 transposed conv+ReLU) on a
  *    feature map, or a small UNet trained end to end on the pixels, both
@@ -35,6 +37,9 @@ typedef struct {
     int code_dim;   /* code vector size */
     double beta;    /* commitment weight (0.25 in the paper) */
     double decay;   /* EMA decay of the codebook (0.99) */
+    double dead_below; /* a code unused in a batch restarts at a random encoder
+                          output of it when its EMA count (cells won per batch)
+                          is below this (1; <= 0: 1) */
 } en_vqvae_config;
 
 typedef struct en_vqvae en_vqvae;
@@ -48,8 +53,12 @@ float     en_vqvae_train_step(en_vqvae *m, en_tensor *images, en_tensor *feats, 
 en_tensor *en_vqvae_reconstruct(en_vqvae *m, en_tensor *images, en_tensor *feats);
 /* Decode n grids of code indices (n*g*g, row-major) to pictures. */
 en_tensor *en_vqvae_decode_codes(en_vqvae *m, const int64_t *codes, int n);
+/* The same, and *codes_in = how many distinct codes the batch used. */
+en_tensor *en_vqvae_reconstruct_codes(en_vqvae *m, en_tensor *images, en_tensor *feats, int *codes_in);
 /* Codes used in the last training step (how many distinct). */
 int        en_vqvae_codes_used(const en_vqvae *m);
+/* Dead-code restarts so far. */
+long       en_vqvae_restarts(const en_vqvae *m);
 
 typedef struct {
     int in_ch;        /* 0: UNet on pixels; >0: UNet11-style decoder on a feature map */

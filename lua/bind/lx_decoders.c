@@ -1,8 +1,9 @@
 /* The decoders on CLIP features from Lua (engine/en_decoders.h):
  *   cb.vqvae_new{ in_ch=, grid=, image=, hidden=, codes=, code_dim=, beta=,
- *                 decay= } [, seed] -> vq   (in_ch 0: its own trained encoder)
+ *                 decay=, dead_below= } [, seed] -> vq   (in_ch 0: its own trained encoder)
  *   vq:train_step(images, feats_or_nil, lr) -> loss, reconstruction MSE
- *   vq:reconstruct(images, feats_or_nil) -> images
+ *   vq:reconstruct(images, feats_or_nil) -> images, distinct codes the batch used
+ *   vq:restarts() -> dead-code restarts so far
  *   vq:decode_codes(codes i64 (n, g*g)) -> images   vq:codes_used()   vq:free()
  *   cb.segnet_new{ in_ch=, grid=, image=, hidden=, train_blocks= } [, seed] -> seg
  *   seg:train_step(images_or_nil, feats_or_nil, masks, lr) -> loss
@@ -58,7 +59,8 @@ static int cb_vqvae_new(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     en_vqvae_config c = { lx_opt_int(L, 1, "in_ch", 0, "vqvae"), lx_opt_int(L, 1, "grid", 4, "vqvae"), lx_opt_int(L, 1, "image", 32, "vqvae"),
                           lx_opt_int(L, 1, "hidden", 32, "vqvae"), lx_opt_int(L, 1, "codes", 64, "vqvae"), lx_opt_int(L, 1, "code_dim", 16, "vqvae"),
-                          lx_opt_num(L, 1, "beta", 0.25, "vqvae"), lx_opt_num(L, 1, "decay", 0.99, "vqvae") };
+                          lx_opt_num(L, 1, "beta", 0.25, "vqvae"), lx_opt_num(L, 1, "decay", 0.99, "vqvae"),
+                          lx_opt_num(L, 1, "dead_below", 1.0, "vqvae") };
     en_rng r;
     en_rng_seed(&r, (uint64_t)luaL_optinteger(L, 2, 0));
     lx_vq *u = lua_newuserdatauv(L, sizeof *u, 0);
@@ -82,8 +84,13 @@ static int vq_train_step(lua_State *L) {
 
 static int vq_reconstruct(lua_State *L) {
     en_vqvae *m = check_vq(L);
-    return push_new(L, en_vqvae_reconstruct(m, lx_tensor_check(L, 2), lx_tensor_test(L, 3)), "vqvae");
+    int used = 0;
+    push_new(L, en_vqvae_reconstruct_codes(m, lx_tensor_check(L, 2), lx_tensor_test(L, 3), &used), "vqvae");
+    lua_pushinteger(L, used);
+    return 2;
 }
+
+static int vq_restarts(lua_State *L) { lua_pushinteger(L, en_vqvae_restarts(check_vq(L))); return 1; }
 
 static int vq_decode_codes(lua_State *L) {
     en_vqvae *m = check_vq(L);
@@ -133,7 +140,7 @@ const luaL_Reg lx_decoders_functions[] = {
 void lx_decoders_open(lua_State *L) {
     static const luaL_Reg vq_methods[] = {
         {"train_step", vq_train_step}, {"reconstruct", vq_reconstruct}, {"decode_codes", vq_decode_codes},
-        {"codes_used", vq_codes_used}, {"free", vq_release}, {NULL, NULL},
+        {"codes_used", vq_codes_used}, {"restarts", vq_restarts}, {"free", vq_release}, {NULL, NULL},
     };
     static const luaL_Reg seg_methods[] = {
         {"train_step", seg_train_step}, {"logits", seg_logits}, {"trainable", seg_trainable},

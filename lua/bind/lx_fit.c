@@ -13,6 +13,17 @@
  *        -> { W =, b =, loss = {per epoch}, val = {per epoch}, best_epoch = }
  *        a few-shot linear head trained from (W0, b0) (engine/en_fewshot.h)
  *   cb.head_accuracy(X, y, W, b) -> fraction of rows whose arg-max is y
+ *   the later few-shot methods (engine/en_fewshot_methods.h), X unit rows:
+ *   cb.tip_logits(X, keys, labels, Wzs, { scale=, beta=, alpha= }) -> (M, K)
+ *   cb.tip_search(Xv, yv, keys, labels, Wzs, { scale=, beta_max=, n_beta=,
+ *                 alpha_max=, n_alpha= }) -> { beta =, alpha =, val = }
+ *   cb.lpp_train(X, y, T, { epochs=, alpha_every=, Xval=, yval= })
+ *        -> { W =, b = (zeros), alpha = (K), val = {per epoch}, best_epoch =,
+ *             lr_w =, lr_alpha =, alpha0 = }
+ *   cb.clap_train(X, y, T, { epochs=, lr=, momentum=, scale=, constraint=,
+ *                 Xval=, yval= }) -> { W = scale·P̂, b = (zeros), P =,
+ *                 lambda = {K}, val = {per epoch}, best_epoch = }
+ *   cb.crossmodal_set(X, y, T) -> X', y' (T's rows appended, repeated)
  *   local opt = cb.sgd(params, { lr =, momentum =, dampening =, weight_decay =, nesterov = })
  *   local opt = cb.adamw(params, { lr =, betas = { b1, b2 }, eps =, weight_decay = })
  *        params: a list of f32 leaf tensors (t:requires_grad())
@@ -28,6 +39,7 @@
 #include "en_autograd.h"
 #include "en_error.h"
 #include "en_fewshot.h"
+#include "en_fewshot_methods.h"
 #include "en_logreg.h"
 #include "en_optim.h"
 #include "en_sched.h"
@@ -261,6 +273,171 @@ static int cb_head_accuracy(lua_State *L) {
     return 1;
 }
 
+/* ---- the later few-shot methods (engine/en_fewshot_methods.h) --------------- */
+
+/* The optional validation split of the options table at t (both or neither;
+ * required when need). */
+static void val_split(lua_State *L, int t, int64_t D, int need, const float **Xv, const int64_t **yv, int64_t *Nv,
+                      const char *who) {
+    lua_getfield(L, t, "Xval");
+    lua_getfield(L, t, "yval");
+    int xi = lua_gettop(L) - 1, yi = lua_gettop(L);
+    *Xv = NULL; *yv = NULL; *Nv = 0;
+    if (lua_isnil(L, xi) != lua_isnil(L, yi)) luaL_argerror(L, t, "give both Xval and yval, or neither");
+    if (lua_isnil(L, xi)) {
+        if (need) luaL_argerror(L, t, lua_pushfstring(L, "%s needs Xval and yval", who));
+        return;
+    }
+    en_tensor *X = dense_f32(L, xi, 2, "Xval"), *y = dense_i64(L, yi, "yval");
+    if (X->shape[1] != D || y->shape[0] != X->shape[0]) luaL_argerror(L, t, "Xval must be (M, D) and yval (M)");
+    *Xv = en_tensor_f32(X); *yv = en_tensor_i64(y); *Nv = X->shape[0];
+}
+
+/* X (N, D), y (N) and T (K, D) at 1, 2, 3: checked and anchored. */
+static void xyt(lua_State *L, en_tensor **X, en_tensor **y, en_tensor **T) {
+    *X = dense_f32(L, 1, 2, "X");
+    *y = dense_i64(L, 2, "y");
+    if ((*y)->shape[0] != (*X)->shape[0]) luaL_argerror(L, 2, "y must have one class per row of X");
+    *T = dense_f32(L, 3, 2, "T");
+    if ((*T)->shape[1] != (*X)->shape[1]) luaL_argerror(L, 3, "T must be (K, D) with the D of X");
+}
+
+static void push_doubles(lua_State *L, const double *v, int n, const char *field) {
+    lua_createtable(L, n, 0);
+    for (int i = 0; v && i < n; i++) { lua_pushnumber(L, v[i]); lua_rawseti(L, -2, i + 1); }
+    lua_setfield(L, -2, field);
+}
+
+static void push_zeros_b(lua_State *L, int64_t K) {
+    en_tensor *b = en_tensor_zeros(EN_DIMS(K));
+    lx_tensor_push(L, b);
+    lua_setfield(L, -2, "b");
+}
+
+static int cb_tip_logits(lua_State *L) {
+    en_tensor *X = dense_f32(L, 1, 2, "X"), *keys = dense_f32(L, 2, 2, "keys");
+    en_tensor *lab = dense_i64(L, 3, "labels"), *W = dense_f32(L, 4, 2, "Wzs");
+    int64_t D = X->shape[1], K = W->shape[0];
+    if (keys->shape[1] != D || W->shape[1] != D || lab->shape[0] != keys->shape[0])
+        return luaL_argerror(L, 2, "keys (NK, D), labels (NK) and Wzs (K, D) must share X's D");
+    luaL_checktype(L, 5, LUA_TTABLE);
+    double scale = lx_opt_num(L, 5, "scale", 100, "tip_logits"), beta = lx_opt_num(L, 5, "beta", 1, "tip_logits");
+    double alpha = lx_opt_num(L, 5, "alpha", 1, "tip_logits");
+    en_tensor *out = en_tensor_new(EN_F32, EN_DIMS(X->shape[0], K));
+    lx_tensor_push(L, out);
+    if (en_tip_logits(en_tensor_f32(out), en_tensor_f32(X), X->shape[0], en_tensor_f32(keys), en_tensor_i64(lab),
+                      keys->shape[0], en_tensor_f32(W), K, D, scale, beta, alpha) < 0)
+        return luaL_error(L, "tip_logits: %s", en_error_msg());
+    return 1;
+}
+
+static int cb_tip_search(lua_State *L) {
+    en_tensor *X = dense_f32(L, 1, 2, "Xv"), *y = dense_i64(L, 2, "yv"), *keys = dense_f32(L, 3, 2, "keys");
+    en_tensor *lab = dense_i64(L, 4, "labels"), *W = dense_f32(L, 5, 2, "Wzs");
+    int64_t D = X->shape[1], K = W->shape[0];
+    if (y->shape[0] != X->shape[0]) return luaL_argerror(L, 2, "yv must have one class per row of Xv");
+    if (keys->shape[1] != D || W->shape[1] != D || lab->shape[0] != keys->shape[0])
+        return luaL_argerror(L, 3, "keys (NK, D), labels (NK) and Wzs (K, D) must share Xv's D");
+    luaL_checktype(L, 6, LUA_TTABLE);
+    en_tip_choice c;
+    if (en_tip_search(&c, en_tensor_f32(X), en_tensor_i64(y), X->shape[0], en_tensor_f32(keys), en_tensor_i64(lab),
+                      keys->shape[0], en_tensor_f32(W), K, D, lx_opt_num(L, 6, "scale", 100, "tip_search"),
+                      lx_opt_num(L, 6, "beta_max", 7, "tip_search"), (int)lx_opt_int(L, 6, "n_beta", 200, "tip_search"),
+                      lx_opt_num(L, 6, "alpha_max", 3, "tip_search"), (int)lx_opt_int(L, 6, "n_alpha", 20, "tip_search")) < 0)
+        return luaL_error(L, "tip_search: %s", en_error_msg());
+    lua_createtable(L, 0, 3);
+    lua_pushnumber(L, c.beta); lua_setfield(L, -2, "beta");
+    lua_pushnumber(L, c.alpha); lua_setfield(L, -2, "alpha");
+    lua_pushnumber(L, c.val); lua_setfield(L, -2, "val");
+    return 1;
+}
+
+static int lpp_gc(lua_State *L) { en_lpp_result_free(lua_touserdata(L, 1)); return 0; }
+static int clap_gc(lua_State *L) { en_clap_result_free(lua_touserdata(L, 1)); return 0; }
+
+/* A userdata holding an engine result of size sz, freed by gc whatever
+ * happens next (the engine's result is filled after this). */
+static void *result_box(lua_State *L, size_t sz, lua_CFunction gc) {
+    void *r = lua_newuserdatauv(L, sz, 0);
+    memset(r, 0, sz);
+    lua_newtable(L);
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    return r;
+}
+
+static int cb_lpp_train(lua_State *L) {
+    en_tensor *X, *y, *T;
+    xyt(L, &X, &y, &T);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    int64_t N = X->shape[0], D = X->shape[1], K = T->shape[0];
+    en_lpp_opts o = { (int)lx_opt_int(L, 4, "epochs", 300, "lpp_train"), (int)lx_opt_int(L, 4, "alpha_every", 10, "lpp_train"),
+                      NULL, NULL, 0 };
+    val_split(L, 4, D, 1, &o.Xval, &o.yval, &o.Nval, "lpp_train");
+    en_lpp_result *r = result_box(L, sizeof *r, lpp_gc);
+    if (en_lpp_train(r, en_tensor_f32(X), en_tensor_i64(y), N, D, K, en_tensor_f32(T), &o) < 0)
+        return luaL_error(L, "lpp_train: %s", en_error_msg());
+    lua_createtable(L, 0, 8);
+    lx_tensor_push(L, en_tensor_from_f32(EN_DIMS(K, D), r->W));
+    lua_setfield(L, -2, "W");
+    push_zeros_b(L, K);
+    lx_tensor_push(L, en_tensor_from_f32(EN_DIMS(K), r->alpha));
+    lua_setfield(L, -2, "alpha");
+    push_doubles(L, r->val, r->epochs, "val");
+    lua_pushinteger(L, r->best_epoch); lua_setfield(L, -2, "best_epoch");
+    lua_pushnumber(L, r->lr_w); lua_setfield(L, -2, "lr_w");
+    lua_pushnumber(L, r->lr_alpha); lua_setfield(L, -2, "lr_alpha");
+    lua_pushnumber(L, r->alpha0); lua_setfield(L, -2, "alpha0");
+    return 1;
+}
+
+static int cb_clap_train(lua_State *L) {
+    en_tensor *X, *y, *T;
+    xyt(L, &X, &y, &T);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    int64_t N = X->shape[0], D = X->shape[1], K = T->shape[0];
+    en_clap_opts o = en_clap_defaults();
+    o.epochs = (int)lx_opt_int(L, 4, "epochs", o.epochs, "clap_train");
+    o.lr = lx_opt_num(L, 4, "lr", o.lr, "clap_train");
+    o.momentum = lx_opt_num(L, 4, "momentum", o.momentum, "clap_train");
+    o.scale = lx_opt_num(L, 4, "scale", o.scale, "clap_train");
+    o.constraint = lx_opt_bool(L, 4, "constraint", 0);
+    val_split(L, 4, D, 1, &o.Xval, &o.yval, &o.Nval, "clap_train");
+    en_clap_result *r = result_box(L, sizeof *r, clap_gc);
+    if (en_clap_train(r, en_tensor_f32(X), en_tensor_i64(y), N, D, K, en_tensor_f32(T), &o) < 0)
+        return luaL_error(L, "clap_train: %s", en_error_msg());
+    lua_createtable(L, 0, 6);
+    lx_tensor_push(L, en_tensor_from_f32(EN_DIMS(K, D), r->W));
+    lua_setfield(L, -2, "W");
+    push_zeros_b(L, K);
+    lx_tensor_push(L, en_tensor_from_f32(EN_DIMS(K, D), r->P));
+    lua_setfield(L, -2, "P");
+    push_doubles(L, r->lambda, (int)K, "lambda");
+    push_doubles(L, r->val, r->epochs, "val");
+    lua_pushinteger(L, r->best_epoch); lua_setfield(L, -2, "best_epoch");
+    return 1;
+}
+
+static int cb_crossmodal_set(lua_State *L) {
+    en_tensor *X, *y, *T;
+    xyt(L, &X, &y, &T);
+    int64_t D = X->shape[1], K = T->shape[0], M;
+    float *Xo;
+    int64_t *yo;
+    if (en_crossmodal_set(&Xo, &yo, &M, en_tensor_f32(X), en_tensor_i64(y), X->shape[0], en_tensor_f32(T), K, D) < 0)
+        return luaL_error(L, "crossmodal_set: %s", en_error_msg());
+    /* copy into tensors made before anything can raise, then free */
+    en_tensor *tx = en_tensor_new(EN_F32, EN_DIMS(M, D)), *ty = en_tensor_new(EN_I64, EN_DIMS(M));
+    memcpy(en_tensor_f32(tx), Xo, sizeof(float) * (size_t)(M * D));
+    memcpy(en_tensor_i64(ty), yo, sizeof(int64_t) * (size_t)M);
+    free(Xo);
+    free(yo);
+    lx_tensor_push(L, tx);
+    lx_tensor_push(L, ty);
+    return 2;
+}
+
 /* ---- optimisers ------------------------------------------------------------- */
 
 typedef struct {
@@ -412,7 +589,8 @@ static int cb_warmup_cosine(lua_State *L) {
 
 const luaL_Reg lx_fit_functions[] = {
     {"logreg_fit", cb_logreg_fit}, {"logreg_load", cb_logreg_load}, {"head_train", cb_head_train},
-    {"head_accuracy", cb_head_accuracy}, {"sgd", cb_sgd},
+    {"head_accuracy", cb_head_accuracy}, {"tip_logits", cb_tip_logits}, {"tip_search", cb_tip_search},
+    {"lpp_train", cb_lpp_train}, {"clap_train", cb_clap_train}, {"crossmodal_set", cb_crossmodal_set}, {"sgd", cb_sgd},
     {"adamw", cb_adamw}, {"clip_grad_norm", cb_clip_grad_norm}, {"warmup_cosine", cb_warmup_cosine},
     {NULL, NULL},
 };
