@@ -34,6 +34,15 @@ end
 -- the short schedule: the same warm-up + cosine over fewer steps
 local SHORT = { vit = 600, rn = 150 }
 local chosen = profile.data.caption_noise or {}
+-- the chosen world's rows are named by its rates (WORLD_TAG tells one choice from another)
+local tag = os.getenv("WORLD_TAG") or ""
+local function rates_of(nz)
+  local keys, parts = {}, {}
+  for k in pairs(nz) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for i, k in ipairs(keys) do parts[i] = string.format("%s %.2f", k, nz[k]) end
+  return "world: " .. table.concat(parts, ", ")
+end
 local points = {
   { name = "none", factor = "none", rate = 0, noise = {} },
   { name = "background", factor = "background", rate = 0.3, noise = { background = 0.3 } },
@@ -42,11 +51,11 @@ local points = {
   { name = "synonym", factor = "synonym", rate = 0.6, noise = { synonym = 0.6 } },
   { name = "merge", factor = "merge", rate = 0.3, noise = { merge = 0.3 } },
   { name = "wrong", factor = "wrong", rate = 0.1, noise = { wrong = 0.1 } },
-  { name = "chosen", factor = "this world", rate = -1, noise = chosen },
+  { name = "chosen" .. tag, factor = rates_of(chosen), rate = -1, noise = chosen },
   -- the full schedule, to check that the short one ranks as it does: the
   -- profile itself, so with --cache build/cache this reads what `make
   -- report` computed (the same memo keys) rather than training again
-  { name = "chosen.full", factor = "this world", rate = -1, noise = chosen, full = true },
+  { name = "chosen.full" .. tag, factor = rates_of(chosen), rate = -1, noise = chosen, full = true },
 }
 local want = os.getenv("WORLD_POINTS")
 local picked = {}
@@ -55,7 +64,7 @@ if want then for w in want:gmatch("[^,]+") do picked[w] = true end end
 local function measure(pt)
   local P = copy(profile)
   -- its own scratch files (BPE, training state); the full profile's own
-  P.name = pt.full and profile.name or ("world-" .. pt.name:gsub("%.", "-"))
+  P.name = pt.full and profile.name or ("world-" .. pt.name:gsub("[^%w]", "-"))
   P.data.caption_noise = next(pt.noise) and pt.noise or nil
   for _, tw in ipairs { "vit", "rn" } do
     if not pt.full then P.towers[tw].train.steps = SHORT[tw] end
@@ -129,10 +138,14 @@ if old then
   end
 end
 for _, r in ipairs(rows) do by_name[r.name] = r end
-local lines = {}
+local lines, done = {}, {}
 for _, pt in ipairs(points) do
-  if by_name[pt.name] then lines[#lines + 1] = "  " .. enc(by_name[pt.name]) end
+  if by_name[pt.name] then lines[#lines + 1] = "  " .. enc(by_name[pt.name]); done[pt.name] = true end
 end
+local rest = {}     -- rows of other choices (other WORLD_TAGs), after these, by name
+for name in pairs(by_name) do if not done[name] then rest[#rest + 1] = name end end
+table.sort(rest)
+for _, name in ipairs(rest) do lines[#lines + 1] = "  " .. enc(by_name[name]) end
 local f = assert(io.open(out, "wb"))
 f:write('{"profile": ', enc(profile.name), ', "script": "tests/world/sweep.lua", "machine": ',
   enc(os.getenv("WORLD_MACHINE") or "unrecorded"), ', "short_steps": ', enc(SHORT),
