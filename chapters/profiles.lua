@@ -9,7 +9,8 @@
 -- cls_train / cls_val / cls_test (classification; cls_val never overlaps
 -- cls_train, and "cls_trainval" is the two together), seg_* (the VQ-VAE and
 -- segmentation: the Pet set when `seg_dir` is named, else the shapes
--- world), pool_* (chapter 8's counts and positions: always the shapes world,
+-- world), caption_noise (how the shapes world's captions fall short of the
+-- labels, engine/en_shapes.h; absent: exact captions), pool_* (chapter 8's counts and positions: always the shapes world,
 -- at each tower's resolution; absent, the cls_* splits of a shapes profile).
 -- Paths under data/ are read from $DATA_DIR when it is set (make DATA_DIR=).
 --
@@ -102,7 +103,12 @@ return {
                    train = { steps = 550, batch = 256, lr = 2e-3, corpus = 50000 } },
     },
     data = { source = "shapes", cls_train = 8192, cls_val = 1024, cls_test = 2048,
-             seg_train = 1024, seg_val = 256, seg_test = 512 },
+             seg_train = 1024, seg_val = 256, seg_test = 512,
+             -- captions like alt-text (engine/en_shapes.h, en_caption_noise): chosen so
+             -- that the probe beats zero-shot by 8+ points for both towers while
+             -- zero-shot stays above 45 % (chapter 2, @sec-captions; engine/NOTES.md)
+             caption_noise = { background = 0.05, other = 0.2, hypernym = 0.05, synonym = 0.2, merge = 0.1,
+                               wrong = 0.02 } },
     bench = { steps = 3, batch = 64, candidates = {
       tower { name = "ViT width 64, 2 layers, patch 8 (used)", vision_vit = 1, image_resolution = 32, vision_patch_size = 8,
               vision_layers = 2, vision_width = 64, vision_heads = 2 },
