@@ -371,7 +371,8 @@ local sweep_rows = {}
 if trained_here and sweep then
   for _, r in ipairs(sweep.rows) do
     local label = r.factor
-    if r.rate and r.rate >= 0 then label = string.format("%s %.2f", r.factor, r.rate) end
+    if r.rate and r.rate > 0 then label = string.format("%s %.2f", r.factor, r.rate)
+    elseif r.rate == 0 then label = "exact captions" end
     local full = r.steps.vit == sweep.full_steps.vit and r.steps.rn == sweep.full_steps.rn
     sweep_rows[#sweep_rows + 1] = { label .. (full and " (full schedule)" or ""),
       r.vit.zeroshot, r.vit.probe, r.vit.probe - r.vit.zeroshot, r.rn.zeroshot, r.rn.probe, r.rn.probe - r.rn.zeroshot }
