@@ -461,3 +461,6 @@ test-matrix: $(DEPS_STAMP) $(CLIPBOOK) $(TEST_BINS)
 # of results between compute configurations (tests/spread.py writes it).
 SPREAD_DEPS := $(wildcard $(CHAPTERS_DIR)/spread.json $(CHAPTERS_DIR)/spread.lua)
 $(filter $(DOC_DIR)/05-% $(DOC_DIR)/06-% $(DOC_DIR)/08-% $(DOC_DIR)/09-% $(DOC_DIR)/10-%,$(DOCS)): $(SPREAD_DEPS)
+
+# Chapter 2 shows the caption-factor sweep that tests/world/sweep.lua wrote.
+$(filter $(DOC_DIR)/02-%,$(DOCS)): $(wildcard $(CHAPTERS_DIR)/world.json)

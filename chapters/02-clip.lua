@@ -67,7 +67,8 @@ end
 -- few minutes, so it pre-trains its own on the *shapes world*: pictures of
 -- one to four objects (eight shapes, eight colours, four drawing styles,
 -- four textured backgrounds, partial occlusion), each with captions from a
--- grammar ("two small red circles above a blue square"). We keep OpenAI's
+-- grammar ("two small red circles above a blue square") that, like web
+-- alt-text, often miss or misname the class (@sec-captions). We keep OpenAI's
 -- architectures and change only their sizes, listed in @tbl-towers:
 --
 -- - a **ViT** on 32 px pictures cut into 8 px patches (16 tokens plus the
@@ -294,3 +295,161 @@ tabular {
 -- against {{ string.format("%.3f", math.log(B)) }} (ln {{ B }}) for towers that cannot tell the captions apart
 -- (@tbl-matches shows which caption each picture now prefers).
 -- {{ batch.captions and "The captions of the shapes world are often near-duplicates of one another (\"a photo of a large red star\" and \"a large red star in the middle\"), so a caption that is not the picture's own but describes it just as well is a fair match, not an error." or "Two pictures of one class share a prompt, so a match with the other's prompt is no error." }}
+
+-- %% [markdown]
+-- ## Captions like alt-text {#sec-captions}
+--
+-- A label names the class and nothing else; a caption on the web was written
+-- by someone with no classifier in mind. It describes what caught the
+-- writer's eye (the dog, not the sofa it lies on), uses the writer's words
+-- ("a pup", "a retriever", "a pet"), merges what the writer does not tell
+-- apart, and is sometimes plainly wrong. That is why CLIP's zero-shot
+-- accuracy trails a linear probe on its own features by 15-18 points on
+-- CIFAR-100 [@radford2021]: the class names of the prompts meet the pictures
+-- only through such text, while the probe learns from labels.
+
+-- %% caption world echo=false
+-- The factors of engine/en_shapes.h (en_caption_noise), each shown on one
+-- test picture with that factor alone at rate 1, and the rate this
+-- profile's world uses (profile.data.caption_noise).
+local noise = trained_here and profile.data.caption_noise or nil
+local FACTORS = {
+  { "background", "describes only the background" },
+  { "other", "describes another object of the picture, never the main one" },
+  { "hypernym", "a colour or shape word widened (\"bright\", \"polygon\", \"round shape\")" },
+  { "synonym", "another name for the colour or shape (\"crimson\", \"ring\" for an outlined circle)" },
+  { "merge", "a colour named by a neighbouring hue (orange or pink for red)" },
+  { "wrong", "a random other colour or shape" },
+}
+local world_rows = {}
+if trained_here then
+  local pick = 3      -- a test picture with more than one object, so that "other" has one to describe
+  local names = S.class_names()
+  local function caption(nz)
+    return cb.shapes.batch { split = "cls_test", start = pick, n = 1, size = 8, seed = profile.seed, captions = true,
+                             caption_noise = nz }
+  end
+  local exact = caption(nil)
+  local rows = {}
+  for i, f in ipairs(FACTORS) do
+    rows[i] = { f[1], f[2], noise and noise[f[1]] or 0, caption({ [f[1]] = 1 }).captions[1] }
+  end
+  tabular {
+    label = "tbl-caption-world",
+    caption = "How the shapes world's captions fall short of the class: each factor is a rate (this world's in the third "
+      .. "column). The last column is the caption of test picture " .. pick .. " (class \""
+      .. names[exact.labels[1] + 1] .. "\"; its exact caption \"" .. exact.captions[1]
+      .. "\") with that factor alone at rate 1.",
+    columns = { "factor", "what the caption does", "rate", "at rate 1" },
+    rows = rows, formats = { nil, nil, "%.2f", nil }, align = "llrl",
+  }
+end
+
+-- %% [markdown]
+-- {{ trained_here and [[If every caption named the class exactly, as the shapes world's grammar does
+-- on its own, the text tower would be as good as the labels and zero-shot as good as the probe (an earlier version of
+-- this study measured just that). So the world models six ways captions fall short (@tbl-caption-world), each a
+-- rate of the profile, drawn from the seed; at rate 0 they leave the grammar's captions as they were, byte for byte.
+-- The zero-shot prompts keep the exact class names ("a photo of a red circle"), which the captions now use verbatim
+-- only part of the time, as CIFAR's `aquarium_fish` is not how people caption a photo.]]
+-- or "The towers of this run were pre-trained by OpenAI on web alt-text; the mini profile's shapes world models how such captions fall short of a label, and its report measures what each way costs zero-shot and the probe." }}
+
+-- %% factor sweep echo=false
+-- What each factor costs, measured by tests/world/sweep.lua into the
+-- committed chapters/world.json (one pre-training per point and tower: this
+-- chapter cannot afford a dozen), and what this run's world gives.
+local sweep
+do
+  local f = io.open(here .. "/world.json", "rb")
+  if f then
+    local ok, d = pcall(cb.json_decode, f:read("a"))
+    f:close()
+    if ok and type(d) == "table" and d.profile == profile.name and type(d.rows) == "table" then sweep = d end
+  end
+end
+local sweep_rows = {}
+if trained_here and sweep then
+  for _, r in ipairs(sweep.rows) do
+    local label = r.factor
+    if r.rate and r.rate > 0 then label = string.format("%s %.2f", r.factor, r.rate)
+    elseif r.rate == 0 then label = "exact captions" end
+    local full = r.steps.vit == sweep.full_steps.vit and r.steps.rn == sweep.full_steps.rn
+    sweep_rows[#sweep_rows + 1] = { label .. (full and " (full schedule)" or ""),
+      r.vit.zeroshot, r.vit.probe, r.vit.probe - r.vit.zeroshot, r.rn.zeroshot, r.rn.probe, r.rn.probe - r.rn.zeroshot }
+  end
+  tabular {
+    label = "tbl-caption-sweep",
+    caption = "Top-1 test accuracy (%) of zero-shot (\"a photo of a {class}\") and of the linear probe (C = "
+      .. profile.probe.C .. ", all training pictures) after pre-training on captions with one factor at the given "
+      .. "rate, or with this world's rates, for " .. sweep.short_steps.vit .. " (ViT) and " .. sweep.short_steps.rn
+      .. " (ResNet) steps instead of " .. sweep.full_steps.vit .. " and " .. sweep.full_steps.rn
+      .. " unless marked. Measured by `" .. sweep.script .. "` on " .. sweep.machine
+      .. "; read from the committed file `chapters/world.json`.",
+    columns = { "captions", "ViT zero-shot", "ViT probe", "gap", "ResNet zero-shot", "ResNet probe", "gap" },
+    rows = sweep_rows, formats = { nil, "%.1f", "%.1f", "%+.1f", "%.1f", "%.1f", "%+.1f" }, align = "lrrrrrr",
+  }
+end
+-- this run's world, measured as chapters 3 and 4 measure it (the same memoised artifacts)
+local gap_ok, zs_ok = true, true
+local here_acc = {}
+if trained_here then
+  local names = S.class_names()
+  local prompts = {}
+  for i, n in ipairs(names) do prompts[i] = "a photo of a " .. n end
+  local y = S.targets("cls_test", "labels"):totable()
+  for _, tw in ipairs { "vit", "rn" } do
+    local W = S.text_features(tw, prompts)
+    local pred = S.features(tw, "cls_test", "pooled"):normalize(2):matmul(W:transpose()):argmax(2):totable()
+    local right = 0
+    for i = 1, #y do if pred[i] == y[i] then right = right + 1 end end
+    local probe = S.linear_probe(tw, "pooled", profile.probe.C, "labels", nil, { fit = "cls_trainval", test = "cls_test" })
+    here_acc[tw] = { zs = 100 * right / #y, probe = 100 * probe.test }
+    result("world." .. tw .. ".gap", here_acc[tw].probe - here_acc[tw].zs, "%.1f")
+    -- the targets of issue 17: the probe 8 points above zero-shot, zero-shot above 45 %
+    gap_ok = gap_ok and here_acc[tw].probe - here_acc[tw].zs >= 8
+    zs_ok = zs_ok and here_acc[tw].zs > 45
+  end
+  result("world.targets_met", (gap_ok and zs_ok) and 1 or 0)
+end
+local function f1(v) return string.format("%.1f", v) end
+-- full-schedule rows of other worlds than this one: the choices tried before it
+local function same_noise(a, b)
+  for _, f in ipairs(FACTORS) do if ((a or {})[f[1]] or 0) ~= ((b or {})[f[1]] or 0) then return false end end
+  return true
+end
+local tried = {}
+if sweep then
+  for _, r in ipairs(sweep.rows) do
+    if r.steps.vit == sweep.full_steps.vit and r.steps.rn == sweep.full_steps.rn and not same_noise(r.noise, noise) then
+      local low = r.vit.zeroshot <= 45 and r.rn.zeroshot <= 45
+      tried[#tried + 1] = string.format("An earlier choice of rates (%s; @tbl-caption-sweep) gave, after the full "
+        .. "schedule, zero-shot %s and %s %% and probes of %s and %s %% (ViT, ResNet)%s", r.factor:gsub("^world: ", ""),
+        f1(r.vit.zeroshot), f1(r.rn.zeroshot), f1(r.vit.probe), f1(r.rn.probe),
+        low and (": both towers below the 45 % target, the probes too. Shape is the slow part of this world to learn "
+          .. "(`engine/NOTES.md`), and captions that name it less often delay it past the budget, so this world's rates "
+          .. "are milder. ") or ". ")
+    end
+  end
+end
+local sweep_text = ""
+if trained_here then
+  sweep_text = (sweep and "@tbl-caption-sweep measures what each factor costs, one at a time, on a schedule cut short so that "
+      .. "a point costs minutes. Cut that short, the towers are still before the point where shape is learnt (compare "
+      .. "the row without noise with this run's accuracies below), so the short rows rank the factors only roughly: "
+      .. "every factor slows learning, and those that widen the gap most are the captions about another object and "
+      .. "the synonyms. " .. table.concat(tried) or
+      "What each factor costs was not measured for the " .. profile.name .. " profile (`chapters/world.json` holds "
+      .. "another profile or is missing: `tests/world/sweep.lua` writes it). ")
+    .. "With this world's rates and the full schedule, this run's towers reach " .. f1(here_acc.vit.zs) .. " % zero-shot against "
+    .. f1(here_acc.vit.probe) .. " % for the probe (ViT: a gap of " .. f1(here_acc.vit.probe - here_acc.vit.zs)
+    .. " points) and " .. f1(here_acc.rn.zs) .. " % against " .. f1(here_acc.rn.probe) .. " % (ResNet: "
+    .. f1(here_acc.rn.probe - here_acc.rn.zs) .. " points), where guessing gives " .. f1(100 / #S.class_names()) .. " %. "
+    .. ((gap_ok and zs_ok) and "Both towers thus meet the targets set for the mini world: the probe at least 8 points above "
+        .. "zero-shot, as in the real study (15-18 points), while zero-shot stays far above chance (above 45 %)."
+      or ("The targets set for the mini world (the probe at least 8 points above zero-shot, zero-shot above 45 %) are "
+        .. "not met in this run" .. (zs_ok and ": the gap is too small." or gap_ok and ": zero-shot fell too far."
+          or ": the gap is too small and zero-shot fell too far.")))
+end
+
+-- %% [markdown]
+-- {{ sweep_text }}

@@ -198,12 +198,13 @@ function M.new(nb)
       return bpe_cache
     end
     -- learnt from captions of the pre-training corpus
-    local merges = memo("bpe", { texts = p.texts, merges = p.merges, seed = profile.seed }, function(q)
+    local merges = memo("bpe", { texts = p.texts, merges = p.merges, seed = profile.seed,
+                                 caption_noise = data.caption_noise }, function(q)
       local caps = {}
       local n = q.texts
       for v = 0, 2 do -- three wordings of each picture, as pre-training sees them
         local b = cb.shapes.batch { split = "pretrain", n = n // 3, size = 8, seed = q.seed,
-                                    captions = true, variant = v }
+                                    captions = true, variant = v, caption_noise = q.caption_noise }
         for _, c in ipairs(b.captions) do caps[#caps + 1] = c end
       end
       local path = tmp_name(SCRATCH .. "/bpe-train-" .. pname .. ".txt")
@@ -241,7 +242,8 @@ function M.new(nb)
       info = { checkpoint = t.checkpoint }
     else
       local bpe = S.bpe()
-      local rec = memo("pretrain." .. tower, { tower = keyed(t), bpe = keyed(bpe_p), seed = profile.seed, vocab = bpe:vocab_size() },
+      local rec = memo("pretrain." .. tower, { tower = keyed(t), bpe = keyed(bpe_p), seed = profile.seed, vocab = bpe:vocab_size(),
+                                               caption_noise = data.caption_noise },
         function(q)
           local cfg = {}
           for k, v in pairs(q.tower) do if k ~= "train" then cfg[k] = v end end
@@ -249,6 +251,7 @@ function M.new(nb)
           assert(rt.mkdirs(SCRATCH))
           cfg.vocab_size, cfg.bpe = q.vocab, bpe
           cfg.steps, cfg.batch, cfg.lr, cfg.seed, cfg.corpus = tr.steps, tr.batch, tr.lr, q.seed, tr.corpus
+          cfg.caption_noise = q.caption_noise   -- how captions fall short of labels (engine/en_shapes.h)
           cfg.state_path = SCRATCH .. "/pretrain-" .. pname .. "-" .. tower .. ".state"
           cfg.checkpoint_every = 25
           cfg.on_step = M.progress("pretrain " .. tower)
@@ -319,7 +322,8 @@ function M.new(nb)
     local src = source_of(split)
     if src == "shapes" then
       return cb.shapes.batch { split = SHAPES_OF[split] or split, start = opts.start or 1, n = n, size = opts.size or 32,
-                               seed = profile.seed, masks = opts.masks, captions = opts.captions }
+                               seed = profile.seed, masks = opts.masks, captions = opts.captions,
+                               caption_noise = data.caption_noise }
     end
     if src == "pets" then
       need(data.seg_dir, "the Oxford-IIIT Pet set (images/ and annotations/)")

@@ -208,6 +208,7 @@ int en_pretrain_run(const en_pretrain_cfg *cfg_in, en_bpe *bpe, en_pretrain_resu
     en_pretrain_defaults(&c);
     memset(out, 0, sizeof *out);
     if (c.steps <= 0) return en_error("pretrain: steps must be positive");
+    if (c.caption_noise && en_caption_noise_check(c.caption_noise) < 0) return -1;
     en_rng init;
     en_rng_seed(&init, c.seed);
     trainer t = {0};
@@ -298,7 +299,7 @@ int en_pretrain_run(const en_pretrain_cfg *cfg_in, en_bpe *bpe, en_pretrain_resu
             en_shapes_scene sc;
             char cap[256];
             en_shapes_scene_make(&sc, c.seed, EN_SPLIT_PRETRAIN, (uint64_t)idx[i]);
-            en_shapes_caption(&sc, (uint64_t)epoch, cap, sizeof cap, NULL);
+            en_shapes_caption_noisy(&sc, (uint64_t)epoch, c.caption_noise, cap, sizeof cap, NULL);
             if (en_bpe_tokenize(bpe, cap, ctx, 1, ids) < 0) { rc = -1; break; }
             for (int k = 0; k < ctx; k++) tok[(size_t)i * ctx + k] = ids[k];
         }

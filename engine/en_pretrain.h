@@ -18,6 +18,7 @@
 
 #include "en_bpe.h"
 #include "en_clip.h"
+#include "en_shapes.h"
 
 typedef struct {
     int step, steps;
@@ -31,6 +32,7 @@ typedef struct {
     double lr, lr_min, weight_decay, beta1, beta2, eps, grad_clip;
     uint64_t seed;
     int corpus;                 /* pictures in the corpus (EN_SPLIT_PRETRAIN) */
+    const en_caption_noise *caption_noise;  /* how captions fall short of labels; NULL: exact */
     int render_cache;           /* 0: keep rendered pictures for later epochs when the
                                    corpus fits in 512 MiB; -1: render every time */
     const char *state_path;     /* resumable state; NULL: no checkpoints */

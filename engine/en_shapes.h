@@ -64,6 +64,37 @@ int  en_shapes_caption(const en_shapes_scene *sc, uint64_t variant, char *buf, s
                        uint32_t *rules);
 #define EN_CAPTION_RULES 14
 
+/* The ways web alt-text falls short of a label, as rates in [0, 1]; all
+ * zero gives en_shapes_caption's exact captions, byte for byte (the noise
+ * draws come from a generator of their own, so the grammar's are unchanged).
+ * Per caption: `background`, it describes only the background ("a noisy
+ * background"); else `other`, it describes another object of the picture
+ * and never the main one (only pictures with an object of another colour or
+ * shape; the share is of those). Per colour and per shape word of each noun
+ * phrase, one draw picks at most one of: `wrong`, a random other colour or
+ * shape; `merge` (colours only), the name of a neighbouring hue on the
+ * colour circle; `hypernym`, a wider word ("polygon", "round shape",
+ * "bright"); `synonym`, another name that keeps the class ("ring" for an
+ * outlined circle, "disc", "crimson"), so that the class names of the
+ * zero-shot prompts appear in captions less often. Hence wrong + merge +
+ * hypernym + synonym <= 1 (en_caption_noise_check). */
+typedef struct { double background, other, hypernym, synonym, merge, wrong; } en_caption_noise;
+
+/* What one noisy caption became (for tests and measurements). */
+typedef struct {
+    uint32_t rules;               /* as en_shapes_caption's */
+    int background, other;        /* 1: this caption describes only the background / another object */
+    int other_possible;           /* 1: the picture has an object of another colour or shape */
+    int colour_words, shape_words;
+    int wrong, merge, hypernym, synonym;   /* words (colour and shape) each factor changed */
+} en_caption_stats;
+
+/* 0 when every rate is in [0, 1] and the word rates sum to <= 1, else -1 with en_error(). */
+int  en_caption_noise_check(const en_caption_noise *nz);
+/* en_shapes_caption with noise (NULL: none); stats may be NULL. */
+int  en_shapes_caption_noisy(const en_shapes_scene *sc, uint64_t variant, const en_caption_noise *nz,
+                             char *buf, size_t cap, en_caption_stats *stats);
+
 /* Names: "circle", "red", "red circle" (class names for zero-shot prompts). */
 const char *en_shape_name(int shape);
 const char *en_shape_plural(int shape);

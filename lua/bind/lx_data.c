@@ -2,7 +2,7 @@
  * (engine/en_shapes.h) as tensors.
  *
  *   cb.shapes.batch{split=, start=, n=, size=, seed=, masks=, captions=,
- *                   variant=}
+ *                   variant=, caption_noise=}
  *     split: "pretrain" | "cls_train" | "cls_val" | "cls_test" |
  *            "seg_train" | "seg_val" | "seg_test"; pictures start..start+n-1
  *            (1-based, like Lua lists; picture i is the same in any batch)
@@ -10,6 +10,9 @@
  *          labels = i64 (n), counts = i64 (n), cells = i64 (n),
  *          semantic = i64 (n,size,size)   when masks=true,
  *          captions = { "...", ... }      when captions=true }
+ *     caption_noise = { background=, other=, hypernym=, synonym=, merge=,
+ *     wrong= } (rates, absent ones 0; en_caption_noise in engine/en_shapes.h)
+ *     makes the captions fall short of the labels as alt-text does.
  *     labels are the engine's 0-based class indices (cross-entropy
  *     targets): cb.shapes.class_names()[label + 1] names one.
  *   cb.shapes.class_names() -> { "red circle", ... } (64)
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "en_error.h"
 #include "en_shapes.h"
 #include "en_tensor.h"
 #include "lx.h"
@@ -31,6 +35,29 @@ static int opt_int(lua_State *L, const char *k, lua_Integer def, lua_Integer lo,
     lua_Integer v = lx_opt_int(L, 1, k, def, "shapes.batch");
     if (v < lo || v > hi) luaL_error(L, "shapes.batch: %s = %d is out of range %d..%d", k, (int)v, (int)lo, (int)hi);
     return (int)v;
+}
+
+/* The caption noise table at index t (nil or absent: none): 1 and *nz
+ * filled, 0 for none; an unknown key or a bad rate is an error naming it. */
+int lx_caption_noise_read(lua_State *L, int t, const char *what, en_caption_noise *nz) {
+    memset(nz, 0, sizeof *nz);
+    if (lua_isnoneornil(L, t)) return 0;
+    t = lua_absindex(L, t);
+    luaL_checktype(L, t, LUA_TTABLE);
+    static const char *const keys[] = { "background", "other", "hypernym", "synonym", "merge", "wrong", NULL };
+    double *fields[] = { &nz->background, &nz->other, &nz->hypernym, &nz->synonym, &nz->merge, &nz->wrong };
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        int i = 0;
+        while (k && keys[i] && strcmp(keys[i], k)) i++;
+        if (!k || !keys[i]) return luaL_error(L, "%s: caption_noise has an unknown key '%s' (the keys: background, "
+                                                 "other, hypernym, synonym, merge, wrong)", what, k ? k : "?");
+    }
+    for (int i = 0; keys[i]; i++) *fields[i] = lx_opt_num(L, t, keys[i], 0, what);
+    if (en_caption_noise_check(nz) < 0) return luaL_error(L, "%s: %s", what, en_error_msg());
+    return 1;
 }
 
 static int shapes_batch(lua_State *L) {
@@ -46,6 +73,10 @@ static int shapes_batch(lua_State *L) {
     lua_pop(L, 1);
     int masks = lx_opt_bool(L, 1, "masks", 0), captions = lx_opt_bool(L, 1, "captions", 0);
     int variant = opt_int(L, "variant", 0, 0, INT32_MAX);
+    en_caption_noise noise;
+    lua_getfield(L, 1, "caption_noise");
+    int noisy = lx_caption_noise_read(L, -1, "shapes.batch", &noise);
+    lua_pop(L, 1);
     if ((int64_t)n * size * size * 3 > (int64_t)1 << 31) return luaL_error(L, "shapes.batch: n * size^2 too large");
 
     /* scratch buffers as userdata: collected even if something below raises */
@@ -90,7 +121,7 @@ static int shapes_batch(lua_State *L) {
             en_shapes_scene sc;
             char buf[512];
             en_shapes_scene_make(&sc, (uint64_t)seed, (en_split)split, (uint64_t)(start - 1 + i));
-            en_shapes_caption(&sc, (uint64_t)variant, buf, sizeof buf, NULL);
+            en_shapes_caption_noisy(&sc, (uint64_t)variant, noisy ? &noise : NULL, buf, sizeof buf, NULL);
             lua_pushstring(L, buf);
             lua_rawseti(L, -2, i + 1);
         }

@@ -34,7 +34,9 @@
  *   cb.contrastive_loss(img_feats, txt_feats, logit_scale) -> 0-dim
  *   cb.pretrain{ <config>, bpe = tok, steps=, batch=, lr=, lr_min=, warmup=,
  *                weight_decay=, grad_clip=, seed=, corpus=, state_path=,
- *                checkpoint_every=, stop_after=, on_step = function(log) end }
+ *                checkpoint_every=, stop_after=, caption_noise = { rates },
+ *                on_step = function(log) end }
+ *        (caption_noise: as cb.shapes.batch takes it; absent: exact captions)
  *        -> model, { loss = {...}, steps_done=, resumed_from=, wall_s=,
  *                    images_per_s=, interrupted= }   (vocab_size: the bpe's)
  * Models go into the memo store whole (their safetensors checkpoint bytes,
@@ -61,6 +63,7 @@ typedef struct { en_clip *m; } lx_clip;
 
 en_rng *lx_rng_global(void);
 void lx_bpe_check(lua_State *L, int i, en_bpe **out); /* lx_bpe.c */
+int lx_caption_noise_read(lua_State *L, int t, const char *what, en_caption_noise *nz); /* lx_data.c */
 
 static int clip_release(lua_State *L) {
     lx_clip *u = luaL_checkudata(L, 1, CLIP_MT);
@@ -91,7 +94,7 @@ static const char *const config_keys[] = {
 };
 static const char *const pretrain_keys[] = {
     "bpe", "steps", "batch", "lr", "lr_min", "warmup", "weight_decay", "grad_clip", "seed", "corpus",
-    "state_path", "checkpoint_every", "stop_after", "on_step", NULL,
+    "state_path", "checkpoint_every", "stop_after", "caption_noise", "on_step", NULL,
 };
 
 static int in_list(const char *const *l, const char *k) {
@@ -417,6 +420,10 @@ static int cb_pretrain(lua_State *L) {
     cfg.checkpoint_every = lx_opt_int(L, 1, "checkpoint_every", 0, "pretrain");
     cfg.stop_after = lx_opt_int(L, 1, "stop_after", 0, "pretrain");
     if (cfg.batch < 2 || cfg.batch > 1024) return luaL_argerror(L, 1, "batch must be in 2..1024");
+    en_caption_noise noise;
+    lua_getfield(L, 1, "caption_noise");
+    if (lx_caption_noise_read(L, -1, "pretrain", &noise)) cfg.caption_noise = &noise;
+    lua_pop(L, 1);
     lua_getfield(L, 1, "state_path");
     cfg.state_path = lua_tostring(L, -1);   /* anchored: stays on the stack */
     lua_getfield(L, 1, "on_step");

@@ -61,6 +61,40 @@ Test(pretrain, smoke_loss_falls) {
     en_bpe_free(b);
 }
 
+/* Caption noise reaches training: rates of zero train bit for bit as no
+ * noise at all (the captions are the same bytes), captions about the
+ * background alone change the losses from the first step; bad rates are
+ * refused before any training. (What noise does to the towers is measured
+ * by tests/world/sweep.lua.) */
+Test(pretrain, caption_noise_reaches_training) {
+    en_bpe *b = smoke_vocab();
+    en_pretrain_cfg c = smoke_cfg(en_bpe_vocab_size(b));
+    c.steps = 12;
+    en_pretrain_result exact, zero, noisy;
+    cr_assert_eq(en_pretrain_run(&c, b, &exact), 0, "%s", en_error_msg());
+    en_caption_noise none = {0}, bg = { .background = 1 };
+    c.caption_noise = &none;
+    cr_assert_eq(en_pretrain_run(&c, b, &zero), 0, "%s", en_error_msg());
+    c.caption_noise = &bg;
+    cr_assert_eq(en_pretrain_run(&c, b, &noisy), 0, "%s", en_error_msg());
+    double worst = 0, moved = 0;
+    for (int i = 0; i < 12; i++) {
+        worst = fmax(worst, fabs(exact.loss[i] - zero.loss[i]));
+        moved = fmax(moved, fabs(exact.loss[i] - noisy.loss[i]));
+    }
+    cr_log_info("rates 0 vs none: worst loss difference %g; background only: up to %.3f", worst, moved);
+    cr_assert_eq(worst, 0.0, "rates of zero changed the losses by up to %g", worst);
+    cr_assert(moved > 1e-3, "background-only captions left the losses as they were (%g)", moved);
+    en_pretrain_result_free(&exact);
+    en_pretrain_result_free(&zero);
+    en_pretrain_result_free(&noisy);
+    en_caption_noise bad = { .wrong = 0.7, .synonym = 0.7 };
+    c.caption_noise = &bad;
+    cr_assert_eq(en_pretrain_run(&c, b, &noisy), -1);
+    cr_assert(strstr(en_error_msg(), "exceeds 1"), "%s", en_error_msg());
+    en_bpe_free(b);
+}
+
 Test(pretrain, resume_gives_same_weights) {
     en_bpe *b = smoke_vocab();
     en_pretrain_cfg c = smoke_cfg(en_bpe_vocab_size(b));

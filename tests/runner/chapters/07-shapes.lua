@@ -18,6 +18,16 @@ assert(b.semantic:float():max(1):max(1):max(1):item() >= 1, "masks mark objects"
 local okf, ef = pcall(function() return b.semantic:max(1) end)
 assert(not okf and ef:find("expected an f32 tensor"), ef)
 print(b.captions[1], names[b.labels[1] + 1])
+-- caption noise: all rates 0 is the exact captions; background = 1 names no shape
+local z = cb.shapes.batch{ split = "cls_train", start = 3, n = 4, size = 8, captions = true, caption_noise = {} }
+for i = 1, 4 do assert(z.captions[i] == b.captions[i], z.captions[i]) end
+local bg = cb.shapes.batch{ split = "cls_train", start = 3, n = 4, size = 8, captions = true,
+                            caption_noise = { background = 1 } }
+for i = 1, 4 do assert(not bg.captions[i]:find(names[b.labels[i] + 1], 1, true), bg.captions[i]) end
+local okn, en = pcall(cb.shapes.batch, { split = "cls_train", n = 1, captions = true, caption_noise = { synonyms = 0.1 } })
+assert(not okn and en:find("unknown key 'synonyms'"), en)
+okn, en = pcall(cb.shapes.batch, { split = "cls_train", n = 1, captions = true, caption_noise = { wrong = 0.6, merge = 0.6 } })
+assert(not okn and en:find("exceeds 1"), en)
 local ok, e = pcall(cb.shapes.batch, { split = "nope", n = 1 })
 assert(not ok and e:find("invalid option 'nope'"), e)
 figure{ kind = "image_grid", images = { cb.image(b.images[1]), cb.image(b.images[2]) } }
