@@ -155,6 +155,10 @@ void     kn_fallback_reset(void);
 typedef enum { KN_PREC_FP32, KN_PREC_TF32, KN_PREC_BF16 } kn_precision;
 int  kn_cuda_built(void);                  /* 1 when compiled in */
 int  kn_cuda_device_count(void);           /* 0: not built, no driver or no GPU */
+/* Opens cuBLAS and resolves the entry points the back end calls, as a device
+ * start does (cuBLAS is loaded with dlopen, never linked): 0, or -1 with the
+ * reason in why (the stub: "not built"). Needs no GPU. */
+int  kn_cuda_blas_probe(char *why, size_t n);
 const kn_backend *kn_cuda_backend(void);   /* NULL when no device */
 /* GEMM math: fp32 (default), tf32 or bf16 tensor cores (FP32 in and out);
  * CLIPBOOK_PRECISION sets it at start-up. Returns -1 for another name. */

@@ -3,6 +3,7 @@
  * (CB_CUDA undefined), so the engine calls the same API either way. */
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "kn_assert.h"
 #include "kn_backend.h"
@@ -48,6 +49,7 @@ void kn_fallback_reset(void) {
 #ifndef CB_CUDA
 int kn_cuda_built(void) { return 0; }
 int kn_cuda_device_count(void) { return 0; }
+int kn_cuda_blas_probe(char *why, size_t n) { snprintf(why, n, "not built"); return -1; }
 const kn_backend *kn_cuda_backend(void) { return NULL; }
 #include <string.h>
 /* The names are checked even without CUDA, so a typo in a profile shows. */

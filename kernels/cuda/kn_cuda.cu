@@ -11,6 +11,7 @@
  * Transfers go through one pinned host staging buffer in chunks (pageable
  * engine memory cannot be DMA'd directly at full speed). One stream.
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -30,6 +31,45 @@ static char last_error[512];
     abort();
 }
 
+kn_cublas_api kn_cublas;
+
+#ifndef KN_CUBLAS_SONAME
+#define KN_CUBLAS_SONAME "libcublas.so"
+#endif
+#ifndef KN_CUDA_LIBDIR
+#define KN_CUDA_LIBDIR "/usr/local/cuda/lib64"
+#endif
+
+int kn_cublas_open(char *why, size_t n) {
+    /* the soname of the toolkit it was built with, found through the
+     * binary's run path or the loader's, then in the toolkit's folder */
+    void *h = dlopen(KN_CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) h = dlopen(KN_CUDA_LIBDIR "/" KN_CUBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(why, n, "cannot load %s (%s)", KN_CUBLAS_SONAME, dlerror());
+        return -1;
+    }
+    struct { void **slot; const char *name; } fns[] = {
+        { (void **)&kn_cublas.create, "cublasCreate_v2" },
+        { (void **)&kn_cublas.set_stream, "cublasSetStream_v2" },
+        { (void **)&kn_cublas.gemm_ex, "cublasGemmEx" },
+        { (void **)&kn_cublas.gemm_strided_batched_ex, "cublasGemmStridedBatchedEx" },
+        { (void **)&kn_cublas.status_string, "cublasGetStatusString" },
+    };
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        *fns[i].slot = dlsym(h, fns[i].name);
+        if (!*fns[i].slot) {
+            snprintf(why, n, "%s has no %s", KN_CUBLAS_SONAME, fns[i].name);
+            memset(&kn_cublas, 0, sizeof kn_cublas);
+            dlclose(h);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int kn_cuda_blas_probe(char *why, size_t n) { return kn_cublas_open(why, n); }
+
 static void cuda_init(void) {
     int n = 0;
     /* A machine with the toolkit but no GPU (or no driver) answers with an
@@ -39,10 +79,17 @@ static void cuda_init(void) {
         n_devices = 0;
         return;
     }
+    char why[256];
+    if (kn_cublas_open(why, sizeof why) != 0) {
+        /* a GPU without cuBLAS cannot run this back end: say so once */
+        fprintf(stderr, "cuda: a GPU is visible but %s; computing on the CPU\n", why);
+        n_devices = 0;
+        return;
+    }
     KN_CUDA_CHECK(cudaSetDevice(0));
     KN_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    KN_CUBLAS_CHECK(cublasCreate(&blas));
-    KN_CUBLAS_CHECK(cublasSetStream(blas, stream));
+    KN_CUBLAS_CHECK(kn_cublas.create(&blas));
+    KN_CUBLAS_CHECK(kn_cublas.set_stream(blas, stream));
     n_devices = n;
     const char *p = getenv("CLIPBOOK_PRECISION");
     if (p && *p && kn_cuda_set_precision(p) != 0) {

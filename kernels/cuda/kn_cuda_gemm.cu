@@ -40,7 +40,7 @@ void kn_cuda_gemm(int ta, int tb, int M, int N, int K, float alpha, const float 
         scale_rows(C, M, N, ldc, beta);
         return;
     }
-    KN_CUBLAS_CHECK(cublasGemmEx(kn_cuda_blas(), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+    KN_CUBLAS_CHECK(kn_cublas.gemm_ex(kn_cuda_blas(), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                                  ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, CUDA_R_32F,
                                  ldb, A, CUDA_R_32F, lda, &beta, C, CUDA_R_32F, ldc,
                                  compute_type(), CUBLAS_GEMM_DEFAULT));
@@ -62,7 +62,7 @@ void kn_cuda_gemm_batched(int ta, int tb, int M, int N, int K, float alpha, cons
         for (int i = 0; i < batch; i++) scale_rows(C + i * sc, M, N, ldc, beta);
         return;
     }
-    KN_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+    KN_CUBLAS_CHECK(kn_cublas.gemm_strided_batched_ex(
         kn_cuda_blas(), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K,
         &alpha, B, CUDA_R_32F, ldb, sb, A, CUDA_R_32F, lda, sa, &beta, C, CUDA_R_32F, ldc, sc,
         batch, compute_type(), CUBLAS_GEMM_DEFAULT));

@@ -28,6 +28,32 @@
 cudaStream_t kn_cuda_stream(void);
 cublasHandle_t kn_cuda_blas(void);
 
+/* cuBLAS is opened with dlopen once a device is found (kn_cuda.cu), never
+ * linked: linked, libcublas and libcublasLt (about 700 MB) cost every
+ * clipbook process about 220 MB of resident memory and 0.2 s at start-up,
+ * GPU or not. These are the C entry points this back end calls (the names
+ * cublas_v2.h's macros map to), with cublas_api.h's signatures. */
+typedef struct {
+    cublasStatus_t (*create)(cublasHandle_t *handle);
+    cublasStatus_t (*set_stream)(cublasHandle_t handle, cudaStream_t stream);
+    cublasStatus_t (*gemm_ex)(cublasHandle_t handle, cublasOperation_t transa,
+                              cublasOperation_t transb, int m, int n, int k, const void *alpha,
+                              const void *A, cudaDataType Atype, int lda, const void *B,
+                              cudaDataType Btype, int ldb, const void *beta, void *C,
+                              cudaDataType Ctype, int ldc, cublasComputeType_t computeType,
+                              cublasGemmAlgo_t algo);
+    cublasStatus_t (*gemm_strided_batched_ex)(
+        cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+        int k, const void *alpha, const void *A, cudaDataType Atype, int lda, long long strideA,
+        const void *B, cudaDataType Btype, int ldb, long long strideB, const void *beta, void *C,
+        cudaDataType Ctype, int ldc, long long strideC, int batchCount,
+        cublasComputeType_t computeType, cublasGemmAlgo_t algo);
+    const char *(*status_string)(cublasStatus_t status);
+} kn_cublas_api;
+extern kn_cublas_api kn_cublas;
+/* Opens cuBLAS and resolves kn_cublas; 0, or -1 with the reason in why. */
+int kn_cublas_open(char *why, size_t n);
+
 /* Device scratch from the caching allocator (aborts with the out-of-memory
  * message when it cannot be had: scratch is the back end's own need). */
 void *kn_cuda_scratch(size_t nbytes, const char *what);
@@ -47,7 +73,7 @@ void kn_cuda_scratch_free(void *p);
     do {                                                                        \
         cublasStatus_t s_ = (call);                                             \
         if (s_ != CUBLAS_STATUS_SUCCESS)                                        \
-            kn_cuda_fail(__func__, #call, cublasGetStatusString(s_), __FILE__, __LINE__); \
+            kn_cuda_fail(__func__, #call, kn_cublas.status_string(s_), __FILE__, __LINE__); \
     } while (0)
 
 #define KN_LAUNCH_CHECK(name)                                                   \

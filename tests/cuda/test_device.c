@@ -10,6 +10,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -319,4 +320,17 @@ Test(device, a_parameter_used_on_the_device_with_grad_on_aborts, .signal = SIGAB
     en_tensor *h = sample(), *d = en_tensor_to(h, EN_CUDA), *w = en_tensor_ones(EN_DIMS(2, 4));
     en_requires_grad(w, 1);
     (void)en_linear(d, w, NULL); /* the host copy would drop w's gradient */
+}
+
+/* cuBLAS is opened with dlopen when a device starts (kernels/cuda/kn_cuda.cu),
+ * not linked, so a wrong soname or entry-point name would first show on a GPU
+ * machine. Resolving needs no GPU: do it here, where the toolkit that built
+ * the binary is installed. */
+Test(cublas, every_entry_point_resolves_without_a_gpu) {
+    char why[256] = "";
+    if (!kn_cuda_built()) {
+        printf("skip: built without CUDA\n");
+        cr_skip_test("skip: built without CUDA");
+    }
+    cr_expect_eq(kn_cuda_blas_probe(why, sizeof why), 0, "%s", why);
 }
