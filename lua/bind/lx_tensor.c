@@ -34,16 +34,30 @@ static lx_tensor *push_empty(lua_State *L) {
     return u;
 }
 
+/* Lua's collector paces itself by the Lua heap, where a tensor is a 16-byte
+ * handle: its data, allocated by the engine, is invisible to it. A loop that
+ * makes a batch tensor a step (chapter 6's 600 VQ-VAE steps) then held
+ * every dead batch until the Lua heap happened to grow enough, 2.35 GB at
+ * the peak. So each new tensor of 64 KiB or more advances the collector as
+ * if that much had been allocated in Lua (lua_gc LUA_GCSTEP takes KiB). Any
+ * allocation may already run a GC step, so callers are safe at this point. */
+static void gc_pressure(lua_State *L, const en_tensor *t) {
+    size_t nbytes = (size_t)en_tensor_numel(t) * en_dtype_size(t->dtype);
+    if (nbytes >= ((size_t)64 << 10)) lua_gc(L, LUA_GCSTEP, (int)(nbytes >> 10));
+}
+
 /* Push t (taking the caller's reference); NULL raises the engine's error. */
 static int push_result(lua_State *L, lx_tensor *slot, en_tensor *t) {
     if (!t) return luaL_error(L, "%s", en_error_msg());
     slot->t = t;
+    gc_pressure(L, t);
     return 1;
 }
 
 void lx_tensor_push(lua_State *L, en_tensor *t) {
     lx_tensor *u = push_empty(L);
     u->t = t;
+    gc_pressure(L, t);
 }
 
 en_tensor *lx_tensor_check(lua_State *L, int i) {
