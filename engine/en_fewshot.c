@@ -58,11 +58,11 @@ static void scores_px(float *S, const packed_x *px, const float *X, const float 
         for (int64_t k = 0; k < K; k++) S[n * K + k] += b[k];
 }
 
-static double objective_px(float *gW, float *gb, float *work, const packed_x *px, const float *X, const int64_t *y,
-                           const float *W, const float *b, const float *W0, double scale, double pull, int64_t N,
-                           int64_t D, int64_t K) {
-    float *S = work;
-    scores_px(S, px, X, W, b, N, D, K);
+/* Mean cross-entropy of the rows of S (N, K) scaled by scale, against y;
+ * S becomes the gradient of that mean with respect to the unscaled scores
+ * (scale * (softmax - onehot) / N). Rows are summed in order, so the loss
+ * has the same bits at any thread count. */
+double en_fewshot_xent(float *S, const int64_t *y, int64_t N, int64_t K, double scale) {
     double *rowloss = malloc((size_t)N * sizeof *rowloss);
     EN_ASSERT(rowloss);
     #pragma omp parallel for schedule(static)
@@ -82,6 +82,15 @@ static double objective_px(float *gW, float *gb, float *work, const packed_x *px
     for (int64_t n = 0; n < N; n++) loss += rowloss[n];   /* in row order: the same at any thread count */
     free(rowloss);
     loss /= (double)N;
+    return loss;
+}
+
+static double objective_px(float *gW, float *gb, float *work, const packed_x *px, const float *X, const int64_t *y,
+                           const float *W, const float *b, const float *W0, double scale, double pull, int64_t N,
+                           int64_t D, int64_t K) {
+    float *S = work;
+    scores_px(S, px, X, W, b, N, D, K);
+    double loss = en_fewshot_xent(S, y, N, K, scale);
     kn_cpu_backend()->gemm(1, 0, (int)K, (int)D, (int)N, 1.0f, S, (int)K, X, (int)D, 0.0f, gW, (int)D);
     for (int64_t k = 0; k < K; k++) gb[k] = 0;
     for (int64_t n = 0; n < N; n++)

@@ -49,6 +49,11 @@ double en_fewshot_objective(float *gW, float *gb, float *work, const float *X, c
                             const float *W, const float *b, const float *W0, double scale, double pull,
                             int64_t N, int64_t D, int64_t K);
 
+/* Mean scaled softmax cross-entropy of score rows S (N, K) against y; S is
+ * overwritten with its gradient (scale * (softmax - onehot) / N). Shared by
+ * the heads here and CLAP's objective (en_fewshot_methods.c). */
+double en_fewshot_xent(float *S, const int64_t *y, int64_t N, int64_t K, double scale);
+
 /* Fraction of rows whose arg-max score (X W^T + b, the first on ties) is y.
  * work: N*K floats, or NULL to allocate. -1 with en_error when out of memory. */
 double en_fewshot_accuracy(const float *X, const int64_t *y, const float *W, const float *b,

@@ -340,26 +340,11 @@ int en_clap_lambdas(double *lambda, const float *X, const int64_t *y, int64_t N,
 double en_clap_objective(float *gP, float *work, const float *X, const int64_t *y, const float *P,
                          const float *T, const double *lambda, double scale, int64_t N, int64_t D, int64_t K) {
     float *S = work, *Ph = work + N * K;
-    double *norm = malloc((size_t)K * sizeof *norm), *rowloss = malloc((size_t)N * sizeof *rowloss);
-    EN_ASSERT(norm && rowloss);
+    double *norm = malloc((size_t)K * sizeof *norm);
+    EN_ASSERT(norm);
     normalise_rows(Ph, norm, P, K, D);
     gemm_nt(S, X, Ph, N, K, D);
-    #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        float *p = S + n * K;
-        double mx = -INFINITY, z = 0;
-        for (int64_t k = 0; k < K; k++) {
-            p[k] = (float)(scale * p[k]);
-            if (p[k] > mx) mx = p[k];
-        }
-        for (int64_t k = 0; k < K; k++) z += exp(p[k] - mx);
-        rowloss[n] = mx + log(z) - p[y[n]];
-        for (int64_t k = 0; k < K; k++) p[k] = (float)(scale * (exp(p[k] - mx) / z) / (double)N);
-        p[y[n]] -= (float)(scale / (double)N);
-    }
-    double loss = 0;
-    for (int64_t n = 0; n < N; n++) loss += rowloss[n];
-    loss /= (double)N;
+    double loss = en_fewshot_xent(S, y, N, K, scale);
     if (gP) {
         /* g = Gᵀ X is the gradient at P̂; through p̂ = p/|p| it becomes
          * (g - (g·p̂) p̂) / |p| */
@@ -385,7 +370,6 @@ double en_clap_objective(float *gP, float *work, const float *X, const int64_t *
         loss += pen / (double)K;
     }
     free(norm);
-    free(rowloss);
     return loss;
 }
 
