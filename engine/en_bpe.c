@@ -256,8 +256,10 @@ en_bpe *en_bpe_load_pair(const char *vocab_json, const char *merges_txt) {
     int maxid = -1, sot = -1, eot = -1;
     for (cJSON *e = root->child; e; e = e->next) {
         if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 1e7) {
+            /* the message reads e->string: format it before the tree is freed */
+            en_error("%s: entry '%.40s' is not a token id", vocab_json, e->string);
             cJSON_Delete(root); en_bpe_free(b);
-            return en_error("%s: entry '%.40s' is not a token id", vocab_json, e->string), NULL;
+            return NULL;
         }
         int id = e->valueint;
         if (id > maxid) maxid = id;
