@@ -100,6 +100,15 @@ const char *en_shape_name(int shape);
 const char *en_shape_plural(int shape);
 const char *en_colour_name(int colour);
 void        en_shapes_class_name(int label, char *buf, size_t cap);
+/* The class name a world's evaluation uses when `renamed` (0..8) of its
+ * colours and as many of its shapes go by a synonym instead of the word the
+ * captions use ("amber box" for the orange square): as CIFAR-100's
+ * "aquarium fish" or "maple tree" are not how people caption a photo, the
+ * zero-shot prompts then name a class in words the captions use only at the
+ * synonym rate (en_caption_noise.synonym, each synonym half of it). The
+ * words renamed first are the odd ones, 1 5 3 7, then 0 4 2 6; renamed = 0
+ * is en_shapes_class_name. */
+void        en_shapes_eval_name(int label, int renamed, char *buf, size_t cap);
 
 /* Object count (1..4) and the 3x3 grid cell (row*3+col) of the main
  * object's centre: targets for the count and position probes. */

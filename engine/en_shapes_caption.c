@@ -57,6 +57,21 @@ static const char *const background_forms[4] = {
     "a %s background", "a picture of a %s background", "an abstract %s pattern", "a %s texture"
 };
 
+/* The order in which en_shapes_eval_name renames words: every other one
+ * first, so any count spreads over the hue circle and the shapes. */
+static const int rename_order[8] = { 1, 5, 3, 7, 0, 4, 2, 6 };
+_Static_assert(EN_SHAPES_N == 8 && EN_COLOURS_N == 8, "rename_order covers 8 colours and 8 shapes");
+
+void en_shapes_eval_name(int label, int renamed, char *buf, size_t cap) {
+    int c = label / EN_SHAPES_N, s = label % EN_SHAPES_N, rc = 0, rs = 0;
+    for (int i = 0; i < renamed && i < 8; i++) {
+        rc |= rename_order[i] == c;
+        rs |= rename_order[i] == s;
+    }
+    snprintf(buf, cap, "%s %s", rc ? colour_synonyms[c][0] : en_colour_name(c),
+             rs ? shape_synonyms[s][0].one : en_shape_name(s));
+}
+
 typedef struct { char *p; size_t cap, n; uint32_t rules; const en_caption_noise *nz; en_rng *z;
                  en_caption_stats *st; } out;
 

@@ -16,6 +16,8 @@
  *     labels are the engine's 0-based class indices (cross-entropy
  *     targets): cb.shapes.class_names()[label + 1] names one.
  *   cb.shapes.class_names() -> { "red circle", ... } (64)
+ *   cb.shapes.class_names{ renamed = k } -> the evaluation's names with k
+ *     colours and k shapes renamed by a synonym (en_shapes_eval_name)
  *   cb.shapes.classes = 64
  */
 #include <stdint.h>
@@ -131,10 +133,19 @@ static int shapes_batch(lua_State *L) {
 }
 
 static int shapes_class_names(lua_State *L) {
+    int renamed = 0;
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        lua_getfield(L, 1, "renamed");
+        renamed = (int)luaL_optinteger(L, -1, 0);
+        lua_pop(L, 1);
+        if (renamed < 0 || renamed > 8)
+            return luaL_error(L, "shapes.class_names: renamed = %d is not a count of words in 0..8", renamed);
+    }
     lua_createtable(L, EN_SHAPES_CLASSES, 0);
     for (int i = 0; i < EN_SHAPES_CLASSES; i++) {
         char buf[64];
-        en_shapes_class_name(i, buf, sizeof buf);
+        en_shapes_eval_name(i, renamed, buf, sizeof buf);
         lua_pushstring(L, buf);
         lua_rawseti(L, -2, i + 1);
     }

@@ -194,3 +194,40 @@ Test(caption_noise, rates_checked) {
     en_caption_noise nan = { .other = NAN };
     cr_assert_eq(en_caption_noise_check(&nan), -1);
 }
+
+/* Evaluation names (en_shapes_eval_name): renamed = 0 is the class name;
+ * k renames exactly k colours and k shapes (so (8-k)^2 classes keep both
+ * words); every renamed word is one the captions use as a synonym, so a
+ * world with synonym > 0 teaches it and one with synonym = 0 never does. */
+Test(caption_noise, eval_names_rename_k_words) {
+    char name[64], eval[64], buf[256];
+    for (int k = 0; k <= 8; k++) {
+        int kept = 0;
+        for (int l = 0; l < EN_SHAPES_CLASSES; l++) {
+            en_shapes_class_name(l, name, sizeof name);
+            en_shapes_eval_name(l, k, eval, sizeof eval);
+            kept += strcmp(name, eval) == 0;
+            if (k == 0) cr_assert_str_eq(eval, name);
+        }
+        cr_assert_eq(kept, (8 - k) * (8 - k), "renamed %d: %d classes keep both words, want %d", k, kept, (8 - k) * (8 - k));
+    }
+    /* with synonym = 1 the captions' words of a class include its renamed ones */
+    int found[EN_SHAPES_CLASSES] = {0}, seen[EN_SHAPES_CLASSES] = {0};
+    en_caption_noise syn = { .synonym = 1 };
+    for (int i = 0; i < PICTURES; i++) {
+        en_shapes_scene sc;
+        en_shapes_scene_make(&sc, 13, EN_SPLIT_PRETRAIN, (uint64_t)i);
+        if (sc.obj[sc.main].style == 1) continue;   /* outlined circles are "rings" */
+        en_shapes_eval_name(sc.label, 8, eval, sizeof eval);
+        seen[sc.label]++;
+        for (uint64_t v = 0; v < 8 && !found[sc.label]; v++) {
+            en_shapes_caption_noisy(&sc, v, &syn, buf, sizeof buf, NULL);
+            found[sc.label] |= strstr(buf, eval) != NULL;
+        }
+    }
+    for (int l = 0; l < EN_SHAPES_CLASSES; l++)
+        if (seen[l] >= 20) {
+            en_shapes_eval_name(l, 8, eval, sizeof eval);
+            cr_assert(found[l], "'%s' (class %d) never appears in %d pictures' synonym captions", eval, l, seen[l]);
+        }
+}
