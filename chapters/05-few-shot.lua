@@ -26,7 +26,7 @@ local fs = profile.fewshot
 
 -- %% the zero-shot initialisation
 local prompts = {}
-for i, name in ipairs(names) do prompts[i] = ("a photo of a {class}"):gsub("{class}", name) end
+for i, name in ipairs(names) do prompts[i] = S.prompt("a photo of a {class}", name) end
 local W_zeroshot = S.text_features(tower, prompts)           -- (classes, E): W = text features
 local b_zeroshot = cb.zeros(#names)                           -- b = 0
 

@@ -16,7 +16,10 @@
 --                                  "map": the ResNet's map unflattened (N,C,h,w)
 --   S.labels(split)                i64 (N) class labels of a split
 --   S.text_features(tower, texts)  unit-norm f32 (#texts, E)
---   S.class_names()                the names prompts are made from
+--   S.class_names()                the names prompts are made from (the
+--                                  shapes world: data.renamed_names of its
+--                                  colours and shapes by a synonym)
+--   S.prompt(template, name)       template's "{class}" replaced by name
 --   S.class_groups()               coarser views of the classes (confusions)
 --   S.pool_splits                  chapter 8's {fit=, val=, test=} splits
 --   S.key(t)                       t for a memo key: its data/ paths by content
@@ -360,12 +363,23 @@ function M.new(nb)
   end
 
   function S.class_names()
-    if data.source == "shapes" then return cb.shapes.class_names() end
+    if data.source == "shapes" then return cb.shapes.class_names { renamed = data.renamed_names } end
     need(data.dir, "CIFAR-100 (binary version)")
     local names = assert(cb.cifar_names(data_path(data.dir) .. "/fine_label_names.txt", 100))
     -- as prompts spell them: "aquarium fish", not "aquarium_fish"
     for i = 1, #names do names[i] = names[i]:gsub("_", " ") end
     return names
+  end
+
+  -- A prompt: the shapes world's captions say "an orange circle", so its
+  -- prompts do too; CIFAR-100's templates stay as OpenAI wrote them ("a
+  -- photo of a apple.": their published prompts, whose accuracies the
+  -- chapters compare with).
+  function S.prompt(template, name)
+    local p = template:gsub("{class}", (name:gsub("%%", "%%%%")))
+    -- (the caption grammar's own rule: vowel() in engine/en_shapes_caption.c)
+    if data.source == "shapes" then p = p:gsub("%f[%w]a ([aeiouAEIOU])", "an %1") end
+    return p
   end
 
   -- Coarser views of the class list, for confusion matrices that stay
@@ -375,10 +389,11 @@ function M.new(nb)
   function S.class_groups()
     local names = S.class_names()
     if data.source == "shapes" then
+      names = cb.shapes.class_names()   -- the groups in the captions' own words, whatever the prompts say
       local colours, shapes = {}, {}
       for i = 1, 8 do
         colours[i] = names[(i - 1) * 8 + 1]:match("^(%S+)")
-        shapes[i] = names[i]:match("(%S+)$")
+        shapes[i] = names[i]:gsub("^%S+ ", "")      -- (a colour is one word; a shape may be two)
       end
       return { { title = "colour", names = colours, of = function(l) return l // 8 end },
                { title = "shape", names = shapes, of = function(l) return l % 8 end } }
