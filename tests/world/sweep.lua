@@ -33,6 +33,8 @@ end
 
 -- the short schedule: the same warm-up + cosine over fewer steps
 local SHORT = { vit = 600, rn = 150 }
+-- evaluation names renamed by a synonym (k colours and k shapes), measured on every point
+local RENAMED = { 0, 2, 4, 8 }
 local chosen = profile.data.caption_noise or {}
 -- the chosen world's rows are named by its rates (WORLD_TAG tells one choice from another)
 local tag = os.getenv("WORLD_TAG") or ""
@@ -55,8 +57,21 @@ local points = {
   -- the full schedule, to check that the short one ranks as it does: the
   -- profile itself, so with --cache build/cache this reads what `make
   -- report` computed (the same memo keys) rather than training again
-  { name = "chosen.full" .. tag, factor = rates_of(chosen), rate = -1, noise = chosen, full = true },
+  { name = "chosen.full" .. tag, factor = rates_of(chosen), rate = -1, noise = chosen, full = true, own = true },
 }
+-- synonyms alone at the full schedule: how rare a word may be in the
+-- captions and still be learnt (the evaluation names below use them)
+for _, r in ipairs { 0.002, 0.01, 0.1 } do
+  points[#points + 1] = { name = string.format(r >= 0.01 and "synonym-%.2f.full" or "synonym-%.3f.full", r), factor = "synonym", rate = r,
+                          noise = { synonym = r }, full = true }
+end
+-- merged hues on top of synonyms 0.1, at the full schedule: a colour word
+-- is its own hue's with probability 1 - merge and each neighbour's with
+-- merge / 2, so above merge = 2/3 a neighbour's name is the likelier one
+for _, m in ipairs { 0.5, 0.525, 0.55, 0.6 } do
+  points[#points + 1] = { name = string.format(math.abs(m * 100 - math.floor(m * 100 + 0.5)) < 1e-9 and "merge-%.2f.full" or "merge-%.3f.full", m), factor = "merge (synonym 0.10)", rate = m,
+                          noise = { synonym = 0.1, merge = m }, full = true }
+end
 local want = os.getenv("WORLD_POINTS")
 local picked = {}
 if want then for w in want:gmatch("[^,]+") do picked[w] = true end end
@@ -64,7 +79,7 @@ if want then for w in want:gmatch("[^,]+") do picked[w] = true end end
 local function measure(pt)
   local P = copy(profile)
   -- its own scratch files (BPE, training state); the full profile's own
-  P.name = pt.full and profile.name or ("world-" .. pt.name:gsub("[^%w]", "-"))
+  P.name = pt.own and profile.name or ("world-" .. pt.name:gsub("[^%w]", "-"))
   P.data.caption_noise = next(pt.noise) and pt.noise or nil
   for _, tw in ipairs { "vit", "rn" } do
     if not pt.full then P.towers[tw].train.steps = SHORT[tw] end
@@ -72,18 +87,31 @@ local function measure(pt)
   local S = study.new { memo = memo, profile = P, cb = cb }
   local names = S.class_names()
   local prompts = {}
-  for i, n in ipairs(names) do prompts[i] = "a photo of a " .. n end
+  for i, n in ipairs(names) do prompts[i] = S.prompt("a photo of a {class}", n) end
   local y = S.targets("cls_test", "labels"):totable()
   local row = { name = pt.name, factor = pt.factor, rate = pt.rate, noise = pt.noise,
                 steps = { vit = P.towers.vit.train.steps, rn = P.towers.rn.train.steps } }
-  for _, tw in ipairs { "vit", "rn" } do
-    local W = S.text_features(tw, prompts)
+  local function zeroshot(tw, texts)
+    local W = S.text_features(tw, texts)
     local pred = S.features(tw, "cls_test", "pooled"):normalize(2):matmul(W:transpose()):argmax(2):totable()
     local right = 0
     for i = 1, #y do if pred[i] == y[i] then right = right + 1 end end
+    return 100 * right / #y
+  end
+  for _, tw in ipairs { "vit", "rn" } do
     local probe = S.linear_probe(tw, "pooled", P.probe.C, "labels", nil, { fit = "cls_trainval", test = "cls_test" })
     local _, info = S.model(tw)
-    row[tw] = { zeroshot = 100 * right / #y, probe = 100 * probe.test, wall_s = info.wall_s }
+    row[tw] = { zeroshot = zeroshot(tw, prompts), probe = 100 * probe.test, wall_s = info.wall_s, renamed = {} }
+    -- the same towers with evaluation names that the captions use only at
+    -- the synonym rate (data.renamed_names; en_shapes_eval_name): k of the
+    -- colours and k of the shapes renamed
+    -- (a binary from before en_shapes_eval_name ignores `renamed`: no rows)
+    local can_rename = cb.shapes.class_names({ renamed = 8 })[2] ~= cb.shapes.class_names()[2]
+    for _, k in ipairs(can_rename and RENAMED or {}) do
+      local texts = {}
+      for i, n in ipairs(cb.shapes.class_names { renamed = k }) do texts[i] = S.prompt("a photo of a {class}", n) end
+      row[tw].renamed[#row[tw].renamed + 1] = { k = k, zeroshot = zeroshot(tw, texts) }
+    end
   end
   return row
 end
