@@ -651,6 +651,55 @@ en_tensor *en_device_result(en_op op, en_tensor *r, en_device dev) {
     return d;
 }
 
+en_tensor *en_device_empty(en_device dev, en_dtype dt, int nd, const int64_t *shape) {
+    if (dev == EN_CPU) return en_tensor_new(dt, nd, shape);
+    en_tensor *t = en_tensor_new_on(dev, dt, nd, shape);
+    if (!t) { /* mid-op: nothing to hand back to the caller; the message says how much */
+        fprintf(stderr, "%s\n", en_error_msg());
+        abort();
+    }
+    return t;
+}
+
+en_tensor *en_device_dense(en_tensor *t, en_device dev) {
+    if (!t) return NULL;
+    en_tensor *d = en_tensor_to(t, dev);
+    EN_ASSERT(d != NULL); /* out of device memory mid-op: en_error holds why */
+    if (en_tensor_is_contiguous(d)) return d;
+    en_tensor *c = en_contiguous(d);
+    en_tensor_release(d);
+    return c;
+}
+
+float *en_dev_f32(const en_tensor *t) {
+    if (!t) return NULL;
+    EN_ASSERT(t->dtype == EN_F32);
+    return en_tensor_data(t);
+}
+
+int64_t *en_dev_i64(const en_tensor *t) {
+    if (!t) return NULL;
+    EN_ASSERT(t->dtype == EN_I64);
+    return en_tensor_data(t);
+}
+
+int en_device_lacks(en_device dev, kn_kernel k) {
+    if (dev == EN_CPU) return 0;
+    const kn_backend *be = kn_backend_get(dev);
+    EN_ASSERT(be != NULL);
+    if (be->supports(k)) return 0;
+    kn_fallback_note(k);
+    return 1;
+}
+
+en_tensor *en_device_back(en_tensor *r, en_device dev) {
+    if (!r) return NULL;
+    en_tensor *d = en_tensor_to(r, dev);
+    en_tensor_release(r);
+    EN_ASSERT(d != NULL); /* out of device memory mid-op: en_error holds why */
+    return d;
+}
+
 static uint64_t gathers = 0;
 uint64_t en_device_gather_count(void) { return __atomic_load_n(&gathers, __ATOMIC_RELAXED); }
 
