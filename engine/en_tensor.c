@@ -700,6 +700,33 @@ en_tensor *en_device_back(en_tensor *r, en_device dev) {
     return d;
 }
 
+int en_tensor_move_(en_tensor *t, en_device dev) {
+    en_storage *s = t->storage;
+    if (s->device == (int)dev) return 0;
+    EN_ASSERT(!s->arena && !arena_active());
+    const kn_backend *from = kn_backend_get(s->device), *to = kn_backend_get(dev);
+    if (!to) return en_error("device %s is not available", dev == EN_CUDA ? "cuda" : "?");
+    en_storage *ns = dev == EN_CPU ? storage_new(s->nbytes) : storage_new_dev(to, s->nbytes);
+    if (!ns) return -1;
+    if (s->device == EN_CPU) to->copy(ns->data, s->data, s->nbytes, KN_COPY_H2D);
+    else if (dev == EN_CPU) from->copy(ns->data, s->data, s->nbytes, KN_COPY_D2H);
+    else { /* between two devices, by way of the host */
+        en_storage *h = storage_new(s->nbytes);
+        from->copy(h->data, s->data, s->nbytes, KN_COPY_D2H);
+        to->copy(ns->data, h->data, s->nbytes, KN_COPY_H2D);
+        storage_release(h);
+    }
+    t->storage = ns;
+    storage_release(s);
+    return 0;
+}
+
+void en_tensor_share_(en_tensor *t, const en_tensor *base) {
+    base->storage->refcount++;
+    storage_release(t->storage);
+    t->storage = base->storage;
+}
+
 static uint64_t gathers = 0;
 uint64_t en_device_gather_count(void) { return __atomic_load_n(&gathers, __ATOMIC_RELAXED); }
 
