@@ -49,6 +49,7 @@
 
 #include "en_autograd.h"
 #include "en_clip.h"
+#include "en_device.h"
 #include "en_error.h"
 #include "en_file.h"
 #include "en_pretrain.h"
@@ -306,6 +307,24 @@ static int clip_train(lua_State *L) {
     return 1;
 }
 
+/* m:to("cpu"|"cuda"): the parameters (with their gradients) and the
+ * batch-norm buffers move to the device in place; returns m. The forward
+ * passes then run there (m:encode_image sends each chunk once and brings
+ * the features back once). Training, saving and digests want the CPU. */
+static int clip_to(lua_State *L) {
+    en_clip *m = check_clip(L, 1);
+    int d = en_device_parse(luaL_checkstring(L, 2));
+    if (d < 0) return luaL_argerror(L, 2, en_error_msg());
+    if (en_clip_to(m, (en_device)d) < 0) return luaL_error(L, "m:to: %s", en_error_msg());
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int clip_device(lua_State *L) {
+    lua_pushstring(L, en_device_name(en_tensor_device(en_clip_logit_scale(check_clip(L, 1)))));
+    return 1;
+}
+
 static int clip_config(lua_State *L) { push_config(L, en_clip_get_config(check_clip(L, 1))); return 1; }
 
 static int clip_nparams(lua_State *L) {
@@ -468,7 +487,8 @@ void lx_model_open(lua_State *L) {
         {"encode_image", clip_encode_image}, {"encode_text", clip_encode_text},
         {"prepool", clip_prepool}, {"attnpool", clip_attnpool}, {"logit_scale", clip_logit_scale},
         {"scale", clip_scale}, {"train", clip_train}, {"config", clip_config}, {"nparams", clip_nparams},
-        {"params", clip_params}, {"save", clip_save}, {"free", clip_release}, {NULL, NULL},
+        {"params", clip_params}, {"save", clip_save}, {"free", clip_release}, {"to", clip_to},
+        {"device", clip_device}, {NULL, NULL},
     };
     if (lx_class_new(L, CLIP_MT, methods, clip_release)) {
         lua_pushcfunction(L, clip_digest); lua_setfield(L, -2, "__memo_digest");
