@@ -79,6 +79,16 @@ static en_clip *check_clip(lua_State *L, int i) {
     return u->m;
 }
 
+/* Saving and digests read the weights on the host: a model on a device is
+ * an error naming the way back, not an abort in the engine. */
+static en_clip *check_clip_cpu(lua_State *L, int i, const char *what) {
+    en_clip *m = check_clip(L, i);
+    en_device d = en_tensor_device(en_clip_logit_scale(m));
+    if (d != EN_CPU)
+        luaL_error(L, "m:%s: the model is on %s: move it back with m:to(\"cpu\") first", what, en_device_name(d));
+    return m;
+}
+
 static lx_clip *new_handle(lua_State *L) {
     lx_clip *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->m = NULL;
@@ -194,7 +204,7 @@ static int cb_clip_load(lua_State *L) {
 }
 
 static int clip_save(lua_State *L) {
-    en_clip *m = check_clip(L, 1);
+    en_clip *m = check_clip_cpu(L, 1, "save");
     if (en_clip_save(m, luaL_checkstring(L, 2)) < 0) { lua_pushnil(L); lua_pushstring(L, en_error_msg()); return 2; }
     lua_pushboolean(L, 1);
     return 1;
@@ -297,7 +307,9 @@ static int clip_logit_scale(lua_State *L) {
 }
 
 static int clip_scale(lua_State *L) {
-    lua_pushnumber(L, exp(en_tensor_item(en_clip_logit_scale(check_clip(L, 1)))));
+    en_tensor *s = en_tensor_cpu(en_clip_logit_scale(check_clip(L, 1))); /* one number, wherever it is */
+    lua_pushnumber(L, exp(en_tensor_item(s)));
+    en_tensor_release(s);
     return 1;
 }
 
@@ -354,7 +366,7 @@ static int cb_contrastive_loss(lua_State *L) {
 /* ---- memo: models as their checkpoint bytes, in memory --------------------- */
 
 static int clip_digest(lua_State *L) {
-    en_clip *m = check_clip(L, 1);
+    en_clip *m = check_clip_cpu(L, 1, "digest (memo)");
     en_params *p = en_clip_params(m);
     en_sha256 s;
     en_sha256_init(&s);
@@ -370,7 +382,7 @@ static int clip_digest(lua_State *L) {
 }
 
 static int clip_pack(lua_State *L) {
-    en_clip *m = check_clip(L, 1);
+    en_clip *m = check_clip_cpu(L, 1, "pack (memo)");
     void **slot = lx_box_new(L);   /* owns the bytes whatever happens next */
     size_t n;
     if (en_clip_save_mem(m, slot, &n) < 0) return luaL_error(L, "memo: %s", en_error_msg());

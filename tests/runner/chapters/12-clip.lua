@@ -23,6 +23,8 @@ local okd, ed = pcall(m.to, m, "cuda")
 if okd then
   assert(m:device() == "cuda")
   local fd = m:encode_image(imgs) -- chunks go over once, features come back on the host
+  local oks, es = pcall(m.save, m, "never-written.safetensors")
+  assert(not oks and es:find('m:to%("cpu"%)'), es)
   m:to("cpu")
   -- fp32 GEMMs of K <= 128 terms of size ~1 round to ~128 * 2^-24 = 8e-6 per layer, three
   -- layers and a projection: 1e-4 bounds it with room (tf32 would need 1e-2)
