@@ -553,7 +553,7 @@ en_tensor *en_tensor_new_on(en_device dev, en_dtype dt, int ndim, const int64_t 
     en_tensor *t = header_new();
     t->dtype = dt;
     t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape); /* a 0-dim tensor may pass NULL */
     en_tensor_set_dense_strides(t);
     t->storage = s;
     if (t->arena) arena_hold(t);
