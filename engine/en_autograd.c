@@ -7,6 +7,7 @@
 
 #include "en_error.h"
 #include "en_opdef.h"
+#include "en_tensor_internal.h"
 
 static int grad_on = 1;
 static en_node **tape = NULL;
@@ -250,4 +251,19 @@ float *en_params_data(en_params *p) { return p->data ? en_tensor_f32(p->data) : 
 float *en_params_grad(en_params *p) { return p->grad ? en_tensor_f32(p->grad) : NULL; }
 void en_params_zero_grad(en_params *p) {
     if (p->grad) memset(en_tensor_f32(p->grad), 0, (size_t)p->capnumel * sizeof(float));
+}
+
+int en_params_to(en_params *p, en_device dev) {
+    if (!p->data || en_tensor_device(p->data) == dev) return 0;
+    /* gradients first: if they cannot move, the values have not either */
+    if (en_tensor_move_(p->grad, dev) < 0) return -1;
+    if (en_tensor_move_(p->data, dev) < 0) {
+        EN_ASSERT(en_tensor_move_(p->grad, en_tensor_device(p->data)) == 0);
+        return -1;
+    }
+    for (int i = 0; i < p->n; i++) {
+        en_tensor_share_(p->t[i], p->data);
+        if (p->t[i]->grad) en_tensor_share_(p->t[i]->grad, p->grad);
+    }
+    return 0;
 }

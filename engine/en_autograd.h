@@ -69,5 +69,10 @@ int64_t    en_params_numel(const en_params *p);              /* total floats */
 float     *en_params_data(en_params *p);                     /* flat, numel floats */
 float     *en_params_grad(en_params *p);                     /* flat, numel floats */
 void       en_params_zero_grad(en_params *p);
+/* Moves the flat buffers (values and gradients) to dev; every parameter
+ * tensor (and its grad view) follows in place, so pointers to them stay
+ * valid. 0, or -1 with en_error (device not available, out of memory:
+ * then nothing moved). en_params_data/_grad are host pointers: only on the CPU. */
+int        en_params_to(en_params *p, en_device dev);
 
 #endif

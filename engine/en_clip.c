@@ -8,6 +8,7 @@
 
 #include "en_clip_internal.h"
 #include "en_error.h"
+#include "en_tensor_internal.h"
 
 /* ---- configuration ------------------------------------------------------- */
 
@@ -191,6 +192,13 @@ const en_clip_config *en_clip_get_config(const en_clip *m) { return &m->cfg; }
 en_params *en_clip_params(en_clip *m) { return m->p; }
 en_tensor *en_clip_logit_scale(en_clip *m) { return m->logit_scale; }
 void en_clip_set_train(en_clip *m, int train) { m->train = train; }
+
+int en_clip_to(en_clip *m, en_device dev) {
+    if (en_params_to(m->p, dev) < 0) return -1;
+    for (int i = 0; i < m->nbuf; i++)
+        if (en_tensor_move_(m->buf[i], dev) < 0) return en_error_prefix("clip: buffer %s", m->buf_name[i]);
+    return 0;
+}
 
 /* ---- forward --------------------------------------------------------------- */
 

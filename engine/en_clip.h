@@ -82,6 +82,11 @@ int        en_clip_encode_images_precision(en_clip *m, const float *images, int6
 /* BatchNorm mode for the ResNet: 1 = training statistics (and updates of the
  * running ones), 0 = running statistics (inference, the default). */
 void       en_clip_set_train(en_clip *m, int train);
+/* Moves the parameters (with their gradients) and buffers to dev; the
+ * forward passes then run there with inputs on any device. 0, or -1 with
+ * en_error. Checkpoint saving and the CPU-only paths (batched encoding,
+ * pre-training) want the model on the CPU. */
+int        en_clip_to(en_clip *m, en_device dev);
 
 /* Checkpoints: safetensors with OpenAI's key names. Hyper-parameters come
  * from __metadata__ when present (keys named after the CLIP constructor's

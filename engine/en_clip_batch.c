@@ -46,17 +46,27 @@ int en_clip_encode_images_precision(en_clip *m, const float *images, int64_t n, 
     /* bf16: the linear layers' weights converted once for the whole split
      * (en_bf16.h); where the CPU cannot, float32 (en_clip_bf16_active says so) */
     en_params *P = en_clip_params(m);
-    int bf16 = prec == EN_PREC_BF16 && en_bf16_begin(en_params_data(P), en_params_numel(P));
+    /* a model moved to a device (en_clip_to) gets each chunk there once and
+     * gives its features back once; bf16 is the CPU's scope */
+    en_device dev = en_tensor_device(en_clip_logit_scale(m));
+    int bf16 = prec == EN_PREC_BF16 && dev == EN_CPU && en_bf16_begin(en_params_data(P), en_params_numel(P));
     int rc = 0;
     for (int64_t a = 0; a < n && !rc; a += chunk) {
         int64_t b = a + chunk < n ? a + chunk : n;
         en_tensor *x = en_tensor_from_f32(EN_DIMS(b - a, 3, R, R), images + (size_t)a * 3 * (size_t)px);
         if (!normalized) en_clip_normalize(en_tensor_f32(x), b - a, px, NULL, NULL);
+        if (dev != EN_CPU) {
+            en_tensor *xd = en_tensor_to(x, dev);
+            en_tensor_release(x);
+            if (!xd) { rc = -1; break; }
+            x = xd;
+        }
         en_tensor *f = prepool ? en_clip_image_prepool(m, x) : en_clip_encode_image(m, x);
         en_tensor_release(x);
         if (!f) { rc = -1; break; }
-        en_tensor *fc = en_contiguous(f);
+        en_tensor *fh = en_tensor_cpu(f), *fc = en_contiguous(fh);
         en_tensor_release(f);
+        en_tensor_release(fh);
         if (en_tensor_numel(fc) != (b - a) * per) {
             en_tensor_release(fc);
             rc = en_error("clip: the encoder gave %lld values per image, expected %lld",

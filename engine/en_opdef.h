@@ -70,6 +70,23 @@ en_device en_device_of(int n, en_tensor *const *ts);
  * op: with dev = en_device_of(...) != EN_CPU, call the op itself on
  * en_device_host() copies and return en_device_result(op, result, dev). */
 en_tensor *en_device_result(en_op op, en_tensor *r, en_device dev);
+/* The device path of an op (every operand moved to the op's device, the
+ * kernels of that device's back end, the result on it):
+ * en_device_empty() makes an output on dev (EN_CPU: en_tensor_new; out of
+ * device memory aborts, the message naming the size is on stderr and in
+ * en_error_msg); en_device_dense() gives t dense on dev (t itself, retained,
+ * when it already is; NULL passes through); en_dev_f32()/en_dev_i64() are
+ * the back end's pointers of a tensor on any device (NULL for NULL), for
+ * that tensor's back end only; en_device_lacks() answers 1 when dev's back
+ * end has no kernel k and counts the run (kn_fallback_note): the op then
+ * calls itself on en_device_host() copies and en_device_back() moves the
+ * host result to dev (r released; NULL passes through). */
+en_tensor *en_device_empty(en_device dev, en_dtype dt, int nd, const int64_t *shape);
+en_tensor *en_device_dense(en_tensor *t, en_device dev);
+float *en_dev_f32(const en_tensor *t);
+int64_t *en_dev_i64(const en_tensor *t);
+int en_device_lacks(en_device dev, kn_kernel k);
+en_tensor *en_device_back(en_tensor *r, en_device dev);
 /* Aborts with a message when grad mode is on and one of the n tensors
  * requires grad: autograd has no device path yet, and host copies would
  * drop the gradient silently. Every device path calls it first. */

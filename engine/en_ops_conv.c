@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "en_device.h"
 #include "en_error.h"
 #include "en_opdef.h"
 
@@ -31,7 +32,28 @@ static int check_vec(const char *op, const char *what, const en_tensor *t, int64
     return 0;
 }
 
-static float *f32_or_null(const en_tensor *t) { return t ? en_tensor_f32(t) : NULL; }
+/* the back end's pointer (any device), NULL for NULL */
+static float *f32_or_null(const en_tensor *t) { return en_dev_f32(t); }
+
+/* On a device: 1 (and *r the result, on the device) when the op ran on
+ * host copies because the device lacks kernel k (counted); 0 to go on.
+ * Every op of this file checks its arguments before it asks. */
+#define DEVICE_OR_HOST(k, call_on_hosts)                                          \
+    do {                                                                          \
+        if (dev != EN_CPU) {                                                      \
+            en_device_grad_guard(op_id, 3, ops);                                  \
+            if (en_device_lacks(dev, k)) {                                        \
+                en_tensor *h0 = en_device_host(ops[0]);                           \
+                en_tensor *h1 = ops[1] ? en_device_host(ops[1]) : NULL;           \
+                en_tensor *h2 = ops[2] ? en_device_host(ops[2]) : NULL;           \
+                en_tensor *r_ = (call_on_hosts);                                  \
+                en_tensor_release(h0);                                            \
+                en_tensor_release(h1);                                            \
+                en_tensor_release(h2);                                            \
+                return en_device_back(r_, dev);                                   \
+            }                                                                     \
+        }                                                                         \
+    } while (0)
 
 /* A parameter gradient the kernels add into: zero it first when the
  * autograd hands it over as fresh memory (acc = 0). */
@@ -42,8 +64,8 @@ static float *param_grad(en_node *n, int i, size_t numel) {
     return g;
 }
 
-static en_tensor *scratch_tensor(size_t floats) {
-    return en_tensor_empty(EN_DIMS((int64_t)(floats ? floats : 1)));
+static en_tensor *scratch_tensor(en_device dev, size_t floats) {
+    return en_device_empty(dev, EN_F32, EN_DIMS((int64_t)(floats ? floats : 1)));
 }
 
 /* ---- conv2d and conv_transpose2d ------------------------------------------- */
@@ -75,19 +97,24 @@ static en_tensor *conv_common(int transposed, en_tensor *x, en_tensor *w, en_ten
         return en_error("%s: kernel %d does not fit input %dx%d with padding %d", op, K, H, W,
                         pad), NULL;
 
-    en_tensor *xc = en_contiguous(x), *wc = en_contiguous(w), *bc = b ? en_contiguous(b) : NULL;
+    en_tensor *ops[3] = {x, w, b};
+    en_device dev = en_device_of(3, ops);
+    en_op op_id = transposed ? EN_OP_CONV_TRANSPOSE2D : EN_OP_CONV2D;
+    DEVICE_OR_HOST(transposed ? KN_K_CONV_TRANSPOSE2D : KN_K_CONV2D,
+                   conv_common(transposed, h0, h1, h2, stride, pad, outpad));
+    en_tensor *xc = en_device_dense(x, dev), *wc = en_device_dense(w, dev), *bc = en_device_dense(b, dev);
     const kn_backend *be = en_backend_of(xc);
-    en_tensor *y = en_tensor_empty(EN_DIMS(N, OC, OH, OW));
+    en_tensor *y = en_device_empty(dev, EN_F32, EN_DIMS(N, OC, OH, OW));
     size_t ns = transposed ? be->convt2d_scratch(N, C, H, W, OC, K, K, stride, pad, outpad)
                            : be->conv2d_scratch(N, C, H, W, OC, K, K, stride, pad);
-    en_tensor *scr = scratch_tensor(ns);
+    en_tensor *scr = scratch_tensor(dev, ns);
     if (transposed)
-        be->convt2d_fwd(en_tensor_f32(y), en_tensor_f32(scr), en_tensor_f32(xc),
-                        en_tensor_f32(wc), f32_or_null(bc), N, C, H, W, OC, K, K, stride, pad,
+        be->convt2d_fwd(en_dev_f32(y), en_dev_f32(scr), en_dev_f32(xc),
+                        en_dev_f32(wc), f32_or_null(bc), N, C, H, W, OC, K, K, stride, pad,
                         outpad);
     else
-        be->conv2d_fwd(en_tensor_f32(y), en_tensor_f32(scr), en_tensor_f32(xc),
-                       en_tensor_f32(wc), f32_or_null(bc), N, C, H, W, OC, K, K, stride, pad);
+        be->conv2d_fwd(en_dev_f32(y), en_dev_f32(scr), en_dev_f32(xc),
+                       en_dev_f32(wc), f32_or_null(bc), N, C, H, W, OC, K, K, stride, pad);
     en_tensor_release(scr);
     en_tensor *in[3] = {xc, wc, bc};
     en_node *n = en_tape_record(transposed ? EN_OP_CONV_TRANSPOSE2D : EN_OP_CONV2D, y, 3, in);
@@ -123,7 +150,7 @@ static void conv_backward_common(int transposed, en_node *n, const float *g) {
     const float *xp = en_tensor_f32(n->in[0]), *wp = en_tensor_f32(n->in[1]);
     size_t ns = transposed ? be->convt2d_scratch(N, C, H, W, OC, K, K, stride, pad, outpad)
                            : be->conv2d_scratch(N, C, H, W, OC, K, K, stride, pad);
-    en_tensor *scr = scratch_tensor(ns);
+    en_tensor *scr = scratch_tensor(en_tensor_device(n->out), ns);
     if (transposed)
         be->convt2d_bwd(gx, gw, gb, en_tensor_f32(scr), g, xp, wp, N, C, H, W, OC, K, K,
                         stride, pad, outpad, ax);
@@ -170,12 +197,16 @@ en_tensor *en_max_pool2d(en_tensor *x, int k, int stride, int pad) {
     int OH, OW;
     if (pool_check("max_pool2d", x, k, &stride, pad, &OH, &OW)) return NULL;
     int N = (int)x->shape[0], C = (int)x->shape[1], H = (int)x->shape[2], W = (int)x->shape[3];
+    en_tensor *ops[3] = {x, NULL, NULL};
+    en_device dev = en_tensor_device(x);
+    en_op op_id = EN_OP_MAX_POOL2D;
+    DEVICE_OR_HOST(KN_K_POOL2D, en_max_pool2d(h0, k, stride, pad));
     en_tensor *xc = en_contiguous(x);
-    en_tensor *y = en_tensor_empty(EN_DIMS(N, C, OH, OW));
+    en_tensor *y = en_device_empty(dev, EN_F32, EN_DIMS(N, C, OH, OW));
     /* the argmax indices (int32) live in a float tensor of the same size */
-    en_tensor *idx = en_tensor_empty(EN_DIMS(N, C, OH, OW));
-    en_backend_of(xc)->maxpool2d_fwd(en_tensor_f32(y), (int32_t *)en_tensor_f32(idx),
-                                     en_tensor_f32(xc), N, C, H, W, k, k, stride, pad);
+    en_tensor *idx = en_device_empty(dev, EN_F32, EN_DIMS(N, C, OH, OW));
+    en_backend_of(xc)->maxpool2d_fwd(en_dev_f32(y), (int32_t *)en_dev_f32(idx),
+                                     en_dev_f32(xc), N, C, H, W, k, k, stride, pad);
     en_node *n = record_pool(EN_OP_MAX_POOL2D, y, xc, OH, OW, k, stride, pad, 0);
     if (n)
         n->saved[0] = idx;
@@ -189,9 +220,13 @@ en_tensor *en_avg_pool2d(en_tensor *x, int k, int stride, int pad, int count_inc
     int OH, OW;
     if (pool_check("avg_pool2d", x, k, &stride, pad, &OH, &OW)) return NULL;
     int N = (int)x->shape[0], C = (int)x->shape[1], H = (int)x->shape[2], W = (int)x->shape[3];
+    en_tensor *ops[3] = {x, NULL, NULL};
+    en_device dev = en_tensor_device(x);
+    en_op op_id = EN_OP_AVG_POOL2D;
+    DEVICE_OR_HOST(KN_K_POOL2D, en_avg_pool2d(h0, k, stride, pad, count_include_pad));
     en_tensor *xc = en_contiguous(x);
-    en_tensor *y = en_tensor_empty(EN_DIMS(N, C, OH, OW));
-    en_backend_of(xc)->avgpool2d_fwd(en_tensor_f32(y), en_tensor_f32(xc), N, C, H, W, k, k,
+    en_tensor *y = en_device_empty(dev, EN_F32, EN_DIMS(N, C, OH, OW));
+    en_backend_of(xc)->avgpool2d_fwd(en_dev_f32(y), en_dev_f32(xc), N, C, H, W, k, k,
                                      stride, pad, count_include_pad != 0);
     record_pool(EN_OP_AVG_POOL2D, y, xc, OH, OW, k, stride, pad, count_include_pad != 0);
     en_tensor_release(xc);
@@ -203,9 +238,13 @@ en_tensor *en_adaptive_avg_pool2d(en_tensor *x, int OH, int OW) {
     if (OH < 1 || OW < 1)
         return en_error("adaptive_avg_pool2d: output size %dx%d", OH, OW), NULL;
     int N = (int)x->shape[0], C = (int)x->shape[1], H = (int)x->shape[2], W = (int)x->shape[3];
+    en_tensor *ops[3] = {x, NULL, NULL};
+    en_device dev = en_tensor_device(x);
+    en_op op_id = EN_OP_ADAPTIVE_AVG_POOL2D;
+    DEVICE_OR_HOST(KN_K_POOL2D, en_adaptive_avg_pool2d(h0, OH, OW));
     en_tensor *xc = en_contiguous(x);
-    en_tensor *y = en_tensor_empty(EN_DIMS(N, C, OH, OW));
-    en_backend_of(xc)->adaptive_avgpool2d_fwd(en_tensor_f32(y), en_tensor_f32(xc), N, C, H, W,
+    en_tensor *y = en_device_empty(dev, EN_F32, EN_DIMS(N, C, OH, OW));
+    en_backend_of(xc)->adaptive_avgpool2d_fwd(en_dev_f32(y), en_dev_f32(xc), N, C, H, W,
                                               OH, OW);
     record_pool(EN_OP_ADAPTIVE_AVG_POOL2D, y, xc, OH, OW, 0, 0, 0, 0);
     en_tensor_release(xc);
@@ -256,14 +295,19 @@ static en_tensor *upsample(en_op op, en_tensor *x, int OH, int OW, double sh, do
     }
     if (OH < 1 || OW < 1)
         return en_error("%s: output size %dx%d is empty", name, OH, OW), NULL;
+    en_tensor *ops[3] = {x, NULL, NULL};
+    en_device dev = en_tensor_device(x);
+    en_op op_id = op;
+    /* sizes (sh = sw = 0 now) or the scales given: the host run sees the same */
+    DEVICE_OR_HOST(KN_K_UPSAMPLE, upsample(op, h0, OH, OW, sh, sw, align_corners));
     en_tensor *xc = en_contiguous(x);
-    en_tensor *y = en_tensor_empty(EN_DIMS(N, C, OH, OW));
+    en_tensor *y = en_device_empty(dev, EN_F32, EN_DIMS(N, C, OH, OW));
     const kn_backend *be = en_backend_of(xc);
     if (op == EN_OP_UPSAMPLE_NEAREST)
-        be->upsample_nearest_fwd(en_tensor_f32(y), en_tensor_f32(xc), N, C, H, W, OH, OW, sh,
+        be->upsample_nearest_fwd(en_dev_f32(y), en_dev_f32(xc), N, C, H, W, OH, OW, sh,
                                  sw);
     else
-        be->upsample_bilinear_fwd(en_tensor_f32(y), en_tensor_f32(xc), N, C, H, W, OH, OW,
+        be->upsample_bilinear_fwd(en_dev_f32(y), en_dev_f32(xc), N, C, H, W, OH, OW,
                                   align_corners != 0, sh, sw);
     en_node *n = en_tape_record(op, y, 1, &xc);
     if (n) {
@@ -330,15 +374,43 @@ en_tensor *en_batch_norm2d(en_tensor *x, en_tensor *gamma, en_tensor *beta,
         return en_error("batch_norm2d: training needs more than one value per channel, got "
                         "input (%d, %d, %lld, %lld)", N, C, (long long)x->shape[2],
                         (long long)x->shape[3]), NULL;
-    en_tensor *xc = en_contiguous(x);
-    en_tensor *gc = gamma ? en_contiguous(gamma) : NULL, *bc = beta ? en_contiguous(beta) : NULL;
-    en_tensor *y = en_tensor_empty(xc->ndim, xc->shape);
-    en_tensor *mean = en_tensor_empty(EN_DIMS(C)), *rstd = en_tensor_empty(EN_DIMS(C));
-    en_backend_of(xc)->batchnorm2d_fwd(en_tensor_f32(y), en_tensor_f32(mean),
-                                       en_tensor_f32(rstd), f32_or_null(running_mean),
-                                       f32_or_null(running_var), en_tensor_f32(xc),
+    en_tensor *ops[3] = {x, gamma, beta};
+    en_tensor *all[5] = {x, gamma, beta, running_mean, running_var};
+    en_device dev = en_device_of(5, all);
+    en_op op_id = EN_OP_BATCH_NORM2D;
+    if (dev != EN_CPU && training && running_mean &&
+        (en_tensor_device(running_mean) != dev || en_tensor_device(running_var) != dev))
+        /* the update would land in a temporary copy */
+        return en_error("batch_norm2d: training on %s with the running statistics on %s: move "
+                        "the model's buffers with it", en_device_name(dev),
+                        en_device_name(en_tensor_device(running_mean))), NULL;
+    if (dev != EN_CPU) {
+        en_device_grad_guard(op_id, 3, ops);
+        if (en_device_lacks(dev, KN_K_BATCHNORM2D)) {
+            en_tensor *h[5];
+            for (int i = 0; i < 5; i++) h[i] = all[i] ? en_device_host(all[i]) : NULL;
+            en_tensor *r = en_batch_norm2d(h[0], h[1], h[2], h[3], h[4], training, momentum, eps);
+            /* training updated the host copies of the statistics: write them back */
+            if (r && training && running_mean) {
+                en_device_upload_(running_mean, h[3]);
+                en_device_upload_(running_var, h[4]);
+            }
+            for (int i = 0; i < 5; i++) en_tensor_release(h[i]);
+            return en_device_back(r, dev);
+        }
+    }
+    en_tensor *xc = en_device_dense(x, dev), *gc = en_device_dense(gamma, dev), *bc = en_device_dense(beta, dev);
+    /* eval reads the statistics only: a host copy moved over serves */
+    en_tensor *rm = en_device_dense(running_mean, dev), *rv = en_device_dense(running_var, dev);
+    en_tensor *y = en_device_empty(dev, EN_F32, xc->ndim, xc->shape);
+    en_tensor *mean = en_device_empty(dev, EN_F32, EN_DIMS(C)), *rstd = en_device_empty(dev, EN_F32, EN_DIMS(C));
+    en_backend_of(xc)->batchnorm2d_fwd(en_dev_f32(y), en_dev_f32(mean),
+                                       en_dev_f32(rstd), f32_or_null(rm),
+                                       f32_or_null(rv), en_dev_f32(xc),
                                        f32_or_null(gc), f32_or_null(bc), N, C, HW,
                                        training != 0, momentum, eps);
+    en_tensor_release(rm);
+    en_tensor_release(rv);
     en_tensor *in[3] = {xc, gc, bc};
     en_node *n = en_tape_record(EN_OP_BATCH_NORM2D, y, 3, in);
     if (n) {

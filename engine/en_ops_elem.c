@@ -77,16 +77,31 @@ static void nd_apply(int f, float *out, int nd, const int64_t *shape, const floa
 static en_tensor *binary(en_op op, const char *name, en_tensor *a, en_tensor *b) {
     en_tensor *ab[2] = {a, b};
     en_device dev = en_device_of(2, ab);
-    if (dev != EN_CPU) { /* no device kernel yet: on host copies, counted */
-        en_device_grad_guard(op, 2, ab);
-        en_tensor *ha = en_device_host(a), *hb = en_device_host(b);
-        en_tensor *r = binary(op, name, ha, hb);
-        en_tensor_release(ha);
-        en_tensor_release(hb);
-        return en_device_result(op, r, dev);
-    }
     int nd = 0;
     int64_t shape[EN_MAX_DIMS], sa[EN_MAX_DIMS], sb[EN_MAX_DIMS];
+    if (dev != EN_CPU) {
+        en_device_grad_guard(op, 2, ab);
+        if (en_device_lacks(dev, KN_K_BINARY)) { /* the CPU's loop on host copies, counted */
+            en_tensor *ha = en_device_host(a), *hb = en_device_host(b);
+            en_tensor *r = binary(op, name, ha, hb);
+            en_tensor_release(ha);
+            en_tensor_release(hb);
+            return en_device_back(r, dev);
+        }
+        if (bcast_shape(name, a, b, &nd, shape)) return NULL;
+        /* operands keep their strides on the device (a host one is copied over) */
+        en_tensor *da = en_tensor_to(a, dev), *db = en_tensor_to(b, dev);
+        EN_ASSERT(da && db); /* out of device memory: en_error_msg() says how much */
+        en_tensor *out = en_device_empty(dev, EN_F32, nd, shape);
+        bcast_strides(da, nd, shape, sa);
+        bcast_strides(db, nd, shape, sb);
+        kn_binary f = op == EN_OP_ADD ? KN_B_ADD : op == EN_OP_SUB ? KN_B_SUB : op == EN_OP_MUL ? KN_B_MUL : KN_B_DIV;
+        kn_backend_get(dev)->binary_nd(f, en_dev_f32(out), nd, shape, en_dev_f32(da), sa, en_dev_f32(db), sb,
+                                       NULL, NULL);
+        en_tensor_release(da);
+        en_tensor_release(db);
+        return out;
+    }
     if (bcast_shape(name, a, b, &nd, shape)) return NULL;
     en_tensor *out = en_tensor_empty(nd, shape);
     float *o = en_tensor_f32(out);
@@ -213,6 +228,12 @@ en_tensor *en_sigmoid(en_tensor *a) { return unary(EN_OP_SIGMOID, KN_U_SIGMOID, 
 en_tensor *en_tanh(en_tensor *a) { return unary(EN_OP_TANH, KN_U_TANH, a, 0, 0); }
 
 int en_all_finite(const en_tensor *x) {
+    if (en_tensor_device(x) != EN_CPU) { /* a yes/no for the host: read it there */
+        en_tensor *h = en_device_host((en_tensor *)x);
+        int ok = en_all_finite(h);
+        en_tensor_release(h);
+        return ok;
+    }
     int64_t n = en_tensor_numel(x);
     const float *p = en_tensor_f32(x);
     int ok = 1;

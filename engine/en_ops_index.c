@@ -12,6 +12,42 @@ static en_tensor *gather(en_op op, const char *name, en_tensor *x, const en_tens
     if (x->ndim < 1) return en_error("%s: a 0-dim source", name), NULL;
     if (op == EN_OP_EMBEDDING && x->ndim != 2) return en_error("embedding: weight must be (V, C)"), NULL;
     int64_t V = x->shape[0], row = V ? en_tensor_numel(x) / V : 0, M = en_tensor_numel(idx);
+    en_device dev = en_tensor_device(x);
+    if (dev != EN_CPU || en_tensor_device(idx) != EN_CPU) {
+        if (dev == EN_CPU) dev = en_tensor_device(idx);
+        en_device_grad_guard(op, 1, &x);
+        /* the indices are checked on the host (a few numbers), then used where x is */
+        en_tensor *hi = en_device_host((en_tensor *)idx);
+        if (en_device_lacks(dev, KN_K_GATHER)) {
+            en_tensor *hx = en_device_host(x), *r = gather(op, name, hx, hi);
+            en_tensor_release(hx);
+            en_tensor_release(hi);
+            return en_device_back(r, dev);
+        }
+        const int64_t *hp = en_tensor_i64(hi);
+        for (int64_t i = 0; i < M; i++)
+            if (hp[i] < 0 || hp[i] >= V) {
+                en_tensor_release(hi);
+                return en_error("%s: index %lld out of range [0, %lld)", name, (long long)hp[i], (long long)V), NULL;
+            }
+        int64_t shape[EN_MAX_DIMS];
+        int nd = 0;
+        if (op == EN_OP_EMBEDDING) {
+            if (idx->ndim + 1 > EN_MAX_DIMS) return en_tensor_release(hi), en_error("embedding: too many dims"), NULL;
+            for (int i = 0; i < idx->ndim; i++) shape[nd++] = idx->shape[i];
+            shape[nd++] = row;
+        } else {
+            shape[nd++] = M;
+            for (int i = 1; i < x->ndim; i++) shape[nd++] = x->shape[i];
+        }
+        en_tensor *xc = en_device_dense(x, dev), *di = en_device_dense(hi, dev);
+        en_tensor *out = en_device_empty(dev, EN_F32, nd, shape);
+        en_backend_of(xc)->gather_rows(en_dev_f32(out), en_dev_f32(xc), en_dev_i64(di), M, row);
+        en_tensor_release(xc);
+        en_tensor_release(di);
+        en_tensor_release(hi);
+        return out;
+    }
     en_tensor *ic = en_tensor_is_contiguous(idx) ? en_tensor_retain((en_tensor *)idx) : en_tensor_clone(idx);
     const int64_t *ip = en_tensor_i64(ic);
     for (int64_t i = 0; i < M; i++)
@@ -80,6 +116,35 @@ en_tensor *en_concat(int n, en_tensor *const *ts, int axis) {
     int64_t outer = 1, inner = 1;
     for (int i = 0; i < d; i++) outer *= shape[i];
     for (int i = d + 1; i < ts[0]->ndim; i++) inner *= shape[i];
+    en_device dev = en_device_of(n, ts);
+    if (dev != EN_CPU) {
+        en_device_grad_guard(EN_OP_CONCAT, n, ts);
+        en_tensor **hs = NULL;
+        if (en_device_lacks(dev, KN_K_COPY_ND)) {
+            hs = malloc((size_t)n * sizeof *hs);
+            EN_ASSERT(hs != NULL);
+            for (int k = 0; k < n; k++) hs[k] = en_device_host(ts[k]);
+            en_tensor *r = en_concat(n, hs, axis);
+            for (int k = 0; k < n; k++) en_tensor_release(hs[k]);
+            free(hs);
+            return en_device_back(r, dev);
+        }
+        /* each part copied, strides and all (an expanded class token too),
+         * into its slab of the output */
+        en_tensor *out = en_device_empty(dev, EN_F32, ts[0]->ndim, shape);
+        const kn_backend *be = en_backend_of(out);
+        int64_t off = 0;
+        for (int k = 0; k < n; k++) {
+            en_tensor *dk = en_tensor_to(ts[k], dev);
+            EN_ASSERT(dk != NULL); /* out of device memory: en_error_msg() says how much */
+            if (en_tensor_numel(dk))
+                be->copy_nd(en_dev_f32(out) + off * out->stride[d], out->stride, en_dev_f32(dk), dk->stride,
+                            dk->ndim, dk->shape, 0);
+            off += ts[k]->shape[d];
+            en_tensor_release(dk);
+        }
+        return out;
+    }
     en_tensor *out = en_tensor_empty(ts[0]->ndim, shape);
     en_tensor **cs = malloc((size_t)n * sizeof *cs);
     EN_ASSERT(cs != NULL);

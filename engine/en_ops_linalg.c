@@ -43,10 +43,40 @@ static int shape_err(const char *op, const en_tensor *a, const en_tensor *b) {
                     en_tensor_shape_str(b, y, sizeof y));
 }
 
+/* K == 0: the product is zero (on whichever device out is). */
+static void zero_out(en_tensor *out) {
+    if (en_tensor_device(out) == EN_CPU) en_tensor_fill_(out, 0);
+    else en_backend_of(out)->memzero(en_dev_f32(out), (size_t)en_tensor_numel(out) * sizeof(float));
+}
+
+static en_tensor *matmul_on(en_tensor *a, en_tensor *b, en_device dev);
+
 en_tensor *en_matmul(en_tensor *a, en_tensor *b) {
     if (a->ndim < 2 || b->ndim < 2) return shape_err("matmul", a, b), NULL;
-    int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1];
+    int64_t K = a->shape[a->ndim - 1];
     if (b->shape[b->ndim - 2] != K) return shape_err("matmul", a, b), NULL;
+    en_tensor *ab[2] = {a, b};
+    en_device dev = en_device_of(2, ab);
+    if (dev == EN_CPU) return matmul_on(a, b, EN_CPU);
+    en_device_grad_guard(EN_OP_MATMUL, 2, ab);
+    if (en_device_lacks(dev, b->ndim == 2 ? KN_K_GEMM : KN_K_GEMM_BATCHED)) {
+        en_tensor *ha = en_device_host(a), *hb = en_device_host(b), *r = en_matmul(ha, hb);
+        en_tensor_release(ha);
+        en_tensor_release(hb);
+        return en_device_back(r, dev);
+    }
+    /* both on the device, strides kept: transposed views reach GEMM as transposes */
+    en_tensor *da = en_tensor_to(a, dev), *db = en_tensor_to(b, dev);
+    EN_ASSERT(da && db); /* out of device memory: en_error_msg() says how much */
+    en_tensor *r = matmul_on(da, db, dev);
+    en_tensor_release(da);
+    en_tensor_release(db);
+    return r;
+}
+
+/* a, b on dev (checked shapes but for the batch dims) */
+static en_tensor *matmul_on(en_tensor *a, en_tensor *b, en_device dev) {
+    int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1];
     const kn_backend *be = en_backend_of(a);
     int ta, tb, lda, ldb;
     int64_t oshape[EN_MAX_DIMS];
@@ -59,10 +89,10 @@ en_tensor *en_matmul(en_tensor *a, en_tensor *b) {
         ond = a->ndim;
         memcpy(oshape, a->shape, sizeof(int64_t) * ond);
         oshape[ond - 1] = N;
-        out = en_tensor_empty(ond, oshape);
-        if (K == 0) en_tensor_fill_(out, 0);
-        else be->gemm(ta, tb, (int)Mf, (int)N, (int)K, 1.0f, en_tensor_f32(aa), lda,
-                      en_tensor_f32(bb), ldb, 0.0f, en_tensor_f32(out), (int)N);
+        out = en_device_empty(dev, EN_F32, ond, oshape);
+        if (K == 0) zero_out(out);
+        else be->gemm(ta, tb, (int)Mf, (int)N, (int)K, 1.0f, en_dev_f32(aa), lda,
+                      en_dev_f32(bb), ldb, 0.0f, en_dev_f32(out), (int)N);
     } else {
         if (a->ndim != 2 && a->ndim != b->ndim) return shape_err("matmul", a, b), NULL;
         for (int i = 0; a->ndim != 2 && i < a->ndim - 2; i++)
@@ -74,12 +104,12 @@ en_tensor *en_matmul(en_tensor *a, en_tensor *b) {
         ond = b->ndim;
         memcpy(oshape, b->shape, sizeof(int64_t) * ond);
         oshape[ond - 2] = M;
-        out = en_tensor_empty(ond, oshape);
+        out = en_device_empty(dev, EN_F32, ond, oshape);
         int64_t batch = en_tensor_numel(bb) / ((K * N) != 0 ? K * N : 1);
-        if (K == 0) en_tensor_fill_(out, 0);
-        else be->gemm_batched(ta, 0, (int)M, (int)N, (int)K, 1.0f, en_tensor_f32(aa), lda,
-                              aa->ndim == 2 ? 0 : M * K, en_tensor_f32(bb), ldb, K * N, 0.0f,
-                              en_tensor_f32(out), (int)N, M * N, (int)batch);
+        if (K == 0) zero_out(out);
+        else be->gemm_batched(ta, 0, (int)M, (int)N, (int)K, 1.0f, en_dev_f32(aa), lda,
+                              aa->ndim == 2 ? 0 : M * K, en_dev_f32(bb), ldb, K * N, 0.0f,
+                              en_dev_f32(out), (int)N, M * N, (int)batch);
     }
     en_tensor *in[2] = {aa, bb};
     en_tape_record(EN_OP_MATMUL, out, 2, in);
@@ -297,10 +327,19 @@ en_tensor *en_attention(en_tensor *qkv, int nhead, int causal) {
                         en_tensor_shape_str(qkv, s, sizeof s), nhead), NULL;
     }
     int64_t B = qkv->shape[0], T = qkv->shape[1], C = qkv->shape[2] / 3;
+    en_device dev = en_tensor_device(qkv);
+    if (dev != EN_CPU) {
+        en_device_grad_guard(EN_OP_ATTENTION, 1, &qkv);
+        if (en_device_lacks(dev, KN_K_ATTENTION)) {
+            en_tensor *h = en_device_host(qkv), *r = en_attention(h, nhead, causal);
+            en_tensor_release(h);
+            return en_device_back(r, dev);
+        }
+    }
     en_tensor *qc = en_contiguous(qkv);
-    en_tensor *out = en_tensor_empty(EN_DIMS(B, T, C));
-    en_tensor *att = en_tensor_empty(EN_DIMS(B, nhead, T, T));
-    en_backend_of(qc)->attention_fwd(en_tensor_f32(out), en_tensor_f32(att), en_tensor_f32(qc),
+    en_tensor *out = en_device_empty(dev, EN_F32, EN_DIMS(B, T, C));
+    en_tensor *att = en_device_empty(dev, EN_F32, EN_DIMS(B, nhead, T, T));
+    en_backend_of(qc)->attention_fwd(en_dev_f32(out), en_dev_f32(att), en_dev_f32(qc),
                                      (int)B, (int)T, (int)C, nhead, causal);
     en_node *n = en_tape_record(EN_OP_ATTENTION, out, 1, &qc);
     if (n) {

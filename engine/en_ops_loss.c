@@ -14,6 +14,30 @@ en_tensor *en_cross_entropy(en_tensor *logits, const en_tensor *targets) {
                         en_tensor_shape_str(logits, a, sizeof a), en_tensor_shape_str(targets, b, sizeof b)), NULL;
     }
     int64_t N = logits->shape[0], K = logits->shape[1];
+    en_device dev = en_tensor_device(logits);
+    if (dev != EN_CPU) {
+        en_device_grad_guard(EN_OP_CROSS_ENTROPY, 1, &logits);
+        en_tensor *ht = en_device_host((en_tensor *)targets); /* checked on the host */
+        if (en_device_lacks(dev, KN_K_XENT)) {
+            en_tensor *hx = en_device_host(logits), *r = en_cross_entropy(hx, ht);
+            en_tensor_release(hx);
+            en_tensor_release(ht);
+            return en_device_back(r, dev);
+        }
+        const int64_t *hp = en_tensor_i64(ht);
+        for (int64_t i = 0; i < N; i++)
+            if (hp[i] < 0 || hp[i] >= K) {
+                en_tensor_release(ht);
+                return en_error("cross_entropy: target %lld out of range [0, %lld)", (long long)hp[i], (long long)K), NULL;
+            }
+        en_tensor *xc = en_contiguous(logits), *dt = en_device_dense(ht, dev);
+        en_tensor *lse = en_device_empty(dev, EN_F32, EN_DIMS(N));
+        en_tensor *out = en_device_empty(dev, EN_F32, 0, NULL);
+        en_backend_of(xc)->xent_fwd(en_dev_f32(out), en_dev_f32(lse), en_dev_f32(xc), en_dev_i64(dt), N, K);
+        en_tensor *rel[4] = {xc, dt, lse, ht};
+        for (int i = 0; i < 4; i++) en_tensor_release(rel[i]);
+        return out;
+    }
     en_tensor *tc = en_tensor_is_contiguous(targets) ? en_tensor_retain((en_tensor *)targets) : en_tensor_clone(targets);
     const int64_t *tp = en_tensor_i64(tc);
     for (int64_t i = 0; i < N; i++)
@@ -71,6 +95,15 @@ static en_tensor *pair_loss(en_op op, const char *name, en_tensor *a, en_tensor 
         char x[128], y[128];
         return en_error("%s: shapes %s and %s differ", name, en_tensor_shape_str(a, x, sizeof x),
                         en_tensor_shape_str(b, y, sizeof y)), NULL;
+    }
+    en_tensor *ab[2] = {a, b};
+    en_device dev = en_device_of(2, ab);
+    if (dev != EN_CPU) { /* no device kernel: on host copies, counted under the op */
+        en_device_grad_guard(op, 2, ab);
+        en_tensor *ha = en_device_host(a), *hb = en_device_host(b), *r = pair_loss(op, name, ha, hb);
+        en_tensor_release(ha);
+        en_tensor_release(hb);
+        return en_device_result(op, r, dev);
     }
     en_tensor *ac = en_contiguous(a), *bc = en_contiguous(b);
     int64_t n = en_tensor_numel(ac);

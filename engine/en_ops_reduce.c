@@ -16,6 +16,56 @@ static int reduce_axes(const char *op, const en_tensor *a, int naxes, const int 
     return 0;
 }
 
+/* The sum on a device: out (oshape) = scale * the sum of a over the marked
+ * axes, as reduce_sum calls over runs of neighbouring marked axes (size-1
+ * axes dropped), right to left; the last axis alone first when it is
+ * marked. That is the CPU's order (en_reduce_to: each row summed, the row
+ * sums then added in order) whenever at most one run is left after the
+ * last axis, so the bits match it for one axis, for all axes and for any
+ * run of neighbours; with two separate runs (axes 0 and 2 of four) the
+ * partial sums associate differently, within the usual n·eps·sum|x| of a
+ * float sum. */
+static void sum_device(en_tensor *out, en_tensor *ac, const int *mark, float scale) {
+    const kn_backend *be = en_backend_of(ac);
+    en_device dev = en_tensor_device(ac);
+    int64_t sz[EN_MAX_DIMS];
+    int mk[EN_MAX_DIMS], n = 0;
+    for (int i = 0; i < ac->ndim; i++)
+        if (ac->shape[i] != 1) sz[n] = ac->shape[i], mk[n++] = mark[i];
+    int64_t total = en_tensor_numel(ac);
+    if (total == 0) { /* an empty sum is 0 */
+        be->memzero(en_dev_f32(out), (size_t)en_tensor_numel(out) * sizeof(float));
+        return;
+    }
+    en_tensor *cur = en_tensor_retain(ac);
+    /* the CPU sums rows along the last axis first when that axis is summed */
+    int alone = ac->ndim > 0 && ac->shape[ac->ndim - 1] != 1 && mark[ac->ndim - 1];
+    int hi = n; /* dims [0, hi) of sz are still to be reduced */
+    int any = 0;
+    while (hi > 0) {
+        if (!mk[hi - 1]) { hi--; continue; }
+        int lo = hi - 1;
+        if (!alone || any) /* the last axis alone first, then whole runs */
+            while (lo > 0 && mk[lo - 1]) lo--;
+        int64_t outer = 1, R = 1, inner = 1;
+        for (int i = 0; i < lo; i++) outer *= sz[i];
+        for (int i = lo; i < hi; i++) R *= sz[i];
+        for (int i = hi; i < n; i++) inner *= mk[i] ? 1 : sz[i];
+        int last = 1; /* is another marked dim left below lo? */
+        for (int i = 0; i < lo; i++) if (mk[i]) last = 0;
+        en_tensor *nx = last ? en_tensor_retain(out) : en_device_empty(dev, EN_F32, EN_DIMS(outer * inner));
+        be->reduce_sum(en_dev_f32(nx), en_dev_f32(cur), outer, R, inner, last ? scale : 1.0f, 0);
+        en_tensor_release(cur);
+        cur = nx;
+        for (int i = lo; i < hi; i++) sz[i] = 1;
+        hi = lo;
+        any = 1;
+    }
+    if (!any) /* nothing of size > 1 to sum: a copy, as the CPU's */
+        be->copy(en_dev_f32(out), en_dev_f32(ac), (size_t)total * sizeof(float), KN_COPY_D2D);
+    en_tensor_release(cur);
+}
+
 static en_tensor *sum_scaled(en_tensor *a, int naxes, const int *axes, int keepdim, int mean) {
     int mark[EN_MAX_DIMS];
     if (reduce_axes(mean ? "mean" : "sum", a, naxes, axes, mark)) return NULL;
@@ -27,6 +77,20 @@ static en_tensor *sum_scaled(en_tensor *a, int naxes, const int *axes, int keepd
         if (!mark[i] || keepdim) oshape[ond++] = kshape[i];
     }
     float scale = mean ? 1.0f / (float)(count ? count : 1) : 1.0f;
+    en_device dev = en_tensor_device(a);
+    if (dev != EN_CPU) {
+        en_device_grad_guard(EN_OP_SUM, 1, &a);
+        if (en_device_lacks(dev, KN_K_REDUCE)) {
+            en_tensor *h = en_device_host(a), *r = sum_scaled(h, naxes, axes, keepdim, mean);
+            en_tensor_release(h);
+            return en_device_back(r, dev);
+        }
+        en_tensor *ac = en_contiguous(a);
+        en_tensor *out = en_device_empty(dev, EN_F32, ond, oshape);
+        sum_device(out, ac, mark, scale);
+        en_tensor_release(ac);
+        return out;
+    }
     en_tensor *ac = en_contiguous(a);
     en_tensor *out = en_tensor_empty(ond, oshape);
     float *o = en_tensor_f32(out);
@@ -107,6 +171,24 @@ static en_tensor *max_impl(en_tensor *a, int axis, int keepdim, int want_index) 
     int nd;
     split_axis(a, d, &outer, &K, &inner);
     reduced_shape(a, d, keepdim, &nd, shape);
+    en_device dev = en_tensor_device(a);
+    if (dev != EN_CPU) {
+        if (!want_index) en_device_grad_guard(EN_OP_MAX, 1, &a);
+        if (en_device_lacks(dev, KN_K_ARGMAX)) {
+            en_tensor *h = en_device_host(a);
+            en_tensor *r = max_impl(h, axis, keepdim, want_index);
+            en_tensor_release(h);
+            return en_device_back(r, dev);
+        }
+        en_tensor *ac = en_contiguous(a);
+        en_tensor *idx = en_device_empty(dev, EN_I64, nd, shape);
+        en_tensor *val = want_index ? NULL : en_device_empty(dev, EN_F32, nd, shape);
+        en_backend_of(ac)->max_axis(en_dev_f32(val), en_dev_i64(idx), en_dev_f32(ac), outer, K, inner);
+        en_tensor_release(ac);
+        if (want_index) return idx;
+        en_tensor_release(idx);
+        return val;
+    }
     en_tensor *ac = en_contiguous(a);
     en_tensor *idx = en_tensor_new(EN_I64, nd, shape);
     en_tensor *val = want_index ? NULL : en_tensor_empty(nd, shape);
@@ -299,6 +381,13 @@ void en_layer_norm_backward(en_node *n, const float *g) {
 
 /* ---- L2 normalisation ----------------------------------------------------- */
 static en_tensor *l2n_last(en_tensor *x, float eps) {
+    en_device dev = en_tensor_device(x);
+    if (dev != EN_CPU) { /* no device kernel: on a host copy, counted under the op */
+        en_device_grad_guard(EN_OP_L2_NORMALIZE, 1, &x);
+        en_tensor *h = en_device_host(x), *r = l2n_last(h, eps);
+        en_tensor_release(h);
+        return en_device_result(EN_OP_L2_NORMALIZE, r, dev);
+    }
     en_tensor *xc = en_contiguous(x);
     int64_t C = xc->ndim ? xc->shape[xc->ndim - 1] : 1, N = C ? en_tensor_numel(xc) / C : 0;
     en_tensor *y = en_tensor_empty(xc->ndim, xc->shape);

@@ -553,7 +553,7 @@ en_tensor *en_tensor_new_on(en_device dev, en_dtype dt, int ndim, const int64_t 
     en_tensor *t = header_new();
     t->dtype = dt;
     t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape); /* a 0-dim tensor may pass NULL */
     en_tensor_set_dense_strides(t);
     t->storage = s;
     if (t->arena) arena_hold(t);
@@ -649,6 +649,82 @@ en_tensor *en_device_result(en_op op, en_tensor *r, en_device dev) {
     en_tensor *d = en_tensor_to(r, dev);
     en_tensor_release(r);
     return d;
+}
+
+en_tensor *en_device_empty(en_device dev, en_dtype dt, int nd, const int64_t *shape) {
+    if (dev == EN_CPU) return en_tensor_new(dt, nd, shape);
+    en_tensor *t = en_tensor_new_on(dev, dt, nd, shape);
+    if (!t) { /* mid-op: nothing to hand back to the caller; the message says how much */
+        fprintf(stderr, "%s\n", en_error_msg());
+        abort();
+    }
+    return t;
+}
+
+en_tensor *en_device_dense(en_tensor *t, en_device dev) {
+    if (!t) return NULL;
+    en_tensor *d = en_tensor_to(t, dev);
+    EN_ASSERT(d != NULL); /* out of device memory mid-op: en_error holds why */
+    if (en_tensor_is_contiguous(d)) return d;
+    en_tensor *c = en_contiguous(d);
+    en_tensor_release(d);
+    return c;
+}
+
+float *en_dev_f32(const en_tensor *t) {
+    if (!t) return NULL;
+    EN_ASSERT(t->dtype == EN_F32);
+    return en_tensor_data(t);
+}
+
+int64_t *en_dev_i64(const en_tensor *t) {
+    if (!t) return NULL;
+    EN_ASSERT(t->dtype == EN_I64);
+    return en_tensor_data(t);
+}
+
+int en_device_lacks(en_device dev, kn_kernel k) {
+    if (dev == EN_CPU) return 0;
+    const kn_backend *be = kn_backend_get(dev);
+    EN_ASSERT(be != NULL);
+    if (be->supports(k)) return 0;
+    kn_fallback_note(k);
+    return 1;
+}
+
+en_tensor *en_device_back(en_tensor *r, en_device dev) {
+    if (!r) return NULL;
+    en_tensor *d = en_tensor_to(r, dev);
+    en_tensor_release(r);
+    EN_ASSERT(d != NULL); /* out of device memory mid-op: en_error holds why */
+    return d;
+}
+
+int en_tensor_move_(en_tensor *t, en_device dev) {
+    en_storage *s = t->storage;
+    if (s->device == (int)dev) return 0;
+    EN_ASSERT(!s->arena && !arena_active());
+    const kn_backend *from = kn_backend_get(s->device), *to = kn_backend_get(dev);
+    if (!to) return en_error("device %s is not available", dev == EN_CUDA ? "cuda" : "?");
+    en_storage *ns = dev == EN_CPU ? storage_new(s->nbytes) : storage_new_dev(to, s->nbytes);
+    if (!ns) return -1;
+    if (s->device == EN_CPU) to->copy(ns->data, s->data, s->nbytes, KN_COPY_H2D);
+    else if (dev == EN_CPU) from->copy(ns->data, s->data, s->nbytes, KN_COPY_D2H);
+    else { /* between two devices, by way of the host */
+        en_storage *h = storage_new(s->nbytes);
+        from->copy(h->data, s->data, s->nbytes, KN_COPY_D2H);
+        to->copy(ns->data, h->data, s->nbytes, KN_COPY_H2D);
+        storage_release(h);
+    }
+    t->storage = ns;
+    storage_release(s);
+    return 0;
+}
+
+void en_tensor_share_(en_tensor *t, const en_tensor *base) {
+    base->storage->refcount++;
+    storage_release(t->storage);
+    t->storage = base->storage;
 }
 
 static uint64_t gathers = 0;

@@ -17,4 +17,12 @@ void en_tensor_set_dense_strides(en_tensor *t);
 void en_nd_copy_f32(float *dst, const int64_t *ds, const float *src, const int64_t *ss,
                     int nd, const int64_t *shape, int acc);
 
+/* Moves t's whole storage to dev in place (t's offset and strides kept):
+ * a new storage there, the data copied, the old one released by t. Other
+ * views of the old storage keep it. Heap storage only, no active arena.
+ * -1 with en_error when dev is not available or out of memory. */
+int en_tensor_move_(en_tensor *t, en_device dev);
+/* t's storage replaced by base's (referenced); t keeps offset and strides. */
+void en_tensor_share_(en_tensor *t, const en_tensor *base);
+
 #endif

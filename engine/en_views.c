@@ -20,9 +20,16 @@ en_tensor *en_tensor_detach(en_tensor *t) {
 
 en_tensor *en_contiguous(en_tensor *t) {
     if (en_tensor_is_contiguous(t)) return en_tensor_retain(t);
-    /* a strided device view: gathered on the host (en_tensor_to copies the
-     * whole storage and makes the view dense), counted as a fallback */
-    if (en_tensor_device(t) != EN_CPU) return en_device_gather(t);
+    if (en_tensor_device(t) != EN_CPU) {
+        /* a strided device view: the device's strided copy, else gathered on
+         * the host (the whole storage there and back), counted */
+        const kn_backend *be = en_backend_of(t);
+        if (t->dtype != EN_F32 || !be->supports(KN_K_COPY_ND)) return en_device_gather(t);
+        en_device_grad_guard(EN_OP_CONTIGUOUS, 1, &t);
+        en_tensor *c = en_device_empty(en_tensor_device(t), EN_F32, t->ndim, t->shape);
+        be->copy_nd(en_dev_f32(c), c->stride, en_dev_f32(t), t->stride, t->ndim, t->shape, 0);
+        return c;
+    }
     en_tensor *c = en_tensor_empty_like(t);
     en_tensor_copy_(c, t);
     en_tape_record(EN_OP_CONTIGUOUS, c, 1, &t);

@@ -25,6 +25,8 @@ typedef enum {
     KN_K_ATTENTION,
     /* -- conv kernels here -- */
     KN_K_CONV2D, KN_K_CONV_TRANSPOSE2D, KN_K_POOL2D, KN_K_UPSAMPLE, KN_K_BATCHNORM2D,
+    /* strided and indexing kernels (the engine's views, broadcasts and reductions on a device) */
+    KN_K_COPY_ND, KN_K_BINARY, KN_K_REDUCE, KN_K_ARGMAX, KN_K_GATHER, KN_K_XENT,
     KN_KERNEL_COUNT
 } kn_kernel;
 
@@ -35,6 +37,17 @@ typedef enum {
     KN_U_TANH, KN_U_POW /* a=p */, KN_U_ADD_SCALAR /* a */, KN_U_MUL_SCALAR /* a */,
     KN_UNARY_COUNT
 } kn_unary;
+
+/* Binary functions over broadcast operands: out = f(x, y[, z]). */
+typedef enum {
+    KN_B_ADD, KN_B_SUB, KN_B_MUL, KN_B_DIV,
+    KN_B_NEG,     /* -x (y, z unused) */
+    KN_B_NDIV_SQ, /* -x z / (y y): the divisor's gradient, x = g, y = b, z = a */
+    KN_BINARY_COUNT
+} kn_binary;
+
+/* Most dims a strided kernel takes (the engine's EN_MAX_DIMS). */
+#define KN_MAX_DIMS 8
 
 enum { KN_COPY_H2D, KN_COPY_D2H, KN_COPY_D2D };
 
@@ -126,6 +139,35 @@ typedef struct kn_backend {
     void (*batchnorm2d_bwd)(float *dinp, float *dgamma, float *dbeta, const float *dout,
                             const float *inp, const float *mean, const float *rstd,
                             const float *gamma, int N, int C, int HW, int training, int acc);
+
+    /* -- strided and indexing kernels --
+     * Shapes and strides (in elements, may be 0) are host arrays of nd <=
+     * KN_MAX_DIMS entries; the data pointers are the back end's memory.
+     * dst (=|+= by acc) src over shape, each side with its own strides. */
+    void (*copy_nd)(float *dst, const int64_t *ds, const float *src, const int64_t *ss, int nd,
+                    const int64_t *shape, int acc);
+    /* out (dense over shape) = f(x, y, z); y, z (and their strides) NULL where f has none. */
+    void (*binary_nd)(kn_binary f, float *out, int nd, const int64_t *shape, const float *x,
+                      const int64_t *sx, const float *y, const int64_t *sy, const float *z,
+                      const int64_t *sz);
+    /* out (outer, inner) (=|+= by acc) scale * sum over r of x (outer, R, inner), r in
+     * order from 0 = 0.0f (the CPU engine's order, so the bits match it). */
+    void (*reduce_sum)(float *out, const float *x, int64_t outer, int64_t R, int64_t inner,
+                       float scale, int acc);
+    /* Over x (outer, K, inner): idx (outer, inner) the first maximum's k; val its value (or NULL). */
+    void (*max_axis)(float *val, int64_t *idx, const float *x, int64_t outer, int64_t K,
+                     int64_t inner);
+    /* out (M, row) = x rows idx (M); idx values in range (the engine checked them). */
+    void (*gather_rows)(float *out, const float *x, const int64_t *idx, int64_t M, int64_t row);
+    /* dx rows idx[i] += g row i (repeated indices add up). */
+    void (*scatter_rows)(float *dx, const float *g, const int64_t *idx, int64_t M, int64_t row);
+    /* Cross-entropy of logits x (N, K) at targets t (N): lse (N) the rows' log-sum-exp
+     * (double inside), loss (1) the mean of lse - x[t] summed in row order. */
+    void (*xent_fwd)(float *loss, float *lse, const float *x, const int64_t *t, int64_t N,
+                     int64_t K);
+    /* dx (N, K) (=|+= by acc) (softmax(x) - onehot(t)) * g[0] / N; g (1) in back-end memory. */
+    void (*xent_bwd)(float *dx, const float *g, const float *x, const float *lse,
+                     const int64_t *t, int64_t N, int64_t K, int acc);
 } kn_backend;
 
 /* The CPU back end (always built): kn_sgemm GEMM (AVX-512 micro-kernel, or

@@ -3,6 +3,7 @@
 #include "kn_gemm.h"
 #include "kn_attn.h"
 #include "kn_conv_table.h"
+#include "kn_nd.h"
 
 #include <math.h>
 #include <omp.h>
@@ -400,6 +401,7 @@ static const kn_backend kn_cpu = {
     .attention_fwd = cpu_attention_fwd,
     .attention_bwd = cpu_attention_bwd,
     KN_CPU_CONV_KERNELS,
+    KN_CPU_ND_KERNELS,
 };
 
 const kn_backend *kn_cpu_backend(void) { return &kn_cpu; }

@@ -349,6 +349,14 @@ static const kn_backend kn_cuda = {
     .upsample_bilinear_bwd = kn_cuda_upsample_bilinear_bwd,
     .batchnorm2d_fwd = kn_cuda_batchnorm2d_fwd,
     .batchnorm2d_bwd = kn_cuda_batchnorm2d_bwd,
+    .copy_nd = kn_cuda_copy_nd,
+    .binary_nd = kn_cuda_binary_nd,
+    .reduce_sum = kn_cuda_reduce_sum,
+    .max_axis = kn_cuda_max_axis,
+    .gather_rows = kn_cuda_gather_rows,
+    .scatter_rows = kn_cuda_scatter_rows,
+    .xent_fwd = kn_cuda_xent_fwd,
+    .xent_bwd = kn_cuda_xent_bwd,
 };
 
 const kn_backend *kn_cuda_backend(void) { return kn_cuda_device_count() > 0 ? &kn_cuda : NULL; }

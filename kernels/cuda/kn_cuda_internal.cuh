@@ -190,6 +190,22 @@ void kn_cuda_batchnorm2d_bwd(float *dinp, float *dgamma, float *dbeta, const flo
                              const float *inp, const float *mean, const float *rstd,
                              const float *gamma, int N, int C, int HW, int training, int acc);
 
+void kn_cuda_copy_nd(float *dst, const int64_t *ds, const float *src, const int64_t *ss, int nd,
+                     const int64_t *shape, int acc);
+void kn_cuda_binary_nd(kn_binary f, float *out, int nd, const int64_t *shape, const float *x,
+                       const int64_t *sx, const float *y, const int64_t *sy, const float *z,
+                       const int64_t *sz);
+void kn_cuda_reduce_sum(float *out, const float *x, int64_t outer, int64_t R, int64_t inner,
+                        float scale, int acc);
+void kn_cuda_max_axis(float *val, int64_t *idx, const float *x, int64_t outer, int64_t K,
+                      int64_t inner);
+void kn_cuda_gather_rows(float *out, const float *x, const int64_t *idx, int64_t M, int64_t row);
+void kn_cuda_scatter_rows(float *dx, const float *g, const int64_t *idx, int64_t M, int64_t row);
+void kn_cuda_xent_fwd(float *loss, float *lse, const float *x, const int64_t *t, int64_t N,
+                      int64_t K);
+void kn_cuda_xent_bwd(float *dx, const float *g, const float *x, const float *lse,
+                      const int64_t *t, int64_t N, int64_t K, int acc);
+
 /* y (=|+= by acc) v, n floats (the shared tail of many backward kernels). */
 __device__ inline void kn_store(float *p, float v, int acc) { *p = acc ? *p + v : v; }
 

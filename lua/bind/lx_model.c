@@ -49,6 +49,7 @@
 
 #include "en_autograd.h"
 #include "en_clip.h"
+#include "en_device.h"
 #include "en_error.h"
 #include "en_file.h"
 #include "en_pretrain.h"
@@ -76,6 +77,16 @@ static en_clip *check_clip(lua_State *L, int i) {
     lx_clip *u = luaL_checkudata(L, i, CLIP_MT);
     if (!u->m) luaL_argerror(L, i, "model was freed");
     return u->m;
+}
+
+/* Saving and digests read the weights on the host: a model on a device is
+ * an error naming the way back, not an abort in the engine. */
+static en_clip *check_clip_cpu(lua_State *L, int i, const char *what) {
+    en_clip *m = check_clip(L, i);
+    en_device d = en_tensor_device(en_clip_logit_scale(m));
+    if (d != EN_CPU)
+        luaL_error(L, "m:%s: the model is on %s: move it back with m:to(\"cpu\") first", what, en_device_name(d));
+    return m;
 }
 
 static lx_clip *new_handle(lua_State *L) {
@@ -193,7 +204,7 @@ static int cb_clip_load(lua_State *L) {
 }
 
 static int clip_save(lua_State *L) {
-    en_clip *m = check_clip(L, 1);
+    en_clip *m = check_clip_cpu(L, 1, "save");
     if (en_clip_save(m, luaL_checkstring(L, 2)) < 0) { lua_pushnil(L); lua_pushstring(L, en_error_msg()); return 2; }
     lua_pushboolean(L, 1);
     return 1;
@@ -296,13 +307,33 @@ static int clip_logit_scale(lua_State *L) {
 }
 
 static int clip_scale(lua_State *L) {
-    lua_pushnumber(L, exp(en_tensor_item(en_clip_logit_scale(check_clip(L, 1)))));
+    en_tensor *s = en_tensor_cpu(en_clip_logit_scale(check_clip(L, 1))); /* one number, wherever it is */
+    lua_pushnumber(L, exp(en_tensor_item(s)));
+    en_tensor_release(s);
     return 1;
 }
 
 static int clip_train(lua_State *L) {
     en_clip_set_train(check_clip(L, 1), lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2));
     lua_settop(L, 1);
+    return 1;
+}
+
+/* m:to("cpu"|"cuda"): the parameters (with their gradients) and the
+ * batch-norm buffers move to the device in place; returns m. The forward
+ * passes then run there (m:encode_image sends each chunk once and brings
+ * the features back once). Training, saving and digests want the CPU. */
+static int clip_to(lua_State *L) {
+    en_clip *m = check_clip(L, 1);
+    int d = en_device_parse(luaL_checkstring(L, 2));
+    if (d < 0) return luaL_argerror(L, 2, en_error_msg());
+    if (en_clip_to(m, (en_device)d) < 0) return luaL_error(L, "m:to: %s", en_error_msg());
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int clip_device(lua_State *L) {
+    lua_pushstring(L, en_device_name(en_tensor_device(en_clip_logit_scale(check_clip(L, 1)))));
     return 1;
 }
 
@@ -335,7 +366,7 @@ static int cb_contrastive_loss(lua_State *L) {
 /* ---- memo: models as their checkpoint bytes, in memory --------------------- */
 
 static int clip_digest(lua_State *L) {
-    en_clip *m = check_clip(L, 1);
+    en_clip *m = check_clip_cpu(L, 1, "digest (memo)");
     en_params *p = en_clip_params(m);
     en_sha256 s;
     en_sha256_init(&s);
@@ -351,7 +382,7 @@ static int clip_digest(lua_State *L) {
 }
 
 static int clip_pack(lua_State *L) {
-    en_clip *m = check_clip(L, 1);
+    en_clip *m = check_clip_cpu(L, 1, "pack (memo)");
     void **slot = lx_box_new(L);   /* owns the bytes whatever happens next */
     size_t n;
     if (en_clip_save_mem(m, slot, &n) < 0) return luaL_error(L, "memo: %s", en_error_msg());
@@ -468,7 +499,8 @@ void lx_model_open(lua_State *L) {
         {"encode_image", clip_encode_image}, {"encode_text", clip_encode_text},
         {"prepool", clip_prepool}, {"attnpool", clip_attnpool}, {"logit_scale", clip_logit_scale},
         {"scale", clip_scale}, {"train", clip_train}, {"config", clip_config}, {"nparams", clip_nparams},
-        {"params", clip_params}, {"save", clip_save}, {"free", clip_release}, {NULL, NULL},
+        {"params", clip_params}, {"save", clip_save}, {"free", clip_release}, {"to", clip_to},
+        {"device", clip_device}, {NULL, NULL},
     };
     if (lx_class_new(L, CLIP_MT, methods, clip_release)) {
         lua_pushcfunction(L, clip_digest); lua_setfield(L, -2, "__memo_digest");

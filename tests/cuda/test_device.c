@@ -2,9 +2,10 @@
  * back end's kernels behind an allocator whose memory is mprotect'ed
  * PROT_NONE except while one of the fake's own functions runs, so any host
  * read or write of "device" memory by engine code is a SIGSEGV here, on
- * every machine. Covers en_tensor_to / en_tensor_cpu, a device op through
- * the back end, the same op through the counted host fallback, the host
- * gather of strided device views, arenas, device selection and the guards
+ * every machine (tests/cuda/fake_device.c). Covers en_tensor_to /
+ * en_tensor_cpu, a device op through the back end, the same op through the
+ * counted host fallback, strided device views (the device's strided copy,
+ * else the counted host gather), arenas, device selection and the guards
  * (en_tensor_f32 and autograd on a device tensor abort). */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -23,94 +24,7 @@
 #include "en_autograd.h"
 #include "en_tensor.h"
 #include "kn_backend.h"
-
-#define FAKE_MAX 256
-static struct { void *base; size_t len; } fake_live[FAKE_MAX];
-static int fake_n = 0, fake_has_unary = 1;
-
-static size_t page(void) { return (size_t)sysconf(_SC_PAGESIZE); }
-
-static void fake_protect(int prot) {
-    for (int i = 0; i < fake_n; i++)
-        cr_assert(mprotect(fake_live[i].base, fake_live[i].len, prot) == 0);
-}
-
-static void *fake_alloc(size_t n) {
-    size_t len = (n + page() - 1) / page() * page();
-    if (!len) len = page();
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    cr_assert(p != MAP_FAILED && fake_n < FAKE_MAX);
-    memset(p, 0xff, len); /* NaN: a result the engine forgot to write shows */
-    mprotect(p, len, PROT_NONE);
-    fake_live[fake_n].base = p;
-    fake_live[fake_n++].len = len;
-    return p;
-}
-
-static void fake_free(void *p) {
-    for (int i = 0; i < fake_n; i++)
-        if (fake_live[i].base == p) {
-            munmap(p, fake_live[i].len);
-            fake_live[i] = fake_live[--fake_n];
-            return;
-        }
-    cr_assert_fail("fake_free of a pointer the fake never gave out");
-}
-
-static void fake_copy(void *dst, const void *src, size_t n, int kind) {
-    fake_protect(PROT_READ | PROT_WRITE);
-    kn_cpu_backend()->copy(dst, src, n, kind);
-    fake_protect(PROT_NONE);
-}
-static void fake_memzero(void *p, size_t n) {
-    fake_protect(PROT_READ | PROT_WRITE);
-    memset(p, 0, n);
-    fake_protect(PROT_NONE);
-}
-static int fake_has_more = 1; /* gemm, softmax, layernorm */
-static int fake_supports(kn_kernel k) {
-    if (k == KN_K_UNARY) return fake_has_unary;
-    return (k == KN_K_GEMM || k == KN_K_SOFTMAX || k == KN_K_LAYERNORM) && fake_has_more;
-}
-static void fake_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc) {
-    fake_protect(PROT_READ | PROT_WRITE);
-    kn_cpu_backend()->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    fake_protect(PROT_NONE);
-}
-static void fake_softmax_fwd(float *y, const float *x, int64_t rows, int64_t C, int logsm) {
-    fake_protect(PROT_READ | PROT_WRITE);
-    kn_cpu_backend()->softmax_fwd(y, x, rows, C, logsm);
-    fake_protect(PROT_NONE);
-}
-static void fake_layernorm_fwd(float *y, float *mean, float *rstd, const float *x, const float *w,
-                               const float *b, int64_t N, int64_t C, float eps) {
-    fake_protect(PROT_READ | PROT_WRITE);
-    kn_cpu_backend()->layernorm_fwd(y, mean, rstd, x, w, b, N, C, eps);
-    fake_protect(PROT_NONE);
-}
-static int fake_unary_calls = 0;
-static void fake_unary_fwd(kn_unary f, float *y, const float *x, int64_t n, float a, float b) {
-    fake_unary_calls++;
-    fake_protect(PROT_READ | PROT_WRITE);
-    kn_cpu_backend()->unary_fwd(f, y, x, n, a, b);
-    fake_protect(PROT_NONE);
-}
-
-static kn_backend fake;
-
-static void fake_install(void) {
-    fake = (kn_backend){.name = "fake", .device = EN_CUDA, .alloc = fake_alloc, .free = fake_free,
-                        .copy = fake_copy, .memzero = fake_memzero, .sync = kn_cpu_backend()->sync,
-                        .supports = fake_supports, .unary_fwd = fake_unary_fwd, .gemm = fake_gemm,
-                        .softmax_fwd = fake_softmax_fwd, .layernorm_fwd = fake_layernorm_fwd};
-    fake_has_unary = 1;
-    fake_has_more = 1;
-    fake_unary_calls = 0;
-    kn_fallback_reset();
-    kn_backend_register(EN_CUDA, &fake);
-}
-static void fake_remove(void) { kn_backend_register(EN_CUDA, NULL); }
+#include "fake_device.h"
 
 TestSuite(device, .init = fake_install, .fini = fake_remove);
 
@@ -126,7 +40,7 @@ Test(device, to_and_back_through_the_back_end) {
     en_tensor *d = en_tensor_to(ht, EN_CUDA); /* strided on the host: made dense, then copied */
     cr_assert(d, "%s", en_error_msg());
     cr_expect_eq(en_tensor_device(d), EN_CUDA);
-    cr_expect_eq(fake_n, 1);
+    cr_expect_eq(fake_live_count(), 1);
     cr_expect(en_tensor_to(d, EN_CUDA) == d, "same device: the tensor itself");
     en_tensor_release(d);
     en_tensor *back = en_tensor_cpu(d);
@@ -136,7 +50,7 @@ Test(device, to_and_back_through_the_back_end) {
         for (int j = 0; j < 3; j++) cr_expect_eq(en_tensor_f32(back)[i * 3 + j], (float)(j * 4 + i) - 5.0f);
     en_tensor_release(back);
     en_tensor_release(d);
-    cr_expect_eq(fake_n, 0, "the device storage went back to the back end's free");
+    cr_expect_eq(fake_live_count(), 0, "the device storage went back to the back end's free");
     en_tensor_release(ht);
     en_tensor_release(h);
 }
@@ -145,7 +59,7 @@ Test(device, op_runs_on_the_device_kernel) {
     en_tensor *h = sample(), *d = en_tensor_to(h, EN_CUDA);
     en_tensor *y = en_relu(d);
     cr_assert_eq(en_tensor_device(y), EN_CUDA, "the result stays on the device");
-    cr_expect_eq(fake_unary_calls, 1);
+    cr_expect_eq(fake_calls(KN_K_UNARY), 1);
     cr_expect_eq(kn_fallback_count(KN_K_UNARY), 0);
     en_tensor *hy = en_tensor_cpu(y);
     for (int i = 0; i < 12; i++) cr_expect_eq(en_tensor_f32(hy)[i], fmaxf((float)i - 5.0f, 0.0f));
@@ -156,11 +70,11 @@ Test(device, op_runs_on_the_device_kernel) {
 }
 
 Test(device, missing_kernel_falls_back_and_is_counted) {
-    fake_has_unary = 0;
+    fake_set_kernel(KN_K_UNARY, 0);
     en_tensor *h = sample(), *d = en_tensor_to(h, EN_CUDA);
     en_tensor *y = en_exp(d), *z = en_mul_scalar(y, 2.0f);
     cr_assert_eq(en_tensor_device(z), EN_CUDA);
-    cr_expect_eq(fake_unary_calls, 0);
+    cr_expect_eq(fake_calls(KN_K_UNARY), 0);
     cr_expect_eq(kn_fallback_count(KN_K_UNARY), 2, "two unary ops, two host fallbacks");
     char rep[256];
     en_device_report(rep, sizeof rep);
@@ -179,7 +93,24 @@ Test(device, missing_kernel_falls_back_and_is_counted) {
     en_tensor_release(h);
 }
 
+Test(device, strided_device_view_is_copied_on_the_device) {
+    en_tensor *h = sample(), *d = en_tensor_to(h, EN_CUDA), *dt = en_transpose(d, 0, 1);
+    uint64_t g0 = en_device_gather_count();
+    en_tensor *y = en_abs(dt);
+    cr_expect_eq(en_device_gather_count(), g0, "the device's copy_nd, no host gather");
+    cr_expect_eq(fake_calls(KN_K_COPY_ND), 1);
+    en_tensor *hy = en_tensor_cpu(y);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++) cr_expect_eq(en_tensor_f32(hy)[i * 3 + j], fabsf((float)(j * 4 + i) - 5.0f));
+    en_tensor_release(hy);
+    en_tensor_release(y);
+    en_tensor_release(dt);
+    en_tensor_release(d);
+    en_tensor_release(h);
+}
+
 Test(device, strided_device_view_is_gathered_on_the_host) {
+    fake_set_kernel(KN_K_COPY_ND, 0);
     en_tensor *h = sample(), *d = en_tensor_to(h, EN_CUDA), *dt = en_transpose(d, 0, 1);
     uint64_t g0 = en_device_gather_count();
     en_tensor *y = en_abs(dt);
@@ -201,9 +132,9 @@ Test(device, arena_reset_drops_device_storage) {
     en_tensor *d = en_tensor_to(h, EN_CUDA), *y = en_relu(d);
     (void)y;
     en_arena_end(a);
-    cr_expect_eq(fake_n, 2);
+    cr_expect_eq(fake_live_count(), 2);
     en_arena_reset(a); /* neither released: the reset gives both back */
-    cr_expect_eq(fake_n, 0);
+    cr_expect_eq(fake_live_count(), 0);
     en_arena_free(a);
     en_tensor_release(h);
 }
@@ -291,7 +222,7 @@ static void block_ops(int on_device, float *out, uint64_t *fallbacks) {
     en_tensor *hy = en_tensor_cpu(y);
     memcpy(out, en_tensor_f32(hy), 30 * sizeof(float));
     fallbacks[0] = kn_fallback_count(KN_K_GEMM) + kn_fallback_count(KN_K_SOFTMAX) +
-                   kn_fallback_count(KN_K_LAYERNORM);
+                   kn_fallback_count(KN_K_LAYERNORM) + kn_fallback_count(KN_K_BINARY);
     fallbacks[1] = en_device_host_op_count(EN_OP_ADD);
     en_tensor *rel[] = {x, w, b, g, xd, ln, h, sm, y, hy};
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) en_tensor_release(rel[i]);
@@ -302,18 +233,20 @@ Test(device, block_ops_on_the_device_and_through_the_fallback) {
     uint64_t c0[2], c1[2], c2[2];
     block_ops(0, cpu, c0);
     block_ops(1, dev, c1);
-    cr_expect_eq(c1[0], c0[0], "layer norm, linear, softmax ran on the device's kernels");
-    cr_expect_eq(c1[1], c0[1] + 1, "the add ran on host copies, counted");
-    fake_has_more = 0;
+    cr_expect_eq(c1[0], c0[0], "layer norm, linear, softmax, add ran on the device's kernels");
+    cr_expect_eq(c1[1], c0[1], "no op ran on host copies");
+    cr_expect_eq(fake_calls(KN_K_BINARY), 1, "the broadcast add on the device's binary kernel");
+    kn_kernel off[] = {KN_K_GEMM, KN_K_SOFTMAX, KN_K_LAYERNORM, KN_K_BINARY};
+    for (int i = 0; i < 4; i++) fake_set_kernel(off[i], 0);
     block_ops(1, fb, c2);
-    cr_expect_eq(c2[0], c1[0] + 3, "no device kernels: three counted kernel fallbacks");
+    cr_expect_eq(c2[0], c1[0] + 4, "no device kernels: four counted kernel fallbacks");
     for (int i = 0; i < 30; i++) {
         cr_expect(fabsf(dev[i] - cpu[i]) <= 1e-6f * (1 + fabsf(cpu[i])), "%d: %g vs %g", i, dev[i], cpu[i]);
         cr_expect(fabsf(fb[i] - cpu[i]) <= 1e-6f * (1 + fabsf(cpu[i])), "%d: %g vs %g", i, fb[i], cpu[i]);
     }
     char rep[512];
     printf("  %s\n", en_device_report(rep, sizeof rep));
-    cr_expect(strstr(rep, "op add") != NULL, "%s", rep);
+    cr_expect(strstr(rep, "binary 1") != NULL, "%s", rep);
 }
 
 Test(device, a_parameter_used_on_the_device_with_grad_on_aborts, .signal = SIGABRT) {

@@ -6,7 +6,8 @@
 #   1. build/gpu/gpu_check: carried from a build machine (`make gpu-check`,
 #      then carry build/gpu), or built here when this machine can;
 #   2. the parity tests, once per precision (fp32, tf32, bf16);
-#   3. the kernel benchmarks and the ceilings (gpu_check bench);
+#   3. the kernel benchmarks and the ceilings (gpu_check bench), the
+#      engine's whole encoders at batch 256 (gpu_check encoders);
 #   4. PyTorch CUDA eager at the same precisions (tests/gpu/torch_bench.py);
 #   5. a short table, last, and $OUT/gpu_summary.json (build/gpu/summary.json
 #      when $OUT is unset).
@@ -47,7 +48,7 @@ else
     echo "== parity $p"
     CLIPBOOK_PRECISION=$p timeout 120 "$bin" parity >"$dir/parity_$p.log" 2>&1; r=$?
     grep -E 'worst rel diff|FAIL|^skip' "$dir/parity_$p.log" | sort | uniq -c | sort -rn | head -5
-    grep -E '^(parity_|cuda_)' "$dir/parity_$p.log" | sed "s/^parity_\([a-z]*\) /parity_${p}_\1 /" >> "$kv"
+    grep -E '^(parity_|cuda_)' "$dir/parity_$p.log" | sed "s/^parity_\([a-z0-9_]*\) /parity_${p}_\1 /" >> "$kv"
     grep -E '^FAIL|\[FAIL\]' "$dir/parity_$p.log" | head -20
     [ $r -ne 0 ] && { rc=1; note "parity $p exited $r"; }
     # on a GPU machine a skip means the program found no device: a failure
@@ -57,6 +58,10 @@ else
     echo "== bench"
     timeout 120 "$bin" bench >"$dir/bench.log" 2>&1 || { rc=1; note "gpu_check bench failed"; tail -5 "$dir/bench.log"; }
     grep -E '^[a-z0-9_]+ [0-9.]+$' "$dir/bench.log" | grep -v '^cuda_' >> "$kv"
+    echo "== encoders"
+    timeout 240 "$bin" encoders >"$dir/encoders.log" 2>&1 || { rc=1; note "gpu_check encoders failed"; tail -5 "$dir/encoders.log"; }
+    grep -E '^encoders: ' "$dir/encoders.log"
+    grep -E '^engine_[a-z0-9_]+ [0-9.]+$' "$dir/encoders.log" >> "$kv"
   fi
 fi
 
@@ -72,7 +77,7 @@ else
   echo "skip: no CUDA device (nvidia-smi finds none): no GPU benchmark"
 fi
 # what cannot run yet, said in the summary rather than left out
-echo "note engine_encoders_on_the_GPU_not_measured:_engine_ops_have_no_device_path_yet_(engine/NOTES.md)" >> "$kv"
+echo "note engine_training_step_on_the_GPU_not_measured:_device_autograd_not_built_yet_(engine/NOTES.md)" >> "$kv"
 
 python3 - "$kv" "$sum" "$gpu" "$rc" <<'PY' || { echo "check: python3 missing: raw figures in $kv"; cat "$kv"; }
 import json, sys
@@ -94,9 +99,14 @@ json.dump(summary, open(out, "w"), indent=1, sort_keys=True)
 rows = [("parity fp32 / tf32 / bf16 (passed, failed, skipped)",
          " / ".join("%s,%s,%s" % (d.get(f"parity_{p}_passed", "-"), d.get(f"parity_{p}_failed", "-"),
                                   d.get(f"parity_{p}_skipped", "-")) for p in ("fp32", "tf32", "bf16")))]
+for m, lab in (("vit_b32", "ViT-B/32"), ("rn50", "RN50")):
+    rows.append(("%s encoder ||gpu-cpu||/||cpu|| fp32/tf32/bf16" % lab,
+                 " / ".join(str(d.get("parity_%s_encoder_%s_rel" % (p, m), "-")) for p in ("fp32", "tf32", "bf16"))))
 for label, keys in (("GEMM 8192 TFLOP/s clipbook fp32/tf32/bf16", ["gemm8192_%s_tflops"]),
                     ("GEMM 8192 TFLOP/s torch fp32/tf32/bf16", ["torch_gemm8192_%s_tflops"]),
+                    ("ViT-B/32 b256 img/s clipbook fp32/tf32/bf16", ["engine_vit_b32_b256_%s_img_s"]),
                     ("ViT-B/32 b256 img/s torch fp32/tf32/bf16", ["torch_vit_b32_b256_%s_img_s"]),
+                    ("RN50 b256 img/s clipbook fp32/tf32/bf16", ["engine_rn50_b256_%s_img_s"]),
                     ("RN50 b256 img/s torch fp32/tf32/bf16", ["torch_rn50_b256_%s_img_s"]),
                     ("RN50 conv3x3 TFLOP/s clipbook fp32/tf32/bf16", ["rn50_b256_conv3x3_64_%s_tflops"])):
     rows.append((label, " / ".join(str(d.get(keys[0] % p, "-")) for p in ("fp32", "tf32", "bf16"))))

@@ -7,6 +7,10 @@
  *                           (CLIPBOOK_PRECISION picks the GEMM math)
  *   gpu_check bench         kernel timings at CLIP's batch-256 shapes and
  *                           the ceilings: a large cuBLAS GEMM and a D2D copy
+ *   gpu_check encoders      the engine's whole image encoders on the device
+ *                           (random-weight ViT-B/32 and RN50, batch 256,
+ *                           fp32/tf32/bf16): images/s, features back on
+ *                           the host
  *
  * Output: human lines, then `key value` lines that check.sh collects; the
  * exit status is 0 when every test passed (or all were skipped: no GPU). */
@@ -17,6 +21,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "en_autograd.h"
+#include "en_clip.h"
+#include "en_device.h"
+#include "en_error.h"
+#include "en_tensor.h"
 #include "kn_backend.h"
 
 #define GC_MAX 128
@@ -172,11 +181,80 @@ static int bench(void) {
     return 0;
 }
 
+/* ---- encoders ------------------------------------------------------------ */
+/* one model on the device, images already there (as a loader would keep
+ * them), features copied back each batch: one warm-up batch, then the
+ * median of 5 */
+static void encoder_bench(const char *key, en_clip_config c) {
+    en_clip_config_finish(&c);
+    en_rng r;
+    en_rng_seed(&r, 1);
+    en_clip *m = en_clip_new(&c, &r);
+    if (!m || en_clip_to(m, EN_CUDA) != 0) {
+        printf("encoders: %s: %s\n", key, en_error_msg());
+        en_clip_free(m);
+        return;
+    }
+    int B = 256, R = c.image_resolution;
+    en_tensor *h = en_tensor_randn(EN_DIMS(B, 3, R, R), &r, 0, 1), *x = en_tensor_to(h, EN_CUDA);
+    en_tensor_release(h);
+    if (!x) {
+        printf("encoders: %s: %s\n", key, en_error_msg());
+        en_clip_free(m);
+        return;
+    }
+    const char *precs[3] = {"fp32", "tf32", "bf16"};
+    for (int p = 0; p < 3; p++) {
+        kn_cuda_set_precision(precs[p]);
+        double t[6];
+        for (int k = 0; k < 6; k++) {
+            double t0 = now();
+            en_tensor *f = en_clip_encode_image(m, x), *fh = f ? en_tensor_cpu(f) : NULL;
+            t[k] = now() - t0;
+            if (!f) printf("encoders: %s: %s\n", key, en_error_msg());
+            en_tensor_release(f);
+            en_tensor_release(fh);
+        }
+        for (int i = 1; i < 6; i++) /* sort the 5 timed runs */
+            for (int j = i + 1; j < 6; j++)
+                if (t[j] < t[i]) { double u = t[i]; t[i] = t[j]; t[j] = u; }
+        printf("engine_%s_b256_%s_img_s %.0f\n", key, precs[p], B / t[3]);
+        fflush(stdout);
+    }
+    kn_cuda_set_precision("fp32");
+    char rep[256];
+    printf("encoders: %s: %s\n", key, en_device_report(rep, sizeof rep));
+    en_tensor_release(x);
+    en_clip_free(m);
+}
+
+static int encoders(void) {
+    if (!kn_cuda_backend()) {
+        printf("skip: no CUDA device\n");
+        return 0;
+    }
+    int prev = en_grad_set_enabled(0);
+    encoder_bench("vit_b32", (en_clip_config){.embed_dim = 512, .image_resolution = 224, .vision_vit = 1,
+                                              .vision_layers = {12}, .vision_width = 768,
+                                              .vision_patch_size = 32, .context_length = 77,
+                                              .vocab_size = 49408, .transformer_width = 512,
+                                              .transformer_heads = 8, .transformer_layers = 12});
+    encoder_bench("rn50", (en_clip_config){.embed_dim = 1024, .image_resolution = 224, .vision_vit = 0,
+                                           .vision_layers = {3, 4, 6, 3}, .vision_width = 64,
+                                           .context_length = 77, .vocab_size = 49408,
+                                           .transformer_width = 512, .transformer_heads = 8,
+                                           .transformer_layers = 12, .resnet_stem_stride = 2,
+                                           .resnet_stem_pool = 2});
+    en_grad_set_enabled(prev);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "parity";
     printf("cuda_built %d\ncuda_devices %d\n", kn_cuda_built(), kn_cuda_device_count());
     if (!strcmp(mode, "parity")) return parity();
     if (!strcmp(mode, "bench")) return bench();
-    fprintf(stderr, "usage: gpu_check parity|bench\n");
+    if (!strcmp(mode, "encoders")) return encoders();
+    fprintf(stderr, "usage: gpu_check parity|bench|encoders\n");
     return 2;
 }

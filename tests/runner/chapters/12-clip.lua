@@ -17,6 +17,22 @@ assert(m:prepool(imgs):shape()[2] == 5, "ViT tokens: 4 patches + class")
 assert(m:config().embed_dim == 16 and m:params()["logit_scale"] ~= nil)
 local loss = cb.contrastive_loss(fi:slice(1, 1, 2), ft, m:logit_scale())
 assert(cb.all_finite(loss))
+-- m:to moves the weights; on a machine without a GPU "cuda" is an error naming why
+assert(m:device() == "cpu" and m:to("cpu") == m)
+local okd, ed = pcall(m.to, m, "cuda")
+if okd then
+  assert(m:device() == "cuda")
+  local fd = m:encode_image(imgs) -- chunks go over once, features come back on the host
+  local oks, es = pcall(m.save, m, "never-written.safetensors")
+  assert(not oks and es:find('m:to%("cpu"%)'), es)
+  m:to("cpu")
+  -- fp32 GEMMs of K <= 128 terms of size ~1 round to ~128 * 2^-24 = 8e-6 per layer, three
+  -- layers and a projection: 1e-4 bounds it with room (tf32 would need 1e-2)
+  assert((fd - fi):abs():max(1):max(1):item() < 1e-4, "features on the device differ from the CPU's")
+else
+  assert(ed:find("m:to: ") and ed:find("cuda"), ed)
+  assert(m:device() == "cpu")
+end
 local okt, et = pcall(m.encode_text, m, cb.tensor({ { 1, 500 } }, "i64"))
 assert(not okt and et:find("outside the vocabulary"), et)
 local okn, en = pcall(cb.clip_new, { vision_vit = true, image_resolution = 15, vision_patch_size = 4 })

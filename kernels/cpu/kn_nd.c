@@ -1,0 +1,135 @@
+/* The CPU's strided and indexing kernels (kn_nd.h): the engine's own loops
+ * (engine/en_tensor.c en_nd_copy_f32, en_ops_elem.c, en_views.c
+ * en_reduce_to, en_ops_reduce.c, en_ops_index.c, en_ops_loss.c), with the
+ * same arithmetic in the same order. */
+#include "kn_nd.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kn_assert.h"
+
+void kn_copy_nd(float *dst, const int64_t *ds, const float *src, const int64_t *ss, int nd,
+                const int64_t *shape, int acc) {
+    if (nd == 0) {
+        dst[0] = acc ? dst[0] + src[0] : src[0];
+        return;
+    }
+    int64_t inner = shape[nd - 1], outer = 1;
+    for (int i = 0; i < nd - 1; i++) outer *= shape[i];
+    int64_t dsi = ds[nd - 1], ssi = ss[nd - 1];
+#pragma omp parallel for if (outer * inner > 65536)
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t r = o, doff = 0, soff = 0;
+        for (int d = nd - 2; d >= 0; d--) {
+            int64_t i = r % shape[d];
+            r /= shape[d];
+            doff += i * ds[d];
+            soff += i * ss[d];
+        }
+        float *dp = dst + doff;
+        const float *sp = src + soff;
+        if (acc)
+            for (int64_t i = 0; i < inner; i++) dp[i * dsi] += sp[i * ssi];
+        else
+            for (int64_t i = 0; i < inner; i++) dp[i * dsi] = sp[i * ssi];
+    }
+}
+
+static inline float bapply(kn_binary f, float x, float y, float z) {
+    switch (f) {
+    case KN_B_ADD: return x + y;
+    case KN_B_SUB: return x - y;
+    case KN_B_MUL: return x * y;
+    case KN_B_DIV: return x / y;
+    case KN_B_NDIV_SQ: return -x * z / (y * y);
+    default: return -x;
+    }
+}
+
+void kn_binary_nd(kn_binary f, float *out, int nd, const int64_t *shape, const float *x,
+                  const int64_t *sx, const float *y, const int64_t *sy, const float *z,
+                  const int64_t *sz) {
+    KN_ASSERT(f >= 0 && f < KN_BINARY_COUNT);
+    int64_t inner = nd ? shape[nd - 1] : 1, outer = 1;
+    for (int i = 0; i + 1 < nd; i++) outer *= shape[i];
+    int64_t ix = nd ? sx[nd - 1] : 0, iy = (nd && sy) ? sy[nd - 1] : 0, iz = (nd && sz) ? sz[nd - 1] : 0;
+#pragma omp parallel for if (outer * inner > 65536)
+    for (int64_t o = 0; o < outer; o++) {
+        int64_t r = o, ox = 0, oy = 0, oz = 0;
+        for (int d = nd - 2; d >= 0; d--) {
+            int64_t i = r % shape[d];
+            r /= shape[d];
+            ox += i * sx[d];
+            if (sy) oy += i * sy[d];
+            if (sz) oz += i * sz[d];
+        }
+        float *op = out + o * inner;
+        const float *xp = x + ox, *yp = y ? y + oy : NULL, *zp = z ? z + oz : NULL;
+        for (int64_t i = 0; i < inner; i++)
+            op[i] = bapply(f, xp[i * ix], yp ? yp[i * iy] : 0.0f, zp ? zp[i * iz] : 0.0f);
+    }
+}
+
+void kn_reduce_sum(float *out, const float *x, int64_t outer, int64_t R, int64_t inner,
+                   float scale, int acc) {
+#pragma omp parallel for if (outer * R * inner > 65536)
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *p = x + o * R * inner + i;
+            float s = 0.0f;
+            for (int64_t r = 0; r < R; r++) s += p[r * inner];
+            if (scale != 1.0f) s *= scale;
+            float *d = out + o * inner + i;
+            *d = acc ? *d + s : s;
+        }
+}
+
+void kn_max_axis(float *val, int64_t *idx, const float *x, int64_t outer, int64_t K,
+                 int64_t inner) {
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *p = x + o * K * inner + i;
+            int64_t best = 0;
+            for (int64_t k = 1; k < K; k++)
+                if (p[k * inner] > p[best * inner]) best = k;
+            idx[o * inner + i] = best;
+            if (val) val[o * inner + i] = p[best * inner];
+        }
+}
+
+void kn_gather_rows(float *out, const float *x, const int64_t *idx, int64_t M, int64_t row) {
+#pragma omp parallel for if (M * row > 65536)
+    for (int64_t i = 0; i < M; i++) memcpy(out + i * row, x + idx[i] * row, (size_t)row * sizeof(float));
+}
+
+void kn_scatter_rows(float *dx, const float *g, const int64_t *idx, int64_t M, int64_t row) {
+    for (int64_t i = 0; i < M; i++) /* serial: repeated indices add up */
+        for (int64_t j = 0; j < row; j++) dx[idx[i] * row + j] += g[i * row + j];
+}
+
+void kn_xent_fwd(float *loss, float *lse, const float *x, const int64_t *t, int64_t N, int64_t K) {
+#pragma omp parallel for if (N * K > 65536)
+    for (int64_t i = 0; i < N; i++) {
+        const float *r = x + i * K;
+        float m = -INFINITY;
+        for (int64_t j = 0; j < K; j++) m = r[j] > m ? r[j] : m;
+        double s = 0;
+        for (int64_t j = 0; j < K; j++) s += exp((double)r[j] - m);
+        lse[i] = (float)(m + log(s));
+    }
+    double total = 0; /* summed in row order: the same bits at any thread count */
+    for (int64_t i = 0; i < N; i++) total += (double)lse[i] - x[i * K + t[i]];
+    loss[0] = N ? (float)(total / N) : 0.0f;
+}
+
+void kn_xent_bwd(float *dx, const float *g, const float *x, const float *lse, const int64_t *t,
+                 int64_t N, int64_t K, int acc) {
+    float s = g[0] / (float)(N ? N : 1);
+#pragma omp parallel for if (N * K > 65536)
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j < K; j++) {
+            float v = (expf(x[i * K + j] - lse[i]) - (j == t[i] ? 1.0f : 0.0f)) * s;
+            dx[i * K + j] = acc ? dx[i * K + j] + v : v;
+        }
+}
