@@ -143,7 +143,9 @@ return {
     fewshot = { epochs = 200, lr = 1e-3, curve_epochs = 200, crossmodal_lrs = { 1e-3, 1e-2 }, clap_lrs = { 0.01, 0.1 },
                 tip = { beta_max = 20, n_beta = 40, alpha_max = 50, n_alpha = 50 } },
     -- decoders (chapters 6, 7): 600 VQ-VAE steps with 256 codes of a
-    -- 64-channel model flatten both loss curves (warm-up + cosine); the
+    -- 64-channel model flatten the loss curves (warm-up + cosine) of all
+    -- three VQ-VAEs (CLIP's 4x4 map, trained at 4x4 and at the paper's 8x8:
+    -- only the last draws shapes, engine/NOTES.md "VQ-VAE"); the
     -- segmentation networks, whose UNet costs ~4x a VQ-VAE step, get 300
     decoder = { steps = 600, seg_steps = 300, batch = 64, lr = 2e-3, codes = 256, code_dim = 32, hidden = 64 },
   },

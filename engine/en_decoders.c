@@ -142,6 +142,9 @@ struct en_vqvae {
     en_params *p;
     layer L[MAX_LAYERS];
     int nl, nenc;          /* layers [0, nenc) encode, [nenc, nl) decode */
+    int enc_plain;         /* encoder layers [0, enc_plain) in a row, ReLU after each */
+    int enc_res, enc_nres; /* then (3x3 conv, 1x1 conv) pairs from enc_res; nenc-1 projects */
+    int dec_res, dec_up;   /* decoder: layer nenc, pairs [dec_res, dec_up), then the ups */
     float *codebook;       /* [codes, D] */
     float *ema_size;       /* [codes] */
     float *ema_sum;        /* [codes, D] */
@@ -154,7 +157,10 @@ struct en_vqvae {
 en_vqvae *en_vqvae_new(const en_vqvae_config *c, en_rng *r) {
     int k = log2_ratio(c->image, c->grid);
     if (k < 1) { en_error("vqvae: image %d must be grid %d times a power of two", c->image, c->grid); return NULL; }
-    if (c->hidden < 2 || c->codes < 2 || c->code_dim < 1 || c->in_ch < 0) { en_error("vqvae: bad sizes"); return NULL; }
+    if (c->hidden < 4 || c->codes < 2 || c->code_dim < 1 || c->in_ch < 0 || c->res_blocks < 0 || c->res_blocks > 4) {
+        en_error("vqvae: bad sizes");
+        return NULL;
+    }
     en_vqvae *m = calloc(1, sizeof *m);
     EN_ASSERT(m);
     m->c = *c;
@@ -162,24 +168,45 @@ en_vqvae *en_vqvae_new(const en_vqvae_config *c, en_rng *r) {
     if (m->c.decay <= 0) m->c.decay = 0.99;
     if (m->c.dead_below <= 0) m->c.dead_below = 1.0;
     m->p = en_params_new();
-    int H = c->hidden, D = c->code_dim, rc = 0;
+    int H = c->hidden, D = c->code_dim, Hr = H / 2, nres = c->res_blocks, rc = 0;
     if (c->in_ch == 0) {
+        /* the paper's encoder: strided 4x4 convolutions down to the grid (the
+         * first to H/2 channels), a 3x3 convolution, residual blocks */
         int ch = 3;
         for (int i = 0; i < k; i++) {
-            int out = i == k - 1 ? H : (H / 2 > 0 ? H / 2 : 1);
+            int out = i == k - 1 ? H : H / 2;
             rc |= layer_add(m->p, m->L, &m->nl, "enc", ch, out, 4, 2, 1, 0, 1, r);
             ch = out;
         }
-        rc |= layer_add(m->p, m->L, &m->nl, "enc", H, D, 1, 1, 0, 0, 1, r);
+        m->enc_plain = m->nl;
+        if (nres) rc |= layer_add(m->p, m->L, &m->nl, "enc", H, H, 3, 1, 1, 0, 1, r);
     } else {
+        /* frozen CLIP map: a 1x1 projection, nothing spatial of its own */
         rc |= layer_add(m->p, m->L, &m->nl, "enc", c->in_ch, H, 1, 1, 0, 0, 1, r);
-        rc |= layer_add(m->p, m->L, &m->nl, "enc", H, D, 1, 1, 0, 0, 1, r);
+        m->enc_plain = m->nl;
+        nres = 0;
     }
+    m->enc_res = m->nl;
+    m->enc_nres = nres;
+    for (int i = 0; i < nres; i++) {
+        rc |= layer_add(m->p, m->L, &m->nl, "enc", H, Hr, 3, 1, 1, 0, 1, r);
+        rc |= layer_add(m->p, m->L, &m->nl, "enc", Hr, H, 1, 1, 0, 0, 1, r);
+    }
+    rc |= layer_add(m->p, m->L, &m->nl, "enc", H, D, 1, 1, 0, 0, 1, r);
     m->nenc = m->nl;
+    /* the decoder mirrors it: a 3x3 convolution from the codes, residual
+     * blocks at the grid, transposed convolutions doubling up to the
+     * picture (the last two at H/2 channels, then 3) */
     rc |= layer_add(m->p, m->L, &m->nl, "dec", D, H, 3, 1, 1, 0, 1, r);
+    m->dec_res = m->nl;
+    for (int i = 0; i < c->res_blocks; i++) {
+        rc |= layer_add(m->p, m->L, &m->nl, "dec", H, Hr, 3, 1, 1, 0, 1, r);
+        rc |= layer_add(m->p, m->L, &m->nl, "dec", Hr, H, 1, 1, 0, 0, 1, r);
+    }
+    m->dec_up = m->nl;
     int ch = H;
     for (int i = 0; i < k; i++) {
-        int out = i == k - 1 ? 3 : (i == k - 2 ? (H / 2 > 0 ? H / 2 : 1) : H);
+        int out = i == k - 1 ? 3 : (i == k - 2 ? H / 2 : H);
         rc |= layer_add(m->p, m->L, &m->nl, "dec", ch, out, 4, 2, 1, 1, 1, r);
         ch = out;
     }
@@ -211,23 +238,34 @@ void en_vqvae_free(en_vqvae *m) {
 int en_vqvae_codes_used(const en_vqvae *m) { return m->used; }
 long en_vqvae_restarts(const en_vqvae *m) { return (long)m->restarts; }
 
+/* Residual blocks x + conv1x1(relu(conv3x3(relu(x)))) for the n layer
+ * pairs from `first`, then a ReLU (the paper's residual stack). */
+static en_tensor *res_stack(tmp_list *tl, const layer *L, int first, int n, en_tensor *x) {
+    for (int i = 0; i < n && x; i++) {
+        en_tensor *h = keep(tl, en_relu(x));
+        h = layer_fwd(tl, &L[first + 2 * i], h, 1);
+        h = h ? layer_fwd(tl, &L[first + 2 * i + 1], h, 0) : NULL;
+        x = h ? keep(tl, en_add(x, h)) : NULL;
+    }
+    return x ? keep(tl, en_relu(x)) : NULL;
+}
+
 static en_tensor *vq_encode(en_vqvae *m, tmp_list *tl, en_tensor *images, en_tensor *feats) {
     en_tensor *x;
     if (m->c.in_ch == 0) x = keep(tl, en_add_scalar(images, -0.5f));
     else x = feats;
-    for (int i = 0; i < m->nenc; i++) {
-        x = layer_fwd(tl, &m->L[i], x, i < m->nenc - 1);
-        if (!x) return NULL;
-    }
-    return x;
+    /* the plain layers: ReLU after each, except a 3x3 convolution that feeds
+     * residual blocks (they start with their own ReLU) */
+    for (int i = 0; i < m->enc_res && x; i++) x = layer_fwd(tl, &m->L[i], x, i < m->enc_plain);
+    if (x && m->enc_nres) x = res_stack(tl, m->L, m->enc_res, m->enc_nres, x);
+    return x ? layer_fwd(tl, &m->L[m->nenc - 1], x, 0) : NULL;
 }
 
 static en_tensor *vq_decode(en_vqvae *m, tmp_list *tl, en_tensor *z) {
-    for (int i = m->nenc; i < m->nl; i++) {
-        z = layer_fwd(tl, &m->L[i], z, i < m->nl - 1);
-        if (!z) return NULL;
-    }
-    return keep(tl, en_add_scalar(z, 0.5f));
+    z = layer_fwd(tl, &m->L[m->nenc], z, m->dec_res == m->dec_up);
+    if (z && m->dec_res < m->dec_up) z = res_stack(tl, m->L, m->dec_res, (m->dec_up - m->dec_res) / 2, z);
+    for (int i = m->dec_up; i < m->nl && z; i++) z = layer_fwd(tl, &m->L[i], z, i < m->nl - 1);
+    return z ? keep(tl, en_add_scalar(z, 0.5f)) : NULL;
 }
 
 /* Nearest code for every cell of z_e (N,D,g,g): fills zq (same layout) and
@@ -391,6 +429,36 @@ en_tensor *en_vqvae_decode_codes(en_vqvae *m, const int64_t *codes, int n) {
     en_tensor_release(z);
     en_grad_set_enabled(prev);
     return res;
+}
+
+double en_cell_mean_mse(en_tensor *images, int grid) {
+    if (!images || images->ndim != 4 || images->dtype != EN_F32 || grid < 1 || images->shape[2] % grid ||
+        images->shape[3] % grid) {
+        en_error("cell_mean_mse: images must be f32 (N, C, H, W) with H and W multiples of the grid %d", grid);
+        return NAN;
+    }
+    en_tensor *x = en_contiguous(images);
+    const float *p = en_tensor_f32(x);
+    int64_t planes = images->shape[0] * images->shape[1], H = images->shape[2], W = images->shape[3];
+    int64_t bh = H / grid, bw = W / grid;
+    /* per plane, summed in order afterwards: the same total for any thread count */
+    double *se = calloc((size_t)planes, sizeof *se);
+    EN_ASSERT(se);
+    #pragma omp parallel for schedule(static)
+    for (int64_t q = 0; q < planes; q++)
+        for (int gy = 0; gy < grid; gy++)
+            for (int gx = 0; gx < grid; gx++) {
+                const float *c0 = p + (q * H + gy * bh) * W + gx * bw;
+                double s = 0, s2 = 0;
+                for (int64_t y = 0; y < bh; y++)
+                    for (int64_t x0 = 0; x0 < bw; x0++) { double v = c0[y * W + x0]; s += v; s2 += v * v; }
+                se[q] += s2 - s * s / (double)(bh * bw);   /* the cell's sum of squared deviations */
+            }
+    double total = 0;
+    for (int64_t q = 0; q < planes; q++) total += se[q];
+    free(se);
+    en_tensor_release(x);
+    return total / (double)(planes * H * W);
 }
 
 /* ---- segmentation ------------------------------------------------------------ */

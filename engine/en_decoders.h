@@ -35,6 +35,10 @@ typedef struct {
     int hidden;     /* channels of the hidden layers */
     int codes;      /* codebook size */
     int code_dim;   /* code vector size */
+    int res_blocks; /* residual blocks at the grid in the decoder and the
+                       trained encoder (the paper's models have 2; 0: none,
+                       the plain convolutions; engine/NOTES.md "VQ-VAE"
+                       measures both) */
     double beta;    /* commitment weight (0.25 in the paper) */
     double decay;   /* EMA decay of the codebook (0.99) */
     double dead_below; /* a code unused in a batch restarts at a random encoder
@@ -59,6 +63,13 @@ en_tensor *en_vqvae_reconstruct_codes(en_vqvae *m, en_tensor *images, en_tensor 
 int        en_vqvae_codes_used(const en_vqvae *m);
 /* Dead-code restarts so far. */
 long       en_vqvae_restarts(const en_vqvae *m);
+
+/* The mean squared error of pictures (N,C,R,R) against their own means
+ * over the cells of a g x g grid (each cell filled with its mean colour):
+ * what a decoder reaches that knows one flat colour per code and nothing
+ * finer, the blur a reconstruction must beat to show a shape. NAN +
+ * en_error when R is not a multiple of g. */
+double     en_cell_mean_mse(en_tensor *images, int grid);
 
 typedef struct {
     int in_ch;        /* 0: UNet on pixels; >0: UNet11-style decoder on a feature map */

@@ -1,10 +1,11 @@
 /* The decoders on CLIP features from Lua (engine/en_decoders.h):
- *   cb.vqvae_new{ in_ch=, grid=, image=, hidden=, codes=, code_dim=, beta=,
+ *   cb.vqvae_new{ in_ch=, grid=, image=, hidden=, codes=, code_dim=, res_blocks= (0), beta=,
  *                 decay=, dead_below= } [, seed] -> vq   (in_ch 0: its own trained encoder)
  *   vq:train_step(images, feats_or_nil, lr) -> loss, reconstruction MSE
  *   vq:reconstruct(images, feats_or_nil) -> images, distinct codes the batch used
  *   vq:restarts() -> dead-code restarts so far
  *   vq:decode_codes(codes i64 (n, g*g)) -> images   vq:codes_used()   vq:free()
+ *   cb.cell_mean_mse(images, grid) -> MSE against the pictures' own g x g cell means
  *   cb.segnet_new{ in_ch=, grid=, image=, hidden=, train_blocks= } [, seed] -> seg
  *   seg:train_step(images_or_nil, feats_or_nil, masks, lr) -> loss
  *   seg:logits(images_or_nil, feats_or_nil) -> logits   seg:trainable()   seg:free()
@@ -57,10 +58,12 @@ static int push_new(lua_State *L, en_tensor *t, const char *what) {
 
 static int cb_vqvae_new(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    en_vqvae_config c = { lx_opt_int(L, 1, "in_ch", 0, "vqvae"), lx_opt_int(L, 1, "grid", 4, "vqvae"), lx_opt_int(L, 1, "image", 32, "vqvae"),
-                          lx_opt_int(L, 1, "hidden", 32, "vqvae"), lx_opt_int(L, 1, "codes", 64, "vqvae"), lx_opt_int(L, 1, "code_dim", 16, "vqvae"),
-                          lx_opt_num(L, 1, "beta", 0.25, "vqvae"), lx_opt_num(L, 1, "decay", 0.99, "vqvae"),
-                          lx_opt_num(L, 1, "dead_below", 1.0, "vqvae") };
+    en_vqvae_config c = { .in_ch = lx_opt_int(L, 1, "in_ch", 0, "vqvae"), .grid = lx_opt_int(L, 1, "grid", 4, "vqvae"),
+                          .image = lx_opt_int(L, 1, "image", 32, "vqvae"), .hidden = lx_opt_int(L, 1, "hidden", 32, "vqvae"),
+                          .codes = lx_opt_int(L, 1, "codes", 64, "vqvae"), .code_dim = lx_opt_int(L, 1, "code_dim", 16, "vqvae"),
+                          .res_blocks = lx_opt_int(L, 1, "res_blocks", 0, "vqvae"),
+                          .beta = lx_opt_num(L, 1, "beta", 0.25, "vqvae"), .decay = lx_opt_num(L, 1, "decay", 0.99, "vqvae"),
+                          .dead_below = lx_opt_num(L, 1, "dead_below", 1.0, "vqvae") };
     en_rng r;
     en_rng_seed(&r, (uint64_t)luaL_optinteger(L, 2, 0));
     lx_vq *u = lua_newuserdatauv(L, sizeof *u, 0);
@@ -88,6 +91,15 @@ static int vq_reconstruct(lua_State *L) {
     push_new(L, en_vqvae_reconstruct_codes(m, lx_tensor_check(L, 2), lx_tensor_test(L, 3), &used), "vqvae");
     lua_pushinteger(L, used);
     return 2;
+}
+
+/* cb.cell_mean_mse(images, grid) -> the MSE of the pictures against their
+ * own g x g cell means (engine/en_decoders.h) */
+static int cb_cell_mean_mse(lua_State *L) {
+    double v = en_cell_mean_mse(lx_tensor_check(L, 1), (int)luaL_checkinteger(L, 2));
+    if (isnan(v)) return luaL_error(L, "cell_mean_mse: %s", en_error_msg());
+    lua_pushnumber(L, v);
+    return 1;
 }
 
 static int vq_restarts(lua_State *L) { lua_pushinteger(L, en_vqvae_restarts(check_vq(L))); return 1; }
@@ -134,7 +146,7 @@ static int seg_logits(lua_State *L) {
 static int seg_trainable(lua_State *L) { lua_pushinteger(L, (lua_Integer)en_segnet_trainable(check_seg(L))); return 1; }
 
 const luaL_Reg lx_decoders_functions[] = {
-    {"vqvae_new", cb_vqvae_new}, {"segnet_new", cb_segnet_new}, {NULL, NULL},
+    {"vqvae_new", cb_vqvae_new}, {"segnet_new", cb_segnet_new}, {"cell_mean_mse", cb_cell_mean_mse}, {NULL, NULL},
 };
 
 void lx_decoders_open(lua_State *L) {
