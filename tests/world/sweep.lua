@@ -87,6 +87,10 @@ local function measure(pt)
   for _, tw in ipairs { "vit", "rn" } do
     if not pt.full then P.towers[tw].train.steps = SHORT[tw] end
   end
+  -- WORLD_RN_STEPS=N: the ResNet's schedule at N steps (the point's name,
+  -- and so its ViT's memo entry, unchanged: only the ResNet retrains)
+  local rn_steps = tonumber(os.getenv("WORLD_RN_STEPS") or "")
+  if rn_steps and pt.full then P.towers.rn.train.steps = rn_steps end
   local S = study.new { memo = memo, profile = P, cb = cb }
   local names = S.class_names()
   local prompts = {}
