@@ -59,6 +59,9 @@ local points = {
   -- report` computed (the same memo keys) rather than training again
   { name = "chosen.full" .. tag, factor = rates_of(chosen), rate = -1, noise = chosen, full = true, own = true },
 }
+-- merged hues 0.5 and captions about another object a tenth of the time
+points[#points + 1] = { name = "merge-0.50-other-0.10.full", factor = "merge 0.5, other 0.1 (synonym 0.10)", rate = -1,
+                        noise = { synonym = 0.1, merge = 0.5, other = 0.1 }, full = true }
 -- synonyms alone at the full schedule: how rare a word may be in the
 -- captions and still be learnt (the evaluation names below use them)
 for _, r in ipairs { 0.002, 0.01, 0.1 } do
@@ -84,6 +87,10 @@ local function measure(pt)
   for _, tw in ipairs { "vit", "rn" } do
     if not pt.full then P.towers[tw].train.steps = SHORT[tw] end
   end
+  -- WORLD_RN_STEPS=N: the ResNet's schedule at N steps (the point's name,
+  -- and so its ViT's memo entry, unchanged: only the ResNet retrains)
+  local rn_steps = tonumber(os.getenv("WORLD_RN_STEPS") or "")
+  if rn_steps and pt.full then P.towers.rn.train.steps = rn_steps end
   local S = study.new { memo = memo, profile = P, cb = cb }
   local names = S.class_names()
   local prompts = {}
