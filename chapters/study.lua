@@ -521,11 +521,13 @@ function M.new(nb)
 
   function S.text_features(tower, texts)
     local t = model_params(tower)
-    return memo("text." .. tower, { tower = keyed(t), bpe = keyed(bpe_p), seed = profile.seed, texts = texts },
+    -- precision: as the image features' (absent for fp32, so the default's key is unchanged)
+    return memo("text." .. tower, { tower = keyed(t), bpe = keyed(bpe_p), seed = profile.seed, texts = texts,
+                                    precision = profile.precision ~= "fp32" and profile.precision or nil },
       function(q)
         local m = S.model(tower)
         local tok = S.bpe():tokenize(q.texts, m:config().context_length, true)
-        return m:encode_text(tok):normalize(2)
+        return m:encode_text(tok, { precision = q.precision }):normalize(2)
       end)
   end
 
