@@ -60,12 +60,14 @@ else:
                             "zeroshot_within_0.2": abs(t["zeroshot_diff"]) <= 0.2,
                             "probe_within_0.2": abs(t["probe_diff"]) <= 0.2}
         t["which"] = which
+        t["points_per_picture"] = 100 / t["images"]   # the accuracies' resolution on cls_test
         detail["towers"][tw] = t
         print(f"bench_bf16_towers: {name}: {which}")
     for r in recs:
         pv = "-" if r["peer_value"] is None else f"{r['peer_value']:.3f}"
         ra = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        print(f"{r['name']:110s} {r['value']:10.4f} {pv:>10s} {ra:>6s}  {r['unit']}")
+        val = f"{r['value']:.6f}" if r["unit"] == "cosine" else f"{r['value']:.3f}"
+        print(f"{r['name']:110s} {val:>10s} {pv:>10s} {ra:>6s}  {r['unit']}")
 json.dump(recs, open(os.path.join(d, "part-bf16-towers.json"), "w"), indent=1)
 json.dump(detail, open(os.path.join(d, "bf16_towers.json"), "w"), indent=1)
 PY
