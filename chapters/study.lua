@@ -256,6 +256,13 @@ function M.new(nb)
           cfg.checkpoint_every = 25
           cfg.on_step = M.progress("pretrain " .. tower)
           local model, log = cb.pretrain(cfg)
+          -- a signal (Ctrl-C, a killed make) stops pre-training early with its
+          -- state kept: an error here, so the memo store never takes that
+          -- partial tower for the whole one, and the rerun resumes
+          if log.interrupted then
+            error(string.format("pre-training of the %s tower stopped at step %d of %d; rerun to resume from %s",
+              tower, log.steps_done, tr.steps, cfg.state_path), 0)
+          end
           return { model = model, loss = log.loss, wall_s = log.wall_s, images_per_s = log.images_per_s,
                    resumed_from = log.resumed_from, nparams = model:nparams() }
         end)
