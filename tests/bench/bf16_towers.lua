@@ -113,6 +113,14 @@ local function model_of(rec)
   return m
 end
 
+-- a record of a whole pre-training: one loss per step of its schedule (a
+-- signal stops en_pretrain early, and an older study.lua memoised that
+-- partial tower as if it were the whole)
+local function complete(rec, params)
+  local steps = params.tower and params.tower.train and params.tower.train.steps
+  return type(rec) == "table" and type(rec.loss) == "table" and (steps == nil or #rec.loss >= steps)
+end
+
 -- model, tokenizer, and where they came from
 local function towers(tower)
   local list, order = read_index("pretrain." .. tower), {}
@@ -120,7 +128,7 @@ local function towers(tower)
   for i = #list, 1, -1 do if list[i].profile == profile.name and not matches(list[i].params or {}, tower) then order[#order + 1] = list[i] end end
   for _, e in ipairs(order) do
     local got, v = store:get(e.name or ("pretrain." .. tower), e.key)
-    local model = got and type(v) == "table" and model_of(v.v)
+    local model = got and type(v) == "table" and complete(v.v, e.params or {}) and model_of(v.v)
     if model then
       local p = e.params or {}
       local bpe = cached_bpe(p)
