@@ -16,8 +16,8 @@
 -- at each tower's resolution; absent, the cls_* splits of a shapes profile).
 -- Paths under data/ are read from $DATA_DIR when it is set (make DATA_DIR=).
 -- precision: "fp32" (absent: the default) or "bf16", the frozen image
--- features' linear layers in bfloat16 where the CPU has AVX512_BF16
--- (engine/en_bf16.h; float32 elsewhere); it enters the features' memo keys.
+-- features' and the text features' linear layers in bfloat16 where the CPU
+-- has AVX512_BF16 (engine/en_bf16.h; float32 elsewhere); it enters their memo keys.
 --
 -- Limits the runner reads (lua/notebook/runner.lua), left at their defaults here:
 -- cell_timeout (seconds a cell may run, memo functions included; 3600;

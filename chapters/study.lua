@@ -259,6 +259,13 @@ function M.new(nb)
           cfg.checkpoint_every = 25
           cfg.on_step = M.progress("pretrain " .. tower)
           local model, log = cb.pretrain(cfg)
+          -- a signal (Ctrl-C, a killed make) stops pre-training early with its
+          -- state kept: an error here, so the memo store never takes that
+          -- partial tower for the whole one, and the rerun resumes
+          if log.interrupted then
+            error(string.format("pre-training of the %s tower stopped at step %d of %d; rerun to resume from %s",
+              tower, log.steps_done, tr.steps, cfg.state_path), 0)
+          end
           return { model = model, loss = log.loss, wall_s = log.wall_s, images_per_s = log.images_per_s,
                    resumed_from = log.resumed_from, nparams = model:nparams() }
         end)
@@ -536,11 +543,13 @@ function M.new(nb)
 
   function S.text_features(tower, texts)
     local t = model_params(tower)
-    return memo("text." .. tower, { tower = keyed(t), bpe = keyed(bpe_p), seed = profile.seed, texts = texts },
+    -- precision: as the image features' (absent for fp32, so the default's key is unchanged)
+    return memo("text." .. tower, { tower = keyed(t), bpe = keyed(bpe_p), seed = profile.seed, texts = texts,
+                                    precision = profile.precision ~= "fp32" and profile.precision or nil },
       function(q)
         local m = S.model(tower)
         local tok = S.bpe():tokenize(q.texts, m:config().context_length, true)
-        return m:encode_text(tok):normalize(2)
+        return m:encode_text(tok, { precision = q.precision }):normalize(2)
       end)
   end
 

@@ -13,9 +13,10 @@
  * parameters qualify because they cannot change or move during inference;
  * a pointer-keyed cache of arbitrary tensors could return a stale weight.
  *
- * One scope at a time per process (en_clip_encode_images_batched opens it
- * for precision "bf16"). Without AVX512_BF16, begin returns 0 with the
- * reason in en_bf16_unavailable() and nothing changes. */
+ * One scope at a time per process (en_clip_encode_images_precision and
+ * en_clip_encode_text_precision open it for precision "bf16"). Without
+ * AVX512_BF16, begin returns 0 with the reason in en_bf16_unavailable()
+ * and nothing changes. */
 #ifndef EN_BF16_H
 #define EN_BF16_H
 
@@ -24,6 +25,7 @@
 /* 1 when the scope is open (bf16 runs), 0 when the CPU has no AVX512_BF16. */
 int  en_bf16_begin(const float *params, int64_t n);
 void en_bf16_end(void);
+/* Why bf16 cannot run here ("no AVX512_BF16 on this CPU"); "" when it can. */
 const char *en_bf16_unavailable(void);
 
 /* For en_linear: the packed weight for W (N, K), leading dimension ldw, or

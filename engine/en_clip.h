@@ -79,6 +79,11 @@ int        en_clip_encode_images_batched(en_clip *m, const float *images, int64_
 typedef enum { EN_PREC_FP32, EN_PREC_BF16 } en_precision;
 int        en_clip_encode_images_precision(en_clip *m, const float *images, int64_t n, int normalized,
                                            int64_t chunk, int prepool, en_precision prec, float *out);
+/* Text features (en_clip_encode_text) without the tape, at a precision:
+ * EN_PREC_BF16 runs the text transformer's linear layers (attention in/out
+ * projections, MLP) through en_bf16's scope; the embeddings, layer norms,
+ * attention products and the final projection stay float32. */
+en_tensor *en_clip_encode_text_precision(en_clip *m, const en_tensor *tokens, en_precision prec);
 /* BatchNorm mode for the ResNet: 1 = training statistics (and updates of the
  * running ones), 0 = running statistics (inference, the default). */
 void       en_clip_set_train(en_clip *m, int train);

@@ -4,7 +4,8 @@
  * m:prepool), the `clipbook embed-images` command and the study's frozen
  * features. Precision "bf16" runs the linear layers (all of a ViT's GEMMs
  * but the patch embedding; a ResNet's attention pool) through en_bf16's
- * scope; the convolutions stay float32. */
+ * scope; the convolutions stay float32. Also the text features at a
+ * precision (embed-texts, m:encode_text), under the same scope. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,7 @@ int en_clip_encode_images_precision(en_clip *m, const float *images, int64_t n, 
     for (int d = 0; d < nd; d++) per *= dims[d];
     int prev = en_grad_set_enabled(0);
     /* bf16: the linear layers' weights converted once for the whole split
-     * (en_bf16.h); where the CPU cannot, float32 (en_clip_bf16_active says so) */
+     * (en_bf16.h); where the CPU cannot, float32 (en_bf16_unavailable says why) */
     en_params *P = en_clip_params(m);
     /* a model moved to a device (en_clip_to) gets each chunk there once and
      * gives its features back once; bf16 is the CPU's scope */
@@ -79,4 +80,15 @@ int en_clip_encode_images_precision(en_clip *m, const float *images, int64_t n, 
     if (bf16) en_bf16_end();
     en_grad_set_enabled(prev);
     return rc;
+}
+
+en_tensor *en_clip_encode_text_precision(en_clip *m, const en_tensor *tokens, en_precision prec) {
+    int prev = en_grad_set_enabled(0);
+    /* the whole parameter buffer: the text tower's weights lie in it too */
+    en_params *P = en_clip_params(m);
+    int bf16 = prec == EN_PREC_BF16 && en_bf16_begin(en_params_data(P), en_params_numel(P));
+    en_tensor *f = en_clip_encode_text(m, tokens);
+    if (bf16) en_bf16_end();
+    en_grad_set_enabled(prev);
+    return f;
 }

@@ -14,6 +14,7 @@
 #include "en_file.h"
 #include "en_sha256.h"
 #include "kn_backend.h"
+#include "kn_conv.h"
 #include "kn_cpuid.h"
 
 /* Bump when the calibration's shapes or rule change: old files are ignored. */
@@ -129,9 +130,12 @@ const char *en_compute_signature(void) {
     char words[128];
     kn_gemm_current(&c);
     kn_gemm_choice_format(&c, words, sizeof words);
-    /* the convolutions: the engine's packed kernels unless blas is forced (kn_gemm.h) */
-    snprintf(buf, sizeof buf, "gemm %s conv=%s; openblas %s", words, kn_sgemm_is_native() ? "engine" : "blas",
-             kn_blas_corename());
+    /* the convolutions: the engine's packed kernels unless blas is forced
+     * (kn_gemm.h), and which variant when CLIPBOOK_CONV forces one (kn_conv.h;
+     * auto adds nothing, so the default's keys stay as they were) */
+    kn_conv_variant v = kn_conv_variant_forced();
+    snprintf(buf, sizeof buf, "gemm %s conv=%s%s%s; openblas %s", words, kn_sgemm_is_native() ? "engine" : "blas",
+             v == KN_CONV_AUTO ? "" : ":", v == KN_CONV_AUTO ? "" : kn_conv_variant_name(v), kn_blas_corename());
     return buf;
 }
 

@@ -41,8 +41,10 @@ int en_machine_choose(const char *dir, kn_gemm_choice *c, int *measured, char *p
 const char *en_machine_dir(void);
 
 /* What the results depend on beyond the code: "gemm small=engine
- * skinny=engine large=engine conv=engine; openblas Haswell". Static
- * storage; reflects the paths in force now. */
+ * skinny=engine large=engine conv=engine; openblas Haswell", with
+ * "conv=engine:im2col" (etc.) when CLIPBOOK_CONV forces a convolution
+ * variant (kernels/cpu/kn_conv.h). Static storage; reflects the paths in
+ * force now. */
 const char *en_compute_signature(void);
 
 /* The machine in words: "AMD EPYC (avx2 fma avx512f ...), L2 1024 KiB". */

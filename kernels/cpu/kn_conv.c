@@ -2,6 +2,9 @@
 #include "kn_conv.h"
 
 #include <cblas.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kn_assert.h"
@@ -229,9 +232,41 @@ static int is_pointwise(const conv_geo *q) {
  * image. Measured on RN50 3x3 layers, one thread: forward 5-28 % faster,
  * dw 5-25 %. (dinp still goes through a stored dcols and col2im.) */
 
+/* ---- the variant in force (CLIPBOOK_CONV, kn_conv.h) ----------------------- */
+static const char *const variant_names[KN_CONV_VARIANT_COUNT] = {"auto", "winograd", "implicit", "im2col"};
+_Static_assert(sizeof variant_names / sizeof *variant_names == KN_CONV_VARIANT_COUNT, "a name per variant");
+static kn_conv_variant variant = KN_CONV_AUTO;
+static pthread_once_t variant_once = PTHREAD_ONCE_INIT;
+
+int kn_conv_variant_parse(const char *s, kn_conv_variant *out) {
+    for (int v = 0; s && v < KN_CONV_VARIANT_COUNT; v++)
+        if (!strcmp(s, variant_names[v])) { *out = (kn_conv_variant)v; return 1; }
+    return 0;
+}
+const char *kn_conv_variant_name(kn_conv_variant v) {
+    return v >= 0 && v < KN_CONV_VARIANT_COUNT ? variant_names[v] : "?";
+}
+static void variant_init(void) {
+    const char *e = getenv("CLIPBOOK_CONV");
+    if (e && *e && !kn_conv_variant_parse(e, &variant)) {
+        fprintf(stderr, "clipbook: CLIPBOOK_CONV=%s is not auto, winograd, implicit or im2col; using auto\n", e);
+        variant = KN_CONV_AUTO;
+    }
+}
+kn_conv_variant kn_conv_variant_forced(void) {
+    pthread_once(&variant_once, variant_init);
+    return variant;
+}
+void kn_conv_set_variant(kn_conv_variant v) {
+    pthread_once(&variant_once, variant_init);
+    variant = v;
+}
+
 static int implicit_on = 1;
 void kn_conv_set_implicit(int on) { implicit_on = on; }
-static int use_implicit(void) { return implicit_on && kn_sgemm_is_native(); }
+static int use_implicit(void) {
+    return implicit_on && kn_conv_variant_forced() != KN_CONV_IM2COL && kn_sgemm_is_native();
+}
 
 typedef struct {
     const conv_geo *q;
@@ -451,11 +486,14 @@ static void conv2d_fwd_split(const conv_geo *q, float *out, float *scratch, cons
 static int wino_on = 1;
 void kn_conv_set_wino(int on) { wino_on = on; }
 static int use_wino(int N, int C, int H, int W, int OC, int KH, int KW, int stride, int pad) {
-    if (!wino_on || !kn_sgemm_is_native() || !kn_wino3_ok(KH, KW, stride, pad) || C < 16 ||
-        OC < 16)
+    kn_conv_variant v = kn_conv_variant_forced();
+    if (!wino_on || v == KN_CONV_IMPLICIT || v == KN_CONV_IM2COL || !kn_sgemm_is_native() ||
+        !kn_wino3_ok(KH, KW, stride, pad))
         return 0;
     int OH = H + 2 * pad - 2, OW = W + 2 * pad - 2;
     if (OH <= 0 || OW <= 0) return 0;
+    if (v == KN_CONV_WINOGRAD) return 1;
+    if (C < 16 || OC < 16) return 0;
     /* Each call transforms and packs the weights (3 passes over 16 OC x C
      * floats): with few tiles that dominates (512-512 at 7x7, batch 8: 128
      * tiles, 0.6x the GEMM path; batch 32: 1.2x). Odd maps also pay for whole

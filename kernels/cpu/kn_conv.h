@@ -85,6 +85,34 @@ void kn_wino3_forward(float *out, float *scratch, const float *inp, const float 
 void kn_wino3_set_tiles(int t);
 void kn_conv_set_wino(int on);
 
+/* ---- which variant runs --------------------------------------------------
+ * CLIPBOOK_CONV, read once at the first convolution, forces one variant for
+ * every conv2d (forward, and the stride-1 input gradient, which is a
+ * forward of the flipped kernel):
+ *   auto      (the default) Winograd F(2x2,3x3) where the measured rule in
+ *             kn_conv.c says it beats the GEMM path, else the implicit GEMM;
+ *   winograd  every convolution Winograd can run (3x3, stride 1, pad <= 2),
+ *             the others as implicit;
+ *   implicit  the GEMM path, the column matrix packed straight from the
+ *             images (no Winograd);
+ *   im2col    the stored column matrix and a GEMM (no Winograd, no implicit
+ *             packing): the plain path, as without AVX-512.
+ * Without the native GEMM (or under CLIPBOOK_GEMM=blas) every variant runs
+ * im2col + cblas_sgemm. The variants sum in different orders, so a forced
+ * one enters the compute signature (engine/en_machine.h) and every memo
+ * key; auto leaves it as it was. The per-layer choice by measurement (as
+ * kn_gemm_calibrate does for GEMMs) is not done yet: auto's rule was
+ * measured on one AMD Zen 5 (engine/NOTES.md, conv 3x3). */
+typedef enum { KN_CONV_AUTO, KN_CONV_WINOGRAD, KN_CONV_IMPLICIT, KN_CONV_IM2COL, KN_CONV_VARIANT_COUNT } kn_conv_variant;
+/* "auto" | "winograd" | "implicit" | "im2col" -> *out; 0 if s is none of them. */
+int kn_conv_variant_parse(const char *s, kn_conv_variant *out);
+const char *kn_conv_variant_name(kn_conv_variant v);
+/* Overrides CLIPBOOK_CONV for the rest of the process (tests); not while
+ * another thread runs a convolution. */
+void kn_conv_set_variant(kn_conv_variant v);
+/* The variant in force (CLIPBOOK_CONV or kn_conv_set_variant). */
+kn_conv_variant kn_conv_variant_forced(void);
+
 /* Kernel lab only: 0 turns the batch-sliced threading plan off (see kn_conv.c). */
 void kn_conv_set_sliced(int on);
 /* Kernel lab and tests: 0 materialises the im2col matrix even with the

@@ -26,7 +26,10 @@
  *        rows i.. of an n-row result (made on the first call when into is
  *        nil), so a split can be encoded batch by batch into one tensor.
  *   m:attnpool(feats)  ResNet: (N, C, h, w) -> (N, E), no tape
- *   m:encode_text(tokens i64 (N, L)) -> (N, E), no tape
+ *   m:encode_text(tokens i64 (N, L) [, opts]) -> (N, E), no tape; opts.precision
+ *        "bf16" as above (the text transformer's linear layers)
+ *   cb.bf16_unavailable() -> nil where "bf16" runs bfloat16 (AVX512_BF16),
+ *        else why not (then "bf16" computes float32)
  *   m:logit_scale() -> the parameter t (0-dim tensor, a leaf)
  *   m:scale() -> exp(t), a number (what multiplies the cosines)
  *   m:train(on)   m:config() -> table (the keys above)   m:nparams()
@@ -48,6 +51,7 @@
 #include <string.h>
 
 #include "en_autograd.h"
+#include "en_bf16.h"
 #include "en_clip.h"
 #include "en_device.h"
 #include "en_error.h"
@@ -218,6 +222,17 @@ static int ret(lua_State *L, en_tensor *t) {
     return 1;
 }
 
+/* opts.precision at index i: "fp32" (or absent) | "bf16" */
+static en_precision opt_precision(lua_State *L, int i) {
+    lua_getfield(L, i, "precision");
+    const char *pr = lua_isnil(L, -1) ? "fp32" : lua_tostring(L, -1);
+    if (!pr || (strcmp(pr, "fp32") && strcmp(pr, "bf16")))
+        luaL_argerror(L, i, "precision must be \"fp32\" or \"bf16\"");
+    en_precision prec = strcmp(pr, "bf16") == 0 ? EN_PREC_BF16 : EN_PREC_FP32;
+    lua_pop(L, 1);
+    return prec;
+}
+
 static int encode_batched(lua_State *L, int prepool) {
     en_clip *m = check_clip(L, 1);
     en_tensor *x = lx_tensor_check(L, 2);
@@ -232,15 +247,7 @@ static int encode_batched(lua_State *L, int prepool) {
     int normalized = 0;
     if (opts) { lua_getfield(L, 3, "normalized"); normalized = lua_toboolean(L, -1); lua_pop(L, 1); }
     int64_t chunk = opts ? lx_opt_int(L, 3, "chunk", 256, "encode") : 256;
-    en_precision prec = EN_PREC_FP32;
-    if (opts) {
-        lua_getfield(L, 3, "precision");
-        const char *pr = lua_isnil(L, -1) ? "fp32" : lua_tostring(L, -1);
-        if (!pr || (strcmp(pr, "fp32") && strcmp(pr, "bf16")))
-            return luaL_argerror(L, 3, "precision must be \"fp32\" or \"bf16\"");
-        prec = strcmp(pr, "bf16") == 0 ? EN_PREC_BF16 : EN_PREC_FP32;
-        lua_pop(L, 1);
-    }
+    en_precision prec = opts ? opt_precision(L, 3) : EN_PREC_FP32;
     int64_t rows = opts ? lx_opt_int(L, 3, "rows", (int)n, "encode") : n, at = opts ? lx_opt_int(L, 3, "at", 1, "encode") : 1;
     if (at < 1 || at - 1 + n > rows) return luaL_argerror(L, 3, "rows at..at+N-1 must lie in 1..rows");
     int64_t dims[3], per = 1;
@@ -294,10 +301,8 @@ static int clip_encode_text(lua_State *L) {
     for (int64_t k = 0; k < en_tensor_numel(tc); k++)
         if (en_tensor_i64(tc)[k] < 0 || en_tensor_i64(tc)[k] >= c->vocab_size)
             return luaL_argerror(L, 2, lua_pushfstring(L, "token %d outside the vocabulary (0..%d)", (int)en_tensor_i64(tc)[k], c->vocab_size - 1));
-    int prev = en_grad_set_enabled(0);
-    en_tensor *f = en_clip_encode_text(m, tc);
-    en_grad_set_enabled(prev);
-    return ret(L, f);
+    en_precision prec = lua_istable(L, 3) ? opt_precision(L, 3) : EN_PREC_FP32;
+    return ret(L, en_clip_encode_text_precision(m, tc, prec));
 }
 
 static int clip_logit_scale(lua_State *L) {
@@ -489,9 +494,16 @@ static int cb_pretrain(lua_State *L) {
     return 2;
 }
 
+static int cb_bf16_unavailable(lua_State *L) {
+    const char *why = en_bf16_unavailable(); /* "" where the CPU runs bf16 */
+    if (!*why) lua_pushnil(L);
+    else lua_pushstring(L, why);
+    return 1;
+}
+
 const luaL_Reg lx_model_functions[] = {
     {"clip_new", cb_clip_new}, {"clip_load", cb_clip_load}, {"contrastive_loss", cb_contrastive_loss},
-    {"pretrain", cb_pretrain}, {NULL, NULL},
+    {"pretrain", cb_pretrain}, {"bf16_unavailable", cb_bf16_unavailable}, {NULL, NULL},
 };
 
 void lx_model_open(lua_State *L) {

@@ -21,6 +21,7 @@ int cli_cmd_classify(int argc, char **argv);
 typedef struct {
     const char *model, *vocab, *out, *labels, *template;
     int prepool, batch, truncate, first;
+    en_precision prec; /* --precision fp32|bf16 (engine/en_bf16.h) */
 } clip_args;
 
 /* Options first, then the operands (or "--" before them). */
@@ -40,6 +41,14 @@ static int parse(const char *cmd, int argc, char **argv, clip_args *a) {
         else if (!strcmp(o, "--batch") && has) {
             a->batch = atoi(argv[++i]);
             if (a->batch <= 0) { fprintf(stderr, "clipbook %s: --batch must be positive\n", cmd); return -1; }
+        }
+        else if (!strcmp(o, "--precision") && has) {
+            const char *p = argv[++i];
+            if (strcmp(p, "fp32") && strcmp(p, "bf16")) {
+                fprintf(stderr, "clipbook %s: --precision must be fp32 or bf16, got '%s'\n", cmd, p);
+                return -1;
+            }
+            a->prec = strcmp(p, "bf16") == 0 ? EN_PREC_BF16 : EN_PREC_FP32;
         }
         else if (!strcmp(o, "--pre-pool")) a->prepool = 1;
         else if (!strcmp(o, "--truncate")) a->truncate = 1;
@@ -115,7 +124,7 @@ int cli_cmd_tokenize(int argc, char **argv) {
 /* Image features (or pre-pool features) of files, in input order: each
  * batch is read and preprocessed (resize, crop, CLIP's normalisation), then
  * encoded by the engine's one batched encoder straight into its rows. */
-static en_tensor *embed_images(en_clip *m, char **paths, int n, int prepool, int batch) {
+static en_tensor *embed_images(en_clip *m, char **paths, int n, int prepool, int batch, en_precision prec) {
     int R = en_clip_get_config(m)->image_resolution;
     int64_t shape[4] = {n, 0, 0, 0}, per = 1;
     int nd = en_clip_feature_dims(m, prepool, shape + 1);
@@ -137,7 +146,7 @@ static en_tensor *embed_images(en_clip *m, char **paths, int n, int prepool, int
             en_ndbuf_free(&img);
         }
         if (bad >= 0) { free(x); en_tensor_release(all); en_error("%s", msg); return NULL; }
-        if (en_clip_encode_images_batched(m, x, nb, 1, nb, prepool, en_tensor_f32(all) + (size_t)s * (size_t)per) < 0) {
+        if (en_clip_encode_images_precision(m, x, nb, 1, nb, prepool, prec, en_tensor_f32(all) + (size_t)s * (size_t)per) < 0) {
             free(x);
             en_tensor_release(all);
             return NULL;
@@ -147,7 +156,7 @@ static en_tensor *embed_images(en_clip *m, char **paths, int n, int prepool, int
     return all;
 }
 
-static en_tensor *embed_texts(en_clip *m, en_bpe *b, char **texts, int n, int truncate) {
+static en_tensor *embed_texts(en_clip *m, en_bpe *b, char **texts, int n, int truncate, en_precision prec) {
     int ctx = en_clip_get_config(m)->context_length;
     int32_t *ids = malloc((size_t)ctx * sizeof *ids);
     int64_t *tok = malloc((size_t)n * ctx * sizeof *tok);
@@ -163,7 +172,7 @@ static en_tensor *embed_texts(en_clip *m, en_bpe *b, char **texts, int n, int tr
     }
     en_tensor *t = en_tensor_from_i64(EN_DIMS(n, ctx), tok);
     free(ids); free(tok);
-    en_tensor *f = en_clip_encode_text(m, t);
+    en_tensor *f = en_clip_encode_text_precision(m, t, prec);
     en_tensor_release(t);
     return f;
 }
@@ -179,13 +188,13 @@ int cli_cmd_embed_images(int argc, char **argv) {
     clip_args a;
     if (parse("embed-images", argc, argv, &a) < 0) return 2;
     if (!a.model || !a.out || a.first >= argc) {
-        fprintf(stderr, "usage: clipbook embed-images --model M.safetensors [--pre-pool] [--batch N] --out feats.npy IMAGE...\n");
+        fprintf(stderr, "usage: clipbook embed-images --model M.safetensors [--pre-pool] [--batch N] [--precision fp32|bf16] --out feats.npy IMAGE...\n");
         return 2;
     }
     en_clip *m = en_clip_load(a.model);
     if (!m) return fail("embed-images", NULL);
     int prev = en_grad_set_enabled(0);
-    en_tensor *f = embed_images(m, argv + a.first, argc - a.first, a.prepool, a.batch);
+    en_tensor *f = embed_images(m, argv + a.first, argc - a.first, a.prepool, a.batch, a.prec);
     int rc = f && write_npy(a.out, f) == 0 ? 0 : fail("embed-images", NULL);
     en_grad_set_enabled(prev);
     en_tensor_release(f);
@@ -197,7 +206,7 @@ int cli_cmd_embed_texts(int argc, char **argv) {
     clip_args a;
     if (parse("embed-texts", argc, argv, &a) < 0) return 2;
     if (!a.model || !a.vocab || !a.out || a.first >= argc) {
-        fprintf(stderr, "usage: clipbook embed-texts --model M.safetensors --vocab V [--truncate] --out feats.npy TEXT...\n");
+        fprintf(stderr, "usage: clipbook embed-texts --model M.safetensors --vocab V [--truncate] [--precision fp32|bf16] --out feats.npy TEXT...\n");
         return 2;
     }
     en_bpe *b = en_bpe_load(a.vocab, -1);
@@ -205,7 +214,7 @@ int cli_cmd_embed_texts(int argc, char **argv) {
     en_clip *m = en_clip_load(a.model);
     if (!m) { en_bpe_free(b); return fail("embed-texts", NULL); }
     int prev = en_grad_set_enabled(0);
-    en_tensor *f = embed_texts(m, b, argv + a.first, argc - a.first, a.truncate);
+    en_tensor *f = embed_texts(m, b, argv + a.first, argc - a.first, a.truncate, a.prec);
     int rc = f && write_npy(a.out, f) == 0 ? 0 : fail("embed-texts", NULL);
     en_grad_set_enabled(prev);
     en_tensor_release(f);
@@ -219,7 +228,7 @@ int cli_cmd_classify(int argc, char **argv) {
     if (parse("classify", argc, argv, &a) < 0) return 2;
     if (!a.model || !a.vocab || !a.labels || a.first >= argc) {
         fprintf(stderr, "usage: clipbook classify --model M --vocab V --labels \"cat,dog,...\" "
-                        "[--template \"a photo of a {}.\"] IMAGE...\n");
+                        "[--template \"a photo of a {}.\"] [--precision fp32|bf16] IMAGE...\n");
         return 2;
     }
     const char *brace = strstr(a.template, "{}");
@@ -244,8 +253,8 @@ int cli_cmd_classify(int argc, char **argv) {
     if (nl < 1) { fprintf(stderr, "clipbook classify: no labels\n"); rc = 2; goto done; }
     if (!(b = en_bpe_load(a.vocab, -1))) { fail("classify", NULL); goto done; }
     if (!(m = en_clip_load(a.model))) { fail("classify", NULL); goto done; }
-    if (!(tf = embed_texts(m, b, prompts, nl, 1))) { fail("classify", NULL); goto done; }
-    if (!(imf = embed_images(m, argv + a.first, argc - a.first, 0, a.batch))) { fail("classify", NULL); goto done; }
+    if (!(tf = embed_texts(m, b, prompts, nl, 1, a.prec))) { fail("classify", NULL); goto done; }
+    if (!(imf = embed_images(m, argv + a.first, argc - a.first, 0, a.batch, a.prec))) { fail("classify", NULL); goto done; }
     en_tensor *tn = en_l2_normalize(tf, -1, 1e-12f), *in = en_l2_normalize(imf, -1, 1e-12f);
     en_tensor *tt = en_transpose(tn, 0, 1), *logits = en_matmul(in, tt);
     float scale = expf(en_tensor_item(en_clip_logit_scale(m)));

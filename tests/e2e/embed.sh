@@ -29,3 +29,23 @@ fi
 [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "bad.png" "$T/err" || { cat "$T/err"; exit 1; }
 if $CB embed-images --model "$T/nope.safetensors" --out "$T/x.npy" "$T/a.png" 2>"$T/err"; then exit 1; fi
 grep -q "nope.safetensors" "$T/err"
+# --precision bf16: the same shape, features within BF16's rounding of
+# float32's (cosine >= 0.999, the bound tests/clip/test_bf16_features.c
+# argues); different bits where the CPU has AVX512_BF16, else float32's own
+$CB embed-images --model tests/clip/models/vit.safetensors --precision bf16 --out "$T/h.npy" "$T/a.png" "$T/b.png"
+[ "$(shape "$T/h.npy")" = "(2, 16)" ] || { echo "bf16 image features: $(shape "$T/h.npy")"; exit 1; }
+python3 - "$T/f.npy" "$T/h.npy" "$(grep -qw avx512_bf16 /proc/cpuinfo && echo 1 || echo 0)" <<'PY'
+import math, struct, sys
+def rows(p):
+    b = open(p, "rb").read(); n = struct.unpack("<H", b[8:10])[0]; v = struct.unpack("<32f", b[10 + n:10 + n + 128])
+    return [v[:16], v[16:]]
+a, b, has = rows(sys.argv[1]), rows(sys.argv[2]), sys.argv[3] == "1"
+cos = [sum(x * y for x, y in zip(p, q)) / math.sqrt(sum(x * x for x in p) * sum(y * y for y in q)) for p, q in zip(a, b)]
+print(f"embed-images --precision bf16: worst cosine against float32 {min(cos):.6f}")
+assert min(cos) >= 0.999, cos
+assert (a != b) == has, "bf16 bits %s float32's on a CPU %s AVX512_BF16" % ("equal" if a == b else "differ from", "with" if has else "without")
+PY
+if $CB embed-images --model tests/clip/models/vit.safetensors --precision fp16 --out "$T/x.npy" "$T/a.png" 2>"$T/err"; then
+  echo "--precision fp16 was accepted"; exit 1
+fi
+grep -q -- "--precision must be fp32 or bf16, got 'fp16'" "$T/err" || { cat "$T/err"; exit 1; }
