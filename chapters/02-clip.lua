@@ -430,8 +430,9 @@ if trained_here and sweep then
   end
 end
 if #names_rows > 0 then
-  local columns, formats, align = { "captions", "tower", "probe" }, { nil, nil, "%.1f" }, "llr"
-  for _, c in ipairs(names_ks) do columns[#columns + 1] = c; formats[#formats + 1] = "%.1f"; align = align .. "r" end
+  -- (formats indexed by column: a leading nil would make # of the table 0)
+  local columns, formats, align = { "captions", "tower", "probe" }, { [3] = "%.1f" }, "llr"
+  for _, c in ipairs(names_ks) do columns[#columns + 1] = c; formats[#columns] = "%.1f"; align = align .. "r" end
   tabular {
     label = "tbl-caption-names",
     caption = "Top-1 test accuracy (%) of the linear probe and of zero-shot (\"a photo of a {class}\") when k of the eight "
