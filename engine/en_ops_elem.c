@@ -31,47 +31,16 @@ static void bcast_strides(const en_tensor *t, int nd, const int64_t *shape, int6
         st[i] = (i < lead || (t->shape[i - lead] == 1 && shape[i] != 1)) ? 0 : t->stride[i - lead];
 }
 
-enum { F_ADD, F_SUB, F_MUL, F_DIV, F_GA_MUL, F_GB_MUL, F_GA_DIV, F_GB_DIV, F_NEG };
-
-/* dst[i] = f(a[.], b[.]) over shape, dst dense; a, b strided (pa, pb may
- * be NULL for F_NEG: dst = -a). For the gradient kinds a is g (dense) and
- * b is the other operand... see callers. */
-static inline float fapply(int f, float x, float y, float z) {
-    switch (f) {
-    case F_ADD: return x + y;
-    case F_SUB: return x - y;
-    case F_MUL: return x * y;
-    case F_DIV: return x / y;
-    case F_GA_MUL: return x * y;           /* g * b */
-    case F_GB_MUL: return x * y;           /* g * a */
-    case F_GA_DIV: return x / y;           /* g / b */
-    case F_GB_DIV: return -x * z / (y * y); /* -g a / b^2 (y = b, z = a) */
-    default: return -x;
-    }
-}
-
-/* out dense over shape; x, y, z strided views (y/z unused by some kinds). */
-static void nd_apply(int f, float *out, int nd, const int64_t *shape, const float *x,
+/* out dense over shape = f(x, y, z), x, y, z strided (y, z NULL where f has
+ * none): the CPU back end's loop (kn_nd.c). */
+static void nd_apply(kn_binary f, float *out, int nd, const int64_t *shape, const float *x,
                      const int64_t *sx, const float *y, const int64_t *sy, const float *z,
                      const int64_t *sz) {
-    int64_t inner = nd ? shape[nd - 1] : 1, outer = 1;
-    for (int i = 0; i + 1 < nd; i++) outer *= shape[i];
-    int64_t ix = nd ? sx[nd - 1] : 0, iy = (nd && sy) ? sy[nd - 1] : 0, iz = (nd && sz) ? sz[nd - 1] : 0;
-#pragma omp parallel for if (outer * inner > 65536)
-    for (int64_t o = 0; o < outer; o++) {
-        int64_t r = o, ox = 0, oy = 0, oz = 0;
-        for (int d = nd - 2; d >= 0; d--) {
-            int64_t i = r % shape[d];
-            r /= shape[d];
-            ox += i * sx[d];
-            if (sy) oy += i * sy[d];
-            if (sz) oz += i * sz[d];
-        }
-        float *op = out + o * inner;
-        const float *xp = x + ox, *yp = y ? y + oy : NULL, *zp = z ? z + oz : NULL;
-        for (int64_t i = 0; i < inner; i++)
-            op[i] = fapply(f, xp[i * ix], yp ? yp[i * iy] : 0.0f, zp ? zp[i * iz] : 0.0f);
-    }
+    kn_backend_get(EN_CPU)->binary_nd(f, out, nd, shape, x, sx, y, sy, z, sz);
+}
+
+static kn_binary binary_fn(en_op op) {
+    return op == EN_OP_ADD ? KN_B_ADD : op == EN_OP_SUB ? KN_B_SUB : op == EN_OP_MUL ? KN_B_MUL : KN_B_DIV;
 }
 
 static en_tensor *binary(en_op op, const char *name, en_tensor *a, en_tensor *b) {
@@ -95,8 +64,7 @@ static en_tensor *binary(en_op op, const char *name, en_tensor *a, en_tensor *b)
         en_tensor *out = en_device_empty(dev, EN_F32, nd, shape);
         bcast_strides(da, nd, shape, sa);
         bcast_strides(db, nd, shape, sb);
-        kn_binary f = op == EN_OP_ADD ? KN_B_ADD : op == EN_OP_SUB ? KN_B_SUB : op == EN_OP_MUL ? KN_B_MUL : KN_B_DIV;
-        kn_backend_get(dev)->binary_nd(f, en_dev_f32(out), nd, shape, en_dev_f32(da), sa, en_dev_f32(db), sb,
+        kn_backend_get(dev)->binary_nd(binary_fn(op), en_dev_f32(out), nd, shape, en_dev_f32(da), sa, en_dev_f32(db), sb,
                                        NULL, NULL);
         en_tensor_release(da);
         en_tensor_release(db);
@@ -106,11 +74,11 @@ static en_tensor *binary(en_op op, const char *name, en_tensor *a, en_tensor *b)
     en_tensor *out = en_tensor_empty(nd, shape);
     float *o = en_tensor_f32(out);
     const float *pa = en_tensor_f32(a), *pb = en_tensor_f32(b);
-    int f = op == EN_OP_ADD ? F_ADD : op == EN_OP_SUB ? F_SUB : op == EN_OP_MUL ? F_MUL : F_DIV;
+    kn_binary f = binary_fn(op);
     if (en_tensor_same_shape(a, b) && en_tensor_is_contiguous(a) && en_tensor_is_contiguous(b)) {
         int64_t n = en_tensor_numel(out);
 #pragma omp parallel for simd if (n > 65536)
-        for (int64_t i = 0; i < n; i++) o[i] = fapply(f, pa[i], pb[i], 0);
+        for (int64_t i = 0; i < n; i++) o[i] = kn_binary_apply(f, pa[i], pb[i], 0);
     } else {
         bcast_strides(a, nd, shape, sa);
         bcast_strides(b, nd, shape, sb);
@@ -150,11 +118,12 @@ void en_binary_backward(en_node *n, const float *g) {
         float *tmp = malloc((size_t)(ny ? ny : 1) * sizeof(float));
         EN_ASSERT(tmp != NULL);
         const float *pa = en_tensor_f32(a), *pb = en_tensor_f32(b);
-        if (n->op == EN_OP_SUB) nd_apply(F_NEG, tmp, nd, y->shape, g, dense, NULL, NULL, NULL, NULL);
-        else if (n->op == EN_OP_MUL && k == 0) nd_apply(F_GA_MUL, tmp, nd, y->shape, g, dense, pb, sb, NULL, NULL);
-        else if (n->op == EN_OP_MUL) nd_apply(F_GB_MUL, tmp, nd, y->shape, g, dense, pa, sa, NULL, NULL);
-        else if (k == 0) nd_apply(F_GA_DIV, tmp, nd, y->shape, g, dense, pb, sb, NULL, NULL);
-        else nd_apply(F_GB_DIV, tmp, nd, y->shape, g, dense, pb, sb, pa, sa);
+        /* -g; g b; g a; g / b; -g a / b^2 */
+        if (n->op == EN_OP_SUB) nd_apply(KN_B_NEG, tmp, nd, y->shape, g, dense, NULL, NULL, NULL, NULL);
+        else if (n->op == EN_OP_MUL && k == 0) nd_apply(KN_B_MUL, tmp, nd, y->shape, g, dense, pb, sb, NULL, NULL);
+        else if (n->op == EN_OP_MUL) nd_apply(KN_B_MUL, tmp, nd, y->shape, g, dense, pa, sa, NULL, NULL);
+        else if (k == 0) nd_apply(KN_B_DIV, tmp, nd, y->shape, g, dense, pb, sb, NULL, NULL);
+        else nd_apply(KN_B_NDIV_SQ, tmp, nd, y->shape, g, dense, pb, sb, pa, sa);
         en_reduce_to(gx, x->ndim, x->shape, tmp, nd, y->shape, acc);
         free(tmp);
     }

@@ -195,15 +195,7 @@ static en_tensor *max_impl(en_tensor *a, int axis, int keepdim, int want_index) 
     const float *x = en_tensor_f32(ac);
     int64_t *ip = en_tensor_i64(idx);
     float *vp = val ? en_tensor_f32(val) : NULL;
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t i = 0; i < inner; i++) {
-            const float *p = x + o * K * inner + i;
-            int64_t best = 0;
-            for (int64_t k = 1; k < K; k++)
-                if (p[k * inner] > p[best * inner]) best = k;
-            ip[o * inner + i] = best;
-            if (vp) vp[o * inner + i] = p[best * inner];
-        }
+    kn_backend_get(EN_CPU)->max_axis(vp, ip, x, outer, K, inner);
     if (want_index) {
         en_tensor_release(ac);
         return idx;

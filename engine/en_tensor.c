@@ -423,31 +423,7 @@ int en_tensor_axis(const en_tensor *t, int axis) {
  * dst (=|+=) src over `shape`, each side with its own strides. */
 void en_nd_copy_f32(float *dst, const int64_t *ds, const float *src, const int64_t *ss,
                     int nd, const int64_t *shape, int acc) {
-    if (nd == 0) {
-        dst[0] = acc ? dst[0] + src[0] : src[0];
-        return;
-    }
-    int64_t inner = shape[nd - 1], outer = 1;
-    for (int i = 0; i < nd - 1; i++) outer *= shape[i];
-    int64_t dsi = ds[nd - 1], ssi = ss[nd - 1];
-#pragma omp parallel for if (outer * inner > 65536)
-    for (int64_t o = 0; o < outer; o++) {
-        int64_t r = o, doff = 0, soff = 0;
-        for (int d = nd - 2; d >= 0; d--) {
-            int64_t i = r % shape[d];
-            r /= shape[d];
-            doff += i * ds[d];
-            soff += i * ss[d];
-        }
-        float *dp = dst + doff;
-        const float *sp = src + soff;
-        if (acc)
-            for (int64_t i = 0; i < inner; i++) dp[i * dsi] += sp[i * ssi];
-        else if (dsi == 1 && ssi == 1)
-            memcpy(dp, sp, (size_t)inner * sizeof(float));
-        else
-            for (int64_t i = 0; i < inner; i++) dp[i * dsi] = sp[i * ssi];
-    }
+    kn_backend_get(EN_CPU)->copy_nd(dst, ds, src, ss, nd, shape, acc);
 }
 
 void en_dense_strides(int nd, const int64_t *shape, int64_t *st) {

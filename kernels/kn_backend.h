@@ -46,6 +46,19 @@ typedef enum {
     KN_BINARY_COUNT
 } kn_binary;
 
+/* f applied to one element: the CPU back end's binary_nd and the engine's
+ * contiguous fast path share it, so both give the same bits. */
+static inline float kn_binary_apply(kn_binary f, float x, float y, float z) {
+    switch (f) {
+    case KN_B_ADD: return x + y;
+    case KN_B_SUB: return x - y;
+    case KN_B_MUL: return x * y;
+    case KN_B_DIV: return x / y;
+    case KN_B_NDIV_SQ: return -x * z / (y * y);
+    default: return -x;
+    }
+}
+
 /* Most dims a strided kernel takes (the engine's EN_MAX_DIMS). */
 #define KN_MAX_DIMS 8
 

@@ -1,7 +1,8 @@
-/* The CPU's strided and indexing kernels (kn_nd.h): the engine's own loops
- * (engine/en_tensor.c en_nd_copy_f32, en_ops_elem.c, en_views.c
- * en_reduce_to, en_ops_reduce.c, en_ops_index.c, en_ops_loss.c), with the
- * same arithmetic in the same order. */
+/* The CPU's strided and indexing kernels (kn_nd.h). The engine's CPU paths
+ * call copy_nd, binary_nd, max_axis and xent_fwd through
+ * kn_backend_get(EN_CPU); reduce_sum, the row gather/scatter and xent_bwd
+ * repeat the engine's loops (en_views.c en_reduce_to, en_ops_reduce.c,
+ * en_ops_index.c, en_ops_loss.c) with the same arithmetic in the same order. */
 #include "kn_nd.h"
 
 #include <math.h>
@@ -31,19 +32,10 @@ void kn_copy_nd(float *dst, const int64_t *ds, const float *src, const int64_t *
         const float *sp = src + soff;
         if (acc)
             for (int64_t i = 0; i < inner; i++) dp[i * dsi] += sp[i * ssi];
+        else if (dsi == 1 && ssi == 1)
+            memcpy(dp, sp, (size_t)inner * sizeof(float));
         else
             for (int64_t i = 0; i < inner; i++) dp[i * dsi] = sp[i * ssi];
-    }
-}
-
-static inline float bapply(kn_binary f, float x, float y, float z) {
-    switch (f) {
-    case KN_B_ADD: return x + y;
-    case KN_B_SUB: return x - y;
-    case KN_B_MUL: return x * y;
-    case KN_B_DIV: return x / y;
-    case KN_B_NDIV_SQ: return -x * z / (y * y);
-    default: return -x;
     }
 }
 
@@ -67,7 +59,7 @@ void kn_binary_nd(kn_binary f, float *out, int nd, const int64_t *shape, const f
         float *op = out + o * inner;
         const float *xp = x + ox, *yp = y ? y + oy : NULL, *zp = z ? z + oz : NULL;
         for (int64_t i = 0; i < inner; i++)
-            op[i] = bapply(f, xp[i * ix], yp ? yp[i * iy] : 0.0f, zp ? zp[i * iz] : 0.0f);
+            op[i] = kn_binary_apply(f, xp[i * ix], yp ? yp[i * iy] : 0.0f, zp ? zp[i * iz] : 0.0f);
     }
 }
 
