@@ -95,6 +95,7 @@ Test(batchnorm, matches_loops_and_finite_differences) {
         check(3, 2, 7, training, 0, &r);
         check(1, 4, 9, training, 1, &r);
         check(5, 1, 1, training, 1, &r); /* one pixel per image: statistics over the batch */
+        check(3, 2, 32 * 32, training, 1, &r); /* rows of whole 16-lane blocks (kn_norm.c's row sums) */
     }
 }
 
