@@ -225,6 +225,13 @@ static int is_pointwise(const conv_geo *q) {
     return q->KH == 1 && q->KW == 1 && q->stride == 1 && q->pad == 0;
 }
 
+/* dw's column matrix stored (im2col) rather than packed straight from the
+ * images: the implicit packer gathers each of a column's K values apart,
+ * which costs more than it saves when K is small (measured on the mini
+ * ResNet's layers, engine/NOTES.md "mini ResNet step": K = 27 and 36
+ * (stem) 4-5x faster stored, K = 72 1.4x, K = 144 even, K >= 288 slower). */
+enum { DW_STORED_MAX_K = 144 };
+
 /* ---- implicit im2col ----------------------------------------------------------
  * With the native GEMM, the forward's and dw's GEMMs never store the column
  * matrix: their B packers read each block straight from the input images
@@ -547,7 +554,7 @@ static void conv2d_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *
     size_t in_sz = (size_t)q->C * q->H * q->W, out_sz = (size_t)OC * P;
     float *cols = scratch, *dcols = scratch + (size_t)K * g * P;
     float *D = dcols + (size_t)K * g * P;
-    int pw = is_pointwise(q);
+    int pw = is_pointwise(q), stored = q->K <= DW_STORED_MAX_K;
     for (int m = n0; m < n1; m += g) {
         int gn = n1 - m < g ? n1 - m : g, cn = gn * P;
         const float *Dp = D;
@@ -560,7 +567,7 @@ static void conv2d_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *
             cols_ctx cx = {q, inp + m * in_sz, 0};
             if (gn == 1 && pw)
                 B = inp + m * in_sz;
-            else if (use_implicit() && !pw) /* a 1x1 gather packs faster dense */
+            else if (use_implicit() && !pw && !stored) /* a 1x1 gather packs faster dense */
                 B = NULL;
             else
                 for (int i = 0; i < gn; i++)
