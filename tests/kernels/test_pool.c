@@ -109,6 +109,8 @@ static void check(pool_kind kind, pool_cfg c, en_rng *r) {
 static const pool_cfg cfgs[] = {
     {2, 3, 7, 6, 3, 3, 2, 1}, {1, 2, 9, 8, 2, 2, 2, 0}, {2, 2, 5, 7, 3, 2, 1, 1},
     {1, 3, 8, 8, 3, 3, 1, 1}, {2, 1, 11, 10, 5, 4, 3, 2},
+    /* ModifiedResNet's AvgPool2d(2): kn_pool.c's 2x2 path, even and odd maps */
+    {2, 3, 8, 10, 2, 2, 2, 0}, {1, 2, 7, 5, 2, 2, 2, 0},
 };
 
 Test(pool, max_matches_loops_and_finite_differences) {
