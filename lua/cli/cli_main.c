@@ -1,4 +1,5 @@
 /* clipbook — the command line. Dispatches to the subcommands in cli_cmds[]. */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,15 +44,45 @@ static int usage(FILE *f) {
     return f == stderr ? 2 : 0;
 }
 
+/* Whether the machine has a core for each of our threads now: the
+ * runnable count of /proc/loadavg ("R/T", ourselves included) against the
+ * CPUs we may use. A snapshot, taken once at start. */
+static int machine_idle(void) {
+    FILE *f = fopen("/proc/loadavg", "r");
+    int run = 0, total = 0;
+    double l1, l5, l15;
+    int ok = f && fscanf(f, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &run, &total) == 5;
+    if (f) fclose(f);
+    if (!ok) return 0;
+    cpu_set_t set;
+    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    const char *t = getenv("OMP_NUM_THREADS");
+    int threads = t && atoi(t) > 0 ? atoi(t) : cpus;
+    return run - 1 + threads <= cpus;
+}
+
 /* libgomp reads OMP_WAIT_POLICY, and OpenBLAS OPENBLAS_THREAD_TIMEOUT,
  * once, when they are loaded, so neither can be set from main(): when the
- * user has chosen neither, run ourselves again with waiting threads that
- * sleep instead of spin. Spinning waiters cost 10-50x on a loaded 2-core
- * machine, and OpenBLAS's idle threads spinning after a call halve the
- * engine's own GEMM rate (engine/NOTES.md, "OpenMP wait policy"). */
+ * user has chosen neither, run ourselves again with them set. OpenMP
+ * workers that spin at the end of a parallel region cost 10-50x on a
+ * loaded 2-core machine, so they sleep (OMP_WAIT_POLICY=PASSIVE) unless
+ * the machine is idle at start, where libgomp's default (spin a while,
+ * then sleep) makes a mini pre-training step 10-25 % faster
+ * (CLIPBOOK_WAIT=spin|sleep forces one). OpenBLAS's idle threads spinning
+ * after a call halve the engine's own GEMM rate (engine/NOTES.md, "OpenMP
+ * wait policy"). */
 static void ensure_wait_policy(char **argv) {
     int again = 0;
-    if (!getenv("OMP_WAIT_POLICY")) { setenv("OMP_WAIT_POLICY", "PASSIVE", 1); again = 1; }
+    if (!getenv("OMP_WAIT_POLICY")) {
+        const char *w = getenv("CLIPBOOK_WAIT");
+        if (!w || (strcmp(w, "spin") && strcmp(w, "sleep"))) {
+            if (w) fprintf(stderr, "clipbook: CLIPBOOK_WAIT=%s is not spin or sleep; choosing by the machine's load\n", w);
+            setenv("CLIPBOOK_WAIT", machine_idle() ? "spin" : "sleep", 1);
+            w = getenv("CLIPBOOK_WAIT");
+            again = 1;
+        }
+        if (!strcmp(w, "sleep")) { setenv("OMP_WAIT_POLICY", "PASSIVE", 1); again = 1; }
+    }
     if (!getenv("OPENBLAS_THREAD_TIMEOUT")) { setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1); again = 1; }
     if (again) execv("/proc/self/exe", argv); /* returns only on failure: carry on */
 }

@@ -260,6 +260,8 @@ function M.run(args)
     provenance = setmetatable({
       engine_version = rt.engine_version(), profile = o.profile, seed = seed,
       threads = rt.threads(), machine = rt.machine(), compute = rt.compute(), cache = o.cache, device = cb.device(),
+      -- how idle OpenMP threads waited (lua/cli/cli_main.c): timing only, never results
+      wait = os.getenv("OMP_WAIT_POLICY") and ("OMP_WAIT_POLICY=" .. os.getenv("OMP_WAIT_POLICY")) or os.getenv("CLIPBOOK_WAIT"),
       started = os.date("!%Y-%m-%dT%H:%M:%SZ"), cells = {},
     }, OBJECT),
     results = setmetatable({}, OBJECT),
