@@ -10,6 +10,10 @@
 #include "kn_assert.h"
 #include "kn_gemm.h"
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 #include <omp.h>
 
 /* Images per GEMM: enough that the GEMM has ~KN_CONV_MIN_COLS columns. */
@@ -546,6 +550,79 @@ static size_t flipped_w_floats(int C, int OC, int KH, int KW) {
     return ((size_t)C * OC * KH * KW + 15) / 16 * 16;
 }
 
+/* ---- dw of a 3x3, stride 1, pad 1 layer, without a column matrix ---------
+ * dw[oc][c][kh][kw] += sum over (oh, ow) of dout[oc][oh][ow] x[c][oh+kh-1][ow+kw-1].
+ * The column matrix of such a layer is 9 copies of its input, so dw from it
+ * (stored or packed from the images) moves ~9x more data than it computes
+ * with when the channels are few. Here each image's input is copied once
+ * into planes with a zero border, and for a pair of output channels and one
+ * input channel the nine taps are 2 x 9 accumulators of 16 columns, fed by
+ * shifted loads of three padded rows: 18 FMAs for 11 loads, everything in
+ * L1. Rows of whole 16-column vectors only (OW = W, a multiple of 16); one
+ * thread. The order of the sum is fixed (per image: 16-lane partial sums
+ * over the rows, then their sum, added to dw image after image). */
+#ifdef __AVX512F__
+static int dw3x3_direct_ok(const conv_geo *q, int par) {
+    return !par && q->KH == 3 && q->KW == 3 && q->stride == 1 && q->pad == 1 && q->OW % 16 == 0 &&
+           kn_conv_variant_forced() != KN_CONV_IM2COL;
+}
+
+static void dw3x3_direct(float *dwt, const float *dout, const float *inp, int gn, const conv_geo *q,
+                         float *xp) {
+    int C = q->C, H = q->H, W = q->W, OC = q->OC, OH = q->OH, OW = q->OW, Wp = W + 2;
+    size_t plane = (size_t)(H + 2) * Wp;
+    for (int i = 0; i < gn; i++) {
+        const float *x = inp + (size_t)i * C * H * W, *d = dout + (size_t)i * OC * OH * OW;
+        /* the zero-bordered copy: row 0 and H+1, column 0 and W+1 are the padding */
+        for (int c = 0; c < C; c++) {
+            float *pc = xp + c * plane;
+            memset(pc, 0, sizeof(float) * Wp);
+            memset(pc + (size_t)(H + 1) * Wp, 0, sizeof(float) * Wp);
+            for (int h = 0; h < H; h++) {
+                float *r = pc + (size_t)(h + 1) * Wp;
+                r[0] = r[W + 1] = 0.0f;
+                memcpy(r + 1, x + ((size_t)c * H + h) * W, sizeof(float) * W);
+            }
+        }
+        for (int oc = 0; oc < OC; oc += 2) {
+            int two = oc + 1 < OC;
+            const float *d0 = d + (size_t)oc * OH * OW, *d1 = two ? d0 + (size_t)OH * OW : d0;
+            for (int c = 0; c < C; c++) {
+                const float *pc = xp + c * plane;
+                /* (written out: with arrays and loops GCC -O2 keeps the
+                 * accumulators in memory) */
+                __m512 z = _mm512_setzero_ps();
+                __m512 a00 = z, a01 = z, a02 = z, a03 = z, a04 = z, a05 = z, a06 = z, a07 = z, a08 = z;
+                __m512 a10 = z, a11 = z, a12 = z, a13 = z, a14 = z, a15 = z, a16 = z, a17 = z, a18 = z;
+                for (int oh = 0; oh < OH; oh++)
+                    for (int v = 0; v < OW; v += 16) {
+                        __m512 g0 = _mm512_loadu_ps(d0 + (size_t)oh * OW + v);
+                        __m512 g1 = _mm512_loadu_ps(d1 + (size_t)oh * OW + v);
+                        const float *r0 = pc + (size_t)oh * Wp + v, *r1 = r0 + Wp, *r2 = r1 + Wp;
+                        __m512 x;
+#define DW_TAP(R, KW, A0, A1)                                                                      \
+    x = _mm512_loadu_ps((R) + (KW));                                                               \
+    A0 = _mm512_fmadd_ps(g0, x, A0);                                                               \
+    A1 = _mm512_fmadd_ps(g1, x, A1)
+                        DW_TAP(r0, 0, a00, a10); DW_TAP(r0, 1, a01, a11); DW_TAP(r0, 2, a02, a12);
+                        DW_TAP(r1, 0, a03, a13); DW_TAP(r1, 1, a04, a14); DW_TAP(r1, 2, a05, a15);
+                        DW_TAP(r2, 0, a06, a16); DW_TAP(r2, 1, a07, a17); DW_TAP(r2, 2, a08, a18);
+#undef DW_TAP
+                    }
+                __m512 acc0[9] = {a00, a01, a02, a03, a04, a05, a06, a07, a08};
+                __m512 acc1[9] = {a10, a11, a12, a13, a14, a15, a16, a17, a18};
+                float *w0 = dwt + ((size_t)oc * C + c) * 9;
+                for (int t = 0; t < 9; t++) w0[t] += _mm512_reduce_add_ps(acc0[t]);
+                if (two) {
+                    float *w1 = dwt + ((size_t)(oc + 1) * C + c) * 9;
+                    for (int t = 0; t < 9; t++) w1[t] += _mm512_reduce_add_ps(acc1[t]);
+                }
+            }
+        }
+    }
+}
+#endif
+
 /* Backward of images [n0, n1): dinp for them, dw (+=) into dwt. */
 static void conv2d_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *scratch,
                              const float *dout, const float *inp, const float *w, int n0,
@@ -554,14 +631,22 @@ static void conv2d_bwd_range(const conv_geo *q, float *dinp, float *dwt, float *
     size_t in_sz = (size_t)q->C * q->H * q->W, out_sz = (size_t)OC * P;
     float *cols = scratch, *dcols = scratch + (size_t)K * g * P;
     float *D = dcols + (size_t)K * g * P;
-    int pw = is_pointwise(q), stored = q->K <= DW_STORED_MAX_K;
+    int pw = is_pointwise(q), stored = q->K <= DW_STORED_MAX_K, direct = 0;
+#ifdef __AVX512F__
+    direct = dwt && dw3x3_direct_ok(q, par);
+#endif
     for (int m = n0; m < n1; m += g) {
         int gn = n1 - m < g ? n1 - m : g, cn = gn * P;
         const float *Dp = D;
         if (gn == 1)
             Dp = dout + m * out_sz;
-        else
+        else if (dinp || !direct) /* the GEMMs' operand: dout's planes side by side */
             gather_planes(D, dout + m * out_sz, gn, OC, P, par);
+#ifdef __AVX512F__
+        if (direct) {
+            dw3x3_direct(dwt, dout + m * out_sz, inp + m * in_sz, gn, q, cols);
+        } else
+#endif
         if (dwt) {
             const float *B = cols;
             cols_ctx cx = {q, inp + m * in_sz, 0};

@@ -3,10 +3,12 @@
  * the pre-training batch, forward, backward (dinp and dw) and dw alone,
  * the least of REPEATS runs each, at OMP_NUM_THREADS threads. The numbers
  * behind engine/NOTES.md "mini ResNet step" (issue 17's budget).
- *   lab_conv_mini [REPEATS] [BATCH]
+ *   lab_conv_mini [REPEATS] [BATCH] [LAYER]
+ * LAYER: only the layers whose name starts with it ("l2b").
  * CLIPBOOK_CONV forces a variant as everywhere (kn_conv.h). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "en_machine.h"
@@ -45,9 +47,11 @@ static float *filled(size_t n, int mod) {
 int main(int argc, char **argv) {
     en_machine_install();
     int R = argc > 1 ? atoi(argv[1]) : 5, N = argc > 2 ? atoi(argv[2]) : 256;
+    const char *only = argc > 3 ? argv[3] : NULL;
     double sum_f = 0, sum_b = 0, sum_w = 0;
     for (size_t i = 0; i < sizeof layers / sizeof *layers; i++) {
         layer l = layers[i];
+        if (only && strncmp(l.name, only, strlen(only))) continue;
         int O = kn_conv_out_size(l.H, l.K, 1, l.pad);
         size_t ni = (size_t)N * l.C * l.H * l.H, no = (size_t)N * l.OC * O * O, nw = (size_t)l.OC * l.C * l.K * l.K;
         float *x = filled(ni, 7), *dy = filled(no, 5), *w = filled(nw, 3), *y = filled(no, 1), *dx = filled(ni, 1);
