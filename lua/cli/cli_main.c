@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "en_machine.h"
@@ -44,21 +45,28 @@ static int usage(FILE *f) {
     return f == stderr ? 2 : 0;
 }
 
-/* Whether the machine has a core for each of our threads now: the
- * runnable count of /proc/loadavg ("R/T", ourselves included) against the
- * CPUs we may use. A snapshot, taken once at start. */
+/* Whether the machine has a core for each of our threads: the runnable
+ * count of /proc/loadavg ("R/T", the reader included) against the CPUs we
+ * may use, the least of four readings 10 ms apart (a process that only
+ * passes through, such as the shell that started us, is not load). Read
+ * once, at start. */
 static int machine_idle(void) {
-    FILE *f = fopen("/proc/loadavg", "r");
-    int run = 0, total = 0;
-    double l1, l5, l15;
-    int ok = f && fscanf(f, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &run, &total) == 5;
-    if (f) fclose(f);
-    if (!ok) return 0;
+    int least = -1;
+    for (int i = 0; i < 4; i++) {
+        if (i) nanosleep(&(struct timespec){0, 10000000}, NULL);
+        FILE *f = fopen("/proc/loadavg", "r");
+        int run = 0, total = 0;
+        double l1, l5, l15;
+        int ok = f && fscanf(f, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &run, &total) == 5;
+        if (f) fclose(f);
+        if (!ok) return 0;
+        if (least < 0 || run < least) least = run;
+    }
     cpu_set_t set;
     int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     const char *t = getenv("OMP_NUM_THREADS");
     int threads = t && atoi(t) > 0 ? atoi(t) : cpus;
-    return run - 1 + threads <= cpus;
+    return least - 1 + threads <= cpus;
 }
 
 /* libgomp reads OMP_WAIT_POLICY, and OpenBLAS OPENBLAS_THREAD_TIMEOUT,
