@@ -1,4 +1,5 @@
 /* clipbook — the command line. Dispatches to the subcommands in cli_cmds[]. */
+#include <dirent.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,11 +46,33 @@ static int usage(FILE *f) {
     return f == stderr ? 2 : 0;
 }
 
+/* Our own threads that are running now (OpenBLAS starts its pool when it
+ * is loaded, and the pool spins for a while before it sleeps). */
+static int own_running(void) {
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[64], buf[256];
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t k = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[k] = 0;
+        const char *r = strrchr(buf, ')'); /* "pid (comm) S ..." */
+        if (r && r[1] == ' ' && r[2] == 'R') n++;
+    }
+    if (d) closedir(d);
+    return n;
+}
+
 /* Whether the machine has a core for each of our threads: the runnable
- * count of /proc/loadavg ("R/T", the reader included) against the CPUs we
- * may use, the least of four readings 10 ms apart (a process that only
- * passes through, such as the shell that started us, is not load). Read
- * once, at start. */
+ * count of /proc/loadavg ("R/T") less our own running threads, against the
+ * CPUs we may use; the least of four readings 10 ms apart (a process that
+ * only passes through, such as the shell that started us, is not load).
+ * Read once, at start. */
 static int machine_idle(void) {
     int least = -1;
     for (int i = 0; i < 4; i++) {
@@ -60,13 +83,14 @@ static int machine_idle(void) {
         int ok = f && fscanf(f, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &run, &total) == 5;
         if (f) fclose(f);
         if (!ok) return 0;
-        if (least < 0 || run < least) least = run;
+        int others = run - own_running();
+        if (least < 0 || others < least) least = others;
     }
     cpu_set_t set;
     int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     const char *t = getenv("OMP_NUM_THREADS");
     int threads = t && atoi(t) > 0 ? atoi(t) : cpus;
-    return least - 1 + threads <= cpus;
+    return least + threads <= cpus;
 }
 
 /* libgomp reads OMP_WAIT_POLICY, and OpenBLAS OPENBLAS_THREAD_TIMEOUT,
