@@ -18,7 +18,7 @@
 #include "kn_cpuid.h"
 
 /* Bump when the calibration's shapes or rule change: old files are ignored. */
-#define MACHINE_FORMAT "clipbook-machine/1"
+#define MACHINE_FORMAT "clipbook-machine/2" /* 2: blas only where its rows keep their bits */
 
 const char *en_machine_dir(void) {
     static char dir[4096];
@@ -61,9 +61,14 @@ static int read_choice(const char *path, const char *header, kn_gemm_choice *c) 
         for (char *l = strstr(body, "\nmeasured_ms "); ok && l; l = strstr(l + 1, "\nmeasured_ms ")) {
             char name[16];
             double e, b;
+            const char *eol = strchr(l + 1, '\n'), *why = strstr(l + 1, "(blas rows change");
             if (sscanf(l + 1, "measured_ms %15s engine %lf blas %lf", name, &e, &b) == 3)
                 for (int k = 0; k < KN_GC_COUNT; k++)
-                    if (!strcmp(name, kn_gemm_class_name((kn_gemm_class)k))) { c->engine_ms[k] = e; c->blas_ms[k] = b; }
+                    if (!strcmp(name, kn_gemm_class_name((kn_gemm_class)k))) {
+                        c->engine_ms[k] = e;
+                        c->blas_ms[k] = b;
+                        c->blas_rows_differ[k] = why && (!eol || why < eol);
+                    }
         }
     }
     free(text);
@@ -98,8 +103,9 @@ int en_machine_choose(const char *dir, kn_gemm_choice *c, int *measured, char *p
                           "(kernels/cpu/kn_gemm.h, engine/en_machine.h).\n"
                           "# Delete this file to measure again; CLIPBOOK_GEMM=engine|blas overrides it.\n%s", header);
         for (int k = 0; k < KN_GC_COUNT; k++)
-            at += snprintf(body + at, sizeof body - (size_t)at, "measured_ms %s engine %.3f blas %.3f\n",
-                           kn_gemm_class_name((kn_gemm_class)k), c->engine_ms[k], c->blas_ms[k]);
+            at += snprintf(body + at, sizeof body - (size_t)at, "measured_ms %s engine %.3f blas %.3f%s\n",
+                           kn_gemm_class_name((kn_gemm_class)k), c->engine_ms[k], c->blas_ms[k],
+                           c->blas_rows_differ[k] ? " (blas rows change with the batch: engine)" : "");
         snprintf(body + at, sizeof body - (size_t)at, "gemm %s\n", words);
         rc = en_file_write_atomic(file, body, strlen(body));
     }

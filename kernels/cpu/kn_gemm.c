@@ -541,6 +541,34 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* 1 when blas_sgemm gives each row of op(A) op(B) the same bits whatever
+ * the number of rows in the call, on every shape of the class: the engine
+ * encodes a batch in chunks and promises the rows of one call (a resumed
+ * feature extraction equals an uninterrupted one). The engine's kernel sums
+ * each element in an order fixed by K alone; OpenBLAS's SkylakeX and
+ * Cooperlake builds switch to small-matrix kernels by M*N*K, and their
+ * rows then change with the batch (measured: a 4-picture encode against
+ * chunks of 3 differed by 3e-7). C holds the whole product, then a part. */
+static int blas_rows_stable(const void *cls, const float *A, const float *B, float *C) {
+    const struct { const cal_shape *s; int n, reps; } *k = cls;
+    for (int i = 0; i < k->n; i++) {
+        const cal_shape *z = &k->s[i];
+        int lda = z->ta ? z->M : z->K, ldb = z->tb ? z->K : z->N;
+        size_t whole = (size_t)z->M * z->N;
+        float *W = malloc(whole * sizeof *W);
+        KN_ASSERT(W != NULL);
+        blas_sgemm(z->ta, z->tb, z->M, z->N, z->K, 1.0f, A, lda, B, ldb, 0.0f, W, z->N);
+        int same = 1;
+        for (int m = 1; same && m < z->M; m = m < 4 ? m + 1 : 2 * m + 1) {
+            blas_sgemm(z->ta, z->tb, m, z->N, z->K, 1.0f, A, lda, B, ldb, 0.0f, C, z->N);
+            same = !memcmp(C, W, (size_t)m * z->N * sizeof *C);
+        }
+        free(W);
+        if (!same) return 0;
+    }
+    return 1;
+}
+
 void kn_gemm_calibrate(kn_gemm_choice *out) {
     memset(out, 0, sizeof *out);
     for (int c = 0; c < KN_GC_COUNT; c++) out->path[c] = HAVE_NATIVE ? KN_GEMM_ENGINE : KN_GEMM_BLAS;
@@ -597,6 +625,10 @@ void kn_gemm_calibrate(kn_gemm_choice *out) {
         out->engine_ms[c] = 1e3 * te[reps / 2];
         out->blas_ms[c] = 1e3 * tbl[reps / 2];
         out->path[c] = ratio[reps / 2] < 0.97 ? KN_GEMM_BLAS : KN_GEMM_ENGINE;
+        if (out->path[c] == KN_GEMM_BLAS && !blas_rows_stable(&cal_classes[c], A, B, C)) {
+            out->path[c] = KN_GEMM_ENGINE;
+            out->blas_rows_differ[c] = 1;
+        }
     }
     openblas_set_num_threads(saved);
     free(A); free(B); free(C);

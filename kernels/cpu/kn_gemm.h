@@ -84,13 +84,17 @@ kn_gemm_path kn_gemm_path_for(int M, int N, int K);
 typedef struct {
     kn_gemm_path path[KN_GC_COUNT];             /* ENGINE or BLAS */
     double engine_ms[KN_GC_COUNT], blas_ms[KN_GC_COUNT]; /* medians; 0: not timed */
+    int blas_rows_differ[KN_GC_COUNT]; /* 1: blas was faster, but a row's bits changed with the
+                                          rows in the call, so the class keeps the engine */
 } kn_gemm_choice;
 /* Times both paths on representative shapes of each class (ViT-B/32 and RN50
  * layers, few-shot heads, mini-tower products) at the current thread count:
  * a warm-up and 5-15 repeats, the two paths alternating inside each, ~0.3 s
  * in all on 2 cores. A class takes blas only when the median of the
  * per-repeat time ratios says it is at least 3 % faster (a tie keeps the
- * engine's kernel, whose bits do not depend on the OpenBLAS build). Without
+ * engine's kernel, whose bits do not depend on the OpenBLAS build) and its
+ * rows keep their bits whatever the number of rows in a call, as the
+ * engine's do (OpenBLAS's small-matrix kernels break that). Without
  * the AVX-512 kernel every class is blas and nothing is timed. */
 void kn_gemm_calibrate(kn_gemm_choice *out);
 /* Installs a per-class choice for "auto" (ignored while CLIPBOOK_GEMM forces

@@ -212,8 +212,8 @@ Test(gemm, mixed_choice_per_class) {
     cr_skip_test("no AVX-512 GEMM in this build: every class is blas");
 #endif
     static const int shapes[KN_GC_COUNT][5] = {{0, 0, 64, 96, 200}, {0, 1, 700, 100, 384}, {0, 0, 300, 500, 385}};
-    kn_gemm_choice mixes[2] = {{{KN_GEMM_BLAS, KN_GEMM_ENGINE, KN_GEMM_BLAS}, {0}, {0}},
-                               {{KN_GEMM_ENGINE, KN_GEMM_BLAS, KN_GEMM_ENGINE}, {0}, {0}}};
+    kn_gemm_choice mixes[2] = {{{KN_GEMM_BLAS, KN_GEMM_ENGINE, KN_GEMM_BLAS}, {0}, {0}, {0}},
+                               {{KN_GEMM_ENGINE, KN_GEMM_BLAS, KN_GEMM_ENGINE}, {0}, {0}, {0}}};
     for (int m = 0; m < 2; m++) {
         size_t differ_other = 0;
         for (int c = 0; c < KN_GC_COUNT; c++) {
@@ -273,7 +273,44 @@ Test(gemm, calibrate_and_force) {
 #endif
     setenv("CLIPBOOK_GEMM", "blas", 1);
     cr_expect_eq(kn_gemm_forced(), KN_GEMM_BLAS);
-    kn_gemm_choice all_engine = {{KN_GEMM_ENGINE, KN_GEMM_ENGINE, KN_GEMM_ENGINE}, {0}, {0}};
+    kn_gemm_choice all_engine = {{KN_GEMM_ENGINE, KN_GEMM_ENGINE, KN_GEMM_ENGINE}, {0}, {0}, {0}};
     kn_gemm_set_choice(&all_engine);
     cr_expect_eq(kn_gemm_active(), KN_GEMM_BLAS, "CLIPBOOK_GEMM=blas must win over an installed choice");
+}
+
+/* Whatever the calibration picks, a row of a product has the same bits in a
+ * call of fewer rows (the engine encodes batches in chunks and promises the
+ * rows of one call): on shapes of each class, the first m rows of A B alone
+ * against the whole product. OpenBLAS's small-matrix kernels (its SkylakeX
+ * and Cooperlake builds) break this, and the calibration must then keep the
+ * engine's kernel for that class. */
+Test(gemm, calibrated_choice_keeps_rows_bits) {
+    kn_gemm_choice c;
+    kn_gemm_calibrate(&c);
+    kn_gemm_set_choice(&c);
+    for (int k = 0; k < KN_GC_COUNT; k++)
+        printf("calibration %s -> %s%s\n", kn_gemm_class_name((kn_gemm_class)k),
+               c.path[k] == KN_GEMM_ENGINE ? "engine" : "blas",
+               c.blas_rows_differ[k] ? " (blas rows change with the batch)" : "");
+    static const int shapes[][5] = { /* ta, tb, M, N, K: one per class, as the towers call them */
+        {0, 1, 64, 128, 256}, {0, 1, 96, 64, 64}, {0, 1, 1024, 100, 512}, {0, 1, 256, 768, 768}};
+    en_rng r;
+    en_rng_seed(&r, 77);
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int ta = shapes[s][0], tb = shapes[s][1], M = shapes[s][2], N = shapes[s][3], K = shapes[s][4];
+        float *A = kt_rand(&r, (size_t)M * K), *B = kt_rand(&r, (size_t)K * N);
+        float *W = kt_fill((size_t)M * N, 0), *P = kt_fill((size_t)M * N, 0);
+        kn_sgemm(ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, W, N);
+        int bad = 0;
+        for (int m = 1; m < M; m = m < 4 ? m + 1 : 2 * m + 1) {
+            kn_sgemm(ta, tb, m, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, P, N);
+            if (memcmp(P, W, sizeof(float) * (size_t)m * N)) bad = m;
+        }
+        printf("  %dx%dx%d (%s): rows of calls of fewer rows %s\n", M, N, K,
+               kn_gemm_class_name(kn_gemm_class_of(M, N, K)), bad ? "DIFFER" : "identical");
+        cr_expect(!bad, "%dx%dx%d: the first %d rows alone differ from the whole product's", M, N, K, bad);
+        free(A); free(B); free(W); free(P);
+    }
+    kn_gemm_choice all_engine = {{KN_GEMM_ENGINE, KN_GEMM_ENGINE, KN_GEMM_ENGINE}, {0}, {0}, {0}};
+    kn_gemm_set_choice(&all_engine);
 }
