@@ -357,6 +357,10 @@ static const kn_backend kn_cuda = {
     .scatter_rows = kn_cuda_scatter_rows,
     .xent_fwd = kn_cuda_xent_fwd,
     .xent_bwd = kn_cuda_xent_bwd,
+    .l2norm_fwd = kn_cuda_l2norm_fwd,
+    .l2norm_bwd = kn_cuda_l2norm_bwd,
+    .adamw = kn_cuda_adamw,
+    .sum_squares = kn_cuda_sum_squares,
 };
 
 const kn_backend *kn_cuda_backend(void) { return kn_cuda_device_count() > 0 ? &kn_cuda : NULL; }
