@@ -28,7 +28,7 @@ typedef enum {
     /* strided and indexing kernels (the engine's views, broadcasts and reductions on a device) */
     KN_K_COPY_ND, KN_K_BINARY, KN_K_REDUCE, KN_K_ARGMAX, KN_K_GATHER, KN_K_XENT,
     /* training on a device: L2 normalisation, the optimiser's step and norm */
-    KN_K_L2NORM, KN_K_OPTIM,
+    KN_K_L2NORM, KN_K_OPTIM, KN_K_PAIR_LOSS,
     KN_KERNEL_COUNT
 } kn_kernel;
 
@@ -174,6 +174,10 @@ typedef struct kn_backend {
     /* Over x (outer, K, inner): idx (outer, inner) the first maximum's k; val its value (or NULL). */
     void (*max_axis)(float *val, int64_t *idx, const float *x, int64_t outer, int64_t K,
                      int64_t inner);
+    /* max's backward: dx (outer, K, inner) at k = idx (outer, inner) += g (outer, inner)
+     * (one element per (outer, inner): no two add into the same place). */
+    void (*max_axis_bwd)(float *dx, const float *g, const int64_t *idx, int64_t outer, int64_t K,
+                         int64_t inner);
     /* out (M, row) = x rows idx (M); idx values in range (the engine checked them). */
     void (*gather_rows)(float *out, const float *x, const int64_t *idx, int64_t M, int64_t row);
     /* dx rows idx[i] += g row i (repeated indices add up). */
@@ -203,6 +207,14 @@ typedef struct kn_backend {
      * then the parts in order (the CPU's; a GPU may sum inside a part in a
      * fixed tree order). */
     void (*sum_squares)(double *out, const float *x, int64_t n, int parts);
+    /* Mean losses of x against targets t (n): bce = 0 mean squared error, 1 binary
+     * cross-entropy with logits; loss (1) in back-end memory, the sum in double over
+     * blocks of 4096 (each in order, then the blocks in order, as the CPU). */
+    void (*pair_loss_fwd)(float *loss, const float *x, const float *t, int64_t n, int bce);
+    /* d (=|+= by acc) the loss's gradient times g[0] (back-end memory) with respect to
+     * x (wrt_t = 0) or t (1). */
+    void (*pair_loss_bwd)(float *d, const float *g, const float *x, const float *t, int64_t n,
+                          int bce, int wrt_t, int acc);
 } kn_backend;
 
 /* The CPU back end (always built): kn_sgemm GEMM (AVX-512 micro-kernel, or

@@ -6,6 +6,7 @@
 #include "kn_nd.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kn_assert.h"
@@ -89,6 +90,12 @@ void kn_max_axis(float *val, int64_t *idx, const float *x, int64_t outer, int64_
             idx[o * inner + i] = best;
             if (val) val[o * inner + i] = p[best * inner];
         }
+}
+
+void kn_max_axis_bwd(float *dx, const float *g, const int64_t *idx, int64_t outer, int64_t K,
+                     int64_t inner) {
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) dx[o * K * inner + idx[o * inner + i] * inner + i] += g[o * inner + i];
 }
 
 void kn_gather_rows(float *out, const float *x, const int64_t *idx, int64_t M, int64_t row) {
@@ -186,4 +193,37 @@ void kn_sum_squares(double *out, const float *x, int64_t n, int parts) {
         s += ps;
     }
     out[0] = s;
+}
+
+/* en_ops_loss.c's mse and bce_with_logits */
+void kn_pair_loss_fwd(float *loss, const float *x, const float *t, int64_t n, int bce) {
+    enum { BLK = 4096 };
+    int64_t nb = (n + BLK - 1) / BLK;
+    double *part = malloc((size_t)(nb ? nb : 1) * sizeof(double));
+    KN_ASSERT(part != NULL);
+#pragma omp parallel for if (n > 65536)
+    for (int64_t b = 0; b < nb; b++) {
+        double s = 0;
+        for (int64_t i = b * BLK; i < n && i < (b + 1) * BLK; i++) {
+            if (!bce) s += (double)(x[i] - t[i]) * (x[i] - t[i]);
+            else s += fmax(x[i], 0.0) - (double)x[i] * t[i] + log1p(exp(-fabs((double)x[i])));
+        }
+        part[b] = s;
+    }
+    double s = 0;
+    for (int64_t b = 0; b < nb; b++) s += part[b];
+    free(part);
+    loss[0] = n ? (float)(s / n) : 0.0f;
+}
+
+void kn_pair_loss_bwd(float *d, const float *g, const float *x, const float *t, int64_t n, int bce,
+                      int wrt_t, int acc) {
+    float s = g[0] / (float)(n ? n : 1);
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        float v;
+        if (!bce) v = 2.0f * (x[i] - t[i]) * s * (wrt_t ? -1.0f : 1.0f);
+        else v = wrt_t ? -x[i] * s : (1.0f / (1.0f + expf(-x[i])) - t[i]) * s;
+        d[i] = acc ? d[i] + v : v;
+    }
 }

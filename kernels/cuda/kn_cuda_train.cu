@@ -1,6 +1,8 @@
 /* kn_cuda_train — the training kernels (kn_backend.h): L2 normalisation of
  * rows forward and backward, one AdamW step, the clipping norm's sum of
- * squares.
+ * squares, max's backward, the mean squared error and binary
+ * cross-entropy with logits (forward: blocks of 4096 in double, as the
+ * CPU's, each reduced in a fixed tree order, then the blocks in order).
  *
  * The row sums of the L2 normalisation run in one thread per row, over the
  * row in order, as the CPU's do (CLIP's rows are the embedding width, a few
@@ -121,4 +123,73 @@ void kn_cuda_sum_squares(double *out, const float *x, int64_t n, int parts) {
     sumsq_total_kernel<<<1, 1, 0, kn_cuda_stream()>>>(out, part, KN_SUMSQ_BLOCKS);
     KN_LAUNCH_CHECK("sumsq_total_kernel");
     kn_cuda_scratch_free(part);
+}
+
+__global__ void max_axis_bwd_kernel(float *dx, const float *g, const int64_t *idx, int64_t outer,
+                                    int64_t K, int64_t inner) {
+    KN_GRID_STRIDE(e, outer * inner) {
+        int64_t o = e / inner, i = e % inner;
+        dx[(o * K + idx[e]) * inner + i] += g[e]; /* one (o, i) per place: no race */
+    }
+}
+
+void kn_cuda_max_axis_bwd(float *dx, const float *g, const int64_t *idx, int64_t outer, int64_t K,
+                          int64_t inner) {
+    if (outer * inner <= 0) return;
+    max_axis_bwd_kernel<<<kn_cuda_blocks(outer * inner), KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(
+        dx, g, idx, outer, K, inner);
+    KN_LAUNCH_CHECK("max_axis_bwd_kernel");
+}
+
+/* Elements per block of the pair losses' sums (the CPU's BLK). */
+#define KN_PAIR_BLK 4096
+
+__global__ void pair_part_kernel(double *part, const float *x, const float *t, int64_t n, int bce) {
+    __shared__ double sh[KN_CUDA_BLOCK / 32];
+    int64_t i0 = (int64_t)blockIdx.x * KN_PAIR_BLK, i1 = i0 + KN_PAIR_BLK < n ? i0 + KN_PAIR_BLK : n;
+    double s = 0;
+    for (int64_t i = i0 + threadIdx.x; i < i1; i += blockDim.x) {
+        if (!bce) s += (double)(x[i] - t[i]) * (x[i] - t[i]);
+        else s += fmax((double)x[i], 0.0) - (double)x[i] * t[i] + log1p(exp(-fabs((double)x[i])));
+    }
+    s = kn_block_sum(s, sh);
+    if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+__global__ void pair_mean_kernel(float *loss, const double *part, int64_t nb, int64_t n) {
+    if (blockIdx.x || threadIdx.x) return;
+    double s = 0;
+    for (int64_t b = 0; b < nb; b++) s += part[b];
+    loss[0] = n ? (float)(s / n) : 0.0f;
+}
+
+void kn_cuda_pair_loss_fwd(float *loss, const float *x, const float *t, int64_t n, int bce) {
+    int64_t nb = (n + KN_PAIR_BLK - 1) / KN_PAIR_BLK;
+    double *part = (double *)kn_cuda_scratch((size_t)(nb ? nb : 1) * sizeof(double), "pair_loss_fwd");
+    if (nb > 0) {
+        pair_part_kernel<<<(unsigned)nb, KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(part, x, t, n, bce);
+        KN_LAUNCH_CHECK("pair_part_kernel");
+    }
+    pair_mean_kernel<<<1, 1, 0, kn_cuda_stream()>>>(loss, part, nb, n);
+    KN_LAUNCH_CHECK("pair_mean_kernel");
+    kn_cuda_scratch_free(part);
+}
+
+__global__ void pair_bwd_kernel(float *d, const float *g, const float *x, const float *t, int64_t n,
+                                int bce, int wrt_t, int acc) {
+    float s = g[0] / (float)(n ? n : 1);
+    KN_GRID_STRIDE(i, n) {
+        float v;
+        if (!bce) v = 2.0f * (x[i] - t[i]) * s * (wrt_t ? -1.0f : 1.0f);
+        else v = wrt_t ? -x[i] * s : (1.0f / (1.0f + expf(-x[i])) - t[i]) * s;
+        kn_store(d + i, v, acc);
+    }
+}
+
+void kn_cuda_pair_loss_bwd(float *d, const float *g, const float *x, const float *t, int64_t n,
+                           int bce, int wrt_t, int acc) {
+    if (n <= 0) return;
+    pair_bwd_kernel<<<kn_cuda_blocks(n), KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(d, g, x, t, n, bce,
+                                                                              wrt_t, acc);
+    KN_LAUNCH_CHECK("pair_bwd_kernel");
 }
