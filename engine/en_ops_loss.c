@@ -96,12 +96,24 @@ static en_tensor *pair_loss(en_op op, const char *name, en_tensor *a, en_tensor 
     }
     en_tensor *ab[2] = {a, b};
     en_device dev = en_device_of(2, ab);
-    if (dev != EN_CPU) { /* no device kernel: on host copies, counted under the op */
-        en_device_grad_guard(op, 2, ab);
-        en_tensor *ha = en_device_host(a), *hb = en_device_host(b), *r = pair_loss(op, name, ha, hb);
-        en_tensor_release(ha);
-        en_tensor_release(hb);
-        return en_device_result(op, r, dev);
+    if (dev != EN_CPU) { /* the device's kernel, else the CPU's loop on host copies (counted) */
+        if (en_device_lacks(dev, KN_K_PAIR_LOSS)) {
+            en_device_grad_guard(op, 2, ab);
+            en_tensor *ha = en_device_host(a), *hb = en_device_host(b), *r = pair_loss(op, name, ha, hb);
+            en_tensor_release(ha);
+            en_tensor_release(hb);
+            return en_device_back(r, dev);
+        }
+        en_tensor *da = en_device_operand(op, a, dev), *db = en_device_operand(op, b, dev);
+        en_tensor *ac = en_contiguous(da), *bc = en_contiguous(db);
+        en_tensor *out = en_device_empty(dev, EN_F32, 0, NULL);
+        en_backend_of(ac)->pair_loss_fwd(en_dev_f32(out), en_dev_f32(ac), en_dev_f32(bc), en_tensor_numel(ac),
+                                         op == EN_OP_BCE_LOGITS);
+        en_tensor *in[2] = {ac, bc};
+        en_tape_record(op, out, 2, in);
+        en_tensor *rel[4] = {da, db, ac, bc};
+        for (int i = 0; i < 4; i++) en_tensor_release(rel[i]);
+        return out;
     }
     en_tensor *ac = en_contiguous(a), *bc = en_contiguous(b);
     int64_t n = en_tensor_numel(ac);
@@ -133,6 +145,17 @@ static en_tensor *pair_loss(en_op op, const char *name, en_tensor *a, en_tensor 
 }
 
 static void pair_backward(en_node *n, const float *g) {
+    if (en_tensor_device(n->out) != EN_CPU) { /* the CPU's arithmetic in the device's kernel */
+        int64_t N = en_tensor_numel(n->in[0]);
+        for (int k = 0; k < 2; k++) {
+            int acc;
+            float *gx = en_node_grad(n, k, &acc);
+            if (gx)
+                en_backend_of(n->out)->pair_loss_bwd(gx, g, en_dev_f32(n->in[0]), en_dev_f32(n->in[1]), N,
+                                                     n->op == EN_OP_BCE_LOGITS, k, acc);
+        }
+        return;
+    }
     const float *x = en_tensor_f32(n->in[0]), *t = en_tensor_f32(n->in[1]);
     int64_t N = en_tensor_numel(n->in[0]);
     float s = g[0] / (float)(N ? N : 1);

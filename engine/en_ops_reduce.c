@@ -200,9 +200,8 @@ static en_tensor *max_impl(en_tensor *a, int axis, int keepdim, int want_index) 
     reduced_shape(a, d, keepdim, &nd, shape);
     en_device dev = en_tensor_device(a);
     if (dev != EN_CPU) {
-        /* max's backward (a scatter along the axis) has no device path yet */
-        if (!want_index) en_device_grad_guard(EN_OP_MAX, 1, &a);
         if (en_device_lacks(dev, KN_K_ARGMAX)) {
+            if (!want_index) en_device_grad_guard(EN_OP_MAX, 1, &a);
             en_tensor *h = en_device_host(a);
             en_tensor *r = max_impl(h, axis, keepdim, want_index);
             en_tensor_release(h);
@@ -212,9 +211,20 @@ static en_tensor *max_impl(en_tensor *a, int axis, int keepdim, int want_index) 
         en_tensor *idx = en_device_empty(dev, EN_I64, nd, shape);
         en_tensor *val = want_index ? NULL : en_device_empty(dev, EN_F32, nd, shape);
         en_backend_of(ac)->max_axis(en_dev_f32(val), en_dev_i64(idx), en_dev_f32(ac), outer, K, inner);
+        if (want_index) {
+            en_tensor_release(ac);
+            return idx;
+        }
+        en_node *n = en_tape_record(EN_OP_MAX, val, 1, &ac);
+        if (n) { /* the backward's scatter reads the indices on the device */
+            n->saved[0] = idx;
+            n->iarg[0] = outer;
+            n->iarg[1] = K;
+            n->iarg[2] = inner;
+        } else {
+            en_tensor_release(idx);
+        }
         en_tensor_release(ac);
-        if (want_index) return idx;
-        en_tensor_release(idx);
         return val;
     }
     en_tensor *ac = en_contiguous(a);
@@ -246,6 +256,11 @@ void en_max_backward(en_node *n, const float *g) {
     float *gx = en_node_grad(n, 0, &acc);
     if (!gx) return;
     int64_t outer = n->iarg[0], K = n->iarg[1], inner = n->iarg[2];
+    if (en_tensor_device(n->out) != EN_CPU) { /* the same adds, on the device */
+        en_dev_memzero(en_tensor_device(n->out), gx, acc ? 0 : (size_t)(outer * K * inner) * sizeof(float));
+        en_backend_of(n->out)->max_axis_bwd(gx, g, en_dev_i64(n->saved[0]), outer, K, inner);
+        return;
+    }
     if (!acc) memset(gx, 0, (size_t)(outer * K * inner) * sizeof(float));
     const int64_t *ip = en_tensor_i64(n->saved[0]);
     for (int64_t o = 0; o < outer; o++)

@@ -291,6 +291,9 @@ static en_tensor *g_fanout(en_tensor *const *x) {
     return y;
 }
 static en_tensor *g_softmax(en_tensor *const *x) { return en_softmax(x[0], 0); }
+static en_tensor *g_max(en_tensor *const *x) { return en_max(x[0], 1, 0); }
+static en_tensor *g_mse(en_tensor *const *x) { return en_mse(x[0], x[1]); }
+static en_tensor *g_bce(en_tensor *const *x) { return en_bce_with_logits(x[0], x[1]); }
 static en_tensor *g_gelu(en_tensor *const *x) { return en_gelu(x[0]); }
 
 Test(device_train, op_backward_gives_the_cpu_bits, .timeout = 300) {
@@ -320,6 +323,11 @@ Test(device_train, op_backward_gives_the_cpu_bits, .timeout = 300) {
     grad_check("batched matmul, b transposed", g_matmul_bt, 2, (en_tensor *[]){m1, m2});
     grad_check("softmax along 0", g_softmax, 1, &m1);
     grad_check("gelu", g_gelu, 1, &m1);
+    grad_check("max along 1", g_max, 1, &m1);
+    en_tensor *m3 = en_tensor_uniform(EN_DIMS(3, 4, 5), &r, 0.0f, 1.0f);
+    grad_check("mse", g_mse, 2, (en_tensor *[]){m1, m3});
+    grad_check("bce_with_logits", g_bce, 2, (en_tensor *[]){m1, m3});
+    en_tensor_release(m3);
     en_tensor *rel[] = {x, w, b, a4, b02, b1, c2, e, m1, m2};
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) en_tensor_release(rel[i]);
     cr_expect_eq(fake_live_count(), 0, "every device buffer went back");

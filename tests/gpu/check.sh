@@ -120,9 +120,9 @@ for m, lab in (("mini_vit", "mini ViT"), ("mini_resnet", "mini ResNet")):
     rows.append(("%s step grads ||gpu-cpu||/||cpu|| fp32/tf32/bf16" % lab,
                  " / ".join(str(d.get("parity_%s_train_%s_grad_rel" % (p, m), "-")) for p in ("fp32", "tf32", "bf16"))))
 print()
-print("%-52s %s" % ("gpu check", "pass" if rc == 0 else "FAIL") + ("" if gpu else " (no GPU: skipped)"))
+print("%-58s %s" % ("gpu check", "pass" if rc == 0 else "FAIL") + ("" if gpu else " (no GPU: skipped)"))
 for k, v in rows:
-    print("%-52s %s" % (k, v))
+    print("%-58s %s" % (k, v))
 for n in notes:
     print("note:", n)
 print("summary:", out)
