@@ -18,14 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "en_autograd.h"
+#include "en_bpe.h"
 #include "en_clip.h"
 #include "en_device.h"
 #include "en_error.h"
 #include "en_ops.h"
 #include "en_optim.h"
 #include "en_pretrain.h"
+#include "en_shapes.h"
 #include "en_tensor.h"
 #include "fake_device.h"
 #include "kn_backend.h"
@@ -342,4 +345,76 @@ Test(device_train, a_model_not_moved_aborts_with_a_message, .signal = SIGABRT) {
     en_rng_seed(&r, 1);
     en_tensor *img = en_tensor_randn(EN_DIMS(2, 3, 32, 32), &r, 0, 1), *x = en_tensor_to(img, EN_CUDA);
     (void)en_clip_encode_image(m, x);
+}
+
+/* ---- the pre-training loop on the device ---------------------------------- */
+static en_bpe *tiny_vocab(void) {
+    char path[] = "/tmp/cb_dev_vocab_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    static char caps[200][256];
+    const char *texts[200];
+    for (int i = 0; i < 200; i++) {
+        en_shapes_scene sc;
+        en_shapes_scene_make(&sc, 1, EN_SPLIT_PRETRAIN, (uint64_t)i);
+        en_shapes_caption(&sc, 0, caps[i], sizeof caps[i], NULL);
+        texts[i] = caps[i];
+    }
+    cr_assert(en_bpe_train(texts, 200, 120, path) > 50);
+    en_bpe *b = en_bpe_load(path, -1);
+    cr_assert(b, "%s", en_error_msg());
+    unlink(path);
+    return b;
+}
+
+/* en_pretrain_run with cfg.device on the fake device against the CPU: the
+ * same loss log and the same final weights (the model comes back to the
+ * CPU), with clipping on, and a run stopped after 3 of 6 steps (its state
+ * written from the device) then resumed on the device ends as the
+ * uninterrupted CPU run. The ResNet: its batch-norm buffers are state too. */
+Test(device_train, pretrain_on_the_device_gives_the_cpu_run, .timeout = 300) {
+    en_bpe *b = tiny_vocab();
+    en_pretrain_cfg c = {0};
+    c.model = (en_clip_config){.embed_dim = 32, .image_resolution = 16, .vision_vit = 0,
+                               .vision_layers = {1, 1, 1, 1}, .vision_width = 16, .vision_heads = 2,
+                               .context_length = 32, .vocab_size = en_bpe_vocab_size(b), .transformer_width = 32,
+                               .transformer_heads = 2, .transformer_layers = 1, .resnet_stem_stride = 1,
+                               .resnet_stem_pool = 1};
+    c.steps = 6; c.batch = 8; c.lr = 3e-3; c.seed = 11; c.corpus = 64; c.warmup = 2; c.grad_clip = 1.0;
+    en_pretrain_result cpu, part, rest;
+    cr_assert_eq(en_pretrain_run(&c, b, &cpu), 0, "%s", en_error_msg());
+    char path[] = "/tmp/cb_dev_state_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    unlink(path);
+    c.device = EN_CUDA;
+    c.state_path = path;
+    c.stop_after = 3;
+    uint64_t h0 = host_runs();
+    cr_assert_eq(en_pretrain_run(&c, b, &part), 0, "%s", en_error_msg());
+    cr_assert(part.interrupted && part.steps_done == 3);
+    c.stop_after = 0;
+    cr_assert_eq(en_pretrain_run(&c, b, &rest), 0, "%s", en_error_msg());
+    uint64_t hr = host_runs() - h0;
+    cr_assert_eq(rest.resumed_from, 3);
+    cr_assert_eq(rest.steps_done, 6);
+    en_params *pc = en_clip_params(cpu.model), *pd = en_clip_params(rest.model);
+    cr_expect_eq(en_params_device(pd), EN_CPU, "the model comes back to the CPU");
+    size_t n = (size_t)en_params_numel(pc);
+    double wp = worst_of(en_params_data(pc), en_params_data(pd), n), wl = 0;
+    for (int i = 0; i < 6; i++) {
+        double d = fabs((double)cpu.loss[i] - rest.loss[i]);
+        if (!(d <= wl)) wl = d;
+    }
+    printf("  pre-training, mini ResNet, 6 steps (3 + 3 resumed on the device): losses %.4f .. %.4f; "
+           "worst |device - cpu| loss %.3g, final weights %.3g; host runs %llu\n",
+           cpu.loss[0], cpu.loss[5], wl, wp, (unsigned long long)hr);
+    cr_expect(wl == 0 && wp == 0, "loss %g, weights %g", wl, wp);
+    cr_expect_eq(hr, 0, "nothing on the host but the state file");
+    en_pretrain_result_free(&cpu);
+    en_pretrain_result_free(&part);
+    en_pretrain_result_free(&rest);
+    en_bpe_free(b);
+    cr_expect_eq(fake_live_count(), 0, "every device buffer went back");
 }
