@@ -26,6 +26,7 @@
 #include "en_device.h"
 #include "en_error.h"
 #include "en_ops.h"
+#include "en_ops_conv.h"
 #include "en_optim.h"
 #include "en_pretrain.h"
 #include "en_shapes.h"
@@ -295,6 +296,12 @@ static en_tensor *g_fanout(en_tensor *const *x) {
 }
 static en_tensor *g_softmax(en_tensor *const *x) { return en_softmax(x[0], 0); }
 static en_tensor *g_max(en_tensor *const *x) { return en_max(x[0], 1, 0); }
+static en_tensor *g_convt(en_tensor *const *x) { return en_conv_transpose2d(x[0], x[1], x[2], 2, 1, 1); }
+static en_tensor *g_maxpool(en_tensor *const *x) { return en_max_pool2d(x[0], 3, 2, 1); }
+static en_tensor *g_adapt(en_tensor *const *x) { return en_adaptive_avg_pool2d(x[0], 3, 2); }
+static en_tensor *g_near(en_tensor *const *x) { return en_upsample_nearest(x[0], 0, 0, 2.0, 1.5); }
+static en_tensor *g_bilin(en_tensor *const *x) { return en_upsample_bilinear(x[0], 11, 9, 0, 0, 1); }
+static en_tensor *g_logsm(en_tensor *const *x) { return en_log_softmax(x[0], -1); }
 static en_tensor *g_mse(en_tensor *const *x) { return en_mse(x[0], x[1]); }
 static en_tensor *g_bce(en_tensor *const *x) { return en_bce_with_logits(x[0], x[1]); }
 static en_tensor *g_gelu(en_tensor *const *x) { return en_gelu(x[0]); }
@@ -327,6 +334,17 @@ Test(device_train, op_backward_gives_the_cpu_bits, .timeout = 300) {
     grad_check("softmax along 0", g_softmax, 1, &m1);
     grad_check("gelu", g_gelu, 1, &m1);
     grad_check("max along 1", g_max, 1, &m1);
+    grad_check("log_softmax", g_logsm, 1, &m1);
+    en_tensor *img = en_tensor_randn(EN_DIMS(2, 3, 7, 6), &r, 0, 1), *wt = en_tensor_randn(EN_DIMS(3, 4, 3, 3), &r, 0, 1);
+    en_tensor *bt = en_tensor_randn(EN_DIMS(4), &r, 0, 1);
+    grad_check("conv_transpose2d stride 2", g_convt, 3, (en_tensor *[]){img, wt, bt});
+    grad_check("max_pool2d 3/2/1", g_maxpool, 1, &img);
+    grad_check("adaptive_avg_pool2d 3x2", g_adapt, 1, &img);
+    grad_check("upsample_nearest x2, x1.5", g_near, 1, &img);
+    grad_check("upsample_bilinear 11x9 ac", g_bilin, 1, &img);
+    en_tensor_release(img);
+    en_tensor_release(wt);
+    en_tensor_release(bt);
     en_tensor *m3 = en_tensor_uniform(EN_DIMS(3, 4, 5), &r, 0.0f, 1.0f);
     grad_check("mse", g_mse, 2, (en_tensor *[]){m1, m3});
     grad_check("bce_with_logits", g_bce, 2, (en_tensor *[]){m1, m3});
