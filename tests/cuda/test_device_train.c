@@ -185,7 +185,7 @@ static void step_parity(const char *name, en_clip_config c, int batch, int resne
            "    worst |device - cpu|: loss %.3g, clip norm %.3g, gradients %.3g (worst: %s), "
            "updated parameters %.3g; host runs %llu (cpu %.2f s, fake device %.2f s)\n    %s\n",
            name, batch, en_params_count(p), n, sc.loss[0], sc.loss[1], sc.norm[0], sc.norm[1], wl, wn, wg,
-           en_params_name(p, worst_i), wp, (unsigned long long)hr, (double)(t1 - t0) / CLOCKS_PER_SEC,
+           wg > 0 || wg != wg ? en_params_name(p, worst_i) : "none", wp, (unsigned long long)hr, (double)(t1 - t0) / CLOCKS_PER_SEC,
            (double)(t2 - t1) / CLOCKS_PER_SEC, en_device_report(rep, sizeof rep));
     expect_backward_on_device(name, &sd, resnet);
     cr_expect(isfinite(sc.loss[0]) && isfinite(sc.loss[1]), "%s: a finite loss", name);
