@@ -294,7 +294,8 @@ bench: $(DEPS_STAMP) $(CLIPBOOK) $(BENCH_BINS)
 # $(CUDA_HOME)/lib64. Carry build/gpu to the GPU machine with the tree.
 GPU_BUILD := build/gpu
 GPU_CHECK := $(GPU_BUILD)/gpu_check
-GPU_CHECK_SRC := tests/gpu/gpu_check.c tests/cuda/test_cuda.c tests/cuda/test_cuda_encoders.c
+GPU_CHECK_SRC := tests/gpu/gpu_check.c tests/cuda/test_cuda.c tests/cuda/test_cuda_encoders.c \
+                 tests/cuda/test_cuda_train.c
 GPU_STATIC := $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libopenblas.a)) \
               $(shell $(CC) -print-file-name=libgomp.a)
 .PHONY: gpu-check

@@ -35,7 +35,14 @@ int en_tensor_requires_grad(const en_tensor *t) { return (t->flags & EN_T_REQUIR
 en_tensor *en_tensor_grad(const en_tensor *t) { return t->grad; }
 
 void en_zero_grad(en_tensor *t) {
-    if (t->grad) en_tensor_fill_(t->grad, 0.0f);
+    if (!t->grad) return;
+    if (en_tensor_device(t->grad) == EN_CPU) {
+        en_tensor_fill_(t->grad, 0.0f);
+        return;
+    }
+    EN_ASSERT(en_tensor_is_contiguous(t->grad)); /* gradients are dense */
+    en_dev_memzero(en_tensor_device(t->grad), en_dev_f32(t->grad),
+                   (size_t)en_tensor_numel(t->grad) * sizeof(float));
 }
 
 en_node *en_tape_record(en_op op, en_tensor *out, int nin, en_tensor *const *in) {
@@ -46,14 +53,6 @@ en_node *en_tape_record(en_op op, en_tensor *out, int nin, en_tensor *const *in)
     /* Arena memory is reset under the tape's feet: an arena implies no
      * grad (a later backward then reports that nothing was recorded). */
     if (!need || (out->flags & EN_T_ARENA)) return NULL;
-    if (en_tensor_device(out) != EN_CPU) {
-        /* the backward functions read host gradients: a device node would
-         * make them read device memory (engine/NOTES.md, "GPU") */
-        fprintf(stderr, "autograd: op %s on a %s tensor: gradients on the GPU are not built yet; "
-                        "train on the CPU (CLIPBOOK_DEVICE=cpu)\n",
-                en_op_name(op), "device");
-        abort();
-    }
     en_node *n = calloc(1, sizeof *n);
     EN_ASSERT(n != NULL);
     n->op = op;
@@ -78,7 +77,12 @@ float *en_node_grad(en_node *n, int i, int *acc) {
     if (!t || !(t->flags & EN_T_REQUIRES_GRAD)) return NULL;
     EN_ASSERT(t->dtype == EN_F32);
     if (!t->grad) {
-        if (t->flags & EN_T_LEAF) {
+        en_device dev = en_tensor_device(t);
+        if (dev != EN_CPU) { /* the gradient lives where the tensor does */
+            t->grad = en_device_empty(dev, EN_F32, t->ndim, t->shape);
+            *acc = (t->flags & EN_T_LEAF) != 0;
+            if (*acc) en_dev_memzero(dev, en_dev_f32(t->grad), (size_t)en_tensor_numel(t) * sizeof(float));
+        } else if (t->flags & EN_T_LEAF) {
             t->grad = en_tensor_zeros(t->ndim, t->shape);
             *acc = 1;
         } else {
@@ -88,7 +92,13 @@ float *en_node_grad(en_node *n, int i, int *acc) {
     } else {
         *acc = 1;
     }
-    return en_tensor_f32(t->grad);
+    return en_dev_f32(t->grad);
+}
+
+void en_dev_memzero(en_device dev, float *p, size_t nbytes) {
+    if (!nbytes) return;
+    if (dev == EN_CPU) memset(p, 0, nbytes);
+    else kn_backend_get(dev)->memzero(p, nbytes);
 }
 
 static void node_free(en_node *n) {
@@ -124,12 +134,16 @@ int en_backward_with(en_tensor *out, const en_tensor *grad) {
         return en_error("backward: the seed gradient's shape differs from the output's");
     }
     EN_ASSERT(!out->grad);
-    out->grad = en_tensor_clone(grad);
+    en_device dev = en_tensor_device(out);
+    /* the seed, dense, where the output is (a device seed is read, never written) */
+    out->grad = dev == EN_CPU && en_tensor_device(grad) == EN_CPU ? en_tensor_clone(grad)
+                                                                   : en_device_dense((en_tensor *)grad, dev);
     int prev = en_grad_set_enabled(0); /* backward records nothing */
     for (size_t k = tape_n; k-- > 0;) {
         en_node *n = tape[k];
         if (!n->out->grad) continue;
-        en_op_table[n->op].backward(n, en_tensor_f32(n->out->grad));
+        /* a device node's backward gets the back end's pointer and runs its kernels */
+        en_op_table[n->op].backward(n, en_dev_f32(n->out->grad));
         /* this activation's gradient is complete and used: free it early
          * so the allocator reuses its memory for the next ones */
         if (!(n->out->flags & EN_T_LEAF) && n->out != out) {
@@ -249,8 +263,13 @@ en_tensor *en_params_find(const en_params *p, const char *name) {
 int64_t en_params_numel(const en_params *p) { return p->numel; }
 float *en_params_data(en_params *p) { return p->data ? en_tensor_f32(p->data) : NULL; }
 float *en_params_grad(en_params *p) { return p->grad ? en_tensor_f32(p->grad) : NULL; }
+float *en_params_data_on(en_params *p) { return p->data ? en_dev_f32(p->data) : NULL; }
+float *en_params_grad_on(en_params *p) { return p->grad ? en_dev_f32(p->grad) : NULL; }
+en_device en_params_device(const en_params *p) { return p->data ? en_tensor_device(p->data) : EN_CPU; }
 void en_params_zero_grad(en_params *p) {
-    if (p->grad) memset(en_tensor_f32(p->grad), 0, (size_t)p->capnumel * sizeof(float));
+    if (!p->grad) return;
+    if (en_tensor_device(p->grad) == EN_CPU) memset(en_tensor_f32(p->grad), 0, (size_t)p->capnumel * sizeof(float));
+    else en_dev_memzero(en_tensor_device(p->grad), en_dev_f32(p->grad), (size_t)p->capnumel * sizeof(float));
 }
 
 int en_params_to(en_params *p, en_device dev) {

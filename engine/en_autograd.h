@@ -16,6 +16,12 @@
  * The tape is process-global and not thread-safe: record from one thread
  * (ops themselves run threaded inside).
  *
+ * On a device (en_tensor_to, en_clip_to) the tape records the device ops
+ * as it does the CPU's: gradients are allocated on the tensor's device and
+ * every backward runs that device's kernels, so nothing crosses to the host
+ * (an op that would run on host copies with a gradient needed aborts
+ * instead, naming the op: its gradient would be lost).
+ *
  * Parameters live in one flat f32 buffer with a parallel flat gradient
  * buffer, carved by a size table: each parameter is a view at an offset, so
  * an optimiser steps over en_params_data/en_params_grad as single arrays.
@@ -68,6 +74,12 @@ en_tensor *en_params_find(const en_params *p, const char *name); /* NULL when ab
 int64_t    en_params_numel(const en_params *p);              /* total floats */
 float     *en_params_data(en_params *p);                     /* flat, numel floats */
 float     *en_params_grad(en_params *p);                     /* flat, numel floats */
+/* The same flat buffers on whichever device they are (en_params_to): the
+ * back end's pointers, for that device's kernels (the optimiser's
+ * en_adamw_to); host pointers on the CPU. */
+float     *en_params_data_on(en_params *p);
+float     *en_params_grad_on(en_params *p);
+en_device  en_params_device(const en_params *p);
 void       en_params_zero_grad(en_params *p);
 /* Moves the flat buffers (values and gradients) to dev; every parameter
  * tensor (and its grad view) follows in place, so pointers to them stay

@@ -45,8 +45,12 @@ en_node *en_tape_record(en_op op, en_tensor *out, int nin, en_tensor *const *in)
 
 /* Gradient buffer of input i, dense in its shape, or NULL when that input
  * needs no gradient. *acc = 1: add into it; 0: overwrite it (fresh,
- * uninitialised memory). */
+ * uninitialised memory). On the input's device: a device node's backward
+ * gets the gradient of its output (g) and these buffers as back-end
+ * pointers (en_dev_f32), for the kernels of en_backend_of(n->out). */
 float *en_node_grad(en_node *n, int i, int *acc);
+/* nbytes of p set to 0 on dev (memset on the CPU, the back end's memzero). */
+void en_dev_memzero(en_device dev, float *p, size_t nbytes);
 
 /* The back end serving tensor t (its storage's device). */
 const kn_backend *en_backend_of(const en_tensor *t);
@@ -87,10 +91,22 @@ float *en_dev_f32(const en_tensor *t);
 int64_t *en_dev_i64(const en_tensor *t);
 int en_device_lacks(en_device dev, kn_kernel k);
 en_tensor *en_device_back(en_tensor *r, en_device dev);
-/* Aborts with a message when grad mode is on and one of the n tensors
- * requires grad: autograd has no device path yet, and host copies would
- * drop the gradient silently. Every device path calls it first. */
+/* Every op that runs on host copies of device tensors (a kernel the device
+ * lacks, or an op with no device path) calls it first: it aborts with a
+ * message when grad mode is on and one of the n tensors requires grad,
+ * since the host copies would drop the gradient silently. */
 void en_device_grad_guard(en_op op, int n, en_tensor *const *ts);
+/* t on dev for an op running there (en_tensor_to: t itself, retained, when
+ * it is there already). A copy from another device is not on the tape, so
+ * one that requires grad (a parameter left on the CPU) aborts with a
+ * message when grad mode is on: move the model (en_clip_to). */
+en_tensor *en_device_operand(en_op op, en_tensor *t, en_device dev);
+/* dst (dense, dshape) (=|+=) the sum of src (dense, sshape) over the
+ * broadcast dims, on dev with its kernels (copy_nd, reduce_sum): the order
+ * of en_reduce_to, so the same bits on a device that runs the CPU's
+ * kernels. */
+void en_reduce_to_dev(en_device dev, float *dst, int dnd, const int64_t *dshape, const float *src,
+                      int snd, const int64_t *sshape, int acc);
 
 /* dst (dense, shape dshape) (=|+=) sum of src (dense, shape sshape) over the
  * broadcast dims: dshape must broadcast to sshape. */

@@ -41,8 +41,8 @@ static float *f32_or_null(const en_tensor *t) { return en_dev_f32(t); }
 #define DEVICE_OR_HOST(k, call_on_hosts)                                          \
     do {                                                                          \
         if (dev != EN_CPU) {                                                      \
-            en_device_grad_guard(op_id, 3, ops);                                  \
             if (en_device_lacks(dev, k)) {                                        \
+                en_device_grad_guard(op_id, 3, ops);                              \
                 en_tensor *h0 = en_device_host(ops[0]);                           \
                 en_tensor *h1 = ops[1] ? en_device_host(ops[1]) : NULL;           \
                 en_tensor *h2 = ops[2] ? en_device_host(ops[2]) : NULL;           \
@@ -60,7 +60,7 @@ static float *f32_or_null(const en_tensor *t) { return en_dev_f32(t); }
 static float *param_grad(en_node *n, int i, size_t numel) {
     int acc = 1;
     float *g = n->in[i] ? en_node_grad(n, i, &acc) : NULL;
-    if (g && !acc) memset(g, 0, numel * sizeof(float));
+    if (g && !acc) en_dev_memzero(en_tensor_device(n->in[i]), g, numel * sizeof(float));
     return g;
 }
 
@@ -147,15 +147,15 @@ static void conv_backward_common(int transposed, en_node *n, const float *g) {
     float *gb = param_grad(n, 2, (size_t)OC);
     if (!gx && !gw && !gb) return;
     const kn_backend *be = en_backend_of(n->out);
-    const float *xp = en_tensor_f32(n->in[0]), *wp = en_tensor_f32(n->in[1]);
+    const float *xp = en_dev_f32(n->in[0]), *wp = en_dev_f32(n->in[1]);
     size_t ns = transposed ? be->convt2d_scratch(N, C, H, W, OC, K, K, stride, pad, outpad)
                            : be->conv2d_scratch(N, C, H, W, OC, K, K, stride, pad);
     en_tensor *scr = scratch_tensor(en_tensor_device(n->out), ns);
     if (transposed)
-        be->convt2d_bwd(gx, gw, gb, en_tensor_f32(scr), g, xp, wp, N, C, H, W, OC, K, K,
+        be->convt2d_bwd(gx, gw, gb, en_dev_f32(scr), g, xp, wp, N, C, H, W, OC, K, K,
                         stride, pad, outpad, ax);
     else
-        be->conv2d_bwd(gx, gw, gb, en_tensor_f32(scr), g, xp, wp, N, C, H, W, OC, K, K, stride,
+        be->conv2d_bwd(gx, gw, gb, en_dev_f32(scr), g, xp, wp, N, C, H, W, OC, K, K, stride,
                        pad, ax);
     en_tensor_release(scr);
 }
@@ -261,7 +261,7 @@ static void pool_backward(en_node *n, const float *g) {
     const kn_backend *be = en_backend_of(n->out);
     switch (n->op) {
     case EN_OP_MAX_POOL2D:
-        be->maxpool2d_bwd(gx, g, (const int32_t *)en_tensor_f32(n->saved[0]), N, C, H, W, OH,
+        be->maxpool2d_bwd(gx, g, (const int32_t *)en_dev_f32(n->saved[0]), N, C, H, W, OH,
                           OW, acc);
         break;
     case EN_OP_AVG_POOL2D:
@@ -385,8 +385,8 @@ en_tensor *en_batch_norm2d(en_tensor *x, en_tensor *gamma, en_tensor *beta,
                         "the model's buffers with it", en_device_name(dev),
                         en_device_name(en_tensor_device(running_mean))), NULL;
     if (dev != EN_CPU) {
-        en_device_grad_guard(op_id, 3, ops);
         if (en_device_lacks(dev, KN_K_BATCHNORM2D)) {
+            en_device_grad_guard(op_id, 3, ops);
             en_tensor *h[5];
             for (int i = 0; i < 5; i++) h[i] = all[i] ? en_device_host(all[i]) : NULL;
             en_tensor *r = en_batch_norm2d(h[0], h[1], h[2], h[3], h[4], training, momentum, eps);
@@ -436,8 +436,8 @@ void en_batch_norm2d_backward(en_node *n, const float *g) {
     float *gx = en_node_grad(n, 0, &ax);
     float *gg = param_grad(n, 1, (size_t)C), *gb = param_grad(n, 2, (size_t)C);
     if (!gx && !gg && !gb) return;
-    en_backend_of(n->out)->batchnorm2d_bwd(gx, gg, gb, g, en_tensor_f32(n->in[0]),
-                                           en_tensor_f32(n->saved[0]),
-                                           en_tensor_f32(n->saved[1]), f32_or_null(n->in[1]),
+    en_backend_of(n->out)->batchnorm2d_bwd(gx, gg, gb, g, en_dev_f32(n->in[0]),
+                                           en_dev_f32(n->saved[0]),
+                                           en_dev_f32(n->saved[1]), f32_or_null(n->in[1]),
                                            N, C, HW, training, ax);
 }

@@ -49,8 +49,8 @@ static en_tensor *binary(en_op op, const char *name, en_tensor *a, en_tensor *b)
     int nd = 0;
     int64_t shape[EN_MAX_DIMS], sa[EN_MAX_DIMS], sb[EN_MAX_DIMS];
     if (dev != EN_CPU) {
-        en_device_grad_guard(op, 2, ab);
         if (en_device_lacks(dev, KN_K_BINARY)) { /* the CPU's loop on host copies, counted */
+            en_device_grad_guard(op, 2, ab);
             en_tensor *ha = en_device_host(a), *hb = en_device_host(b);
             en_tensor *r = binary(op, name, ha, hb);
             en_tensor_release(ha);
@@ -59,13 +59,14 @@ static en_tensor *binary(en_op op, const char *name, en_tensor *a, en_tensor *b)
         }
         if (bcast_shape(name, a, b, &nd, shape)) return NULL;
         /* operands keep their strides on the device (a host one is copied over) */
-        en_tensor *da = en_tensor_to(a, dev), *db = en_tensor_to(b, dev);
-        EN_ASSERT(da && db); /* out of device memory: en_error_msg() says how much */
+        en_tensor *da = en_device_operand(op, a, dev), *db = en_device_operand(op, b, dev);
         en_tensor *out = en_device_empty(dev, EN_F32, nd, shape);
         bcast_strides(da, nd, shape, sa);
         bcast_strides(db, nd, shape, sb);
         kn_backend_get(dev)->binary_nd(binary_fn(op), en_dev_f32(out), nd, shape, en_dev_f32(da), sa, en_dev_f32(db), sb,
                                        NULL, NULL);
+        en_tensor *in[2] = {da, db};
+        en_tape_record(op, out, 2, in);
         en_tensor_release(da);
         en_tensor_release(db);
         return out;
@@ -106,6 +107,31 @@ void en_binary_backward(en_node *n, const float *g) {
     bcast_strides(a, nd, y->shape, sa);
     bcast_strides(b, nd, y->shape, sb);
     int64_t ny = en_tensor_numel(y);
+    en_device dev = en_tensor_device(y);
+    if (dev != EN_CPU) { /* the same steps on the device's kernels */
+        const kn_backend *be = en_backend_of(y);
+        for (int k = 0; k < 2; k++) {
+            int acc;
+            float *gx = en_node_grad(n, k, &acc);
+            if (!gx) continue;
+            en_tensor *x = n->in[k];
+            if (n->op == EN_OP_ADD || (n->op == EN_OP_SUB && k == 0)) {
+                en_reduce_to_dev(dev, gx, x->ndim, x->shape, g, nd, y->shape, acc);
+                continue;
+            }
+            en_tensor *tmp = en_device_empty(dev, EN_F32, nd, y->shape);
+            float *t = en_dev_f32(tmp);
+            const float *pa = en_dev_f32(a), *pb = en_dev_f32(b);
+            if (n->op == EN_OP_SUB) be->binary_nd(KN_B_NEG, t, nd, y->shape, g, dense, NULL, NULL, NULL, NULL);
+            else if (n->op == EN_OP_MUL && k == 0) be->binary_nd(KN_B_MUL, t, nd, y->shape, g, dense, pb, sb, NULL, NULL);
+            else if (n->op == EN_OP_MUL) be->binary_nd(KN_B_MUL, t, nd, y->shape, g, dense, pa, sa, NULL, NULL);
+            else if (k == 0) be->binary_nd(KN_B_DIV, t, nd, y->shape, g, dense, pb, sb, NULL, NULL);
+            else be->binary_nd(KN_B_NDIV_SQ, t, nd, y->shape, g, dense, pb, sb, pa, sa);
+            en_reduce_to_dev(dev, gx, x->ndim, x->shape, t, nd, y->shape, acc);
+            en_tensor_release(tmp);
+        }
+        return;
+    }
     for (int k = 0; k < 2; k++) {
         int acc;
         float *gx = en_node_grad(n, k, &acc);
@@ -131,12 +157,13 @@ void en_binary_backward(en_node *n, const float *g) {
 
 /* ---- unary and scalar ops ------------------------------------------------- */
 /* On a device: the device's kernel, or the CPU's on host copies (counted). */
-static void unary_device(kn_unary f, en_tensor *y, en_tensor *xc, float a, float b) {
+static void unary_device(en_op op, kn_unary f, en_tensor *y, en_tensor *xc, float a, float b) {
     const kn_backend *be = en_backend_of(xc);
     if (be->supports(KN_K_UNARY)) {
         be->unary_fwd(f, en_tensor_data(y), en_tensor_data(xc), en_tensor_numel(xc), a, b);
         return;
     }
+    en_device_grad_guard(op, 1, &xc);
     kn_fallback_note(KN_K_UNARY);
     en_tensor *hx = en_device_host(xc), *hy = en_tensor_empty(hx->ndim, hx->shape);
     kn_cpu_backend()->unary_fwd(f, en_tensor_f32(hy), en_tensor_f32(hx), en_tensor_numel(hx), a, b);
@@ -147,12 +174,11 @@ static void unary_device(kn_unary f, en_tensor *y, en_tensor *xc, float a, float
 
 static en_tensor *unary(en_op op, kn_unary f, en_tensor *x, float a, float b) {
     en_device dev = en_tensor_device(x);
-    if (dev != EN_CPU) en_device_grad_guard(op, 1, &x);
     en_tensor *xc = en_contiguous(x);
     en_tensor *y = dev == EN_CPU ? en_tensor_empty(xc->ndim, xc->shape)
                                  : en_tensor_new_on(dev, EN_F32, xc->ndim, xc->shape);
     EN_ASSERT(y != NULL); /* out of device memory: en_error_msg() says how much */
-    if (dev != EN_CPU) unary_device(f, y, xc, a, b);
+    if (dev != EN_CPU) unary_device(op, f, y, xc, a, b);
     else en_backend_of(xc)->unary_fwd(f, en_tensor_f32(y), en_tensor_f32(xc), en_tensor_numel(xc), a, b);
     en_node *n = en_tape_record(op, y, 1, &xc);
     if (n) {
@@ -168,8 +194,8 @@ void en_unary_backward(en_node *n, const float *g) {
     int acc;
     float *gx = en_node_grad(n, 0, &acc);
     if (!gx) return;
-    en_backend_of(n->out)->unary_bwd((kn_unary)n->iarg[0], gx, g, en_tensor_f32(n->in[0]),
-                                     en_tensor_f32(n->out), en_tensor_numel(n->out), n->farg[0],
+    en_backend_of(n->out)->unary_bwd((kn_unary)n->iarg[0], gx, g, en_dev_f32(n->in[0]),
+                                     en_dev_f32(n->out), en_tensor_numel(n->out), n->farg[0],
                                      n->farg[1], acc);
 }
 

@@ -1,10 +1,12 @@
 /* Indexing ops (embedding, gather rows, concat, stack). Gradient rule:
  * en_ops.h. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "en_error.h"
 #include "en_opdef.h"
+#include "en_tensor_internal.h"
 
 /* ---- gather rows / embedding ------------------------------------------------ */
 static en_tensor *gather(en_op op, const char *name, en_tensor *x, const en_tensor *idx) {
@@ -15,10 +17,10 @@ static en_tensor *gather(en_op op, const char *name, en_tensor *x, const en_tens
     en_device dev = en_tensor_device(x);
     if (dev != EN_CPU || en_tensor_device(idx) != EN_CPU) {
         if (dev == EN_CPU) dev = en_tensor_device(idx);
-        en_device_grad_guard(op, 1, &x);
         /* the indices are checked on the host (a few numbers), then used where x is */
         en_tensor *hi = en_device_host((en_tensor *)idx);
         if (en_device_lacks(dev, KN_K_GATHER)) {
+            en_device_grad_guard(op, 1, &x);
             en_tensor *hx = en_device_host(x), *r = gather(op, name, hx, hi);
             en_tensor_release(hx);
             en_tensor_release(hi);
@@ -43,8 +45,14 @@ static en_tensor *gather(en_op op, const char *name, en_tensor *x, const en_tens
         en_tensor *xc = en_device_dense(x, dev), *di = en_device_dense(hi, dev);
         en_tensor *out = en_device_empty(dev, EN_F32, nd, shape);
         en_backend_of(xc)->gather_rows(en_dev_f32(out), en_dev_f32(xc), en_dev_i64(di), M, row);
+        en_node *n = en_tape_record(op, out, 1, &xc);
+        if (n) { /* the backward's scatter reads the indices on the device */
+            n->saved[0] = di;
+            n->iarg[0] = row;
+        } else {
+            en_tensor_release(di);
+        }
         en_tensor_release(xc);
-        en_tensor_release(di);
         en_tensor_release(hi);
         return out;
     }
@@ -87,7 +95,12 @@ void en_gather_rows_backward(en_node *n, const float *g) {
     float *gx = en_node_grad(n, 0, &acc);
     if (!gx) return;
     int64_t row = n->iarg[0], M = en_tensor_numel(n->saved[0]);
-    if (!acc) memset(gx, 0, (size_t)en_tensor_numel(n->in[0]) * sizeof(float));
+    en_device dev = en_tensor_device(n->in[0]);
+    if (!acc) en_dev_memzero(dev, gx, (size_t)en_tensor_numel(n->in[0]) * sizeof(float));
+    if (dev != EN_CPU) { /* the same serial adds (a GPU's scatter adds atomically) */
+        if (M > 0 && row > 0) en_backend_of(n->out)->scatter_rows(gx, g, en_dev_i64(n->saved[0]), M, row);
+        return;
+    }
     const int64_t *ip = en_tensor_i64(n->saved[0]);
     for (int64_t i = 0; i < M; i++) /* serial: repeated indices add up */
         for (int64_t j = 0; j < row; j++) gx[ip[i] * row + j] += g[i * row + j];
@@ -118,9 +131,9 @@ en_tensor *en_concat(int n, en_tensor *const *ts, int axis) {
     for (int i = d + 1; i < ts[0]->ndim; i++) inner *= shape[i];
     en_device dev = en_device_of(n, ts);
     if (dev != EN_CPU) {
-        en_device_grad_guard(EN_OP_CONCAT, n, ts);
         en_tensor **hs = NULL;
         if (en_device_lacks(dev, KN_K_COPY_ND)) {
+            en_device_grad_guard(EN_OP_CONCAT, n, ts);
             hs = malloc((size_t)n * sizeof *hs);
             EN_ASSERT(hs != NULL);
             for (int k = 0; k < n; k++) hs[k] = en_device_host(ts[k]);
@@ -133,16 +146,24 @@ en_tensor *en_concat(int n, en_tensor *const *ts, int axis) {
          * into its slab of the output */
         en_tensor *out = en_device_empty(dev, EN_F32, ts[0]->ndim, shape);
         const kn_backend *be = en_backend_of(out);
+        en_tensor **dk = malloc((size_t)n * sizeof *dk);
+        EN_ASSERT(dk != NULL);
         int64_t off = 0;
         for (int k = 0; k < n; k++) {
-            en_tensor *dk = en_tensor_to(ts[k], dev);
-            EN_ASSERT(dk != NULL); /* out of device memory: en_error_msg() says how much */
-            if (en_tensor_numel(dk))
-                be->copy_nd(en_dev_f32(out) + off * out->stride[d], out->stride, en_dev_f32(dk), dk->stride,
-                            dk->ndim, dk->shape, 0);
+            dk[k] = en_device_operand(EN_OP_CONCAT, ts[k], dev);
+            if (en_tensor_numel(dk[k]))
+                be->copy_nd(en_dev_f32(out) + off * out->stride[d], out->stride, en_dev_f32(dk[k]), dk[k]->stride,
+                            dk[k]->ndim, dk[k]->shape, 0);
             off += ts[k]->shape[d];
-            en_tensor_release(dk);
         }
+        en_node *nd = en_tape_record(EN_OP_CONCAT, out, n, dk);
+        if (nd) {
+            nd->iarg[0] = outer;
+            nd->iarg[1] = inner;
+            nd->iarg[2] = d;
+        }
+        for (int k = 0; k < n; k++) en_tensor_release(dk[k]);
+        free(dk);
         return out;
     }
     en_tensor *out = en_tensor_empty(ts[0]->ndim, shape);
@@ -173,6 +194,22 @@ void en_concat_backward(en_node *n, const float *g) {
     int64_t outer = n->iarg[0], inner = n->iarg[1];
     int d = (int)n->iarg[2];
     int64_t orow = n->out->shape[d] * inner, off = 0;
+    if (en_tensor_device(n->out) != EN_CPU) { /* each part's slab of g, copied (=|+=) */
+        const kn_backend *be = en_backend_of(n->out);
+        const en_tensor *y = n->out;
+        int64_t gs[EN_MAX_DIMS], xs[EN_MAX_DIMS];
+        en_dense_strides(y->ndim, y->shape, gs);
+        int64_t at = 0;
+        for (int k = 0; k < n->nin; k++) {
+            int acc;
+            const en_tensor *x = n->in[k];
+            float *gx = en_node_grad(n, k, &acc);
+            en_dense_strides(x->ndim, x->shape, xs);
+            if (gx && en_tensor_numel(x)) be->copy_nd(gx, xs, g + at * gs[d], gs, x->ndim, x->shape, acc);
+            at += x->shape[d];
+        }
+        return;
+    }
     for (int k = 0; k < n->nin; k++) {
         int acc;
         int64_t krow = n->in[k]->shape[d] * inner;

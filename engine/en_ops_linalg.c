@@ -58,16 +58,15 @@ en_tensor *en_matmul(en_tensor *a, en_tensor *b) {
     en_tensor *ab[2] = {a, b};
     en_device dev = en_device_of(2, ab);
     if (dev == EN_CPU) return matmul_on(a, b, EN_CPU);
-    en_device_grad_guard(EN_OP_MATMUL, 2, ab);
     if (en_device_lacks(dev, b->ndim == 2 ? KN_K_GEMM : KN_K_GEMM_BATCHED)) {
+        en_device_grad_guard(EN_OP_MATMUL, 2, ab);
         en_tensor *ha = en_device_host(a), *hb = en_device_host(b), *r = en_matmul(ha, hb);
         en_tensor_release(ha);
         en_tensor_release(hb);
         return en_device_back(r, dev);
     }
     /* both on the device, strides kept: transposed views reach GEMM as transposes */
-    en_tensor *da = en_tensor_to(a, dev), *db = en_tensor_to(b, dev);
-    EN_ASSERT(da && db); /* out of device memory: en_error_msg() says how much */
+    en_tensor *da = en_device_operand(EN_OP_MATMUL, a, dev), *db = en_device_operand(EN_OP_MATMUL, b, dev);
     en_tensor *r = matmul_on(da, db, dev);
     en_tensor_release(da);
     en_tensor_release(db);
@@ -131,16 +130,16 @@ void en_matmul_backward(en_node *n, const float *g) {
     if (K == 0 || N == 0) return;
     if (b->ndim == 2) {
         int64_t Mf = en_tensor_numel(a) / K;
-        if (ga) be->gemm(0, !tb, (int)Mf, (int)K, (int)N, 1.0f, g, (int)N, en_tensor_f32(b), ldb,
+        if (ga) be->gemm(0, !tb, (int)Mf, (int)K, (int)N, 1.0f, g, (int)N, en_dev_f32(b), ldb,
                          (float)acca, ga, (int)K);
-        if (gb) be->gemm(!ta, 0, (int)K, (int)N, (int)Mf, 1.0f, en_tensor_f32(a), lda, g, (int)N,
+        if (gb) be->gemm(!ta, 0, (int)K, (int)N, (int)Mf, 1.0f, en_dev_f32(a), lda, g, (int)N,
                          (float)accb, gb, (int)N);
         return;
     }
     int64_t batch = en_tensor_numel(b) / (K * N), sa = a->ndim == 2 ? 0 : M * K;
     if (ga) be->gemm_batched(0, 1, (int)M, (int)K, (int)N, 1.0f, g, (int)N, M * N,
-                             en_tensor_f32(b), ldb, K * N, (float)acca, ga, (int)K, sa, (int)batch);
-    if (gb) be->gemm_batched(!ta, 0, (int)K, (int)N, (int)M, 1.0f, en_tensor_f32(a), lda, sa, g,
+                             en_dev_f32(b), ldb, K * N, (float)acca, ga, (int)K, sa, (int)batch);
+    if (gb) be->gemm_batched(!ta, 0, (int)K, (int)N, (int)M, 1.0f, en_dev_f32(a), lda, sa, g,
                              (int)N, M * N, (float)accb, gb, (int)N, K * N, (int)batch);
 }
 
@@ -152,6 +151,8 @@ static en_tensor *linear_device(en_tensor *x, en_tensor *w, en_tensor *b, en_dev
                                 int64_t N) {
     const kn_backend *be = kn_backend_get(dev);
     if (!be->supports(KN_K_GEMM)) {
+        en_tensor *xwb[3] = {x, w, b};
+        en_device_grad_guard(EN_OP_LINEAR, 3, xwb);
         kn_fallback_note(KN_K_GEMM);
         en_tensor *hx = en_device_host(x), *hw = en_device_host(w), *hb = b ? en_device_host(b) : NULL;
         en_tensor *r = en_linear(hx, hw, hb);
@@ -162,7 +163,8 @@ static en_tensor *linear_device(en_tensor *x, en_tensor *w, en_tensor *b, en_dev
         en_tensor_release(r);
         return d;
     }
-    en_tensor *xd = en_tensor_to(x, dev), *wd = en_tensor_to(w, dev), *bd = b ? en_tensor_to(b, dev) : NULL;
+    en_tensor *xd = en_device_operand(EN_OP_LINEAR, x, dev), *wd = en_device_operand(EN_OP_LINEAR, w, dev),
+              *bd = en_device_operand(EN_OP_LINEAR, b, dev);
     en_tensor *xc = en_contiguous(xd), *wc = en_contiguous(wd), *bc = bd ? en_contiguous(bd) : NULL;
     int64_t M = K ? en_tensor_numel(xc) / K : 0;
     int64_t oshape[EN_MAX_DIMS];
@@ -198,10 +200,7 @@ en_tensor *en_linear(en_tensor *x, en_tensor *w, en_tensor *b) {
     int64_t K = w->shape[1], N = w->shape[0];
     en_tensor *xwb[3] = {x, w, b};
     en_device dev = en_device_of(3, xwb);
-    if (dev != EN_CPU) {
-        en_device_grad_guard(EN_OP_LINEAR, 3, xwb);
-        return linear_device(x, w, b, dev, K, N);
-    }
+    if (dev != EN_CPU) return linear_device(x, w, b, dev, K, N);
     en_tensor *xc = en_contiguous(x);
     int64_t M = K ? en_tensor_numel(xc) / K : 0;
     int tw, ldw;
@@ -261,6 +260,26 @@ static void col_sums(float *gb, const float *g, int64_t M, int64_t N, int acc) {
     free(part);
 }
 
+/* col_sums on a device: the same blocks (each from its first row, in
+ * order: reduce_sum from 0.0f gives those bits), then the block sums in
+ * block order added into gb (reduce_sum's acc = 2) or from 0. */
+static void col_sums_dev(en_device dev, float *gb, const float *g, int64_t M, int64_t N, int acc) {
+    enum { ROWS = 256 };
+    const kn_backend *be = kn_backend_get(dev);
+    int64_t nb = (M + ROWS - 1) / ROWS, full = M / ROWS;
+    if (N == 0) return;
+    if (nb == 0) {
+        if (!acc) en_dev_memzero(dev, gb, (size_t)N * sizeof(float));
+        return;
+    }
+    en_tensor *part = en_device_empty(dev, EN_F32, EN_DIMS(nb * N));
+    float *p = en_dev_f32(part);
+    if (full) be->reduce_sum(p, g, full, ROWS, N, 1.0f, 0);
+    if (full < nb) be->reduce_sum(p + full * N, g + full * ROWS * N, 1, M - full * ROWS, N, 1.0f, 0);
+    be->reduce_sum(gb, p, 1, nb, N, 1.0f, acc ? 2 : 0);
+    en_tensor_release(part);
+}
+
 /* gw (N,K) = or += g^T x, g (M,N), x (M,K): the weight gradient. In a
  * training step M is batch x tokens (16640) and the output small (128 x
  * 512): tiled over the output alone, the GEMM has 3 tiles for 2 threads and
@@ -274,8 +293,23 @@ static void weight_grad(const kn_backend *be, float *gw, const float *g, const f
     int64_t nb = (M + ROWS - 1) / ROWS, NK = N * K;
     /* A large output (ViT-B/32's 768 x 3072) already gives kn_sgemm many
      * tiles, and nb partials of it would be tens of MB: not worth it there. */
-    if (be->device != EN_CPU || nb < 2 || NK > MAX_OUT || omp_in_parallel()) {
+    if (nb < 2 || NK > MAX_OUT || (be->device == EN_CPU && omp_in_parallel())) {
         be->gemm(1, 0, (int)N, (int)K, (int)M, 1.0f, g, (int)N, x, (int)K, (float)acc, gw, (int)K);
+        return;
+    }
+    if (be->device != EN_CPU) {
+        /* a device keeps the CPU's blocks, so that a device running the CPU's
+         * kernels gives its bits: a GEMM per block into its partial, then the
+         * partials in block order (reduce_sum: from gw when adding, acc = 2) */
+        en_tensor *pt = en_device_empty(be->device, EN_F32, EN_DIMS(nb * NK));
+        float *part = en_dev_f32(pt);
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t r0 = b * ROWS, rn = r0 + ROWS < M ? ROWS : M - r0;
+            be->gemm(1, 0, (int)N, (int)K, (int)rn, 1.0f, g + r0 * N, (int)N, x + r0 * K, (int)K, 0.0f,
+                     part + b * NK, (int)K);
+        }
+        be->reduce_sum(gw, part, 1, nb, NK, 1.0f, acc ? 2 : 0);
+        en_tensor_release(pt);
         return;
     }
     float *part = malloc((size_t)nb * (size_t)NK * sizeof *part);
@@ -313,10 +347,11 @@ void en_linear_backward(en_node *n, const float *g) {
     float *gx = en_node_grad(n, 0, &ax);
     float *gw = en_node_grad(n, 1, &aw);
     float *gb = n->in[2] ? en_node_grad(n, 2, &ab) : NULL;
-    if (gx && K > 0) be->gemm(0, tw, (int)M, (int)K, (int)N, 1.0f, g, (int)N, en_tensor_f32(w), ldw,
+    if (gx && K > 0) be->gemm(0, tw, (int)M, (int)K, (int)N, 1.0f, g, (int)N, en_dev_f32(w), ldw,
                               (float)ax, gx, (int)K);
-    if (gw && K > 0) weight_grad(be, gw, g, en_tensor_f32(x), M, N, K, aw);
-    if (gb) col_sums(gb, g, M, N, ab);
+    if (gw && K > 0) weight_grad(be, gw, g, en_dev_f32(x), M, N, K, aw);
+    if (gb && be->device != EN_CPU) col_sums_dev((en_device)be->device, gb, g, M, N, ab);
+    else if (gb) col_sums(gb, g, M, N, ab);
 }
 
 /* ---- attention ------------------------------------------------------------ */
@@ -329,8 +364,8 @@ en_tensor *en_attention(en_tensor *qkv, int nhead, int causal) {
     int64_t B = qkv->shape[0], T = qkv->shape[1], C = qkv->shape[2] / 3;
     en_device dev = en_tensor_device(qkv);
     if (dev != EN_CPU) {
-        en_device_grad_guard(EN_OP_ATTENTION, 1, &qkv);
         if (en_device_lacks(dev, KN_K_ATTENTION)) {
+            en_device_grad_guard(EN_OP_ATTENTION, 1, &qkv);
             en_tensor *h = en_device_host(qkv), *r = en_attention(h, nhead, causal);
             en_tensor_release(h);
             return en_device_back(r, dev);
@@ -358,7 +393,7 @@ void en_attention_backward(en_node *n, const float *g) {
     float *gq = en_node_grad(n, 0, &acc);
     if (!gq) return;
     const en_tensor *q = n->in[0];
-    en_backend_of(q)->attention_bwd(gq, g, en_tensor_f32(q), en_tensor_f32(n->saved[0]),
+    en_backend_of(q)->attention_bwd(gq, g, en_dev_f32(q), en_dev_f32(n->saved[0]),
                                     (int)q->shape[0], (int)q->shape[1], (int)(q->shape[2] / 3),
                                     (int)n->iarg[0], acc);
 }

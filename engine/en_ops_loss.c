@@ -16,9 +16,9 @@ en_tensor *en_cross_entropy(en_tensor *logits, const en_tensor *targets) {
     int64_t N = logits->shape[0], K = logits->shape[1];
     en_device dev = en_tensor_device(logits);
     if (dev != EN_CPU) {
-        en_device_grad_guard(EN_OP_CROSS_ENTROPY, 1, &logits);
         en_tensor *ht = en_device_host((en_tensor *)targets); /* checked on the host */
         if (en_device_lacks(dev, KN_K_XENT)) {
+            en_device_grad_guard(EN_OP_CROSS_ENTROPY, 1, &logits);
             en_tensor *hx = en_device_host(logits), *r = en_cross_entropy(hx, ht);
             en_tensor_release(hx);
             en_tensor_release(ht);
@@ -34,6 +34,11 @@ en_tensor *en_cross_entropy(en_tensor *logits, const en_tensor *targets) {
         en_tensor *lse = en_device_empty(dev, EN_F32, EN_DIMS(N));
         en_tensor *out = en_device_empty(dev, EN_F32, 0, NULL);
         en_backend_of(xc)->xent_fwd(en_dev_f32(out), en_dev_f32(lse), en_dev_f32(xc), en_dev_i64(dt), N, K);
+        en_node *n = en_tape_record(EN_OP_CROSS_ENTROPY, out, 1, &xc);
+        if (n) { /* the backward's kernel reads both on the device */
+            n->saved[0] = en_tensor_retain(lse);
+            n->saved[1] = en_tensor_retain(dt);
+        }
         en_tensor *rel[4] = {xc, dt, lse, ht};
         for (int i = 0; i < 4; i++) en_tensor_release(rel[i]);
         return out;
@@ -67,6 +72,11 @@ void en_cross_entropy_backward(en_node *n, const float *g) {
     if (!gx) return;
     const en_tensor *xt = n->in[0];
     int64_t N = xt->shape[0], K = xt->shape[1];
+    if (en_tensor_device(xt) != EN_CPU) { /* the CPU's arithmetic in the device's kernel */
+        en_backend_of(xt)->xent_bwd(gx, g, en_dev_f32(xt), en_dev_f32(n->saved[0]),
+                                    en_dev_i64(n->saved[1]), N, K, acc);
+        return;
+    }
     const float *x = en_tensor_f32(xt), *lp = en_tensor_f32(n->saved[0]);
     const int64_t *tp = en_tensor_i64(n->saved[1]);
     float s = g[0] / (float)(N ? N : 1);
@@ -86,12 +96,24 @@ static en_tensor *pair_loss(en_op op, const char *name, en_tensor *a, en_tensor 
     }
     en_tensor *ab[2] = {a, b};
     en_device dev = en_device_of(2, ab);
-    if (dev != EN_CPU) { /* no device kernel: on host copies, counted under the op */
-        en_device_grad_guard(op, 2, ab);
-        en_tensor *ha = en_device_host(a), *hb = en_device_host(b), *r = pair_loss(op, name, ha, hb);
-        en_tensor_release(ha);
-        en_tensor_release(hb);
-        return en_device_result(op, r, dev);
+    if (dev != EN_CPU) { /* the device's kernel, else the CPU's loop on host copies (counted) */
+        if (en_device_lacks(dev, KN_K_PAIR_LOSS)) {
+            en_device_grad_guard(op, 2, ab);
+            en_tensor *ha = en_device_host(a), *hb = en_device_host(b), *r = pair_loss(op, name, ha, hb);
+            en_tensor_release(ha);
+            en_tensor_release(hb);
+            return en_device_back(r, dev);
+        }
+        en_tensor *da = en_device_operand(op, a, dev), *db = en_device_operand(op, b, dev);
+        en_tensor *ac = en_contiguous(da), *bc = en_contiguous(db);
+        en_tensor *out = en_device_empty(dev, EN_F32, 0, NULL);
+        en_backend_of(ac)->pair_loss_fwd(en_dev_f32(out), en_dev_f32(ac), en_dev_f32(bc), en_tensor_numel(ac),
+                                         op == EN_OP_BCE_LOGITS);
+        en_tensor *in[2] = {ac, bc};
+        en_tape_record(op, out, 2, in);
+        en_tensor *rel[4] = {da, db, ac, bc};
+        for (int i = 0; i < 4; i++) en_tensor_release(rel[i]);
+        return out;
     }
     en_tensor *ac = en_contiguous(a), *bc = en_contiguous(b);
     int64_t n = en_tensor_numel(ac);
@@ -123,6 +145,17 @@ static en_tensor *pair_loss(en_op op, const char *name, en_tensor *a, en_tensor 
 }
 
 static void pair_backward(en_node *n, const float *g) {
+    if (en_tensor_device(n->out) != EN_CPU) { /* the CPU's arithmetic in the device's kernel */
+        int64_t N = en_tensor_numel(n->in[0]);
+        for (int k = 0; k < 2; k++) {
+            int acc;
+            float *gx = en_node_grad(n, k, &acc);
+            if (gx)
+                en_backend_of(n->out)->pair_loss_bwd(gx, g, en_dev_f32(n->in[0]), en_dev_f32(n->in[1]), N,
+                                                     n->op == EN_OP_BCE_LOGITS, k, acc);
+        }
+        return;
+    }
     const float *x = en_tensor_f32(n->in[0]), *t = en_tensor_f32(n->in[1]);
     int64_t N = en_tensor_numel(n->in[0]);
     float s = g[0] / (float)(N ? N : 1);

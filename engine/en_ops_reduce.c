@@ -5,6 +5,7 @@
 
 #include "en_error.h"
 #include "en_opdef.h"
+#include "en_tensor_internal.h"
 
 static int reduce_axes(const char *op, const en_tensor *a, int naxes, const int *axes, int *mark) {
     for (int i = 0; i < a->ndim; i++) mark[i] = naxes == 0;
@@ -79,8 +80,8 @@ static en_tensor *sum_scaled(en_tensor *a, int naxes, const int *axes, int keepd
     float scale = mean ? 1.0f / (float)(count ? count : 1) : 1.0f;
     en_device dev = en_tensor_device(a);
     if (dev != EN_CPU) {
-        en_device_grad_guard(EN_OP_SUM, 1, &a);
         if (en_device_lacks(dev, KN_K_REDUCE)) {
+            en_device_grad_guard(EN_OP_SUM, 1, &a);
             en_tensor *h = en_device_host(a), *r = sum_scaled(h, naxes, axes, keepdim, mean);
             en_tensor_release(h);
             return en_device_back(r, dev);
@@ -88,6 +89,11 @@ static en_tensor *sum_scaled(en_tensor *a, int naxes, const int *axes, int keepd
         en_tensor *ac = en_contiguous(a);
         en_tensor *out = en_device_empty(dev, EN_F32, ond, oshape);
         sum_device(out, ac, mark, scale);
+        en_node *n = en_tape_record(EN_OP_SUM, out, 1, &ac);
+        if (n) {
+            for (int i = 0; i < a->ndim; i++) n->iarg[i] = kshape[i];
+            n->farg[0] = scale;
+        }
         en_tensor_release(ac);
         return out;
     }
@@ -120,6 +126,27 @@ void en_sum_backward(en_node *n, const float *g) {
         s *= n->iarg[i];
     }
     float scale = n->farg[0];
+    if (en_tensor_device(x) != EN_CPU) {
+        /* dp = (acc ? dp : 0) + g * scale, broadcast: g's strided copy (a
+         * scale of 1 multiplies nothing), else g * scale first */
+        const kn_backend *be = en_backend_of(x);
+        int64_t xs[EN_MAX_DIMS];
+        en_dense_strides(nd, x->shape, xs);
+        if (!en_tensor_numel(x)) return;
+        if (scale == 1.0f) {
+            be->copy_nd(gx, xs, g, gs, nd, x->shape, acc);
+            return;
+        }
+        en_tensor *hs = en_tensor_scalar(scale), *ds = en_tensor_to(hs, en_tensor_device(x));
+        en_tensor *tmp = en_device_empty(en_tensor_device(x), EN_F32, nd, x->shape);
+        int64_t zero[EN_MAX_DIMS] = {0};
+        be->binary_nd(KN_B_MUL, en_dev_f32(tmp), nd, x->shape, g, gs, en_dev_f32(ds), zero, NULL, NULL);
+        be->copy_nd(gx, xs, en_dev_f32(tmp), xs, nd, x->shape, acc);
+        en_tensor_release(hs);
+        en_tensor_release(ds);
+        en_tensor_release(tmp);
+        return;
+    }
     int64_t inner = nd ? x->shape[nd - 1] : 1, outer = 1;
     for (int i = 0; i + 1 < nd; i++) outer *= x->shape[i];
     int64_t gi = nd ? gs[nd - 1] : 0;
@@ -173,8 +200,8 @@ static en_tensor *max_impl(en_tensor *a, int axis, int keepdim, int want_index) 
     reduced_shape(a, d, keepdim, &nd, shape);
     en_device dev = en_tensor_device(a);
     if (dev != EN_CPU) {
-        if (!want_index) en_device_grad_guard(EN_OP_MAX, 1, &a);
         if (en_device_lacks(dev, KN_K_ARGMAX)) {
+            if (!want_index) en_device_grad_guard(EN_OP_MAX, 1, &a);
             en_tensor *h = en_device_host(a);
             en_tensor *r = max_impl(h, axis, keepdim, want_index);
             en_tensor_release(h);
@@ -184,9 +211,20 @@ static en_tensor *max_impl(en_tensor *a, int axis, int keepdim, int want_index) 
         en_tensor *idx = en_device_empty(dev, EN_I64, nd, shape);
         en_tensor *val = want_index ? NULL : en_device_empty(dev, EN_F32, nd, shape);
         en_backend_of(ac)->max_axis(en_dev_f32(val), en_dev_i64(idx), en_dev_f32(ac), outer, K, inner);
+        if (want_index) {
+            en_tensor_release(ac);
+            return idx;
+        }
+        en_node *n = en_tape_record(EN_OP_MAX, val, 1, &ac);
+        if (n) { /* the backward's scatter reads the indices on the device */
+            n->saved[0] = idx;
+            n->iarg[0] = outer;
+            n->iarg[1] = K;
+            n->iarg[2] = inner;
+        } else {
+            en_tensor_release(idx);
+        }
         en_tensor_release(ac);
-        if (want_index) return idx;
-        en_tensor_release(idx);
         return val;
     }
     en_tensor *ac = en_contiguous(a);
@@ -218,6 +256,11 @@ void en_max_backward(en_node *n, const float *g) {
     float *gx = en_node_grad(n, 0, &acc);
     if (!gx) return;
     int64_t outer = n->iarg[0], K = n->iarg[1], inner = n->iarg[2];
+    if (en_tensor_device(n->out) != EN_CPU) { /* the same adds, on the device */
+        en_dev_memzero(en_tensor_device(n->out), gx, acc ? 0 : (size_t)(outer * K * inner) * sizeof(float));
+        en_backend_of(n->out)->max_axis_bwd(gx, g, en_dev_i64(n->saved[0]), outer, K, inner);
+        return;
+    }
     if (!acc) memset(gx, 0, (size_t)(outer * K * inner) * sizeof(float));
     const int64_t *ip = en_tensor_i64(n->saved[0]);
     for (int64_t o = 0; o < outer; o++)
@@ -248,10 +291,10 @@ static en_tensor *along_axis(en_tensor *x, int axis, last_axis_fn f, float arg) 
 static en_tensor *softmax_last(en_tensor *x, float logsm) {
     en_device dev = en_tensor_device(x);
     if (dev != EN_CPU) { /* the device's kernel, else the CPU's on a host copy (counted) */
-        en_device_grad_guard(logsm != 0 ? EN_OP_LOG_SOFTMAX : EN_OP_SOFTMAX, 1, &x);
         en_tensor *xc = en_contiguous(x);
         const kn_backend *be = en_backend_of(xc);
         if (!be->supports(KN_K_SOFTMAX)) {
+            en_device_grad_guard(logsm != 0 ? EN_OP_LOG_SOFTMAX : EN_OP_SOFTMAX, 1, &xc);
             kn_fallback_note(KN_K_SOFTMAX);
             en_tensor *h = en_device_host(xc), *r = softmax_last(h, logsm);
             en_tensor_release(h);
@@ -286,7 +329,7 @@ void en_softmax_backward(en_node *n, const float *g) {
     const en_tensor *y = n->out;
     int64_t C = y->ndim ? y->shape[y->ndim - 1] : 1;
     int64_t rows = C ? en_tensor_numel(y) / C : 0;
-    en_backend_of(y)->softmax_bwd(gx, g, en_tensor_f32(y), rows, C, n->op == EN_OP_LOG_SOFTMAX, acc);
+    en_backend_of(y)->softmax_bwd(gx, g, en_dev_f32(y), rows, C, n->op == EN_OP_LOG_SOFTMAX, acc);
 }
 
 en_tensor *en_softmax(en_tensor *a, int axis) { return along_axis(a, axis, softmax_last, 0); }
@@ -301,9 +344,9 @@ en_tensor *en_layer_norm(en_tensor *x, en_tensor *w, en_tensor *b, float eps) {
     en_tensor *xwb[3] = {x, w, b};
     en_device dev = en_device_of(3, xwb);
     if (dev != EN_CPU) {
-        en_device_grad_guard(EN_OP_LAYER_NORM, 3, xwb);
         const kn_backend *be = kn_backend_get(dev);
         if (!be->supports(KN_K_LAYERNORM)) { /* the CPU's kernel on host copies, counted */
+            en_device_grad_guard(EN_OP_LAYER_NORM, 3, xwb);
             kn_fallback_note(KN_K_LAYERNORM);
             en_tensor *hx = en_device_host(x), *hw = w ? en_device_host(w) : NULL,
                       *hb = b ? en_device_host(b) : NULL;
@@ -316,16 +359,29 @@ en_tensor *en_layer_norm(en_tensor *x, en_tensor *w, en_tensor *b, float eps) {
             return d;
         }
         /* every operand on the device (a host weight is copied over) */
-        en_tensor *xd = en_tensor_to(x, dev), *wd = w ? en_tensor_to(w, dev) : NULL,
-                  *bd = b ? en_tensor_to(b, dev) : NULL;
+        en_tensor *xd = en_device_operand(EN_OP_LAYER_NORM, x, dev), *wd = en_device_operand(EN_OP_LAYER_NORM, w, dev),
+                  *bd = en_device_operand(EN_OP_LAYER_NORM, b, dev);
         en_tensor *xc = en_contiguous(xd), *wc = wd ? en_contiguous(wd) : NULL, *bc = bd ? en_contiguous(bd) : NULL;
         en_tensor *y = en_tensor_new_on(dev, EN_F32, xc->ndim, xc->shape);
         EN_ASSERT(y != NULL);
-        /* no statistics saved: a device node aborts in en_tape_record (no device autograd yet) */
-        be->layernorm_fwd(en_tensor_data(y), NULL, NULL, en_tensor_data(xc), wc ? en_tensor_data(wc) : NULL,
-                          bc ? en_tensor_data(bc) : NULL, N, C, eps);
+        /* the statistics only when the node is recorded (its backward reads them) */
+        int rec = en_grad_enabled() && ((xc->flags | (wc ? wc->flags : 0) | (bc ? bc->flags : 0)) &
+                                        EN_T_REQUIRES_GRAD);
+        en_tensor *mean = rec ? en_device_empty(dev, EN_F32, EN_DIMS(N)) : NULL;
+        en_tensor *rstd = rec ? en_device_empty(dev, EN_F32, EN_DIMS(N)) : NULL;
+        be->layernorm_fwd(en_tensor_data(y), en_dev_f32(mean), en_dev_f32(rstd), en_tensor_data(xc),
+                          wc ? en_tensor_data(wc) : NULL, bc ? en_tensor_data(bc) : NULL, N, C, eps);
         en_tensor *in[3] = {xc, wc, bc};
-        en_tape_record(EN_OP_LAYER_NORM, y, 3, in);
+        en_node *n = en_tape_record(EN_OP_LAYER_NORM, y, 3, in);
+        if (n) {
+            n->saved[0] = mean;
+            n->saved[1] = rstd;
+            n->iarg[0] = N;
+            n->iarg[1] = C;
+        } else {
+            en_tensor_release(mean);
+            en_tensor_release(rstd);
+        }
         en_tensor *rel[6] = {xd, wd, bd, xc, wc, bc};
         for (int i = 0; i < 6; i++) en_tensor_release(rel[i]);
         return y;
@@ -363,22 +419,38 @@ void en_layer_norm_backward(en_node *n, const float *g) {
     float *gx = en_node_grad(n, 0, &ax);
     float *gw = n->in[1] ? en_node_grad(n, 1, &aw) : NULL;
     float *gb = n->in[2] ? en_node_grad(n, 2, &ab) : NULL;
-    if (gw && !aw) memset(gw, 0, (size_t)C * sizeof(float));
-    if (gb && !ab) memset(gb, 0, (size_t)C * sizeof(float));
-    en_backend_of(n->out)->layernorm_bwd(gx, gw, gb, g, en_tensor_f32(n->in[0]),
-                                         n->in[1] ? en_tensor_f32(n->in[1]) : NULL,
-                                         en_tensor_f32(n->saved[0]), en_tensor_f32(n->saved[1]),
+    en_device dev = en_tensor_device(n->out);
+    if (gw && !aw) en_dev_memzero(dev, gw, (size_t)C * sizeof(float));
+    if (gb && !ab) en_dev_memzero(dev, gb, (size_t)C * sizeof(float));
+    en_backend_of(n->out)->layernorm_bwd(gx, gw, gb, g, en_dev_f32(n->in[0]), en_dev_f32(n->in[1]),
+                                         en_dev_f32(n->saved[0]), en_dev_f32(n->saved[1]),
                                          N, C, ax);
 }
 
 /* ---- L2 normalisation ----------------------------------------------------- */
 static en_tensor *l2n_last(en_tensor *x, float eps) {
     en_device dev = en_tensor_device(x);
-    if (dev != EN_CPU) { /* no device kernel: on a host copy, counted under the op */
-        en_device_grad_guard(EN_OP_L2_NORMALIZE, 1, &x);
-        en_tensor *h = en_device_host(x), *r = l2n_last(h, eps);
-        en_tensor_release(h);
-        return en_device_result(EN_OP_L2_NORMALIZE, r, dev);
+    if (dev != EN_CPU) { /* the device's kernel, else the CPU's loop on a host copy (counted) */
+        if (en_device_lacks(dev, KN_K_L2NORM)) {
+            en_device_grad_guard(EN_OP_L2_NORMALIZE, 1, &x);
+            en_tensor *h = en_device_host(x), *r = l2n_last(h, eps);
+            en_tensor_release(h);
+            return en_device_back(r, dev);
+        }
+        en_tensor *xc = en_contiguous(x);
+        int64_t C = xc->ndim ? xc->shape[xc->ndim - 1] : 1, N = C ? en_tensor_numel(xc) / C : 0;
+        en_tensor *y = en_device_empty(dev, EN_F32, xc->ndim, xc->shape);
+        en_tensor *nrm = en_device_empty(dev, EN_F32, EN_DIMS(N));
+        en_backend_of(xc)->l2norm_fwd(en_dev_f32(y), en_dev_f32(nrm), en_dev_f32(xc), N, C, eps);
+        en_node *n = en_tape_record(EN_OP_L2_NORMALIZE, y, 1, &xc);
+        if (n) {
+            n->saved[0] = nrm;
+            n->farg[0] = eps;
+        } else {
+            en_tensor_release(nrm);
+        }
+        en_tensor_release(xc);
+        return y;
     }
     en_tensor *xc = en_contiguous(x);
     int64_t C = xc->ndim ? xc->shape[xc->ndim - 1] : 1, N = C ? en_tensor_numel(xc) / C : 0;
@@ -411,8 +483,12 @@ void en_l2_normalize_backward(en_node *n, const float *g) {
     if (!gx) return;
     const en_tensor *y = n->out;
     int64_t C = y->ndim ? y->shape[y->ndim - 1] : 1, N = C ? en_tensor_numel(y) / C : 0;
-    const float *yp = en_tensor_f32(y), *np = en_tensor_f32(n->saved[0]);
     float eps = n->farg[0];
+    if (en_tensor_device(y) != EN_CPU) { /* the device's kernel (its forward ran there) */
+        en_backend_of(y)->l2norm_bwd(gx, g, en_dev_f32(y), en_dev_f32(n->saved[0]), N, C, eps, acc);
+        return;
+    }
+    const float *yp = en_tensor_f32(y), *np = en_tensor_f32(n->saved[0]);
 #pragma omp parallel for if (N * C > 65536)
     for (int64_t i = 0; i < N; i++) {
         const float *gi = g + i * C, *yi = yp + i * C;

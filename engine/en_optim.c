@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "en_error.h"
+#include "kn_backend.h"
 
 /* Element-wise updates: threads only pay off on large buffers. */
 #define PAR_MIN 32768
@@ -107,6 +108,22 @@ int en_adamw_init(en_adamw *o, size_t n, float *state, double lr, double beta1,
 
 void en_adamw_step(en_adamw *o, const en_seg *segs, int nseg) {
     EN_ASSERT(segs_total(segs, nseg) == o->n);
+    if (o->device != 0) { /* the same scalars, the device's kernel (kn_backend.h adamw) */
+        const kn_backend *be = kn_backend_get(o->device);
+        EN_ASSERT(be != NULL);
+        o->step++;
+        const double t = (double)o->step;
+        const double bc1 = 1.0 - pow(o->beta1, t), bc2 = 1.0 - pow(o->beta2, t);
+        size_t off = 0;
+        for (int s = 0; s < nseg; s++) {
+            be->adamw(segs[s].p, segs[s].g, o->m + off, o->v + off, (int64_t)segs[s].n,
+                      (float)(1.0 - o->lr * o->weight_decay), (float)(o->lr / bc1), (float)sqrt(bc2),
+                      (float)o->beta1, (float)o->beta2, (float)o->eps, (float)(1.0 - o->beta1),
+                      (float)(1.0 - o->beta2));
+            off += segs[s].n;
+        }
+        return;
+    }
     o->step++;
     /* The scalars are computed in double and rounded once, as PyTorch does
      * (Python floats passed as Scalars to float tensors). */
@@ -141,8 +158,40 @@ void en_adamw_step_flat(en_adamw *o, float *p, const float *g, size_t n) {
 }
 
 void en_adamw_free(en_adamw *o) {
-    if (o->owns) free(o->m);
+    if (o->owns && o->device != 0 && o->m) kn_backend_get(o->device)->free(o->m);
+    else if (o->owns) free(o->m);
     o->m = o->v = NULL; o->owns = 0;
+}
+
+int en_adamw_to(en_adamw *o, int dev) {
+    if (o->device == dev) return 0;
+    const kn_backend *to = kn_backend_get(dev), *from = kn_backend_get(o->device);
+    if (!to) return en_error("adamw: device %d is not available", dev);
+    float *st = NULL;
+    if (o->n > 0) {
+        st = dev == 0 ? malloc(2 * o->n * sizeof *st) : to->alloc(2 * o->n * sizeof *st);
+        if (!st) return en_error("adamw: out of memory for %zu state floats on the device", 2 * o->n);
+        /* m and v are one block when the optimiser allocated them, not always otherwise */
+        int kind = o->device == 0 ? KN_COPY_H2D : KN_COPY_D2H;
+        const kn_backend *be = o->device == 0 ? to : from;
+        if (o->device != 0 && dev != 0) { /* device to device, by way of the host */
+            float *h = malloc(2 * o->n * sizeof *h);
+            EN_ASSERT(h != NULL);
+            from->copy(h, o->m, o->n * sizeof *h, KN_COPY_D2H);
+            from->copy(h + o->n, o->v, o->n * sizeof *h, KN_COPY_D2H);
+            to->copy(st, h, 2 * o->n * sizeof *h, KN_COPY_H2D);
+            free(h);
+        } else {
+            be->copy(st, o->m, o->n * sizeof *st, kind);
+            be->copy(st + o->n, o->v, o->n * sizeof *st, kind);
+        }
+    }
+    en_adamw_free(o);
+    o->m = st;
+    o->v = st ? st + o->n : NULL;
+    o->owns = st != NULL;
+    o->device = dev;
+    return 0;
 }
 
 /* ---- clipping ----------------------------------------------------------- */
@@ -185,6 +234,29 @@ float en_clip_grad_norm(const en_seg *segs, int nseg, float max_norm) {
             for (size_t i = 0; i < n; i++) g[i] *= coef;
         }
     }
+    return total;
+}
+
+float en_clip_grad_norm_on(int dev, const en_seg *segs, int nseg, float max_norm) {
+    if (dev == 0) return en_clip_grad_norm(segs, nseg, max_norm);
+    const kn_backend *be = kn_backend_get(dev);
+    EN_ASSERT(be != NULL);
+    double *d = be->alloc(sizeof *d);
+    EN_ASSERT(d != NULL);
+    double ss = 0;
+    int nt = omp_get_max_threads() < 256 ? omp_get_max_threads() : 256;
+    for (int s = 0; s < nseg; s++) { /* sum_squares's parts: the CPU's partition */
+        double v;
+        be->sum_squares(d, segs[s].g, (int64_t)segs[s].n, segs[s].n < PAR_MIN ? 1 : nt);
+        be->copy(&v, d, sizeof v, KN_COPY_D2H);
+        ss += v;
+    }
+    be->free(d);
+    float total = (float)sqrt(ss);
+    float coef = max_norm / (total + 1e-6f);
+    if (!(coef >= 1.0f))
+        for (int s = 0; s < nseg; s++)
+            be->unary_fwd(KN_U_MUL_SCALAR, segs[s].g, segs[s].g, (int64_t)segs[s].n, coef, 0);
     return total;
 }
 

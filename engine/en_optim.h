@@ -36,6 +36,7 @@ typedef struct {
     float *m, *v;  /* first and second moments [n] each */
     long step;
     int owns;
+    int device;    /* en_device of m, v and of the segments' pointers (en_adamw_to) */
 } en_adamw;
 
 /* SGD over n elements. state: NULL, or n floats (momentum != 0). Returns -1
@@ -55,6 +56,12 @@ size_t en_adamw_state_floats(size_t n);
 void en_adamw_step(en_adamw *o, const en_seg *segs, int nseg);
 void en_adamw_step_flat(en_adamw *o, float *p, const float *g, size_t n);
 void en_adamw_free(en_adamw *o);
+/* Moves the state (m, v) to dev (an en_device): later steps take segments
+ * of that device's memory (en_params_data_on / en_params_grad_on) and run
+ * its `adamw` kernel, the CPU's loop on the CPU back end. The state is then
+ * the optimiser's own (en_adamw_free releases it). 0, or -1 with en_error
+ * (no such device, out of its memory: nothing moved). */
+int  en_adamw_to(en_adamw *o, int dev);
 
 /* torch.nn.utils.clip_grad_norm_(max_norm, norm_type=2): the global L2 norm
  * over every segment's gradient; when it exceeds max_norm the gradients are
@@ -62,5 +69,9 @@ void en_adamw_free(en_adamw *o);
  * inf pass through, as in PyTorch with error_if_nonfinite=False). */
 float en_clip_grad_norm(const en_seg *segs, int nseg, float max_norm);
 float en_clip_grad_norm_flat(float *g, size_t n, float max_norm);
+/* The same with the segments' gradients in dev's memory (an en_device): the
+ * sums of squares by its `sum_squares` kernel (the CPU's parts), one double
+ * per segment to the host, the scaling by its unary kernel. */
+float en_clip_grad_norm_on(int dev, const en_seg *segs, int nseg, float max_norm);
 
 #endif

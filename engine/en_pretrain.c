@@ -8,9 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "en_autograd.h"
 #include "en_clip_internal.h"
 #include "en_error.h"
 #include "en_optim.h"
+#include "kn_backend.h"
 #include "en_preprocess.h"
 #include "en_safetensors.h"
 #include "en_sched.h"
@@ -102,7 +104,8 @@ static void trainer_segments(trainer *t) {
     t->seg_decay = calloc((size_t)n, sizeof *t->seg_decay);
     t->seg_plain = calloc((size_t)n, sizeof *t->seg_plain);
     EN_ASSERT(t->seg_decay && t->seg_plain);
-    float *data = en_params_data(p), *grad = en_params_grad(p);
+    /* the back end's pointers: host ones on the CPU, the device's after trainer_place */
+    float *data = en_params_data_on(p), *grad = en_params_grad_on(p);
     size_t nd = 0, np = 0;
     for (int i = 0; i < n; i++) {
         en_tensor *w = en_params_get(p, i);
@@ -113,6 +116,18 @@ static void trainer_segments(trainer *t) {
     }
     t->opt_decay.n = nd;
     t->opt_plain.n = np;
+}
+
+/* The model (parameters, batch-norm buffers), the optimisers' moments and
+ * the segments' pointers on dev (nothing moves when they are there). */
+static int trainer_place(trainer *t, en_device dev) {
+    if (en_clip_to(t->m, dev) < 0 || en_adamw_to(&t->opt_decay, dev) < 0 || en_adamw_to(&t->opt_plain, dev) < 0)
+        return en_error_prefix("pretrain: moving the model to %s", dev == EN_CPU ? "the CPU" : "the device");
+    free(t->seg_decay);
+    free(t->seg_plain);
+    t->nseg_decay = t->nseg_plain = 0;
+    trainer_segments(t);
+    return 0;
 }
 
 static int save_state(const trainer *t, const en_pretrain_cfg *c) {
@@ -231,6 +246,9 @@ int en_pretrain_run(const en_pretrain_cfg *cfg_in, en_bpe *bpe, en_pretrain_resu
             if (load_state(&t, &c) < 0) goto fail;
         }
     }
+    /* a state is read (and written) on the host; the steps run on the device */
+    en_device dev = (en_device)c.device;
+    if (dev != EN_CPU && trainer_place(&t, dev) < 0) goto fail;
     out->resumed_from = t.step;
 
     int R = mc->image_resolution, B = c.batch, ctx = mc->context_length;
@@ -306,6 +324,12 @@ int en_pretrain_run(const en_pretrain_cfg *cfg_in, en_bpe *bpe, en_pretrain_resu
         if (rc < 0) break;
         data_s += now() - d0;
         en_tensor *x = en_tensor_from_f32(EN_DIMS(B, 3, R, R), xf);
+        if (dev != EN_CPU) { /* the batch goes over once */
+            en_tensor *xd = en_tensor_to(x, dev);
+            en_tensor_release(x);
+            if (!xd) { rc = -1; break; }
+            x = xd;
+        }
         en_tensor *tk = en_tensor_from_i64(EN_DIMS(B, ctx), tok);
         en_tensor *fi = en_clip_encode_image(t.m, x), *ft = en_clip_encode_text(t.m, tk);
         en_tensor *loss = fi && ft ? en_clip_contrastive_loss(fi, ft, en_clip_logit_scale(t.m)) : NULL;
@@ -313,7 +337,11 @@ int en_pretrain_run(const en_pretrain_cfg *cfg_in, en_bpe *bpe, en_pretrain_resu
         float lv = en_tensor_item(loss);
         en_params_zero_grad(en_clip_params(t.m));
         en_backward(loss);
-        if (c.grad_clip > 0) {
+        if (c.grad_clip > 0 && dev != EN_CPU) {
+            en_seg all = { en_params_data_on(en_clip_params(t.m)), en_params_grad_on(en_clip_params(t.m)),
+                           (size_t)en_params_numel(en_clip_params(t.m)) };
+            en_clip_grad_norm_on(dev, &all, 1, (float)c.grad_clip);
+        } else if (c.grad_clip > 0) {
             en_seg all = { en_params_data(en_clip_params(t.m)), en_params_grad(en_clip_params(t.m)),
                            (size_t)en_params_numel(en_clip_params(t.m)) };
             en_clip_grad_norm(&all, 1, (float)c.grad_clip);
@@ -322,23 +350,40 @@ int en_pretrain_run(const en_pretrain_cfg *cfg_in, en_bpe *bpe, en_pretrain_resu
         t.opt_decay.lr = t.opt_plain.lr = lr;
         en_adamw_step(&t.opt_decay, t.seg_decay, t.nseg_decay);
         en_adamw_step(&t.opt_plain, t.seg_plain, t.nseg_plain);
-        float *ls = en_tensor_f32(en_clip_logit_scale(t.m));
-        if (*ls > logf(100.0f)) *ls = logf(100.0f);
-        if (*ls < 0) *ls = 0;
+        float lsv;
+        if (dev != EN_CPU) { /* the same clamp on a value read back (the loss's read waits anyway) */
+            en_tensor *lst = en_clip_logit_scale(t.m);
+            float v = en_tensor_item(lst), w = v;
+            if (w > logf(100.0f)) w = logf(100.0f);
+            if (w < 0) w = 0;
+            if (w != v) kn_backend_get(dev)->copy(en_tensor_data(lst), &w, sizeof w, KN_COPY_H2D);
+            lsv = w;
+        } else {
+            float *ls = en_tensor_f32(en_clip_logit_scale(t.m));
+            if (*ls > logf(100.0f)) *ls = logf(100.0f);
+            if (*ls < 0) *ls = 0;
+            lsv = *ls;
+        }
         en_tensor_release(x); en_tensor_release(tk); en_tensor_release(fi); en_tensor_release(ft); en_tensor_release(loss);
         if (!isfinite(lv)) { rc = en_error("pretrain: the loss became %g at step %d", lv, t.step); break; }
         t.loss[t.step++] = lv;
         ran++;
         double el = now() - t0;
         if (c.on_step) {
-            en_pretrain_log lg = { t.step, c.steps, lv, (float)lr, expf(*ls), ran * (double)B / el,
+            en_pretrain_log lg = { t.step, c.steps, lv, (float)lr, expf(lsv), ran * (double)B / el,
                                    (c.steps - t.step) * el / ran, el };
             c.on_step(c.ctx, &lg);
         }
         int stop = stop_requested || (c.stop_after > 0 && ran >= c.stop_after);
         if (c.state_path && t.step < c.steps &&
-            (stop || (c.checkpoint_every > 0 && t.step % c.checkpoint_every == 0)))
-            if (save_state(&t, &c) < 0) { rc = -1; break; }
+            (stop || (c.checkpoint_every > 0 && t.step % c.checkpoint_every == 0))) {
+            /* on a device: written from the host, then back (a checkpoint is rare) */
+            if ((dev != EN_CPU && trainer_place(&t, EN_CPU) < 0) || save_state(&t, &c) < 0 ||
+                (dev != EN_CPU && trainer_place(&t, dev) < 0)) {
+                rc = -1;
+                break;
+            }
+        }
         if (stop) { out->interrupted = 1; break; }
     }
     sigaction(SIGINT, &old_int, NULL);
@@ -346,6 +391,7 @@ int en_pretrain_run(const en_pretrain_cfg *cfg_in, en_bpe *bpe, en_pretrain_resu
     en_clip_set_train(t.m, 0);
     free(pix); free(xf); free(tok); free(perm); free(ids); free(cache); free(have);
     if (rc < 0) goto fail;
+    if (dev != EN_CPU && trainer_place(&t, EN_CPU) < 0) goto fail; /* the model goes back once */
     out->wall_s = now() - t0;
     out->data_s = data_s;
     out->images_per_s = ran ? ran * (double)B / out->wall_s : 0;

@@ -40,6 +40,9 @@ typedef struct {
     int stop_after;             /* >0: stop (and checkpoint) after this many steps of this run (tests) */
     void (*on_step)(void *ctx, const en_pretrain_log *log);
     void *ctx;
+    int device;                 /* en_device: 0 the CPU; else the model, the optimiser's
+                                   moments and each batch live there (state files are the
+                                   same; the returned model is back on the CPU) */
 } en_pretrain_cfg;
 
 typedef struct {

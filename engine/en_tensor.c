@@ -396,6 +396,11 @@ static int64_t elem_offset(const en_tensor *t, int64_t lin) {
 
 float en_tensor_item(const en_tensor *t) {
     EN_ASSERT(en_tensor_numel(t) == 1);
+    if (t->storage->device != EN_CPU) { /* one value to the host (a device loss) */
+        union { float f; int64_t i; } v;
+        kn_backend_get(t->storage->device)->copy(&v, en_tensor_data(t), en_dtype_size(t->dtype), KN_COPY_D2H);
+        return t->dtype == EN_I64 ? (float)v.i : v.f;
+    }
     if (t->dtype == EN_I64) return (float)en_tensor_i64(t)[0];
     return en_tensor_f32(t)[0];
 }
@@ -607,10 +612,29 @@ void en_device_grad_guard(en_op op, int n, en_tensor *const *ts) {
     if (!en_grad_enabled()) return;
     for (int i = 0; i < n; i++)
         if (ts[i] && (ts[i]->flags & EN_T_REQUIRES_GRAD)) {
-            fprintf(stderr, "autograd: op %s on a device tensor: gradients on the GPU are not built "
-                            "yet; train on the CPU (CLIPBOOK_DEVICE=cpu)\n", en_op_name(op));
+            fprintf(stderr, "autograd: op %s would run on host copies of device tensors (the device "
+                            "lacks its kernel, or the op has no device path), which would drop its "
+                            "gradient; train on the CPU (CLIPBOOK_DEVICE=cpu)\n", en_op_name(op));
             abort();
         }
+}
+
+/* a gradient cannot follow a copy between devices (it is not on the tape) */
+static void operand_guard(const char *op, const en_tensor *t, en_device dev) {
+    if (!t || t->storage->device == (int)dev || !en_grad_enabled() || !(t->flags & EN_T_REQUIRES_GRAD))
+        return;
+    fprintf(stderr, "autograd: op %s runs on %s but an operand that requires grad is on %s: its "
+                    "gradient would be lost in the copy; move the model there (en_clip_to, m:to)\n",
+            op, dev == EN_CUDA ? "cuda" : "cpu", t->storage->device == EN_CUDA ? "cuda" : "cpu");
+    abort();
+}
+
+en_tensor *en_device_operand(en_op op, en_tensor *t, en_device dev) {
+    if (!t) return NULL;
+    operand_guard(en_op_name(op), t, dev);
+    en_tensor *d = en_tensor_to(t, dev);
+    EN_ASSERT(d != NULL); /* out of device memory mid-op: en_error holds why */
+    return d;
 }
 
 static uint64_t host_ops[EN_OP_COUNT];
@@ -639,6 +663,7 @@ en_tensor *en_device_empty(en_device dev, en_dtype dt, int nd, const int64_t *sh
 
 en_tensor *en_device_dense(en_tensor *t, en_device dev) {
     if (!t) return NULL;
+    operand_guard("(a device op)", t, dev);
     en_tensor *d = en_tensor_to(t, dev);
     EN_ASSERT(d != NULL); /* out of device memory mid-op: en_error holds why */
     if (en_tensor_is_contiguous(d)) return d;

@@ -99,7 +99,7 @@ en_device en_tensor_device(const en_tensor *t);
 /* Pointer to element 0 (storage data + offset). CPU only (asserted). */
 float   *en_tensor_f32(const en_tensor *t);
 int64_t *en_tensor_i64(const en_tensor *t);
-/* The single value of a one-element f32 tensor. */
+/* The single value of a one-element tensor (on a device: copied to the host, which waits for it). */
 float    en_tensor_item(const en_tensor *t);
 /* "[2, 3, 4]" into buf; returns buf. */
 char    *en_tensor_shape_str(const en_tensor *t, char *buf, size_t n);

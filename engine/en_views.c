@@ -24,10 +24,13 @@ en_tensor *en_contiguous(en_tensor *t) {
         /* a strided device view: the device's strided copy, else gathered on
          * the host (the whole storage there and back), counted */
         const kn_backend *be = en_backend_of(t);
-        if (t->dtype != EN_F32 || !be->supports(KN_K_COPY_ND)) return en_device_gather(t);
-        en_device_grad_guard(EN_OP_CONTIGUOUS, 1, &t);
+        if (t->dtype != EN_F32 || !be->supports(KN_K_COPY_ND)) {
+            if (t->dtype == EN_F32) en_device_grad_guard(EN_OP_CONTIGUOUS, 1, &t);
+            return en_device_gather(t);
+        }
         en_tensor *c = en_device_empty(en_tensor_device(t), EN_F32, t->ndim, t->shape);
         be->copy_nd(en_dev_f32(c), c->stride, en_dev_f32(t), t->stride, t->ndim, t->shape, 0);
+        en_tape_record(EN_OP_CONTIGUOUS, c, 1, &t);
         return c;
     }
     en_tensor *c = en_tensor_empty_like(t);
@@ -36,11 +39,20 @@ en_tensor *en_contiguous(en_tensor *t) {
     return c;
 }
 
+/* Backward of a view on a device: the device's strided copy (the CPU's
+ * loops below are copy_nd's arithmetic: = or += element by element). */
+static int on_device(const en_node *n) { return en_tensor_device(n->out) != EN_CPU; }
+
 void en_contiguous_backward(en_node *n, const float *g) {
     int acc;
     float *gx = en_node_grad(n, 0, &acc);
     if (!gx) return;
     int64_t k = en_tensor_numel(n->in[0]);
+    if (on_device(n)) {
+        int64_t one = 1;
+        if (k) en_backend_of(n->out)->copy_nd(gx, &one, g, &one, 1, &k, acc);
+        return;
+    }
     for (int64_t i = 0; i < k; i++) gx[i] = acc ? gx[i] + g[i] : g[i];
 }
 
@@ -132,7 +144,8 @@ void en_permute_backward(en_node *n, const float *g) {
     en_dense_strides(x->ndim, x->shape, xs);
     en_dense_strides(y->ndim, y->shape, gs);
     for (int i = 0; i < y->ndim; i++) ds[i] = xs[n->iarg[i]];
-    en_nd_copy_f32(gx, ds, g, gs, y->ndim, y->shape, acc);
+    if (on_device(n)) en_backend_of(n->out)->copy_nd(gx, ds, g, gs, y->ndim, y->shape, acc);
+    else en_nd_copy_f32(gx, ds, g, gs, y->ndim, y->shape, acc);
 }
 
 en_tensor *en_transpose(en_tensor *t, int d0, int d1) {
@@ -177,14 +190,16 @@ void en_slice_backward(en_node *n, const float *g) {
     float *gx = en_node_grad(n, 0, &acc);
     if (!gx) return;
     const en_tensor *x = n->in[0], *y = n->out;
-    if (!acc) memset(gx, 0, (size_t)en_tensor_numel(x) * sizeof(float));
+    if (!acc) en_dev_memzero(en_tensor_device(x), gx, (size_t)en_tensor_numel(x) * sizeof(float));
     int64_t xs[EN_MAX_DIMS], gs[EN_MAX_DIMS];
     en_dense_strides(x->ndim, x->shape, xs);
     en_dense_strides(y->ndim, y->shape, gs);
     int d = (int)n->iarg[0];
     float *base = gx + n->iarg[1] * xs[d];
     xs[d] *= n->iarg[2];
-    en_nd_copy_f32(base, xs, g, gs, y->ndim, y->shape, 1);
+    if (!en_tensor_numel(y)) return;
+    if (on_device(n)) en_backend_of(n->out)->copy_nd(base, xs, g, gs, y->ndim, y->shape, 1);
+    else en_nd_copy_f32(base, xs, g, gs, y->ndim, y->shape, 1);
 }
 
 en_tensor *en_select(en_tensor *t, int dim, int64_t i) {
@@ -261,7 +276,11 @@ void en_expand_backward(en_node *n, const float *g) {
     int acc;
     float *gx = en_node_grad(n, 0, &acc);
     if (!gx) return;
-    en_reduce_to(gx, n->in[0]->ndim, n->in[0]->shape, g, n->out->ndim, n->out->shape, acc);
+    if (on_device(n))
+        en_reduce_to_dev(en_tensor_device(n->out), gx, n->in[0]->ndim, n->in[0]->shape, g,
+                         n->out->ndim, n->out->shape, acc);
+    else
+        en_reduce_to(gx, n->in[0]->ndim, n->in[0]->shape, g, n->out->ndim, n->out->shape, acc);
 }
 
 void en_reduce_to(float *dst, int dnd, const int64_t *dshape, const float *src, int snd,
@@ -313,3 +332,81 @@ void en_reduce_to(float *dst, int dnd, const int64_t *dshape, const float *src, 
     }
 }
 
+
+/* en_reduce_to's order on a device. The CPU walks the source's rows in
+ * order: a row whose last axis is summed adds its sum (from 0.0f, in
+ * order), else its elements one by one, each into the destination as it
+ * stands. So here: the last axis's row sums first when it is summed, then
+ * one reduce_sum over the summed axes in row-major order, starting from
+ * the destination (acc = 2) or 0. Summed axes that are not neighbours are
+ * brought together first by a strided copy (kept dims first, summed dims
+ * after, each group in order), which keeps that row-major order exactly. */
+void en_reduce_to_dev(en_device dev, float *dst, int dnd, const int64_t *dshape, const float *src,
+                      int snd, const int64_t *sshape, int acc) {
+    EN_ASSERT(dnd <= snd);
+    const kn_backend *be = kn_backend_get(dev);
+    int64_t dn = 1, sn = 1;
+    for (int i = 0; i < dnd; i++) dn *= dshape[i];
+    for (int i = 0; i < snd; i++) sn *= sshape[i];
+    if (dn == 0) return;
+    if (dn == sn) { /* no broadcast dim: a plain copy (every residual add's backward) */
+        int64_t one = 1;
+        be->copy_nd(dst, &one, src, &one, 1, &sn, acc);
+        return;
+    }
+    if (sn == 0) { /* an empty sum adds nothing */
+        if (!acc) en_dev_memzero(dev, dst, (size_t)dn * sizeof(float));
+        return;
+    }
+    /* the source's dims of size > 1 and whether each is summed */
+    int64_t sz[EN_MAX_DIMS];
+    int mk[EN_MAX_DIMS], n = 0, lead = snd - dnd;
+    for (int i = 0; i < snd; i++) {
+        if (sshape[i] == 1) continue;
+        int64_t d = i < lead ? 1 : dshape[i - lead];
+        EN_ASSERT(d == sshape[i] || d == 1);
+        sz[n] = sshape[i];
+        mk[n++] = d == 1;
+    }
+    en_tensor *rows = NULL, *packed = NULL;
+    const float *cur = src;
+    if (n > 0 && mk[n - 1] && snd > 0 && sshape[snd - 1] != 1) { /* the rows' own sums first */
+        int64_t R = sz[n - 1], outer = sn / R;
+        rows = en_device_empty(dev, EN_F32, EN_DIMS(outer));
+        be->reduce_sum(en_dev_f32(rows), cur, outer, R, 1, 1.0f, 0);
+        cur = en_dev_f32(rows);
+        n--;
+    }
+    /* one run of summed dims [lo, hi) left, or gather them */
+    int lo = -1, hi = -1, runs = 0;
+    for (int i = 0; i < n; i++)
+        if (mk[i] && (i == 0 || !mk[i - 1])) runs++, lo = i;
+    for (int i = n - 1; i >= 0 && hi < 0; i--)
+        if (mk[i]) hi = i + 1;
+    int64_t outer = 1, R = 1, inner = 1;
+    if (runs <= 1) {
+        if (runs == 0) lo = hi = n;
+        for (int i = 0; i < lo; i++) outer *= sz[i];
+        for (int i = lo; i < hi; i++) R *= sz[i];
+        for (int i = hi; i < n; i++) inner *= sz[i];
+    } else {
+        int64_t st[EN_MAX_DIMS], ps[EN_MAX_DIMS], pst[EN_MAX_DIMS], ds[EN_MAX_DIMS];
+        en_dense_strides(n, sz, st);
+        int k = 0;
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < n; i++)
+                if (mk[i] == pass) {
+                    ps[k] = sz[i];
+                    pst[k++] = st[i];
+                    if (pass == 0) outer *= sz[i];
+                    else R *= sz[i];
+                }
+        en_dense_strides(n, ps, ds);
+        packed = en_device_empty(dev, EN_F32, EN_DIMS(outer * R));
+        be->copy_nd(en_dev_f32(packed), ds, cur, pst, n, ps, 0);
+        cur = en_dev_f32(packed);
+    }
+    be->reduce_sum(dst, cur, outer, R, inner, 1.0f, acc ? 2 : 0);
+    en_tensor_release(rows);
+    en_tensor_release(packed);
+}

@@ -27,6 +27,8 @@ typedef enum {
     KN_K_CONV2D, KN_K_CONV_TRANSPOSE2D, KN_K_POOL2D, KN_K_UPSAMPLE, KN_K_BATCHNORM2D,
     /* strided and indexing kernels (the engine's views, broadcasts and reductions on a device) */
     KN_K_COPY_ND, KN_K_BINARY, KN_K_REDUCE, KN_K_ARGMAX, KN_K_GATHER, KN_K_XENT,
+    /* training on a device: L2 normalisation, the optimiser's step and norm */
+    KN_K_L2NORM, KN_K_OPTIM, KN_K_PAIR_LOSS,
     KN_KERNEL_COUNT
 } kn_kernel;
 
@@ -164,12 +166,18 @@ typedef struct kn_backend {
                       const int64_t *sx, const float *y, const int64_t *sy, const float *z,
                       const int64_t *sz);
     /* out (outer, inner) (=|+= by acc) scale * sum over r of x (outer, R, inner), r in
-     * order from 0 = 0.0f (the CPU engine's order, so the bits match it). */
+     * order from 0 = 0.0f (the CPU engine's order, so the bits match it). acc = 2
+     * (scale 1 only): the sum starts from out instead of 0.0f, out + x0 + x1 + ... in
+     * that order, as the engine's CPU adds contributions into a gradient. */
     void (*reduce_sum)(float *out, const float *x, int64_t outer, int64_t R, int64_t inner,
                        float scale, int acc);
     /* Over x (outer, K, inner): idx (outer, inner) the first maximum's k; val its value (or NULL). */
     void (*max_axis)(float *val, int64_t *idx, const float *x, int64_t outer, int64_t K,
                      int64_t inner);
+    /* max's backward: dx (outer, K, inner) at k = idx (outer, inner) += g (outer, inner)
+     * (one element per (outer, inner): no two add into the same place). */
+    void (*max_axis_bwd)(float *dx, const float *g, const int64_t *idx, int64_t outer, int64_t K,
+                         int64_t inner);
     /* out (M, row) = x rows idx (M); idx values in range (the engine checked them). */
     void (*gather_rows)(float *out, const float *x, const int64_t *idx, int64_t M, int64_t row);
     /* dx rows idx[i] += g row i (repeated indices add up). */
@@ -181,6 +189,32 @@ typedef struct kn_backend {
     /* dx (N, K) (=|+= by acc) (softmax(x) - onehot(t)) * g[0] / N; g (1) in back-end memory. */
     void (*xent_bwd)(float *dx, const float *g, const float *x, const float *lse,
                      const int64_t *t, int64_t N, int64_t K, int acc);
+
+    /* -- training kernels --
+     * Rows of x (N, C): nrm (N) = sqrt of the row's sum of squares (double inside),
+     * y = x / max(nrm, eps). */
+    void (*l2norm_fwd)(float *y, float *nrm, const float *x, int64_t N, int64_t C, float eps);
+    /* dx (=|+= by acc) (dy - y (dy . y)) / nrm per row, dy / eps where nrm <= eps. */
+    void (*l2norm_bwd)(float *dx, const float *dy, const float *y, const float *nrm, int64_t N,
+                       int64_t C, float eps, int acc);
+    /* One AdamW step over n elements, the scalars rounded as en_optim.c does:
+     * p = p decay + (-step) m' / (sqrt(v') / bc2_sqrt + eps), m' = m b1 + a1 g,
+     * v' = v b2 + a2 g g (m, v updated in place). */
+    void (*adamw)(float *p, const float *g, float *m, float *v, int64_t n, float decay,
+                  float step, float bc2_sqrt, float b1, float b2, float eps, float a1, float a2);
+    /* out (1 double, back-end memory) = the sum of x[i]^2 in double: parts
+     * contiguous spans [n t / parts, n (t+1) / parts), each summed in order,
+     * then the parts in order (the CPU's; a GPU may sum inside a part in a
+     * fixed tree order). */
+    void (*sum_squares)(double *out, const float *x, int64_t n, int parts);
+    /* Mean losses of x against targets t (n): bce = 0 mean squared error, 1 binary
+     * cross-entropy with logits; loss (1) in back-end memory, the sum in double over
+     * blocks of 4096 (each in order, then the blocks in order, as the CPU). */
+    void (*pair_loss_fwd)(float *loss, const float *x, const float *t, int64_t n, int bce);
+    /* d (=|+= by acc) the loss's gradient times g[0] (back-end memory) with respect to
+     * x (wrt_t = 0) or t (1). */
+    void (*pair_loss_bwd)(float *d, const float *g, const float *x, const float *t, int64_t n,
+                          int bce, int wrt_t, int acc);
 } kn_backend;
 
 /* The CPU back end (always built): kn_sgemm GEMM (AVX-512 micro-kernel, or

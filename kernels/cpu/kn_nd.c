@@ -6,6 +6,7 @@
 #include "kn_nd.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kn_assert.h"
@@ -65,15 +66,16 @@ void kn_binary_nd(kn_binary f, float *out, int nd, const int64_t *shape, const f
 
 void kn_reduce_sum(float *out, const float *x, int64_t outer, int64_t R, int64_t inner,
                    float scale, int acc) {
+    KN_ASSERT(acc != 2 || scale == 1.0f);
 #pragma omp parallel for if (outer * R * inner > 65536)
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {
             const float *p = x + o * R * inner + i;
-            float s = 0.0f;
+            float *d = out + o * inner + i;
+            float s = acc == 2 ? *d : 0.0f;
             for (int64_t r = 0; r < R; r++) s += p[r * inner];
             if (scale != 1.0f) s *= scale;
-            float *d = out + o * inner + i;
-            *d = acc ? *d + s : s;
+            *d = acc == 1 ? *d + s : s;
         }
 }
 
@@ -88,6 +90,12 @@ void kn_max_axis(float *val, int64_t *idx, const float *x, int64_t outer, int64_
             idx[o * inner + i] = best;
             if (val) val[o * inner + i] = p[best * inner];
         }
+}
+
+void kn_max_axis_bwd(float *dx, const float *g, const int64_t *idx, int64_t outer, int64_t K,
+                     int64_t inner) {
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) dx[o * K * inner + idx[o * inner + i] * inner + i] += g[o * inner + i];
 }
 
 void kn_gather_rows(float *out, const float *x, const int64_t *idx, int64_t M, int64_t row) {
@@ -124,4 +132,98 @@ void kn_xent_bwd(float *dx, const float *g, const float *x, const float *lse, co
             float v = (expf(x[i * K + j] - lse[i]) - (j == t[i] ? 1.0f : 0.0f)) * s;
             dx[i * K + j] = acc ? dx[i * K + j] + v : v;
         }
+}
+
+/* ---- training kernels: en_ops_reduce.c's L2 normalisation and en_optim.c's
+ * AdamW and clipping norm, the same arithmetic in the same order ---------- */
+void kn_l2norm_fwd(float *y, float *nrm, const float *x, int64_t N, int64_t C, float eps) {
+#pragma omp parallel for if (N * C > 65536)
+    for (int64_t i = 0; i < N; i++) {
+        double s = 0;
+        for (int64_t j = 0; j < C; j++) s += (double)x[i * C + j] * x[i * C + j];
+        float nv = (float)sqrt(s), d = nv > eps ? nv : eps;
+        nrm[i] = nv;
+        for (int64_t j = 0; j < C; j++) y[i * C + j] = x[i * C + j] / d;
+    }
+}
+
+void kn_l2norm_bwd(float *dx, const float *dy, const float *y, const float *nrm, int64_t N,
+                   int64_t C, float eps, int acc) {
+#pragma omp parallel for if (N * C > 65536)
+    for (int64_t i = 0; i < N; i++) {
+        const float *gi = dy + i * C, *yi = y + i * C;
+        float *di = dx + i * C;
+        float v;
+        if (nrm[i] > eps) {
+            float s = 0;
+            for (int64_t j = 0; j < C; j++) s += gi[j] * yi[j];
+            for (int64_t j = 0; j < C; j++) {
+                v = (gi[j] - yi[j] * s) / nrm[i];
+                di[j] = acc ? di[j] + v : v;
+            }
+        } else {
+            for (int64_t j = 0; j < C; j++) {
+                v = gi[j] / eps;
+                di[j] = acc ? di[j] + v : v;
+            }
+        }
+    }
+}
+
+void kn_adamw(float *p, const float *g, float *m, float *v, int64_t n, float decay, float step,
+              float bc2_sqrt, float b1, float b2, float eps, float a1, float a2) {
+#pragma omp parallel for schedule(static) if (n >= 32768)
+    for (int64_t i = 0; i < n; i++) {
+        float pi = p[i] * decay;
+        float mi = m[i] * b1 + a1 * g[i];
+        float vi = v[i] * b2 + a2 * g[i] * g[i];
+        m[i] = mi; v[i] = vi;
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        p[i] = pi + (-step) * mi / denom;
+    }
+}
+
+void kn_sum_squares(double *out, const float *x, int64_t n, int parts) {
+    KN_ASSERT(parts >= 1);
+    double s = 0;
+    for (int t = 0; t < parts; t++) {
+        int64_t i0 = n * t / parts, i1 = n * (t + 1) / parts;
+        double ps = 0;
+        for (int64_t i = i0; i < i1; i++) ps += (double)x[i] * x[i];
+        s += ps;
+    }
+    out[0] = s;
+}
+
+/* en_ops_loss.c's mse and bce_with_logits */
+void kn_pair_loss_fwd(float *loss, const float *x, const float *t, int64_t n, int bce) {
+    enum { BLK = 4096 };
+    int64_t nb = (n + BLK - 1) / BLK;
+    double *part = malloc((size_t)(nb ? nb : 1) * sizeof(double));
+    KN_ASSERT(part != NULL);
+#pragma omp parallel for if (n > 65536)
+    for (int64_t b = 0; b < nb; b++) {
+        double s = 0;
+        for (int64_t i = b * BLK; i < n && i < (b + 1) * BLK; i++) {
+            if (!bce) s += (double)(x[i] - t[i]) * (x[i] - t[i]);
+            else s += fmax(x[i], 0.0) - (double)x[i] * t[i] + log1p(exp(-fabs((double)x[i])));
+        }
+        part[b] = s;
+    }
+    double s = 0;
+    for (int64_t b = 0; b < nb; b++) s += part[b];
+    free(part);
+    loss[0] = n ? (float)(s / n) : 0.0f;
+}
+
+void kn_pair_loss_bwd(float *d, const float *g, const float *x, const float *t, int64_t n, int bce,
+                      int wrt_t, int acc) {
+    float s = g[0] / (float)(n ? n : 1);
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        float v;
+        if (!bce) v = 2.0f * (x[i] - t[i]) * s * (wrt_t ? -1.0f : 1.0f);
+        else v = wrt_t ? -x[i] * s : (1.0f / (1.0f + expf(-x[i])) - t[i]) * s;
+        d[i] = acc ? d[i] + v : v;
+    }
 }

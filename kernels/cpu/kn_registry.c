@@ -28,6 +28,8 @@ static const char *const kernel_names[KN_KERNEL_COUNT] = {
     [KN_K_POOL2D] = "pool2d", [KN_K_UPSAMPLE] = "upsample", [KN_K_BATCHNORM2D] = "batchnorm2d",
     [KN_K_COPY_ND] = "copy_nd", [KN_K_BINARY] = "binary", [KN_K_REDUCE] = "reduce",
     [KN_K_ARGMAX] = "argmax", [KN_K_GATHER] = "gather", [KN_K_XENT] = "cross_entropy",
+    [KN_K_L2NORM] = "l2norm", [KN_K_OPTIM] = "optim",
+    [KN_K_PAIR_LOSS] = "pair_loss",
 };
 
 const char *kn_kernel_name(kn_kernel k) {

@@ -353,10 +353,17 @@ static const kn_backend kn_cuda = {
     .binary_nd = kn_cuda_binary_nd,
     .reduce_sum = kn_cuda_reduce_sum,
     .max_axis = kn_cuda_max_axis,
+    .max_axis_bwd = kn_cuda_max_axis_bwd,
     .gather_rows = kn_cuda_gather_rows,
     .scatter_rows = kn_cuda_scatter_rows,
     .xent_fwd = kn_cuda_xent_fwd,
     .xent_bwd = kn_cuda_xent_bwd,
+    .l2norm_fwd = kn_cuda_l2norm_fwd,
+    .l2norm_bwd = kn_cuda_l2norm_bwd,
+    .adamw = kn_cuda_adamw,
+    .sum_squares = kn_cuda_sum_squares,
+    .pair_loss_fwd = kn_cuda_pair_loss_fwd,
+    .pair_loss_bwd = kn_cuda_pair_loss_bwd,
 };
 
 const kn_backend *kn_cuda_backend(void) { return kn_cuda_device_count() > 0 ? &kn_cuda : NULL; }

@@ -206,6 +206,18 @@ void kn_cuda_xent_fwd(float *loss, float *lse, const float *x, const int64_t *t,
 void kn_cuda_xent_bwd(float *dx, const float *g, const float *x, const float *lse,
                       const int64_t *t, int64_t N, int64_t K, int acc);
 
+void kn_cuda_l2norm_fwd(float *y, float *nrm, const float *x, int64_t N, int64_t C, float eps);
+void kn_cuda_l2norm_bwd(float *dx, const float *dy, const float *y, const float *nrm, int64_t N,
+                        int64_t C, float eps, int acc);
+void kn_cuda_adamw(float *p, const float *g, float *m, float *v, int64_t n, float decay,
+                   float step, float bc2_sqrt, float b1, float b2, float eps, float a1, float a2);
+void kn_cuda_sum_squares(double *out, const float *x, int64_t n, int parts);
+void kn_cuda_max_axis_bwd(float *dx, const float *g, const int64_t *idx, int64_t outer, int64_t K,
+                          int64_t inner);
+void kn_cuda_pair_loss_fwd(float *loss, const float *x, const float *t, int64_t n, int bce);
+void kn_cuda_pair_loss_bwd(float *d, const float *g, const float *x, const float *t, int64_t n,
+                           int bce, int wrt_t, int acc);
+
 /* y (=|+= by acc) v, n floats (the shared tail of many backward kernels). */
 __device__ inline void kn_store(float *p, float v, int acc) { *p = acc ? *p + v : v; }
 

@@ -98,16 +98,17 @@ void kn_cuda_binary_nd(kn_binary f, float *out, int nd, const int64_t *shape, co
     KN_LAUNCH_CHECK("binary_nd_kernel");
 }
 
-/* one thread per output (o, i): the sum over r in order, from 0.0f */
+/* one thread per output (o, i): the sum over r in order, from 0.0f (acc = 2:
+ * from out) */
 __global__ void reduce_sum_kernel(float *out, const float *x, int64_t outer, int64_t R,
                                   int64_t inner, float scale, int acc) {
     KN_GRID_STRIDE(e, outer * inner) {
         int64_t o = e / inner, i = e % inner;
         const float *p = x + o * R * inner + i;
-        float s = 0.0f;
+        float s = acc == 2 ? out[e] : 0.0f;
         for (int64_t r = 0; r < R; r++) s += p[r * inner];
         if (scale != 1.0f) s *= scale;
-        kn_store(out + e, s, acc);
+        kn_store(out + e, s, acc == 1);
     }
 }
 

@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "en_ops.h"
+#include "en_tensor.h"
 #include "kn_backend.h"
 #include "../kernels/kt_util.h"
 
@@ -50,6 +52,26 @@ static inline en_rng cu_rng(uint64_t seed) {
 }
 
 static inline double cu_tol_plain(void) { return 1e-5; }
+
+/* CLIP's symmetric contrastive loss with the ops of en_pretrain.c's
+ * en_clip_contrastive_loss, for the GPU machine's program: linking
+ * en_pretrain.o would pull in the BPE and safetensors readers (zlib, cJSON),
+ * which that machine lacks. */
+static inline en_tensor *cu_contrastive_loss(en_tensor *img, en_tensor *txt, en_tensor *logit_scale) {
+    int64_t B = img->shape[0];
+    en_tensor *in = en_l2_normalize(img, -1, 1e-12f), *tn = en_l2_normalize(txt, -1, 1e-12f);
+    en_tensor *tt = en_transpose(tn, 0, 1), *cos = en_matmul(in, tt), *scale = en_exp(logit_scale);
+    en_tensor *logits = en_mul(cos, scale), *lt = en_transpose(logits, 0, 1);
+    int64_t *lab = malloc((size_t)B * sizeof *lab);
+    for (int64_t i = 0; i < B; i++) lab[i] = i;
+    en_tensor *labels = en_tensor_from_i64(EN_DIMS(B), lab);
+    free(lab);
+    en_tensor *a = en_cross_entropy(logits, labels), *b = en_cross_entropy(lt, labels);
+    en_tensor *sum = en_add(a, b), *loss = en_mul_scalar(sum, 0.5f);
+    en_tensor *rel[] = {in, tn, tt, cos, scale, logits, lt, labels, a, b, sum};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) en_tensor_release(rel[i]);
+    return loss;
+}
 /* K: the length of the GEMM's reduction */
 static inline double cu_tol_gemm(int64_t K) {
     double f32 = 4.0 * 5.9604644775390625e-8 * sqrt((double)(K > 0 ? K : 1));

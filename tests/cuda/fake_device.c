@@ -192,6 +192,23 @@ WRAP(KN_K_XENT, xent_fwd, (float *loss, float *lse, const float *x, const int64_
 WRAP(KN_K_XENT, xent_bwd, (float *dx, const float *g, const float *x, const float *lse,
                            const int64_t *t, int64_t N, int64_t K, int acc),
      (dx, g, x, lse, t, N, K, acc))
+WRAP(KN_K_L2NORM, l2norm_fwd, (float *y, float *nrm, const float *x, int64_t N, int64_t C, float eps),
+     (y, nrm, x, N, C, eps))
+WRAP(KN_K_L2NORM, l2norm_bwd, (float *dx, const float *dy, const float *y, const float *nrm, int64_t N,
+                               int64_t C, float eps, int acc),
+     (dx, dy, y, nrm, N, C, eps, acc))
+WRAP(KN_K_OPTIM, adamw, (float *p, const float *g, float *m, float *v, int64_t n, float decay, float step,
+                         float bc2_sqrt, float b1, float b2, float eps, float a1, float a2),
+     (p, g, m, v, n, decay, step, bc2_sqrt, b1, b2, eps, a1, a2))
+WRAP(KN_K_OPTIM, sum_squares, (double *out, const float *x, int64_t n, int parts), (out, x, n, parts))
+WRAP(KN_K_ARGMAX, max_axis_bwd, (float *dx, const float *g, const int64_t *idx, int64_t outer, int64_t K,
+                                 int64_t inner),
+     (dx, g, idx, outer, K, inner))
+WRAP(KN_K_PAIR_LOSS, pair_loss_fwd, (float *loss, const float *x, const float *t, int64_t n, int bce),
+     (loss, x, t, n, bce))
+WRAP(KN_K_PAIR_LOSS, pair_loss_bwd, (float *d, const float *g, const float *x, const float *t, int64_t n,
+                                     int bce, int wrt_t, int acc),
+     (d, g, x, t, n, bce, wrt_t, acc))
 
 static kn_backend fake;
 
@@ -215,7 +232,10 @@ void fake_install(void) {
         .upsample_bilinear_bwd = fake_upsample_bilinear_bwd, .batchnorm2d_fwd = fake_batchnorm2d_fwd,
         .batchnorm2d_bwd = fake_batchnorm2d_bwd, .copy_nd = fake_copy_nd, .binary_nd = fake_binary_nd,
         .reduce_sum = fake_reduce_sum, .max_axis = fake_max_axis, .gather_rows = fake_gather_rows,
-        .scatter_rows = fake_scatter_rows, .xent_fwd = fake_xent_fwd, .xent_bwd = fake_xent_bwd};
+        .scatter_rows = fake_scatter_rows, .xent_fwd = fake_xent_fwd, .xent_bwd = fake_xent_bwd,
+        .l2norm_fwd = fake_l2norm_fwd, .l2norm_bwd = fake_l2norm_bwd, .adamw = fake_adamw,
+        .sum_squares = fake_sum_squares, .max_axis_bwd = fake_max_axis_bwd,
+        .pair_loss_fwd = fake_pair_loss_fwd, .pair_loss_bwd = fake_pair_loss_bwd};
     fake_set_all(1);
     memset(calls, 0, sizeof calls);
     kn_fallback_reset();

@@ -172,9 +172,31 @@ Test(device, f32_pointer_of_a_device_tensor_aborts, .signal = SIGABRT) {
     (void)en_tensor_f32(d);
 }
 
-Test(device, autograd_on_the_device_aborts_with_a_message, .signal = SIGABRT) {
+/* The tape records device ops: the gradient is made on the device by the
+ * device's kernels (the fake's memory is unreadable from here). */
+Test(device, autograd_on_the_device_keeps_the_gradient_there) {
     en_tensor *h = sample(), *d = en_tensor_to(h, EN_CUDA);
     en_requires_grad(d, 1);
+    en_tensor *y = en_relu(d), *s = en_sum_all(y);
+    cr_assert_eq(en_backward(s), 0, "%s", en_error_msg());
+    en_tensor *g = en_tensor_grad(d);
+    cr_assert(g != NULL);
+    cr_expect_eq(en_tensor_device(g), EN_CUDA, "the gradient lives where the tensor does");
+    en_tensor *hg = en_tensor_cpu(g);
+    for (int64_t i = 0; i < en_tensor_numel(h); i++)
+        cr_expect_eq(en_tensor_f32(hg)[i], en_tensor_f32(h)[i] > 0 ? 1.0f : 0.0f, "element %lld", (long long)i);
+    cr_expect_eq(fake_fallbacks_total(), 0);
+    en_tensor *rel[] = {h, d, y, s, hg};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) en_tensor_release(rel[i]);
+}
+
+/* An op that would run on host copies (here: the device lacks the unary
+ * kernel) cannot carry a gradient: it aborts with a message, never drops
+ * the gradient silently. */
+Test(device, autograd_through_host_copies_aborts_with_a_message, .signal = SIGABRT) {
+    en_tensor *h = sample(), *d = en_tensor_to(h, EN_CUDA);
+    en_requires_grad(d, 1);
+    fake_set_kernel(KN_K_UNARY, 0);
     (void)en_relu(d);
 }
 

@@ -5,7 +5,7 @@
  * no kernel fallback, host op or host gather. The ops the encoders do not
  * reach are here: the transposed convolution, max and adaptive pooling,
  * upsampling, max/argmax, sums over several axes, gathers, cross-entropy,
- * plus the ops that still run on host copies (counted). */
+ * l2_normalize, mse and bce_with_logits. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -98,6 +98,7 @@ static en_tensor *f_matmul_t(en_tensor *const *x) {
 }
 static en_tensor *f_l2n(en_tensor *const *x) { return en_l2_normalize(x[0], -1, 1e-12f); }
 static en_tensor *f_mse(en_tensor *const *x) { return en_mse(x[0], x[1]); }
+static en_tensor *f_bce(en_tensor *const *x) { return en_bce_with_logits(x[0], x[1]); }
 
 Test(device_ops, every_device_path_gives_the_cpu_bits) {
     int prev = en_grad_set_enabled(0);
@@ -137,9 +138,9 @@ Test(device_ops, every_device_path_gives_the_cpu_bits) {
     check("log_softmax along 0", f_logsm0, 1, &logits, 0, 0);
     check("stack along 1", f_stack, 2, (en_tensor *[]){m1, m1}, 0, 0);
     check("batched matmul, b transposed", f_matmul_t, 2, (en_tensor *[]){m1, m2}, 0, 0);
-    /* no device kernel yet: one counted run on host copies each */
-    check("l2_normalize (host op)", f_l2n, 1, &a3, 0, 1);
-    check("mse (host op)", f_mse, 2, (en_tensor *[]){a3, pos}, 0, 1);
+    check("l2_normalize", f_l2n, 1, &a3, 0, 0);
+    check("mse", f_mse, 2, (en_tensor *[]){a3, pos}, 0, 0);
+    check("bce_with_logits", f_bce, 2, (en_tensor *[]){a3, pos}, 0, 0);
     en_tensor *rel[] = {img, wt, bt, wc, bc, a3, a4, bb, b41, m1, m2, pos, tbl, logits, idx, tgt, idx2, emb};
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) en_tensor_release(rel[i]);
     cr_expect_eq(fake_live_count(), 0, "every device buffer went back");

@@ -7,7 +7,8 @@
 #      then carry build/gpu), or built here when this machine can;
 #   2. the parity tests, once per precision (fp32, tf32, bf16);
 #   3. the kernel benchmarks and the ceilings (gpu_check bench), the
-#      engine's whole encoders at batch 256 (gpu_check encoders);
+#      engine's whole encoders at batch 256 (gpu_check encoders), the mini
+#      towers' training step at batch 256 (gpu_check train);
 #   4. PyTorch CUDA eager at the same precisions (tests/gpu/torch_bench.py);
 #   5. a short table, last, and $OUT/gpu_summary.json (build/gpu/summary.json
 #      when $OUT is unset).
@@ -62,6 +63,10 @@ else
     timeout 240 "$bin" encoders >"$dir/encoders.log" 2>&1 || { rc=1; note "gpu_check encoders failed"; tail -5 "$dir/encoders.log"; }
     grep -E '^encoders: ' "$dir/encoders.log"
     grep -E '^engine_[a-z0-9_]+ [0-9.]+$' "$dir/encoders.log" >> "$kv"
+    echo "== train"
+    timeout 120 "$bin" train >"$dir/train.log" 2>&1 || { rc=1; note "gpu_check train failed"; tail -5 "$dir/train.log"; }
+    grep -E '^train: ' "$dir/train.log"
+    grep -E '^engine_[a-z0-9_]+ [0-9.]+$' "$dir/train.log" >> "$kv"
   fi
 fi
 
@@ -76,8 +81,6 @@ if [ $gpu = 1 ]; then
 else
   echo "skip: no CUDA device (nvidia-smi finds none): no GPU benchmark"
 fi
-# what cannot run yet, said in the summary rather than left out
-echo "note engine_training_step_on_the_GPU_not_measured:_device_autograd_not_built_yet_(engine/NOTES.md)" >> "$kv"
 
 python3 - "$kv" "$sum" "$gpu" "$rc" <<'PY' || { echo "check: python3 missing: raw figures in $kv"; cat "$kv"; }
 import json, sys
@@ -111,11 +114,15 @@ for label, keys in (("GEMM 8192 TFLOP/s clipbook fp32/tf32/bf16", ["gemm8192_%s_
                     ("RN50 conv3x3 TFLOP/s clipbook fp32/tf32/bf16", ["rn50_b256_conv3x3_64_%s_tflops"])):
     rows.append((label, " / ".join(str(d.get(keys[0] % p, "-")) for p in ("fp32", "tf32", "bf16"))))
 rows.append(("D2D copy GB/s clipbook / torch", "%s / %s" % (d.get("d2d_copy_gbs", "-"), d.get("torch_d2d_copy_gbs", "-"))))
-rows.append(("mini train step ms torch", str(d.get("torch_train_mini_b256_step_ms", "-"))))
+rows.append(("mini train step ms clipbook / torch (fp32, b256)", "%s / %s" % (
+    d.get("engine_train_mini_b256_step_ms", "-"), d.get("torch_train_mini_b256_step_ms", "-"))))
+for m, lab in (("mini_vit", "mini ViT"), ("mini_resnet", "mini ResNet")):
+    rows.append(("%s step grads ||gpu-cpu||/||cpu|| fp32/tf32/bf16" % lab,
+                 " / ".join(str(d.get("parity_%s_train_%s_grad_rel" % (p, m), "-")) for p in ("fp32", "tf32", "bf16"))))
 print()
-print("%-52s %s" % ("gpu check", "pass" if rc == 0 else "FAIL") + ("" if gpu else " (no GPU: skipped)"))
+print("%-58s %s" % ("gpu check", "pass" if rc == 0 else "FAIL") + ("" if gpu else " (no GPU: skipped)"))
 for k, v in rows:
-    print("%-52s %s" % (k, v))
+    print("%-58s %s" % (k, v))
 for n in notes:
     print("note:", n)
 print("summary:", out)

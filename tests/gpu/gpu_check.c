@@ -11,6 +11,10 @@
  *                           (random-weight ViT-B/32 and RN50, batch 256,
  *                           fp32/tf32/bf16): images/s, features back on
  *                           the host
+ *   gpu_check train         one training step of the mini towers on the
+ *                           device (tests/gpu/torch_bench.py's model and
+ *                           batch 256: both towers, the contrastive loss,
+ *                           backward, AdamW), fp32, milliseconds
  *
  * Output: human lines, then `key value` lines that check.sh collects; the
  * exit status is 0 when every test passed (or all were skipped: no GPU). */
@@ -25,8 +29,10 @@
 #include "en_clip.h"
 #include "en_device.h"
 #include "en_error.h"
+#include "en_optim.h"
 #include "en_tensor.h"
 #include "kn_backend.h"
+#include "../cuda/cu_util.h"
 
 #define GC_MAX 128
 static gc_test tests[GC_MAX];
@@ -249,12 +255,91 @@ static int encoders(void) {
     return 0;
 }
 
+/* torch_bench.py's mini training step: CLIP(128, 32, 4, 128, 4, 2, 32, 1024,
+ * 128, 2, 3), AdamW (5e-4, (0.9, 0.98), 1e-6, 0.2), batch 256, end token at
+ * position 20; the median of 10 steps after one warm-up, each ending in a
+ * sync (the loss read back). */
+static int train(void) {
+    if (!kn_cuda_backend()) {
+        printf("skip: no CUDA device\n");
+        return 0;
+    }
+    enum { B = 256, CTX = 32, VOCAB = 1024, REPS = 10 };
+    en_clip_config c = {.embed_dim = 128, .image_resolution = 32, .vision_vit = 1, .vision_layers = {4},
+                        .vision_width = 128, .vision_patch_size = 4, .vision_heads = 2, .context_length = CTX,
+                        .vocab_size = VOCAB, .transformer_width = 128, .transformer_heads = 2,
+                        .transformer_layers = 3};
+    en_clip_config_finish(&c);
+    en_rng r;
+    en_rng_seed(&r, 0);
+    en_clip *m = en_clip_new(&c, &r);
+    if (!m || en_clip_to(m, EN_CUDA) < 0) {
+        printf("train: %s\n", en_error_msg());
+        en_clip_free(m);
+        return 1;
+    }
+    en_params *p = en_clip_params(m);
+    size_t n = (size_t)en_params_numel(p);
+    en_adamw o;
+    if (en_adamw_init(&o, n, NULL, 5e-4, 0.9, 0.98, 1e-6, 0.2) < 0 || en_adamw_to(&o, EN_CUDA) < 0) {
+        printf("train: %s\n", en_error_msg());
+        en_clip_free(m);
+        return 1;
+    }
+    en_tensor *h = en_tensor_randn(EN_DIMS(B, 3, 32, 32), &r, 0, 1), *x = en_tensor_to(h, EN_CUDA);
+    en_tensor_release(h);
+    int64_t *ids = malloc((size_t)B * CTX * sizeof *ids);
+    if (!ids || !x) {
+        printf("train: %s\n", x ? "out of memory" : en_error_msg());
+        free(ids);
+        return 1;
+    }
+    for (int i = 0; i < B * CTX; i++) ids[i] = (int64_t)en_rng_below(&r, VOCAB - 2);
+    for (int i = 0; i < B; i++) ids[i * CTX + 20] = VOCAB - 1;
+    en_tensor *tok = en_tensor_from_i64(EN_DIMS(B, CTX), ids);
+    free(ids);
+    en_clip_set_train(m, 1);
+    double t[REPS + 1];
+    float lv = 0;
+    for (int k = 0; k <= REPS; k++) {
+        double t0 = now();
+        en_tensor *fi = en_clip_encode_image(m, x), *ft = en_clip_encode_text(m, tok);
+        en_tensor *loss = fi && ft ? cu_contrastive_loss(fi, ft, en_clip_logit_scale(m)) : NULL;
+        if (!loss) {
+            printf("train: %s\n", en_error_msg());
+            return 1;
+        }
+        en_params_zero_grad(p);
+        en_backward(loss);
+        en_seg all = {en_params_data_on(p), en_params_grad_on(p), n};
+        en_adamw_step(&o, &all, 1);
+        lv = en_tensor_item(loss); /* waits for the step */
+        t[k] = now() - t0;
+        en_tensor_release(fi);
+        en_tensor_release(ft);
+        en_tensor_release(loss);
+    }
+    for (int i = 1; i <= REPS; i++) /* sort the timed steps */
+        for (int j = i + 1; j <= REPS; j++)
+            if (t[j] < t[i]) { double u = t[i]; t[i] = t[j]; t[j] = u; }
+    char rep[256];
+    printf("train: mini towers, batch %d, loss after %d steps %.4f; %s\n", B, REPS + 1, lv,
+           en_device_report(rep, sizeof rep));
+    printf("engine_train_mini_b%d_step_ms %.2f\n", B, 1e3 * t[1 + REPS / 2]);
+    en_tensor_release(x);
+    en_tensor_release(tok);
+    en_adamw_free(&o);
+    en_clip_free(m);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "parity";
     printf("cuda_built %d\ncuda_devices %d\n", kn_cuda_built(), kn_cuda_device_count());
     if (!strcmp(mode, "parity")) return parity();
     if (!strcmp(mode, "bench")) return bench();
     if (!strcmp(mode, "encoders")) return encoders();
-    fprintf(stderr, "usage: gpu_check parity|bench|encoders\n");
+    if (!strcmp(mode, "train")) return train();
+    fprintf(stderr, "usage: gpu_check parity|bench|encoders|train\n");
     return 2;
 }
