@@ -38,7 +38,7 @@ DEP_APT := pkg-config liblua5.4-dev libopenblas-dev libcairo2-dev libpango1.0-de
            libpng-dev zlib1g-dev libjpeg62-turbo-dev libcjson-dev libcmark-gfm-dev \
            libcmark-gfm-extensions-dev libcriterion-dev libcurl4-openssl-dev \
            fonts-texgyre fonts-texgyre-math fonts-dejavu-core poppler-utils qpdf \
-           python3-html5lib python3-pil
+           python3-html5lib python3-pil python3-numpy
 
 DEPS_STAMP := build/.deps-ok
 
@@ -191,6 +191,7 @@ $(DEPS_STAMP): Makefile
 	 fc-list : family 2>/dev/null | grep -q 'DejaVu Sans Mono' || missing="$$missing fonts-dejavu-core"; \
 	 command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	 command -v qpdf >/dev/null 2>&1 || missing="$$missing qpdf"; \
+	 /usr/bin/python3 -c 'import numpy' 2>/dev/null || missing="$$missing python3-numpy"; \
 	 if [ -n "$$missing" ]; then \
 	   echo "deps: missing:$$missing"; \
 	   if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
