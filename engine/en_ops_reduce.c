@@ -336,6 +336,26 @@ en_tensor *en_softmax(en_tensor *a, int axis) { return along_axis(a, axis, softm
 en_tensor *en_log_softmax(en_tensor *a, int axis) { return along_axis(a, axis, softmax_last, 1); }
 
 /* ---- layer norm --------------------------------------------------------------- */
+/* layer_norm saves its row statistics only when its node is recorded (the
+ * backward reads them); the node takes them, or they are dropped. */
+static int layer_norm_recorded(const en_tensor *x, const en_tensor *w, const en_tensor *b) {
+    return en_grad_enabled() && ((x->flags | (w ? w->flags : 0) | (b ? b->flags : 0)) & EN_T_REQUIRES_GRAD);
+}
+
+static void layer_norm_record(en_tensor *y, en_tensor *in[3], en_tensor *mean, en_tensor *rstd, int64_t N,
+                              int64_t C) {
+    en_node *n = en_tape_record(EN_OP_LAYER_NORM, y, 3, in);
+    if (n) {
+        n->saved[0] = mean;
+        n->saved[1] = rstd;
+        n->iarg[0] = N;
+        n->iarg[1] = C;
+    } else {
+        en_tensor_release(mean);
+        en_tensor_release(rstd);
+    }
+}
+
 en_tensor *en_layer_norm(en_tensor *x, en_tensor *w, en_tensor *b, float eps) {
     if (x->ndim < 1) return en_error("layer_norm: a 0-dim input"), NULL;
     int64_t C = x->shape[x->ndim - 1], N = C ? en_tensor_numel(x) / C : 0;
@@ -364,24 +384,13 @@ en_tensor *en_layer_norm(en_tensor *x, en_tensor *w, en_tensor *b, float eps) {
         en_tensor *xc = en_contiguous(xd), *wc = wd ? en_contiguous(wd) : NULL, *bc = bd ? en_contiguous(bd) : NULL;
         en_tensor *y = en_tensor_new_on(dev, EN_F32, xc->ndim, xc->shape);
         EN_ASSERT(y != NULL);
-        /* the statistics only when the node is recorded (its backward reads them) */
-        int rec = en_grad_enabled() && ((xc->flags | (wc ? wc->flags : 0) | (bc ? bc->flags : 0)) &
-                                        EN_T_REQUIRES_GRAD);
+        int rec = layer_norm_recorded(xc, wc, bc);
         en_tensor *mean = rec ? en_device_empty(dev, EN_F32, EN_DIMS(N)) : NULL;
         en_tensor *rstd = rec ? en_device_empty(dev, EN_F32, EN_DIMS(N)) : NULL;
         be->layernorm_fwd(en_tensor_data(y), en_dev_f32(mean), en_dev_f32(rstd), en_tensor_data(xc),
                           wc ? en_tensor_data(wc) : NULL, bc ? en_tensor_data(bc) : NULL, N, C, eps);
         en_tensor *in[3] = {xc, wc, bc};
-        en_node *n = en_tape_record(EN_OP_LAYER_NORM, y, 3, in);
-        if (n) {
-            n->saved[0] = mean;
-            n->saved[1] = rstd;
-            n->iarg[0] = N;
-            n->iarg[1] = C;
-        } else {
-            en_tensor_release(mean);
-            en_tensor_release(rstd);
-        }
+        layer_norm_record(y, in, mean, rstd, N, C);
         en_tensor *rel[6] = {xd, wd, bd, xc, wc, bc};
         for (int i = 0; i < 6; i++) en_tensor_release(rel[i]);
         return y;
@@ -389,24 +398,14 @@ en_tensor *en_layer_norm(en_tensor *x, en_tensor *w, en_tensor *b, float eps) {
     en_tensor *xc = en_contiguous(x), *wc = w ? en_contiguous(w) : NULL, *bc = b ? en_contiguous(b) : NULL;
     en_tensor *y = en_tensor_empty(xc->ndim, xc->shape);
     en_tensor *in[3] = {xc, wc, bc};
-    int rec = en_grad_enabled() && ((xc->flags | (wc ? wc->flags : 0) | (bc ? bc->flags : 0)) &
-                                    EN_T_REQUIRES_GRAD);
+    int rec = layer_norm_recorded(xc, wc, bc);
     en_tensor *mean = rec ? en_tensor_empty(EN_DIMS(N)) : NULL;
     en_tensor *rstd = rec ? en_tensor_empty(EN_DIMS(N)) : NULL;
     en_backend_of(xc)->layernorm_fwd(en_tensor_f32(y), mean ? en_tensor_f32(mean) : NULL,
                                      rstd ? en_tensor_f32(rstd) : NULL, en_tensor_f32(xc),
                                      wc ? en_tensor_f32(wc) : NULL, bc ? en_tensor_f32(bc) : NULL,
                                      N, C, eps);
-    en_node *n = en_tape_record(EN_OP_LAYER_NORM, y, 3, in);
-    if (n) {
-        n->saved[0] = mean;
-        n->saved[1] = rstd;
-        n->iarg[0] = N;
-        n->iarg[1] = C;
-    } else {
-        en_tensor_release(mean);
-        en_tensor_release(rstd);
-    }
+    layer_norm_record(y, in, mean, rstd, N, C);
     en_tensor_release(xc);
     en_tensor_release(wc);
     en_tensor_release(bc);
