@@ -429,42 +429,18 @@ void en_layer_norm_backward(en_node *n, const float *g) {
 /* ---- L2 normalisation ----------------------------------------------------- */
 static en_tensor *l2n_last(en_tensor *x, float eps) {
     en_device dev = en_tensor_device(x);
-    if (dev != EN_CPU) { /* the device's kernel, else the CPU's loop on a host copy (counted) */
-        if (en_device_lacks(dev, KN_K_L2NORM)) {
-            en_device_grad_guard(EN_OP_L2_NORMALIZE, 1, &x);
-            en_tensor *h = en_device_host(x), *r = l2n_last(h, eps);
-            en_tensor_release(h);
-            return en_device_back(r, dev);
-        }
-        en_tensor *xc = en_contiguous(x);
-        int64_t C = xc->ndim ? xc->shape[xc->ndim - 1] : 1, N = C ? en_tensor_numel(xc) / C : 0;
-        en_tensor *y = en_device_empty(dev, EN_F32, xc->ndim, xc->shape);
-        en_tensor *nrm = en_device_empty(dev, EN_F32, EN_DIMS(N));
-        en_backend_of(xc)->l2norm_fwd(en_dev_f32(y), en_dev_f32(nrm), en_dev_f32(xc), N, C, eps);
-        en_node *n = en_tape_record(EN_OP_L2_NORMALIZE, y, 1, &xc);
-        if (n) {
-            n->saved[0] = nrm;
-            n->farg[0] = eps;
-        } else {
-            en_tensor_release(nrm);
-        }
-        en_tensor_release(xc);
-        return y;
+    if (dev != EN_CPU && en_device_lacks(dev, KN_K_L2NORM)) { /* the CPU's loop on a host copy (counted) */
+        en_device_grad_guard(EN_OP_L2_NORMALIZE, 1, &x);
+        en_tensor *h = en_device_host(x), *r = l2n_last(h, eps);
+        en_tensor_release(h);
+        return en_device_back(r, dev);
     }
+    /* the tensor's back end: on the CPU kn_l2norm_fwd, the engine's loop */
     en_tensor *xc = en_contiguous(x);
     int64_t C = xc->ndim ? xc->shape[xc->ndim - 1] : 1, N = C ? en_tensor_numel(xc) / C : 0;
-    en_tensor *y = en_tensor_empty(xc->ndim, xc->shape);
-    en_tensor *nrm = en_tensor_empty(EN_DIMS(N));
-    const float *xp = en_tensor_f32(xc);
-    float *yp = en_tensor_f32(y), *np = en_tensor_f32(nrm);
-#pragma omp parallel for if (N * C > 65536)
-    for (int64_t i = 0; i < N; i++) {
-        double s = 0;
-        for (int64_t j = 0; j < C; j++) s += (double)xp[i * C + j] * xp[i * C + j];
-        float nv = (float)sqrt(s), d = nv > eps ? nv : eps;
-        np[i] = nv;
-        for (int64_t j = 0; j < C; j++) yp[i * C + j] = xp[i * C + j] / d;
-    }
+    en_tensor *y = en_device_empty(dev, EN_F32, xc->ndim, xc->shape);
+    en_tensor *nrm = en_device_empty(dev, EN_F32, EN_DIMS(N));
+    en_backend_of(xc)->l2norm_fwd(en_dev_f32(y), en_dev_f32(nrm), en_dev_f32(xc), N, C, eps);
     en_node *n = en_tape_record(EN_OP_L2_NORMALIZE, y, 1, &xc);
     if (n) {
         n->saved[0] = nrm;
@@ -482,31 +458,8 @@ void en_l2_normalize_backward(en_node *n, const float *g) {
     if (!gx) return;
     const en_tensor *y = n->out;
     int64_t C = y->ndim ? y->shape[y->ndim - 1] : 1, N = C ? en_tensor_numel(y) / C : 0;
-    float eps = n->farg[0];
-    if (en_tensor_device(y) != EN_CPU) { /* the device's kernel (its forward ran there) */
-        en_backend_of(y)->l2norm_bwd(gx, g, en_dev_f32(y), en_dev_f32(n->saved[0]), N, C, eps, acc);
-        return;
-    }
-    const float *yp = en_tensor_f32(y), *np = en_tensor_f32(n->saved[0]);
-#pragma omp parallel for if (N * C > 65536)
-    for (int64_t i = 0; i < N; i++) {
-        const float *gi = g + i * C, *yi = yp + i * C;
-        float *di = gx + i * C;
-        float v;
-        if (np[i] > eps) {
-            float s = 0;
-            for (int64_t j = 0; j < C; j++) s += gi[j] * yi[j];
-            for (int64_t j = 0; j < C; j++) {
-                v = (gi[j] - yi[j] * s) / np[i];
-                di[j] = acc ? di[j] + v : v;
-            }
-        } else {
-            for (int64_t j = 0; j < C; j++) {
-                v = gi[j] / eps;
-                di[j] = acc ? di[j] + v : v;
-            }
-        }
-    }
+    /* the device its forward ran on (kn_l2norm_bwd on the CPU) */
+    en_backend_of(y)->l2norm_bwd(gx, g, en_dev_f32(y), en_dev_f32(n->saved[0]), N, C, n->farg[0], acc);
 }
 
 en_tensor *en_l2_normalize(en_tensor *x, int axis, float eps) { return along_axis(x, axis, l2n_last, eps); }

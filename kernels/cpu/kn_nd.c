@@ -1,5 +1,5 @@
 /* The CPU's strided and indexing kernels (kn_nd.h). The engine's CPU paths
- * call copy_nd, binary_nd, max_axis and xent_fwd through
+ * call copy_nd, binary_nd, max_axis, xent_fwd and l2norm_fwd/bwd through
  * kn_backend_get(EN_CPU); reduce_sum, the row gather/scatter and xent_bwd
  * repeat the engine's loops (en_views.c en_reduce_to, en_ops_reduce.c,
  * en_ops_index.c, en_ops_loss.c) with the same arithmetic in the same order. */
