@@ -295,34 +295,44 @@ static inline __mmask16 cols_mask(int nr, int v) {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-/* C[0:mr, 0:nr] += Ap (kc x MR) ᵀ· Bp (kc x NR); the full 8x48 tile lives
- * in 24 registers for the whole k loop. */
-static void micro_8x48(int kc, const float *restrict a, const float *restrict b,
-                       float *restrict c, int ldc, int mr, int nr) {
+/* C[0:mr, 0:nr] += A (MR x kc) · Bp (kc x NR) over NV of the panel's three
+ * 16-column vectors (nr <= 16 * NV): a narrow tail panel (N = 64 leaves 16
+ * columns) does not multiply the panel's zero padding. A's element (i, k) is
+ * read at a[i * rs + k * ks]: a packed panel (rs = 1, ks = MR), or A itself
+ * when no packing is needed (rows: rs = lda, ks = 1; op(A) = Aᵀ: rs = 1,
+ * ks = lda). Every variant does the same FMAs in the same k order, so C's
+ * bits do not depend on which one ran. The tile lives in 3 * NV registers
+ * for the whole k loop. */
+static inline __attribute__((always_inline)) void
+micro_8xn(const int NV, int kc, const float *restrict a, long rs, long ks, const float *restrict b,
+          float *restrict c, int ldc, int mr, int nr) {
 #define ROW(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0;
     ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
 #undef ROW
+    const float *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs, *a4 = a + 4 * rs,
+                *a5 = a + 5 * rs, *a6 = a + 6 * rs, *a7 = a + 7 * rs;
     for (int k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32);
+        __m512 b0 = _mm512_load_ps(b), b1 = b0, b2 = b0;
+        if (NV > 1) b1 = _mm512_load_ps(b + 16);
+        if (NV > 2) b2 = _mm512_load_ps(b + 32);
 #define FMA(i)                                                                 \
     {                                                                          \
-        __m512 ai = _mm512_set1_ps(a[i]);                                      \
+        __m512 ai = _mm512_set1_ps(a##i[(long)k * ks]);                        \
         c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                            \
-        c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                            \
-        c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                            \
+        if (NV > 1) c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                \
+        if (NV > 2) c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                \
     }
         FMA(0) FMA(1) FMA(2) FMA(3) FMA(4) FMA(5) FMA(6) FMA(7)
 #undef FMA
-        a += MR;
         b += NR;
     }
-    if (mr == MR && nr == NR) {
+    if (mr == MR && nr == 16 * NV) {
 #define STORE(i)                                                               \
     {                                                                          \
         float *r = c + (size_t)(i) * ldc;                                      \
         _mm512_storeu_ps(r, _mm512_add_ps(_mm512_loadu_ps(r), c##i##0));       \
-        _mm512_storeu_ps(r + 16, _mm512_add_ps(_mm512_loadu_ps(r + 16), c##i##1)); \
-        _mm512_storeu_ps(r + 32, _mm512_add_ps(_mm512_loadu_ps(r + 32), c##i##2)); \
+        if (NV > 1) _mm512_storeu_ps(r + 16, _mm512_add_ps(_mm512_loadu_ps(r + 16), c##i##1)); \
+        if (NV > 2) _mm512_storeu_ps(r + 32, _mm512_add_ps(_mm512_loadu_ps(r + 32), c##i##2)); \
     }
         STORE(0) STORE(1) STORE(2) STORE(3) STORE(4) STORE(5) STORE(6) STORE(7)
 #undef STORE
@@ -333,13 +343,55 @@ static void micro_8x48(int kc, const float *restrict a, const float *restrict b,
     if ((i) < mr) {                                                            \
         float *r = c + (size_t)(i) * ldc;                                      \
         _mm512_mask_storeu_ps(r, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, r), c##i##0)); \
-        _mm512_mask_storeu_ps(r + 16, m1,                                      \
-                              _mm512_add_ps(_mm512_maskz_loadu_ps(m1, r + 16), c##i##1)); \
-        _mm512_mask_storeu_ps(r + 32, m2,                                      \
-                              _mm512_add_ps(_mm512_maskz_loadu_ps(m2, r + 32), c##i##2)); \
+        if (NV > 1)                                                            \
+            _mm512_mask_storeu_ps(r + 16, m1,                                  \
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m1, r + 16), c##i##1)); \
+        if (NV > 2)                                                            \
+            _mm512_mask_storeu_ps(r + 32, m2,                                  \
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(m2, r + 32), c##i##2)); \
     }
     STOREM(0) STOREM(1) STOREM(2) STOREM(3) STOREM(4) STOREM(5) STOREM(6) STOREM(7)
 #undef STOREM
+}
+
+/* The variants, one instantiation each: packed A, and A read in place by
+ * rows (ks = 1) or by columns (rs = 1). */
+#define MICRO_VARIANTS(NV)                                                              \
+    static void micro_p##NV(int kc, const float *a, const float *b, float *c, int ldc, int mr, int nr) { \
+        micro_8xn(NV, kc, a, 1, MR, b, c, ldc, mr, nr);                                  \
+    }                                                                                   \
+    static void micro_r##NV(int kc, const float *a, long lda, const float *b, float *c, int ldc, int mr, \
+                            int nr) {                                                   \
+        micro_8xn(NV, kc, a, lda, 1, b, c, ldc, mr, nr);                                 \
+    }                                                                                   \
+    static void micro_c##NV(int kc, const float *a, long lda, const float *b, float *c, int ldc, int mr, \
+                            int nr) {                                                   \
+        micro_8xn(NV, kc, a, 1, lda, b, c, ldc, mr, nr);                                 \
+    }
+MICRO_VARIANTS(1)
+MICRO_VARIANTS(2)
+MICRO_VARIANTS(3)
+#undef MICRO_VARIANTS
+
+/* One micro-tile, the narrowest variant that covers nr columns; A packed
+ * (direct = 0) or read in place from op(A)'s block at a (direct: ta says
+ * how, lda its stride). */
+static inline void micro(int direct, int ta, int kc, const float *a, long lda, const float *b, float *c,
+                         int ldc, int mr, int nr) {
+    int nv = (nr + 15) / 16;
+    if (!direct) {
+        if (nv == 3) micro_p3(kc, a, b, c, ldc, mr, nr);
+        else if (nv == 2) micro_p2(kc, a, b, c, ldc, mr, nr);
+        else micro_p1(kc, a, b, c, ldc, mr, nr);
+    } else if (!ta) {
+        if (nv == 3) micro_r3(kc, a, lda, b, c, ldc, mr, nr);
+        else if (nv == 2) micro_r2(kc, a, lda, b, c, ldc, mr, nr);
+        else micro_r1(kc, a, lda, b, c, ldc, mr, nr);
+    } else {
+        if (nv == 3) micro_c3(kc, a, lda, b, c, ldc, mr, nr);
+        else if (nv == 2) micro_c2(kc, a, lda, b, c, ldc, mr, nr);
+        else micro_c1(kc, a, lda, b, c, ldc, mr, nr);
+    }
 }
 
 typedef struct { int tb; const float *B; int ldb; } dense_b;
@@ -356,24 +408,38 @@ static size_t prepacked_off(int i0, int mc, int p0, int K) {
     return (size_t)i0 * K + (size_t)((mc + MR - 1) / MR * MR) * p0;
 }
 
-/* One output tile: rows [i0, i0+mc), cols [j0, j0+nc), all of K. */
+/* One output tile: rows [i0, i0+mc), cols [j0, j0+nc), all of K. With
+ * alpha = 1 and no pre-packed A, the micro-kernel reads A where it lies
+ * (alpha * a = a, so the bits are those of the packed path) and only a
+ * last panel of fewer than MR rows is packed: packing every panel cost a
+ * quarter of the arithmetic when N is narrow (tokens x 64 products). */
 static void gemm_tile(int ta, int K, float alpha, const float *A, int lda, const float *Apre,
                       kn_packb_fn packb, const void *bctx, float *C, int ldc, int i0, int mc,
                       int j0, int nc) {
     float *Ap = pack_space((size_t)MC * KC + (size_t)KC * NC);
     float *Bp = Ap + (size_t)MC * KC;
+    int direct = !Apre && alpha == 1.0f, full = direct ? mc / MR * MR : 0;
     for (int p0 = 0; p0 < K; p0 += KC) {
         int kc = K - p0 < KC ? K - p0 : KC;
         packb(Bp, bctx, p0, kc, j0, nc);
         if (Apre)
             Ap = (float *)Apre + prepacked_off(i0, mc, p0, K);
-        else
-            pack_a(Ap, ta, A, lda, i0, mc, p0, kc, alpha);
-        for (int jp = 0; jp < nc; jp += NR)
-            for (int ip = 0; ip < mc; ip += MR)
-                micro_8x48(kc, Ap + (size_t)ip * kc, Bp + (size_t)jp * kc,
-                           C + (size_t)(i0 + ip) * ldc + j0 + jp, ldc,
-                           mc - ip < MR ? mc - ip : MR, nc - jp < NR ? nc - jp : NR);
+        else if (full < mc)
+            pack_a(Ap + (size_t)full * kc, ta, A, lda, i0 + full, mc - full, p0, kc, alpha);
+        for (int jp = 0; jp < nc; jp += NR) {
+            const float *bp = Bp + (size_t)jp * kc;
+            int nr = nc - jp < NR ? nc - jp : NR;
+            for (int ip = 0; ip < mc; ip += MR) {
+                float *cp = C + (size_t)(i0 + ip) * ldc + j0 + jp;
+                int mr = mc - ip < MR ? mc - ip : MR;
+                if (ip < full) {
+                    const float *a = ta ? A + (size_t)p0 * lda + i0 + ip : A + (size_t)(i0 + ip) * lda + p0;
+                    micro(1, ta, kc, a, lda, bp, cp, ldc, mr, nr);
+                } else {
+                    micro(0, 0, kc, Ap + (size_t)ip * kc, 0, bp, cp, ldc, mr, nr);
+                }
+            }
+        }
     }
 }
 

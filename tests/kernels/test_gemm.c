@@ -179,6 +179,36 @@ Test(gemm, same_bits_any_thread_count) {
     }
 }
 
+/* With alpha = 1 the engine's kernel reads A where it lies (no packing) and
+ * narrow column tails run a 16- or 32-column micro-kernel; a pre-packed A
+ * (kn_sgemm_pack_a) runs the packed kernels. Both must give the same bits
+ * (same FMAs, same k order): widths around the 16-column vectors, row tails
+ * past the 8-row panels, K across the 192 block, A transposed or not. */
+Test(gemm, in_place_a_same_bits_as_packed) {
+    kn_gemm_set_path(KN_GEMM_ENGINE);
+    if (!kn_sgemm_is_native()) { printf("skip: the engine kernel is not built for this CPU\n"); return; }
+    static const int Ms[] = {8, 13, 64, 300}, Ns[] = {1, 16, 17, 32, 33, 48, 64, 100, 192}, Ks[] = {1, 64, 200};
+    size_t differ = 0, n = 0;
+    for (int ta = 0; ta < 2; ta++)
+        for (size_t a = 0; a < sizeof Ms / sizeof *Ms; a++)
+            for (size_t b = 0; b < sizeof Ns / sizeof *Ns; b++)
+                for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++) {
+                    int M = Ms[a], N = Ns[b], K = Ks[c], lda = (ta ? M : K) + 3;
+                    en_rng r; en_rng_seed(&r, 59);
+                    float *A = kt_rand(&r, (size_t)(ta ? K : M) * lda), *B = kt_rand(&r, (size_t)K * N);
+                    float *C0 = kt_fill((size_t)M * N, 0.5f), *C1 = kt_fill((size_t)M * N, 0.5f);
+                    float *Ap = malloc(kn_sgemm_packed_a_floats(M, K) * sizeof *Ap);
+                    kn_sgemm(ta, 0, M, N, K, 1.0f, A, lda, B, N, 1.0f, C0, N);
+                    kn_sgemm_pack_a(Ap, ta, M, K, 1.0f, A, lda);
+                    kn_sgemm_prepacked_a(M, N, K, Ap, B, N, 1.0f, C1, N);
+                    for (size_t i = 0; i < (size_t)M * N; i++) differ += memcmp(&C0[i], &C1[i], sizeof *C0) != 0;
+                    n += (size_t)M * N;
+                    free(A); free(B); free(C0); free(C1); free(Ap);
+                }
+    printf("in-place A against packed A: %zu of %zu values differ\n", differ, n);
+    cr_expect_eq(differ, 0, "%zu of %zu values differ between A read in place and packed", differ, n);
+}
+
 /* ---- shape classes and the measured choice (kn_gemm.h) ------------------ */
 
 Test(gemm, shape_classes) {
