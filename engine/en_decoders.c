@@ -273,22 +273,42 @@ static en_tensor *vq_decode(en_vqvae *m, tmp_list *tl, en_tensor *z) {
 static void quantise(en_vqvae *m, const float *ze, float *zq, int64_t *idx, int64_t N, int update) {
     int D = m->c.code_dim, K = m->c.codes, G = m->c.grid * m->c.grid;
     int64_t cells = N * G;
-    #pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < cells; c++) {
-        int64_t n = c / G, s = c % G;
-        int best = 0;
-        double bd = INFINITY;
-        for (int k = 0; k < K; k++) {
-            double d = 0;
+    /* The codebook transposed (D, K), so that one cell's distances to all
+     * codes run K lanes wide; each code's distance is still the sum over j
+     * in order of (double)(z_j - e_j)^2, so the bits (and the argmin, the
+     * first code at the least distance) are those of a loop over codes. */
+    float *cbt = malloc((size_t)K * D * sizeof *cbt);
+    EN_ASSERT(cbt != NULL);
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < D; j++) cbt[(size_t)j * K + k] = m->codebook[(size_t)k * D + j];
+    #pragma omp parallel
+    {
+        double *dist = malloc((size_t)K * sizeof *dist);
+        float *v = malloc((size_t)D * sizeof *v);
+        EN_ASSERT(dist && v);
+        #pragma omp for schedule(static)
+        for (int64_t c = 0; c < cells; c++) {
+            int64_t n = c / G, s = c % G;
+            for (int j = 0; j < D; j++) v[j] = ze[(n * D + j) * G + s];
+            for (int k = 0; k < K; k++) dist[k] = 0;
             for (int j = 0; j < D; j++) {
-                double v = ze[(n * D + j) * G + s] - m->codebook[(size_t)k * D + j];
-                d += v * v;
+                const float x = v[j], *e = cbt + (size_t)j * K;
+                #pragma omp simd
+                for (int k = 0; k < K; k++) {
+                    double t = x - e[k];
+                    dist[k] += t * t;
+                }
             }
-            if (d < bd) { bd = d; best = k; }
+            int best = 0;
+            double bd = INFINITY;
+            for (int k = 0; k < K; k++)
+                if (dist[k] < bd) { bd = dist[k]; best = k; }
+            idx[c] = best;
+            for (int j = 0; j < D; j++) zq[(n * D + j) * G + s] = m->codebook[(size_t)best * D + j];
         }
-        idx[c] = best;
-        for (int j = 0; j < D; j++) zq[(n * D + j) * G + s] = m->codebook[(size_t)best * D + j];
+        free(dist); free(v);
     }
+    free(cbt);
     if (!update) return;
     double *cnt = calloc((size_t)K, sizeof *cnt), *sum = calloc((size_t)K * D, sizeof *sum);
     EN_ASSERT(cnt && sum);
