@@ -248,3 +248,71 @@ static void check_batched(const char *name, int res, int prepool) {
 
 Test(clip_models, batched_encoder_vit) { check_batched("vit", 32, 0); check_batched("vit", 32, 1); }
 Test(clip_models, batched_encoder_resnet) { check_batched("rn_stem1", 32, 0); check_batched("rn_stem1", 32, 1); }
+
+/* The text tower runs prompts in groups of similar length, each to its own
+ * longest prompt (en_clip_encode_text): a batch of prompts of 2 to 30 tokens
+ * must give each prompt's features exactly as the prompt encoded alone (rows
+ * are independent and the engine's products give a row the same bits in any
+ * batch), and the weights' gradient of a loss over the batch the sum of the
+ * prompts' own gradients, up to the order of that sum. */
+Test(clip_models, text_groups_give_each_prompt_alone) {
+    en_clip *m = en_clip_load(DIR "vit.safetensors");
+    cr_assert(m, "%s", en_error_msg());
+    const en_clip_config *cf = en_clip_get_config(m);
+    enum { N = 24 };
+    int L = cf->context_length < 30 ? cf->context_length : 30, V = cf->vocab_size;
+    int64_t *tok = calloc((size_t)N * L, sizeof *tok);
+    for (int i = 0; i < N; i++) {
+        int len = i % 3 == 0 ? 2 + i % 5 : i % 3 == 1 ? L - 1 - i % 4 : 3 + (i * 7) % (L - 3);
+        tok[i * L] = V - 2;
+        for (int k = 1; k < len - 1; k++) tok[i * L + k] = (i * 13 + k * 7) % (V - 2);
+        tok[i * L + len - 1] = V - 1;   /* the end token: the largest id */
+    }
+    en_params *p = en_clip_params(m);
+    int64_t np = en_params_numel(p);
+    float *wts = malloc(sizeof(float) * (size_t)N * 64), *gsum = calloc((size_t)np, sizeof *gsum);
+    for (int i = 0; i < N * 64; i++) wts[i] = (float)sin(0.7 * i + 0.3);
+    en_tensor *all = en_tensor_from_i64(EN_DIMS(N, L), tok);
+    en_tensor *f = en_clip_encode_text(m, all);
+    cr_assert(f, "%s", en_error_msg());
+    int64_t E = f->shape[1];
+    cr_assert(E <= 64);
+    en_tensor *fc = en_contiguous(f);
+    /* loss = sum_i <f_i, w_i>: its gradient through every prompt */
+    en_tensor *w = en_tensor_from_f32(EN_DIMS(N, E), wts);
+    en_params_zero_grad(p);
+    en_tensor *fw = en_mul(f, w), *loss = en_sum_all(fw);
+    en_backward(loss);
+    float *gall = malloc(sizeof(float) * (size_t)np);
+    memcpy(gall, en_params_grad(p), sizeof(float) * (size_t)np);
+    size_t differ = 0;
+    for (int i = 0; i < N; i++) {
+        en_tensor *one = en_tensor_from_i64(EN_DIMS(1, L), tok + (size_t)i * L);
+        en_tensor *fi = en_clip_encode_text(m, one);
+        cr_assert(fi, "%s", en_error_msg());
+        en_tensor *fic = en_contiguous(fi);
+        differ += memcmp(en_tensor_f32(fic), en_tensor_f32(fc) + i * E, sizeof(float) * (size_t)E) != 0;
+        en_tensor *wi = en_tensor_from_f32(EN_DIMS(1, E), wts + i * E);
+        en_params_zero_grad(p);
+        en_tensor *fwi = en_mul(fi, wi), *li = en_sum_all(fwi);
+        en_backward(li);
+        const float *g = en_params_grad(p);
+        for (int64_t k = 0; k < np; k++) gsum[k] += g[k];
+        en_tensor_release(one); en_tensor_release(fi); en_tensor_release(fic); en_tensor_release(wi);
+        en_tensor_release(fwi); en_tensor_release(li);
+    }
+    double maxd = 0, maxg = 0;
+    for (int64_t k = 0; k < np; k++) {
+        maxd = fmax(maxd, fabs((double)gall[k] - gsum[k]));
+        maxg = fmax(maxg, fabs((double)gsum[k]));
+    }
+    printf("text groups: %zu of %d prompts differ from alone; gradient max |diff| / max |g| %.2e\n", differ, N,
+           maxd / maxg);
+    cr_expect_eq(differ, 0, "%zu of %d prompts' features differ from the prompt encoded alone", differ, N);
+    /* a sum of N = 24 prompts' float gradients in another order: ~N eps relative */
+    cr_expect(maxd / maxg < 1e-5, "gradient differs by %.3g of its largest value", maxd / maxg);
+    free(tok); free(wts); free(gsum); free(gall);
+    en_tensor_release(all); en_tensor_release(f); en_tensor_release(fc); en_tensor_release(w); en_tensor_release(fw);
+    en_tensor_release(loss);
+    en_clip_free(m);
+}
