@@ -65,18 +65,24 @@ static void scores_px(float *S, const packed_x *px, const float *X, const float 
 double en_fewshot_xent(float *S, const int64_t *y, int64_t N, int64_t K, double scale) {
     double *rowloss = malloc((size_t)N * sizeof *rowloss);
     EN_ASSERT(rowloss);
-    #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; n++) {
-        float *p = S + n * K;
-        double mx = -INFINITY, z = 0;
-        for (int64_t k = 0; k < K; k++) {
-            p[k] = (float)(scale * p[k]);
-            if (p[k] > mx) mx = p[k];
+    #pragma omp parallel
+    {
+        double *e = malloc((size_t)K * sizeof *e); /* each exp once, for the sum and the gradient */
+        EN_ASSERT(e);
+        #pragma omp for schedule(static)
+        for (int64_t n = 0; n < N; n++) {
+            float *p = S + n * K;
+            double mx = -INFINITY, z = 0;
+            for (int64_t k = 0; k < K; k++) {
+                p[k] = (float)(scale * p[k]);
+                if (p[k] > mx) mx = p[k];
+            }
+            for (int64_t k = 0; k < K; k++) z += e[k] = exp(p[k] - mx);
+            rowloss[n] = mx + log(z) - p[y[n]];
+            for (int64_t k = 0; k < K; k++) p[k] = (float)(scale * (e[k] / z) / (double)N);
+            p[y[n]] -= (float)(scale / (double)N);
         }
-        for (int64_t k = 0; k < K; k++) z += exp(p[k] - mx);
-        rowloss[n] = mx + log(z) - p[y[n]];
-        for (int64_t k = 0; k < K; k++) p[k] = (float)(scale * (exp(p[k] - mx) / z) / (double)N);
-        p[y[n]] -= (float)(scale / (double)N);
+        free(e);
     }
     double loss = 0;
     for (int64_t n = 0; n < N; n++) loss += rowloss[n];   /* in row order: the same at any thread count */
