@@ -339,7 +339,7 @@ en_tensor *en_clip_encode_text(en_clip *m, const en_tensor *tokens) {
     int64_t N = tokens->shape[0], L = tokens->shape[1], W = m->cfg.transformer_width;
     en_tensor *tc = en_tensor_to_i64(tokens); /* contiguous copy we can read */
     const int64_t *ids = en_tensor_i64(tc);
-    int64_t *eot = malloc((size_t)N * sizeof *eot), last = 0;
+    int64_t *eot = malloc((size_t)(N + 1) * sizeof *eot), last = 0;
     EN_ASSERT(eot != NULL);
     for (int64_t i = 0; i < N; i++) {
         int64_t best = 0;
@@ -359,13 +359,13 @@ en_tensor *en_clip_encode_text(en_clip *m, const en_tensor *tokens) {
      * The rows are cut into groups of similar length (text_groups), each run
      * to its own longest prompt: a batch of captions whose lengths run from
      * 8 to 28 tokens costs about 60 % of one padded to 28. */
-    int64_t *order = malloc((size_t)N * sizeof *order), start[TEXT_GROUPS_MAX + 1];
+    int64_t *order = malloc((size_t)(N + 1) * sizeof *order), start[TEXT_GROUPS_MAX + 1];
     EN_ASSERT(order != NULL);
     int groups = text_groups(eot, N, last + 1, order, start);
     en_tensor *parts[TEXT_GROUPS_MAX];
     for (int g = 0; g < groups; g++) {
-        int64_t n = start[g + 1] - start[g], T = eot[order[start[g + 1] - 1]] + 1;
-        int64_t *tk = malloc((size_t)(n * T) * sizeof *tk), *at = malloc((size_t)n * sizeof *at);
+        int64_t n = start[g + 1] - start[g], T = n ? eot[order[start[g + 1] - 1]] + 1 : last + 1;
+        int64_t *tk = malloc((size_t)(n * T + 1) * sizeof *tk), *at = malloc((size_t)(n + 1) * sizeof *at);
         EN_ASSERT(tk && at);
         for (int64_t r = 0; r < n; r++) {
             int64_t i = order[start[g] + r];
@@ -393,7 +393,7 @@ en_tensor *en_clip_encode_text(en_clip *m, const en_tensor *tokens) {
         /* the groups' rows in length order, then back in the batch's order */
         x = en_concat(groups, parts, 0);
         for (int g = 0; g < groups; g++) en_tensor_release(parts[g]);
-        int64_t *inv = malloc((size_t)N * sizeof *inv);
+        int64_t *inv = malloc((size_t)(N + 1) * sizeof *inv);
         EN_ASSERT(inv != NULL);
         for (int64_t k = 0; k < N; k++) inv[order[k]] = k;
         en_tensor *idx = en_tensor_from_i64(EN_DIMS(N), inv);
