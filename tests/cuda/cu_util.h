@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "en_clip.h"
+#include "en_error.h"
 #include "en_ops.h"
 #include "en_tensor.h"
 #include "kn_backend.h"
@@ -52,6 +54,26 @@ static inline en_rng cu_rng(uint64_t seed) {
 }
 
 static inline double cu_tol_plain(void) { return 1e-5; }
+
+/* A random-weight CLIP of config c, its weights drawn from seed: two calls
+ * with one seed give two identical models (one for each side of a test). */
+static inline en_clip *cu_model(en_clip_config c, uint64_t seed) {
+    en_clip_config_finish(&c);
+    en_rng r;
+    en_rng_seed(&r, seed);
+    en_clip *m = en_clip_new(&c, &r);
+    cr_assert(m, "%s", en_error_msg());
+    return m;
+}
+
+/* n floats of a device (or host) buffer, on the host (caller frees) */
+static inline float *cu_to_host(en_device dev, const float *p, size_t n) {
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    cr_assert(h != NULL);
+    if (dev == EN_CPU) memcpy(h, p, n * sizeof *h);
+    else kn_backend_get(dev)->copy(h, p, n * sizeof *h, KN_COPY_D2H);
+    return h;
+}
 
 /* CLIP's symmetric contrastive loss with the ops of en_pretrain.c's
  * en_clip_contrastive_loss, for the GPU machine's program: linking

@@ -21,6 +21,7 @@
 #include "en_device.h"
 #include "en_error.h"
 #include "en_tensor.h"
+#include "cu_util.h"
 #include "kn_backend.h"
 
 static double tol_encoder(int64_t K, int L) {
@@ -41,12 +42,8 @@ static void encoder_parity(const char *name, en_clip_config c, int64_t K) {
     }
     int prev = en_grad_set_enabled(0);
     en_clip_config_finish(&c);
+    en_clip *mc = cu_model(c, 5), *md = cu_model(c, 5);
     en_rng r;
-    en_rng_seed(&r, 5);
-    en_clip *mc = en_clip_new(&c, &r);
-    en_rng_seed(&r, 5);
-    en_clip *md = en_clip_new(&c, &r);
-    cr_assert(mc && md, "%s", en_error_msg());
     cr_assert(en_clip_to(md, EN_CUDA) == 0, "%s", en_error_msg());
     en_rng_seed(&r, 99);
     int R = c.image_resolution;

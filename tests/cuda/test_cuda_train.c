@@ -44,14 +44,6 @@ static double tol_step(void) {
     return 4.0 * sqrt(24.0) * u;
 }
 
-static float *host_copy(en_device dev, const float *p, size_t n) {
-    float *h = malloc((n ? n : 1) * sizeof *h);
-    cr_assert(h != NULL);
-    if (dev == EN_CPU) memcpy(h, p, n * sizeof *h);
-    else kn_backend_get(dev)->copy(h, p, n * sizeof *h, KN_COPY_D2H);
-    return h;
-}
-
 /* ||a - b|| / ||b|| */
 static double rel_norm(const float *a, const float *b, size_t n) {
     double num = 0, den = 0;
@@ -80,9 +72,9 @@ static float one_step(en_clip *m, en_device dev, en_tensor *img, en_tensor *tok,
     en_params_zero_grad(p);
     cr_assert_eq(en_backward(loss), 0, "%s", en_error_msg());
     en_seg all = {en_params_data_on(p), en_params_grad_on(p), n};
-    *grad = host_copy(dev, all.g, n);
+    *grad = cu_to_host(dev, all.g, n);
     en_adamw_step(&o, &all, 1);
-    *param = host_copy(dev, all.p, n);
+    *param = cu_to_host(dev, all.p, n);
     en_tensor *rel[] = {x, fi, ft, loss};
     for (int i = 0; i < 4; i++) en_tensor_release(rel[i]);
     en_adamw_free(&o);
@@ -96,12 +88,8 @@ static void step_parity(const char *name, en_clip_config c, int batch) {
         cr_skip_test("skip: no CUDA device");
     }
     en_clip_config_finish(&c);
+    en_clip *mc = cu_model(c, 5), *md = cu_model(c, 5);
     en_rng r;
-    en_rng_seed(&r, 5);
-    en_clip *mc = en_clip_new(&c, &r);
-    en_rng_seed(&r, 5);
-    en_clip *md = en_clip_new(&c, &r);
-    cr_assert(mc && md, "%s", en_error_msg());
     en_rng_seed(&r, 17);
     int R = c.image_resolution, L = c.context_length;
     en_tensor *img = en_tensor_randn(EN_DIMS(batch, 3, R, R), &r, 0, 1);
@@ -115,7 +103,7 @@ static void step_parity(const char *name, en_clip_config c, int batch) {
     en_tensor *tok = en_tensor_from_i64(EN_DIMS(batch, L), ids);
     free(ids);
     size_t n = (size_t)en_params_numel(en_clip_params(mc));
-    float *p0 = host_copy(EN_CPU, en_params_data(en_clip_params(mc)), n);
+    float *p0 = cu_to_host(EN_CPU, en_params_data(en_clip_params(mc)), n);
     float *gc, *pc, *gd, *pd;
     float lc = one_step(mc, EN_CPU, img, tok, &gc, &pc), ld = one_step(md, EN_CUDA, img, tok, &gd, &pd);
     en_adamw o; /* the CPU's step on the GPU's gradient: what the GPU's AdamW had to give */

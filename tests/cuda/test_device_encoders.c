@@ -19,6 +19,7 @@
 #include "en_error.h"
 #include "en_ops.h"
 #include "en_tensor.h"
+#include "cu_util.h"
 #include "fake_device.h"
 #include "kn_backend.h"
 
@@ -30,14 +31,6 @@ static uint64_t host_runs(void) {
     return s;
 }
 
-static en_clip *model(en_clip_config c, uint64_t seed) {
-    en_clip_config_finish(&c);
-    en_rng r;
-    en_rng_seed(&r, seed);
-    en_clip *m = en_clip_new(&c, &r);
-    cr_assert(m, "%s", en_error_msg());
-    return m;
-}
 
 /* the worst |a - b| over two tensors of one shape, b on any device */
 static double worst(const en_tensor *a, en_tensor *b) {
@@ -60,7 +53,7 @@ static en_tensor *fw_prepool(en_clip *m, en_tensor *x) { return en_clip_image_pr
  * nothing on the host */
 static void parity(const char *name, en_clip_config c, int batch, int train, forward_fn fw) {
     int prev = en_grad_set_enabled(0);
-    en_clip *mc = model(c, 7), *md = model(c, 7);
+    en_clip *mc = cu_model(c, 7), *md = cu_model(c, 7);
     en_clip_set_train(mc, train);
     en_clip_set_train(md, train);
     cr_assert_eq(en_clip_to(md, EN_CUDA), 0, "%s", en_error_msg());
@@ -129,7 +122,7 @@ Test(device_encoders, mini_resnet_training_batch_norm) {
 
 Test(device_encoders, text_tower) {
     int prev = en_grad_set_enabled(0);
-    en_clip *mc = model(mini_vit(), 3), *md = model(mini_vit(), 3);
+    en_clip *mc = cu_model(mini_vit(), 3), *md = cu_model(mini_vit(), 3);
     cr_assert_eq(en_clip_to(md, EN_CUDA), 0);
     int64_t ids[2 * 16] = {0};
     for (int i = 0; i < 2; i++) {

@@ -31,6 +31,7 @@
 #include "en_pretrain.h"
 #include "en_shapes.h"
 #include "en_tensor.h"
+#include "cu_util.h"
 #include "fake_device.h"
 #include "kn_backend.h"
 
@@ -40,15 +41,6 @@ static uint64_t host_runs(void) {
     uint64_t s = fake_fallbacks_total() + en_device_gather_count();
     for (int i = 0; i < EN_OP_COUNT; i++) s += en_device_host_op_count(i);
     return s;
-}
-
-/* n floats of a device (or host) buffer, on the host (caller frees) */
-static float *to_host(en_device dev, const float *p, size_t n) {
-    float *h = malloc((n ? n : 1) * sizeof *h);
-    cr_assert(h != NULL);
-    if (dev == EN_CPU) memcpy(h, p, n * sizeof *h);
-    else kn_backend_get(dev)->copy(h, p, n * sizeof *h, KN_COPY_D2H);
-    return h;
 }
 
 static double worst_of(const float *a, const float *b, size_t n) {
@@ -67,14 +59,6 @@ typedef struct {
     int calls[KN_KERNEL_COUNT]; /* the fake's kernel calls during the last backward */
 } step_result;
 
-static en_clip *model(en_clip_config c, uint64_t seed) {
-    en_clip_config_finish(&c);
-    en_rng r;
-    en_rng_seed(&r, seed);
-    en_clip *m = en_clip_new(&c, &r);
-    cr_assert(m, "%s", en_error_msg());
-    return m;
-}
 
 /* Two full CLIP training steps on dev (both towers forward, the contrastive
  * loss, backward, clipping, AdamW; the second step reads AdamW's moments
@@ -102,7 +86,7 @@ static void train(en_clip *m, en_device dev, en_tensor *img, en_tensor *tok, ste
         for (int k = 0; k < KN_KERNEL_COUNT; k++) r->calls[k] = fake_calls((kn_kernel)k) - before[k];
         en_seg all = {en_params_data_on(p), en_params_grad_on(p), n};
         free(r->grad);
-        r->grad = to_host(dev, all.g, n); /* before clipping: the backward's own */
+        r->grad = cu_to_host(dev, all.g, n); /* before clipping: the backward's own */
         r->norm[step] = en_clip_grad_norm_on(dev, &all, 1, 0.5f);
         en_adamw_step(&o, &all, 1);
         en_tensor_release(fi);
@@ -114,7 +98,7 @@ static void train(en_clip *m, en_device dev, en_tensor *img, en_tensor *tok, ste
         cr_expect(g && en_tensor_device(g) == dev, "%s: the gradient lives with the parameter",
                   en_params_name(p, i));
     }
-    r->param = to_host(dev, en_params_data_on(p), n);
+    r->param = cu_to_host(dev, en_params_data_on(p), n);
     en_tensor_release(x);
     en_adamw_free(&o);
 }
@@ -149,7 +133,7 @@ static void expect_backward_on_device(const char *name, const step_result *d, in
 }
 
 static void step_parity(const char *name, en_clip_config c, int batch, int resnet) {
-    en_clip *mc = model(c, 5), *md = model(c, 5);
+    en_clip *mc = cu_model(c, 5), *md = cu_model(c, 5);
     en_params *p = en_clip_params(mc);
     size_t n = (size_t)en_params_numel(p);
     int R = c.image_resolution;
@@ -358,7 +342,7 @@ Test(device_train, op_backward_gives_the_cpu_bits, .timeout = 300) {
 /* A parameter left on the CPU while the step runs on the device would get
  * no gradient (the per-call copy is not on the tape): that aborts. */
 Test(device_train, a_model_not_moved_aborts_with_a_message, .signal = SIGABRT) {
-    en_clip *m = model(mini_vit(), 5);
+    en_clip *m = cu_model(mini_vit(), 5);
     en_rng r;
     en_rng_seed(&r, 1);
     en_tensor *img = en_tensor_randn(EN_DIMS(2, 3, 32, 32), &r, 0, 1), *x = en_tensor_to(img, EN_CUDA);
