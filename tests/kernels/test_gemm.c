@@ -244,6 +244,22 @@ Test(gemm, mixed_choice_per_class) {
     static const int shapes[KN_GC_COUNT][5] = {{0, 0, 64, 96, 200}, {0, 1, 700, 100, 384}, {0, 0, 300, 500, 385}};
     kn_gemm_choice mixes[2] = {{{KN_GEMM_BLAS, KN_GEMM_ENGINE, KN_GEMM_BLAS}, {0}, {0}, {0}},
                                {{KN_GEMM_ENGINE, KN_GEMM_BLAS, KN_GEMM_ENGINE}, {0}, {0}, {0}}};
+    kn_gemm_path forced = kn_gemm_forced();
+    if (forced != KN_GEMM_AUTO) {
+        /* CLIPBOOK_GEMM (make test-matrix) forces every class: an installed
+         * mixed choice must not move any of them */
+        for (int m = 0; m < 2; m++) {
+            kn_gemm_set_path(KN_GEMM_AUTO);
+            kn_gemm_set_choice(&mixes[m]);
+            for (int c = 0; c < KN_GC_COUNT; c++)
+                cr_expect_eq(kn_gemm_path_for(shapes[c][2], shapes[c][3], shapes[c][4]), forced,
+                             "CLIPBOOK_GEMM forces %s, yet class %s took the mixed choice's path",
+                             forced == KN_GEMM_ENGINE ? "engine" : "blas", kn_gemm_class_name((kn_gemm_class)c));
+        }
+        printf("mixed choice under CLIPBOOK_GEMM=%s: every class keeps the forced path\n",
+               forced == KN_GEMM_ENGINE ? "engine" : "blas");
+        return;
+    }
     for (int m = 0; m < 2; m++) {
         size_t differ_other = 0;
         for (int c = 0; c < KN_GC_COUNT; c++) {
