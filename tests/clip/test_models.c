@@ -13,6 +13,7 @@
 #include "en_error.h"
 #include "en_npy.h"
 #include "en_safetensors.h"
+#include "kn_gemm.h"
 
 #define DIR "tests/clip/models/"
 
@@ -285,13 +286,23 @@ Test(clip_models, text_groups_give_each_prompt_alone) {
     en_backward(loss);
     float *gall = malloc(sizeof(float) * (size_t)np);
     memcpy(gall, en_params_grad(p), sizeof(float) * (size_t)np);
+    /* bit for bit where the GEMM keeps a row's bits in any batch (the engine's
+     * kernel, what the calibration keeps); a forced OpenBLAS (CLIPBOOK_GEMM=
+     * blas) picks kernels by the product's size, so there the rows agree to
+     * float rounding of the widest dot product (width 64..256: ~1e-5) */
+    const int exact = !kn_gemm_uses_blas();
     size_t differ = 0;
+    double worst = 0, fmax_all = 0;
     for (int i = 0; i < N; i++) {
         en_tensor *one = en_tensor_from_i64(EN_DIMS(1, L), tok + (size_t)i * L);
         en_tensor *fi = en_clip_encode_text(m, one);
         cr_assert(fi, "%s", en_error_msg());
         en_tensor *fic = en_contiguous(fi);
         differ += memcmp(en_tensor_f32(fic), en_tensor_f32(fc) + i * E, sizeof(float) * (size_t)E) != 0;
+        for (int64_t k = 0; k < E; k++) {
+            worst = fmax(worst, fabs((double)en_tensor_f32(fic)[k] - en_tensor_f32(fc)[i * E + k]));
+            fmax_all = fmax(fmax_all, fabs((double)en_tensor_f32(fc)[i * E + k]));
+        }
         en_tensor *wi = en_tensor_from_f32(EN_DIMS(1, E), wts + i * E);
         en_params_zero_grad(p);
         en_tensor *fwi = en_mul(fi, wi), *li = en_sum_all(fwi);
@@ -306,9 +317,14 @@ Test(clip_models, text_groups_give_each_prompt_alone) {
         maxd = fmax(maxd, fabs((double)gall[k] - gsum[k]));
         maxg = fmax(maxg, fabs((double)gsum[k]));
     }
-    printf("text groups: %zu of %d prompts differ from alone; gradient max |diff| / max |g| %.2e\n", differ, N,
+    printf("text groups (%s): %zu of %d prompts differ from alone (worst %.2e of max |f|); gradient max |diff| / "
+           "max |g| %.2e\n", exact ? "engine GEMM, bits" : "OpenBLAS, rounding", differ, N, worst / fmax_all,
            maxd / maxg);
-    cr_expect_eq(differ, 0, "%zu of %d prompts' features differ from the prompt encoded alone", differ, N);
+    if (exact)
+        cr_expect_eq(differ, 0, "%zu of %d prompts' features differ from the prompt encoded alone", differ, N);
+    else
+        cr_expect(worst <= 1e-5 * fmax_all, "features differ from alone by %.3g of their largest value",
+                  worst / fmax_all);
     /* a sum of N = 24 prompts' float gradients in another order: ~N eps relative */
     cr_expect(maxd / maxg < 1e-5, "gradient differs by %.3g of its largest value", maxd / maxg);
     free(tok); free(wts); free(gsum); free(gall);
