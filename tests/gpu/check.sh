@@ -12,17 +12,23 @@
 #   4. PyTorch CUDA eager at the same precisions (tests/gpu/torch_bench.py);
 #   5. a short table, last, and $OUT/gpu_summary.json (build/gpu/summary.json
 #      when $OUT is unset).
+# CHECK_DIR=dir puts the logs there instead (the device tool returns at most
+# eight files from $OUT, so a caller can pack dir into one); each step's
+# seconds go into the summary as step_<name>_s.
 # Under 8 minutes on one H100/H200: every step has its own timeout. Without
 # a GPU it prints "skip: ..." lines and exits 0. The exit status is non-zero
 # when a parity test failed or a step that should have run did not.
 set -u
 cd "$(dirname "$0")/../.."
 if [ -n "${OUT:-}" ]; then dir=$OUT; sum=$OUT/gpu_summary.json; else dir=build/gpu; sum=build/gpu/summary.json; fi
+[ -n "${CHECK_DIR:-}" ] && dir=$CHECK_DIR
 mkdir -p "$dir"
 kv=$dir/gpu_check.kv; : > "$kv"
 bin=build/gpu/gpu_check
 rc=0
 note() { echo "check: $*"; echo "note $(echo "$*" | tr ' ' '_')" >> "$kv"; }
+t_step=$(date +%s)
+step() { t=$(date +%s); echo "step_$1_s $((t - t_step))" >> "$kv"; t_step=$t; }
 
 gpu=1
 if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; then gpu=0; fi
@@ -45,9 +51,14 @@ if [ ! -x "$bin" ]; then
   note "no $bin (run make gpu-check on a build machine and carry build/gpu)"
   [ $gpu = 1 ] && rc=1
 else
+  hung=0
   for p in fp32 tf32 bf16; do
     echo "== parity $p"
-    CLIPBOOK_PRECISION=$p timeout 120 "$bin" parity >"$dir/parity_$p.log" 2>&1; r=$?
+    # a hang in one precision would hang the others: stop after the first
+    [ $hung = 1 ] && { note "parity $p not run: an earlier precision timed out"; rc=1; continue; }
+    CLIPBOOK_PRECISION=$p timeout 90 "$bin" parity >"$dir/parity_$p.log" 2>&1; r=$?
+    step parity_$p
+    [ $r -eq 124 ] && { hung=1; tail -3 "$dir/parity_$p.log"; }
     grep -E 'worst rel diff|FAIL|^skip' "$dir/parity_$p.log" | sort | uniq -c | sort -rn | head -5
     grep -E '^(parity_|cuda_)' "$dir/parity_$p.log" | sed "s/^parity_\([a-z0-9_]*\) /parity_${p}_\1 /" >> "$kv"
     grep -E '^FAIL|\[FAIL\]' "$dir/parity_$p.log" | head -20
@@ -57,14 +68,17 @@ else
   done
   if [ $gpu = 1 ]; then
     echo "== bench"
-    timeout 120 "$bin" bench >"$dir/bench.log" 2>&1 || { rc=1; note "gpu_check bench failed"; tail -5 "$dir/bench.log"; }
+    timeout 90 "$bin" bench >"$dir/bench.log" 2>&1 || { rc=1; note "gpu_check bench failed"; tail -5 "$dir/bench.log"; }
+    step bench
     grep -E '^[a-z0-9_]+ [0-9.]+$' "$dir/bench.log" | grep -v '^cuda_' >> "$kv"
     echo "== encoders"
-    timeout 240 "$bin" encoders >"$dir/encoders.log" 2>&1 || { rc=1; note "gpu_check encoders failed"; tail -5 "$dir/encoders.log"; }
+    timeout 150 "$bin" encoders >"$dir/encoders.log" 2>&1 || { rc=1; note "gpu_check encoders failed"; tail -5 "$dir/encoders.log"; }
+    step encoders
     grep -E '^encoders: ' "$dir/encoders.log"
     grep -E '^engine_[a-z0-9_]+ [0-9.]+$' "$dir/encoders.log" >> "$kv"
     echo "== train"
-    timeout 120 "$bin" train >"$dir/train.log" 2>&1 || { rc=1; note "gpu_check train failed"; tail -5 "$dir/train.log"; }
+    timeout 90 "$bin" train >"$dir/train.log" 2>&1 || { rc=1; note "gpu_check train failed"; tail -5 "$dir/train.log"; }
+    step train
     grep -E '^train: ' "$dir/train.log"
     grep -E '^engine_[a-z0-9_]+ [0-9.]+$' "$dir/train.log" >> "$kv"
   fi
@@ -73,7 +87,8 @@ fi
 if [ $gpu = 1 ]; then
   echo "== torch"
   if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
-    timeout 240 python3 tests/gpu/torch_bench.py >"$dir/torch.log" 2>&1 || { note "torch_bench failed"; tail -5 "$dir/torch.log"; }
+    PYTHONUNBUFFERED=1 timeout 180 python3 tests/gpu/torch_bench.py >"$dir/torch.log" 2>&1 || { note "torch_bench failed"; tail -5 "$dir/torch.log"; }
+    step torch
     grep -E '^torch_[a-z0-9_]+ ' "$dir/torch.log" >> "$kv"
   else
     note "no PyTorch with CUDA: no peer figures"
