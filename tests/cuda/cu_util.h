@@ -105,6 +105,38 @@ static inline double cu_tol_gemm(int64_t K) {
     }
 }
 
+/* Sums of products (GEMM, convolution, their gradients) are checked
+ * element by element against the size of their terms: scale[i] is the same
+ * operation run on the CPU over the inputs' absolute values (|alpha||A||B| +
+ * |beta||C| for a GEMM), the quantity the rounding error of a dot product
+ * is proportional to (Higham, Accuracy and Stability of Numerical
+ * Algorithms, 2nd ed., section 3.1). Judged by 1 + |c| instead, an element
+ * whose terms cancel to near zero looks inaccurate when it is not.
+ *
+ * cu_tol_dot(K), for |gpu - cpu| / scale with reductions of length K:
+ * both sides round an FP32 accumulation, each within about u sqrt(K) of
+ * the scale with high probability (Higham and Mary's probabilistic bound;
+ * 4 standard deviations each: 8 u sqrt(K), u = 2^-24). TF32 and BF16
+ * round both factors of each product first (10 and 7 kept mantissa bits,
+ * by truncation at worst), so each product is off by at most 2^-10 or
+ * 2^-7 of itself twice over, whatever K is: 2 * 2^-10 and 2 * 2^-7 more. */
+static inline double cu_tol_dot(int64_t K) {
+    double t = 8.0 * 5.9604644775390625e-8 * sqrt((double)(K > 1 ? K : 1));
+    switch (kn_cuda_precision()) {
+    case KN_PREC_TF32: return t + 2.0 / 1024;
+    case KN_PREC_BF16: return t + 2.0 / 128;
+    default: return t;
+    }
+}
+
+/* a fresh array of |h| */
+static inline float *cu_abs(const float *h, size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    cr_assert(p);
+    for (size_t i = 0; i < n; i++) p[i] = fabsf(h[i]);
+    return p;
+}
+
 /* a device copy of n host floats */
 static inline float *cu_up(const kn_backend *g, const float *h, size_t n) {
     float *d = g->alloc(n * sizeof(float));
@@ -133,6 +165,23 @@ static inline void cu_check(const kn_backend *g, const char *what, const float *
     double w = kt_worst(what, h, ref, n);
     free(h);
     cr_expect(w <= tol, "%s: worst rel diff %.3g > %.3g", what, w, tol);
+}
+
+/* Compares the n device floats at d with host ref, each difference over
+ * scale[i] (see cu_tol_dot); prints and asserts. */
+static inline void cu_check_dot(const kn_backend *g, const char *what, const float *d,
+                                const float *ref, const float *scale, size_t n, double tol) {
+    float *h = cu_down(g, d, n);
+    double worst = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double diff = fabs((double)h[i] - (double)ref[i]);
+        double e = diff == 0 ? 0 : diff / ((double)scale[i] > 0 ? (double)scale[i] : 1e-300);
+        if (!(e <= worst)) worst = e, at = i; /* NaN counts as worst */
+    }
+    printf("  %-40s worst |diff|/scale %.3g (at %zu)\n", what, worst, at);
+    free(h);
+    cr_expect(worst <= tol, "%s: worst |diff|/scale %.3g > %.3g", what, worst, tol);
 }
 
 #endif

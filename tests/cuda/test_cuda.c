@@ -19,14 +19,16 @@ static void gemm_case(int ta, int tb, int M, int N, int K, int pad, float beta, 
     size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
     float *A = kt_rand(r, na), *B = kt_rand(r, nb), *C = kt_rand(r, nc), *Cr = cu_dup(C, nc);
     float *dA = cu_up(g, A, na), *dB = cu_up(g, B, nb), *dC = cu_up(g, C, nc);
+    float *aA = cu_abs(A, na), *aB = cu_abs(B, nb), *S = cu_abs(C, nc);
     cpu()->gemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, beta, Cr, ldc);
+    cpu()->gemm(ta, tb, M, N, K, 0.5f, aA, lda, aB, ldb, fabsf(beta), S, ldc);
     g->gemm(ta, tb, M, N, K, 0.5f, dA, lda, dB, ldb, beta, dC, ldc);
     char what[96];
     snprintf(what, sizeof what, "gemm %c%c M%d N%d K%d ld+%d beta %g", ta ? 'T' : 'N',
              tb ? 'T' : 'N', M, N, K, pad, beta);
-    cu_check(g, what, dC, Cr, nc, cu_tol_gemm(K));
+    cu_check_dot(g, what, dC, Cr, S, nc, cu_tol_dot(K));
     g->free(dA); g->free(dB); g->free(dC);
-    free(A); free(B); free(C); free(Cr);
+    free(A); free(B); free(C); free(Cr); free(aA); free(aB); free(S);
 }
 
 Test(cuda_gemm, shapes) {
@@ -45,15 +47,17 @@ static void batched_case(int ta, int tb, int M, int N, int K, int batch, int acc
     size_t na = (size_t)sa * batch, nb = (size_t)sb * batch, nc = (size_t)(acc_one ? M * N : sc * batch);
     float *A = kt_rand(r, na), *B = kt_rand(r, nb), *C = kt_rand(r, nc), *Cr = cu_dup(C, nc);
     float *dA = cu_up(g, A, na), *dB = cu_up(g, B, nb), *dC = cu_up(g, C, nc);
+    float *aA = cu_abs(A, na), *aB = cu_abs(B, nb), *S = cu_abs(C, nc);
     cpu()->gemm_batched(ta, tb, M, N, K, 1.0f, A, lda, sa, B, ldb, sb, 1.0f, Cr, ldc, sc, batch);
+    cpu()->gemm_batched(ta, tb, M, N, K, 1.0f, aA, lda, sa, aB, ldb, sb, 1.0f, S, ldc, sc, batch);
     g->gemm_batched(ta, tb, M, N, K, 1.0f, dA, lda, sa, dB, ldb, sb, 1.0f, dC, ldc, sc, batch);
     char what[96];
     snprintf(what, sizeof what, "gemm_batched %c%c M%d N%d K%d x%d%s", ta ? 'T' : 'N', tb ? 'T' : 'N',
              M, N, K, batch, acc_one ? " into one C" : "");
     /* summed into one C, the reduction is all the batch's K */
-    cu_check(g, what, dC, Cr, nc, cu_tol_gemm(acc_one ? (int64_t)K * batch : K));
+    cu_check_dot(g, what, dC, Cr, S, nc, cu_tol_dot(acc_one ? (int64_t)K * batch : K));
     g->free(dA); g->free(dB); g->free(dC);
-    free(A); free(B); free(C); free(Cr);
+    free(A); free(B); free(C); free(Cr); free(aA); free(aB); free(S);
 }
 
 Test(cuda_gemm, batched) {
@@ -218,20 +222,26 @@ static void conv_case(int N, int C, int H, int W, int OC, int K, int S, int P, e
     size_t ns = cpu()->conv2d_scratch(N, C, H, W, OC, K, K, S, P);
     float *scr = malloc((ns ? ns : 1) * sizeof(float));
     cpu()->conv2d_fwd(y, scr, x, w, b, N, C, H, W, OC, K, K, S, P);
+    /* the scales: the same convolutions over absolute values (cu_util.h) */
+    float *ax = cu_abs(x, nx), *aw = cu_abs(w, nw), *ab = cu_abs(b, OC), *sy = malloc(ny * sizeof(float));
+    cpu()->conv2d_fwd(sy, scr, ax, aw, ab, N, C, H, W, OC, K, K, S, P);
     size_t gs = g->conv2d_scratch(N, C, H, W, OC, K, K, S, P);
     float *dX = cu_up(g, x, nx), *dWt = cu_up(g, w, nw), *dB = cu_up(g, b, OC), *dY = g->alloc(ny * 4);
     float *dS = g->alloc((gs ? gs : 1) * sizeof(float));
     g->conv2d_fwd(dY, dS, dX, dWt, dB, N, C, H, W, OC, K, K, S, P);
     char what[112];
     snprintf(what, sizeof what, "conv2d N%d C%d %dx%d OC%d k%d s%d p%d forward", N, C, H, W, OC, K, S, P);
-    cu_check(g, what, dY, y, ny, cu_tol_gemm((int64_t)C * K * K));
+    cu_check_dot(g, what, dY, y, sy, ny, cu_tol_dot((int64_t)C * K * K));
     float *dy = kt_rand(r, ny), *dx = kt_rand(r, nx), *dw = kt_rand(r, nw), *db = kt_rand(r, OC);
     float *dDY = cu_up(g, dy, ny), *dDX = cu_up(g, dx, nx), *dDW = cu_up(g, dw, nw), *dDB = cu_up(g, db, OC);
+    float *ady = cu_abs(dy, ny), *sx = cu_abs(dx, nx), *sw = cu_abs(dw, nw), *sb = cu_abs(db, OC);
     cpu()->conv2d_bwd(dx, dw, db, scr, dy, x, w, N, C, H, W, OC, K, K, S, P, 1);
+    cpu()->conv2d_bwd(sx, sw, sb, scr, ady, ax, aw, N, C, H, W, OC, K, K, S, P, 1);
     g->conv2d_bwd(dDX, dDW, dDB, dS, dDY, dX, dWt, N, C, H, W, OC, K, K, S, P, 1);
-    cu_check(g, "  backward dinp (+=)", dDX, dx, nx, cu_tol_gemm((int64_t)OC * K * K));
-    cu_check(g, "  backward dw (+=)", dDW, dw, nw, cu_tol_gemm((int64_t)N * OH * OW));
-    cu_check(g, "  backward db (+=)", dDB, db, OC, cu_tol_plain());
+    cu_check_dot(g, "  backward dinp (+=)", dDX, dx, sx, nx, cu_tol_dot((int64_t)OC * K * K));
+    cu_check_dot(g, "  backward dw (+=)", dDW, dw, sw, nw, cu_tol_dot((int64_t)N * OH * OW));
+    cu_check_dot(g, "  backward db (+=)", dDB, db, sb, OC, cu_tol_dot((int64_t)N * OH * OW));
+    free(ax); free(aw); free(ab); free(sy); free(ady); free(sx); free(sw); free(sb);
     g->free(dX); g->free(dWt); g->free(dB); g->free(dY); g->free(dS);
     g->free(dDY); g->free(dDX); g->free(dDW); g->free(dDB);
     free(x); free(w); free(b); free(y); free(scr); free(dy); free(dx); free(dw); free(db);
@@ -254,6 +264,8 @@ static void convt_case(int N, int C, int H, int W, int OC, int K, int S, int P, 
     size_t ns = cpu()->convt2d_scratch(N, C, H, W, OC, K, K, S, P, OP);
     float *scr = malloc((ns ? ns : 1) * sizeof(float));
     cpu()->convt2d_fwd(y, scr, x, w, b, N, C, H, W, OC, K, K, S, P, OP);
+    float *ax = cu_abs(x, nx), *aw = cu_abs(w, nw), *ab = cu_abs(b, OC), *sy = malloc(ny * sizeof(float));
+    cpu()->convt2d_fwd(sy, scr, ax, aw, ab, N, C, H, W, OC, K, K, S, P, OP);
     size_t gs = g->convt2d_scratch(N, C, H, W, OC, K, K, S, P, OP);
     float *dX = cu_up(g, x, nx), *dWt = cu_up(g, w, nw), *dB = cu_up(g, b, OC), *dY = g->alloc(ny * 4);
     float *dS = g->alloc((gs ? gs : 1) * sizeof(float));
@@ -261,14 +273,18 @@ static void convt_case(int N, int C, int H, int W, int OC, int K, int S, int P, 
     char what[112];
     snprintf(what, sizeof what, "conv_transpose2d N%d C%d %dx%d OC%d k%d s%d p%d op%d forward", N, C,
              H, W, OC, K, S, P, OP);
-    cu_check(g, what, dY, y, ny, cu_tol_gemm((int64_t)C * K * K));
+    cu_check_dot(g, what, dY, y, sy, ny, cu_tol_dot((int64_t)C * K * K));
     float *dy = kt_rand(r, ny), *dx = kt_rand(r, nx), *dw = kt_rand(r, nw), *db = kt_rand(r, OC);
     float *dDY = cu_up(g, dy, ny), *dDX = cu_up(g, dx, nx), *dDW = cu_up(g, dw, nw), *dDB = cu_up(g, db, OC);
+    float *ady = cu_abs(dy, ny), *sx = cu_abs(dx, nx), *sw = cu_abs(dw, nw), *sb = cu_abs(db, OC);
     cpu()->convt2d_bwd(dx, dw, db, scr, dy, x, w, N, C, H, W, OC, K, K, S, P, OP, 1);
+    cpu()->convt2d_bwd(sx, sw, sb, scr, ady, ax, aw, N, C, H, W, OC, K, K, S, P, OP, 1);
     g->convt2d_bwd(dDX, dDW, dDB, dS, dDY, dX, dWt, N, C, H, W, OC, K, K, S, P, OP, 1);
-    cu_check(g, "  backward dinp (+=)", dDX, dx, nx, cu_tol_gemm((int64_t)OC * K * K));
-    cu_check(g, "  backward dw (+=)", dDW, dw, nw, cu_tol_gemm((int64_t)N * H * W));
-    cu_check(g, "  backward db (+=)", dDB, db, OC, cu_tol_plain());
+    cu_check_dot(g, "  backward dinp (+=)", dDX, dx, sx, nx, cu_tol_dot((int64_t)OC * K * K));
+    cu_check_dot(g, "  backward dw (+=)", dDW, dw, sw, nw, cu_tol_dot((int64_t)N * H * W));
+    cu_check_dot(g, "  backward db (+=)", dDB, db, sb, OC,
+                 cu_tol_dot((int64_t)N * ((H - 1) * S - 2 * P + K + OP) * ((W - 1) * S - 2 * P + K + OP)));
+    free(ax); free(aw); free(ab); free(sy); free(ady); free(sx); free(sw); free(sb);
     g->free(dX); g->free(dWt); g->free(dB); g->free(dY); g->free(dS);
     g->free(dDY); g->free(dDX); g->free(dDW); g->free(dDB);
     free(x); free(w); free(b); free(y); free(scr); free(dy); free(dx); free(dw); free(db);
@@ -429,8 +445,19 @@ static void batchnorm_case(int N, int C, int HW, int training, int affine, en_rn
     cpu()->batchnorm2d_bwd(dx, dg, db, dy, x, mean, rstd, gm, N, C, HW, training, 1);
     g->batchnorm2d_bwd(dDX, dDG, dDB, dDY, dX, dM, dR, dG, N, C, HW, training, 1);
     cu_check(g, "  backward dinp (+=)", dDX, dx, nx, cu_tol_plain());
-    cu_check(g, "  backward dgamma (+=)", dDG, dg, C, cu_tol_plain());
-    cu_check(g, "  backward dbeta (+=)", dDB, db, C, cu_tol_plain());
+    /* dgamma and dbeta are sums over N*HW of dy xhat and of dy: scaled by
+     * the sums of the terms' sizes (cu_util.h) */
+    float *sg = cu_abs(dg, C), *sbt = cu_abs(db, C);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < HW; p++) {
+                size_t i = ((size_t)n * C + c) * HW + p;
+                sg[c] += fabsf(dy[i] * (x[i] - mean[c]) * rstd[c]);
+                sbt[c] += fabsf(dy[i]);
+            }
+    cu_check_dot(g, "  backward dgamma (+=)", dDG, dg, sg, C, cu_tol_dot((int64_t)N * HW));
+    cu_check_dot(g, "  backward dbeta (+=)", dDB, db, sbt, C, cu_tol_dot((int64_t)N * HW));
+    free(sg); free(sbt);
     g->free(dX); g->free(dG); g->free(dBt); g->free(dRM); g->free(dRV); g->free(dY); g->free(dM);
     g->free(dR); g->free(dDY); g->free(dDX); g->free(dDG); g->free(dDB);
     free(x); free(gm); free(bt); free(rm); free(rv); free(y); free(mean); free(rstd);
