@@ -2,60 +2,111 @@
  * contract of kernels/cpu/kn_cpu.c: out (B,T,C), att (B,H,T,T) the softmax
  * probabilities, scale 1/sqrt(C/H), an optional causal mask.
  *
- * Forward, T <= KN_ATT_FUSED_T (CLIP's 50 and 77): one fused kernel, one
- * block per (b, h, query row): the row's scores go to shared memory, the
- * softmax and P·V follow in the same block, nothing but att and out is
- * written. Longer sequences take the plain path: per batch item one
- * strided-batched cuBLAS call over the heads for S = QKᵀ, a masked softmax
- * kernel, and one for O = PV. Backward is always the plain path: dP = dO Vᵀ,
+ * Forward, T <= KN_ATT_FUSED_T and a head size <= 32 KN_ATT_PER_LANE
+ * (CLIP's T = 50 and 77, head size 64): one fused kernel, one block per
+ * (head, batch item). The block loads the head's K and V into shared memory
+ * once; each warp then takes query rows: its lanes score KN_ATT_PER_LANE keys
+ * each (q read once per d for all of them), the softmax runs on warp
+ * shuffles, and the lanes sum P·V over their KN_ATT_PER_LANE output
+ * columns. Nothing but att and out is written. Longer sequences take the
+ * plain path: S = QKᵀ by strided-batched cuBLAS calls, a masked softmax
+ * kernel, O = PV. Backward is always the plain path: dP = dO Vᵀ,
  * dV (=|+=) Pᵀ dO, dS = P∘(dP - rowsum(dP∘P))·scale, dQ (=|+=) dS K,
- * dK (=|+=) dSᵀ Q.
+ * dK (=|+=) dSᵀ Q. The plain paths make one batched call per head, over
+ * the batch items (T·3C apart in qkv, H·T·T in att): H calls per product
+ * instead of B.
+ *
+ * The first fused kernel (session 8) gave a block to each query row and
+ * read K from global memory with T·3C strides between threads: 2.6 ms at
+ * ViT-B/32's batch-256 shapes on an H200, a third of the encoder's time.
  */
 #include "kn_cuda_internal.cuh"
 
-#define KN_ATT_FUSED_T 128 /* the fused forward keeps T scores in shared memory */
+#define KN_ATT_FUSED_T 128 /* longest sequence of the fused forward */
+#define KN_ATT_PER_LANE 4  /* keys and output columns per lane: T, hs <= 128 */
+#define KN_ATT_WARPS 4     /* warps (query rows at a time) per block */
 
-/* grid (T, H, B); block KN_CUDA_BLOCK */
+static size_t fused_smem(int T, int hs) {
+    /* K (T, hs+1: the +1 spreads a warp's keys over the banks), V (T, hs),
+     * and per warp one q row and one row of probabilities */
+    return sizeof(float) * ((size_t)T * (hs + 1) + (size_t)T * hs + (size_t)KN_ATT_WARPS * (hs + T));
+}
+
+/* grid (H, B); block 32 * KN_ATT_WARPS; dynamic shared memory fused_smem */
 __global__ void attention_fused_kernel(float *out, float *att, const float *qkv, int T, int C,
                                        int H, int causal, float scale) {
-    __shared__ float p[KN_ATT_FUSED_T];
-    __shared__ float sh[KN_CUDA_BLOCK / 32];
-    int i = blockIdx.x, h = blockIdx.y, b = blockIdx.z, hs = C / H;
-    const float *base = qkv + (size_t)b * T * 3 * C + h * hs;
-    const float *q = base + (size_t)i * 3 * C;
-    int jn = causal ? i + 1 : T; /* keys past the mask are exactly 0 */
-    for (int j = threadIdx.x; j < T; j += blockDim.x) {
-        float s = -INFINITY;
-        if (j < jn) {
-            const float *k = base + (size_t)j * 3 * C + C;
-            float acc = 0;
-            for (int d = 0; d < hs; d++) acc += q[d] * k[d];
-            s = acc * scale;
+    extern __shared__ float sm[];
+    int h = blockIdx.x, b = blockIdx.y, hs = C / H, ks = hs + 1;
+    float *Ks = sm, *Vs = Ks + (size_t)T * ks, *Qs = Vs + (size_t)T * hs, *Ps = Qs + KN_ATT_WARPS * hs;
+    const float *base = qkv + (size_t)b * T * 3 * C + (size_t)h * hs;
+    for (int e = threadIdx.x; e < T * hs; e += blockDim.x) {
+        int j = e / hs, d = e % hs;
+        const float *row = base + (size_t)j * 3 * C;
+        Ks[j * ks + d] = row[C + d];
+        Vs[j * hs + d] = row[2 * C + d];
+    }
+    __syncthreads();
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    float *q = Qs + warp * hs, *p = Ps + warp * T;
+    for (int i = warp; i < T; i += KN_ATT_WARPS) {
+        const float *qg = base + (size_t)i * 3 * C;
+        for (int d = lane; d < hs; d += 32) q[d] = qg[d];
+        __syncwarp();
+        int jn = causal ? i + 1 : T; /* keys past the mask get exactly 0 */
+        float acc[KN_ATT_PER_LANE];
+        const float *kr[KN_ATT_PER_LANE];
+#pragma unroll
+        for (int t = 0; t < KN_ATT_PER_LANE; t++) {
+            int j = lane + 32 * t;
+            acc[t] = 0;
+            kr[t] = Ks + (size_t)(j < T ? j : T - 1) * ks; /* in bounds; unused past jn */
         }
-        p[j] = s;
-    }
-    __syncthreads();
-    float m = -INFINITY;
-    for (int j = threadIdx.x; j < T; j += blockDim.x) m = fmaxf(m, p[j]);
-    m = kn_block_max(m, sh);
-    if (m == -INFINITY) m = 0;
-    float s = 0;
-    for (int j = threadIdx.x; j < T; j += blockDim.x) s += expf(p[j] - m);
-    s = kn_block_sum(s, sh);
-    float inv = 1.0f / s;
-    float *arow = att + (((size_t)b * H + h) * T + i) * T;
-    __syncthreads(); /* every thread has read p for the sums */
-    for (int j = threadIdx.x; j < T; j += blockDim.x) {
-        float e = expf(p[j] - m) * inv;
-        p[j] = e;
-        arow[j] = e;
-    }
-    __syncthreads();
-    float *o = out + ((size_t)b * T + i) * C + h * hs;
-    for (int d = threadIdx.x; d < hs; d += blockDim.x) {
-        float acc = 0;
-        for (int j = 0; j < jn; j++) acc += p[j] * base[(size_t)j * 3 * C + 2 * C + d];
-        o[d] = acc;
+        for (int d = 0; d < hs; d++) {
+            float qd = q[d];
+#pragma unroll
+            for (int t = 0; t < KN_ATT_PER_LANE; t++) acc[t] += qd * kr[t][d];
+        }
+        float m = -INFINITY;
+#pragma unroll
+        for (int t = 0; t < KN_ATT_PER_LANE; t++) {
+            acc[t] *= scale;
+            if (lane + 32 * t < jn) m = fmaxf(m, acc[t]);
+        }
+        m = kn_warp_max(m);
+        if (m == -INFINITY) m = 0;
+        float sum = 0;
+#pragma unroll
+        for (int t = 0; t < KN_ATT_PER_LANE; t++) {
+            acc[t] = lane + 32 * t < jn ? expf(acc[t] - m) : 0.0f;
+            sum += acc[t];
+        }
+        float inv = 1.0f / kn_warp_sum(sum);
+        float *arow = att + (((size_t)b * H + h) * T + i) * T;
+#pragma unroll
+        for (int t = 0; t < KN_ATT_PER_LANE; t++) {
+            int j = lane + 32 * t;
+            if (j < T) {
+                float e = acc[t] * inv;
+                p[j] = e;
+                arow[j] = e;
+            }
+        }
+        __syncwarp();
+        float o[KN_ATT_PER_LANE];
+#pragma unroll
+        for (int t = 0; t < KN_ATT_PER_LANE; t++) o[t] = 0;
+        for (int j = 0; j < jn; j++) {
+            float pj = p[j];
+            const float *vr = Vs + (size_t)j * hs;
+#pragma unroll
+            for (int t = 0; t < KN_ATT_PER_LANE; t++)
+                if (lane + 32 * t < hs) o[t] += pj * vr[lane + 32 * t];
+        }
+        float *og = out + ((size_t)b * T + i) * C + (size_t)h * hs;
+#pragma unroll
+        for (int t = 0; t < KN_ATT_PER_LANE; t++)
+            if (lane + 32 * t < hs) og[lane + 32 * t] = o[t];
+        __syncwarp(); /* q and p are rewritten for the next row */
     }
 }
 
@@ -91,34 +142,43 @@ __global__ void attention_dsoftmax_kernel(float *dP, const float *P, int T, floa
     for (int j = threadIdx.x; j < T; j += blockDim.x) d[j] = p[j] * (d[j] - s) * scale;
 }
 
+/* the largest dynamic shared memory a block may have (opt-in), once */
+static size_t smem_limit(void) {
+    static size_t lim = 0;
+    if (!lim) {
+        int dev = 0, v = 0;
+        KN_CUDA_CHECK(cudaGetDevice(&dev));
+        KN_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+        KN_CUDA_CHECK(cudaFuncSetAttribute(attention_fused_kernel,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, v));
+        lim = (size_t)v;
+    }
+    return lim;
+}
+
 void kn_cuda_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int H,
                            int causal) {
     if (B <= 0 || T <= 0) return;
     int hs = C / H;
     float scale = 1.0f / sqrtf((float)hs);
-    if (T <= KN_ATT_FUSED_T) {
-        dim3 grid((unsigned)T, (unsigned)H, (unsigned)B);
-        attention_fused_kernel<<<grid, KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(out, att, qkv, T, C,
-                                                                            H, causal, scale);
+    if (T <= KN_ATT_FUSED_T && hs <= 32 * KN_ATT_PER_LANE && fused_smem(T, hs) <= smem_limit()) {
+        dim3 grid((unsigned)H, (unsigned)B);
+        attention_fused_kernel<<<grid, 32 * KN_ATT_WARPS, fused_smem(T, hs), kn_cuda_stream()>>>(
+            out, att, qkv, T, C, H, causal, scale);
         KN_LAUNCH_CHECK("attention_fused_kernel");
         return;
     }
     size_t tt = (size_t)T * T;
-    for (int b = 0; b < B; b++) {
-        const float *q = qkv + (size_t)b * T * 3 * C, *k = q + C;
-        float *P = att + (size_t)b * H * tt;
-        /* S_h = scale Q_h K_hᵀ for every head h at once (heads hs apart) */
-        kn_cuda_gemm_batched(0, 1, T, T, hs, scale, q, 3 * C, hs, k, 3 * C, hs, 0.0f, P, T,
-                             (int64_t)tt, H);
-    }
+    int64_t sq = (int64_t)T * 3 * C, sp = (int64_t)H * tt; /* batch items apart */
+    for (int h = 0; h < H; h++) /* S_h = scale Q_h K_hᵀ for every batch item at once */
+        kn_cuda_gemm_batched(0, 1, T, T, hs, scale, qkv + h * hs, 3 * C, sq, qkv + C + h * hs,
+                             3 * C, sq, 0.0f, att + h * tt, T, sp, B);
     attention_softmax_kernel<<<(unsigned)((size_t)B * H * T), KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(
         att, T, causal);
     KN_LAUNCH_CHECK("attention_softmax_kernel");
-    for (int b = 0; b < B; b++) {
-        const float *v = qkv + (size_t)b * T * 3 * C + 2 * C;
-        kn_cuda_gemm_batched(0, 0, T, hs, T, 1.0f, att + (size_t)b * H * tt, T, (int64_t)tt, v,
-                             3 * C, hs, 0.0f, out + (size_t)b * T * C, C, hs, H);
-    }
+    for (int h = 0; h < H; h++) /* O_h = P_h V_h */
+        kn_cuda_gemm_batched(0, 0, T, hs, T, 1.0f, att + h * tt, T, sp, qkv + 2 * C + h * hs, 3 * C,
+                             sq, 0.0f, out + h * hs, C, (int64_t)T * C, B);
 }
 
 void kn_cuda_attention_bwd(float *dqkv, const float *dout, const float *qkv, const float *att,
@@ -127,29 +187,26 @@ void kn_cuda_attention_bwd(float *dqkv, const float *dout, const float *qkv, con
     int hs = C / H;
     float scale = 1.0f / sqrtf((float)hs), beta = acc ? 1.0f : 0.0f;
     size_t tt = (size_t)T * T;
+    int64_t sq = (int64_t)T * 3 * C, so = (int64_t)T * C, sp = (int64_t)H * tt; /* batch items apart */
     float *dP = (float *)kn_cuda_scratch((size_t)B * H * tt * sizeof(float), "attention_bwd");
-    for (int b = 0; b < B; b++) {
-        size_t o3 = (size_t)b * T * 3 * C;
-        const float *v = qkv + o3 + 2 * C, *dO = dout + (size_t)b * T * C;
-        const float *P = att + (size_t)b * H * tt;
-        float *dv = dqkv + o3 + 2 * C;
-        kn_cuda_gemm_batched(0, 1, T, T, hs, 1.0f, dO, C, hs, v, 3 * C, hs, 0.0f,
-                             dP + (size_t)b * H * tt, T, (int64_t)tt, H);            /* dP = dO Vᵀ */
-        kn_cuda_gemm_batched(1, 0, T, hs, T, 1.0f, P, T, (int64_t)tt, dO, C, hs, beta, dv,
-                             3 * C, hs, H);                                           /* dV = Pᵀ dO */
+    for (int h = 0; h < H; h++) {
+        size_t oh = (size_t)h * hs;
+        const float *v = qkv + 2 * C + oh, *dO = dout + oh, *P = att + h * tt;
+        kn_cuda_gemm_batched(0, 1, T, T, hs, 1.0f, dO, C, so, v, 3 * C, sq, 0.0f, dP + h * tt, T,
+                             sp, B);                                                  /* dP = dO Vᵀ */
+        kn_cuda_gemm_batched(1, 0, T, hs, T, 1.0f, P, T, sp, dO, C, so, beta, dqkv + 2 * C + oh,
+                             3 * C, sq, B);                                           /* dV = Pᵀ dO */
     }
     attention_dsoftmax_kernel<<<(unsigned)((size_t)B * H * T), KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(
         dP, att, T, scale);
     KN_LAUNCH_CHECK("attention_dsoftmax_kernel");
-    for (int b = 0; b < B; b++) {
-        size_t o3 = (size_t)b * T * 3 * C;
-        const float *q = qkv + o3, *k = q + C;
-        float *dq = dqkv + o3, *dk = dq + C;
-        const float *dS = dP + (size_t)b * H * tt;
-        kn_cuda_gemm_batched(0, 0, T, hs, T, 1.0f, dS, T, (int64_t)tt, k, 3 * C, hs, beta, dq,
-                             3 * C, hs, H);                                           /* dQ = dS K */
-        kn_cuda_gemm_batched(1, 0, T, hs, T, 1.0f, dS, T, (int64_t)tt, q, 3 * C, hs, beta, dk,
-                             3 * C, hs, H);                                           /* dK = dSᵀ Q */
+    for (int h = 0; h < H; h++) {
+        size_t oh = (size_t)h * hs;
+        const float *q = qkv + oh, *k = qkv + C + oh, *dS = dP + h * tt;
+        kn_cuda_gemm_batched(0, 0, T, hs, T, 1.0f, dS, T, sp, k, 3 * C, sq, beta, dqkv + oh, 3 * C,
+                             sq, B);                                                  /* dQ = dS K */
+        kn_cuda_gemm_batched(1, 0, T, hs, T, 1.0f, dS, T, sp, q, 3 * C, sq, beta, dqkv + C + oh,
+                             3 * C, sq, B);                                           /* dK = dSᵀ Q */
     }
     kn_cuda_scratch_free(dP);
 }
