@@ -41,7 +41,7 @@ class Block(nn.Module):
         mask = None
         if self.causal:
             T = x.shape[0]
-            mask = torch.full((T, T), float("-inf")).triu_(1)
+            mask = torch.full((T, T), float("-inf"), device=x.device).triu_(1)
         h = self.ln_1(x)
         x = x + self.attn(h, h, h, need_weights=False, attn_mask=mask)[0]
         return x + self.mlp(self.ln_2(x))
@@ -70,7 +70,7 @@ class ViT(nn.Module):
 
     def tokens(self, x):
         x = self.conv1(x).flatten(2).permute(0, 2, 1)
-        cls = self.class_embedding + torch.zeros(x.shape[0], 1, x.shape[-1])
+        cls = self.class_embedding + torch.zeros(x.shape[0], 1, x.shape[-1], device=x.device, dtype=x.dtype)
         x = torch.cat([cls, x], 1) + self.positional_embedding
         x = self.ln_pre(x).permute(1, 0, 2)
         x = self.transformer(x).permute(1, 0, 2)
@@ -179,7 +179,7 @@ class CLIP(nn.Module):
         x = self.token_embedding(t) + self.positional_embedding[: t.shape[1]]
         x = self.transformer(x.permute(1, 0, 2)).permute(1, 0, 2)
         x = self.ln_final(x)
-        return x[torch.arange(x.shape[0]), t.argmax(-1)] @ self.text_projection
+        return x[torch.arange(x.shape[0], device=x.device), t.argmax(-1)] @ self.text_projection
 
 
 def randomise(model, seed):
