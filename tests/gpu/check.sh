@@ -51,18 +51,21 @@ if [ ! -x "$bin" ]; then
   note "no $bin (run make gpu-check on a build machine and carry build/gpu)"
   [ $gpu = 1 ] && rc=1
 else
-  hung=0
+  # the three precisions at once: each is mostly its CPU references (about
+  # 35 s on 16 cores), and the GPU has room for all three
+  echo "== parity fp32, tf32, bf16 (at once)"
   for p in fp32 tf32 bf16; do
-    echo "== parity $p"
-    # a hang in one precision would hang the others: stop after the first
-    [ $hung = 1 ] && { note "parity $p not run: an earlier precision timed out"; rc=1; continue; }
-    CLIPBOOK_PRECISION=$p timeout 90 "$bin" parity >"$dir/parity_$p.log" 2>&1; r=$?
-    step parity_$p
-    [ $r -eq 124 ] && { hung=1; tail -3 "$dir/parity_$p.log"; }
-    grep -E 'worst rel diff|FAIL|^skip' "$dir/parity_$p.log" | sort | uniq -c | sort -rn | head -5
+    (CLIPBOOK_PRECISION=$p timeout 120 "$bin" parity >"$dir/parity_$p.log" 2>&1; echo $? >"$dir/parity_$p.rc") &
+  done
+  wait
+  step parity
+  for p in fp32 tf32 bf16; do
+    r=$(cat "$dir/parity_$p.rc" 2>/dev/null || echo 1); rm -f "$dir/parity_$p.rc"
+    echo "-- parity $p: $(grep -c 'worst' "$dir/parity_$p.log") checks, exit $r"
+    [ "$r" = 124 ] && { note "parity $p timed out"; tail -3 "$dir/parity_$p.log"; }
     grep -E '^(parity_|cuda_)' "$dir/parity_$p.log" | sed "s/^parity_\([a-z0-9_]*\) /parity_${p}_\1 /" >> "$kv"
     grep -E '^FAIL|\[FAIL\]' "$dir/parity_$p.log" | head -20
-    [ $r -ne 0 ] && { rc=1; note "parity $p exited $r"; }
+    [ "$r" != 0 ] && { rc=1; note "parity $p exited $r"; }
     # on a GPU machine a skip means the program found no device: a failure
     [ $gpu = 1 ] && grep -q '^skip:' "$dir/parity_$p.log" && { rc=1; note "parity $p skipped tests although nvidia-smi sees a GPU"; }
   done
@@ -81,6 +84,19 @@ else
     step train
     grep -E '^train: ' "$dir/train.log"
     grep -E '^engine_[a-z0-9_]+ [0-9.]+$' "$dir/train.log" >> "$kv"
+    # CHECK_PROFILE=1: each kernel's time in one ViT-B/32 batch (fp32, tf32)
+    # and one mini training step, by ncu (tests/gpu/ncu_sum.py sums them)
+    if [ "${CHECK_PROFILE:-0}" = 1 ] && command -v ncu >/dev/null 2>&1; then
+      echo "== profile (ncu)"
+      for p in fp32 tf32; do
+        GC_PROFILE=1 GC_MODELS=vit_b32 GC_PRECS=$p timeout 60 ncu --clock-control none --profile-from-start off \
+          --metrics gpu__time_duration.sum --csv --print-units base "$bin" encoders >"$dir/ncu_vit_$p.csv" 2>&1 ||
+          note "ncu vit $p failed"
+      done
+      GC_PROFILE=1 timeout 60 ncu --clock-control none --profile-from-start off --metrics gpu__time_duration.sum \
+        --csv --print-units base "$bin" train >"$dir/ncu_train.csv" 2>&1 || note "ncu train failed"
+      step profile
+    fi
   fi
 fi
 

@@ -17,7 +17,12 @@
  *                           backward, AdamW), fp32, milliseconds
  *
  * Output: human lines, then `key value` lines that check.sh collects; the
- * exit status is 0 when every test passed (or all were skipped: no GPU). */
+ * exit status is 0 when every test passed (or all were skipped: no GPU).
+ *
+ * For profiling (check.sh runs these under ncu): GC_MODELS=vit_b32,rn50 and
+ * GC_PRECS=fp32,tf32,bf16 pick what `encoders` runs; GC_PROFILE=1 brackets
+ * the last timed batch (encoders) or step (train) with cudaProfilerStart /
+ * Stop, so `ncu --profile-from-start off` sees exactly one of them. */
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -33,6 +38,23 @@
 #include "en_tensor.h"
 #include "kn_backend.h"
 #include "../cuda/cu_util.h"
+
+/* cuda_profiler_api.h's two calls (cudaError_t is an int-sized enum) */
+extern int cudaProfilerStart(void);
+extern int cudaProfilerStop(void);
+
+static int listed(const char *env, const char *name) {
+    const char *v = getenv(env);
+    if (!v || !*v) return 1;
+    size_t n = strlen(name);
+    for (const char *p = v; (p = strstr(p, name)); p += n)
+        if ((p == v || p[-1] == ',') && (p[n] == 0 || p[n] == ',')) return 1;
+    return 0;
+}
+static int profiling(void) {
+    const char *v = getenv("GC_PROFILE");
+    return v && *v && *v != '0';
+}
 
 #define GC_MAX 128
 static gc_test tests[GC_MAX];
@@ -192,6 +214,7 @@ static int bench(void) {
  * them), features copied back each batch: one warm-up batch, then the
  * median of 5 */
 static void encoder_bench(const char *key, en_clip_config c) {
+    if (!listed("GC_MODELS", key)) return;
     en_clip_config_finish(&c);
     en_rng r;
     en_rng_seed(&r, 1);
@@ -211,12 +234,15 @@ static void encoder_bench(const char *key, en_clip_config c) {
     }
     const char *precs[3] = {"fp32", "tf32", "bf16"};
     for (int p = 0; p < 3; p++) {
+        if (!listed("GC_PRECS", precs[p])) continue;
         kn_cuda_set_precision(precs[p]);
         double t[6];
         for (int k = 0; k < 6; k++) {
+            if (k == 5 && profiling()) cudaProfilerStart();
             double t0 = now();
             en_tensor *f = en_clip_encode_image(m, x), *fh = f ? en_tensor_cpu(f) : NULL;
             t[k] = now() - t0;
+            if (k == 5 && profiling()) cudaProfilerStop();
             if (!f) printf("encoders: %s: %s\n", key, en_error_msg());
             en_tensor_release(f);
             en_tensor_release(fh);
@@ -302,6 +328,7 @@ static int train(void) {
     double t[REPS + 1];
     float lv = 0;
     for (int k = 0; k <= REPS; k++) {
+        if (k == REPS && profiling()) cudaProfilerStart();
         double t0 = now();
         en_tensor *fi = en_clip_encode_image(m, x), *ft = en_clip_encode_text(m, tok);
         en_tensor *loss = fi && ft ? cu_contrastive_loss(fi, ft, en_clip_logit_scale(m)) : NULL;
@@ -315,6 +342,7 @@ static int train(void) {
         en_adamw_step(&o, &all, 1);
         lv = en_tensor_item(loss); /* waits for the step */
         t[k] = now() - t0;
+        if (k == REPS && profiling()) cudaProfilerStop();
         en_tensor_release(fi);
         en_tensor_release(ft);
         en_tensor_release(loss);
@@ -336,6 +364,10 @@ static int train(void) {
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "parity";
     printf("cuda_built %d\ncuda_devices %d\n", kn_cuda_built(), kn_cuda_device_count());
+    /* the engine's default device, as a chapter on this machine would have
+     * it (the reports below name it) */
+    if (kn_cuda_device_count() > 0 && en_device_select("cuda") < 0)
+        printf("device: %s\n", en_error_msg());
     if (!strcmp(mode, "parity")) return parity();
     if (!strcmp(mode, "bench")) return bench();
     if (!strcmp(mode, "encoders")) return encoders();

@@ -22,7 +22,7 @@ for row in r:
     name = row[ki].split("(")[0].replace("void ", "")
     v = float(row[vi].replace(",", ""))
     unit = row[ui]
-    us = v / 1e3 if unit in ("ns", "nsecond") else v * 1e3 if unit in ("ms", "msecond") else v
+    us = v * {"ns": 1e-3, "nsecond": 1e-3, "ms": 1e3, "msecond": 1e3, "s": 1e6, "second": 1e6}.get(unit, 1.0)
     tot[name] += us
     cnt[name] += 1
 s = sum(tot.values())
