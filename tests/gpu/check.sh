@@ -84,16 +84,16 @@ else
     step train
     grep -E '^train: ' "$dir/train.log"
     grep -E '^engine_[a-z0-9_]+ [0-9.]+$' "$dir/train.log" >> "$kv"
-    # CHECK_PROFILE=1: each kernel's time in one ViT-B/32 batch (fp32, tf32)
+    # CHECK_PROFILE=1: each kernel's time in one ViT-B/32 batch (tf32)
     # and one mini training step, by ncu (tests/gpu/ncu_sum.py sums them)
     if [ "${CHECK_PROFILE:-0}" = 1 ] && command -v ncu >/dev/null 2>&1; then
       echo "== profile (ncu)"
-      for p in fp32 tf32; do
-        GC_PROFILE=1 GC_MODELS=vit_b32 GC_PRECS=$p timeout 60 ncu --clock-control none --profile-from-start off \
+      for p in tf32; do
+        GC_PROFILE=1 GC_MODELS=vit_b32 GC_PRECS=$p timeout 40 ncu --clock-control none --profile-from-start off \
           --metrics gpu__time_duration.sum --csv --print-units base "$bin" encoders >"$dir/ncu_vit_$p.csv" 2>&1 ||
           note "ncu vit $p failed"
       done
-      GC_PROFILE=1 timeout 60 ncu --clock-control none --profile-from-start off --metrics gpu__time_duration.sum \
+      GC_PROFILE=1 timeout 40 ncu --clock-control none --profile-from-start off --metrics gpu__time_duration.sum \
         --csv --print-units base "$bin" train >"$dir/ncu_train.csv" 2>&1 || note "ncu train failed"
       step profile
     fi
