@@ -2,8 +2,9 @@
  * contract of kernels/cpu/kn_cpu.c: out (B,T,C), att (B,H,T,T) the softmax
  * probabilities, scale 1/sqrt(C/H), an optional causal mask.
  *
- * Forward, T <= KN_ATT_FUSED_T and a head size <= 32 KN_ATT_PER_LANE
- * (CLIP's T = 50 and 77, head size 64): one fused kernel, one block per
+ * Forward, T <= KN_ATT_FUSED_T and a head size of 32 or 64 (CLIP's T = 50
+ * and 77, head size 64): attention_rows_kernel, a thread per query row (see
+ * there). Other head sizes up to 32 KN_ATT_PER_LANE: one fused kernel, one block per
  * (head, batch item). The block loads the head's K and V into shared memory
  * once; each warp then takes query rows: its lanes score KN_ATT_PER_LANE keys
  * each (q read once per d for all of them), the softmax runs on warp
@@ -20,6 +21,8 @@
  * read K from global memory with T·3C strides between threads: 2.6 ms at
  * ViT-B/32's batch-256 shapes on an H200, a third of the encoder's time.
  */
+#include <stdint.h>
+
 #include "kn_cuda_internal.cuh"
 
 #define KN_ATT_FUSED_T 128 /* longest sequence of the fused forward */
@@ -142,6 +145,110 @@ __global__ void attention_dsoftmax_kernel(float *dP, const float *P, int T, floa
     for (int j = threadIdx.x; j < T; j += blockDim.x) d[j] = p[j] * (d[j] - s) * scale;
 }
 
+/* Head sizes of 32 and 64 (CLIP's are all 64): one thread per query row,
+ * q and the output row in registers, the head's K and V in shared memory
+ * read as float4 broadcasts (every thread of a warp reads the same key), so
+ * one shared-memory load feeds 4 x 32 multiply-adds. Two passes over the
+ * keys: the row's maximum and softmax sum (online), then p = exp(s - m) / l
+ * written to att and summed into the output as the CPU does. grid (H, B,
+ * ceil(T / blockDim)); dynamic shared memory 2 T HS floats. */
+template <int HS>
+__global__ void __launch_bounds__(128) attention_rows_kernel(float *out, float *att, const float *qkv,
+                                                             int T, int C, int H, int causal,
+                                                             float scale) {
+    extern __shared__ float4 sm4[];
+    int h = blockIdx.x, b = blockIdx.y;
+    float4 *Ks = sm4, *Vs = sm4 + (size_t)T * (HS / 4);
+    const float *base = qkv + (size_t)b * T * 3 * C + (size_t)h * HS;
+    for (int e = threadIdx.x; e < T * (HS / 4); e += blockDim.x) {
+        int j = e / (HS / 4), d4 = e % (HS / 4);
+        const float4 *row = (const float4 *)(base + (size_t)j * 3 * C);
+        Ks[e] = row[C / 4 + d4];
+        Vs[e] = row[C / 2 + d4];
+    }
+    __syncthreads();
+    int i = blockIdx.z * blockDim.x + threadIdx.x;
+    if (i >= T) return;
+    float q[HS], o[HS];
+    const float4 *qg = (const float4 *)(base + (size_t)i * 3 * C);
+#pragma unroll
+    for (int d4 = 0; d4 < HS / 4; d4++) {
+        float4 v = qg[d4];
+        q[4 * d4] = v.x; q[4 * d4 + 1] = v.y; q[4 * d4 + 2] = v.z; q[4 * d4 + 3] = v.w;
+    }
+    int jn = causal ? i + 1 : T; /* keys past the mask get exactly 0 */
+    float m = -INFINITY, l = 0;
+    for (int j = 0; j < jn; j++) {
+        const float4 *k = Ks + (size_t)j * (HS / 4);
+        float acc = 0;
+#pragma unroll
+        for (int d4 = 0; d4 < HS / 4; d4++) {
+            float4 kv = k[d4];
+            acc += q[4 * d4] * kv.x;
+            acc += q[4 * d4 + 1] * kv.y;
+            acc += q[4 * d4 + 2] * kv.z;
+            acc += q[4 * d4 + 3] * kv.w;
+        }
+        float sc = acc * scale;
+        if (sc > m) {
+            l *= expf(m - sc);
+            m = sc;
+        }
+        l += expf(sc - m);
+    }
+    float inv = 1.0f / l;
+#pragma unroll
+    for (int d = 0; d < HS; d++) o[d] = 0;
+    float *arow = att + (((size_t)b * H + h) * T + i) * T;
+    for (int j = 0; j < jn; j++) {
+        const float4 *k = Ks + (size_t)j * (HS / 4), *v = Vs + (size_t)j * (HS / 4);
+        float acc = 0;
+#pragma unroll
+        for (int d4 = 0; d4 < HS / 4; d4++) {
+            float4 kv = k[d4];
+            acc += q[4 * d4] * kv.x;
+            acc += q[4 * d4 + 1] * kv.y;
+            acc += q[4 * d4 + 2] * kv.z;
+            acc += q[4 * d4 + 3] * kv.w;
+        }
+        float p = expf(acc * scale - m) * inv;
+        arow[j] = p;
+#pragma unroll
+        for (int d4 = 0; d4 < HS / 4; d4++) {
+            float4 vv = v[d4];
+            o[4 * d4] += p * vv.x;
+            o[4 * d4 + 1] += p * vv.y;
+            o[4 * d4 + 2] += p * vv.z;
+            o[4 * d4 + 3] += p * vv.w;
+        }
+    }
+    for (int j = jn; j < T; j++) arow[j] = 0.0f;
+    float4 *og = (float4 *)(out + ((size_t)b * T + i) * C + (size_t)h * HS);
+#pragma unroll
+    for (int d4 = 0; d4 < HS / 4; d4++) og[d4] = make_float4(o[4 * d4], o[4 * d4 + 1], o[4 * d4 + 2], o[4 * d4 + 3]);
+}
+
+template <int HS>
+static void attention_rows(float *out, float *att, const float *qkv, int B, int T, int C, int H,
+                           int causal, float scale) {
+    int threads = 32 * ((T + 31) / 32);
+    if (threads > 128) threads = 128;
+    size_t smem = 2 * sizeof(float) * (size_t)T * HS;
+    static int raised = 0;
+    if (smem > 48 * 1024 && !raised) {
+        int dev = 0, v = 0;
+        KN_CUDA_CHECK(cudaGetDevice(&dev));
+        KN_CUDA_CHECK(cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+        KN_CUDA_CHECK(cudaFuncSetAttribute(attention_rows_kernel<HS>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, v));
+        raised = 1;
+    }
+    dim3 grid((unsigned)H, (unsigned)B, (unsigned)((T + threads - 1) / threads));
+    attention_rows_kernel<HS><<<grid, threads, smem, kn_cuda_stream()>>>(out, att, qkv, T, C, H,
+                                                                        causal, scale);
+    KN_LAUNCH_CHECK("attention_rows_kernel");
+}
+
 /* the largest dynamic shared memory a block may have (opt-in), once */
 static size_t smem_limit(void) {
     static size_t lim = 0;
@@ -161,6 +268,12 @@ void kn_cuda_attention_fwd(float *out, float *att, const float *qkv, int B, int 
     if (B <= 0 || T <= 0) return;
     int hs = C / H;
     float scale = 1.0f / sqrtf((float)hs);
+    int aligned = ((uintptr_t)qkv % 16 == 0 && (uintptr_t)out % 16 == 0 && C % 4 == 0);
+    if (T <= KN_ATT_FUSED_T && aligned && (hs == 64 || hs == 32)) {
+        if (hs == 64) attention_rows<64>(out, att, qkv, B, T, C, H, causal, scale);
+        else attention_rows<32>(out, att, qkv, B, T, C, H, causal, scale);
+        return;
+    }
     if (T <= KN_ATT_FUSED_T && hs <= 32 * KN_ATT_PER_LANE && fused_smem(T, hs) <= smem_limit()) {
         dim3 grid((unsigned)H, (unsigned)B);
         attention_fused_kernel<<<grid, 32 * KN_ATT_WARPS, fused_smem(T, hs), kn_cuda_stream()>>>(
