@@ -26,22 +26,30 @@ static int out_size(int in, int k, int stride, int pad) { return (in + 2 * pad -
 static int group_of(int N, size_t per_image) {
     size_t g = per_image ? KN_CUDA_CONV_SCRATCH / per_image : (size_t)N;
     if (g < 1) g = 1;
+    /* a multiple of 4 images keeps every group's G·P columns a multiple of
+     * 4 floats (layer4's P = 49): cuBLAS runs its tensor-core kernels only
+     * on 16-byte aligned rows, and falls back to a SIMT one otherwise */
+    if (g >= 8) g &= ~(size_t)3;
     if (g > (size_t)N) g = (size_t)N;
     return (int)g;
 }
 
-/* cols[(c*KH+kh)*KW+kw][g][oh*OW+ow] for gn images of (C,H,W) */
+/* cols[(c*KH+kh)*KW+kw][g][oh*OW+ow] for gn images of (C,H,W). grid.x: one
+ * column-matrix row (r, g) per block, its (c, kh, kw) decoded once; grid.y
+ * and the threads: the row's pixels. Indices fit 32 bits (a group is at
+ * most KN_CUDA_CONV_SCRATCH floats): 64-bit division per element made the
+ * first version slower than its GEMM. */
 __global__ void im2col_kernel(float *cols, const float *img, int gn, int C, int H, int W, int KH,
                               int KW, int stride, int pad, int OH, int OW) {
-    int64_t P = (int64_t)OH * OW, R = (int64_t)C * KH * KW;
-    KN_GRID_STRIDE(i, (int64_t)gn * R * P) {
-        int64_t p = i % P, g = (i / P) % gn, r = i / (P * gn);
-        int ow = (int)(p % OW), oh = (int)(p / OW);
-        int kw = (int)(r % KW), kh = (int)((r / KW) % KH), c = (int)(r / (KW * KH));
+    unsigned row = blockIdx.x, P = (unsigned)(OH * OW);
+    unsigned r = row / gn, g = row % gn;
+    int kw = (int)(r % KW), kh = (int)((r / KW) % KH), c = (int)(r / (KW * KH));
+    const float *src = img + ((size_t)g * C + c) * H * W;
+    float *dst = cols + (size_t)row * P;
+    for (unsigned p = blockIdx.y * blockDim.x + threadIdx.x; p < P; p += gridDim.y * blockDim.x) {
+        int oh = (int)(p / OW), ow = (int)(p % OW);
         int ih = oh * stride - pad + kh, iw = ow * stride - pad + kw;
-        cols[i] = (ih >= 0 && ih < H && iw >= 0 && iw < W)
-                      ? img[((g * C + c) * H + ih) * (int64_t)W + iw]
-                      : 0.0f;
+        dst[p] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? src[ih * W + iw] : 0.0f;
     }
 }
 
@@ -49,9 +57,11 @@ __global__ void im2col_kernel(float *cols, const float *img, int gn, int C, int 
 __global__ void col2im_kernel(float *img, const float *cols, int gn, int C, int H, int W, int KH,
                               int KW, int stride, int pad, int OH, int OW, int acc) {
     int64_t P = (int64_t)OH * OW;
-    KN_GRID_STRIDE(i, (int64_t)gn * C * H * W) {
-        int w = (int)(i % W), h = (int)((i / W) % H), c = (int)((i / ((int64_t)W * H)) % C);
-        int64_t g = i / ((int64_t)W * H * C);
+    unsigned n = (unsigned)gn * C * H * W; /* a group: < 2^31 */
+    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        unsigned hw = i % (unsigned)(H * W), q = i / (unsigned)(H * W);
+        int w = (int)(hw % W), h = (int)(hw / W), c = (int)(q % C);
+        unsigned g = q / C;
         const float *cg = cols + g * P; /* row r of image g at cg + r * gn * P */
         int64_t rs = (int64_t)gn * P;
         float s = 0;
@@ -73,16 +83,22 @@ __global__ void col2im_kernel(float *img, const float *cols, int gn, int C, int 
 }
 
 /* dst (B, A, P) (=|+=) src (A, B, P) with its first two axes swapped, plus
- * bias[a] when bias is not NULL */
-__global__ void swap01_kernel(float *dst, const float *src, int A, int Bn, int64_t P,
+ * bias[a] when bias is not NULL. grid.x: one destination row (b, a) per
+ * block; grid.y and the threads: its P elements. */
+__global__ void swap01_kernel(float *dst, const float *src, int A, int Bn, int P,
                               const float *bias, int acc) {
-    KN_GRID_STRIDE(i, (int64_t)A * Bn * P) {
-        int64_t p = i % P, q = i / P;
-        int a = (int)(q % A), b = (int)(q / A);
-        float v = src[((int64_t)a * Bn + b) * P + p];
-        if (bias) v += bias[a];
-        kn_store(dst + i, v, acc);
-    }
+    unsigned row = blockIdx.x, a = row % A, b = row / A;
+    const float *s = src + ((size_t)a * Bn + b) * P;
+    float *d = dst + (size_t)row * P, add = bias ? bias[a] : 0.0f;
+    for (unsigned p = blockIdx.y * blockDim.x + threadIdx.x; p < (unsigned)P; p += gridDim.y * blockDim.x)
+        kn_store(d + p, s[p] + add, acc);
+}
+
+/* a 2-D grid: x one block per row, y enough blocks for `cols` threads */
+static dim3 rows_grid(int64_t rows, int64_t cols) {
+    int64_t y = (cols + KN_CUDA_BLOCK - 1) / KN_CUDA_BLOCK;
+    if (y > 65535) y = 65535;
+    return dim3((unsigned)rows, (unsigned)(y < 1 ? 1 : y));
 }
 
 /* out[n][c][p] += b[c] */
@@ -103,9 +119,9 @@ __global__ void bias_grad_kernel(float *db, const float *dout, int N, int C, int
 
 static void im2col(float *cols, const float *img, int gn, int C, int H, int W, int KH, int KW,
                    int stride, int pad, int OH, int OW) {
-    int64_t n = (int64_t)gn * C * KH * KW * OH * OW;
-    if (n <= 0) return;
-    im2col_kernel<<<kn_cuda_blocks(n), KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(
+    int64_t rows = (int64_t)gn * C * KH * KW, P = (int64_t)OH * OW;
+    if (rows <= 0 || P <= 0) return;
+    im2col_kernel<<<rows_grid(rows, P), KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(
         cols, img, gn, C, H, W, KH, KW, stride, pad, OH, OW);
     KN_LAUNCH_CHECK("im2col_kernel");
 }
@@ -121,10 +137,9 @@ static void col2im(float *img, const float *cols, int gn, int C, int H, int W, i
 
 static void swap01(float *dst, const float *src, int A, int Bn, int64_t P, const float *bias,
                    int acc) {
-    int64_t n = (int64_t)A * Bn * P;
-    if (n <= 0) return;
-    swap01_kernel<<<kn_cuda_blocks(n), KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(dst, src, A, Bn, P, bias,
-                                                                             acc);
+    if ((int64_t)A * Bn <= 0 || P <= 0) return;
+    swap01_kernel<<<rows_grid((int64_t)A * Bn, P), KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(
+        dst, src, A, Bn, (int)P, bias, acc);
     KN_LAUNCH_CHECK("swap01_kernel");
 }
 
