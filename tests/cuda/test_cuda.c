@@ -471,6 +471,64 @@ Test(cuda_norm, batchnorm) {
     batchnorm_case(3, 5, 7, 1, 0, &r);
 }
 
+/* ---- strided copies and broadcast binary functions -------------------------------- */
+/* One geometry: shape (nd dims) with the strides of dst/out and of each
+ * operand, over buffers of `span` floats. Copies and single operations are
+ * exact, so the GPU must give the CPU's bits. */
+static void nd_case(const char *what, int nd, const int64_t *shape, const int64_t *so,
+                    const int64_t *sx, const int64_t *sy, size_t span, en_rng *r) {
+    const kn_backend *g = cu_backend();
+    float *x = kt_rand(r, span), *y = kt_rand(r, span), *z = kt_rand(r, span), *o = kt_rand(r, span);
+    for (size_t i = 0; i < span; i++) y[i] += 2.0f; /* no division by zero */
+    float *dx = cu_up(g, x, span), *dy = cu_up(g, y, span), *dz = cu_up(g, z, span), *dO = cu_up(g, o, span);
+    for (int acc = 0; acc < 2; acc++) {
+        float *ho = cu_dup(o, span);
+        g->copy(dO, o, span * 4, KN_COPY_H2D);
+        cpu()->copy_nd(ho, so, x, sx, nd, shape, acc);
+        g->copy_nd(dO, so, dx, sx, nd, shape, acc);
+        char w[96];
+        snprintf(w, sizeof w, "copy_nd %s%s", what, acc ? " (+=)" : "");
+        cu_check(g, w, dO, ho, span, 0.0);
+        free(ho);
+    }
+    int64_t n = 1;
+    for (int d = 0; d < nd; d++) n *= shape[d];
+    kn_binary fs[2] = {KN_B_ADD, KN_B_NDIV_SQ};
+    for (int k = 0; k < 2; k++) {
+        float *ho = malloc(n * 4), *dn = g->alloc(n * 4);
+        cpu()->binary_nd(fs[k], ho, nd, shape, x, sx, y, sy, z, sx);
+        g->binary_nd(fs[k], dn, nd, shape, dx, sx, dy, sy, dz, sx);
+        char w[96];
+        snprintf(w, sizeof w, "binary_nd %s %s", k ? "-x z / y^2" : "x + y", what);
+        cu_check(g, w, dn, ho, (size_t)n, 0.0);
+        free(ho);
+        g->free(dn);
+    }
+    g->free(dx); g->free(dy); g->free(dz); g->free(dO);
+    free(x); free(y); free(z); free(o);
+}
+
+Test(cuda_nd, copy_and_binary) {
+    en_rng r = cu_rng(12);
+    { /* contiguous: merges into one dimension */
+        int64_t sh[3] = {4, 50, 77}, s[3] = {50 * 77, 77, 1};
+        nd_case("contiguous (4,50,77)", 3, sh, s, s, s, 4 * 50 * 77, &r);
+    }
+    { /* a bias broadcast over rows, and size-1 dimensions between */
+        int64_t sh[4] = {300, 1, 1, 96}, so[4] = {96, 96, 96, 1}, sb[4] = {0, 0, 0, 1};
+        nd_case("rows + bias (300,1,1,96)", 4, sh, so, sb, sb, 300 * 96, &r);
+    }
+    { /* heads out of (B,T,H,hs) into (B,H,T,hs) */
+        int64_t sh[4] = {3, 4, 50, 16}, so[4] = {4 * 50 * 16, 50 * 16, 16, 1},
+                sx[4] = {50 * 4 * 16, 16, 4 * 16, 1}, sy[4] = {0, 16, 0, 1};
+        nd_case("permuted (3,4,50,16)", 4, sh, so, sx, sy, 3 * 4 * 50 * 16, &r);
+    }
+    { /* a column broadcast, odd sizes */
+        int64_t sh[2] = {37, 53}, so[2] = {53, 1}, sx[2] = {1, 37}, sy[2] = {1, 0};
+        nd_case("transposed (37,53)", 2, sh, so, sx, sy, 37 * 53, &r);
+    }
+}
+
 /* ---- memory ---------------------------------------------------------------------------- */
 Test(cuda_memory, caching_and_out_of_memory) {
     const kn_backend *g = cu_backend();
