@@ -173,7 +173,13 @@ static en_tensor *linear_device(en_tensor *x, en_tensor *w, en_tensor *b, en_dev
     en_tensor *out = en_tensor_new_on(dev, EN_F32, x->ndim, oshape);
     EN_ASSERT(out != NULL); /* out of device memory: en_error_msg() says how much */
     float *o = en_tensor_data(out);
-    if (bc) {
+    if (bc && be->supports(KN_K_COPY_ND)) {
+        /* start from the bias in every row (a broadcast copy), GEMM adds on top */
+        int64_t shape[2] = {M, N}, ds[2] = {N, 1}, ss[2] = {0, 1};
+        be->copy_nd(o, ds, en_tensor_data(bc), ss, 2, shape, 0);
+    } else if (bc) {
+        /* a rank-1 product of ones and the bias: a host vector sent each call
+         * and a K = 1 GEMM that cuBLAS runs on its slow unaligned path */
         en_tensor *ones = en_tensor_ones(EN_DIMS(M)), *od = en_tensor_to(ones, dev);
         EN_ASSERT(od != NULL);
         be->gemm(0, 0, (int)M, (int)N, 1, 1.0f, en_tensor_data(od), 1, en_tensor_data(bc), (int)N, 0.0f, o,
