@@ -84,14 +84,14 @@ else
     step train
     grep -E '^train: ' "$dir/train.log"
     grep -E '^engine_[a-z0-9_]+ [0-9.]+$' "$dir/train.log" >> "$kv"
-    # CHECK_PROFILE=1: each kernel's time in one ViT-B/32 batch (tf32)
+    # CHECK_PROFILE=1: each kernel's time in one ViT-B/32 and one RN50 batch (tf32)
     # and one mini training step, by ncu (tests/gpu/ncu_sum.py sums them)
     if [ "${CHECK_PROFILE:-0}" = 1 ] && command -v ncu >/dev/null 2>&1; then
       echo "== profile (ncu)"
-      for p in tf32; do
-        GC_PROFILE=1 GC_MODELS=vit_b32 GC_PRECS=$p timeout 40 ncu --clock-control none --profile-from-start off \
-          --metrics gpu__time_duration.sum --csv --print-units base "$bin" encoders >"$dir/ncu_vit_$p.csv" 2>&1 ||
-          note "ncu vit $p failed"
+      for m in vit_b32 rn50; do
+        GC_PROFILE=1 GC_MODELS=$m GC_PRECS=tf32 timeout 40 ncu --clock-control none --profile-from-start off \
+          --metrics gpu__time_duration.sum --csv --print-units base "$bin" encoders >"$dir/ncu_${m}_tf32.csv" 2>&1 ||
+          note "ncu $m tf32 failed"
       done
       GC_PROFILE=1 timeout 40 ncu --clock-control none --profile-from-start off --metrics gpu__time_duration.sum \
         --csv --print-units base "$bin" train >"$dir/ncu_train.csv" 2>&1 || note "ncu train failed"
