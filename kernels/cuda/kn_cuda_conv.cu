@@ -34,22 +34,34 @@ static int group_of(int N, size_t per_image) {
     return (int)g;
 }
 
-/* cols[(c*KH+kh)*KW+kw][g][oh*OW+ow] for gn images of (C,H,W). grid.x: one
- * column-matrix row (r, g) per block, its (c, kh, kw) decoded once; grid.y
- * and the threads: the row's pixels. Indices fit 32 bits (a group is at
- * most KN_CUDA_CONV_SCRATCH floats): 64-bit division per element made the
- * first version slower than its GEMM. */
-__global__ void im2col_kernel(float *cols, const float *img, int gn, int C, int H, int W, int KH,
-                              int KW, int stride, int pad, int OH, int OW) {
-    unsigned row = blockIdx.x, P = (unsigned)(OH * OW);
-    unsigned r = row / gn, g = row % gn;
-    int kw = (int)(r % KW), kh = (int)((r / KW) % KH), c = (int)(r / (KW * KH));
-    const float *src = img + ((size_t)g * C + c) * H * W;
-    float *dst = cols + (size_t)row * P;
-    for (unsigned p = blockIdx.y * blockDim.x + threadIdx.x; p < P; p += gridDim.y * blockDim.x) {
-        int oh = (int)(p / OW), ow = (int)(p % OW);
-        int ih = oh * stride - pad + kh, iw = ow * stride - pad + kw;
-        dst[p] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? src[ih * W + iw] : 0.0f;
+/* cols[(c*KH+kh)*KW+kw][g][oh*OW+ow] for gn images of (C,H,W): a row of the
+ * column matrix per block step (kn_rows), its (c, kh, kw) decoded once;
+ * 32-bit pixel indices (a group is at most KN_CUDA_CONV_SCRATCH floats;
+ * 64-bit division per element made the first version slower than its
+ * GEMM). */
+__global__ void im2col_kernel(float *__restrict__ cols, const float *__restrict__ img, int gn,
+                              int C, int H, int W, int KH, int KW, int stride, int pad, int OH,
+                              int OW) {
+    unsigned P = (unsigned)(OH * OW);
+    int64_t rows = (int64_t)gn * C * KH * KW;
+    KN_ROWS(row, rows) {
+        unsigned r = (unsigned)(row / gn), g = (unsigned)(row % gn);
+        int kw = (int)(r % KW), kh = (int)((r / KW) % KH), c = (int)(r / (KW * KH));
+        const float *src = img + ((size_t)g * C + c) * H * W;
+        float *dst = cols + (size_t)row * P;
+        for (unsigned p0 = threadIdx.x; p0 < P; p0 += KN_ROW_UNROLL * blockDim.x) {
+            float v[KN_ROW_UNROLL];
+#pragma unroll
+            for (int u = 0; u < KN_ROW_UNROLL; u++) {
+                unsigned p = p0 + u * blockDim.x;
+                int oh = (int)(p / OW), ow = (int)(p % OW);
+                int ih = oh * stride - pad + kh, iw = ow * stride - pad + kw;
+                v[u] = (p < P && ih >= 0 && ih < H && iw >= 0 && iw < W) ? src[ih * W + iw] : 0.0f;
+            }
+#pragma unroll
+            for (int u = 0; u < KN_ROW_UNROLL; u++)
+                if (p0 + u * blockDim.x < P) dst[p0 + u * blockDim.x] = v[u];
+        }
     }
 }
 
@@ -83,22 +95,26 @@ __global__ void col2im_kernel(float *img, const float *cols, int gn, int C, int 
 }
 
 /* dst (B, A, P) (=|+=) src (A, B, P) with its first two axes swapped, plus
- * bias[a] when bias is not NULL. grid.x: one destination row (b, a) per
- * block; grid.y and the threads: its P elements. */
-__global__ void swap01_kernel(float *dst, const float *src, int A, int Bn, int P,
-                              const float *bias, int acc) {
-    unsigned row = blockIdx.x, a = row % A, b = row / A;
-    const float *s = src + ((size_t)a * Bn + b) * P;
-    float *d = dst + (size_t)row * P, add = bias ? bias[a] : 0.0f;
-    for (unsigned p = blockIdx.y * blockDim.x + threadIdx.x; p < (unsigned)P; p += gridDim.y * blockDim.x)
-        kn_store(d + p, s[p] + add, acc);
-}
-
-/* a 2-D grid: x one block per row, y enough blocks for `cols` threads */
-static dim3 rows_grid(int64_t rows, int64_t cols) {
-    int64_t y = (cols + KN_CUDA_BLOCK - 1) / KN_CUDA_BLOCK;
-    if (y > 65535) y = 65535;
-    return dim3((unsigned)rows, (unsigned)(y < 1 ? 1 : y));
+ * bias[a] when bias is not NULL: a destination row (b, a) per block step */
+__global__ void swap01_kernel(float *__restrict__ dst, const float *__restrict__ src, int A, int Bn,
+                              int P, const float *__restrict__ bias, int acc) {
+    int64_t rows = (int64_t)A * Bn;
+    KN_ROWS(row, rows) {
+        unsigned a = (unsigned)(row % A), b = (unsigned)(row / A);
+        const float *s = src + ((size_t)a * Bn + b) * P;
+        float *d = dst + (size_t)row * P, add = bias ? bias[a] : 0.0f;
+        for (unsigned p0 = threadIdx.x; p0 < (unsigned)P; p0 += KN_ROW_UNROLL * blockDim.x) {
+            float v[KN_ROW_UNROLL];
+#pragma unroll
+            for (int u = 0; u < KN_ROW_UNROLL; u++) {
+                unsigned p = p0 + u * blockDim.x;
+                v[u] = p < (unsigned)P ? s[p] + add : 0.0f;
+            }
+#pragma unroll
+            for (int u = 0; u < KN_ROW_UNROLL; u++)
+                if (p0 + u * blockDim.x < (unsigned)P) kn_store(d + p0 + u * blockDim.x, v[u], acc);
+        }
+    }
 }
 
 /* out[n][c][p] += b[c] */
@@ -121,8 +137,9 @@ static void im2col(float *cols, const float *img, int gn, int C, int H, int W, i
                    int stride, int pad, int OH, int OW) {
     int64_t rows = (int64_t)gn * C * KH * KW, P = (int64_t)OH * OW;
     if (rows <= 0 || P <= 0) return;
-    im2col_kernel<<<rows_grid(rows, P), KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(
-        cols, img, gn, C, H, W, KH, KW, stride, pad, OH, OW);
+    kn_rows_launch l = kn_rows(rows, P);
+    im2col_kernel<<<l.grid, l.threads, 0, kn_cuda_stream()>>>(cols, img, gn, C, H, W, KH, KW, stride,
+                                                              pad, OH, OW);
     KN_LAUNCH_CHECK("im2col_kernel");
 }
 
@@ -138,8 +155,8 @@ static void col2im(float *img, const float *cols, int gn, int C, int H, int W, i
 static void swap01(float *dst, const float *src, int A, int Bn, int64_t P, const float *bias,
                    int acc) {
     if ((int64_t)A * Bn <= 0 || P <= 0) return;
-    swap01_kernel<<<rows_grid((int64_t)A * Bn, P), KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(
-        dst, src, A, Bn, (int)P, bias, acc);
+    kn_rows_launch l = kn_rows((int64_t)A * Bn, P);
+    swap01_kernel<<<l.grid, l.threads, 0, kn_cuda_stream()>>>(dst, src, A, Bn, (int)P, bias, acc);
     KN_LAUNCH_CHECK("swap01_kernel");
 }
 

@@ -90,6 +90,28 @@ static inline unsigned kn_cuda_blocks(int64_t n) {
     return (unsigned)(b > KN_CUDA_MAX_BLOCKS ? KN_CUDA_MAX_BLOCKS : b);
 }
 
+/* Row kernels: a block takes rows (blockIdx.x, then gridDim.x apart) and
+ * its threads a row's elements, KN_ROW_UNROLL at a time with every load
+ * issued before the first store. The first versions launched a block per
+ * 256 elements (millions of blocks for RN50's column matrices at batch
+ * 256) and ran at 0.6-1 TB/s on an H200 against the 4.2 TB/s of a copy. */
+#define KN_ROW_MAX_BLOCKS 8192
+#define KN_ROW_UNROLL 4
+struct kn_rows_launch {
+    dim3 grid;
+    unsigned threads;
+};
+static inline kn_rows_launch kn_rows(int64_t rows, int64_t cols) {
+    kn_rows_launch l;
+    int64_t t = cols >= KN_CUDA_BLOCK ? KN_CUDA_BLOCK : 32 * ((cols + 31) / 32);
+    l.threads = (unsigned)(t < 32 ? 32 : t);
+    l.grid = dim3((unsigned)(rows < 1 ? 1 : rows < KN_ROW_MAX_BLOCKS ? rows : KN_ROW_MAX_BLOCKS));
+    return l;
+}
+/* for (row ...) over this block's rows; inside, KN_ROW_ELEMS(p, P, k) walks
+ * the elements p of a row, KN_ROW_UNROLL per thread per step (k the slot) */
+#define KN_ROWS(row, rows) for (int64_t row = blockIdx.x; row < (rows); row += gridDim.x)
+
 #define KN_GRID_STRIDE(i, n)                                                    \
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);   \
          i += (int64_t)gridDim.x * blockDim.x)

@@ -159,14 +159,28 @@ __global__ void batchnorm_stats_kernel(float *mean, float *rstd, float *running_
     }
 }
 
-__global__ void batchnorm_apply_kernel(float *out, const float *inp, const float *mean,
-                                       const float *rstd, const float *gamma, const float *beta,
-                                       int C, int HW, int64_t n) {
-    KN_GRID_STRIDE(k, n) {
-        int c = (int)((k / HW) % C);
+/* a (n, c) plane of HW values per block step (kn_rows): its scale and
+ * shift computed once */
+__global__ void batchnorm_apply_kernel(float *__restrict__ out, const float *__restrict__ inp,
+                                       const float *mean, const float *rstd, const float *gamma,
+                                       const float *beta, int C, int HW, int64_t planes) {
+    KN_ROWS(row, planes) {
+        int c = (int)(row % C);
         float r = rstd[c], g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
         float scale = g * r, shift = b - mean[c] * scale;
-        out[k] = inp[k] * scale + shift;
+        const float *x = inp + row * HW;
+        float *y = out + row * HW;
+        for (int p0 = threadIdx.x; p0 < HW; p0 += KN_ROW_UNROLL * blockDim.x) {
+            float v[KN_ROW_UNROLL];
+#pragma unroll
+            for (int u = 0; u < KN_ROW_UNROLL; u++) {
+                int p = p0 + u * blockDim.x;
+                v[u] = p < HW ? x[p] : 0.0f;
+            }
+#pragma unroll
+            for (int u = 0; u < KN_ROW_UNROLL; u++)
+                if (p0 + u * (int)blockDim.x < HW) y[p0 + u * blockDim.x] = v[u] * scale + shift;
+        }
     }
 }
 
@@ -210,10 +224,11 @@ void kn_cuda_batchnorm2d_fwd(float *out, float *mean, float *rstd, float *runnin
     batchnorm_stats_kernel<<<C, KN_CUDA_BLOCK, 0, st>>>(mean, rstd, running_mean, running_var,
                                                         inp, N, C, HW, training, momentum, eps);
     KN_LAUNCH_CHECK("batchnorm_stats_kernel");
-    int64_t n = (int64_t)N * C * HW;
-    if (n <= 0) return;
-    batchnorm_apply_kernel<<<kn_cuda_blocks(n), KN_CUDA_BLOCK, 0, st>>>(out, inp, mean, rstd,
-                                                                       gamma, beta, C, HW, n);
+    int64_t planes = (int64_t)N * C;
+    if (planes <= 0 || HW <= 0) return;
+    kn_rows_launch l = kn_rows(planes, HW);
+    batchnorm_apply_kernel<<<l.grid, l.threads, 0, st>>>(out, inp, mean, rstd, gamma, beta, C, HW,
+                                                         planes);
     KN_LAUNCH_CHECK("batchnorm_apply_kernel");
 }
 
