@@ -90,12 +90,42 @@ __global__ void copy_nd_kernel(float *dst, const float *src, nd_geom g, int64_t 
     }
 }
 
+/* rows of `cols` contiguous floats, dst rows ds apart, src rows ss apart
+ * (0: one row broadcast, as a bias into a linear's output) */
+__global__ void copy_rows_kernel(float *__restrict__ dst, int64_t ds, const float *__restrict__ src,
+                                 int64_t ss, int64_t rows, int cols, int acc) {
+    KN_ROWS(row, rows) {
+        const float *s = src + row * ss;
+        float *d = dst + row * ds;
+        for (int c0 = threadIdx.x; c0 < cols; c0 += KN_ROW_UNROLL * blockDim.x) {
+            float v[KN_ROW_UNROLL];
+#pragma unroll
+            for (int u = 0; u < KN_ROW_UNROLL; u++) {
+                int c = c0 + u * blockDim.x;
+                v[u] = c < cols ? s[c] : 0.0f;
+            }
+#pragma unroll
+            for (int u = 0; u < KN_ROW_UNROLL; u++)
+                if (c0 + u * (int)blockDim.x < cols) kn_store(d + c0 + u * blockDim.x, v[u], acc);
+        }
+    }
+}
+
 void kn_cuda_copy_nd(float *dst, const int64_t *ds, const float *src, const int64_t *ss, int nd,
                      const int64_t *shape, int acc) {
     int64_t n = numel(nd, shape);
     if (n <= 0) return;
-    copy_nd_kernel<<<kn_cuda_blocks(n), KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(
-        dst, src, geom(nd, shape, ds, ss, NULL), n, acc);
+    nd_geom g = geom(nd, shape, ds, ss, NULL);
+    /* many contiguous rows: a row kernel (no division per element) */
+    if (g.nd == 2 && g.s[0][1] == 1 && g.s[1][1] == 1 && g.shape[0] >= 1024 && g.shape[1] < ((int64_t)1 << 31) &&
+        g.s[0][0] >= g.shape[1]) { /* dst rows apart, src rows any (0: broadcast) */
+        kn_rows_launch l = kn_rows(g.shape[0], g.shape[1]);
+        copy_rows_kernel<<<l.grid, l.threads, 0, kn_cuda_stream()>>>(dst, g.s[0][0], src, g.s[1][0],
+                                                                    g.shape[0], (int)g.shape[1], acc);
+        KN_LAUNCH_CHECK("copy_rows_kernel");
+        return;
+    }
+    copy_nd_kernel<<<kn_cuda_blocks(n), KN_CUDA_BLOCK, 0, kn_cuda_stream()>>>(dst, src, g, n, acc);
     KN_LAUNCH_CHECK("copy_nd_kernel");
 }
 

@@ -523,6 +523,14 @@ Test(cuda_nd, copy_and_binary) {
                 sx[4] = {50 * 4 * 16, 16, 4 * 16, 1}, sy[4] = {0, 16, 0, 1};
         nd_case("permuted (3,4,50,16)", 4, sh, so, sx, sy, 3 * 4 * 50 * 16, &r);
     }
+    { /* many rows (copy_nd's row kernel): a bias into 2048 rows, padded rows */
+        int64_t sh[2] = {2048, 40}, so[2] = {43, 1}, sb[2] = {0, 1};
+        nd_case("rows + bias (2048,40), rows 43 apart", 2, sh, so, sb, sb, 2048 * 43, &r);
+    }
+    { /* a slice of every row */
+        int64_t sh[2] = {1500, 50}, so[2] = {50, 1}, sx[2] = {64, 1};
+        nd_case("slice (1500,50) of (1500,64)", 2, sh, so, sx, sx, 1500 * 64, &r);
+    }
     { /* a column broadcast, odd sizes */
         int64_t sh[2] = {37, 53}, so[2] = {53, 1}, sx[2] = {1, 37}, sy[2] = {1, 0};
         nd_case("transposed (37,53)", 2, sh, so, sx, sy, 37 * 53, &r);
