@@ -256,6 +256,10 @@ kn_precision kn_cuda_precision(void);
 /* The last user-facing CUDA error (out of memory), "" when none. */
 const char *kn_cuda_last_error(void);
 void kn_cuda_memory_stats(size_t *live_bytes, size_t *cached_bytes);
+/* How the CUDA convolution's forward reaches NCHW: "swap" (default),
+ * "direct" or "auto" (kernels/cuda/kn_cuda_conv.cu); CLIPBOOK_CUDA_CONV_OUT
+ * sets it at first use. For the parity tests and the GPU benchmark. */
+void kn_cuda_conv_out_mode(const char *mode);
 
 #ifdef __cplusplus
 }

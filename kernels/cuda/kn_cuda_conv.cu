@@ -17,6 +17,9 @@
  * pixel sums the columns that cover it): no atomics, the same result every
  * run. dw and db add the group's sum (one GEMM, beta = 1) in group order.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "kn_cuda_internal.cuh"
 
 #define KN_CUDA_CONV_SCRATCH ((size_t)1 << 28) /* floats: 1 GiB per group */
@@ -196,6 +199,22 @@ static void columns(float *cols, const float *x, int gn, int C, int H, int W, in
     else im2col(cols, x, gn, C, H, W, KH, KW, stride, pad, OH, OW);
 }
 
+/* How the forward's output reaches NCHW: one GEMM over the group's G·P
+ * columns and an axis swap, or a batched GEMM over the images writing
+ * (OC, P) in place (no swap; cuBLAS tiles P, so it wastes most of a tile
+ * when P is small, as layer4's 49). CLIPBOOK_CUDA_CONV_OUT=swap|direct|auto
+ * (default swap; auto: direct when P >= 1024) -- gpu_check bench times both
+ * at RN50's shapes so the default can follow the measurement. */
+static int conv_mode = -1; /* 0 swap, 1 direct, 2 auto */
+static int parse_mode(const char *e) {
+    return e && !strcmp(e, "direct") ? 1 : e && !strcmp(e, "auto") ? 2 : 0;
+}
+static int conv_out_direct(int P) {
+    if (conv_mode < 0) conv_mode = parse_mode(getenv("CLIPBOOK_CUDA_CONV_OUT"));
+    return conv_mode == 1 || (conv_mode == 2 && P >= 1024);
+}
+void kn_cuda_conv_out_mode(const char *m) { conv_mode = parse_mode(m); }
+
 void kn_cuda_conv2d_fwd(float *out, float *scratch, const float *inp, const float *w,
                         const float *b, int N, int C, int H, int W, int OC, int KH, int KW,
                         int stride, int pad) {
@@ -203,12 +222,21 @@ void kn_cuda_conv2d_fwd(float *out, float *scratch, const float *inp, const floa
     int P = OH * OW, K = C * KH * KW;
     int G = group_of(N, conv_per_image(C, KH, KW, OC, P));
     float *cols = scratch, *o2 = scratch + (size_t)G * K * P;
+    int direct = conv_out_direct(P);
     for (int m = 0; m < N; m += G) {
         int gn = N - m < G ? N - m : G, n = gn * P;
+        float *og = out + (size_t)m * OC * P;
         columns(cols, inp + (size_t)m * C * H * W, gn, C, H, W, KH, KW, stride, pad, OH, OW);
-        /* o2 (OC, gn·P) = w (OC,K) cols (K, gn·P); then (gn, OC, P) + b */
-        kn_cuda_gemm(0, 0, OC, n, K, 1.0f, w, K, cols, n, 0.0f, o2, n);
-        swap01(out + (size_t)m * OC * P, o2, OC, gn, P, b, 0);
+        if (direct) {
+            /* out_g (OC, P) = w (OC,K) cols[:, g·P ..] (K, P), a batch over
+             * the group's images written in place */
+            kn_cuda_gemm_batched(0, 0, OC, P, K, 1.0f, w, K, 0, cols, n, P, 0.0f, og, P, (int64_t)OC * P, gn);
+            if (b) add_bias(og, b, gn, OC, P);
+        } else {
+            /* o2 (OC, gn·P) = w (OC,K) cols (K, gn·P); then (gn, OC, P) + b */
+            kn_cuda_gemm(0, 0, OC, n, K, 1.0f, w, K, cols, n, 0.0f, o2, n);
+            swap01(og, o2, OC, gn, P, b, 0);
+        }
     }
 }
 

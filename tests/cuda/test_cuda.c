@@ -254,6 +254,13 @@ Test(cuda_conv, rn50_shapes) {
     conv_case(2, 256, 14, 14, 1024, 1, 1, 0, &r); /* a 1x1 expansion (no im2col) */
     conv_case(2, 512, 7, 7, 512, 3, 1, 1, &r);  /* layer4 3x3 */
     conv_case(3, 5, 9, 7, 6, 3, 2, 1, &r);      /* odd sizes, stride 2 */
+    /* the other output path: a batched GEMM writing NCHW in place */
+    kn_cuda_conv_out_mode("direct");
+    printf("  -- output path: direct\n");
+    conv_case(2, 64, 56, 56, 64, 3, 1, 1, &r);
+    conv_case(2, 256, 14, 14, 1024, 1, 1, 0, &r);
+    conv_case(3, 5, 9, 7, 6, 3, 2, 1, &r);
+    kn_cuda_conv_out_mode("swap");
 }
 
 static void convt_case(int N, int C, int H, int W, int OC, int K, int S, int P, int OP, en_rng *r) {

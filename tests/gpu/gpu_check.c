@@ -203,6 +203,37 @@ static int bench(void) {
     }
     kn_cuda_set_precision("fp32");
     g->free(ci); g->free(cw); g->free(co); g->free(cs);
+    /* RN50's convolutions at batch 256, forward by both output paths
+     * (kn_cuda_conv.cu: "swap" and "direct") and backward, fp32 and tf32 */
+    static const struct { const char *key; int C, H, OC, K, S, P; } cv[] = {
+        {"stem2_32x112", 32, 112, 32, 3, 1, 1},    {"l1_3x3_64x56", 64, 56, 64, 3, 1, 1},
+        {"l1_1x1_64to256x56", 64, 56, 256, 1, 1, 0}, {"l3_3x3_256x14", 256, 14, 256, 3, 1, 1},
+        {"l4_3x3_512x7", 512, 7, 512, 3, 1, 1},
+    };
+    for (size_t k = 0; k < sizeof cv / sizeof cv[0]; k++) {
+        int C = cv[k].C, H = cv[k].H, OC = cv[k].OC, KK = cv[k].K, S = cv[k].S, P = cv[k].P;
+        int OH = (H + 2 * P - KK) / S + 1;
+        size_t nx = (size_t)N * C * H * H, ny = (size_t)N * OC * OH * OH;
+        float *x = dev_rand(g, nx, 20), *w = dev_rand(g, (size_t)OC * C * KK * KK, 21), *y = dev_rand(g, ny, 22),
+              *dy = dev_rand(g, ny, 23), *dx = dev_rand(g, nx, 24), *dw = dev_rand(g, (size_t)OC * C * KK * KK, 25);
+        size_t nsc = g->conv2d_scratch(N, C, H, H, OC, KK, KK, S, P);
+        float *sc = g->alloc(nsc * sizeof(float));
+        double fl = 2.0 * N * OC * OH * OH * (double)C * KK * KK;
+        for (int p = 0; p < 2; p++) {
+            kn_cuda_set_precision(precs[p]);
+            const char *modes[2] = {"swap", "direct"};
+            for (int m = 0; m < 2; m++) {
+                kn_cuda_conv_out_mode(modes[m]);
+                double t = TIME(g, 5, g->conv2d_fwd(y, sc, x, w, NULL, N, C, H, H, OC, KK, KK, S, P));
+                printf("conv_%s_fwd_%s_%s_tflops %.1f\n", cv[k].key, modes[m], precs[p], fl / t / 1e12);
+            }
+            kn_cuda_conv_out_mode("swap");
+            double t = TIME(g, 3, g->conv2d_bwd(dx, dw, NULL, sc, dy, x, w, N, C, H, H, OC, KK, KK, S, P, 0));
+            printf("conv_%s_bwd_%s_tflops %.1f\n", cv[k].key, precs[p], 2.0 * fl / t / 1e12);
+        }
+        kn_cuda_set_precision("fp32");
+        g->free(x); g->free(w); g->free(y); g->free(dy); g->free(dx); g->free(dw); g->free(sc);
+    }
     size_t live, cached;
     kn_cuda_memory_stats(&live, &cached);
     printf("allocator_live_mib %.0f\nallocator_cached_mib %.0f\n", live / 1048576.0, cached / 1048576.0);
