@@ -17,11 +17,7 @@
  * engine installs the machine's measured choice before it computes), so
  * every call of a process with the same shape class takes the same path (a
  * path switch mid-run would change results between two calls). */
-#ifdef __AVX512F__
-#define HAVE_NATIVE 1
-#else
-#define HAVE_NATIVE 0
-#endif
+#define HAVE_NATIVE KN_GEMM_NATIVE
 
 static kn_gemm_path env_path = KN_GEMM_AUTO;   /* what CLIPBOOK_GEMM says */
 static kn_gemm_path set_path = KN_GEMM_AUTO;   /* kn_gemm_set_path; AUTO: none */
@@ -58,7 +54,7 @@ static void gemm_path_init(void) {
     if (e && *e && !kn_gemm_path_parse(e, &p))
         fprintf(stderr, "clipbook: CLIPBOOK_GEMM=%s is not auto, engine or blas; using auto\n", e);
     if (p == KN_GEMM_ENGINE && !HAVE_NATIVE)
-        fprintf(stderr, "clipbook: CLIPBOOK_GEMM=engine needs an AVX-512 build; using blas\n");
+        fprintf(stderr, "clipbook: CLIPBOOK_GEMM=engine needs an AVX-512 or AVX2 build; using blas\n");
     env_path = p;
     for (int c = 0; c < KN_GC_COUNT; c++) auto_choice.path[c] = KN_GEMM_ENGINE; /* until one is set */
     resolve();
@@ -202,7 +198,7 @@ static void blas_sgemm(int ta, int tb, int M, int N, int K, float alpha, const f
     }
 }
 
-#ifdef __AVX512F__
+#if KN_GEMM_NATIVE
 #include <immintrin.h>
 
 #define MR 8
@@ -290,6 +286,7 @@ static void pack_b(float *Bp, int tb, const float *B, int ldb, int p0, int kc, i
     }
 }
 
+#ifdef __AVX512F__
 static inline __mmask16 cols_mask(int nr, int v) {
     int n = nr - 16 * v;
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
@@ -353,6 +350,74 @@ micro_8xn(const int NV, int kc, const float *restrict a, long rs, long ks, const
     STOREM(0) STOREM(1) STOREM(2) STOREM(3) STOREM(4) STOREM(5) STOREM(6) STOREM(7)
 #undef STOREM
 }
+
+#else
+/* AVX2 + FMA: the 8 x 16NV tile in passes of 4 rows by G <= 3 ymm vectors
+ * (24 columns: 12 accumulators, 3 loads of B and 4 broadcasts of A per 12
+ * FMAs), each pass over the whole k range. Each element still gets its
+ * FMAs from zero in k order, then one add into C: the AVX-512 kernel's
+ * bits. Partial tiles store through a buffer (rows < mr, columns < nr). */
+static inline __attribute__((always_inline)) void
+pass_4xg(const int G, int kc, const float *restrict a, long rs, long ks, const float *restrict b,
+         float *restrict c, int ldc, int rows, int cols) {
+    const float *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs;
+    __m256 z = _mm256_setzero_ps();
+    __m256 c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z;
+    __m256 c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
+    for (int k = 0; k < kc; k++) {
+        const float *bk = b + (size_t)k * NR;
+        __m256 b0 = _mm256_load_ps(bk), b1 = b0, b2 = b0, x;
+        if (G > 1) b1 = _mm256_load_ps(bk + 8);
+        if (G > 2) b2 = _mm256_load_ps(bk + 16);
+        long o = (long)k * ks;
+#define FMA4(i)                                                                 \
+    x = _mm256_broadcast_ss(a##i + o);                                          \
+    c##i##0 = _mm256_fmadd_ps(x, b0, c##i##0);                                  \
+    if (G > 1) c##i##1 = _mm256_fmadd_ps(x, b1, c##i##1);                       \
+    if (G > 2) c##i##2 = _mm256_fmadd_ps(x, b2, c##i##2);
+        FMA4(0) FMA4(1) FMA4(2) FMA4(3)
+#undef FMA4
+    }
+    if (rows == 4 && cols == 8 * G) {
+#define STORE4(i)                                                               \
+    {                                                                           \
+        float *r = c + (size_t)(i) * ldc;                                       \
+        _mm256_storeu_ps(r, _mm256_add_ps(_mm256_loadu_ps(r), c##i##0));        \
+        if (G > 1) _mm256_storeu_ps(r + 8, _mm256_add_ps(_mm256_loadu_ps(r + 8), c##i##1));    \
+        if (G > 2) _mm256_storeu_ps(r + 16, _mm256_add_ps(_mm256_loadu_ps(r + 16), c##i##2)); \
+    }
+        STORE4(0) STORE4(1) STORE4(2) STORE4(3)
+#undef STORE4
+        return;
+    }
+    float t[4][24];
+    _mm256_storeu_ps(t[0], c00); _mm256_storeu_ps(t[0] + 8, c01); _mm256_storeu_ps(t[0] + 16, c02);
+    _mm256_storeu_ps(t[1], c10); _mm256_storeu_ps(t[1] + 8, c11); _mm256_storeu_ps(t[1] + 16, c12);
+    _mm256_storeu_ps(t[2], c20); _mm256_storeu_ps(t[2] + 8, c21); _mm256_storeu_ps(t[2] + 16, c22);
+    _mm256_storeu_ps(t[3], c30); _mm256_storeu_ps(t[3] + 8, c31); _mm256_storeu_ps(t[3] + 16, c32);
+    for (int i = 0; i < rows; i++) {
+        float *r = c + (size_t)i * ldc;
+        for (int j = 0; j < cols; j++) r[j] = r[j] + t[i][j];
+    }
+}
+
+static inline __attribute__((always_inline)) void
+micro_8xn(const int NV, int kc, const float *restrict a, long rs, long ks, const float *restrict b,
+          float *restrict c, int ldc, int mr, int nr) {
+    for (int h = 0; h < 2 && 4 * h < mr; h++) {
+        const float *ah = a + (long)(4 * h) * rs;
+        float *ch = c + (size_t)(4 * h) * ldc;
+        int rows = mr - 4 * h < 4 ? mr - 4 * h : 4;
+        /* column groups of 24, 24 (NV = 3); 24, 8 (NV = 2); 16 (NV = 1) */
+        for (int j0 = 0; j0 < 16 * NV && j0 < nr; j0 += 24) {
+            int w = 16 * NV - j0 < 24 ? 16 * NV - j0 : 24, cols = nr - j0 < w ? nr - j0 : w;
+            if (w == 24) pass_4xg(3, kc, ah, rs, ks, b + j0, ch + j0, ldc, rows, cols);
+            else if (w == 16) pass_4xg(2, kc, ah, rs, ks, b + j0, ch + j0, ldc, rows, cols);
+            else pass_4xg(1, kc, ah, rs, ks, b + j0, ch + j0, ldc, rows, cols);
+        }
+    }
+}
+#endif
 
 /* The variants, one instantiation each: packed A, and A read in place by
  * rows (ks = 1) or by columns (rs = 1). */
@@ -554,7 +619,7 @@ void kn_gemm_blocking(int *mc, int *kc, int *nc) {
     *mc = MC; *kc = KC; *nc = NC;
 }
 
-#else /* no AVX-512: OpenBLAS */
+#else /* neither AVX-512 nor AVX2 + FMA: OpenBLAS */
 
 void kn_sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {

@@ -12,7 +12,8 @@
  * with OpenMP over (row block, column block) tiles; inside one it runs on the
  * calling thread, so callers may run one GEMM per thread. It never starts
  * OpenBLAS's threads (which fight OpenMP's spinning workers).
- * Without AVX-512 at compile time it calls cblas_sgemm.
+ * On AVX2 + FMA machines the same kernel runs on ymm halves of the tile
+ * (KN_GEMM_NATIVE); with neither at compile time it calls cblas_sgemm.
  *
  * Which path runs, per shape class (kn_gemm_class_of: small, skinny, large):
  * the environment variable CLIPBOOK_GEMM, read once at the first GEMM, forces
@@ -39,6 +40,16 @@
  */
 #ifndef KN_GEMM_H
 #define KN_GEMM_H
+
+/* The engine's packed kernel is compiled in with AVX-512 (an 8x48 tile in
+ * zmm registers) or with AVX2 + FMA (the same tile in ymm halves): both do
+ * each element's FMAs in the same k order from zero, so both give the same
+ * bits. Without either, every product is cblas_sgemm. */
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#define KN_GEMM_NATIVE 1
+#else
+#define KN_GEMM_NATIVE 0
+#endif
 
 #include <stddef.h>
 

@@ -224,7 +224,7 @@ Test(conv_variants, each_forced_variant_matches_loops_on_rn50_like_shapes) {
     /* the variants ride on the engine's packed GEMM: without it (or under
      * CLIPBOOK_GEMM=blas) every one of them is im2col + cblas_sgemm */
     kn_gemm_set_path(KN_GEMM_ENGINE);
-    if (kn_gemm_active() != KN_GEMM_ENGINE) cr_skip_test("no AVX-512 GEMM in this build");
+    if (kn_gemm_active() != KN_GEMM_ENGINE) cr_skip_test("no native GEMM in this build (neither AVX-512 nor AVX2 + FMA)");
     en_rng r;
     for (int th = 1; th <= 3; th += 2) {
         omp_set_num_threads(th);

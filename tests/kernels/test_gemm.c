@@ -89,7 +89,7 @@ Test(gemm, matches_loops) {
 }
 
 /* Each GEMM path forced in turn (CLIPBOOK_GEMM's two values) against the
- * same double loops: the AVX-512 kernel and cblas_sgemm with whatever
+ * same double loops: the engine's kernel (AVX-512 or AVX2) and cblas_sgemm with whatever
  * OPENBLAS_CORETYPE selects, serial and threaded. The paths must really
  * differ (a different summation order leaves some output bits different),
  * or the switch would be testing one path twice. */
@@ -118,10 +118,7 @@ Test(gemm, each_path_matches_loops) {
     static float c_engine[64 * 100], c_blas[64 * 100];
     size_t n = 0;
     double we = 0;
-    int native = 0;
-#ifdef __AVX512F__
-    native = 1;
-#endif
+    int native = KN_GEMM_NATIVE;
     if (native) {
         we = run_path(KN_GEMM_ENGINE, c_engine, &n);
         cr_assert_eq(kn_gemm_active(), KN_GEMM_ENGINE, "engine forced but %s runs", kn_gemm_active_name());
@@ -238,8 +235,8 @@ Test(gemm, shape_classes) {
  * its class names, forced alone: the choice is per class and nothing else
  * (no per-call timing, no thread count) decides a path. */
 Test(gemm, mixed_choice_per_class) {
-#ifndef __AVX512F__
-    cr_skip_test("no AVX-512 GEMM in this build: every class is blas");
+#if !KN_GEMM_NATIVE
+    cr_skip_test("no native GEMM in this build (neither AVX-512 nor AVX2 + FMA): every class is blas");
 #endif
     static const int shapes[KN_GC_COUNT][5] = {{0, 0, 64, 96, 200}, {0, 1, 700, 100, 384}, {0, 0, 300, 500, 385}};
     kn_gemm_choice mixes[2] = {{{KN_GEMM_BLAS, KN_GEMM_ENGINE, KN_GEMM_BLAS}, {0}, {0}, {0}},
@@ -304,7 +301,7 @@ Test(gemm, calibrate_and_force) {
     for (int k = 0; k < KN_GC_COUNT; k++) {
         printf("calibration %s: engine %.3f ms, blas %.3f ms -> %s\n", kn_gemm_class_name((kn_gemm_class)k),
                c.engine_ms[k], c.blas_ms[k], c.path[k] == KN_GEMM_ENGINE ? "engine" : "blas");
-#ifdef __AVX512F__
+#if KN_GEMM_NATIVE
         cr_expect(c.engine_ms[k] > 0 && c.blas_ms[k] > 0, "class %d not timed", k);
         cr_expect(c.path[k] == KN_GEMM_ENGINE || c.path[k] == KN_GEMM_BLAS);
 #else
@@ -314,7 +311,7 @@ Test(gemm, calibrate_and_force) {
     int mc, kc, nc;
     kn_gemm_blocking(&mc, &kc, &nc);
     printf("blocking MC %d KC %d NC %d\n", mc, kc, nc);
-#ifdef __AVX512F__
+#if KN_GEMM_NATIVE
     cr_expect(kc == 192 && mc % 8 == 0 && nc % KN_GEMM_NR == 0 && mc >= 64 && nc >= 2 * KN_GEMM_NR);
 #endif
     setenv("CLIPBOOK_GEMM", "blas", 1);

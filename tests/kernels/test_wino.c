@@ -92,7 +92,7 @@ Test(wino3, conv2d_dispatch_matches_gemm_path) {
     /* Winograd rides on the engine's packed GEMM: under CLIPBOOK_GEMM=blas
      * (or without AVX-512) the dispatcher rightly never takes it */
     kn_gemm_set_path(KN_GEMM_ENGINE);
-    if (kn_gemm_active() != KN_GEMM_ENGINE) cr_skip_test("no AVX-512 GEMM in this build");
+    if (kn_gemm_active() != KN_GEMM_ENGINE) cr_skip_test("no native GEMM in this build (neither AVX-512 nor AVX2 + FMA)");
     en_rng r; en_rng_seed(&r, 32);
     for (int th = 1; th <= 3; th++) {
         omp_set_num_threads(th);
